@@ -1,0 +1,63 @@
+using Cocoon.Engine.Protocol;
+using Cocoon.Ledger.Accounts;
+
+namespace Cocoon.Bot.Dispatch;
+
+/// <summary>
+/// The one internal request that every adapter (Telegram, Mini App, OpenAI API) builds: who pays, which model,
+/// what to generate, what limits. The dispatcher holds funds, picks an attested worker, seals, enqueues,
+/// streams the answer and settles from the worker's signed receipt.
+/// </summary>
+public sealed record DispatchRequest
+{
+    public required string RequestId { get; init; }
+    public required AccountId Payer { get; init; }
+    public required string Model { get; init; }
+    public required GenerationRequest Generation { get; init; }
+
+    /// <summary>Highest worker price coefficient the caller accepts (1000 = 1.0x).</summary>
+    public int MaxCoefficient { get; init; } = 4000;
+
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(2);
+    public string? Region { get; init; }
+}
+
+public abstract record DispatchEvent;
+
+public sealed record DispatchPiece(string Text) : DispatchEvent;
+
+public sealed record DispatchCompleted(DispatchReceipt Receipt) : DispatchEvent;
+
+/// <summary>What the user is told about an answer: tokens, cost actually posted, and who answered under which attestation.</summary>
+public sealed record DispatchReceipt(
+    string RequestId,
+    string Model,
+    int PromptTokens,
+    int CompletionTokens,
+    FinishReason FinishReason,
+    long TotalCostNanotons,
+    string WorkerId,
+    string ProviderId,
+    string AttestationKind,
+    DateTimeOffset GatewayStart,
+    DateTimeOffset WorkerStart,
+    DateTimeOffset WorkerEnd,
+    DateTimeOffset GatewayEnd);
+
+/// <summary>A model the network serves right now, with its live workers.</summary>
+public sealed record ServedModel(string Name, string Sha256, IReadOnlyList<ServedWorker> Workers);
+
+public sealed record ServedWorker(string WorkerId, string ProviderId, int PriceCoefficient, int Running, int MaxConcurrency, string AttestationKind);
+
+/// <summary>Raised when every matching worker is at its concurrency cap.</summary>
+public sealed class WorkersBusyException(TimeSpan retryAfter) : Exception("Every worker for this model is busy.")
+{
+    public TimeSpan RetryAfter { get; } = retryAfter;
+}
+
+public interface IDispatcher
+{
+    IAsyncEnumerable<DispatchEvent> DispatchAsync(DispatchRequest request, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<ServedModel>> GetModelsAsync(CancellationToken cancellationToken);
+}

@@ -1,0 +1,160 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using StackExchange.Redis;
+
+namespace Cocoon.Testing;
+
+/// <summary>
+/// A real redis-server on a free loopback port, with its data in a temp folder; killed and deleted on dispose.
+/// Use one per test class (xunit IClassFixture) and a unique key prefix per test so tests run in parallel.
+/// </summary>
+public sealed class RedisServer : IAsyncDisposable, IDisposable
+{
+    private readonly TempDir _dir = new("cocoon-redis");
+    private Process? _process;
+
+    public RedisServer()
+        : this(appendOnly: false)
+    {
+    }
+
+    public RedisServer(bool appendOnly)
+    {
+        AppendOnly = appendOnly;
+        Port = FreePort();
+        Start();
+    }
+
+    public int Port { get; }
+
+    public bool AppendOnly { get; }
+
+    public string DataDir => _dir.Path;
+
+    public string Endpoint => $"127.0.0.1:{Port}";
+
+    public ConnectionMultiplexer Connect() =>
+        ConnectionMultiplexer.Connect(new ConfigurationOptions
+        {
+            EndPoints = { Endpoint },
+            AbortOnConnectFail = false,
+            ConnectRetry = 10,
+            AllowAdmin = true,
+        });
+
+    /// <summary>Stops the server abruptly (SIGKILL), as a crash would.</summary>
+    public void Kill()
+    {
+        if (_process is { HasExited: false })
+        {
+            _process.Kill(entireProcessTree: true);
+            _process.WaitForExit();
+        }
+    }
+
+    /// <summary>Starts the server again on the same port and data folder (after Kill).</summary>
+    public void Restart()
+    {
+        Kill();
+        Start();
+    }
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private void Start()
+    {
+        var exe = FindRedisServer();
+        var psi = new ProcessStartInfo(exe)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = _dir.Path,
+        };
+        foreach (var arg in new[]
+                 {
+                     "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                     "--bind", "127.0.0.1",
+                     "--dir", _dir.Path,
+                     "--save", string.Empty,
+                     "--appendonly", AppendOnly ? "yes" : "no",
+                     "--appendfsync", "always",
+                     "--daemonize", "no",
+                 })
+        {
+            psi.ArgumentList.Add(arg);
+        }
+
+        _process = Process.Start(psi) ?? throw new InvalidOperationException("redis-server did not start");
+        _process.OutputDataReceived += (_, _) => { };
+        _process.ErrorDataReceived += (_, _) => { };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                using var client = new TcpClient();
+                client.Connect(IPAddress.Loopback, Port);
+                using var stream = client.GetStream();
+                stream.Write("PING\r\n"u8);
+                var buf = new byte[64];
+                var n = stream.Read(buf);
+                if (n > 0 && buf[0] == (byte)'+')
+                {
+                    return;
+                }
+            }
+            catch (SocketException)
+            {
+            }
+            catch (IOException)
+            {
+            }
+
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"redis-server exited with code {_process.ExitCode}");
+            }
+
+            Thread.Sleep(20);
+        }
+
+        throw new TimeoutException($"redis-server did not answer on port {Port}");
+    }
+
+    private static string FindRedisServer()
+    {
+        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(':').Append("/usr/bin").Append("/usr/sbin"))
+        {
+            var candidate = Path.Combine(dir, "redis-server");
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        throw new InvalidOperationException("redis-server is not installed: run ./cocoon test, which installs it.");
+    }
+
+    public void Dispose()
+    {
+        Kill();
+        _process?.Dispose();
+        _dir.Dispose();
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        Dispose();
+        return ValueTask.CompletedTask;
+    }
+}
