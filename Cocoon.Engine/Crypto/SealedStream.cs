@@ -157,6 +157,7 @@ public sealed class ChunkSealer : IDisposable
 /// <summary>
 /// Opens a sealed answer stream strictly in order (the gateway's side). Any deviation is refused with its own
 /// exception, and after the first refusal the opener refuses everything: a broken stream is never half-trusted.
+/// One reader per stream: not thread-safe, like the HPKE contexts.
 /// </summary>
 public sealed class ChunkOpener : IDisposable
 {
