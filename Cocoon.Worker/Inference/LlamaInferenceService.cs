@@ -166,8 +166,16 @@ public sealed partial class LlamaInferenceService : IInferenceService, IDisposab
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         var sequence = new Sequence(Prepare(request), request.Sampling);
-        using var registration = cancellationToken.Register(static s => ((Sequence)s!).Cancel(), sequence);
-        using var abortOnCancel = cancellationToken.Register(static f => Volatile.Write(ref ((int[])f!)[0], 1), _abortFlag);
+        using var registration = cancellationToken.Register(
+            static state =>
+            {
+                var (s, abortFlag) = ((Sequence, int[]))state!;
+                s.Cancel();
+
+                // Stops the decode step in flight (llama.cpp polls this through the abort callback).
+                Volatile.Write(ref abortFlag[0], 1);
+            },
+            (sequence, _abortFlag));
         var enqueued = false;
         try
         {
