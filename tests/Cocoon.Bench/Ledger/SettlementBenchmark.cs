@@ -27,7 +27,8 @@ public static class SettlementBenchmark
         var seconds = Option(args, "--seconds", 5);
         var concurrency = Option(args, "--concurrency", 256);
 
-        await output.WriteLineAsync($"ledger settlements (hold + settle 90% / release 10%) on SQLite, WAL, synchronous=NORMAL; {concurrency} jobs in flight, {seconds}s per mode, {Environment.ProcessorCount} cores");
+        var load = File.Exists("/proc/loadavg") ? $", load average {(await File.ReadAllTextAsync("/proc/loadavg", cancellationToken)).Split(' ')[0]}" : "";
+        await output.WriteLineAsync($"ledger settlements (hold + settle 90% / release 10%) on SQLite, WAL, synchronous=NORMAL; {concurrency} jobs in flight, {seconds}s per mode, {Environment.ProcessorCount} cores{load}");
         var grouped = await MeasureAsync("group commit (MaxBatch 512)", 512, seconds, concurrency, cancellationToken);
         await output.WriteLineAsync(grouped.Line());
         var naive = await MeasureAsync("one transaction per operation", 1, seconds, concurrency, cancellationToken);
@@ -95,13 +96,13 @@ public static class SettlementBenchmark
             var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
             var counted = Interlocked.Read(ref settlements);
             var stats = ledger.WriterStats;
-            Console.WriteLine($"    writer: {stats.Batches} transactions, {stats.Operations} operations ({(double)stats.Operations / Math.Max(stats.Batches, 1):F1} per transaction), {stats.InTransactions.TotalSeconds:F2}s inside transactions; cpu {cpu.TotalSeconds:F2}s");
             Volatile.Write(ref stop, true);
             await Task.WhenAll(run);
             await ledger.DisposeAsync();
 
             var report = await LedgerChecker.CheckAsync(database, cancellationToken);
-            return new ModeResult(name, maxBatch, counted, elapsed.TotalSeconds, counted / elapsed.TotalSeconds, counted / Math.Max(cpu.TotalSeconds, 1e-9), report.Ok, report.Summary);
+            return new ModeResult(name, maxBatch, counted, elapsed.TotalSeconds, counted / elapsed.TotalSeconds, counted / Math.Max(cpu.TotalSeconds, 1e-9),
+                (double)stats.Operations / Math.Max(stats.Batches, 1), report.Ok, report.Summary);
         }
         finally
         {
@@ -117,9 +118,12 @@ public static class SettlementBenchmark
     }
 
     /// <summary>Per CPU-second too: on a shared machine the wall-clock rate says as much about the neighbours.</summary>
-    private sealed record ModeResult(string Mode, int MaxBatch, long Settlements, double Seconds, double SettlementsPerSecond, double SettlementsPerCpuSecond, bool CheckOk, string Check)
+    private sealed record ModeResult(
+        string Mode, int MaxBatch, long Settlements, double Seconds, double SettlementsPerSecond, double SettlementsPerCpuSecond,
+        double OperationsPerTransaction, bool CheckOk, string Check)
     {
         public string Line() =>
-            $"  {Mode,-32} {SettlementsPerSecond,10:N0} settlements/s  {SettlementsPerCpuSecond,10:N0} per CPU-second  ({Settlements:N0} in {Seconds:F1}s; {Check})";
+            $"  {Mode,-32} {SettlementsPerSecond,8:N0} settlements/s {SettlementsPerCpuSecond,8:N0} per CPU-second, {OperationsPerTransaction,5:F1} ops/transaction ({Settlements:N0} in {Seconds:F1}s)" +
+            Environment.NewLine + "    " + Check;
     }
 }
