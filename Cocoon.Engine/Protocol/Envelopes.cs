@@ -115,8 +115,8 @@ public static class JobBinding
         System.Text.Encoding.UTF8.GetBytes(
             $"cocoon/job/v{WireVersion.Current}\n{requestId}\n{attempt.ToString(System.Globalization.CultureInfo.InvariantCulture)}\n{workerId}\n{modelSha256}");
 
-    /// <summary>The HPKE exporter context for the key that seals the answer's chunks.</summary>
-    public static readonly byte[] ResultExportContext = "cocoon/result/v1"u8.ToArray();
+    /// <summary>HPKE AAD of the job: the reply stream, so a job redirected to another gateway fails to open.</summary>
+    public static byte[] Aad(string replyTo) => System.Text.Encoding.UTF8.GetBytes(replyTo);
 }
 
 [JsonSourceGenerationOptions(

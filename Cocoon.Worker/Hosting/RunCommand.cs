@@ -1,0 +1,22 @@
+using Cocoon.Engine.Hosting;
+
+namespace Cocoon.Worker.Hosting;
+
+/// <summary>`Cocoon.Worker run`: serve jobs from Redis until Ctrl-C / SIGTERM.</summary>
+public static class RunCommand
+{
+    /// <param name="args">Extra configuration as --Key=Value (e.g. --Worker:MaxConcurrency=4).</param>
+    /// <param name="addInference">Registers IInferenceService (the llama.cpp service in production).</param>
+    public static async Task<int> RunAsync(string[] args, Action<IServiceCollection, IConfiguration> addInference)
+    {
+        ArgumentNullException.ThrowIfNull(addInference);
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, DisableDefaults = false });
+        builder.Configuration.AddCocoonEnvironment();
+        builder.Configuration.AddCommandLine(args);
+        addInference(builder.Services, builder.Configuration);
+        builder.Services.AddWorkerHost(builder.Configuration);
+        using var host = builder.Build();
+        await host.RunAsync().ConfigureAwait(false);
+        return 0;
+    }
+}
