@@ -31,6 +31,12 @@ public sealed class DispatchOptions : IValidatableObject
     /// </summary>
     public bool AcceptAnySimulatedMeasurement { get; set; }
 
+    /// <summary>Ed25519 public keys (hex) of simulated TEE platforms whose attestations are trusted.</summary>
+    public List<string> TrustedSimulatedPlatformKeys { get; set; } = [];
+
+    /// <summary>Trust the simulated platform key under COCOON_DATA/tee (the one a local worker on this machine uses). Local development only.</summary>
+    public bool TrustLocalSimulatedPlatform { get; set; }
+
     /// <summary>Accept workers without a provider token (provider "local"). Local development only.</summary>
     public bool AllowLocalProvider { get; set; }
 

@@ -63,9 +63,6 @@ public sealed record ResultEnvelope
     /// <summary>Chunk sequence number inside the attempt, from 0; the chunk AEAD binds it too.</summary>
     public long Sequence { get; init; }
 
-    /// <summary>Which delivery of the job produced this (a reclaimed job runs again); the gateway pins the first run it sees.</summary>
-    public int Run { get; init; } = 1;
-
     public byte[]? Ciphertext { get; init; }
 
     /// <summary>The worker's signed usage receipt (serialized by the attestation code), on Final only.</summary>

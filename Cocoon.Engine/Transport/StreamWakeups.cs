@@ -34,7 +34,8 @@ public sealed class Wakeup : IAsyncDisposable
         _channel = channel;
     }
 
-    internal void Signal()
+    /// <summary>Wakes the reader (also used locally, e.g. when a slot frees up).</summary>
+    public void Signal()
     {
         try
         {

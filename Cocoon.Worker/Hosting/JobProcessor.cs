@@ -1,12 +1,16 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
+using System.Text;
 using Cocoon.Engine.Attestation;
 using Cocoon.Engine.Crypto;
 using Cocoon.Engine.Protocol;
 using Cocoon.Engine.Transport;
 using Cocoon.Worker.Inference;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
@@ -49,9 +53,12 @@ public sealed class JobProcessor(
             return;
         }
 
-        if (entry.Deliveries > options.Value.MaxDeliveries)
+        if (entry.Deliveries > 1)
         {
-            await RefuseAsync(session, entry, job, "repeatedly-failing", deadLetter: true, cancellationToken).ConfigureAwait(false);
+            // Never run a job twice: a second run would seal different text under the same stream key and nonces.
+            // The gateway re-seals to a fresh HPKE context instead; past MaxDeliveries the entry is poison.
+            await RefuseAsync(session, entry, job, entry.Deliveries > options.Value.MaxDeliveries ? "repeatedly-failing" : "redelivered",
+                deadLetter: entry.Deliveries > options.Value.MaxDeliveries, cancellationToken).ConfigureAwait(false);
             return;
         }
 
@@ -117,7 +124,6 @@ public sealed class JobProcessor(
         var stopwatch = Stopwatch.StartNew();
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(Max(job.Deadline - started, TimeSpan.Zero));
-        var run = (int)Math.Min(entry.Deliveries, int.MaxValue);
         GenerationUsage? usage = null;
         try
         {
@@ -139,7 +145,7 @@ public sealed class JobProcessor(
                         WorkerStartedAt = started,
                         WorkerFinishedAt = time.GetUtcNow(),
                     }.Sign(session.Identity);
-                    await AppendAsync(job, Result(job, session, ResultKind.Final, last.Sequence, run, last.Ciphertext) with
+                    await AppendAsync(job, Result(job, session, ResultKind.Final, last.Sequence, last.Ciphertext) with
                     {
                         Receipt = Encoding.UTF8.GetBytes(receipt.ToJson()),
                     }, cancellationToken).ConfigureAwait(false);
@@ -149,7 +155,7 @@ public sealed class JobProcessor(
                 if (chunk.Text.Length > 0)
                 {
                     var sealedChunk = sealer.Seal(Encoding.UTF8.GetBytes(chunk.Text), isFinal: false);
-                    await AppendAsync(job, Result(job, session, ResultKind.Chunk, sealedChunk.Sequence, run, sealedChunk.Ciphertext), cancellationToken).ConfigureAwait(false);
+                    await AppendAsync(job, Result(job, session, ResultKind.Chunk, sealedChunk.Sequence, sealedChunk.Ciphertext), cancellationToken).ConfigureAwait(false);
                 }
             }
         }
@@ -190,7 +196,7 @@ public sealed class JobProcessor(
     private async Task RefuseAsync(WorkerSession session, JobEntry entry, JobEnvelope job, string reason, bool deadLetter, CancellationToken cancellationToken)
     {
         WorkerLog.JobRefused(logger, job.RequestId, job.Attempt, reason);
-        await AppendAsync(job, Result(job, session, ResultKind.Error, 0, (int)Math.Min(entry.Deliveries, int.MaxValue), null) with { Error = reason }, cancellationToken).ConfigureAwait(false);
+        await AppendAsync(job, Result(job, session, ResultKind.Error, 0, null) with { Error = reason }, cancellationToken).ConfigureAwait(false);
         if (deadLetter)
         {
             await DeadLetterAsync(session, entry, reason, job.RequestId, cancellationToken).ConfigureAwait(false);
@@ -239,14 +245,13 @@ public sealed class JobProcessor(
         }
     }
 
-    private static ResultEnvelope Result(JobEnvelope job, WorkerSession session, ResultKind kind, long sequence, int run, byte[]? ciphertext) => new()
+    private static ResultEnvelope Result(JobEnvelope job, WorkerSession session, ResultKind kind, long sequence, byte[]? ciphertext) => new()
     {
         RequestId = job.RequestId,
         Attempt = job.Attempt,
         WorkerId = session.WorkerId,
         Kind = kind,
         Sequence = sequence,
-        Run = run,
         Ciphertext = ciphertext,
     };
 

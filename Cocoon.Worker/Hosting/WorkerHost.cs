@@ -2,6 +2,10 @@ using Cocoon.Engine.Attestation;
 using Cocoon.Engine.Protocol;
 using Cocoon.Engine.Transport;
 using Cocoon.Worker.Inference;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
@@ -48,7 +52,7 @@ public sealed class WorkerHost(
             throw;
         }
 
-        using var _ = session;
+        using var sessionScope = session;
         var consumer = session.WorkerId;
         await RetryAsync(session, ct => jobs.EnsureGroupAsync(session.WorkerId, ct), stoppingToken).ConfigureAwait(false);
         await RetryAsync(session, ct => registry.PublishAsync(session.Registration, Load(session), o.HeartbeatTtl, ct), stoppingToken).ConfigureAwait(false);
@@ -92,7 +96,7 @@ public sealed class WorkerHost(
                     catch (Exception e) when (e is RedisException or TimeoutException && !stoppingToken.IsCancellationRequested)
                     {
                         WorkerLog.RedisFailed(logger, session.WorkerId, 200, e);
-                        await Task.Delay(200, time, stoppingToken).ConfigureAwait(false);
+                        await Task.Delay(TimeSpan.FromMilliseconds(200), time, stoppingToken).ConfigureAwait(false);
                         continue;
                     }
                 }

@@ -1,7 +1,11 @@
 using Cocoon.Engine.Attestation;
 using Cocoon.Engine.Hosting;
 using Cocoon.Engine.Transport;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Cocoon.Worker.Hosting;

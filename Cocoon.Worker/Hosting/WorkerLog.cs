@@ -1,3 +1,7 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 namespace Cocoon.Worker.Hosting;
 
 /// <summary>The worker host's log lines. Ids, reasons and counts only: never a prompt, an answer, a key or a token.</summary>

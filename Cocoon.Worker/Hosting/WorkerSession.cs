@@ -3,6 +3,10 @@ using Cocoon.Engine.Attestation;
 using Cocoon.Engine.Protocol;
 using Cocoon.Engine.Providers;
 using Cocoon.Worker.Inference;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace Cocoon.Worker.Hosting;
 
