@@ -1,3 +1,4 @@
+using Cocoon.Engine.Pricing;
 using Cocoon.Engine.Transport;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -18,7 +19,7 @@ public static class DispatchServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<GatewayMetrics>();
         services.TryAddSingleton<GatewayIdentity>();
-        services.AddOptions<DispatchPricingOptions>().Bind(configuration.GetSection(DispatchPricingOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.TryAddSingleton(_ => PriceTable.FromConfiguration(configuration));
         services.TryAddSingleton<DispatchPricing>();
         services.TryAddSingleton<WorkerDirectory>();
         services.TryAddSingleton<ResultRouter>();

@@ -6,6 +6,7 @@ using System.Text.Json;
 using System.Threading.Channels;
 using Cocoon.Engine.Attestation;
 using Cocoon.Engine.Crypto;
+using Cocoon.Engine.Matching;
 using Cocoon.Engine.Protocol;
 using Cocoon.Engine.Transport;
 using Cocoon.Ledger.Accounts;
@@ -95,14 +96,21 @@ public sealed partial class Dispatcher(
             var gatewayStart = time.GetUtcNow();
             var deadline = gatewayStart + request.Timeout;
             var modelSha = ResolveModel(request.Model);
-            var candidates = Candidates(modelSha, request);
-            if (candidates.Count == 0)
+            var first = Match(modelSha, request, []);
+            if (first.Outcome == MatchOutcome.NoWorker)
             {
                 throw new ModelUnavailableException(request.Model);
             }
 
-            var worstCoefficient = candidates.Max(w => w.PriceCoefficient);
-            hold = await ledger.HoldAsync(request.Payer, pricing.Reserve(request.Generation, worstCoefficient), "dispatch:" + request.RequestId, cancellationToken).ConfigureAwait(false);
+            if (first.Outcome == MatchOutcome.Busy)
+            {
+                throw new WorkersBusyException(first.RetryAfter ?? Matcher.DefaultRetryAfter);
+            }
+
+            // The hold covers the dearest worker this request may end up on (a re-dispatch may pick another).
+            var ceiling = Math.Min(request.MaxCoefficient, directory.Eligible.Where(w => w.Document.ModelSha256 == modelSha).Max(w => w.PriceCoefficient));
+            var modelName = first.Ranked[0].ModelName;
+            hold = await ledger.HoldAsync(request.Payer, pricing.Reserve(modelName, request.Generation, ceiling), "dispatch:" + request.RequestId, cancellationToken).ConfigureAwait(false);
             using var registration = router.Register(request.RequestId);
             var delivery = new Delivery(events);
             var tried = new HashSet<string>(StringComparer.Ordinal);
@@ -123,7 +131,9 @@ public sealed partial class Dispatcher(
 
                 if (outcome.Receipt is { } receipt)
                 {
-                    var charged = await SettleAsync(hold, receipt, worker, cancellationToken).ConfigureAwait(false);
+                    var payees = pricing.Charge(worker.Document.ModelName, receipt.Receipt, worker.PriceCoefficient, request.MaxCoefficient, worker.ProviderId);
+                    // Settling must not be abandoned half way because the caller went away: the answer was delivered.
+                    var charged = await ledger.SettleAsync(hold.Id, payees, CancellationToken.None).ConfigureAwait(false);
                     hold = null;
                     var gatewayEnd = time.GetUtcNow();
                     var r = receipt.Receipt;
@@ -198,9 +208,22 @@ public sealed partial class Dispatcher(
         return served?.Document.ModelSha256 ?? throw new ModelUnavailableException(model);
     }
 
-    /// <summary>Workers for the model that the caller's price ceiling allows, best first (the engine's matcher ranks).</summary>
-    private List<EligibleWorker> Candidates(string modelSha, DispatchRequest request) =>
-        DispatchRanking.Rank(directory.Eligible, modelSha, request.MaxCoefficient, request.Region);
+    /// <summary>The engine's matcher over the workers that passed this gateway's policy.</summary>
+    private MatchResult Match(string modelSha, DispatchRequest request, IReadOnlyCollection<string> exclude) =>
+        Matcher.Rank(
+            new JobSpec { Model = modelSha, MaxCoefficient = request.MaxCoefficient, PreferredRegion = request.Region, ExcludedWorkers = exclude },
+            [.. directory.Eligible.Select(w => new WorkerSnapshot
+            {
+                WorkerId = w.Document.WorkerId,
+                ProviderId = w.ProviderId,
+                ModelName = w.Document.ModelName,
+                ModelSha256 = w.Document.ModelSha256,
+                RunningJobs = w.Running,
+                MaxConcurrency = w.MaxConcurrency,
+                AverageJobTime = TimeSpan.FromMilliseconds(w.AverageJobMilliseconds),
+                PriceCoefficient = w.PriceCoefficient,
+                Region = w.Document.Region,
+            })]);
 
     private async Task<(EligibleWorker Worker, string LeaseId)> AcquireAsync(
         DispatchRequest request, string modelSha, int attempt, HashSet<string> tried, DateTimeOffset deadline, CancellationToken cancellationToken)
@@ -208,12 +231,23 @@ public sealed partial class Dispatcher(
         var leaseId = $"{request.RequestId}/{attempt}";
         while (true)
         {
-            var candidates = Candidates(modelSha, request);
             // Prefer workers that have not failed this request; fall back to them only when nobody else is left.
-            foreach (var worker in candidates.Where(w => !tried.Contains(w.Document.WorkerId)).Concat(candidates.Where(w => tried.Contains(w.Document.WorkerId))))
+            var match = Match(modelSha, request, tried);
+            if (match.Outcome == MatchOutcome.NoWorker && tried.Count > 0)
             {
+                match = Match(modelSha, request, []);
+            }
+
+            foreach (var snapshot in match.Ranked)
+            {
+                if (directory.Find(snapshot.WorkerId) is not { } worker)
+                {
+                    continue;
+                }
+
                 try
                 {
+                    // The registry's load is a moment old; the lease script is what actually enforces the cap.
                     if (await leases.TryAcquireAsync(worker.Document.WorkerId, leaseId, worker.MaxConcurrency, deadline - time.GetUtcNow() + TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false))
                     {
                         return (worker, leaseId);
@@ -225,11 +259,15 @@ public sealed partial class Dispatcher(
                 }
             }
 
-            if (attempt == 0 && tried.Count == 0 && candidates.Count > 0)
+            if (attempt == 0 && match.Outcome != MatchOutcome.NoWorker)
             {
-                // Everyone is at the cap: answer now rather than queueing behind an unknown wait.
-                var retry = TimeSpan.FromMilliseconds(Math.Clamp(candidates.Min(w => w.AverageJobMilliseconds), 500, 30_000));
-                throw new WorkersBusyException(retry);
+                // Every worker is at its cap: say so now rather than queue behind an unknown wait.
+                throw new WorkersBusyException(match.RetryAfter ?? Matcher.DefaultRetryAfter);
+            }
+
+            if (attempt == 0)
+            {
+                throw new ModelUnavailableException(request.Model);
             }
 
             if (time.GetUtcNow() >= deadline)
@@ -237,12 +275,7 @@ public sealed partial class Dispatcher(
                 throw new TimeoutException($"No worker could take request {request.RequestId} before its deadline.");
             }
 
-            if (attempt == 0 && candidates.Count == 0)
-            {
-                throw new ModelUnavailableException(request.Model);
-            }
-
-            // A re-dispatch waits for a slot or a new worker until the request's deadline.
+            // A re-dispatch waits for a slot or a replacement worker until the request's deadline.
             await Task.Delay(Tick * 2, time, cancellationToken).ConfigureAwait(false);
         }
     }
@@ -427,13 +460,6 @@ public sealed partial class Dispatcher(
             && r.CompletionTokens <= request.Generation.Sampling.MaxTokens
             ? receipt
             : null;
-    }
-
-    private async Task<long> SettleAsync(Hold hold, SignedUsageReceipt receipt, EligibleWorker worker, CancellationToken cancellationToken)
-    {
-        var payees = pricing.Charge(receipt.Receipt, worker.PriceCoefficient, worker.ProviderId, hold.Amount);
-        // Settling must not be abandoned half way because the caller went away: the answer was delivered.
-        return await ledger.SettleAsync(hold.Id, payees, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
     }
 
     private async Task ReleaseHoldAsync(Guid holdId)
