@@ -34,7 +34,7 @@ public sealed class DispatchFailoverTests(RedisFixture redis) : IClassFixture<Re
         }
 
         var payer = await network.FundedPayerAsync(1_000_000_000, _ct);
-        var request = DispatchNetwork.Request(payer, "Once upon a time", 120);
+        var request = DispatchNetwork.Request(payer, "Once upon a time", 60);
         var text = new System.Text.StringBuilder();
         DispatchReceipt? receipt = null;
         string? killed = null;
