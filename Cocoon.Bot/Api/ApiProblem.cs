@@ -37,16 +37,15 @@ internal sealed partial class ApiProblem(int status, string message, string type
         var unmapped = UnmappedProperty().Match(exception.Message);
         if (unmapped.Success)
         {
-            var parent = ParamFromPath(exception.Path);
-            var name = Truncate(unmapped.Groups[1].Value);
-            var param = parent is null ? name : $"{parent}.{name}";
+            // The exception's path already ends with the unmapped property.
+            var param = Truncate(ParamFromPath(exception.Path) ?? unmapped.Groups[1].Value);
             return Invalid($"Unrecognized request argument supplied: {param}", param, "unknown_parameter");
         }
 
         var path = ParamFromPath(exception.Path);
         if (path is null)
         {
-            return Invalid("The request body is not valid JSON.", null, "invalid_json");
+            return Invalid("The request body is not a valid JSON object.", null, "invalid_json");
         }
 
         var detail = exception.Message.Contains("Path:", StringComparison.Ordinal) || exception.Message.StartsWith("The JSON value could not be converted", StringComparison.Ordinal)
