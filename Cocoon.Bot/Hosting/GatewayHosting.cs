@@ -1,6 +1,7 @@
 using Cocoon.Bot.Api;
 using Cocoon.Bot.Observability;
 using Cocoon.Engine.Hosting;
+using Cocoon.Ledger;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -38,6 +39,7 @@ public static class GatewayHosting
         }
 
         services.TryAddSingleton<IConnectionMultiplexer>(sp => ConnectRedis(sp.GetRequiredService<IConfiguration>()));
+        services.AddCocoonLedger(builder.Configuration);
         services.AddSingleton<ApiKeyStore>();
         services.AddSingleton<ServedModelsCache>();
         services.AddSingleton<ApiMetrics>();

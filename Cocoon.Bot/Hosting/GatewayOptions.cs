@@ -18,6 +18,10 @@ public sealed class GatewayOptions
     /// <summary>The local developer key (COCOON_API_KEY); registered at start-up, paid by <see cref="LocalDeveloper"/>.</summary>
     public string? ApiKey { get; set; }
 
+    /// <summary>Free allowance granted once to the local developer account, so a fresh <c>./cocoon up</c> can answer (10 TON).</summary>
+    [Range(0, long.MaxValue)]
+    public long LocalDeveloperAllowanceNanotons { get; set; } = 10_000_000_000;
+
     /// <summary>Largest request body accepted; larger ones get 413 without being read.</summary>
     [Range(1024, 64 * 1024 * 1024)]
     public int MaxRequestBodyBytes { get; set; } = 1024 * 1024;

@@ -1,12 +1,17 @@
+using Cocoon.Engine.Hosting;
+using Cocoon.Ledger.Checks;
+
 namespace Cocoon.Bot.Hosting;
 
-/// <summary><c>./cocoon ledger check</c>: runs the ledger's invariant checker against the configured database.</summary>
+/// <summary><c>./cocoon ledger check</c>: the ledger's own invariant checker against the configured database.</summary>
 internal static class LedgerCommand
 {
-    public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
+    public static Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
-        _ = cancellationToken;
-        await Console.Error.WriteLineAsync($"ledger {string.Join(' ', args)}: the ledger checker is not merged into this build yet.");
-        return 2;
+        var configuration = new ConfigurationBuilder()
+            .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true)
+            .AddCocoonEnvironment()
+            .Build();
+        return LedgerChecker.RunCliAsync(args, configuration, Console.Out, cancellationToken);
     }
 }

@@ -5,6 +5,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Cocoon.Bot.Api;
 using Cocoon.Engine.Hosting;
+using Cocoon.Ledger.Chain;
 using Microsoft.Extensions.Configuration;
 
 namespace Cocoon.Bot.Hosting;
@@ -41,6 +42,8 @@ internal static class UpCommand
         }
 
         var children = new List<ChildProcess>();
+        LocalChainProcess? chain = null;
+        using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information));
         try
         {
             var redisNote = await EnsureRedisAsync(settings, children, output, cancellationToken);
@@ -53,6 +56,29 @@ internal static class UpCommand
                 ["ASPNETCORE_URLS"] = null,
             };
 
+            string chainNote;
+            if (settings.ToncenterConfigured)
+            {
+                chainNote = $"TON:       {configuration["Ton:ApiUrl"]} (configured toncenter)";
+            }
+            else
+            {
+                try
+                {
+                    chain = await LocalChainProcess.StartAsync(new LocalChainOptions(), loggers.CreateLogger("Cocoon.Up.Chain"), cancellationToken);
+                    childEnvironment["Ton__ApiUrl"] = chain.BaseUrl.ToString();
+                    childEnvironment["Ton__LocalChain"] = "true";
+                    childEnvironment["Ton__NetworkWalletSeedHex"] = chain.WalletSeedHex;
+                    chainNote = $"TON:       local test chain at {chain.BaseUrl} (network wallet {chain.NetworkAddress.ToFriendly(bounceable: false)}); " +
+                        $"a test payment: curl -X POST {chain.BaseUrl}test/pay -d '{{\"from\":\"alice\",\"amount\":\"1000000000\",\"comment\":\"INVOICE-COMMENT\"}}'";
+                }
+                catch (Exception ex) when (ex is InvalidOperationException or TimeoutException or System.ComponentModel.Win32Exception or IOException)
+                {
+                    // The API and the bot work without TON; only deposits and payouts need it.
+                    chainNote = $"TON:       off: the local test chain did not start ({ex.Message}); set Ton:ApiUrl and Ton:ApiKey for a real toncenter";
+                }
+            }
+
             var (gatewayExe, gatewayArgs) = SelfCommand();
             children.Add(ChildProcess.Start("gateway", gatewayExe, gatewayArgs, childEnvironment, output));
             children.Add(ChildProcess.Start("worker", settings.WorkerExe, ["run"], childEnvironment, output));
@@ -64,7 +90,7 @@ internal static class UpCommand
                 return 1;
             }
 
-            PrintBanner(output, settings, redisNote);
+            PrintBanner(output, settings, redisNote, chainNote);
             var exited = await Task.WhenAny(children.Select(c => c.Exited).Append(Task.Delay(Timeout.Infinite, cancellationToken)));
             if (!cancellationToken.IsCancellationRequested)
             {
@@ -91,8 +117,18 @@ internal static class UpCommand
                 await output.WriteLineAsync("cocoon up: stopping " + string.Join(", ", Enumerable.Reverse(children).Select(c => c.Name)));
             }
 
-            // Reverse start order: the worker finishes first, Redis (flushing its AOF) last.
-            foreach (var child in Enumerable.Reverse(children))
+            // Reverse start order: the worker finishes first, then the gateway, the chain, and Redis (flushing its AOF) last.
+            foreach (var child in Enumerable.Reverse(children).Where(c => c.Name != "redis"))
+            {
+                await child.DisposeAsync();
+            }
+
+            if (chain is not null)
+            {
+                await chain.DisposeAsync();
+            }
+
+            foreach (var child in children.Where(c => c.Name == "redis"))
             {
                 await child.DisposeAsync();
             }
@@ -213,7 +249,7 @@ internal static class UpCommand
         return $"the stack was not ready within {ReadyBudget.TotalMinutes} minutes: {lastReason}";
     }
 
-    private static void PrintBanner(TextWriter output, UpSettings settings, string redisNote)
+    private static void PrintBanner(TextWriter output, UpSettings settings, string redisNote, string chainNote)
     {
         var b = new StringBuilder();
         b.AppendLine();
@@ -221,7 +257,8 @@ internal static class UpCommand
         b.AppendLine($"  Gateway:   {settings.Url}  (OpenAI-compatible API under /v1, /healthz, /metrics)");
         b.AppendLine($"  Worker:    one local worker ({settings.WorkerExe} run), simulated TEE attestation");
         b.AppendLine($"  {redisNote}");
-        b.AppendLine($"  Data:      {settings.DataDir}");
+        b.AppendLine($"  {chainNote}");
+        b.AppendLine($"  Data:      {settings.DataDir} (ledger.db, redis/, api-key)");
         b.AppendLine($"  API key:   {settings.ApiKey}  ({(settings.ApiKeyGenerated ? "generated and saved under the data folder" : "from COCOON_API_KEY")})");
         b.AppendLine(settings.TelegramOn
             ? "  Telegram:  on (TELEGRAM_BOT_TOKEN is set)"
@@ -295,7 +332,7 @@ internal sealed class UpSettingsException(string message) : Exception(message);
 
 /// <summary>The settings <c>up</c> needs, validated before anything starts; each error names the setting and the fix.</summary>
 internal sealed record UpSettings(
-    string DataDir, string Url, string RedisEndpoint, string RedisHost, int RedisPort, string ApiKey, bool ApiKeyGenerated, string WorkerExe, bool TelegramOn)
+    string DataDir, string Url, string RedisEndpoint, string RedisHost, int RedisPort, string ApiKey, bool ApiKeyGenerated, string WorkerExe, bool TelegramOn, bool ToncenterConfigured)
 {
     public static UpSettings From(IConfiguration configuration)
     {
@@ -337,7 +374,14 @@ internal sealed record UpSettings(
             throw new UpSettingsException($"the worker program is missing at {worker}: build the solution (./cocoon up does), or set Up:WorkerPath (--Up:WorkerPath=PATH).");
         }
 
-        return new UpSettings(dataDir, url, redis, redis[..colon].Trim('[', ']'), port, key, generated, worker, configuration["Telegram:BotToken"] is { Length: > 0 });
+        var tonUrl = configuration["Ton:ApiUrl"];
+        if (tonUrl is { Length: > 0 } && !Uri.TryCreate(tonUrl, UriKind.Absolute, out _))
+        {
+            throw new UpSettingsException($"Ton:ApiUrl must be an absolute toncenter URL (a toncenter v2 API URL), not '{tonUrl}'.");
+        }
+
+        return new UpSettings(dataDir, url, redis, redis[..colon].Trim('[', ']'), port, key, generated, worker,
+            configuration["Telegram:BotToken"] is { Length: > 0 }, tonUrl is { Length: > 0 } && configuration["Ton:ApiKey"] is { Length: > 0 });
     }
 
     /// <summary>The worker is built beside the gateway: .../Cocoon.Bot/bin/CONFIG/TFM/ → .../Cocoon.Worker/bin/CONFIG/TFM/.</summary>
