@@ -1,0 +1,92 @@
+using System.Security.Cryptography;
+using Cocoon.Bot.Dispatch;
+using Cocoon.Bot.Telegram;
+using Cocoon.Ledger.Accounts;
+using Cocoon.Testing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using StackExchange.Redis;
+
+namespace Cocoon.Bot.Tests.Telegram;
+
+/// <summary>The real bot (AddTelegram) in a host, pointed at a FakeBotApi and a real Redis, with a unique key prefix.</summary>
+public sealed class BotHarness : IAsyncDisposable
+{
+    private readonly IHost _host;
+
+    private BotHarness(IHost host, IConnectionMultiplexer redis)
+    {
+        _host = host;
+        Redis = redis;
+    }
+
+    public IServiceProvider Services => _host.Services;
+
+    public IConnectionMultiplexer Redis { get; }
+
+    public static string NewPrefix() => "t" + Guid.NewGuid().ToString("N")[..10];
+
+    public static string NewHostKey() => Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
+
+    public static async Task<BotHarness> StartAsync(
+        RedisServer redis,
+        FakeBotApi api,
+        IDispatcher dispatcher,
+        ILedger ledger,
+        string prefix,
+        string hostKey,
+        IDictionary<string, string?>? settings = null,
+        Action<IServiceCollection>? services = null)
+    {
+        ArgumentNullException.ThrowIfNull(redis);
+        ArgumentNullException.ThrowIfNull(api);
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        var config = new Dictionary<string, string?>
+        {
+            ["Telegram:BotToken"] = FakeBotApi.Token,
+            ["Telegram:ApiBaseUrl"] = api.BaseUrl,
+            ["Telegram:RedisPrefix"] = prefix,
+            ["Telegram:HostKey"] = hostKey,
+            ["Telegram:PollTimeoutSeconds"] = "1",
+            ["Telegram:EditInterval"] = "00:00:00.200",
+            ["Telegram:GroupEditInterval"] = "00:00:00.200",
+            ["Telegram:FreeAllowanceNanotons"] = "50000000",
+        };
+        foreach (var (k, v) in settings ?? new Dictionary<string, string?>())
+        {
+            config[k] = v;
+        }
+
+        builder.Configuration.AddInMemoryCollection(config);
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(3));
+        var multiplexer = redis.Connect();
+        builder.Services.AddSingleton<IConnectionMultiplexer>(multiplexer);
+        builder.Services.AddSingleton(dispatcher);
+        builder.Services.AddSingleton(ledger);
+        services?.Invoke(builder.Services);
+        builder.AddTelegram();
+        var host = builder.Build();
+        await host.StartAsync();
+        return new BotHarness(host, multiplexer);
+    }
+
+    public T Get<T>()
+        where T : notnull => _host.Services.GetRequiredService<T>();
+
+    public async Task StopAsync() => await _host.StopAsync();
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await _host.StopAsync();
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        _host.Dispose();
+        await Redis.DisposeAsync();
+    }
+}
