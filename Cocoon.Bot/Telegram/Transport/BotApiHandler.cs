@@ -45,7 +45,7 @@ public sealed partial class BotApiHandler(SendThrottle throttle, BlockedChats bl
             {
                 response = await base.SendAsync(copy, cancellationToken).ConfigureAwait(false);
             }
-            catch (HttpRequestException ex) when (attempt < MaxAttempts && !cancellationToken.IsCancellationRequested)
+            catch (Exception ex) when (ex is HttpRequestException or IOException && attempt < MaxAttempts && !cancellationToken.IsCancellationRequested)
             {
                 var backoff = Backoff(attempt);
                 LogNetworkRetry(logger, method, attempt, backoff, ex);

@@ -7,7 +7,7 @@ using Cocoon.Testing;
 namespace Cocoon.Bot.Tests.Telegram;
 
 /// <summary>One call the bot made: the Bot API method and its JSON body.</summary>
-public sealed record BotApiCall(string Method, JsonObject Body)
+public sealed record BotApiCall(string Method, JsonObject Body, DateTimeOffset At)
 {
     public long ChatId => Body["chat_id"] is { } c ? long.Parse(c.ToString(), System.Globalization.CultureInfo.InvariantCulture) : 0;
     public string? Text => Body["text"]?.GetValue<string>();
@@ -194,7 +194,7 @@ public sealed class FakeBotApi : IAsyncDisposable
             bool unsupported;
             lock (_lock)
             {
-                _calls.Add(new BotApiCall(method, body));
+                _calls.Add(new BotApiCall(method, body, DateTimeOffset.UtcNow));
                 Signal();
                 if (_faults.TryGetValue(method, out var q) && q.Count > 0)
                 {
