@@ -1,0 +1,221 @@
+using System.Data.Common;
+using System.Threading.Channels;
+using Cocoon.Ledger.Data;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace Cocoon.Ledger.Accounts;
+
+/// <summary>
+/// The single writer: operations queue up and are committed in groups, many per transaction (a group commit).
+/// One transaction per operation costs a WAL sync each and caps SQLite at a few thousand a second; a group pays
+/// that once. Each operation still gets its own result or its own error, and idempotency keys still rule:
+/// operations run in order, so a repeated key later in a batch sees the first one's row.
+/// If a batch fails as a whole (a unique-key race with another process, a lost connection), every operation in
+/// it is retried alone, so one bad operation cannot take others down with it.
+/// </summary>
+internal sealed partial class LedgerWriter : IAsyncDisposable
+{
+    private readonly Channel<Operation> _queue = Channel.CreateUnbounded<Operation>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly LedgerDatabase _database;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly int _maxBatch;
+    private readonly Task _loop;
+    private DbConnection? _connection;
+    private LedgerSql? _sql;
+
+    public LedgerWriter(LedgerDatabase database, int maxBatch, TimeProvider time, ILogger logger)
+    {
+        _database = database;
+        _maxBatch = maxBatch;
+        _time = time;
+        _logger = logger;
+        _loop = Task.Run(RunAsync);
+    }
+
+    /// <summary>Queues an operation; the task completes after its transaction committed (or with its own error).</summary>
+    public Task<T> Run<T>(Func<LedgerBatch, T> operation, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var op = new Operation<T>(operation, cancellationToken);
+        if (!_queue.Writer.TryWrite(op))
+        {
+            throw new ObjectDisposedException(nameof(LedgerWriter), "The ledger is shutting down.");
+        }
+
+        return op.Task.WaitAsync(cancellationToken);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        await _loop;
+        CloseConnection();
+    }
+
+    private async Task RunAsync()
+    {
+        var batch = new List<Operation>(_maxBatch);
+        while (await _queue.Reader.WaitToReadAsync())
+        {
+            while (batch.Count < _maxBatch && _queue.Reader.TryRead(out var op))
+            {
+                if (op.CancellationToken.IsCancellationRequested)
+                {
+                    op.Cancel();
+                }
+                else
+                {
+                    batch.Add(op);
+                }
+            }
+
+            if (batch.Count == 0)
+            {
+                continue;
+            }
+
+            try
+            {
+                await EnsureOpenAsync();
+                Commit(batch);
+            }
+            catch (Exception ex)
+            {
+                LogBatchFailed(_logger, batch.Count, ex);
+                CloseConnection();
+                foreach (var op in batch)
+                {
+                    await CommitAloneAsync(op);
+                }
+            }
+
+            batch.Clear();
+        }
+    }
+
+    private async Task CommitAloneAsync(Operation op)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await EnsureOpenAsync();
+                Commit([op]);
+                return;
+            }
+            catch (Exception ex) when (attempt == 1 && IsUniqueViolation(ex))
+            {
+                // Another process inserted the same key between our check and our insert: run again and
+                // return the stored result.
+                CloseConnection();
+            }
+            catch (Exception ex)
+            {
+                CloseConnection();
+                op.Fail(ex);
+                return;
+            }
+        }
+    }
+
+    private void Commit(List<Operation> batch)
+    {
+        var results = new object?[batch.Count];
+        var errors = new Exception?[batch.Count];
+        using (var transaction = _sql!.Begin())
+        {
+            var ledger = new LedgerBatch(_sql, _time.GetUtcNow().ToUnixTimeMilliseconds());
+            for (var i = 0; i < batch.Count; i++)
+            {
+                try
+                {
+                    results[i] = batch[i].Execute(ledger);
+                }
+                catch (Exception ex) when (IsRefusal(ex))
+                {
+                    errors[i] = ex;
+                }
+            }
+
+            ledger.Flush();
+            transaction.Commit();
+        }
+
+        for (var i = 0; i < batch.Count; i++)
+        {
+            if (errors[i] is { } error)
+            {
+                batch[i].Fail(error);
+            }
+            else
+            {
+                batch[i].Complete(results[i]);
+            }
+        }
+    }
+
+    /// <summary>Errors an operation raises before it writes anything: the batch goes on without it.</summary>
+    private static bool IsRefusal(Exception ex) =>
+        ex is InsufficientFundsException or HoldClosedException or HoldNotFoundException or ArgumentException;
+
+    private static bool IsUniqueViolation(Exception ex) => ex switch
+    {
+        SqliteException sqlite => sqlite.SqliteExtendedErrorCode is 2067 or 1555,
+        PostgresException postgres => postgres.SqlState == PostgresErrorCodes.UniqueViolation,
+        _ => false,
+    };
+
+    private async Task EnsureOpenAsync()
+    {
+        if (_sql is not null)
+        {
+            return;
+        }
+
+        await _database.MigrateAsync(CancellationToken.None);
+        _connection = await _database.OpenConnectionAsync(CancellationToken.None);
+        _sql = new LedgerSql(_connection, _database.Provider);
+    }
+
+    private void CloseConnection()
+    {
+        _sql?.Dispose();
+        _sql = null;
+        _connection?.Dispose();
+        _connection = null;
+    }
+
+    [LoggerMessage(EventId = 5101, Level = LogLevel.Warning, Message = "A ledger batch of {Count} operations failed; retrying each alone")]
+    private static partial void LogBatchFailed(ILogger logger, int count, Exception exception);
+
+    private abstract class Operation(CancellationToken cancellationToken)
+    {
+        public CancellationToken CancellationToken { get; } = cancellationToken;
+
+        public abstract object? Execute(LedgerBatch batch);
+
+        public abstract void Complete(object? result);
+
+        public abstract void Fail(Exception error);
+
+        public abstract void Cancel();
+    }
+
+    private sealed class Operation<T>(Func<LedgerBatch, T> run, CancellationToken cancellationToken) : Operation(cancellationToken)
+    {
+        private readonly TaskCompletionSource<T> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task<T> Task => _completion.Task;
+
+        public override object? Execute(LedgerBatch batch) => run(batch);
+
+        public override void Complete(object? result) => _completion.TrySetResult((T)result!);
+
+        public override void Fail(Exception error) => _completion.TrySetException(error);
+
+        public override void Cancel() => _completion.TrySetCanceled(CancellationToken);
+    }
+}

@@ -1,0 +1,225 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Cocoon.Ledger.Ton;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Cocoon.Ledger.Chain;
+
+public sealed class LocalChainOptions
+{
+    /// <summary>Loopback port; 0 picks a free one.</summary>
+    public int Port { get; set; }
+
+    /// <summary>The network wallet's Ed25519 seed (64 hex digits); generated when empty.</summary>
+    public string? WalletSeedHex { get; set; }
+
+    /// <summary>The folder with server.mjs and its installed node_modules; found above the app and the current directory when empty.</summary>
+    public string? ScriptDirectory { get; set; }
+
+    public TimeSpan StartTimeout { get; set; } = TimeSpan.FromSeconds(90);
+}
+
+public sealed record LocalPayment(TonAddress From, TonAddress To, long? Lt, string? TransactionHash);
+
+/// <summary>
+/// Runs the local TON chain (Node, @ton/sandbox) as a child process on 127.0.0.1 and waits for its ready line. The
+/// process exits when this object is disposed or when our process dies (its stdin closes).
+/// </summary>
+public sealed partial class LocalChainProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly HttpClient _http;
+    private readonly ILogger _logger;
+
+    private LocalChainProcess(Process process, Uri baseUrl, TonAddress networkAddress, string seedHex, ILogger logger)
+    {
+        _process = process;
+        BaseUrl = baseUrl;
+        NetworkAddress = networkAddress;
+        WalletSeedHex = seedHex;
+        _logger = logger;
+        _http = new HttpClient { BaseAddress = baseUrl };
+    }
+
+    public Uri BaseUrl { get; }
+
+    /// <summary>The network wallet (v5r1), deployed and funded: the deposit address and the payout hot wallet.</summary>
+    public TonAddress NetworkAddress { get; }
+
+    public string WalletSeedHex { get; }
+
+    public int ProcessId => _process.Id;
+
+    public static async Task<LocalChainProcess> StartAsync(LocalChainOptions options, ILogger? logger, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        logger ??= NullLogger.Instance;
+        var dir = options.ScriptDirectory is { Length: > 0 } d ? d : FindScriptDirectory();
+        if (!File.Exists(Path.Combine(dir, "server.mjs")))
+        {
+            throw new InvalidOperationException($"server.mjs not found in '{dir}'. Set the local chain's ScriptDirectory to Cocoon.Ledger/Chain.");
+        }
+
+        if (!Directory.Exists(Path.Combine(dir, "node_modules", "@ton", "sandbox")))
+        {
+            throw new InvalidOperationException($"The local chain's packages are not installed; run 'npm ci' in '{dir}' (./cocoon does this).");
+        }
+
+        var seed = options.WalletSeedHex is { Length: > 0 } s ? s : Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
+        var psi = new ProcessStartInfo("node")
+        {
+            WorkingDirectory = dir,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        psi.ArgumentList.Add("server.mjs");
+        psi.ArgumentList.Add("--port");
+        psi.ArgumentList.Add(options.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+        // The seed goes through the environment, not argv, so it does not show in process listings.
+        psi.Environment["COCOON_CHAIN_SEED"] = seed;
+        var process = Process.Start(psi) ?? throw new InvalidOperationException("Could not start node for the local chain.");
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is { Length: > 0 } line)
+            {
+                LogChainOutput(logger, line);
+            }
+        };
+        process.BeginErrorReadLine();
+
+        try
+        {
+            var line = await process.StandardOutput.ReadLineAsync(cancellationToken).AsTask()
+                .WaitAsync(options.StartTimeout, cancellationToken).ConfigureAwait(false)
+                ?? throw new InvalidOperationException($"The local chain exited before it was ready (exit code {(process.HasExited ? process.ExitCode : -1)}).");
+            using var ready = JsonDocument.Parse(line);
+            var port = ready.RootElement.GetProperty("port").GetInt32();
+            var address = TonAddress.Parse(ready.RootElement.GetProperty("networkAddress").GetString()!);
+            var chain = new LocalChainProcess(process, new Uri($"http://127.0.0.1:{port}/"), address, seed, logger);
+            LogStarted(logger, port, address.ToFriendly(bounceable: false), process.Id);
+            return chain;
+        }
+        catch
+        {
+            Stop(process);
+            process.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Test route: a user's wallet (named, created on first use) pays the network deposit address (or <paramref name="to"/>).</summary>
+    public async Task<LocalPayment> PayAsync(long amount, string? comment, string from, CancellationToken cancellationToken, TonAddress? to = null, bool bounce = false)
+    {
+        using var response = await _http.PostAsJsonAsync(
+            "test/pay",
+            new Dictionary<string, object?>
+            {
+                ["amount"] = amount.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["comment"] = comment,
+                ["from"] = from,
+                ["to"] = to?.ToRaw(),
+                ["bounce"] = bounce,
+            },
+            cancellationToken).ConfigureAwait(false);
+        using var doc = await ReadAsync(response, cancellationToken).ConfigureAwait(false);
+        var r = doc.RootElement;
+        return new LocalPayment(
+            TonAddress.Parse(r.GetProperty("from").GetString()!),
+            TonAddress.Parse(r.GetProperty("to").GetString()!),
+            r.GetProperty("lt").GetString() is { } lt ? long.Parse(lt, System.Globalization.CultureInfo.InvariantCulture) : null,
+            r.GetProperty("hash").GetString());
+    }
+
+    /// <summary>Test route: the faucet sends <paramref name="amount"/> nanotons to an address (deploys nothing).</summary>
+    public async Task FundAsync(TonAddress address, long amount, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        using var response = await _http.PostAsJsonAsync(
+            "test/fund",
+            new { address = address.ToRaw(), amount = amount.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+            cancellationToken).ConfigureAwait(false);
+        (await ReadAsync(response, cancellationToken).ConfigureAwait(false)).Dispose();
+    }
+
+    /// <summary>Test route: the address of a named user wallet.</summary>
+    public async Task<TonAddress> UserWalletAsync(string name, CancellationToken cancellationToken)
+    {
+        using var response = await _http.PostAsJsonAsync("test/wallet", new { name }, cancellationToken).ConfigureAwait(false);
+        using var doc = await ReadAsync(response, cancellationToken).ConfigureAwait(false);
+        return TonAddress.Parse(doc.RootElement.GetProperty("address").GetString()!);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _http.Dispose();
+        try
+        {
+            _process.StandardInput.Close();
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await _process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            Stop(_process);
+        }
+        catch (InvalidOperationException)
+        {
+            // Already gone.
+        }
+
+        _process.Dispose();
+    }
+
+    private static async Task<JsonDocument> ReadAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+        return response.IsSuccessStatusCode
+            ? JsonDocument.Parse(body)
+            : throw new ToncenterException($"Local chain {(int)response.StatusCode}: {body}", response.StatusCode);
+    }
+
+    private static void Stop(Process process)
+    {
+        try
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+                process.WaitForExit(5000);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // Already gone.
+        }
+    }
+
+    private static string FindScriptDirectory()
+    {
+        foreach (var start in new[] { AppContext.BaseDirectory, Environment.CurrentDirectory })
+        {
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+            {
+                var candidate = Path.Combine(dir.FullName, "Cocoon.Ledger", "Chain");
+                if (File.Exists(Path.Combine(candidate, "server.mjs")))
+                {
+                    return candidate;
+                }
+            }
+        }
+
+        throw new InvalidOperationException("Cocoon.Ledger/Chain/server.mjs not found above the app or the current directory; set the local chain's ScriptDirectory.");
+    }
+
+    [LoggerMessage(EventId = 5100, Level = LogLevel.Information, Message = "Local TON chain on 127.0.0.1:{Port}, network wallet {Address}, pid {Pid}")]
+    private static partial void LogStarted(ILogger logger, int port, string address, int pid);
+
+    [LoggerMessage(EventId = 5101, Level = LogLevel.Debug, Message = "local chain: {Line}")]
+    private static partial void LogChainOutput(ILogger logger, string line);
+}

@@ -1,0 +1,329 @@
+// The local TON chain: @ton/sandbox (the real TVM and wallet contracts, offline) behind the toncenter v2/v3 HTTP
+// endpoints Cocoon uses, plus test-only routes. Usage: node server.mjs [--port N] (0 = any free port).
+// The network wallet's 32-byte Ed25519 seed comes from COCOON_CHAIN_SEED (hex) or is generated and printed in the
+// ready line. Exits when stdin closes or on SIGTERM/SIGINT.
+import http from 'node:http';
+import crypto from 'node:crypto';
+import { Blockchain } from '@ton/sandbox';
+import { Address, beginCell, Cell, comment, internal, storeMessage, storeMessageRelaxed, toNano } from '@ton/core';
+import { keyPairFromSeed } from '@ton/crypto';
+import { WalletContractV5R1 } from '@ton/ton';
+
+const argPort = (() => { const i = process.argv.indexOf('--port'); return i > 0 ? Number(process.argv[i + 1]) : undefined; })();
+const port = argPort ?? Number(process.env.COCOON_CHAIN_PORT ?? 0);
+const seedHex = process.env.COCOON_CHAIN_SEED || crypto.randomBytes(32).toString('hex');
+const seedGenerated = !process.env.COCOON_CHAIN_SEED;
+
+const blockchain = await Blockchain.create();
+const key = keyPairFromSeed(Buffer.from(seedHex, 'hex'));
+const networkWallet = WalletContractV5R1.create({ workchain: 0, publicKey: key.publicKey });
+
+// Our own per-account index, newest last: sandbox 0.41's getTransactions reverses its stored list in place.
+const txsByAccount = new Map();
+let queue = Promise.resolve();
+const serialized = (fn) => { const next = queue.then(fn, fn); queue = next.catch(() => {}); return next; };
+
+const rawOf = (addr) => addr.toRawString();
+const accountKey = (tx) => `0:${tx.address.toString(16).padStart(64, '0')}`;
+function record(result) {
+  for (const tx of result.transactions) {
+    const k = accountKey(tx);
+    if (!txsByAccount.has(k)) txsByAccount.set(k, []);
+    txsByAccount.get(k).push(tx);
+  }
+  return result;
+}
+
+// Deploy the network wallet: fund it with its state init attached.
+const faucet = await blockchain.treasury('cocoon-faucet', { balance: toNano('1000000000') });
+record(await faucet.send({ to: networkWallet.address, value: toNano('1000'), init: networkWallet.init, bounce: false }));
+
+function inMsgCell(tx) {
+  // Transaction: ^[ in_msg:(Maybe ^Message) out_msgs ] is the first ref of the raw transaction cell.
+  const s = tx.raw.refs[0].beginParse();
+  return s.loadBit() ? s.loadRef() : null;
+}
+
+function decodeBody(body) {
+  const s = body.beginParse();
+  if (s.remainingBits >= 32) {
+    const op = s.loadUint(32);
+    if (op === 0) {
+      try { return { opcode: 0, comment: s.loadStringTail() }; } catch { return { opcode: 0, comment: null }; }
+    }
+    return { opcode: op, comment: null };
+  }
+  return { opcode: null, comment: null };
+}
+
+const b64 = (buf) => Buffer.from(buf).toString('base64');
+const friendly = (a) => (a ? a.toString({ bounceable: true, urlSafe: true }) : '');
+const raw3 = (a) => (a ? `${a.workChain}:${a.hash.toString('hex').toUpperCase()}` : null);
+
+function messageCommon(msg, cell) {
+  const info = msg.info;
+  const decoded = decodeBody(msg.body);
+  return {
+    cell, info, decoded,
+    hash: cell ? b64(cell.hash()) : b64(beginCell().store(storeMessage(msg)).endCell().hash()),
+    src: info.type === 'internal' ? info.src : null,
+    dest: info.dest,
+    value: info.type === 'internal' ? info.value.coins.toString() : '0',
+    bodyBoc: b64(msg.body.toBoc()),
+  };
+}
+
+function v2Message(msg, cell) {
+  const m = messageCommon(msg, cell);
+  return {
+    '@type': 'raw.message',
+    hash: m.hash,
+    source: friendly(m.src),
+    destination: m.info.type === 'external-out' ? '' : friendly(m.dest),
+    value: m.value,
+    extra_currencies: [],
+    fwd_fee: m.info.type === 'internal' ? m.info.forwardFee.toString() : '0',
+    ihr_fee: m.info.type === 'internal' ? m.info.ihrFee.toString() : '0',
+    created_lt: m.info.type === 'external-in' ? '0' : m.info.createdLt.toString(),
+    body_hash: b64(msg.body.hash()),
+    msg_data: m.decoded.comment !== null
+      ? { '@type': 'msg.dataText', text: b64(Buffer.from(m.decoded.comment, 'utf8')) }
+      : { '@type': 'msg.dataRaw', body: m.bodyBoc, init_state: '' },
+    message: m.decoded.comment ?? '',
+  };
+}
+
+function v3Message(msg, cell) {
+  const m = messageCommon(msg, cell);
+  const internalInfo = m.info.type === 'internal' ? m.info : null;
+  return {
+    hash: m.hash,
+    source: raw3(m.src),
+    destination: m.info.type === 'external-out' ? null : raw3(m.dest),
+    value: m.info.type === 'external-in' ? null : m.value,
+    fwd_fee: internalInfo ? internalInfo.forwardFee.toString() : null,
+    ihr_fee: internalInfo ? internalInfo.ihrFee.toString() : null,
+    created_lt: m.info.type === 'external-in' ? null : m.info.createdLt.toString(),
+    created_at: m.info.type === 'external-in' ? null : String(m.info.createdAt),
+    opcode: m.decoded.opcode === null ? null : '0x' + m.decoded.opcode.toString(16).padStart(8, '0'),
+    ihr_disabled: internalInfo ? internalInfo.ihrDisabled : null,
+    bounce: internalInfo ? internalInfo.bounce : null,
+    bounced: internalInfo ? internalInfo.bounced : null,
+    import_fee: m.info.type === 'external-in' ? m.info.importFee.toString() : null,
+    message_content: {
+      hash: b64(msg.body.hash()),
+      body: m.bodyBoc,
+      decoded: m.decoded.comment !== null ? { type: 'text_comment', comment: m.decoded.comment } : null,
+    },
+    init_state: null,
+  };
+}
+
+function outMessages(tx) {
+  return [...tx.outMessages.values()];
+}
+
+function description(tx) {
+  const d = tx.description;
+  const compute = d.computePhase;
+  return {
+    type: 'ord',
+    aborted: !!d.aborted,
+    destroyed: !!d.destroyed,
+    credit_first: !!d.creditFirst,
+    compute_ph: compute?.type === 'vm'
+      ? { skipped: false, success: compute.success, exit_code: compute.exitCode, gas_used: compute.gasUsed.toString() }
+      : { skipped: true, reason: compute?.reason ?? 'unknown' },
+    action: d.actionPhase
+      ? { success: d.actionPhase.success, result_code: d.actionPhase.resultCode, tot_actions: d.actionPhase.totalActions, skipped_actions: d.actionPhase.skippedActions }
+      : null,
+  };
+}
+
+function v2Tx(tx, account) {
+  return {
+    '@type': 'raw.transaction',
+    address: { '@type': 'accountAddress', account_address: friendly(Address.parseRaw(account)) },
+    utime: tx.now,
+    data: b64(tx.raw.toBoc()),
+    transaction_id: { '@type': 'internal.transactionId', lt: tx.lt.toString(), hash: b64(tx.hash()) },
+    fee: tx.totalFees.coins.toString(),
+    storage_fee: '0',
+    other_fee: '0',
+    in_msg: tx.inMessage ? v2Message(tx.inMessage, inMsgCell(tx)) : null,
+    out_msgs: outMessages(tx).map((m) => v2Message(m, null)),
+  };
+}
+
+function v3Tx(tx, account) {
+  return {
+    account: raw3(Address.parseRaw(account)),
+    hash: b64(tx.hash()),
+    lt: tx.lt.toString(),
+    now: tx.now,
+    mc_block_seqno: null,
+    trace_id: null,
+    prev_trans_hash: b64(Buffer.from(tx.prevTransactionHash.toString(16).padStart(64, '0'), 'hex')),
+    prev_trans_lt: tx.prevTransactionLt.toString(),
+    orig_status: tx.oldStatus,
+    end_status: tx.endStatus,
+    total_fees: tx.totalFees.coins.toString(),
+    description: description(tx),
+    in_msg: tx.inMessage ? v3Message(tx.inMessage, inMsgCell(tx)) : null,
+    out_msgs: outMessages(tx).map((m) => v3Message(m, null)),
+  };
+}
+
+class HttpError extends Error { constructor(status, message) { super(message); this.status = status; } }
+
+function parseAddress(text) {
+  if (!text) throw new HttpError(416, 'address is required');
+  try { return Address.parse(text); } catch (e) { throw new HttpError(416, `Incorrect address: ${e.message}`); }
+}
+
+async function accountState(address) {
+  const contract = await blockchain.getContract(address);
+  return contract;
+}
+
+const v2 = {
+  async getTransactions(q) {
+    const account = rawOf(parseAddress(q.get('address')));
+    const limit = Math.min(Number(q.get('limit') ?? 10), 256);
+    const lt = q.get('lt') ? BigInt(q.get('lt')) : null;
+    const hash = q.get('hash');
+    const toLt = q.get('to_lt') ? BigInt(q.get('to_lt')) : 0n;
+    const all = [...(txsByAccount.get(account) ?? [])].reverse();
+    let start = 0;
+    if (lt !== null) {
+      start = all.findIndex((t) => t.lt <= lt && (!hash || t.lt < lt || b64(t.hash()) === hash || Buffer.from(t.hash()).toString('hex') === hash));
+      if (start < 0) return [];
+    }
+    return all.slice(start).filter((t) => t.lt > toLt).slice(0, limit).map((t) => v2Tx(t, account));
+  },
+  async getAddressBalance(q) {
+    const contract = await accountState(parseAddress(q.get('address')));
+    return contract.balance.toString();
+  },
+  async getWalletInformation(q) {
+    const address = parseAddress(q.get('address'));
+    const contract = await accountState(address);
+    const state = contract.accountState?.type === 'active' ? 'active' : contract.accountState?.type === 'frozen' ? 'frozen' : 'uninitialized';
+    const last = contract.lastTransactionLt ? { '@type': 'internal.transactionId', lt: contract.lastTransactionLt.toString(), hash: b64(Buffer.from(contract.lastTransactionHash.toString(16).padStart(64, '0'), 'hex')) } : { '@type': 'internal.transactionId', lt: '0', hash: b64(Buffer.alloc(32)) };
+    const result = { wallet: false, balance: contract.balance.toString(), extra_currencies: [], account_state: state, last_transaction_id: last };
+    if (state === 'active') {
+      try {
+        const seqno = (await blockchain.runGetMethod(address, 'seqno')).stackReader.readNumber();
+        result.wallet = true;
+        result.seqno = seqno;
+        const codeHash = contract.accountState.state.code?.hash().toString('hex');
+        if (codeHash === networkWallet.init.code.hash().toString('hex')) {
+          result.wallet_type = 'wallet v5 r1';
+          result.wallet_id = Number((await blockchain.runGetMethod(address, 'get_subwallet_id')).stackReader.readBigNumber());
+        }
+      } catch { /* not a wallet */ }
+    }
+    return result;
+  },
+};
+
+async function sendBoc(body) {
+  let cell;
+  try { cell = Cell.fromBase64(body.boc); } catch (e) { throw new HttpError(400, `Invalid bag of cells: ${e.message}`); }
+  try {
+    record(await blockchain.sendMessage(cell));
+  } catch (e) {
+    throw new HttpError(500, `LITE_SERVER_UNKNOWN: cannot apply external message to current state : ${e.message}`);
+  }
+  return { '@type': 'ok', '@extra': `${Date.now()}:0` };
+}
+
+function v3Transactions(q) {
+  const account = rawOf(parseAddress(q.get('account')));
+  const startLt = q.get('start_lt') ? BigInt(q.get('start_lt')) : 0n;
+  const endLt = q.get('end_lt') ? BigInt(q.get('end_lt')) : null;
+  const limit = Math.min(Number(q.get('limit') ?? 10), 1000);
+  const offset = Number(q.get('offset') ?? 0);
+  const sort = q.get('sort') ?? 'desc';
+  let list = (txsByAccount.get(account) ?? []).filter((t) => t.lt >= startLt && (endLt === null || t.lt <= endLt));
+  if (sort === 'desc') list = [...list].reverse();
+  return { transactions: list.slice(offset, offset + limit).map((t) => v3Tx(t, account)), address_book: {} };
+}
+
+const users = new Map();
+async function userWallet(name) {
+  if (!users.has(name)) users.set(name, await blockchain.treasury(`user:${name}`, { balance: toNano('1000000') }));
+  return users.get(name);
+}
+
+const test = {
+  async fund(body) {
+    const to = parseAddress(body.address);
+    const result = record(await faucet.send({ to, value: BigInt(body.amount), bounce: false }));
+    return { transactions: result.transactions.length };
+  },
+  async pay(body) {
+    const from = await userWallet(body.from ?? 'alice');
+    const to = body.to ? parseAddress(body.to) : networkWallet.address;
+    const result = record(await from.send({ to, value: BigInt(body.amount), body: body.comment != null ? comment(body.comment) : undefined, bounce: body.bounce ?? false }));
+    const mine = result.transactions.find((t) => accountKey(t) === rawOf(to));
+    return { from: rawOf(from.address), to: rawOf(to), lt: mine?.lt.toString() ?? null, hash: mine ? b64(mine.hash()) : null };
+  },
+  async wallet(body) {
+    const w = await userWallet(body.name ?? 'alice');
+    return { address: rawOf(w.address) };
+  },
+};
+
+function readBody(req) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => { try { resolve(chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : {}); } catch { reject(new HttpError(400, 'Body is not JSON')); } });
+    req.on('error', reject);
+  });
+}
+
+const server = http.createServer(async (req, res) => {
+  const url = new URL(req.url, 'http://127.0.0.1');
+  const reply = (status, obj) => { res.writeHead(status, { 'content-type': 'application/json' }); res.end(JSON.stringify(obj)); };
+  const p = url.pathname;
+  try {
+    if (req.method === 'GET' && p.startsWith('/api/v2/') && v2[p.slice(8)]) {
+      return reply(200, { ok: true, result: await serialized(() => v2[p.slice(8)](url.searchParams)) });
+    }
+    if (req.method === 'POST' && p === '/api/v2/sendBoc') {
+      const body = await readBody(req);
+      return reply(200, { ok: true, result: await serialized(() => sendBoc(body)) });
+    }
+    if (req.method === 'GET' && p === '/api/v3/transactions') {
+      return reply(200, await serialized(() => v3Transactions(url.searchParams)));
+    }
+    if (req.method === 'POST' && p.startsWith('/test/') && test[p.slice(6)]) {
+      const body = await readBody(req);
+      return reply(200, await serialized(() => test[p.slice(6)](body)));
+    }
+    return reply(404, { ok: false, error: 'Not found', code: 404 });
+  } catch (e) {
+    const status = e instanceof HttpError ? e.status : 500;
+    return reply(status, p.startsWith('/api/v3/') ? { error: e.message } : { ok: false, error: e.message, code: status });
+  }
+});
+
+server.listen(port, '127.0.0.1', () => {
+  const ready = {
+    ready: true,
+    port: server.address().port,
+    networkAddress: rawOf(networkWallet.address),
+    networkAddressFriendly: networkWallet.address.toString({ bounceable: false, urlSafe: true }),
+    ...(seedGenerated ? { seed: seedHex } : {}),
+  };
+  process.stdout.write(JSON.stringify(ready) + '\n');
+});
+
+const shutdown = () => { server.close(); process.exit(0); };
+process.stdin.on('end', shutdown);
+process.stdin.on('close', shutdown);
+process.stdin.resume();
+process.on('SIGTERM', shutdown);
+process.on('SIGINT', shutdown);

@@ -1,0 +1,77 @@
+using Microsoft.EntityFrameworkCore;
+
+namespace Cocoon.Ledger.Data;
+
+/// <summary>
+/// The ledger's tables. One subclass per provider so that each keeps its own checked-in migrations
+/// (SQLite and PostgreSQL column types differ); the model itself is shared.
+/// </summary>
+public abstract class LedgerDbContext(DbContextOptions options) : DbContext(options)
+{
+    /// <summary>Our own history table: the chain's context keeps its migrations in the same SQLite file.</summary>
+    public const string MigrationsHistoryTable = "__LedgerMigrationsHistory";
+
+    public DbSet<LedgerAccount> Accounts => Set<LedgerAccount>();
+
+    public DbSet<JournalEntry> Entries => Set<JournalEntry>();
+
+    public DbSet<Posting> Postings => Set<Posting>();
+
+    public DbSet<HoldRecord> Holds => Set<HoldRecord>();
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        ArgumentNullException.ThrowIfNull(modelBuilder);
+
+        modelBuilder.Entity<LedgerAccount>(a =>
+        {
+            a.ToTable(LedgerTables.Accounts);
+            a.HasKey(x => x.Id);
+            a.Property(x => x.Id).HasMaxLength(200);
+        });
+
+        modelBuilder.Entity<JournalEntry>(e =>
+        {
+            e.ToTable(LedgerTables.Entries);
+            e.HasKey(x => x.Id);
+            e.Property(x => x.IdempotencyKey).HasMaxLength(300);
+            e.Property(x => x.Kind).HasMaxLength(40);
+            e.Property(x => x.HoldId).HasMaxLength(40);
+            e.HasIndex(x => x.IdempotencyKey).IsUnique();
+            e.HasIndex(x => x.HoldId);
+            e.HasMany(x => x.Postings).WithOne().HasForeignKey(p => p.EntryId).OnDelete(DeleteBehavior.Restrict);
+        });
+
+        modelBuilder.Entity<Posting>(p =>
+        {
+            p.ToTable(LedgerTables.Postings);
+            p.HasKey(x => x.Id);
+            p.Property(x => x.AccountId).HasMaxLength(200);
+            p.HasIndex(x => new { x.AccountId, x.EntryId });
+        });
+
+        modelBuilder.Entity<HoldRecord>(h =>
+        {
+            h.ToTable(LedgerTables.Holds);
+            h.HasKey(x => x.Id);
+            h.Property(x => x.Id).HasMaxLength(40);
+            h.Property(x => x.IdempotencyKey).HasMaxLength(300);
+            h.Property(x => x.Payer).HasMaxLength(200);
+            h.HasIndex(x => x.IdempotencyKey).IsUnique();
+            h.HasIndex(x => new { x.State, x.ExpiresAtMs });
+        });
+    }
+}
+
+/// <summary>Table names, shared by the EF model and the hand-written SQL of the hot path and the checker.</summary>
+public static class LedgerTables
+{
+    public const string Accounts = "LedgerAccounts";
+    public const string Entries = "LedgerEntries";
+    public const string Postings = "LedgerPostings";
+    public const string Holds = "LedgerHolds";
+}
+
+public sealed class SqliteLedgerDbContext(DbContextOptions<SqliteLedgerDbContext> options) : LedgerDbContext(options);
+
+public sealed class PostgresLedgerDbContext(DbContextOptions<PostgresLedgerDbContext> options) : LedgerDbContext(options);
