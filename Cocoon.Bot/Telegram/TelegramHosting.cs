@@ -3,6 +3,7 @@ using Cocoon.Bot.Telegram.Chats;
 using Cocoon.Bot.Telegram.Groups;
 using Cocoon.Bot.Telegram.Hosting;
 using Cocoon.Bot.Telegram.Payments;
+using Cocoon.Bot.Telegram.Providers;
 using Cocoon.Bot.Telegram.Transport;
 using Cocoon.Bot.Telegram.Updates;
 using Cocoon.Engine.Hosting;
@@ -93,6 +94,8 @@ public static partial class TelegramHosting
             sp.GetRequiredService<IOptions<TelegramOptions>>().Value.GroupMessagesPerMinute));
         services.AddSingleton<GroupHandler>();
         services.AddSingleton<StarsPayments>();
+        services.AddSingleton<ProviderCommands>();
+        services.AddSingleton<ApiKeyCommands>();
         services.AddSingleton<UpdateRouter>();
 
         // The pump starts before the source and stops after it, so nothing is queued into a stopped pump.

@@ -3,6 +3,7 @@ using System.Text;
 using Cocoon.Bot.Dispatch;
 using Cocoon.Bot.Telegram.Accounts;
 using Cocoon.Bot.Telegram.Payments;
+using Cocoon.Bot.Telegram.Providers;
 using Cocoon.Bot.Telegram.Transport;
 using Cocoon.Engine.Protocol;
 using Cocoon.Ledger.Accounts;
@@ -20,11 +21,16 @@ public sealed class PrivateChatHandler(
     IDispatcher dispatcher,
     ILedger ledger,
     StarsPayments stars,
+    ProviderCommands providers,
+    ApiKeyCommands apiKeys,
     ChatSender sender,
     BlockedChats blocked,
     TimeProvider time,
-    IOptions<TelegramOptions> options)
+    IOptions<TelegramOptions> options,
+    IServiceProvider services)
 {
+    private readonly ILedgerAccounts? accounts = services.GetService(typeof(ILedgerAccounts)) as ILedgerAccounts;
+
     public const string Welcome =
         "Hi! I'm Cocoon, a private AI. Ask me anything.\n\n" +
         "How privacy works: your message is encrypted on our gateway to one attested worker (a GPU box whose " +
@@ -63,6 +69,12 @@ public sealed class PrivateChatHandler(
         if (Command.Parse(text) is { } command)
         {
             await HandleCommandAsync(message, userId, command, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        if (await providers.InRegistrationAsync(userId, cancellationToken).ConfigureAwait(false))
+        {
+            await providers.AnswerAsync(chatId, userId, text, cancellationToken).ConfigureAwait(false);
             return;
         }
 
@@ -134,6 +146,12 @@ public sealed class PrivateChatHandler(
             case "topup":
                 await sender.SendAsync(chatId, "Add credit with Telegram Stars" + (options.Value.MiniAppUrl is { Length: > 0 } ? " or with TON in the Mini App" : string.Empty) + ":",
                     cancellationToken, stars.TopUpKeyboard(forGroup: false)).ConfigureAwait(false);
+                break;
+            case "provider":
+                await providers.HandleCommandAsync(chatId, userId, message.From?.Username, command.Args, cancellationToken).ConfigureAwait(false);
+                break;
+            case "apikey":
+                await apiKeys.HandleAsync(chatId, userId, command.Args, cancellationToken).ConfigureAwait(false);
                 break;
             case "refund" when options.Value.OperatorUserIds.Contains(userId) && command.Args.Length > 0:
                 var outcome = await stars.RefundAsync(command.Args, cancellationToken).ConfigureAwait(false);
@@ -218,7 +236,14 @@ public sealed class PrivateChatHandler(
 
         // Credit first, then remember: a crash in between credits again, which the idempotency key turns into nothing.
         // (After /forget a user is "new" here again, and the ledger still gives nothing twice.)
-        await ledger.CreditAsync(AccountId.User(userId), allowance, AccountId.FreeAllowance, $"free-allowance:{userId}", cancellationToken).ConfigureAwait(false);
+        if (accounts is not null)
+        {
+            await accounts.EnsureFreeAllowanceAsync(AccountId.User(userId), allowance, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            await ledger.CreditAsync(AccountId.User(userId), allowance, AccountId.FreeAllowance, $"free-allowance:{userId}", cancellationToken).ConfigureAwait(false);
+        }
         await users.MarkSeenAsync(userId, cancellationToken).ConfigureAwait(false);
     }
 

@@ -1,5 +1,8 @@
 using System.Security.Cryptography;
+using Cocoon.Bot.Api;
 using Cocoon.Bot.Dispatch;
+using Cocoon.Engine.Transport;
+using Cocoon.Ledger;
 using Cocoon.Bot.Telegram;
 using Cocoon.Ledger.Accounts;
 using Cocoon.Testing;
@@ -14,12 +17,16 @@ namespace Cocoon.Bot.Tests.Telegram;
 public sealed class BotHarness : IAsyncDisposable
 {
     private readonly IHost _host;
+    private readonly TempDir? _ownData;
 
-    private BotHarness(IHost host, IConnectionMultiplexer redis)
+    private BotHarness(IHost host, IConnectionMultiplexer redis, TempDir? ownData)
     {
         _host = host;
         Redis = redis;
+        _ownData = ownData;
     }
+
+    public ILedger Ledger => Get<ILedger>();
 
     public IServiceProvider Services => _host.Services;
 
@@ -33,17 +40,22 @@ public sealed class BotHarness : IAsyncDisposable
         RedisServer redis,
         FakeBotApi api,
         IDispatcher dispatcher,
-        ILedger ledger,
+        ILedger? ledger,
         string prefix,
         string hostKey,
         IDictionary<string, string?>? settings = null,
-        Action<IServiceCollection>? services = null)
+        Action<IServiceCollection>? services = null,
+        string? dataDir = null)
     {
         ArgumentNullException.ThrowIfNull(redis);
         ArgumentNullException.ThrowIfNull(api);
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        var ownData = dataDir is null ? new TempDir("cocoon-bot") : null;
         var config = new Dictionary<string, string?>
         {
+            ["Cocoon:DataDir"] = dataDir ?? ownData!.Path,
+            ["Redis:Endpoint"] = redis.Endpoint,
+            ["Redis:Prefix"] = prefix + ":net:",
             ["Telegram:BotToken"] = FakeBotApi.Token,
             ["Telegram:ApiBaseUrl"] = api.BaseUrl,
             ["Telegram:RedisPrefix"] = prefix,
@@ -63,12 +75,23 @@ public sealed class BotHarness : IAsyncDisposable
         var multiplexer = redis.Connect();
         builder.Services.AddSingleton<IConnectionMultiplexer>(multiplexer);
         builder.Services.AddSingleton(dispatcher);
-        builder.Services.AddSingleton(ledger);
+        if (ledger is null)
+        {
+            // The real ledger on a SQLite file in the data folder.
+            builder.Services.AddCocoonLedger(builder.Configuration);
+        }
+        else
+        {
+            builder.Services.AddSingleton(ledger);
+        }
+
+        builder.Services.AddCocoonRedis(builder.Configuration);
+        builder.Services.AddSingleton<ApiKeyStore>();
         services?.Invoke(builder.Services);
         builder.AddTelegram();
         var host = builder.Build();
         await host.StartAsync();
-        return new BotHarness(host, multiplexer);
+        return new BotHarness(host, multiplexer, ownData);
     }
 
     public T Get<T>()
@@ -88,5 +111,6 @@ public sealed class BotHarness : IAsyncDisposable
 
         _host.Dispose();
         await Redis.DisposeAsync();
+        _ownData?.Dispose();
     }
 }

@@ -25,7 +25,7 @@ public sealed class FakeBotApi : IAsyncDisposable
     public const string BotUsername = "cocoon_test_bot";
     public const string Token = "7000001:AAFakeTokenForTestsOnly_abcdefghijk";
 
-    private readonly HttpListener _listener = new();
+    private readonly HttpListener _listener;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
     private readonly Lock _lock = new();
@@ -40,9 +40,23 @@ public sealed class FakeBotApi : IAsyncDisposable
 
     public FakeBotApi()
     {
-        Port = RedisServer.FreePort();
-        _listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
-        _listener.Start();
+        // A free port can be taken between finding and binding it (tests run in parallel): try another.
+        for (var attempt = 1; ; attempt++)
+        {
+            Port = RedisServer.FreePort();
+            _listener = new HttpListener();
+            _listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
+            try
+            {
+                _listener.Start();
+                break;
+            }
+            catch (HttpListenerException) when (attempt < 10)
+            {
+                _listener.Close();
+            }
+        }
+
         _loop = Task.Run(AcceptLoopAsync);
     }
 

@@ -17,9 +17,8 @@ public sealed class GroupTests(RedisFixture fixture) : IClassFixture<RedisFixtur
     {
         await using var api = new FakeBotApi();
         var dispatcher = new ScriptedDispatcher();
-        var ledger = new MemoryLedger();
-        await ledger.CreditAsync(AccountId.User(Alice), 1_000_000_000, AccountId.FreeAllowance, "seed-alice", default);
-        await using var bot = await BotHarness.StartAsync(redis, api, dispatcher, ledger, BotHarness.NewPrefix(), BotHarness.NewHostKey());
+        await using var bot = await BotHarness.StartAsync(redis, api, dispatcher, null, BotHarness.NewPrefix(), BotHarness.NewHostKey());
+        await bot.Ledger.CreditAsync(AccountId.User(Alice), 1_000_000_000, AccountId.FreeAllowance, "seed-alice", default);
 
         api.Enqueue(FakeBotApi.TextUpdate(Group, Alice, "just chatting among humans", 10));
         api.Enqueue(FakeBotApi.MentionUpdate(Group, Alice, "what is TON?", 11));
@@ -44,9 +43,8 @@ public sealed class GroupTests(RedisFixture fixture) : IClassFixture<RedisFixtur
         await using var api = new FakeBotApi();
         api.MakeAdmin(Group, Alice);
         var dispatcher = new ScriptedDispatcher();
-        var ledger = new MemoryLedger();
-        await ledger.CreditAsync(AccountId.Group(Group), 1_000_000_000, AccountId.FreeAllowance, "seed-group", default);
-        await using var bot = await BotHarness.StartAsync(redis, api, dispatcher, ledger, BotHarness.NewPrefix(), BotHarness.NewHostKey());
+        await using var bot = await BotHarness.StartAsync(redis, api, dispatcher, null, BotHarness.NewPrefix(), BotHarness.NewHostKey());
+        await bot.Ledger.CreditAsync(AccountId.Group(Group), 1_000_000_000, AccountId.FreeAllowance, "seed-group", default);
 
         api.Enqueue(FakeBotApi.TextUpdate(Group, Bob, "/settings off", 20));
         await api.WaitForAsync("sendMessage", c => c.Text!.StartsWith("Only the group's admins", StringComparison.Ordinal));
@@ -74,7 +72,7 @@ public sealed class GroupTests(RedisFixture fixture) : IClassFixture<RedisFixtur
     {
         await using var api = new FakeBotApi();
         api.MakeAdmin(Group, Alice);
-        await using var bot = await BotHarness.StartAsync(redis, api, new ScriptedDispatcher(), new MemoryLedger(), BotHarness.NewPrefix(), BotHarness.NewHostKey());
+        await using var bot = await BotHarness.StartAsync(redis, api, new ScriptedDispatcher(), null, BotHarness.NewPrefix(), BotHarness.NewHostKey());
 
         api.Enqueue(FakeBotApi.MyChatMember(Group, Alice, "left", "member"));
         await api.WaitForAsync("sendMessage", c => c.Text == GroupHandler.Greeting && c.ChatId == Group);
@@ -97,10 +95,9 @@ public sealed class GroupTests(RedisFixture fixture) : IClassFixture<RedisFixtur
     {
         await using var api = new FakeBotApi();
         var dispatcher = new ScriptedDispatcher();
-        var ledger = new MemoryLedger();
-        await ledger.CreditAsync(AccountId.User(Alice), 1_000_000_000, AccountId.FreeAllowance, "seed-alice", default);
-        await using var bot = await BotHarness.StartAsync(redis, api, dispatcher, ledger, BotHarness.NewPrefix(), BotHarness.NewHostKey(),
+        await using var bot = await BotHarness.StartAsync(redis, api, dispatcher, null, BotHarness.NewPrefix(), BotHarness.NewHostKey(),
             new Dictionary<string, string?> { ["Telegram:GroupMessagesPerMinute"] = "1", ["Telegram:GroupMaxWait"] = "00:00:01" });
+        await bot.Ledger.CreditAsync(AccountId.User(Alice), 1_000_000_000, AccountId.FreeAllowance, "seed-alice", default);
 
         api.Enqueue(FakeBotApi.MentionUpdate(Group, Alice, "first", 40));
         api.Enqueue(FakeBotApi.MentionUpdate(Group, Alice, "second", 41));

@@ -55,8 +55,8 @@ public sealed class HostingTests(RedisFixture fixture) : IClassFixture<RedisFixt
             // Chat 602's answer is still running when the bot stops.
             BeforeAnswer = (r, ct) => r.Payer.Value == "user:602" ? Task.Delay(Timeout.Infinite, ct) : Task.CompletedTask,
         };
-        var ledger = new MemoryLedger();
-        var bot1 = await BotHarness.StartAsync(redis, api, first, ledger, prefix, hostKey);
+                using var data = new TempDir("cocoon-bot");
+        var bot1 = await BotHarness.StartAsync(redis, api, first, null, prefix, hostKey, dataDir: data.Path);
         api.Enqueue(FakeBotApi.TextUpdate(601, 601, "one", 1));
         api.Enqueue(FakeBotApi.TextUpdate(602, 602, "two", 1));
         api.Enqueue(FakeBotApi.TextUpdate(603, 603, "three", 1));
@@ -65,7 +65,7 @@ public sealed class HostingTests(RedisFixture fixture) : IClassFixture<RedisFixt
 
         api.Enqueue(FakeBotApi.TextUpdate(604, 604, "four", 1)); // arrives while the bot is down
         var second = new ScriptedDispatcher { Answer = r => ["answer to " + r.Generation.Messages![^1].Content] };
-        await using var bot2 = await BotHarness.StartAsync(redis, api, second, ledger, prefix, hostKey);
+        await using var bot2 = await BotHarness.StartAsync(redis, api, second, null, prefix, hostKey, dataDir: data.Path);
         await api.WaitForAsync(cs => cs.Count(c => c.Method == "sendMessage") == 4);
         await Task.Delay(1500); // a repeat would show up within a poll or two
 
@@ -82,7 +82,7 @@ public sealed class HostingTests(RedisFixture fixture) : IClassFixture<RedisFixt
         await using var api = new FakeBotApi();
         api.FailNext("sendMessage", 429, "Too Many Requests: retry after 2", retryAfter: 2);
         api.FailNext("sendMessage", 502, "Bad Gateway");
-        await using var bot = await BotHarness.StartAsync(redis, api, new ScriptedDispatcher(), new MemoryLedger(), BotHarness.NewPrefix(), BotHarness.NewHostKey());
+        await using var bot = await BotHarness.StartAsync(redis, api, new ScriptedDispatcher(), null, BotHarness.NewPrefix(), BotHarness.NewHostKey());
 
         api.Enqueue(FakeBotApi.TextUpdate(611, 611, "hi", 1));
         await api.WaitForAsync("sendMessage", c => true, count: 3);
@@ -98,7 +98,7 @@ public sealed class HostingTests(RedisFixture fixture) : IClassFixture<RedisFixt
         await using var api = new FakeBotApi();
         api.Unsupported("sendMessageDraft");
         api.FailNext("sendMessage", 403, "Forbidden: bot was blocked by the user");
-        await using var bot = await BotHarness.StartAsync(redis, api, new ScriptedDispatcher(), new MemoryLedger(), BotHarness.NewPrefix(), BotHarness.NewHostKey());
+        await using var bot = await BotHarness.StartAsync(redis, api, new ScriptedDispatcher(), null, BotHarness.NewPrefix(), BotHarness.NewHostKey());
 
         api.Enqueue(FakeBotApi.TextUpdate(621, 621, "hi", 1));
         await api.WaitForAsync("sendMessage", c => c.ChatId == 621);
@@ -123,7 +123,7 @@ public sealed class HostingTests(RedisFixture fixture) : IClassFixture<RedisFixt
             BeforeAnswer = (r, _) => r.Generation.Messages![^1].Content == "boom" ? throw new InvalidOperationException("handler failure") : Task.CompletedTask,
             PieceDelay = TimeSpan.FromMilliseconds(250),
         };
-        await using var bot = await BotHarness.StartAsync(redis, api, dispatcher, new MemoryLedger(), BotHarness.NewPrefix(), BotHarness.NewHostKey());
+        await using var bot = await BotHarness.StartAsync(redis, api, dispatcher, null, BotHarness.NewPrefix(), BotHarness.NewHostKey());
 
         api.Enqueue(FakeBotApi.TextUpdate(631, 631, "boom", 1));
         api.Enqueue(FakeBotApi.TextUpdate(631, 631, "fine", 2));
@@ -136,7 +136,7 @@ public sealed class HostingTests(RedisFixture fixture) : IClassFixture<RedisFixt
     {
         await using var api = new FakeBotApi();
         const string secret = "webhook-secret-for-tests-0123456789";
-        await using var bot = await BotHarness.StartAsync(redis, api, new ScriptedDispatcher(), new MemoryLedger(), BotHarness.NewPrefix(), BotHarness.NewHostKey(),
+        await using var bot = await BotHarness.StartAsync(redis, api, new ScriptedDispatcher(), null, BotHarness.NewPrefix(), BotHarness.NewHostKey(),
             new Dictionary<string, string?>
             {
                 ["Telegram:Mode"] = "Webhook",

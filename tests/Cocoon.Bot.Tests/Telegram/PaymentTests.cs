@@ -13,7 +13,7 @@ public sealed class PaymentTests(RedisFixture fixture) : IClassFixture<RedisFixt
     public async Task Topup_offers_XTR_invoices_with_one_price_and_no_provider_token()
     {
         await using var api = new FakeBotApi();
-        await using var bot = await BotHarness.StartAsync(redis, api, new ScriptedDispatcher(), new MemoryLedger(), BotHarness.NewPrefix(), BotHarness.NewHostKey(),
+        await using var bot = await BotHarness.StartAsync(redis, api, new ScriptedDispatcher(), null, BotHarness.NewPrefix(), BotHarness.NewHostKey(),
             new Dictionary<string, string?> { ["Telegram:MiniAppUrl"] = "https://app.example.org/" });
 
         api.Enqueue(FakeBotApi.TextUpdate(User, User, "/topup", 1));
@@ -36,7 +36,7 @@ public sealed class PaymentTests(RedisFixture fixture) : IClassFixture<RedisFixt
     public async Task Pre_checkout_is_accepted_for_our_invoice_and_refused_for_a_forged_one()
     {
         await using var api = new FakeBotApi();
-        await using var bot = await BotHarness.StartAsync(redis, api, new ScriptedDispatcher(), new MemoryLedger(), BotHarness.NewPrefix(), BotHarness.NewHostKey());
+        await using var bot = await BotHarness.StartAsync(redis, api, new ScriptedDispatcher(), null, BotHarness.NewPrefix(), BotHarness.NewHostKey());
 
         api.Enqueue(FakeBotApi.PreCheckoutUpdate(User, $"v1:u:{User}:250", 250));
         api.Enqueue(FakeBotApi.PreCheckoutUpdate(User, $"v1:u:{User}:250", 1));        // amount doesn't match
@@ -53,8 +53,7 @@ public sealed class PaymentTests(RedisFixture fixture) : IClassFixture<RedisFixt
     public async Task A_payment_delivered_twice_is_credited_once_and_can_be_refunded()
     {
         await using var api = new FakeBotApi();
-        var ledger = new MemoryLedger();
-        await using var bot = await BotHarness.StartAsync(redis, api, new ScriptedDispatcher(), ledger, BotHarness.NewPrefix(), BotHarness.NewHostKey(),
+                await using var bot = await BotHarness.StartAsync(redis, api, new ScriptedDispatcher(), null, BotHarness.NewPrefix(), BotHarness.NewHostKey(),
             new Dictionary<string, string?> { ["Telegram:FreeAllowanceNanotons"] = "0", ["Telegram:NanotonsPerStar"] = "4000000" });
 
         var charge = "stxCharge" + Guid.NewGuid().ToString("N")[..8];
@@ -68,7 +67,7 @@ public sealed class PaymentTests(RedisFixture fixture) : IClassFixture<RedisFixt
             await Task.Delay(50);
         }
 
-        Assert.Equal(250 * 4_000_000L, await ledger.GetBalanceAsync(AccountId.User(User), default));
+        Assert.Equal(250 * 4_000_000L, await bot.Ledger.GetBalanceAsync(AccountId.User(User), default));
         Assert.Single(api.Calls("sendMessage"), c => c.Text!.StartsWith("Thank you!", StringComparison.Ordinal));
 
         var outcome = await bot.Get<StarsPayments>().RefundAsync(charge, default);
@@ -76,7 +75,7 @@ public sealed class PaymentTests(RedisFixture fixture) : IClassFixture<RedisFixt
         var refund = Assert.Single(api.Calls("refundStarPayment"));
         Assert.Equal(charge, refund.Body["telegram_payment_charge_id"]!.GetValue<string>());
         Assert.Equal(User, refund.Body["user_id"]!.GetValue<long>());
-        Assert.Equal(0, await ledger.GetBalanceAsync(AccountId.User(User), default));
+        Assert.Equal(0, await bot.Ledger.GetBalanceAsync(AccountId.User(User), default));
         Assert.Equal(RefundOutcome.AlreadyRefunded, await bot.Get<StarsPayments>().RefundAsync(charge, default));
     }
 }

@@ -18,8 +18,7 @@ public sealed class PrivateChatTests(RedisFixture fixture) : IClassFixture<Redis
     {
         await using var api = new FakeBotApi();
         var dispatcher = new ScriptedDispatcher { PieceDelay = TimeSpan.FromMilliseconds(120), Answer = _ => ["The ", "answer ", "is ", "forty-two."] };
-        var ledger = new MemoryLedger();
-        await using var bot = await BotHarness.StartAsync(redis, api, dispatcher, ledger, BotHarness.NewPrefix(), BotHarness.NewHostKey());
+                await using var bot = await BotHarness.StartAsync(redis, api, dispatcher, null, BotHarness.NewPrefix(), BotHarness.NewHostKey());
 
         api.Enqueue(FakeBotApi.TextUpdate(User, User, "What is the answer?", 11));
         await api.WaitForAsync("sendMessage", c => c.Text == "The answer is forty-two.");
@@ -36,7 +35,7 @@ public sealed class PrivateChatTests(RedisFixture fixture) : IClassFixture<Redis
         var request = Assert.Single(dispatcher.Requests);
         Assert.Equal(AccountId.User(User), request.Payer);
         Assert.Equal("What is the answer?", request.Generation.Messages![^1].Content);
-        Assert.Equal(50_000_000, await ledger.GetBalanceAsync(AccountId.User(User), default)); // the free allowance
+        Assert.Equal(50_000_000, await bot.Ledger.GetBalanceAsync(AccountId.User(User), default)); // the free allowance
     }
 
     [Fact]
@@ -45,7 +44,7 @@ public sealed class PrivateChatTests(RedisFixture fixture) : IClassFixture<Redis
         await using var api = new FakeBotApi();
         api.Unsupported("sendMessageDraft");
         var dispatcher = new ScriptedDispatcher { PieceDelay = TimeSpan.FromMilliseconds(250), Answer = _ => ["One", " two", "", " three", "\n\nfour"] };
-        await using var bot = await BotHarness.StartAsync(redis, api, dispatcher, new MemoryLedger(), BotHarness.NewPrefix(), BotHarness.NewHostKey());
+        await using var bot = await BotHarness.StartAsync(redis, api, dispatcher, null, BotHarness.NewPrefix(), BotHarness.NewHostKey());
 
         api.Enqueue(FakeBotApi.TextUpdate(User, User, "count", 12));
         var calls = await api.WaitForAsync(cs => cs.Any(c => c.Text == "One two three\n\nfour"));
@@ -67,7 +66,7 @@ public sealed class PrivateChatTests(RedisFixture fixture) : IClassFixture<Redis
         var dispatcher = new ScriptedDispatcher { Answer = r => [$"reply {r.Generation.Messages!.Count}"] };
         var prefix = BotHarness.NewPrefix();
         var hostKey = BotHarness.NewHostKey();
-        await using var bot = await BotHarness.StartAsync(redis, api, dispatcher, new MemoryLedger(), prefix, hostKey);
+        await using var bot = await BotHarness.StartAsync(redis, api, dispatcher, null, prefix, hostKey);
 
         api.Enqueue(FakeBotApi.TextUpdate(User, User, "my secret is pineapple", 21));
         await api.WaitForAsync("sendMessage", c => c.Text == "reply 1");
@@ -114,7 +113,7 @@ public sealed class PrivateChatTests(RedisFixture fixture) : IClassFixture<Redis
     {
         await using var api = new FakeBotApi();
         var dispatcher = new ScriptedDispatcher();
-        await using var bot = await BotHarness.StartAsync(redis, api, dispatcher, new MemoryLedger(), BotHarness.NewPrefix(), BotHarness.NewHostKey(),
+        await using var bot = await BotHarness.StartAsync(redis, api, dispatcher, null, BotHarness.NewPrefix(), BotHarness.NewHostKey(),
             new Dictionary<string, string?> { ["Telegram:FreeAllowanceNanotons"] = "0" });
 
         api.Enqueue(FakeBotApi.TextUpdate(User, User, "hello?", 31));
@@ -129,7 +128,7 @@ public sealed class PrivateChatTests(RedisFixture fixture) : IClassFixture<Redis
     public async Task Commands_are_registered_and_non_text_gets_a_short_answer()
     {
         await using var api = new FakeBotApi();
-        await using var bot = await BotHarness.StartAsync(redis, api, new ScriptedDispatcher(), new MemoryLedger(), BotHarness.NewPrefix(), BotHarness.NewHostKey());
+        await using var bot = await BotHarness.StartAsync(redis, api, new ScriptedDispatcher(), null, BotHarness.NewPrefix(), BotHarness.NewHostKey());
 
         api.Enqueue(FakeBotApi.PhotoUpdate(User, User, 41));
         await api.WaitForAsync("sendMessage", c => c.Text == PrivateChatHandler.Unsupported);
@@ -143,7 +142,7 @@ public sealed class PrivateChatTests(RedisFixture fixture) : IClassFixture<Redis
     public async Task Privacy_reports_the_worker_and_attestation_of_the_last_prompt()
     {
         await using var api = new FakeBotApi();
-        await using var bot = await BotHarness.StartAsync(redis, api, new ScriptedDispatcher(), new MemoryLedger(), BotHarness.NewPrefix(), BotHarness.NewHostKey());
+        await using var bot = await BotHarness.StartAsync(redis, api, new ScriptedDispatcher(), null, BotHarness.NewPrefix(), BotHarness.NewHostKey());
 
         api.Enqueue(FakeBotApi.TextUpdate(User, User, "hi", 51));
         await api.WaitForAsync("sendMessage", c => c.Text == "Hello, world!");
@@ -162,7 +161,7 @@ public sealed class PrivateChatTests(RedisFixture fixture) : IClassFixture<Redis
         Assert.All(MessageSplitter.Split(new string('x', 10_000)), p => Assert.True(p.Length <= MessageSplitter.MaxLength));
 
         await using var api = new FakeBotApi();
-        await using var bot = await BotHarness.StartAsync(redis, api, new ScriptedDispatcher { Answer = _ => [paragraph, "\n\n", paragraph, "\n\n", "tail"] }, new MemoryLedger(), BotHarness.NewPrefix(), BotHarness.NewHostKey());
+        await using var bot = await BotHarness.StartAsync(redis, api, new ScriptedDispatcher { Answer = _ => [paragraph, "\n\n", paragraph, "\n\n", "tail"] }, null, BotHarness.NewPrefix(), BotHarness.NewHostKey());
         api.Enqueue(FakeBotApi.TextUpdate(User, User, "long please", 61));
         var calls = await api.WaitForAsync("sendMessage", c => c.Text!.EndsWith("tail", StringComparison.Ordinal));
         var finals = calls.Where(c => c.Method == "sendMessage").Select(c => c.Text).ToList();

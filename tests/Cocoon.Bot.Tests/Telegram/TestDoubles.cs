@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using Cocoon.Bot.Dispatch;
 using Cocoon.Engine.Protocol;
-using Cocoon.Ledger.Accounts;
 
 namespace Cocoon.Bot.Tests.Telegram;
 
@@ -52,46 +51,4 @@ public sealed class ScriptedDispatcher : IDispatcher
 
     public Task<IReadOnlyList<ServedModel>> GetModelsAsync(CancellationToken cancellationToken) =>
         Task.FromResult<IReadOnlyList<ServedModel>>([.. Models.Select(m => new ServedModel(m, "00", [new ServedWorker("worker-1", "provider-1", 1000, 0, 4, "simulated")]))]);
-}
-
-/// <summary>
-/// An in-memory ledger at the ILedger seam until the ledger branch lands: balances and idempotency keys only,
-/// enough to assert "credited once" and "not enough balance".
-/// </summary>
-public sealed class MemoryLedger : ILedger
-{
-    private readonly Lock _lock = new();
-    private readonly Dictionary<AccountId, long> _balances = [];
-    private readonly HashSet<string> _keys = [];
-
-    public int Credits { get; private set; }
-
-    public Task CreditAsync(AccountId account, long amount, AccountId source, string idempotencyKey, CancellationToken cancellationToken)
-    {
-        lock (_lock)
-        {
-            if (_keys.Add(idempotencyKey))
-            {
-                Credits++;
-                _balances[account] = _balances.GetValueOrDefault(account) + amount;
-                _balances[source] = _balances.GetValueOrDefault(source) - amount;
-            }
-        }
-
-        return Task.CompletedTask;
-    }
-
-    public Task<long> GetBalanceAsync(AccountId account, CancellationToken cancellationToken)
-    {
-        lock (_lock)
-        {
-            return Task.FromResult(_balances.GetValueOrDefault(account));
-        }
-    }
-
-    public Task<Hold> HoldAsync(AccountId payer, long amount, string idempotencyKey, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-    public Task<long> SettleAsync(Guid holdId, IReadOnlyList<Payee> payees, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-    public Task ReleaseAsync(Guid holdId, CancellationToken cancellationToken) => throw new NotSupportedException();
 }
