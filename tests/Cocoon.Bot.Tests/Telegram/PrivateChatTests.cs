@@ -80,19 +80,7 @@ public sealed class PrivateChatTests(RedisFixture fixture) : IClassFixture<Redis
         // Nothing in Redis holds the words in plaintext, and the stored blob opens only with the host key.
         var keys = bot.Get<TelegramKeys>();
         var db = bot.Redis.GetDatabase();
-        var server = bot.Redis.GetServers()[0];
-        await foreach (var key in server.KeysAsync(pattern: prefix + ":*"))
-        {
-            var type = await db.KeyTypeAsync(key);
-            var dump = type switch
-            {
-                RedisType.String => (byte[]?)await db.StringGetAsync(key) ?? [],
-                RedisType.Hash => [.. (await db.HashGetAllAsync(key)).SelectMany(e => (byte[])e.Value!)],
-                RedisType.List => [.. (await db.ListRangeAsync(key)).SelectMany(e => (byte[])e!)],
-                _ => [],
-            };
-            Assert.DoesNotContain("pineapple", Encoding.UTF8.GetString(dump), StringComparison.Ordinal);
-        }
+        await RedisPlaintext.AssertAbsentAsync(bot.Redis, prefix + ":*", "pineapple", "my secret");
 
         var blob = (byte[])(await db.StringGetAsync(keys.Conversation(User)))!;
         Assert.True(await db.KeyTimeToLiveAsync(keys.Conversation(User)) > TimeSpan.FromHours(23));
