@@ -5,5 +5,6 @@ return args.FirstOrDefault() switch
 {
     "generate" => await GenerateCommand.RunAsync(args[1..]),
     "selfcheck" => await SelfCheckCommand.RunAsync(args[1..]),
+    "run" => await Cocoon.Worker.Hosting.RunCommand.RunAsync(args[1..]),
     _ => CliSupport.Usage(args.FirstOrDefault()),
 };
