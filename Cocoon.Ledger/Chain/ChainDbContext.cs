@@ -7,9 +7,10 @@ namespace Cocoon.Ledger.Chain;
 
 /// <summary>
 /// What the TON side remembers: invoices, deposits seen, the read cursor and payouts. Lives in the ledger's database
-/// file with its own migrations history table so it never collides with the ledger's context.
+/// with its own migrations history table so it never collides with the ledger's context; one subclass per provider
+/// so each keeps its own checked-in migrations.
 /// </summary>
-public sealed class ChainDbContext(DbContextOptions<ChainDbContext> options) : DbContext(options)
+public abstract class ChainDbContext(DbContextOptions options) : DbContext(options)
 {
     public const string MigrationsHistoryTable = "__ChainMigrationsHistory";
 
@@ -25,6 +26,7 @@ public sealed class ChainDbContext(DbContextOptions<ChainDbContext> options) : D
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
+        ArgumentNullException.ThrowIfNull(modelBuilder);
         modelBuilder.Entity<DepositInvoice>(e =>
         {
             e.ToTable("ton_invoices");
@@ -85,11 +87,21 @@ public sealed class ChainDbContext(DbContextOptions<ChainDbContext> options) : D
     }
 }
 
-/// <summary>For <c>dotnet ef migrations add</c> only.</summary>
-internal sealed class ChainDbContextDesignFactory : IDesignTimeDbContextFactory<ChainDbContext>
+public sealed class SqliteChainDbContext(DbContextOptions<SqliteChainDbContext> options) : ChainDbContext(options);
+
+public sealed class PostgresChainDbContext(DbContextOptions<PostgresChainDbContext> options) : ChainDbContext(options);
+
+// Used only by `dotnet ef migrations add`; the connection strings are placeholders.
+internal sealed class SqliteChainDesignTimeFactory : IDesignTimeDbContextFactory<SqliteChainDbContext>
 {
-    public ChainDbContext CreateDbContext(string[] args) =>
-        new(new DbContextOptionsBuilder<ChainDbContext>()
-            .UseSqlite("Data Source=design.db", o => o.MigrationsHistoryTable(ChainDbContext.MigrationsHistoryTable))
-            .Options);
+    public SqliteChainDbContext CreateDbContext(string[] args) => new(new DbContextOptionsBuilder<SqliteChainDbContext>()
+        .UseSqlite("Data Source=design-time.db", o => o.MigrationsHistoryTable(ChainDbContext.MigrationsHistoryTable))
+        .Options);
+}
+
+internal sealed class PostgresChainDesignTimeFactory : IDesignTimeDbContextFactory<PostgresChainDbContext>
+{
+    public PostgresChainDbContext CreateDbContext(string[] args) => new(new DbContextOptionsBuilder<PostgresChainDbContext>()
+        .UseNpgsql("Host=localhost;Database=cocoon_design", o => o.MigrationsHistoryTable(ChainDbContext.MigrationsHistoryTable))
+        .Options);
 }

@@ -1,3 +1,5 @@
+using Cocoon.Ledger.Accounts;
+using Cocoon.Ledger.Data;
 using Cocoon.Ledger.Deposits;
 using Cocoon.Ledger.Payouts;
 using Cocoon.Ledger.Ton;
@@ -16,8 +18,9 @@ public static class ChainSetup
     /// wallet, invoices, payouts and the chain-state database. Add <see cref="AddTonBackgroundServices"/> to also run
     /// the deposit watcher and the payout sender. <see cref="ILedger"/> must be registered by the ledger.
     /// </summary>
-    public static IServiceCollection AddTonChain(this IServiceCollection services, IConfiguration configuration, string sqliteConnectionString)
+    public static IServiceCollection AddTonChain(this IServiceCollection services, IConfiguration configuration)
     {
+        ArgumentNullException.ThrowIfNull(configuration);
         services.AddOptions<TonOptions>().Bind(configuration.GetSection(TonOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<TonProofOptions>().Bind(configuration.GetSection("Ton:Proof")).ValidateDataAnnotations();
         services.TryAddSingleton(TimeProvider.System);
@@ -34,13 +37,19 @@ public static class ChainSetup
                 http.DefaultRequestHeaders.Add("X-API-Key", key);
             }
         });
-        services.AddDbContext<ChainDbContext>(o => o.UseSqlite(sqliteConnectionString, s => s.MigrationsHistoryTable(ChainDbContext.MigrationsHistoryTable)));
+        services.TryAddSingleton(sp => LedgerServiceCollectionExtensions.CreateDatabase(configuration, sp.GetService<IOptions<LedgerOptions>>()?.Value));
+        services.TryAddSingleton<ChainDatabase>();
+        services.AddScoped(sp => sp.GetRequiredService<ChainDatabase>().CreateContext());
         services.AddScoped<DepositInvoices>();
         services.AddScoped<DepositProcessor>();
         services.AddScoped<PayoutRequests>();
         services.AddScoped<PayoutSender>();
         return services;
     }
+
+    /// <summary>True when no chain API is configured, so `up` should start the local chain (Ton:ApiUrl empty).</summary>
+    public static bool UsesLocalChain(IConfiguration configuration) =>
+        string.IsNullOrWhiteSpace(configuration?[$"{TonOptions.Section}:ApiUrl"]);
 
     public static IServiceCollection AddTonBackgroundServices(this IServiceCollection services)
     {
@@ -50,9 +59,6 @@ public static class ChainSetup
     }
 
     /// <summary>Applies the chain-state migrations (call at start, before the background services run).</summary>
-    public static async Task MigrateChainDatabaseAsync(this IServiceProvider services, CancellationToken cancellationToken)
-    {
-        await using var scope = services.CreateAsyncScope();
-        await scope.ServiceProvider.GetRequiredService<ChainDbContext>().Database.MigrateAsync(cancellationToken).ConfigureAwait(false);
-    }
+    public static Task MigrateChainDatabaseAsync(this IServiceProvider services, CancellationToken cancellationToken) =>
+        services.GetRequiredService<ChainDatabase>().MigrateAsync(cancellationToken);
 }

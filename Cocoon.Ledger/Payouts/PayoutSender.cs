@@ -118,7 +118,7 @@ public sealed partial class PayoutSender(
         return true;
     }
 
-    private async Task<PayoutBatch?> PrepareBatchAsync(CancellationToken cancellationToken)
+    internal async Task<PayoutBatch?> PrepareBatchAsync(CancellationToken cancellationToken)
     {
         var due = await db.PayoutRequests.Where(r => r.Status == PayoutStatus.Debited).OrderBy(r => r.CreatedAt)
             .Take(WalletV5R1.MaxMessages).ToListAsync(cancellationToken).ConfigureAwait(false);
@@ -160,7 +160,7 @@ public sealed partial class PayoutSender(
         return batch;
     }
 
-    private async Task SendAsync(PayoutBatch batch, CancellationToken cancellationToken)
+    internal async Task SendAsync(PayoutBatch batch, CancellationToken cancellationToken)
     {
         try
         {

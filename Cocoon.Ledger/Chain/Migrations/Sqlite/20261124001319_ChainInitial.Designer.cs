@@ -3,16 +3,19 @@ using System;
 using Cocoon.Ledger.Chain;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Migrations;
 using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 
 #nullable disable
 
-namespace Cocoon.Ledger.Chain.Migrations
+namespace Cocoon.Ledger.Chain.Migrations.Sqlite
 {
-    [DbContext(typeof(ChainDbContext))]
-    partial class ChainDbContextModelSnapshot : ModelSnapshot
+    [DbContext(typeof(SqliteChainDbContext))]
+    [Migration("20261124001319_ChainInitial")]
+    partial class ChainInitial
     {
-        protected override void BuildModel(ModelBuilder modelBuilder)
+        /// <inheritdoc />
+        protected override void BuildTargetModel(ModelBuilder modelBuilder)
         {
 #pragma warning disable 612, 618
             modelBuilder.HasAnnotation("ProductVersion", "10.0.15");

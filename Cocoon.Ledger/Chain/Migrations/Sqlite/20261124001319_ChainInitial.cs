@@ -3,7 +3,7 @@ using Microsoft.EntityFrameworkCore.Migrations;
 
 #nullable disable
 
-namespace Cocoon.Ledger.Chain.Migrations
+namespace Cocoon.Ledger.Chain.Migrations.Sqlite
 {
     /// <inheritdoc />
     public partial class ChainInitial : Migration
