@@ -75,7 +75,7 @@ public static class MiniAppEndpoints
 
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Cocoon.Bot.MiniApp");
         var clock = app.Services.GetRequiredService<TimeProvider>();
-        var token = app.Configuration["Telegram:BotToken"];
+        var token = options.BotToken is { Length: > 0 } own ? own : app.Configuration["Telegram:BotToken"];
         InitDataValidator? validator = null;
         if (string.IsNullOrWhiteSpace(token))
         {

@@ -2,10 +2,13 @@ using System.ComponentModel.DataAnnotations;
 
 namespace Cocoon.Bot.MiniApp;
 
-/// <summary>The "MiniApp" configuration section. The bot token comes from Telegram:BotToken (TELEGRAM_BOT_TOKEN).</summary>
+/// <summary>The "MiniApp" configuration section. The bot token defaults to Telegram:BotToken (TELEGRAM_BOT_TOKEN).</summary>
 public sealed class MiniAppOptions : IValidatableObject
 {
     public const string Section = "MiniApp";
+
+    /// <summary>The bot token init data is signed with; empty means Telegram:BotToken (TELEGRAM_BOT_TOKEN). A secret.</summary>
+    public string? BotToken { get; set; }
 
     /// <summary>How long init data stays usable after Telegram issued it (replay window).</summary>
     [Range(typeof(TimeSpan), "00:01:00", "7.00:00:00", ErrorMessage = "MiniApp:InitDataMaxAge must be between 1 minute and 7 days (e.g. MiniApp__InitDataMaxAge=01:00:00).")]
