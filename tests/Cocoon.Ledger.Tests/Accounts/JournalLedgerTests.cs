@@ -370,5 +370,6 @@ public sealed class JournalLedgerTests : LedgerTestBase
         await Assert.ThrowsAsync<ArgumentException>(() => Ledger.HoldAsync(default, 1, "k", Ct));
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Ledger.CreditAsync(NewUser(), 0, AccountId.TonHotWallet, "k", Ct));
         await Assert.ThrowsAsync<ArgumentException>(() => Ledger.CreditAsync(AccountId.TonHotWallet, 1, AccountId.TonHotWallet, "k", Ct));
+        await Assert.ThrowsAsync<ArgumentException>(() => Ledger.CreditAsync(NewUser(), 1, AccountId.TonHotWallet, "settle:" + Guid.NewGuid(), Ct));
     }
 }
