@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using Cocoon.Engine.Transport;
 using Cocoon.Ledger.Accounts;
 using StackExchange.Redis;
 
@@ -14,18 +15,18 @@ public sealed record ApiKeyInfo(string KeyId, AccountId Owner, DateTimeOffset Cr
 /// the API. The key carries 256 random bits, so an unsalted hash is enough (no dictionary to attack).
 /// </summary>
 /// <remarks>
-/// Layout: <c>cocoon:apikey:hash:{sha256}</c> → hash {id, owner, created}; <c>cocoon:apikey:id:{id}</c> → hash
-/// {hash, owner, created}; <c>cocoon:apikey:owner:{owner}</c> → set of ids. Create and revoke are MULTI/EXEC so a
+/// Layout (under the network's Redis prefix, default <c>cocoon:</c>): <c>apikey:hash:{sha256}</c> → hash {id, owner, created}; <c>apikey:id:{id}</c> → hash
+/// {hash, owner, created}; <c>apikey:owner:{owner}</c> → set of ids. Create and revoke are MULTI/EXEC so a
 /// key is never half-registered.
 /// </remarks>
-public sealed class ApiKeyStore(IConnectionMultiplexer redis, TimeProvider time)
+public sealed class ApiKeyStore(IConnectionMultiplexer redis, RedisKeys keys, TimeProvider time)
 {
     /// <summary>Prefix of every key handed out, so a leaked key is recognisable by secret scanners.</summary>
     public const string KeyPrefix = "sk-cocoon-";
 
-    private const string HashPrefix = "cocoon:apikey:hash:";
-    private const string IdPrefix = "cocoon:apikey:id:";
-    private const string OwnerPrefix = "cocoon:apikey:owner:";
+    private readonly string _hashPrefix = keys.Prefix + "apikey:hash:";
+    private readonly string _idPrefix = keys.Prefix + "apikey:id:";
+    private readonly string _ownerPrefix = keys.Prefix + "apikey:owner:";
 
     /// <summary>Creates a new key for the owner. The plaintext key is returned once and never stored.</summary>
     public async Task<(string Key, string KeyId)> CreateAsync(AccountId owner, CancellationToken cancellationToken)
@@ -45,7 +46,7 @@ public sealed class ApiKeyStore(IConnectionMultiplexer redis, TimeProvider time)
         ArgumentException.ThrowIfNullOrWhiteSpace(key);
         ArgumentException.ThrowIfNullOrWhiteSpace(keyId);
         var db = redis.GetDatabase();
-        var existing = await db.HashGetAsync(IdPrefix + keyId, "hash").WaitAsync(cancellationToken);
+        var existing = await db.HashGetAsync(_idPrefix + keyId, "hash").WaitAsync(cancellationToken);
         var hash = HashKey(key);
         if (existing.HasValue && existing.ToString() == hash)
         {
@@ -65,7 +66,7 @@ public sealed class ApiKeyStore(IConnectionMultiplexer redis, TimeProvider time)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(keyId);
         var db = redis.GetDatabase();
-        var fields = await db.HashGetAllAsync(IdPrefix + keyId).WaitAsync(cancellationToken);
+        var fields = await db.HashGetAllAsync(_idPrefix + keyId).WaitAsync(cancellationToken);
         if (fields.Length == 0)
         {
             return false;
@@ -73,9 +74,9 @@ public sealed class ApiKeyStore(IConnectionMultiplexer redis, TimeProvider time)
 
         var map = fields.ToDictionary(f => f.Name.ToString(), f => f.Value.ToString());
         var tx = db.CreateTransaction();
-        _ = tx.KeyDeleteAsync(HashPrefix + map["hash"]);
-        _ = tx.KeyDeleteAsync(IdPrefix + keyId);
-        _ = tx.SetRemoveAsync(OwnerPrefix + map["owner"], keyId);
+        _ = tx.KeyDeleteAsync(_hashPrefix + map["hash"]);
+        _ = tx.KeyDeleteAsync(_idPrefix + keyId);
+        _ = tx.SetRemoveAsync(_ownerPrefix + map["owner"], keyId);
         return await tx.ExecuteAsync().WaitAsync(cancellationToken);
     }
 
@@ -88,7 +89,7 @@ public sealed class ApiKeyStore(IConnectionMultiplexer redis, TimeProvider time)
         }
 
         // The lookup is by hash, so timing reveals nothing about the stored key's plaintext.
-        var owner = await redis.GetDatabase().HashGetAsync(HashPrefix + HashKey(key), "owner").WaitAsync(cancellationToken);
+        var owner = await redis.GetDatabase().HashGetAsync(_hashPrefix + HashKey(key), "owner").WaitAsync(cancellationToken);
         return owner.HasValue ? new AccountId(owner.ToString()) : null;
     }
 
@@ -96,11 +97,11 @@ public sealed class ApiKeyStore(IConnectionMultiplexer redis, TimeProvider time)
     public async Task<IReadOnlyList<ApiKeyInfo>> ListAsync(AccountId owner, CancellationToken cancellationToken)
     {
         var db = redis.GetDatabase();
-        var ids = await db.SetMembersAsync(OwnerPrefix + owner.Value).WaitAsync(cancellationToken);
+        var ids = await db.SetMembersAsync(_ownerPrefix + owner.Value).WaitAsync(cancellationToken);
         var result = new List<ApiKeyInfo>(ids.Length);
         foreach (var id in ids)
         {
-            var created = await db.HashGetAsync(IdPrefix + id, "created").WaitAsync(cancellationToken);
+            var created = await db.HashGetAsync(_idPrefix + id, "created").WaitAsync(cancellationToken);
             if (created.HasValue && long.TryParse(created.ToString(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var ms))
             {
                 result.Add(new ApiKeyInfo(id.ToString(), owner, DateTimeOffset.FromUnixTimeMilliseconds(ms)));
@@ -118,9 +119,9 @@ public sealed class ApiKeyStore(IConnectionMultiplexer redis, TimeProvider time)
         var created = time.GetUtcNow().ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
         var db = redis.GetDatabase();
         var tx = db.CreateTransaction();
-        _ = tx.HashSetAsync(HashPrefix + hash, [new("id", keyId), new("owner", owner.Value), new("created", created)]);
-        _ = tx.HashSetAsync(IdPrefix + keyId, [new("hash", hash), new("owner", owner.Value), new("created", created)]);
-        _ = tx.SetAddAsync(OwnerPrefix + owner.Value, keyId);
+        _ = tx.HashSetAsync(_hashPrefix + hash, [new("id", keyId), new("owner", owner.Value), new("created", created)]);
+        _ = tx.HashSetAsync(_idPrefix + keyId, [new("hash", hash), new("owner", owner.Value), new("created", created)]);
+        _ = tx.SetAddAsync(_ownerPrefix + owner.Value, keyId);
         if (!await tx.ExecuteAsync().WaitAsync(cancellationToken))
         {
             throw new InvalidOperationException("Redis refused to register the API key.");

@@ -85,6 +85,10 @@ internal static class OpenAiApi
             var mapped = map(body, options);
             var served = await services.GetRequiredService<ServedModelsCache>().FindAsync(mapped.Model, context.RequestAborted)
                 ?? throw ApiProblem.ModelNotFound(mapped.Model);
+            if (served.Workers.Count == 0)
+            {
+                throw ModelUnavailable(served.Name);
+            }
 
             var dispatch = new DispatchRequest
             {
@@ -302,6 +306,14 @@ internal static class OpenAiApi
                 }
 
                 return new ApiProblem(StatusCodes.Status429TooManyRequests, $"Every worker for this model is busy; retry after {seconds} s.", "rate_limit_error", null, "workers_busy") { RetryAfterSeconds = seconds };
+            case ModelUnavailableException unavailable:
+                return ModelUnavailable(unavailable.Model);
+            case DispatchFailedException { Reason: "invalid-request" } invalid:
+                // The worker's inference service refused the request (e.g. the prompt exceeds the model's context).
+                return ApiProblem.Invalid(invalid.Message, null, "invalid_request");
+            case DispatchFailedException failed:
+                ApiLog.DispatchFailed(logger, requestId, failed);
+                return new ApiProblem(StatusCodes.Status502BadGateway, "No worker could complete the answer; nothing was charged. Try again.", "server_error", null, failed.Reason.Replace('-', '_'));
             case InsufficientFundsException funds:
                 return new ApiProblem(StatusCodes.Status402PaymentRequired,
                     $"Insufficient funds: this request may cost up to {funds.Needed} nanotons and the balance is {funds.Available}. Top up with the bot's /topup, or lower max_tokens.",
@@ -318,6 +330,9 @@ internal static class OpenAiApi
                 return new ApiProblem(StatusCodes.Status502BadGateway, "No worker could answer; try again.", "server_error", null, "dispatch_failed");
         }
     }
+
+    private static ApiProblem ModelUnavailable(string model) =>
+        new(StatusCodes.Status503ServiceUnavailable, $"No attested worker serves '{model}' right now; retry shortly.", "server_error", "model", "model_unavailable") { RetryAfterSeconds = 5 };
 
     internal static Task WriteProblemAsync(HttpContext context, ApiProblem problem)
     {

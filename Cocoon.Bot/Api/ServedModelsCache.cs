@@ -2,34 +2,15 @@ using Cocoon.Bot.Dispatch;
 
 namespace Cocoon.Bot.Api;
 
-/// <summary>
-/// The served-model list for request validation, reread at most once a second so a burst of requests does not turn
-/// into a burst of registry reads; a model missing from the cached list is looked up again before a 404.
-/// </summary>
-internal sealed class ServedModelsCache(IDispatcher dispatcher, TimeProvider time)
+/// <summary>Resolves a request's model name (or GGUF SHA-256) against what the dispatcher serves right now.</summary>
+internal sealed class ServedModelsCache(IDispatcher dispatcher)
 {
-    private static readonly TimeSpan MaxAge = TimeSpan.FromSeconds(1);
-    private (IReadOnlyList<ServedModel> Models, DateTimeOffset At)? _cached;
-
+    /// <summary>The served model, or null when the network does not know the name at all.</summary>
     public async Task<ServedModel?> FindAsync(string model, CancellationToken cancellationToken)
     {
-        var snapshot = _cached;
-        if (snapshot is { } s && time.GetUtcNow() - s.At < MaxAge && Find(s.Models, model) is { } hit)
-        {
-            return hit;
-        }
-
-        var models = await RefreshAsync(cancellationToken);
-        return Find(models, model);
-    }
-
-    public async Task<IReadOnlyList<ServedModel>> RefreshAsync(CancellationToken cancellationToken)
-    {
         var models = await dispatcher.GetModelsAsync(cancellationToken);
-        _cached = (models, time.GetUtcNow());
-        return models;
+        return models.FirstOrDefault(m => m.Name == model) ?? models.FirstOrDefault(m => string.Equals(m.Sha256, model, StringComparison.OrdinalIgnoreCase));
     }
 
-    private static ServedModel? Find(IReadOnlyList<ServedModel> models, string model) =>
-        models.FirstOrDefault(m => m.Workers.Count > 0 && (m.Name == model || m.Sha256 == model));
+    public Task<IReadOnlyList<ServedModel>> RefreshAsync(CancellationToken cancellationToken) => dispatcher.GetModelsAsync(cancellationToken);
 }

@@ -1,4 +1,5 @@
 using Cocoon.Bot.Api;
+using Cocoon.Bot.Dispatch;
 using Cocoon.Bot.Observability;
 using Cocoon.Engine.Hosting;
 using Cocoon.Ledger;
@@ -6,7 +7,6 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
-using StackExchange.Redis;
 
 namespace Cocoon.Bot.Hosting;
 
@@ -38,7 +38,8 @@ public static class GatewayHosting
             builder.WebHost.UseUrls(builder.Configuration[$"{GatewayOptions.Section}:Url"] is { Length: > 0 } url ? url : CocoonEnvironment.DefaultHttp);
         }
 
-        services.TryAddSingleton<IConnectionMultiplexer>(sp => ConnectRedis(sp.GetRequiredService<IConfiguration>()));
+        // The dispatcher brings the shared Redis connection (Redis:*), the worker directory and its Meter.
+        services.AddDispatch(builder.Configuration);
         services.AddCocoonLedger(builder.Configuration);
         services.AddSingleton<ApiKeyStore>();
         services.AddSingleton<ServedModelsCache>();
@@ -71,14 +72,5 @@ public static class GatewayHosting
             sources.RemoveAt(sources.Count - 1);
             sources.Insert(commandLine.i, added);
         }
-    }
-
-    /// <summary>One multiplexer for the process; it keeps retrying when Redis is not up yet instead of failing start-up.</summary>
-    internal static ConnectionMultiplexer ConnectRedis(IConfiguration configuration)
-    {
-        var endpoint = configuration["Redis:Endpoint"] is { Length: > 0 } e ? e : CocoonEnvironment.DefaultRedis;
-        var options = ConfigurationOptions.Parse(endpoint);
-        options.AbortOnConnectFail = false;
-        return ConnectionMultiplexer.Connect(options);
     }
 }
