@@ -33,6 +33,8 @@ public sealed class JournalLedger : ILedger, ILedgerAccounts, IAsyncDisposable
 
     public LedgerDatabase Database => _database;
 
+    internal (long Batches, long Operations, TimeSpan InTransactions) WriterStats => _writer.Stats;
+
     public Task<Hold> HoldAsync(AccountId payer, long amount, string idempotencyKey, CancellationToken cancellationToken)
     {
         Require(payer, nameof(payer));
@@ -102,7 +104,7 @@ public sealed class JournalLedger : ILedger, ILedgerAccounts, IAsyncDisposable
             .ToListAsync(cancellationToken);
         var rows = await db.Entries.AsNoTracking()
             .Where(e => entryIds.Contains(e.Id))
-            .Select(e => new { e.Id, e.Kind, e.IdempotencyKey, e.CreatedAtMs, Amount = e.Postings.Where(p => p.AccountId == id).Sum(p => p.Amount) })
+            .Select(e => new { e.Id, e.Kind, e.IdempotencyKey, e.CreatedAtMs, Amount = db.Postings.Where(p => p.EntryId == e.Id && p.AccountId == id).Sum(p => p.Amount) })
             .ToListAsync(cancellationToken);
         return rows
             .OrderByDescending(r => r.Id)

@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Diagnostics;
 using System.Threading.Channels;
 using Cocoon.Ledger.Data;
 using Microsoft.Data.Sqlite;
@@ -25,6 +26,9 @@ internal sealed partial class LedgerWriter : IAsyncDisposable
     private readonly Task _loop;
     private DbConnection? _connection;
     private LedgerSql? _sql;
+    private long _batches;
+    private long _operations;
+    private long _commitTicks;
 
     public LedgerWriter(LedgerDatabase database, int maxBatch, TimeProvider time, ILogger logger)
     {
@@ -47,6 +51,10 @@ internal sealed partial class LedgerWriter : IAsyncDisposable
 
         return op.Task.WaitAsync(cancellationToken);
     }
+
+    /// <summary>Transactions committed, operations in them and time spent inside them (for the benchmark).</summary>
+    internal (long Batches, long Operations, TimeSpan InTransactions) Stats =>
+        (Interlocked.Read(ref _batches), Interlocked.Read(ref _operations), TimeSpan.FromTicks(Interlocked.Read(ref _commitTicks)));
 
     public async ValueTask DisposeAsync()
     {
@@ -125,6 +133,7 @@ internal sealed partial class LedgerWriter : IAsyncDisposable
     {
         var results = new object?[batch.Count];
         var errors = new Exception?[batch.Count];
+        var started = Stopwatch.GetTimestamp();
         using (var transaction = _sql!.Begin())
         {
             var ledger = new LedgerBatch(_sql, _time.GetUtcNow().ToUnixTimeMilliseconds());
@@ -143,6 +152,10 @@ internal sealed partial class LedgerWriter : IAsyncDisposable
             ledger.Flush();
             transaction.Commit();
         }
+
+        Interlocked.Increment(ref _batches);
+        Interlocked.Add(ref _operations, batch.Count);
+        Interlocked.Add(ref _commitTicks, Stopwatch.GetElapsedTime(started).Ticks);
 
         for (var i = 0; i < batch.Count; i++)
         {
@@ -176,7 +189,7 @@ internal sealed partial class LedgerWriter : IAsyncDisposable
         }
 
         await _database.MigrateAsync(CancellationToken.None);
-        _connection = await _database.OpenConnectionAsync(CancellationToken.None);
+        _connection = await _database.OpenConnectionAsync(writer: true, CancellationToken.None);
         _sql = new LedgerSql(_connection, _database.Provider);
     }
 
