@@ -71,6 +71,7 @@ public abstract class ChainDbContext(DbContextOptions options) : DbContext(optio
             e.ToTable("ton_payout_batches");
             e.HasKey(x => x.Id);
             e.Property(x => x.MessageHash).HasMaxLength(64);
+            e.Property(x => x.Wallet).HasMaxLength(80);
             e.Property(x => x.TransactionHash).HasMaxLength(64);
             e.Property(x => x.Status).HasConversion<string>().HasMaxLength(16);
             e.HasIndex(x => x.Status);

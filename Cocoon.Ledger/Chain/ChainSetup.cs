@@ -47,6 +47,10 @@ public static class ChainSetup
         return services;
     }
 
+    /// <summary>True when no chain API is configured, so `up` should start the local chain (Ton:ApiUrl empty).</summary>
+    public static bool UsesLocalChain(IConfiguration configuration) =>
+        string.IsNullOrWhiteSpace(configuration?[$"{TonOptions.Section}:ApiUrl"]);
+
     public static IServiceCollection AddTonBackgroundServices(this IServiceCollection services)
     {
         services.AddHostedService<DepositWatcher>();

@@ -62,6 +62,9 @@ public sealed class PayoutBatch
 {
     public Guid Id { get; set; }
 
+    /// <summary>The raw address of the wallet that signed it: settling reads that wallet, even after a key change.</summary>
+    public required string Wallet { get; set; }
+
     public long Seqno { get; set; }
 
     public long ValidUntil { get; set; }

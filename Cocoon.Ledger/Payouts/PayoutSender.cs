@@ -11,7 +11,7 @@ namespace Cocoon.Ledger.Payouts;
 /// Pays providers from the network wallet, many payouts per signed v5r1 transfer, so that no crash pays twice or
 /// loses a payout. We are the wallet's only signer, so its seqno tells what happened to a stored batch:
 /// <list type="bullet">
-/// <item>seqno still equals the batch's: it has not executed. Before valid_until the same bytes are (re)sent, which
+/// <item>seqno still equals the batch's (or is lower, on a reset local chain): it has not executed. Before valid_until the same bytes are (re)sent, which
 /// is harmless because only one message per seqno can ever execute; after it the batch is dead and its payouts go back
 /// into the queue.</item>
 /// <item>seqno moved past it: it executed (or is executing). It is never sent again; its transaction is looked up by
@@ -80,31 +80,31 @@ public sealed partial class PayoutSender(
             return true;
         }
 
-        var info = await chain.GetWalletInformationAsync(wallet.Address, cancellationToken).ConfigureAwait(false);
-        var seqno = info.Seqno ?? 0;
-        if (seqno == batch.Seqno)
+        var info = await chain.GetWalletInformationAsync(TonAddress.Parse(batch.Wallet), cancellationToken).ConfigureAwait(false);
+        if (info.Seqno is not { } seqno || seqno <= batch.Seqno)
         {
-            if (clock.GetUtcNow().ToUnixTimeSeconds() <= batch.ValidUntil)
+            var now = clock.GetUtcNow().ToUnixTimeSeconds();
+            if (info.Seqno == batch.Seqno && now <= batch.ValidUntil)
             {
                 await SendAsync(batch, cancellationToken).ConfigureAwait(false);
                 return false;
             }
 
-            // The chain's clock may lag ours by a little; give it a margin before declaring the message dead.
-            if (clock.GetUtcNow().ToUnixTimeSeconds() <= batch.ValidUntil + 30)
+            // The chain's clock may lag ours a little; give it a margin before declaring the message dead.
+            if (now <= batch.ValidUntil + 30)
             {
                 return false;
+            }
+
+            if (info.Seqno != batch.Seqno)
+            {
+                // Lower than when we signed: only a reset chain (the local one restarted) does that.
+                LogSeqnoBehind(logger, batch.Id, batch.Seqno, info.Seqno is { } s ? s : -1);
             }
 
             await RequeueAsync(batch, BatchStatus.Expired, null, cancellationToken).ConfigureAwait(false);
             LogExpired(logger, batch.Id, batch.Seqno);
             return true;
-        }
-
-        if (seqno < batch.Seqno)
-        {
-            LogSeqnoBehind(logger, batch.Id, batch.Seqno, seqno);
-            return false;
         }
 
         var tx = await FindTransactionAsync(batch, cancellationToken).ConfigureAwait(false);
@@ -139,6 +139,7 @@ public sealed partial class PayoutSender(
         var batch = new PayoutBatch
         {
             Id = Guid.NewGuid(),
+            Wallet = wallet.Address.ToRaw(),
             Seqno = seqno,
             ValidUntil = validUntil,
             Boc = message.ToBoc(),
@@ -185,7 +186,7 @@ public sealed partial class PayoutSender(
         const int PageSize = 50;
         for (var offset = 0; ; offset += PageSize)
         {
-            var page = await chain.GetTransactionsAsync(wallet.Address, batch.WalletLtBefore + 1, null, PageSize, offset, ascending: true, cancellationToken).ConfigureAwait(false);
+            var page = await chain.GetTransactionsAsync(TonAddress.Parse(batch.Wallet), batch.WalletLtBefore + 1, null, PageSize, offset, ascending: true, cancellationToken).ConfigureAwait(false);
             var tx = page.FirstOrDefault(t => t.InMessage is { Source: null } m && m.Hash == batch.MessageHash);
             if (tx is not null || page.Count < PageSize)
             {
@@ -254,6 +255,6 @@ public sealed partial class PayoutSender(
     [LoggerMessage(EventId = 5304, Level = LogLevel.Warning, Message = "Payout {PayoutId} was skipped by the wallet in batch {BatchId}; queued again")]
     private static partial void LogSkipped(ILogger logger, Guid payoutId, Guid batchId);
 
-    [LoggerMessage(EventId = 5305, Level = LogLevel.Error, Message = "Payout batch {BatchId} has seqno {BatchSeqno} but the wallet is at {WalletSeqno}: another signer or a different chain? Holding")]
+    [LoggerMessage(EventId = 5305, Level = LogLevel.Warning, Message = "Payout batch {BatchId} has seqno {BatchSeqno} but its wallet is at {WalletSeqno} (-1: not deployed): the chain was reset")]
     private static partial void LogSeqnoBehind(ILogger logger, Guid batchId, long batchSeqno, long walletSeqno);
 }

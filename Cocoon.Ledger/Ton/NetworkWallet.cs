@@ -10,7 +10,7 @@ public sealed class NetworkWallet : IDisposable
     public NetworkWallet(IOptions<TonOptions> options)
     {
         var o = options.Value;
-        _key = WalletKey.FromSeedHex(o.WalletSeed ?? throw new InvalidOperationException("Ton:WalletSeed is not set."));
+        _key = WalletKey.FromSecret(o.WalletSeed ?? throw new InvalidOperationException("Ton:WalletSeed is not set."));
         Wallet = new WalletV5R1(_key.PublicKey, 0, o.NetworkGlobalId);
         Testnet = o.Testnet;
     }

@@ -14,8 +14,11 @@ public sealed class TonOptions : IValidatableObject
     /// <summary>Sent as X-API-Key when set.</summary>
     public string? ApiKey { get; set; }
 
-    /// <summary>The network wallet's 32-byte Ed25519 seed in hex: the deposit address and the payout hot wallet. A secret.</summary>
-    [Required(ErrorMessage = "Ton:WalletSeed is required: 64 hex digits of the network wallet's Ed25519 seed (Ton__WalletSeed).")]
+    /// <summary>
+    /// The network wallet's secret: 64 hex digits of Ed25519 seed, or its 24-word TON mnemonic. Its v5r1 wallet is the
+    /// deposit address and the payout hot wallet.
+    /// </summary>
+    [Required(ErrorMessage = "Ton:WalletSeed is required: the network wallet's 24-word mnemonic or 64 hex digits of Ed25519 seed (Ton__WalletSeed).")]
     public string? WalletSeed { get; set; }
 
     /// <summary>-239 mainnet, -3 testnet (part of the v5r1 wallet id).</summary>
@@ -42,9 +45,22 @@ public sealed class TonOptions : IValidatableObject
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        if (WalletSeed is { } seed && (seed.Trim().Length != 64 || !seed.Trim().All(Uri.IsHexDigit)))
+        if (WalletSeed is { } seed)
         {
-            yield return new ValidationResult("Ton:WalletSeed must be exactly 64 hex digits.", [nameof(WalletSeed)]);
+            string? error = null;
+            try
+            {
+                WalletKey.FromSecret(seed).Dispose();
+            }
+            catch (ArgumentException e)
+            {
+                error = e.Message;
+            }
+
+            if (error is not null)
+            {
+                yield return new ValidationResult($"Ton:WalletSeed must be a 24-word TON mnemonic or 64 hex digits: {error}", [nameof(WalletSeed)]);
+            }
         }
 
         if (ApiUrl is { IsAbsoluteUri: false })

@@ -161,6 +161,11 @@ namespace Cocoon.Ledger.Chain.Migrations.Postgres
                     b.Property<long>("ValidUntil")
                         .HasColumnType("bigint");
 
+                    b.Property<string>("Wallet")
+                        .IsRequired()
+                        .HasMaxLength(80)
+                        .HasColumnType("character varying(80)");
+
                     b.Property<long>("WalletLtBefore")
                         .HasColumnType("bigint");
 

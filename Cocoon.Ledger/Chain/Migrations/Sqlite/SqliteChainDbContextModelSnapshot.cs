@@ -156,6 +156,11 @@ namespace Cocoon.Ledger.Chain.Migrations.Sqlite
                     b.Property<long>("ValidUntil")
                         .HasColumnType("INTEGER");
 
+                    b.Property<string>("Wallet")
+                        .IsRequired()
+                        .HasMaxLength(80)
+                        .HasColumnType("TEXT");
+
                     b.Property<long>("WalletLtBefore")
                         .HasColumnType("INTEGER");
 

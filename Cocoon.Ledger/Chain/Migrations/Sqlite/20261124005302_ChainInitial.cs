@@ -66,6 +66,7 @@ namespace Cocoon.Ledger.Chain.Migrations.Sqlite
                 columns: table => new
                 {
                     Id = table.Column<Guid>(type: "TEXT", nullable: false),
+                    Wallet = table.Column<string>(type: "TEXT", maxLength: 80, nullable: false),
                     Seqno = table.Column<long>(type: "INTEGER", nullable: false),
                     ValidUntil = table.Column<long>(type: "INTEGER", nullable: false),
                     Boc = table.Column<byte[]>(type: "BLOB", nullable: false),

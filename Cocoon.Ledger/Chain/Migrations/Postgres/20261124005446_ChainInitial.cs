@@ -66,6 +66,7 @@ namespace Cocoon.Ledger.Chain.Migrations.Postgres
                 columns: table => new
                 {
                     Id = table.Column<Guid>(type: "uuid", nullable: false),
+                    Wallet = table.Column<string>(type: "character varying(80)", maxLength: 80, nullable: false),
                     Seqno = table.Column<long>(type: "bigint", nullable: false),
                     ValidUntil = table.Column<long>(type: "bigint", nullable: false),
                     Boc = table.Column<byte[]>(type: "bytea", nullable: false),

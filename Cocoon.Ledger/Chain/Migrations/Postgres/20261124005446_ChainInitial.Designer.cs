@@ -12,7 +12,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace Cocoon.Ledger.Chain.Migrations.Postgres
 {
     [DbContext(typeof(PostgresChainDbContext))]
-    [Migration("20261124001720_ChainInitial")]
+    [Migration("20261124005446_ChainInitial")]
     partial class ChainInitial
     {
         /// <inheritdoc />
@@ -163,6 +163,11 @@ namespace Cocoon.Ledger.Chain.Migrations.Postgres
 
                     b.Property<long>("ValidUntil")
                         .HasColumnType("bigint");
+
+                    b.Property<string>("Wallet")
+                        .IsRequired()
+                        .HasMaxLength(80)
+                        .HasColumnType("character varying(80)");
 
                     b.Property<long>("WalletLtBefore")
                         .HasColumnType("bigint");

@@ -11,7 +11,7 @@ using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 namespace Cocoon.Ledger.Chain.Migrations.Sqlite
 {
     [DbContext(typeof(SqliteChainDbContext))]
-    [Migration("20261124001319_ChainInitial")]
+    [Migration("20261124005302_ChainInitial")]
     partial class ChainInitial
     {
         /// <inheritdoc />
@@ -158,6 +158,11 @@ namespace Cocoon.Ledger.Chain.Migrations.Sqlite
 
                     b.Property<long>("ValidUntil")
                         .HasColumnType("INTEGER");
+
+                    b.Property<string>("Wallet")
+                        .IsRequired()
+                        .HasMaxLength(80)
+                        .HasColumnType("TEXT");
 
                     b.Property<long>("WalletLtBefore")
                         .HasColumnType("INTEGER");
