@@ -5,5 +5,6 @@ using Cocoon.Bench.Llama;
 var benchmarks = new SortedDictionary<string, Func<BenchContext, Task>>(StringComparer.Ordinal)
 {
     ["llama"] = LlamaBenchmark.RunAsync,
+    ["dispatch"] = Cocoon.Bench.Dispatch.DispatchBenchmark.RunAsync,
 };
 return await BenchRunner.RunAsync(benchmarks, args);
