@@ -69,6 +69,11 @@ internal static class AskCommand
             await Console.Error.WriteLineAsync($"The gateway is not answering at {url} ({ex.HttpRequestError}): start it with ./cocoon up, or set COCOON_HTTP.");
             return 1;
         }
+        catch (IOException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            await Console.Error.WriteLineAsync($"\nThe gateway closed the connection before the answer was complete ({ex.Message}).");
+            return 1;
+        }
         catch (AskFailedException ex)
         {
             await Console.Error.WriteLineAsync("error: " + ex.Message);

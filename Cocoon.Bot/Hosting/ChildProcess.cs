@@ -29,7 +29,10 @@ internal sealed partial class ChildProcess : IAsyncDisposable
 
     public static ChildProcess Start(string name, string fileName, IEnumerable<string> arguments, IReadOnlyDictionary<string, string?> environment, TextWriter output, string? workingDirectory = null)
     {
-        var psi = new ProcessStartInfo(fileName)
+        // Each child gets its own session (setsid execs in place, so the pid stays the child's): a Ctrl-C in the
+        // terminal then reaches only up, which stops the children in order instead of all of them at once.
+        var setsid = UpCommand.FindOnPath("setsid");
+        var psi = new ProcessStartInfo(setsid ?? fileName)
         {
             UseShellExecute = false,
             RedirectStandardOutput = true,
@@ -37,6 +40,11 @@ internal sealed partial class ChildProcess : IAsyncDisposable
             RedirectStandardInput = true,
             WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
         };
+        if (setsid is not null)
+        {
+            psi.ArgumentList.Add(fileName);
+        }
+
         foreach (var a in arguments)
         {
             psi.ArgumentList.Add(a);

@@ -54,6 +54,11 @@ internal static class UpCommand
                 ["COCOON_HTTP"] = settings.Url,
                 ["COCOON_API_KEY"] = settings.ApiKey,
                 ["ASPNETCORE_URLS"] = null,
+                // Local development policy: trust the simulated TEE key this machine's worker uses, accept its
+                // measurement (a fresh build has one nobody allow-listed) and workers without a provider token.
+                ["Gateway__TrustLocalSimulatedPlatform"] = "true",
+                ["Gateway__AcceptAnySimulatedMeasurement"] = "true",
+                ["Gateway__AllowLocalProvider"] = "true",
             };
 
             string chainNote;
@@ -80,8 +85,15 @@ internal static class UpCommand
             }
 
             var (gatewayExe, gatewayArgs) = SelfCommand();
-            children.Add(ChildProcess.Start("gateway", gatewayExe, gatewayArgs, childEnvironment, output));
-            children.Add(ChildProcess.Start("worker", settings.WorkerExe, ["run"], childEnvironment, output));
+            // The gateway runs in its own folder so its appsettings.json applies; the worker keeps the current folder,
+            // where its default model search (./models/*.gguf) looks.
+            children.Add(ChildProcess.Start("gateway", gatewayExe, gatewayArgs, childEnvironment, output, AppContext.BaseDirectory));
+            var workerEnvironment = new Dictionary<string, string?>(childEnvironment)
+            {
+                // llama.cpp's model-loading chatter stays out of the terminal; warnings and errors still show.
+                ["Logging__LogLevel__Cocoon.Worker.Native.LlamaCpp"] = "Warning",
+            };
+            children.Add(ChildProcess.Start("worker", settings.WorkerExe, ["run"], workerEnvironment, output));
 
             var ready = await WaitReadyAsync(settings.Url, children, cancellationToken);
             if (ready is not null)
@@ -256,6 +268,7 @@ internal static class UpCommand
         b.AppendLine("Cocoon is up.");
         b.AppendLine($"  Gateway:   {settings.Url}  (OpenAI-compatible API under /v1, /healthz, /metrics)");
         b.AppendLine($"  Worker:    one local worker ({settings.WorkerExe} run), simulated TEE attestation");
+        b.AppendLine("  Policy:    local development (simulated TEE trusted, any measurement, no provider token needed)");
         b.AppendLine($"  {redisNote}");
         b.AppendLine($"  {chainNote}");
         b.AppendLine($"  Data:      {settings.DataDir} (ledger.db, redis/, api-key)");

@@ -88,8 +88,10 @@ public static class MiniAppEndpoints
 
         var links = new WalletLinks(app.Services.GetRequiredService<IConnectionMultiplexer>(), app.Services.GetRequiredService<RedisKeys>());
 
-        app.MapGet("/miniapp", () => Results.Redirect("/miniapp/"));
-        app.MapGet("/miniapp/", () => Results.Content(MiniAppPage.Html, "text/html; charset=utf-8"));
+        // Routing ignores the trailing slash, but the page's relative "api/..." URLs need it.
+        app.MapGet("/miniapp/", (HttpContext http) => http.Request.Path.Value?.EndsWith('/') == true
+            ? Results.Content(MiniAppPage.Html, "text/html; charset=utf-8")
+            : Results.Redirect(http.Request.PathBase + "/miniapp/"));
 
         var api = app.MapGroup("/miniapp/api");
         api.AddEndpointFilter(async (context, next) =>

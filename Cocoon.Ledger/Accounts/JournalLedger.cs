@@ -12,7 +12,8 @@ namespace Cocoon.Ledger.Accounts;
 /// </summary>
 public sealed class JournalLedger : ILedger, ILedgerAccounts, IAsyncDisposable
 {
-    private static readonly Func<LedgerDbContext, string, CancellationToken, Task<AccountBalanceRow?>> BalanceQuery =
+    // Per instance, not static: a compiled query belongs to one model, and SQLite and PostgreSQL models differ.
+    private readonly Func<LedgerDbContext, string, CancellationToken, Task<AccountBalanceRow?>> _balanceQuery =
         EF.CompileAsyncQuery((LedgerDbContext db, string id, CancellationToken ct) =>
             db.Accounts.AsNoTracking().Where(a => a.Id == id).Select(a => new AccountBalanceRow(a.Balance, a.Held)).FirstOrDefault());
 
@@ -84,7 +85,7 @@ public sealed class JournalLedger : ILedger, ILedgerAccounts, IAsyncDisposable
         Require(account, nameof(account));
         await _database.MigrateAsync(cancellationToken);
         await using var db = _database.CreateContext();
-        var row = await BalanceQuery(db, account.Value, cancellationToken);
+        var row = await _balanceQuery(db, account.Value, cancellationToken);
         return new AccountBalance(account, row?.Balance ?? 0, row?.Held ?? 0);
     }
 
@@ -138,6 +139,11 @@ public sealed class JournalLedger : ILedger, ILedgerAccounts, IAsyncDisposable
         if (account == source)
         {
             throw new ArgumentException($"Cannot credit {account} from itself.", nameof(source));
+        }
+
+        if (key.StartsWith(LedgerBatch.SettleKeyPrefix, StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"Idempotency keys starting with '{LedgerBatch.SettleKeyPrefix}' belong to settlements.", nameof(key));
         }
 
         return _writer.Run(batch => batch.Credit(account, amount, source, key, kind), cancellationToken);

@@ -158,7 +158,9 @@ internal sealed class LedgerBatch
         }
     }
 
-    public static string SettleKey(Guid holdId) => "settle:" + holdId.ToString("D");
+    public const string SettleKeyPrefix = "settle:";
+
+    public static string SettleKey(Guid holdId) => SettleKeyPrefix + holdId.ToString("D");
 
     private static Hold ToHold(StoredHold stored) =>
         new(Guid.Parse(stored.Id), new AccountId(stored.Payer), stored.Amount, DateTimeOffset.FromUnixTimeMilliseconds(stored.ExpiresAtMs));

@@ -44,6 +44,11 @@ internal sealed partial class LedgerWriter : IAsyncDisposable
     {
         cancellationToken.ThrowIfCancellationRequested();
         var op = new Operation<T>(operation, cancellationToken);
+        if (_loop.IsFaulted)
+        {
+            throw new InvalidOperationException("The ledger writer stopped after an unexpected error; see the log (event 5102).", _loop.Exception);
+        }
+
         if (!_queue.Writer.TryWrite(op))
         {
             throw new ObjectDisposedException(nameof(LedgerWriter), "The ledger is shutting down.");
@@ -59,11 +64,40 @@ internal sealed partial class LedgerWriter : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _queue.Writer.TryComplete();
-        await _loop;
+        try
+        {
+            await _loop;
+        }
+        catch (Exception) when (_loop.IsFaulted)
+        {
+            // Already logged and reported to every caller.
+        }
+
         CloseConnection();
     }
 
     private async Task RunAsync()
+    {
+        try
+        {
+            await DrainAsync();
+        }
+        catch (Exception ex)
+        {
+            // Nothing above should throw (each failure completes its operations); if something does, fail what is
+            // queued rather than leave callers waiting forever, and refuse new work.
+            LogWriterStopped(_logger, ex);
+            _queue.Writer.TryComplete(ex);
+            while (_queue.Reader.TryRead(out var op))
+            {
+                op.Fail(ex);
+            }
+
+            throw;
+        }
+    }
+
+    private async Task DrainAsync()
     {
         var batch = new List<Operation>(_maxBatch);
         while (await _queue.Reader.WaitToReadAsync())
@@ -203,6 +237,9 @@ internal sealed partial class LedgerWriter : IAsyncDisposable
 
     [LoggerMessage(EventId = 5101, Level = LogLevel.Warning, Message = "A ledger batch of {Count} operations failed; retrying each alone")]
     private static partial void LogBatchFailed(ILogger logger, int count, Exception exception);
+
+    [LoggerMessage(EventId = 5102, Level = LogLevel.Critical, Message = "The ledger writer stopped")]
+    private static partial void LogWriterStopped(ILogger logger, Exception exception);
 
     private abstract class Operation(CancellationToken cancellationToken)
     {

@@ -6,5 +6,6 @@ var benchmarks = new SortedDictionary<string, Func<BenchContext, Task>>(StringCo
 {
     ["ledger"] = Cocoon.Bench.Ledger.SettlementBenchmark.RunAsync,
     ["llama"] = LlamaBenchmark.RunAsync,
+    ["dispatch"] = Cocoon.Bench.Dispatch.DispatchBenchmark.RunAsync,
 };
 return await BenchRunner.RunAsync(benchmarks, args);

@@ -143,6 +143,11 @@ public sealed class MiniAppEndpointTests(MiniAppFixture fixture) : IClassFixture
         var html = await response.Content.ReadAsStringAsync();
         Assert.Contains("tgWebAppData", html, StringComparison.Ordinal);
         Assert.DoesNotContain("<script src", html, StringComparison.OrdinalIgnoreCase);
+
+        using var noRedirect = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = fixture.BaseAddress };
+        using var bare = await noRedirect.GetAsync("miniapp");
+        Assert.Equal(HttpStatusCode.Redirect, bare.StatusCode);
+        Assert.Equal("/miniapp/", bare.Headers.Location?.OriginalString);
     }
 
     /// <summary>What a TON Connect wallet returns for a ton_proof request, signed with the wallet's key.</summary>

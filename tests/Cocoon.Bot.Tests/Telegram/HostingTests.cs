@@ -156,6 +156,44 @@ public sealed class HostingTests(RedisFixture fixture) : IClassFixture<RedisFixt
         Assert.Empty(api.Calls("getUpdates"));
     }
 
+    [Fact]
+    public async Task One_chat_is_handled_in_order_while_other_chats_run_in_parallel()
+    {
+        await using var api = new FakeBotApi();
+        var releaseSlowChat = new TaskCompletionSource();
+        var running = 0;
+        var overlapped = false;
+        var dispatcher = new ScriptedDispatcher
+        {
+            Answer = r => ["re: " + r.Generation.Messages![^1].Content],
+            BeforeAnswer = async (r, ct) =>
+            {
+                if (r.Payer.Value == "user:651")
+                {
+                    overlapped |= Interlocked.Increment(ref running) > 1;
+                    // Chat 651 can only go on once chat 652 was answered: a serial bot would deadlock here.
+                    await releaseSlowChat.Task.WaitAsync(ct);
+                    await Task.Delay(50, ct);
+                    Interlocked.Decrement(ref running);
+                }
+            },
+        };
+        await using var bot = await BotHarness.StartAsync(redis, api, dispatcher, null, BotHarness.NewPrefix(), BotHarness.NewHostKey());
+
+        for (var i = 1; i <= 3; i++)
+        {
+            api.Enqueue(FakeBotApi.TextUpdate(651, 651, $"m{i}", i));
+        }
+
+        api.Enqueue(FakeBotApi.TextUpdate(652, 652, "other chat", 1));
+        await api.WaitForAsync("sendMessage", c => c.Text == "re: other chat");
+        releaseSlowChat.SetResult();
+        await api.WaitForAsync("sendMessage", c => c.ChatId == 651, count: 3);
+
+        Assert.Equal(["re: m1", "re: m2", "re: m3"], api.Calls("sendMessage").Where(c => c.ChatId == 651).Select(c => c.Text));
+        Assert.False(overlapped);
+    }
+
     private static async Task<int> PostAsync(BotHarness bot, JsonObject update, string secret)
     {
         var context = new DefaultHttpContext { RequestServices = bot.Services };

@@ -18,6 +18,7 @@ try {
   if (input.thirdParty) {
     const params = new URLSearchParams(initData);
     params.delete("hash");
+    params.delete("signature"); // the library writes an empty one when none is given
     const pairs = [...params.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `${k}=${v}`);
     const message = Buffer.from(`${input.thirdParty.botId}:WebAppData\n${pairs.join("\n")}`, "utf8");
     const { publicKey, privateKey } = generateKeyPairSync("ed25519");
