@@ -86,7 +86,9 @@ public static class MiniAppEndpoints
             validator = new InitDataValidator(token.Trim(), options.InitDataMaxAge, clock);
         }
 
-        var links = new WalletLinks(app.Services.GetRequiredService<IConnectionMultiplexer>(), app.Services.GetRequiredService<RedisKeys>());
+        // Resolved on first use: the Redis connection is made by its first user, not at mapping time.
+        var services = app.Services;
+        var linksHolder = new Lazy<WalletLinks>(() => new WalletLinks(services.GetRequiredService<IConnectionMultiplexer>(), services.GetRequiredService<RedisKeys>()));
 
         // Routing ignores the trailing slash, but the page's relative "api/..." URLs need it.
         app.MapGet("/miniapp/", (HttpContext http) => http.Request.Path.Value?.EndsWith('/') == true
@@ -126,7 +128,7 @@ public static class MiniAppEndpoints
         {
             var user = User(http);
             var balance = await ledger.GetBalanceAsync(AccountId.User(user.Id), ct).ConfigureAwait(false);
-            var wallet = await links.GetAsync(user.Id, ct).ConfigureAwait(false);
+            var wallet = await linksHolder.Value.GetAsync(user.Id, ct).ConfigureAwait(false);
             return Ok(new MeResponse(user.Id, user.FirstName, user.Username, balance, wallet));
         });
 
@@ -195,7 +197,7 @@ public static class MiniAppEndpoints
 
             try
             {
-                await links.LinkAsync(user.Id, address.ToRaw(), ct).ConfigureAwait(false);
+                await linksHolder.Value.LinkAsync(user.Id, address.ToRaw(), ct).ConfigureAwait(false);
             }
             catch (WalletLinkedElsewhereException e)
             {

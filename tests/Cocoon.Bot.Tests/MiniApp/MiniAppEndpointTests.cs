@@ -42,6 +42,10 @@ public sealed class MiniAppEndpointTests(MiniAppFixture fixture) : IClassFixture
             var body = await JsonAsync(await old.PostAsync("ton-proof/payload", null), HttpStatusCode.Unauthorized);
             Assert.Contains("too old", body["error"]!["message"]!.GetValue<string>(), StringComparison.Ordinal);
         }
+
+        // Refusals are logged with their reason, never with the init data (a bearer credential) or the token.
+        Assert.Contains(fixture.Logs.Lines, l => l.Contains("too old", StringComparison.Ordinal));
+        Assert.DoesNotContain(fixture.Logs.Lines, l => l.Contains("hash=", StringComparison.Ordinal) || l.Contains(MiniAppFixture.BotToken, StringComparison.Ordinal));
     }
 
     [Fact]

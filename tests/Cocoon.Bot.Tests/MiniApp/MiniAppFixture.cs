@@ -29,6 +29,8 @@ public sealed class MiniAppFixture : IAsyncLifetime
 
     public Uri BaseAddress { get; private set; } = null!;
 
+    public CapturingLoggerProvider Logs => _gateway.Logs;
+
     public async Task InitializeAsync()
     {
         var settings = new Dictionary<string, string?>
