@@ -1,3 +1,13 @@
+using Cocoon.Bot.Hosting;
+
+if (CommandLine.IsCommand(args))
+{
+    return await CommandLine.RunAsync(args);
+}
+
 var builder = WebApplication.CreateBuilder(args);
+builder.AddCocoonGateway();
 var app = builder.Build();
-app.Run();
+app.MapCocoonGateway();
+await app.RunAsync();
+return 0;

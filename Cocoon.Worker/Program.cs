@@ -1,3 +1,10 @@
-// Placeholder until the foundation issue lands the worker host and the generate/selfcheck commands.
-Console.Error.WriteLine("Cocoon.Worker: not built yet");
-return 1;
+using Cocoon.Worker.Cli;
+
+// One command per line; each command class owns its arguments and its exit code.
+return args.FirstOrDefault() switch
+{
+    "generate" => await GenerateCommand.RunAsync(args[1..]),
+    "selfcheck" => await SelfCheckCommand.RunAsync(args[1..]),
+    "run" => await Cocoon.Worker.Hosting.RunCommand.RunAsync(args[1..]),
+    _ => CliSupport.Usage(args.FirstOrDefault()),
+};

@@ -20,6 +20,7 @@ public static class CocoonEnvironment
         ["TELEGRAM_API_BASE_URL"] = "Telegram:ApiBaseUrl",
         ["COCOON_LLAMA_BACKEND"] = "Llama:Backend",
         ["COCOON_LLAMA_LIB_DIR"] = "Llama:LibraryDir",
+        ["COCOON_WORKER_TOKEN"] = "Worker:Token",
     };
 
     /// <summary>Default data folder: ./.cocoon relative to the working directory (git-ignored).</summary>

@@ -1,0 +1,23 @@
+namespace Cocoon.Bot.Api;
+
+/// <summary>The API's log lines: request ids, models, counts and reasons; never a prompt, an answer or a key.</summary>
+internal static partial class ApiLog
+{
+    [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "Request {RequestId} refused with {Status} ({Code})")]
+    public static partial void Refused(ILogger logger, string requestId, int status, string code);
+
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Information, Message = "Request {RequestId} answered on {Model} by worker {WorkerId} ({Attestation}): {PromptTokens}+{CompletionTokens} tokens, {CostNanotons} nanotons, {Finish}")]
+    public static partial void Answered(ILogger logger, string requestId, string model, string workerId, string attestation, int promptTokens, int completionTokens, long costNanotons, string finish);
+
+    [LoggerMessage(EventId = 3003, Level = LogLevel.Error, Message = "Request {RequestId} failed in dispatch")]
+    public static partial void DispatchFailed(ILogger logger, string requestId, Exception exception);
+
+    [LoggerMessage(EventId = 3004, Level = LogLevel.Information, Message = "Request {RequestId} abandoned: the client disconnected")]
+    public static partial void ClientGone(ILogger logger, string requestId);
+
+    [LoggerMessage(EventId = 3005, Level = LogLevel.Warning, Message = "Request {RequestId} failed after streaming had started ({Code})")]
+    public static partial void StreamFailed(ILogger logger, string requestId, string code, Exception exception);
+
+    [LoggerMessage(EventId = 3006, Level = LogLevel.Information, Message = "Local developer API key registered (id {KeyId})")]
+    public static partial void LocalKeyRegistered(ILogger logger, string keyId);
+}

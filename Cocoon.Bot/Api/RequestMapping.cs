@@ -1,0 +1,255 @@
+using Cocoon.Bot.Hosting;
+using Cocoon.Engine.Protocol;
+
+namespace Cocoon.Bot.Api;
+
+/// <summary>What an OpenAI request becomes before dispatch: the generation, the model and the caller's limits.</summary>
+internal sealed record MappedRequest(string Model, GenerationRequest Generation, bool Stream, bool IncludeUsage, int MaxCoefficient, TimeSpan Timeout);
+
+/// <summary>
+/// Validates OpenAI request bodies and maps them onto the shared <see cref="GenerationRequest"/>. Every refusal names
+/// the parameter, so a client knows what to fix; nothing here echoes a prompt.
+/// </summary>
+internal static class RequestMapping
+{
+    /// <summary>The default price ceiling when a request gives none, as in <see cref="Dispatch.DispatchRequest"/>.</summary>
+    public const int DefaultMaxCoefficient = 4000;
+
+    private const int MaxStopStrings = 4;
+    private const int MaxMessages = 1024;
+
+    public static MappedRequest Map(ChatCompletionRequest r, GatewayOptions options)
+    {
+        var model = RequireModel(r.Model);
+        if (r.Messages is null || r.Messages.Count == 0)
+        {
+            throw ApiProblem.Invalid("'messages' must be a non-empty array of chat messages.", "messages", "missing_required_parameter");
+        }
+
+        if (r.Messages.Count > MaxMessages)
+        {
+            throw ApiProblem.Invalid($"'messages' may hold at most {MaxMessages} messages.", "messages");
+        }
+
+        var messages = new List<ChatMessage>(r.Messages.Count);
+        for (var i = 0; i < r.Messages.Count; i++)
+        {
+            var m = r.Messages[i] ?? throw ApiProblem.Invalid("A message must be an object.", $"messages[{i}]");
+            var role = m.Role switch
+            {
+                "system" or "developer" => "system",
+                "user" => "user",
+                "assistant" => "assistant",
+                null => throw ApiProblem.Invalid("Every message needs a 'role'.", $"messages[{i}].role", "missing_required_parameter"),
+                "tool" or "function" => throw ApiProblem.Invalid("Tool messages are not supported.", $"messages[{i}].role", "unsupported_value"),
+                _ => throw ApiProblem.Invalid("'role' must be one of system, developer, user, assistant.", $"messages[{i}].role", "invalid_value"),
+            };
+            if (m.ToolCalls is { ValueKind: not System.Text.Json.JsonValueKind.Null } || m.ToolCallId is not null)
+            {
+                throw ApiProblem.Invalid("Tool calls are not supported.", $"messages[{i}].tool_calls", "unsupported_parameter");
+            }
+
+            if (m.Content is null)
+            {
+                throw ApiProblem.Invalid("Every message needs a text 'content'.", $"messages[{i}].content", "missing_required_parameter");
+            }
+
+            messages.Add(new ChatMessage(role, m.Content));
+        }
+
+        Unsupported(r.Tools, "tools");
+        Unsupported(r.ToolChoice, "tool_choice");
+        Unsupported(r.LogitBias, "logit_bias");
+        if (r.ParallelToolCalls is true)
+        {
+            throw ApiProblem.Invalid("Tool calls are not supported.", "parallel_tool_calls", "unsupported_parameter");
+        }
+
+        if (r.Logprobs is true || r.TopLogprobs is not null)
+        {
+            throw ApiProblem.Invalid("Log probabilities are not supported.", r.Logprobs is true ? "logprobs" : "top_logprobs", "unsupported_parameter");
+        }
+
+        if (r.ResponseFormat is { ValueKind: System.Text.Json.JsonValueKind.Object } format
+            && !(format.TryGetProperty("type", out var t) && t.ValueKind == System.Text.Json.JsonValueKind.String && t.GetString() == "text"))
+        {
+            throw ApiProblem.Invalid("Only response_format {\"type\":\"text\"} is supported.", "response_format", "unsupported_value");
+        }
+
+        if (r.MaxTokens is not null && r.MaxCompletionTokens is not null && r.MaxTokens != r.MaxCompletionTokens)
+        {
+            throw ApiProblem.Invalid("Give max_tokens or max_completion_tokens, not two different values.", "max_tokens");
+        }
+
+        var maxTokens = PositiveMaxTokens(r.MaxCompletionTokens ?? r.MaxTokens, r.MaxCompletionTokens is null ? "max_tokens" : "max_completion_tokens", options.DefaultMaxTokens);
+        var sampling = Sampling(maxTokens, r.Temperature, r.TopP, r.TopK, r.MinP, r.RepetitionPenalty, r.PresencePenalty, r.FrequencyPenalty, r.Seed, r.Stop, r.N);
+        return new MappedRequest(
+            model,
+            new GenerationRequest { Messages = messages, Sampling = sampling },
+            r.Stream ?? false,
+            r.StreamOptions?.IncludeUsage ?? false,
+            MaxCoefficient(r.MaxCoefficient),
+            Timeout(r.Timeout, options));
+    }
+
+    public static MappedRequest Map(CompletionRequest r, GatewayOptions options)
+    {
+        var model = RequireModel(r.Model);
+        if (r.Prompt is null || r.Prompt.Count == 0)
+        {
+            throw ApiProblem.Invalid("'prompt' must be a non-empty string.", "prompt", "missing_required_parameter");
+        }
+
+        if (r.Prompt.Count > 1)
+        {
+            throw ApiProblem.Invalid("Only one prompt per request is supported; send one request per prompt.", "prompt", "unsupported_value");
+        }
+
+        if (r.Prompt[0].Length == 0)
+        {
+            throw ApiProblem.Invalid("'prompt' must not be empty.", "prompt", "invalid_value");
+        }
+
+        if (r.Echo is true)
+        {
+            throw ApiProblem.Invalid("echo is not supported.", "echo", "unsupported_parameter");
+        }
+
+        if (r.Suffix is not null)
+        {
+            throw ApiProblem.Invalid("suffix is not supported.", "suffix", "unsupported_parameter");
+        }
+
+        if (r.Logprobs is not null)
+        {
+            throw ApiProblem.Invalid("Log probabilities are not supported.", "logprobs", "unsupported_parameter");
+        }
+
+        if (r.BestOf is not null and not 1)
+        {
+            throw ApiProblem.Invalid("best_of must be 1.", "best_of", "unsupported_value");
+        }
+
+        Unsupported(r.LogitBias, "logit_bias");
+        // OpenAI's legacy completions default to 16 tokens; keep that so existing clients behave as they expect.
+        var maxTokens = PositiveMaxTokens(r.MaxTokens, "max_tokens", 16);
+        var sampling = Sampling(maxTokens, r.Temperature, r.TopP, r.TopK, r.MinP, r.RepetitionPenalty, r.PresencePenalty, r.FrequencyPenalty, r.Seed, r.Stop, r.N);
+        return new MappedRequest(
+            model,
+            new GenerationRequest { Prompt = r.Prompt[0], Sampling = sampling },
+            r.Stream ?? false,
+            r.StreamOptions?.IncludeUsage ?? false,
+            MaxCoefficient(r.MaxCoefficient),
+            Timeout(r.Timeout, options));
+    }
+
+    private static string RequireModel(string? model) =>
+        string.IsNullOrWhiteSpace(model)
+            ? throw ApiProblem.Invalid("'model' is required; GET /v1/models lists the served models.", "model", "missing_required_parameter")
+            : model;
+
+    private static void Unsupported(System.Text.Json.JsonElement? value, string param)
+    {
+        if (value is { ValueKind: not System.Text.Json.JsonValueKind.Null })
+        {
+            throw ApiProblem.Invalid($"{param} is not supported.", param, "unsupported_parameter");
+        }
+    }
+
+    private static int PositiveMaxTokens(int? value, string param, int fallback) => value switch
+    {
+        null => fallback,
+        <= 0 => throw ApiProblem.Invalid($"'{param}' must be at least 1.", param, "invalid_value"),
+        _ => value.Value,
+    };
+
+    private static SamplingOptions Sampling(
+        int maxTokens, float? temperature, float? topP, int? topK, float? minP, float? repetitionPenalty,
+        float? presencePenalty, float? frequencyPenalty, long? seed, List<string>? stop, int? n)
+    {
+        var defaults = new SamplingOptions();
+        if (n is not null and not 1)
+        {
+            throw ApiProblem.Invalid("Only n = 1 is supported.", "n", "unsupported_value");
+        }
+
+        if (temperature is { } temp && (!float.IsFinite(temp) || temp < 0 || temp > 2))
+        {
+            throw ApiProblem.Invalid("'temperature' must be between 0 and 2.", "temperature", "invalid_value");
+        }
+
+        if (topP is { } p && (!float.IsFinite(p) || p <= 0 || p > 1))
+        {
+            throw ApiProblem.Invalid("'top_p' must be greater than 0 and at most 1.", "top_p", "invalid_value");
+        }
+
+        if (topK is < 0)
+        {
+            throw ApiProblem.Invalid("'top_k' must be 0 (off) or more.", "top_k", "invalid_value");
+        }
+
+        if (minP is { } mp && (!float.IsFinite(mp) || mp < 0 || mp > 1))
+        {
+            throw ApiProblem.Invalid("'min_p' must be between 0 and 1.", "min_p", "invalid_value");
+        }
+
+        if (repetitionPenalty is { } rp && (!float.IsFinite(rp) || rp <= 0 || rp > 10))
+        {
+            throw ApiProblem.Invalid("'repetition_penalty' must be greater than 0 and at most 10.", "repetition_penalty", "invalid_value");
+        }
+
+        // Presence and frequency penalties have no equivalent in the worker's sampler; accept only the neutral value
+        // instead of silently ignoring a setting the caller relies on.
+        if (presencePenalty is not null and not 0)
+        {
+            throw ApiProblem.Invalid("presence_penalty is not supported (use repetition_penalty).", "presence_penalty", "unsupported_value");
+        }
+
+        if (frequencyPenalty is not null and not 0)
+        {
+            throw ApiProblem.Invalid("frequency_penalty is not supported (use repetition_penalty).", "frequency_penalty", "unsupported_value");
+        }
+
+        if (seed is < 0 or > uint.MaxValue)
+        {
+            throw ApiProblem.Invalid($"'seed' must be between 0 and {uint.MaxValue}.", "seed", "invalid_value");
+        }
+
+        if (stop is { Count: > MaxStopStrings })
+        {
+            throw ApiProblem.Invalid($"'stop' may hold at most {MaxStopStrings} strings.", "stop", "invalid_value");
+        }
+
+        if (stop is not null && stop.Any(s => s.Length == 0 || s.Length > 256))
+        {
+            throw ApiProblem.Invalid("Every 'stop' string must be 1 to 256 characters.", "stop", "invalid_value");
+        }
+
+        return defaults with
+        {
+            MaxTokens = maxTokens,
+            Temperature = temperature ?? defaults.Temperature,
+            TopP = topP ?? defaults.TopP,
+            TopK = topK ?? defaults.TopK,
+            MinP = minP ?? defaults.MinP,
+            RepetitionPenalty = repetitionPenalty ?? defaults.RepetitionPenalty,
+            Seed = seed is { } s ? (uint)s : defaults.Seed,
+            Stop = stop ?? [],
+        };
+    }
+
+    private static int MaxCoefficient(int? value) => value switch
+    {
+        null => DefaultMaxCoefficient,
+        < 1 or > 1_000_000 => throw ApiProblem.Invalid("'max_coefficient' must be between 1 and 1000000 (1000 = 1.0x the base price).", "max_coefficient", "invalid_value"),
+        _ => value.Value,
+    };
+
+    private static TimeSpan Timeout(double? seconds, GatewayOptions options) => seconds switch
+    {
+        null => TimeSpan.FromSeconds(Math.Min(120, options.MaxTimeoutSeconds)),
+        { } s when !double.IsFinite(s) || s <= 0 || s > options.MaxTimeoutSeconds =>
+            throw ApiProblem.Invalid($"'timeout' must be more than 0 and at most {options.MaxTimeoutSeconds} seconds.", "timeout", "invalid_value"),
+        { } s => TimeSpan.FromSeconds(s),
+    };
+}

@@ -1,0 +1,89 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Cocoon.Bot.Dispatch;
+
+/// <summary>A model the network serves: its public name and the SHA-256 of the GGUF file every worker must load.</summary>
+public sealed class ServedModelOptions
+{
+    [Required(ErrorMessage = "Gateway:Models:N:Name is empty.")]
+    public string Name { get; set; } = string.Empty;
+
+    [Required(ErrorMessage = "Gateway:Models:N:Sha256 is empty; use the lower-case hex SHA-256 of the GGUF file (sha256sum).")]
+    [RegularExpression("^[0-9a-fA-F]{64}$", ErrorMessage = "Gateway:Models:N:Sha256 must be 64 hex digits (sha256sum of the GGUF file).")]
+    public string Sha256 { get; set; } = string.Empty;
+}
+
+/// <summary>Configuration section "Gateway" (the parts the dispatcher reads).</summary>
+public sealed class DispatchOptions : IValidatableObject
+{
+    public const string Section = "Gateway";
+
+    /// <summary>Names this gateway's result stream; unique per running instance (default: random per start).</summary>
+    [RegularExpression(@"^[A-Za-z0-9_.\-]{1,64}$", ErrorMessage = "Gateway:InstanceId may hold only letters, digits and _.- (at most 64).")]
+    public string? InstanceId { get; set; }
+
+    /// <summary>Worker measurements (lower-case hex SHA-256) allowed to receive jobs.</summary>
+    public List<string> AllowedMeasurements { get; set; } = [];
+
+    /// <summary>
+    /// Local development only: accept any measurement from a worker attested by the simulated TEE (a build you just
+    /// made has a measurement nobody wrote down). Logged as a warning at start. Never with real TEE workers.
+    /// </summary>
+    public bool AcceptAnySimulatedMeasurement { get; set; }
+
+    /// <summary>Ed25519 public keys (hex) of simulated TEE platforms whose attestations are trusted.</summary>
+    public List<string> TrustedSimulatedPlatformKeys { get; set; } = [];
+
+    /// <summary>Trust the simulated platform key under COCOON_DATA/tee (the one a local worker on this machine uses). Local development only.</summary>
+    public bool TrustLocalSimulatedPlatform { get; set; }
+
+    /// <summary>Accept workers without a provider token (provider "local"). Local development only.</summary>
+    public bool AllowLocalProvider { get; set; }
+
+    /// <summary>Models the network serves. Empty: any model a policy-passing worker registered (local development).</summary>
+    public List<ServedModelOptions> Models { get; set; } = [];
+
+    /// <summary>How many workers one request may be sealed to in turn (the first plus re-dispatches).</summary>
+    [Range(1, 10, ErrorMessage = "Gateway:MaxAttempts must be between 1 and 10.")]
+    public int MaxAttempts { get; set; } = 3;
+
+    /// <summary>A worker that sends nothing for this long on a job is given up (it may be alive but stuck).</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00", ErrorMessage = "Gateway:StallTimeout must be between 100 ms and 1 hour.")]
+    public TimeSpan StallTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How often the gateway re-reads the worker registry (a dead worker is noticed within this plus its heartbeat TTL).</summary>
+    [Range(typeof(TimeSpan), "00:00:00.050", "00:01:00", ErrorMessage = "Gateway:RegistryRefresh must be between 50 ms and 1 minute.")]
+    public TimeSpan RegistryRefresh { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Attestation documents older than this are refused even if not yet expired.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "30.00:00:00", ErrorMessage = "Gateway:MaxAttestationAge must be between 1 second and 30 days.")]
+    public TimeSpan MaxAttestationAge { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>Fallback poll of the result stream when no wake-up arrives.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:00:10", ErrorMessage = "Gateway:ResultPoll must be between 1 ms and 10 s.")]
+    public TimeSpan ResultPoll { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        foreach (var m in AllowedMeasurements)
+        {
+            if (m.Length != 64 || !m.All(Uri.IsHexDigit))
+            {
+                yield return new ValidationResult($"Gateway:AllowedMeasurements has '{m}', which is not a 64-digit hex SHA-256 measurement.");
+            }
+        }
+
+        foreach (var model in Models)
+        {
+            var context = new ValidationContext(model);
+            var results = new List<ValidationResult>();
+            if (!Validator.TryValidateObject(model, context, results, validateAllProperties: true))
+            {
+                foreach (var r in results)
+                {
+                    yield return r;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,32 @@
+using Cocoon.Engine.Pricing;
+using Cocoon.Engine.Transport;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace Cocoon.Bot.Dispatch;
+
+public static class DispatchServiceCollectionExtensions
+{
+    /// <summary>
+    /// The dispatcher and what it needs: Redis transport (Redis:*), the policy-checked worker directory and the result
+    /// router (both hosted services), metrics (Meter "Cocoon.Gateway") and pricing. ILedger comes from AddCocoonLedger.
+    /// </summary>
+    public static IServiceCollection AddDispatch(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        services.AddOptions<DispatchOptions>().Bind(configuration.GetSection(DispatchOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddCocoonRedis(configuration);
+        services.AddMetrics();
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<GatewayMetrics>();
+        services.TryAddSingleton<GatewayIdentity>();
+        services.TryAddSingleton(_ => PriceTable.FromConfiguration(configuration));
+        services.TryAddSingleton<DispatchPricing>();
+        services.TryAddSingleton<WorkerDirectory>();
+        services.TryAddSingleton<ResultRouter>();
+        services.AddHostedService(sp => sp.GetRequiredService<WorkerDirectory>());
+        services.AddHostedService(sp => sp.GetRequiredService<ResultRouter>());
+        services.TryAddSingleton<Dispatcher>();
+        services.TryAddSingleton<IDispatcher>(sp => sp.GetRequiredService<Dispatcher>());
+        return services;
+    }
+}

@@ -1,0 +1,59 @@
+using System.Diagnostics.Metrics;
+
+namespace Cocoon.Bot.Dispatch;
+
+/// <summary>
+/// The gateway's instruments (Meter "Cocoon.Gateway", exported to Prometheus by the host). Tags are fixed
+/// vocabularies (reasons, outcomes, model names): never a prompt, an answer or an identifier chosen by a user.
+/// </summary>
+public sealed class GatewayMetrics
+{
+    public const string MeterName = "Cocoon.Gateway";
+
+    private readonly Counter<long> _refusals;
+    private readonly Counter<long> _jobs;
+    private readonly Counter<long> _tokens;
+    private readonly Histogram<double> _timeToFirstToken;
+    private readonly Histogram<double> _tokensPerSecond;
+    private long _queued;
+    private int _workersOnline;
+
+    public GatewayMetrics(IMeterFactory meterFactory)
+    {
+        ArgumentNullException.ThrowIfNull(meterFactory);
+        var meter = meterFactory.Create(MeterName);
+        _refusals = meter.CreateCounter<long>("cocoon.refusals", description: "Workers, chunks and receipts the gateway refused, by reason.");
+        _jobs = meter.CreateCounter<long>("cocoon.jobs", description: "Dispatched requests by outcome.");
+        _tokens = meter.CreateCounter<long>("cocoon.tokens", description: "Tokens served, by kind (prompt, completion).");
+        _timeToFirstToken = meter.CreateHistogram<double>("cocoon.time_to_first_token", unit: "s", description: "From dispatch to the first opened piece.");
+        _tokensPerSecond = meter.CreateHistogram<double>("cocoon.tokens_per_second", unit: "{token}/s", description: "Completion tokens per second of generation, per request.");
+        meter.CreateObservableGauge("cocoon.queue_depth", () => Interlocked.Read(ref _queued), description: "Jobs sealed and enqueued whose first piece has not arrived yet.");
+        meter.CreateObservableGauge("cocoon.workers_online", () => Volatile.Read(ref _workersOnline), description: "Workers that are registered and pass the gateway's policy.");
+    }
+
+    public void Refused(string reason) => _refusals.Add(1, new KeyValuePair<string, object?>("reason", reason));
+
+    public void Job(string outcome) => _jobs.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+
+    public void Tokens(int prompt, int completion)
+    {
+        _tokens.Add(prompt, new KeyValuePair<string, object?>("kind", "prompt"));
+        _tokens.Add(completion, new KeyValuePair<string, object?>("kind", "completion"));
+    }
+
+    public void FirstToken(TimeSpan elapsed) => _timeToFirstToken.Record(elapsed.TotalSeconds);
+
+    public void Throughput(int completionTokens, TimeSpan generation)
+    {
+        if (completionTokens > 0 && generation > TimeSpan.Zero)
+        {
+            _tokensPerSecond.Record(completionTokens / generation.TotalSeconds);
+        }
+    }
+
+    public void Enqueued() => Interlocked.Increment(ref _queued);
+
+    public void Dequeued() => Interlocked.Decrement(ref _queued);
+
+    public void WorkersOnline(int count) => Volatile.Write(ref _workersOnline, count);
+}

@@ -1,0 +1,141 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using Cocoon.Engine.Protocol;
+using Cocoon.Engine.Transport;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace Cocoon.Bot.Dispatch;
+
+/// <summary>
+/// Reads this gateway's result stream and hands each entry to the in-flight request it belongs to. One reader per
+/// gateway (not one per request) keeps Redis traffic flat with load; consumed entries are deleted at once, so the
+/// stream only ever holds sealed bytes that are still in transit.
+/// </summary>
+public sealed partial class ResultRouter(
+    ResultStreams results,
+    StreamWakeups wakeups,
+    RedisKeys keys,
+    GatewayIdentity gateway,
+    GatewayMetrics metrics,
+    IOptions<DispatchOptions> options,
+    ILogger<ResultRouter> logger) : BackgroundService
+{
+    private const int BatchSize = 256;
+    private static readonly TimeSpan StreamTtl = TimeSpan.FromHours(1);
+
+    private readonly ConcurrentDictionary<string, Channel<ResultEnvelope>> _inFlight = new(StringComparer.Ordinal);
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes once the reader is subscribed and polling (tests and the benchmark wait for it).</summary>
+    public Task Ready => _ready.Task;
+
+    /// <summary>Starts routing entries for requestId to the returned reader until the registration is disposed.</summary>
+    public Registration Register(string requestId)
+    {
+        var channel = Channel.CreateUnbounded<ResultEnvelope>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        if (!_inFlight.TryAdd(requestId, channel))
+        {
+            throw new InvalidOperationException($"Request {requestId} is already in flight on this gateway.");
+        }
+
+        return new Registration(this, requestId, channel.Reader);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var lastId = "0-0";
+        var backoff = TimeSpan.FromMilliseconds(50);
+        var nextTouch = DateTimeOffset.MinValue;
+        Wakeup? wakeup = null;
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                try
+                {
+                    wakeup ??= await wakeups.SubscribeAsync(keys.ResultWake(gateway.Id), stoppingToken).ConfigureAwait(false);
+                    if (DateTimeOffset.UtcNow >= nextTouch)
+                    {
+                        await results.TouchAsync(gateway.Id, StreamTtl, stoppingToken).ConfigureAwait(false);
+                        nextTouch = DateTimeOffset.UtcNow + StreamTtl / 4;
+                    }
+
+                    _ready.TrySetResult();
+                    var entries = await results.ReadAsync(gateway.Id, lastId, BatchSize, stoppingToken).ConfigureAwait(false);
+                    backoff = TimeSpan.FromMilliseconds(50);
+                    if (entries.Count == 0)
+                    {
+                        await wakeup.WaitAsync(options.Value.ResultPoll, stoppingToken).ConfigureAwait(false);
+                        continue;
+                    }
+
+                    foreach (var entry in entries)
+                    {
+                        Route(entry);
+                    }
+
+                    lastId = entries[^1].EntryId;
+                    await results.DeleteAsync(gateway.Id, [.. entries.Select(e => e.EntryId)], stoppingToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is RedisException or TimeoutException && !stoppingToken.IsCancellationRequested)
+                {
+                    LogReadFailed(logger, gateway.Id, backoff.TotalMilliseconds, e);
+                    await Task.Delay(backoff, stoppingToken).ConfigureAwait(false);
+                    backoff = TimeSpan.FromMilliseconds(Math.Min(backoff.TotalMilliseconds * 2, 1000));
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            if (wakeup is not null)
+            {
+                await wakeup.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private void Route(ResultEntry entry)
+    {
+        if (entry.Envelope is null)
+        {
+            metrics.Refused("malformed-result");
+            LogMalformed(logger, entry.EntryId);
+            return;
+        }
+
+        // No reader: a late entry of a request that finished or moved to another worker; dropping it is the dedupe.
+        if (_inFlight.TryGetValue(entry.Envelope.RequestId, out var channel))
+        {
+            channel.Writer.TryWrite(entry.Envelope);
+        }
+    }
+
+    public sealed class Registration(ResultRouter router, string requestId, ChannelReader<ResultEnvelope> reader) : IDisposable
+    {
+        public ChannelReader<ResultEnvelope> Reader { get; } = reader;
+
+        public void Dispose()
+        {
+            if (router._inFlight.TryRemove(requestId, out var channel))
+            {
+                channel.Writer.TryComplete();
+            }
+        }
+    }
+
+    [LoggerMessage(EventId = 3101, Level = LogLevel.Warning, Message = "Reading result stream of gateway {GatewayId} failed; retrying in {DelayMs} ms")]
+    private static partial void LogReadFailed(ILogger logger, string gatewayId, double delayMs, Exception exception);
+
+    [LoggerMessage(EventId = 3102, Level = LogLevel.Warning, Message = "Dropped malformed result entry {EntryId} (not a version-1 result envelope)")]
+    private static partial void LogMalformed(ILogger logger, string entryId);
+}
+
+/// <summary>This gateway instance's id: names its result stream.</summary>
+public sealed class GatewayIdentity(IOptions<DispatchOptions> options)
+{
+    public string Id { get; } = options.Value.InstanceId is { Length: > 0 } id ? id : "gw-" + Guid.NewGuid().ToString("N")[..12];
+}

@@ -1,0 +1,256 @@
+using System.Collections.Concurrent;
+using System.Collections.Frozen;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Cocoon.Engine.Attestation;
+using Cocoon.Engine.Providers;
+using Cocoon.Engine.Transport;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace Cocoon.Bot.Dispatch;
+
+/// <summary>A worker that passed this gateway's policy, with the load the registry reported.</summary>
+public sealed record EligibleWorker(
+    AttestationDocument Document,
+    string ProviderId,
+    int PriceCoefficient,
+    int MaxConcurrency,
+    int Running,
+    double AverageJobMilliseconds);
+
+/// <summary>
+/// The gateway's view of the registry: re-read every Gateway:RegistryRefresh, each attestation verified once per
+/// document (cached by its hash) and checked against the policy: verifies, fresh, allow-listed measurement, served
+/// model, known and unpaused provider. Refusals are logged once per worker and reason, and counted every refresh.
+/// </summary>
+public sealed partial class WorkerDirectory : BackgroundService
+{
+    private readonly WorkerRegistry _registry;
+    private readonly ProviderDirectory _providers;
+    private readonly AttestationVerifier _verifier;
+    private readonly DispatchOptions _options;
+    private readonly GatewayMetrics _metrics;
+    private readonly TimeProvider _time;
+    private readonly ILogger<WorkerDirectory> _logger;
+    private readonly FrozenSet<string> _servedModels;
+    private readonly ConcurrentDictionary<string, string> _loggedRefusals = new(StringComparer.Ordinal);
+    private readonly TaskCompletionSource _firstRefresh = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private volatile IReadOnlyList<EligibleWorker> _eligible = [];
+    private volatile FrozenSet<string> _registered = FrozenSet<string>.Empty;
+
+    public WorkerDirectory(
+        WorkerRegistry registry,
+        ProviderDirectory providers,
+        IOptions<DispatchOptions> options,
+        GatewayMetrics metrics,
+        TimeProvider time,
+        IConfiguration configuration,
+        ILogger<WorkerDirectory> logger)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _registry = registry;
+        _providers = providers;
+        _options = options.Value;
+        _metrics = metrics;
+        _time = time;
+        _logger = logger;
+        _servedModels = _options.Models.Select(m => m.Sha256.ToLowerInvariant()).ToFrozenSet(StringComparer.OrdinalIgnoreCase);
+        var platformKeys = new List<string>(_options.TrustedSimulatedPlatformKeys);
+        if (_options.TrustLocalSimulatedPlatform)
+        {
+            platformKeys.Add(Convert.ToHexStringLower(SimulatedTeeProvider.ReadPlatformPublicKey(
+                Path.Combine(Engine.Hosting.CocoonEnvironment.DataDir(configuration), "tee"))));
+        }
+
+        _verifier = new AttestationVerifier(new AttestationPolicy
+        {
+            AllowedMeasurements = _options.AllowedMeasurements,
+            ServedModelHashes = _servedModels,
+            TrustedSimulatedPlatformKeys = platformKeys,
+            AllowSimulated = platformKeys.Count > 0,
+            MaxAge = _options.MaxAttestationAge,
+        }, time);
+
+        if (_options.AcceptAnySimulatedMeasurement)
+        {
+            LogAnyMeasurement(logger);
+        }
+
+        if (_options.AllowLocalProvider)
+        {
+            LogLocalProvider(logger);
+        }
+    }
+
+    /// <summary>Workers that may receive jobs right now.</summary>
+    public IReadOnlyList<EligibleWorker> Eligible => _eligible;
+
+    /// <summary>Completes after the first registry read (successful or not).</summary>
+    public Task FirstRefresh => _firstRefresh.Task;
+
+    /// <summary>True while the worker's registry entry exists (it heartbeats), whether or not it still gets new jobs.</summary>
+    public bool IsRegistered(string workerId) => _registered.Contains(workerId);
+
+    public EligibleWorker? Find(string workerId) => _eligible.FirstOrDefault(w => w.Document.WorkerId == workerId);
+
+    /// <summary>Re-reads the registry now (the dispatcher calls it when its view looks stale).</summary>
+    public async Task RefreshAsync(CancellationToken cancellationToken)
+    {
+        var registered = await _registry.ListAsync(cancellationToken).ConfigureAwait(false);
+        var eligible = new List<EligibleWorker>(registered.Count);
+        var providerCache = new Dictionary<string, ProviderInfo?>(StringComparer.Ordinal);
+        foreach (var worker in registered)
+        {
+            var (refusal, detail, accepted) = await CheckAsync(worker, providerCache, cancellationToken).ConfigureAwait(false);
+            if (accepted is not null)
+            {
+                eligible.Add(accepted);
+                _loggedRefusals.TryRemove(worker.Registration.WorkerId, out _);
+                continue;
+            }
+
+            if (!_loggedRefusals.TryGetValue(worker.Registration.WorkerId, out var logged) || logged != refusal)
+            {
+                // Counted and logged once per worker and reason, not on every refresh.
+                _loggedRefusals[worker.Registration.WorkerId] = refusal;
+                _metrics.Refused(refusal);
+                LogRefused(_logger, worker.Registration.WorkerId, refusal, detail);
+            }
+        }
+
+        _registered = registered.Select(w => w.Registration.WorkerId).ToFrozenSet(StringComparer.Ordinal);
+        _eligible = eligible;
+        _metrics.WorkersOnline(eligible.Count);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(_options.RegistryRefresh, _time);
+        try
+        {
+            do
+            {
+                try
+                {
+                    await RefreshAsync(stoppingToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is RedisException or TimeoutException && !stoppingToken.IsCancellationRequested)
+                {
+                    // Keep the last view: workers that were attested a moment ago are still the best guess.
+                    LogRefreshFailed(_logger, e);
+                }
+
+                _firstRefresh.TrySetResult();
+            }
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task<(string Refusal, string Detail, EligibleWorker? Accepted)> CheckAsync(
+        RegisteredWorker worker, Dictionary<string, ProviderInfo?> providerCache, CancellationToken cancellationToken)
+    {
+        AttestationBundle bundle;
+        try
+        {
+            bundle = AttestationBundle.FromJson(Encoding.UTF8.GetString(worker.Registration.Attestation));
+        }
+        catch (Exception e) when (e is JsonException or ArgumentException or FormatException)
+        {
+            return ("malformed", "the attestation bundle does not parse", null);
+        }
+
+        var verdict = _verifier.Verify(bundle);
+        var doc = verdict.Document;
+        if (!verdict.Accepted)
+        {
+            // Development switches override only the last two checks: by then signature, evidence and freshness passed.
+            var overridable = (verdict.Refusal == AttestationRefusal.UnknownMeasurement && _options.AcceptAnySimulatedMeasurement && verdict.IsSimulated)
+                || (verdict.Refusal == AttestationRefusal.UnknownModel && _servedModels.Count == 0);
+            if (!overridable || doc is null)
+            {
+                return (RefusalName(verdict.Refusal), verdict.Detail, null);
+            }
+
+            if (_servedModels.Count > 0 && !_servedModels.Contains(doc.ModelSha256))
+            {
+                return (RefusalName(AttestationRefusal.UnknownModel), $"worker {doc.WorkerId}: model {doc.ModelSha256} is not served", null);
+            }
+        }
+
+        if (doc!.WorkerId != worker.Registration.WorkerId || !string.Equals(doc.ModelSha256, worker.Registration.ModelSha256, StringComparison.OrdinalIgnoreCase))
+        {
+            return ("registration-mismatch", $"registry entry {worker.Registration.WorkerId} carries the document of {doc.WorkerId}", null);
+        }
+
+        string providerId;
+        int? coefficientOverride = null;
+        if (doc.ProviderId == ProviderDirectory.LocalProviderId)
+        {
+            if (!_options.AllowLocalProvider)
+            {
+                return ("no-provider", $"worker {doc.WorkerId} has no provider token (set COCOON_WORKER_TOKEN)", null);
+            }
+
+            providerId = ProviderDirectory.LocalProviderId;
+        }
+        else
+        {
+            if (!providerCache.TryGetValue(doc.ProviderId, out var provider))
+            {
+                provider = await _providers.ResolveTokenHashAsync(doc.ProviderId, cancellationToken).ConfigureAwait(false);
+                providerCache[doc.ProviderId] = provider;
+            }
+
+            if (provider is null)
+            {
+                return ("unknown-provider", $"worker {doc.WorkerId}: its provider token is not registered", null);
+            }
+
+            if (provider.Paused)
+            {
+                return ("provider-paused", $"worker {doc.WorkerId}: provider {provider.ProviderId} is paused", null);
+            }
+
+            providerId = provider.ProviderId;
+            coefficientOverride = provider.PriceCoefficient;
+        }
+
+        var max = Math.Min(doc.MaxConcurrency, worker.Registration.MaxConcurrency);
+        return ("none", string.Empty, new EligibleWorker(doc, providerId, coefficientOverride ?? doc.PriceCoefficient, max,
+            Math.Max(worker.Leases, worker.Load.Running), worker.Load.AverageJobMilliseconds));
+    }
+
+    /// <summary>Stable kebab-case metric labels.</summary>
+    public static string RefusalName(AttestationRefusal refusal) => refusal switch
+    {
+        AttestationRefusal.Malformed => "malformed",
+        AttestationRefusal.BadSignature => "bad-signature",
+        AttestationRefusal.EvidenceMismatch => "evidence-mismatch",
+        AttestationRefusal.UntrustedPlatform => "untrusted-platform",
+        AttestationRefusal.SimulatedNotAllowed => "simulated-not-allowed",
+        AttestationRefusal.TdxUnverifiable => "tdx-unverifiable",
+        AttestationRefusal.UnknownTee => "unknown-tee",
+        AttestationRefusal.NotYetValid => "not-yet-valid",
+        AttestationRefusal.Expired => "expired",
+        AttestationRefusal.UnknownMeasurement => "unknown-measurement",
+        AttestationRefusal.UnknownModel => "unknown-model",
+        _ => "other",
+    };
+
+    [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Worker {WorkerId} refused: {Reason} ({Detail})")]
+    private static partial void LogRefused(ILogger logger, string workerId, string reason, string detail);
+
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Reading the worker registry failed; keeping the last view")]
+    private static partial void LogRefreshFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 3003, Level = LogLevel.Warning, Message = "Gateway:AcceptAnySimulatedMeasurement is on: any build attested by a trusted simulated platform gets jobs. Local development only.")]
+    private static partial void LogAnyMeasurement(ILogger logger);
+
+    [LoggerMessage(EventId = 3004, Level = LogLevel.Warning, Message = "Gateway:AllowLocalProvider is on: workers without a provider token get jobs as provider 'local'. Local development only.")]
+    private static partial void LogLocalProvider(ILogger logger);
+}

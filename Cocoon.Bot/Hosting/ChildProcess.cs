@@ -1,0 +1,113 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+
+namespace Cocoon.Bot.Hosting;
+
+/// <summary>
+/// A process <c>up</c> started and owns: its output is relayed line by line with a name prefix, and stopping it
+/// sends SIGTERM first (so Redis flushes its AOF and the worker finishes its lease), then SIGKILL to the whole tree.
+/// </summary>
+internal sealed partial class ChildProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+
+    private ChildProcess(string name, Process process)
+    {
+        Name = name;
+        _process = process;
+    }
+
+    public string Name { get; }
+
+    public int Id => _process.Id;
+
+    public bool HasExited => _process.HasExited;
+
+    public int ExitCode => _process.ExitCode;
+
+    public Task Exited => _process.WaitForExitAsync();
+
+    public static ChildProcess Start(string name, string fileName, IEnumerable<string> arguments, IReadOnlyDictionary<string, string?> environment, TextWriter output, string? workingDirectory = null)
+    {
+        // Each child gets its own session (setsid execs in place, so the pid stays the child's): a Ctrl-C in the
+        // terminal then reaches only up, which stops the children in order instead of all of them at once.
+        var setsid = UpCommand.FindOnPath("setsid");
+        var psi = new ProcessStartInfo(setsid ?? fileName)
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
+        };
+        if (setsid is not null)
+        {
+            psi.ArgumentList.Add(fileName);
+        }
+
+        foreach (var a in arguments)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        foreach (var (k, v) in environment)
+        {
+            psi.Environment[k] = v;
+        }
+
+        var process = new Process { StartInfo = psi, EnableRaisingEvents = true };
+        var prefix = $"[{name}] ";
+        process.OutputDataReceived += (_, e) => Relay(output, prefix, e.Data);
+        process.ErrorDataReceived += (_, e) => Relay(output, prefix, e.Data);
+        if (!process.Start())
+        {
+            throw new InvalidOperationException($"{fileName} did not start");
+        }
+
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return new ChildProcess(name, process);
+    }
+
+    /// <summary>SIGTERM, then up to <paramref name="grace"/> for a clean exit, then SIGKILL of the whole tree.</summary>
+    public async Task StopAsync(TimeSpan grace)
+    {
+        if (_process.HasExited)
+        {
+            return;
+        }
+
+        _ = Kill(_process.Id, Sigterm);
+        try
+        {
+            await _process.WaitForExitAsync().WaitAsync(grace);
+        }
+        catch (TimeoutException)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(TimeSpan.FromSeconds(10));
+        _process.Dispose();
+    }
+
+    private static void Relay(TextWriter output, string prefix, string? line)
+    {
+        if (line is not null)
+        {
+            lock (output)
+            {
+                output.WriteLine(prefix + line);
+            }
+        }
+    }
+
+    private const int Sigterm = 15;
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
+}

@@ -1,0 +1,77 @@
+using Cocoon.Bot.Api;
+using Cocoon.Bot.Dispatch;
+using Cocoon.Bot.Observability;
+using Cocoon.Engine.Hosting;
+using Cocoon.Ledger;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
+
+namespace Cocoon.Bot.Hosting;
+
+/// <summary>The gateway host's composition: what Program.cs calls.</summary>
+public static class GatewayHosting
+{
+    /// <summary>Meters exported on /metrics: the dispatcher's and the API's.</summary>
+    public static readonly string[] Meters = ["Cocoon.Gateway", ApiMetrics.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel"];
+
+    /// <summary>Configuration, options, the shared Redis connection, API keys, the API and metrics.</summary>
+    public static WebApplicationBuilder AddCocoonGateway(this WebApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        AddCocoonEnvironmentBeforeCommandLine(builder.Configuration);
+
+        var services = builder.Services;
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddOptions<GatewayOptions>()
+            .Bind(builder.Configuration.GetSection(GatewayOptions.Section))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidator>();
+        services.AddOptions<KestrelServerOptions>()
+            .Configure<IOptions<GatewayOptions>>((kestrel, gateway) => kestrel.Limits.MaxRequestBodySize = gateway.Value.MaxRequestBodyBytes);
+
+        // --urls and ASPNETCORE_URLS win; otherwise COCOON_HTTP (Gateway:Url) decides where Kestrel listens.
+        if (string.IsNullOrEmpty(builder.Configuration[WebHostDefaults.ServerUrlsKey]))
+        {
+            builder.WebHost.UseUrls(builder.Configuration[$"{GatewayOptions.Section}:Url"] is { Length: > 0 } url ? url : CocoonEnvironment.DefaultHttp);
+        }
+
+        // The dispatcher brings the shared Redis connection (Redis:*), the worker directory and its Meter.
+        services.AddDispatch(builder.Configuration);
+        services.AddCocoonLedger(builder.Configuration);
+        services.AddSingleton<ApiKeyStore>();
+        services.AddSingleton<ServedModelsCache>();
+        services.AddSingleton<ApiMetrics>();
+        services.AddHostedService<LocalApiKeyRegistration>();
+
+        services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(Meters).AddPrometheusExporter());
+        return builder;
+    }
+
+    /// <summary>/v1 (OpenAI-compatible), /healthz and /metrics.</summary>
+    public static WebApplication MapCocoonGateway(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        app.MapOpenAiApi();
+        app.MapHealth();
+        app.MapPrometheusScrapingEndpoint("/metrics");
+        MiniApp.MiniAppEndpoints.MapMiniApp(app);
+        return app;
+    }
+
+    /// <summary>COCOON_* variables win over appsettings, command-line arguments win over both (as in ASP.NET Core).</summary>
+    private static void AddCocoonEnvironmentBeforeCommandLine(ConfigurationManager configuration)
+    {
+        configuration.AddCocoonEnvironment();
+        var sources = configuration.Sources;
+        var added = sources[^1];
+        var commandLine = sources.Select((s, i) => (s, i)).FirstOrDefault(x => x.s is Microsoft.Extensions.Configuration.CommandLine.CommandLineConfigurationSource);
+        if (commandLine.s is not null && commandLine.i < sources.Count - 1)
+        {
+            sources.RemoveAt(sources.Count - 1);
+            sources.Insert(commandLine.i, added);
+        }
+    }
+}

@@ -1,0 +1,59 @@
+using System.Diagnostics.Metrics;
+
+namespace Cocoon.Bot.Observability;
+
+/// <summary>
+/// What the API edge measures, as the client sees it. Labels are only endpoint, status, model and refusal reason:
+/// a bounded set, never a user, a key or any text.
+/// </summary>
+public sealed class ApiMetrics : IDisposable
+{
+    public const string MeterName = "Cocoon.Api";
+
+    private readonly Meter _meter;
+    private readonly Counter<long> _requests;
+    private readonly Counter<long> _refusals;
+    private readonly Counter<long> _promptTokens;
+    private readonly Counter<long> _completionTokens;
+    private readonly Histogram<double> _timeToFirstToken;
+    private readonly Histogram<double> _tokensPerSecond;
+    private readonly UpDownCounter<long> _inFlight;
+
+    public ApiMetrics(IMeterFactory meterFactory)
+    {
+        ArgumentNullException.ThrowIfNull(meterFactory);
+        _meter = meterFactory.Create(MeterName);
+        _requests = _meter.CreateCounter<long>("cocoon.api.requests", "{request}", "API requests by endpoint and HTTP status.");
+        _refusals = _meter.CreateCounter<long>("cocoon.api.refusals", "{request}", "API requests refused, by reason.");
+        _promptTokens = _meter.CreateCounter<long>("cocoon.api.prompt_tokens", "{token}", "Prompt tokens billed through the API.");
+        _completionTokens = _meter.CreateCounter<long>("cocoon.api.completion_tokens", "{token}", "Completion tokens streamed through the API.");
+        _timeToFirstToken = _meter.CreateHistogram<double>("cocoon.api.time_to_first_token", "s", "From the request arriving to the first answer text leaving the gateway.");
+        _tokensPerSecond = _meter.CreateHistogram<double>("cocoon.api.tokens_per_second", "{token}/s", "Completion tokens per second of generation, per request.");
+        _inFlight = _meter.CreateUpDownCounter<long>("cocoon.api.in_flight", "{request}", "Requests being answered now.");
+    }
+
+    public void Request(string endpoint, int status) =>
+        _requests.Add(1, new KeyValuePair<string, object?>("endpoint", endpoint), new KeyValuePair<string, object?>("status", status));
+
+    public void Refusal(string reason) => _refusals.Add(1, new KeyValuePair<string, object?>("reason", reason));
+
+    public void Answered(string model, int promptTokens, int completionTokens, TimeSpan generation)
+    {
+        var tag = new KeyValuePair<string, object?>("model", model);
+        _promptTokens.Add(promptTokens, tag);
+        _completionTokens.Add(completionTokens, tag);
+        if (completionTokens > 0 && generation > TimeSpan.Zero)
+        {
+            _tokensPerSecond.Record(completionTokens / generation.TotalSeconds, tag);
+        }
+    }
+
+    public void FirstToken(string model, TimeSpan elapsed) =>
+        _timeToFirstToken.Record(elapsed.TotalSeconds, new KeyValuePair<string, object?>("model", model));
+
+    public void Started() => _inFlight.Add(1);
+
+    public void Finished() => _inFlight.Add(-1);
+
+    public void Dispose() => _meter.Dispose();
+}

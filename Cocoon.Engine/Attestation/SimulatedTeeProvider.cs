@@ -1,0 +1,118 @@
+using NSec.Cryptography;
+
+namespace Cocoon.Engine.Attestation;
+
+/// <summary>
+/// Stands in for hardware attestation where there is none: an Ed25519 "platform" key, kept in a file under the data
+/// folder, signs document hashes the way a TEE's root key would. It proves only that the document was signed by a
+/// holder of that file: no isolation, no hardware. Every document and answer it touches says "simulated".
+/// </summary>
+public sealed class SimulatedTeeProvider : ITeeProvider, IDisposable
+{
+    public const string TeeKind = "simulated";
+    public const string KeyFileName = "platform.key";
+
+    private static ReadOnlySpan<byte> Domain => "cocoon simulated tee v1\0"u8;
+
+    private readonly Key _platformKey;
+
+    private SimulatedTeeProvider(Key platformKey)
+    {
+        _platformKey = platformKey;
+        PlatformPublicKey = platformKey.PublicKey.Export(KeyBlobFormat.RawPublicKey);
+    }
+
+    public string Kind => TeeKind;
+
+    /// <summary>The key a gateway lists in its trusted simulated platform keys.</summary>
+    public byte[] PlatformPublicKey { get; }
+
+    /// <summary>
+    /// Loads <c>platform.key</c> (a raw 32-byte Ed25519 seed, owner-only) from <paramref name="directory"/>, creating
+    /// it on first use. Several workers sharing one data folder share one platform key, as boxes of one host would.
+    /// </summary>
+    public static SimulatedTeeProvider LoadOrCreate(string directory)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        Directory.CreateDirectory(directory);
+        var path = Path.Combine(directory, KeyFileName);
+        if (!File.Exists(path))
+        {
+            TryCreate(path);
+        }
+
+        var seed = File.ReadAllBytes(path);
+        try
+        {
+            if (!Key.TryImport(SignatureAlgorithm.Ed25519, seed, KeyBlobFormat.RawPrivateKey, out var key) || key is null)
+            {
+                throw new InvalidOperationException(
+                    $"{path} is not a 32-byte Ed25519 platform key; delete it to create a new one (workers attested under the old key will need re-attesting).");
+            }
+
+            return new SimulatedTeeProvider(key);
+        }
+        finally
+        {
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(seed);
+        }
+    }
+
+    /// <summary>Reads the platform public key without loading the private key (for a gateway's trust list on the same host).</summary>
+    public static byte[] ReadPlatformPublicKey(string directory)
+    {
+        using var provider = LoadOrCreate(directory);
+        return provider.PlatformPublicKey;
+    }
+
+    public Task<AttestationEvidence> AttestAsync(ReadOnlyMemory<byte> documentHash, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (documentHash.Length != 32)
+        {
+            throw new ArgumentException("The document hash must be a 32-byte SHA-256.", nameof(documentHash));
+        }
+
+        var signature = SignatureAlgorithm.Ed25519.Sign(_platformKey, SignedMessage(documentHash.Span));
+        return Task.FromResult(new AttestationEvidence(TeeKind, signature, PlatformPublicKey));
+    }
+
+    internal static byte[] SignedMessage(ReadOnlySpan<byte> documentHash) => [.. Domain, .. documentHash];
+
+    public void Dispose() => _platformKey.Dispose();
+
+    private static void TryCreate(string path)
+    {
+        using var key = Key.Create(SignatureAlgorithm.Ed25519, new KeyCreationParameters { ExportPolicy = KeyExportPolicies.AllowPlaintextArchiving });
+        var seed = key.Export(KeyBlobFormat.RawPrivateKey);
+        var temp = path + "." + Guid.NewGuid().ToString("N") + ".tmp";
+        try
+        {
+            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+            if (!OperatingSystem.IsWindows())
+            {
+                options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            }
+
+            using (var file = new FileStream(temp, options))
+            {
+                file.Write(seed);
+                file.Flush(flushToDisk: true);
+            }
+
+            // Two workers starting together: the first rename wins and both then read the same key.
+            try
+            {
+                File.Move(temp, path, overwrite: false);
+            }
+            catch (IOException) when (File.Exists(path))
+            {
+            }
+        }
+        finally
+        {
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(seed);
+            File.Delete(temp);
+        }
+    }
+}

@@ -1,0 +1,80 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Cocoon.Engine.Protocol;
+using NSec.Cryptography;
+
+namespace Cocoon.Engine.Attestation;
+
+/// <summary>
+/// What a worker vouches for after a job: the tokens it counted and a hash of exactly the ciphertexts it sent
+/// (<see cref="Crypto.ChunkSealer.TranscriptHash"/>), so the bill is tied to the answer the gateway received.
+/// </summary>
+public sealed record UsageReceipt
+{
+    public const int CurrentVersion = 1;
+
+    [JsonPropertyOrder(0)]
+    public int Version { get; init; } = CurrentVersion;
+
+    [JsonPropertyOrder(1)]
+    public required string RequestId { get; init; }
+
+    [JsonPropertyOrder(2)]
+    public required string WorkerId { get; init; }
+
+    [JsonPropertyOrder(3)]
+    public required string ModelSha256 { get; init; }
+
+    [JsonPropertyOrder(4)]
+    public required int PromptTokens { get; init; }
+
+    [JsonPropertyOrder(5)]
+    public required int CompletionTokens { get; init; }
+
+    [JsonPropertyOrder(6)]
+    public required FinishReason FinishReason { get; init; }
+
+    /// <summary>SHA-256 over the sealed chunk ciphertexts in order (length-prefixed), as the chunk sealer computes it.</summary>
+    [JsonPropertyOrder(7)]
+    public required byte[] ChunksSha256 { get; init; }
+
+    [JsonPropertyOrder(8)]
+    public required DateTimeOffset WorkerStartedAt { get; init; }
+
+    [JsonPropertyOrder(9)]
+    public required DateTimeOffset WorkerFinishedAt { get; init; }
+
+    internal static ReadOnlySpan<byte> Domain => "cocoon usage receipt v1\0"u8;
+
+    /// <summary>Compact UTF-8 JSON with a fixed property order and times in Unix milliseconds.</summary>
+    public byte[] ToCanonicalBytes() => JsonSerializer.SerializeToUtf8Bytes(this, AttestationJson.Default.UsageReceipt);
+
+    public SignedUsageReceipt Sign(WorkerIdentity identity)
+    {
+        ArgumentNullException.ThrowIfNull(identity);
+        return new SignedUsageReceipt(this, identity.Sign(SignedMessage()));
+    }
+
+    internal byte[] SignedMessage() => [.. Domain, .. ToCanonicalBytes()];
+}
+
+/// <summary>A usage receipt with the worker's Ed25519 signature; verify it with the signing key from the worker's attestation.</summary>
+public sealed record SignedUsageReceipt(UsageReceipt Receipt, byte[] Signature)
+{
+    public bool Verify(ReadOnlySpan<byte> signingPublicKey)
+    {
+        if (Receipt is null || Signature is not { Length: 64 }
+            || !PublicKey.TryImport(SignatureAlgorithm.Ed25519, signingPublicKey, KeyBlobFormat.RawPublicKey, out var key) || key is null)
+        {
+            return false;
+        }
+
+        return SignatureAlgorithm.Ed25519.Verify(key, Receipt.SignedMessage(), Signature);
+    }
+
+    public string ToJson() => JsonSerializer.Serialize(this, AttestationJson.Default.SignedUsageReceipt);
+
+    public static SignedUsageReceipt FromJson(string json) =>
+        JsonSerializer.Deserialize(json, AttestationJson.Default.SignedUsageReceipt)
+        ?? throw new JsonException("The usage receipt is null.");
+}

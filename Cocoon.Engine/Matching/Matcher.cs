@@ -1,0 +1,204 @@
+namespace Cocoon.Engine.Matching;
+
+/// <summary>Service level a worker qualifies for, or a job requires. Higher is stricter; a worker serves its class and below.</summary>
+public enum SlaClass
+{
+    BestEffort = 0,
+    Standard = 1,
+    Premium = 2,
+}
+
+/// <summary>A worker as the registry sees it at one instant: identity, what it serves, its price and its live load.</summary>
+public sealed record WorkerSnapshot
+{
+    public required string WorkerId { get; init; }
+
+    public required string ProviderId { get; init; }
+
+    public required string ModelName { get; init; }
+
+    public required string ModelSha256 { get; init; }
+
+    /// <summary>Set by the network (operator action, failed spot-check): never matched.</summary>
+    public bool Disabled { get; init; }
+
+    /// <summary>Set by the provider (draining for an update): never matched.</summary>
+    public bool Paused { get; init; }
+
+    public int RunningJobs { get; init; }
+
+    public int MaxConcurrency { get; init; } = 1;
+
+    /// <summary>Recent average job time; zero while the worker has no history, which puts a new worker first, as in the reference network.</summary>
+    public TimeSpan AverageJobTime { get; init; }
+
+    /// <summary>Price multiplier in thousandths (1000 = 1.0x).</summary>
+    public int PriceCoefficient { get; init; } = 1000;
+
+    public SlaClass SlaClass { get; init; } = SlaClass.BestEffort;
+
+    public string Region { get; init; } = "";
+
+    /// <summary>0..1; a constant 1.0 until the market computes scores.</summary>
+    public double Reputation { get; init; } = 1.0;
+
+    public bool IsFull => RunningJobs >= MaxConcurrency;
+
+    /// <summary>Expected wait before this worker could start another job: running jobs x average job time.</summary>
+    public double LoadScore => Math.Max(0, RunningJobs) * Math.Max(0, AverageJobTime.TotalMilliseconds);
+}
+
+/// <summary>What a job needs. <see cref="Model"/> matches a worker's model name or its SHA-256.</summary>
+public sealed record JobSpec
+{
+    public required string Model { get; init; }
+
+    /// <summary>Highest price coefficient the caller accepts (1000 = 1.0x).</summary>
+    public int MaxCoefficient { get; init; } = int.MaxValue;
+
+    public SlaClass SlaClass { get; init; } = SlaClass.BestEffort;
+
+    /// <summary>Workers here rank first whenever one of them has room; others remain eligible.</summary>
+    public string? PreferredRegion { get; init; }
+
+    public double ReputationFloor { get; init; }
+
+    /// <summary>Workers not to use, e.g. the one that just failed this job before a re-dispatch.</summary>
+    public IReadOnlyCollection<string> ExcludedWorkers { get; init; } = [];
+}
+
+public enum MatchOutcome
+{
+    /// <summary><see cref="MatchResult.Ranked"/> holds at least one worker, best first.</summary>
+    Matched,
+
+    /// <summary>Workers would qualify, but every one of them is at its concurrency cap: retry later.</summary>
+    Busy,
+
+    /// <summary>No worker qualifies at all (model, price, SLA, reputation, availability).</summary>
+    NoWorker,
+}
+
+/// <summary>Why one worker was left out; a worker is reported under the first rule it fails, in this order.</summary>
+public enum MatchExclusion
+{
+    OtherModel,
+    Disabled,
+    Paused,
+    Excluded,
+    OverPrice,
+    BelowSla,
+    BelowReputation,
+    Full,
+}
+
+public sealed record ExcludedWorker(string WorkerId, MatchExclusion Reason);
+
+public sealed record MatchResult(MatchOutcome Outcome, IReadOnlyList<WorkerSnapshot> Ranked, IReadOnlyList<ExcludedWorker> Excluded, TimeSpan? RetryAfter)
+{
+    public WorkerSnapshot? Best => Ranked.Count > 0 ? Ranked[0] : null;
+}
+
+/// <summary>
+/// Chooses workers for a job. Baseline as in the reference network: same model, not disabled, under its concurrency
+/// cap, price coefficient within the caller's maximum, lowest running x average job time first. On top: SLA class,
+/// reputation floor, and a preferred region. Pure: snapshots in, ranking out.
+/// </summary>
+public static class Matcher
+{
+    /// <summary>Busy with no timing history to estimate from: tell the caller to come back in a second.</summary>
+    public static readonly TimeSpan DefaultRetryAfter = TimeSpan.FromSeconds(1);
+
+    public static MatchResult Rank(JobSpec job, IReadOnlyList<WorkerSnapshot> workers)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        ArgumentNullException.ThrowIfNull(workers);
+
+        var excludedIds = job.ExcludedWorkers.Count == 0 ? null : new HashSet<string>(job.ExcludedWorkers, StringComparer.Ordinal);
+        var eligible = new List<WorkerSnapshot>();
+        var excluded = new List<ExcludedWorker>();
+        var full = new List<WorkerSnapshot>();
+        foreach (var worker in workers)
+        {
+            var reason = Exclude(job, worker, excludedIds);
+            if (reason is null)
+            {
+                eligible.Add(worker);
+                continue;
+            }
+
+            excluded.Add(new ExcludedWorker(worker.WorkerId, reason.Value));
+            if (reason == MatchExclusion.Full)
+            {
+                full.Add(worker);
+            }
+        }
+
+        if (eligible.Count == 0)
+        {
+            return full.Count > 0
+                ? new MatchResult(MatchOutcome.Busy, [], excluded, EstimateRetryAfter(full))
+                : new MatchResult(MatchOutcome.NoWorker, [], excluded, null);
+        }
+
+        var preferred = string.IsNullOrEmpty(job.PreferredRegion) ? null : job.PreferredRegion;
+        var ranked = eligible
+            .OrderBy(w => preferred is not null && string.Equals(w.Region, preferred, StringComparison.OrdinalIgnoreCase) ? 0 : 1)
+            .ThenBy(w => w.LoadScore)
+            .ThenBy(w => w.PriceCoefficient)
+            .ThenBy(w => (double)w.RunningJobs / w.MaxConcurrency)
+            .ThenByDescending(w => w.Reputation)
+            .ThenBy(w => w.WorkerId, StringComparer.Ordinal)
+            .ToArray();
+        return new MatchResult(MatchOutcome.Matched, ranked, excluded, null);
+    }
+
+    private static MatchExclusion? Exclude(JobSpec job, WorkerSnapshot worker, HashSet<string>? excludedIds)
+    {
+        if (!string.Equals(worker.ModelName, job.Model, StringComparison.Ordinal)
+            && !string.Equals(worker.ModelSha256, job.Model, StringComparison.OrdinalIgnoreCase))
+        {
+            return MatchExclusion.OtherModel;
+        }
+
+        if (worker.Disabled)
+        {
+            return MatchExclusion.Disabled;
+        }
+
+        if (worker.Paused)
+        {
+            return MatchExclusion.Paused;
+        }
+
+        if (excludedIds?.Contains(worker.WorkerId) == true)
+        {
+            return MatchExclusion.Excluded;
+        }
+
+        if (worker.PriceCoefficient > job.MaxCoefficient)
+        {
+            return MatchExclusion.OverPrice;
+        }
+
+        if (worker.SlaClass < job.SlaClass)
+        {
+            return MatchExclusion.BelowSla;
+        }
+
+        // NaN never passes a floor.
+        if (!(worker.Reputation >= job.ReputationFloor))
+        {
+            return MatchExclusion.BelowReputation;
+        }
+
+        return worker.IsFull ? MatchExclusion.Full : null;
+    }
+
+    /// <summary>The soonest a full worker is expected to free a slot: its average job time (it runs jobs in parallel).</summary>
+    private static TimeSpan EstimateRetryAfter(List<WorkerSnapshot> full)
+    {
+        var known = full.Where(w => w.AverageJobTime > TimeSpan.Zero).Select(w => w.AverageJobTime).ToArray();
+        return known.Length == 0 ? DefaultRetryAfter : known.Min();
+    }
+}

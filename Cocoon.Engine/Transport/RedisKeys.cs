@@ -1,0 +1,37 @@
+using StackExchange.Redis;
+
+namespace Cocoon.Engine.Transport;
+
+/// <summary>Every Redis key and channel name the network uses, in one place.</summary>
+public sealed class RedisKeys(string prefix)
+{
+    public string Prefix { get; } = prefix;
+
+    /// <summary>Consumer group on every job stream.</summary>
+    public const string WorkerGroup = "workers";
+
+    /// <summary>Set of worker ids that have registered; members whose entry expired are pruned by readers.</summary>
+    public RedisKey Workers => Prefix + "workers";
+
+    /// <summary>Hash: registration + live load; expires unless heartbeats refresh it.</summary>
+    public RedisKey Worker(string workerId) => Prefix + "worker:" + workerId;
+
+    /// <summary>Sorted set of in-flight leases on a worker (member = request/attempt, score = expiry ms).</summary>
+    public RedisKey Leases(string workerId) => Prefix + "leases:" + workerId;
+
+    public RedisKey Jobs(string workerId) => Prefix + "jobs:" + workerId;
+
+    public RedisKey Results(string gatewayId) => Prefix + "results:" + gatewayId;
+
+    public RedisKey DeadLetters => Prefix + "deadletter";
+
+    public RedisChannel WorkerWake(string workerId) => RedisChannel.Literal(Prefix + "wake:worker:" + workerId);
+
+    public RedisChannel ResultWake(string gatewayId) => RedisChannel.Literal(Prefix + "wake:results:" + gatewayId);
+
+    public RedisKey Provider(string providerId) => Prefix + "provider:" + providerId;
+
+    public RedisKey ProviderToken(string tokenSha256Hex) => Prefix + "provider-token:" + tokenSha256Hex;
+
+    public RedisKey Providers => Prefix + "providers";
+}

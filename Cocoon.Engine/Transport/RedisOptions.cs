@@ -1,0 +1,19 @@
+using System.ComponentModel.DataAnnotations;
+using Cocoon.Engine.Hosting;
+
+namespace Cocoon.Engine.Transport;
+
+/// <summary>Configuration section "Redis".</summary>
+public sealed class RedisOptions
+{
+    public const string Section = "Redis";
+
+    /// <summary>host:port (or any StackExchange.Redis configuration string). Env COCOON_REDIS.</summary>
+    [Required(ErrorMessage = "Redis:Endpoint is empty; set COCOON_REDIS=host:port (default " + CocoonEnvironment.DefaultRedis + ").")]
+    public string Endpoint { get; set; } = CocoonEnvironment.DefaultRedis;
+
+    /// <summary>Prefix of every key and channel, so several networks (or parallel tests) share one server.</summary>
+    [Required(ErrorMessage = "Redis:Prefix is empty; use e.g. 'cocoon:'.")]
+    [RegularExpression(@"^[A-Za-z0-9_.:\-]{1,64}$", ErrorMessage = "Redis:Prefix may hold only letters, digits and _.:- (at most 64).")]
+    public string Prefix { get; set; } = "cocoon:";
+}

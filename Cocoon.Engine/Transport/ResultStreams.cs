@@ -1,0 +1,65 @@
+using System.Text.Json;
+using Cocoon.Engine.Protocol;
+using StackExchange.Redis;
+
+namespace Cocoon.Engine.Transport;
+
+public sealed record ResultEntry(string EntryId, ResultEnvelope? Envelope);
+
+/// <summary>
+/// One result stream per gateway instance. Workers XADD sealed chunks and receipts; the gateway reads with plain XREAD
+/// from its last id (no consumer group: the in-flight requests the entries belong to live only in that gateway's
+/// memory, so nobody else could use them) and deletes what it consumed.
+/// </summary>
+public sealed class ResultStreams(IConnectionMultiplexer redis, RedisKeys keys, StreamWakeups wakeups)
+{
+    public const string PayloadField = "result";
+
+    /// <summary>Appends a result; when this returns, Redis has it (and with appendfsync always, on disk).</summary>
+    public async Task<string> AppendAsync(string gatewayId, ResultEnvelope result, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        var payload = JsonSerializer.SerializeToUtf8Bytes(result, WireJsonContext.Default.ResultEnvelope);
+        var id = await redis.GetDatabase().StreamAddAsync(keys.Results(gatewayId), PayloadField, payload).WaitAsync(cancellationToken).ConfigureAwait(false);
+        wakeups.Nudge(keys.ResultWake(gatewayId));
+        return id!;
+    }
+
+    /// <summary>Entries after afterId (exclusive), oldest first, never blocking. Malformed entries come back with a null envelope.</summary>
+    public async Task<IReadOnlyList<ResultEntry>> ReadAsync(string gatewayId, string afterId, int count, CancellationToken cancellationToken)
+    {
+        var entries = await redis.GetDatabase().StreamReadAsync(keys.Results(gatewayId), afterId, count).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var result = new List<ResultEntry>(entries.Length);
+        foreach (var entry in entries)
+        {
+            ResultEnvelope? envelope = null;
+            var value = entry[PayloadField];
+            if (!value.IsNull)
+            {
+                try
+                {
+                    envelope = JsonSerializer.Deserialize((byte[])value!, WireJsonContext.Default.ResultEnvelope);
+                }
+                catch (JsonException)
+                {
+                }
+            }
+
+            result.Add(new ResultEntry(entry.Id!, envelope is { Version: WireVersion.Current } ? envelope : null));
+        }
+
+        return result;
+    }
+
+    public Task DeleteAsync(string gatewayId, IReadOnlyList<string> entryIds, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(entryIds);
+        return entryIds.Count == 0
+            ? Task.CompletedTask
+            : redis.GetDatabase().StreamDeleteAsync(keys.Results(gatewayId), [.. entryIds.Select(i => (RedisValue)i)]).WaitAsync(cancellationToken);
+    }
+
+    /// <summary>Keeps a live gateway's stream; a dead gateway's stream expires by itself.</summary>
+    public Task TouchAsync(string gatewayId, TimeSpan ttl, CancellationToken cancellationToken) =>
+        redis.GetDatabase().KeyExpireAsync(keys.Results(gatewayId), ttl).WaitAsync(cancellationToken);
+}

@@ -1,0 +1,43 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace Cocoon.Engine.Transport;
+
+public static class TransportServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers the one shared <see cref="IConnectionMultiplexer"/> (connected lazily, reconnecting on its own),
+    /// the key names, the worker registry, leases, streams and the dead-letter stream. Safe to call twice.
+    /// </summary>
+    public static IServiceCollection AddCocoonRedis(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        if (services.Any(d => d.ServiceType == typeof(RedisKeys)))
+        {
+            return services;
+        }
+
+        services.AddOptions<RedisOptions>().Bind(configuration.GetSection(RedisOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<IConnectionMultiplexer>(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<RedisOptions>>().Value;
+            var config = ConfigurationOptions.Parse(options.Endpoint);
+            // Start even when Redis is not up yet (or restarting): commands fail fast and the loops retry.
+            config.AbortOnConnectFail = false;
+            config.ConnectRetry = 5;
+            return ConnectionMultiplexer.Connect(config);
+        });
+        services.AddSingleton(sp => new RedisKeys(sp.GetRequiredService<IOptions<RedisOptions>>().Value.Prefix));
+        services.AddSingleton<WorkerRegistry>();
+        services.AddSingleton<WorkerLeases>();
+        services.AddSingleton<JobStreams>();
+        services.AddSingleton<ResultStreams>();
+        services.AddSingleton<StreamWakeups>();
+        services.AddSingleton<Providers.ProviderDirectory>();
+        return services;
+    }
+}

@@ -1,0 +1,97 @@
+using System.Text.Json;
+using Cocoon.Engine.Protocol;
+using StackExchange.Redis;
+
+namespace Cocoon.Engine.Transport;
+
+/// <summary>A live registry entry as gateways read it.</summary>
+public sealed record RegisteredWorker(WorkerRegistration Registration, WorkerLoad Load, int Leases);
+
+/// <summary>
+/// Workers announce themselves with their attestation and live load in a hash that expires unless heartbeats
+/// refresh it, so a silent worker disappears from every gateway's view within one TTL.
+/// </summary>
+public sealed class WorkerRegistry(IConnectionMultiplexer redis, RedisKeys keys, TimeProvider time)
+{
+    private const string RegistrationField = "registration";
+    private const string LoadField = "load";
+
+    /// <summary>
+    /// Writes the whole entry (not just a TTL touch) so that an entry lost with a Redis restart comes back with
+    /// the next heartbeat.
+    /// </summary>
+    public async Task PublishAsync(WorkerRegistration registration, WorkerLoad load, TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(registration);
+        var db = redis.GetDatabase();
+        var key = keys.Worker(registration.WorkerId);
+        var tx = db.CreateTransaction();
+        _ = tx.HashSetAsync(key,
+        [
+            new HashEntry(RegistrationField, JsonSerializer.SerializeToUtf8Bytes(registration, WireJsonContext.Default.WorkerRegistration)),
+            new HashEntry(LoadField, JsonSerializer.SerializeToUtf8Bytes(load, WireJsonContext.Default.WorkerLoad)),
+        ]);
+        _ = tx.KeyExpireAsync(key, ttl);
+        _ = tx.SetAddAsync(keys.Workers, registration.WorkerId);
+        // An abandoned job stream (its worker died for good) goes away by itself, long after any gateway gave up on it.
+        _ = tx.KeyExpireAsync(keys.Jobs(registration.WorkerId), ttl * 20 + TimeSpan.FromMinutes(10));
+        await tx.ExecuteAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task RemoveAsync(string workerId, CancellationToken cancellationToken)
+    {
+        var db = redis.GetDatabase();
+        var tx = db.CreateTransaction();
+        _ = tx.KeyDeleteAsync(keys.Worker(workerId));
+        _ = tx.SetRemoveAsync(keys.Workers, workerId);
+        await tx.ExecuteAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Every worker whose entry has not expired, with its current lease count. Prunes expired ids.</summary>
+    public async Task<IReadOnlyList<RegisteredWorker>> ListAsync(CancellationToken cancellationToken)
+    {
+        var db = redis.GetDatabase();
+        var ids = await db.SetMembersAsync(keys.Workers).WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (ids.Length == 0)
+        {
+            return [];
+        }
+
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        var batch = db.CreateBatch();
+        var reads = ids.Select(id => (
+            Id: (string)id!,
+            Fields: batch.HashGetAsync(keys.Worker(id!), [RegistrationField, LoadField]),
+            Leases: batch.SortedSetLengthAsync(keys.Leases(id!), now, double.PositiveInfinity))).ToList();
+        batch.Execute();
+        await Task.WhenAll(reads.Select(r => (Task)r.Fields).Concat(reads.Select(r => r.Leases))).WaitAsync(cancellationToken).ConfigureAwait(false);
+
+        var live = new List<RegisteredWorker>(reads.Count);
+        var expired = new List<RedisValue>();
+        foreach (var (id, fields, leases) in reads)
+        {
+            var values = await fields.ConfigureAwait(false);
+            if (values[0].IsNull || values[1].IsNull)
+            {
+                expired.Add(id);
+                continue;
+            }
+
+            var registration = JsonSerializer.Deserialize((byte[])values[0]!, WireJsonContext.Default.WorkerRegistration);
+            var load = JsonSerializer.Deserialize((byte[])values[1]!, WireJsonContext.Default.WorkerLoad);
+            if (registration is null || load is null || registration.Version != WireVersion.Current)
+            {
+                continue;
+            }
+
+            live.Add(new RegisteredWorker(registration, load, (int)await leases.ConfigureAwait(false)));
+        }
+
+        if (expired.Count > 0)
+        {
+            await db.SetRemoveAsync(keys.Workers, [.. expired]).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        return live;
+    }
+}

@@ -1,0 +1,281 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text;
+using Cocoon.Engine.Attestation;
+using Cocoon.Engine.Crypto;
+using Cocoon.Engine.Protocol;
+using Cocoon.Engine.Transport;
+using Cocoon.Worker.Inference;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace Cocoon.Worker.Hosting;
+
+/// <summary>
+/// Runs one job entry: open the sealed request, generate, stream sealed chunks and a signed receipt to the gateway's
+/// result stream, and only then acknowledge the entry. Garbage and jobs this worker cannot open go to the dead-letter
+/// stream; in every refusal the gateway is told (with a reason code, never text) so it can re-dispatch at once.
+/// </summary>
+public sealed class JobProcessor(
+    IInferenceService inference,
+    JobStreams jobs,
+    ResultStreams results,
+    IOptions<WorkerHostOptions> options,
+    TimeProvider time,
+    ILogger<JobProcessor> logger)
+{
+    private long _jobsDone;
+    private double _averageMs;
+
+    public long JobsDone => Interlocked.Read(ref _jobsDone);
+
+    public double AverageJobMilliseconds => Volatile.Read(ref _averageMs);
+
+    public async Task ProcessAsync(WorkerSession session, JobEntry entry, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        ArgumentNullException.ThrowIfNull(entry);
+        var job = Parse(entry.Payload);
+        if (job is null)
+        {
+            await DeadLetterAsync(session, entry, "malformed", null, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        if (job.WorkerId != session.WorkerId || !string.Equals(job.ModelSha256, session.ModelSha256, StringComparison.OrdinalIgnoreCase))
+        {
+            await RefuseAsync(session, entry, job, "wrong-worker", deadLetter: true, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        if (entry.Deliveries > 1)
+        {
+            // Never run a job twice: a second run would seal different text under the same stream key and nonces.
+            // The gateway re-seals to a fresh HPKE context instead; past MaxDeliveries the entry is poison.
+            await RefuseAsync(session, entry, job, entry.Deliveries > options.Value.MaxDeliveries ? "repeatedly-failing" : "redelivered",
+                deadLetter: entry.Deliveries > options.Value.MaxDeliveries, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        if (time.GetUtcNow() >= job.Deadline)
+        {
+            await RefuseAsync(session, entry, job, "expired", deadLetter: false, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        HpkeRecipientContext context;
+        GenerationRequest? request;
+        try
+        {
+            context = Hpke.SetupRecipient(session.Identity.Sealing, job.EncapsulatedKey,
+                JobBinding.Info(job.RequestId, job.Attempt, job.WorkerId, job.ModelSha256));
+        }
+        catch (CryptographicException)
+        {
+            await RefuseAsync(session, entry, job, "undecryptable", deadLetter: true, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        using (context)
+        {
+            byte[] plaintext;
+            try
+            {
+                plaintext = context.Open(JobBinding.Aad(job.ReplyTo), job.Ciphertext);
+            }
+            catch (CryptographicException)
+            {
+                await RefuseAsync(session, entry, job, "undecryptable", deadLetter: true, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+
+            try
+            {
+                request = JsonSerializer.Deserialize(plaintext, WireJsonContext.Default.GenerationRequest);
+            }
+            catch (JsonException)
+            {
+                request = null;
+            }
+            finally
+            {
+                CryptographicOperations.ZeroMemory(plaintext);
+            }
+
+            if (request is null)
+            {
+                await RefuseAsync(session, entry, job, "invalid-request", deadLetter: true, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+
+            using var sealer = ChunkSealer.Create(context, job.RequestId);
+            await RunAsync(session, entry, job, request, sealer, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task RunAsync(WorkerSession session, JobEntry entry, JobEnvelope job, GenerationRequest request, ChunkSealer sealer, CancellationToken cancellationToken)
+    {
+        var started = time.GetUtcNow();
+        var stopwatch = Stopwatch.StartNew();
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(Max(job.Deadline - started, TimeSpan.Zero));
+        GenerationUsage? usage = null;
+        try
+        {
+            await foreach (var chunk in inference.GenerateAsync(request, deadline.Token).ConfigureAwait(false))
+            {
+                if (chunk.IsFinal)
+                {
+                    usage = chunk.Usage;
+                    var last = sealer.Seal(Encoding.UTF8.GetBytes(chunk.Text), isFinal: true);
+                    var receipt = new UsageReceipt
+                    {
+                        RequestId = job.RequestId,
+                        WorkerId = session.WorkerId,
+                        ModelSha256 = session.ModelSha256,
+                        PromptTokens = usage!.PromptTokens,
+                        CompletionTokens = usage.CompletionTokens,
+                        FinishReason = usage.FinishReason,
+                        ChunksSha256 = sealer.TranscriptHash,
+                        WorkerStartedAt = started,
+                        WorkerFinishedAt = time.GetUtcNow(),
+                    }.Sign(session.Identity);
+                    await AppendAsync(job, Result(job, session, ResultKind.Final, last.Sequence, last.Ciphertext) with
+                    {
+                        Receipt = Encoding.UTF8.GetBytes(receipt.ToJson()),
+                    }, cancellationToken).ConfigureAwait(false);
+                    break;
+                }
+
+                if (chunk.Text.Length > 0)
+                {
+                    var sealedChunk = sealer.Seal(Encoding.UTF8.GetBytes(chunk.Text), isFinal: false);
+                    await AppendAsync(job, Result(job, session, ResultKind.Chunk, sealedChunk.Sequence, sealedChunk.Ciphertext), cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (ArgumentException)
+        {
+            // The inference service refuses a request it cannot run (before any token). The reason text may quote
+            // the request, so only the code travels.
+            await RefuseAsync(session, entry, job, "invalid-request", deadLetter: false, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            await RefuseAsync(session, entry, job, "expired", deadLetter: false, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        catch (Exception e) when (e is not OperationCanceledException and not RedisException and not ResultUndeliverableException)
+        {
+            WorkerLog.JobFailed(logger, job.RequestId, job.Attempt, e);
+            await RefuseAsync(session, entry, job, "worker-failed", deadLetter: false, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        if (usage is null)
+        {
+            await RefuseAsync(session, entry, job, "worker-failed", deadLetter: false, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        // The result (last chunk + receipt) is in the stream: only now may the job leave the pending list.
+        await RetryAsync(job, ct => jobs.AcknowledgeAsync(session.WorkerId, entry.EntryId, ct), cancellationToken).ConfigureAwait(false);
+        var elapsed = stopwatch.Elapsed.TotalMilliseconds;
+        var done = Interlocked.Increment(ref _jobsDone);
+        // An exponential average answers "how long does a job take here now" better than the all-time mean.
+        Volatile.Write(ref _averageMs, done == 1 ? elapsed : (0.8 * Volatile.Read(ref _averageMs)) + (0.2 * elapsed));
+        WorkerLog.JobDone(logger, job.RequestId, job.Attempt, usage.PromptTokens, usage.CompletionTokens, usage.FinishReason.ToString(), elapsed);
+    }
+
+    private async Task RefuseAsync(WorkerSession session, JobEntry entry, JobEnvelope job, string reason, bool deadLetter, CancellationToken cancellationToken)
+    {
+        WorkerLog.JobRefused(logger, job.RequestId, job.Attempt, reason);
+        await AppendAsync(job, Result(job, session, ResultKind.Error, 0, null) with { Error = reason }, cancellationToken).ConfigureAwait(false);
+        if (deadLetter)
+        {
+            await DeadLetterAsync(session, entry, reason, job.RequestId, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            await RetryAsync(job, ct => jobs.AcknowledgeAsync(session.WorkerId, entry.EntryId, ct), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task DeadLetterAsync(WorkerSession session, JobEntry entry, string reason, string? requestId, CancellationToken cancellationToken)
+    {
+        WorkerLog.DeadLettered(logger, entry.EntryId, requestId, reason);
+        await jobs.DeadLetterAsync(session.WorkerId, entry, reason, requestId, cancellationToken).ConfigureAwait(false);
+    }
+
+    private Task AppendAsync(JobEnvelope job, ResultEnvelope result, CancellationToken cancellationToken) =>
+        RetryAsync(job, ct => results.AppendAsync(job.ReplyTo, result, ct), cancellationToken);
+
+    /// <summary>
+    /// Redis may be restarting: keep trying until the gateway's deadline for this attempt. Past it the gateway has
+    /// moved on; the entry stays pending and a later reclaim drops it as expired.
+    /// </summary>
+    private async Task RetryAsync(JobEnvelope job, Func<CancellationToken, Task> action, CancellationToken cancellationToken)
+    {
+        var delay = TimeSpan.FromMilliseconds(50);
+        while (true)
+        {
+            try
+            {
+                await action(cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            catch (Exception e) when (e is RedisException or TimeoutException && !cancellationToken.IsCancellationRequested)
+            {
+                if (time.GetUtcNow() + delay >= job.Deadline)
+                {
+                    WorkerLog.ResultUndeliverable(logger, job.RequestId, job.Attempt);
+                    throw new ResultUndeliverableException(job.RequestId, e);
+                }
+
+                WorkerLog.RedisFailed(logger, job.WorkerId, delay.TotalMilliseconds, e);
+                await Task.Delay(delay, time, cancellationToken).ConfigureAwait(false);
+                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 1000));
+            }
+        }
+    }
+
+    private static ResultEnvelope Result(JobEnvelope job, WorkerSession session, ResultKind kind, long sequence, byte[]? ciphertext) => new()
+    {
+        RequestId = job.RequestId,
+        Attempt = job.Attempt,
+        WorkerId = session.WorkerId,
+        Kind = kind,
+        Sequence = sequence,
+        Ciphertext = ciphertext,
+    };
+
+    private static JobEnvelope? Parse(byte[]? payload)
+    {
+        if (payload is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            var job = JsonSerializer.Deserialize(payload, WireJsonContext.Default.JobEnvelope);
+            return job is { Version: WireVersion.Current, RequestId.Length: > 0, ReplyTo.Length: > 0, EncapsulatedKey: not null, Ciphertext: not null } ? job : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+}
+
+/// <summary>The result of a job could not be written before its deadline (Redis unreachable); the job stays pending.</summary>
+public sealed class ResultUndeliverableException(string requestId, Exception innerException)
+    : Exception($"The result of request {requestId} could not be written before its deadline.", innerException);

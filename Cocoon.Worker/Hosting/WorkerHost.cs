@@ -1,0 +1,235 @@
+using Cocoon.Engine.Attestation;
+using Cocoon.Engine.Protocol;
+using Cocoon.Engine.Transport;
+using Cocoon.Worker.Inference;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace Cocoon.Worker.Hosting;
+
+/// <summary>
+/// The Redis-connected worker: attests at start, registers with live load, heartbeats, consumes its job stream up
+/// to its concurrency cap, reclaims stuck entries, and on shutdown leaves the registry before finishing its jobs.
+/// </summary>
+public sealed class WorkerHost(
+    IInferenceService inference,
+    ITeeProvider tee,
+    WorkerMeasurement measurement,
+    WorkerRegistry registry,
+    JobStreams jobs,
+    StreamWakeups wakeups,
+    RedisKeys keys,
+    JobProcessor processor,
+    IOptions<WorkerHostOptions> options,
+    TimeProvider time,
+    ILogger<WorkerHost> logger) : BackgroundService
+{
+    private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(30);
+
+    private readonly TaskCompletionSource<WorkerSession> _session = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _running;
+
+    /// <summary>The session once attested and registered (tests and `run` wait for it).</summary>
+    public Task<WorkerSession> Session => _session.Task;
+
+    public int Running => Volatile.Read(ref _running);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var o = options.Value;
+        WorkerSession session;
+        try
+        {
+            session = await WorkerSession.StartAsync(o, inference, tee, measurement.Value, time, stoppingToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            _session.TrySetException(e);
+            throw;
+        }
+
+        using var sessionScope = session;
+        var consumer = session.WorkerId;
+        await RetryAsync(session, ct => jobs.EnsureGroupAsync(session.WorkerId, ct), stoppingToken).ConfigureAwait(false);
+        await RetryAsync(session, ct => registry.PublishAsync(session.Registration, Load(session), o.HeartbeatTtl, ct), stoppingToken).ConfigureAwait(false);
+        var doc = session.Bundle.Document;
+        WorkerLog.Started(logger, session.WorkerId, doc.TeeKind, doc.Measurement, doc.ProviderId, doc.ModelName, doc.ModelSha256, session.MaxConcurrency);
+        _session.TrySetResult(session);
+
+        // Jobs keep running a little after stop is requested, so a rolling restart does not throw away work.
+        using var jobsCts = new CancellationTokenSource();
+        var slots = new SemaphoreSlim(session.MaxConcurrency, session.MaxConcurrency);
+        var inFlight = new HashSet<Task>();
+        await using var wakeup = await SubscribeAsync(session, stoppingToken).ConfigureAwait(false);
+        using var heartbeatCts = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        var heartbeat = HeartbeatAsync(session, heartbeatCts.Token);
+        var nextReclaim = time.GetUtcNow();
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                var free = slots.CurrentCount;
+                IReadOnlyList<JobEntry> batch = [];
+                if (free > 0)
+                {
+                    try
+                    {
+                        if (time.GetUtcNow() >= nextReclaim)
+                        {
+                            nextReclaim = time.GetUtcNow() + o.ReclaimAfter / 2;
+                            batch = await jobs.ReclaimAsync(session.WorkerId, consumer, o.ReclaimAfter, free, stoppingToken).ConfigureAwait(false);
+                            foreach (var entry in batch)
+                            {
+                                WorkerLog.Reclaimed(logger, entry.EntryId, entry.Deliveries);
+                            }
+                        }
+
+                        if (batch.Count == 0)
+                        {
+                            batch = await jobs.ReadAsync(session.WorkerId, consumer, free, stoppingToken).ConfigureAwait(false);
+                        }
+                    }
+                    catch (Exception e) when (e is RedisException or TimeoutException && !stoppingToken.IsCancellationRequested)
+                    {
+                        WorkerLog.RedisFailed(logger, session.WorkerId, 200, e);
+                        await Task.Delay(TimeSpan.FromMilliseconds(200), time, stoppingToken).ConfigureAwait(false);
+                        continue;
+                    }
+                }
+
+                foreach (var entry in batch)
+                {
+                    await slots.WaitAsync(stoppingToken).ConfigureAwait(false);
+                    Interlocked.Increment(ref _running);
+                    var task = RunOneAsync(session, entry, slots, jobsCts.Token);
+                    lock (inFlight)
+                    {
+                        inFlight.Add(task);
+                    }
+
+                    _ = task.ContinueWith(t => { lock (inFlight) { inFlight.Remove(t); } }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                }
+
+                if (batch.Count == 0 || slots.CurrentCount == 0)
+                {
+                    // Woken by a new job, or by a finished one freeing a slot (RunOneAsync signals the same wakeup).
+                    await wakeup.WaitAsync(o.JobPoll, stoppingToken).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            Task[] remaining;
+            lock (inFlight)
+            {
+                remaining = [.. inFlight];
+            }
+
+            WorkerLog.Stopping(logger, session.WorkerId, remaining.Length);
+            await heartbeatCts.CancelAsync().ConfigureAwait(false);
+            await heartbeat.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            try
+            {
+                await registry.RemoveAsync(session.WorkerId, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(2), CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is RedisException or TimeoutException)
+            {
+                // The entry expires on its own within one heartbeat TTL.
+            }
+
+            jobsCts.CancelAfter(DrainTimeout);
+            await Task.WhenAll(remaining).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            slots.Dispose();
+        }
+
+        async Task RunOneAsync(WorkerSession s, JobEntry entry, SemaphoreSlim gate, CancellationToken ct)
+        {
+            await Task.Yield();
+            try
+            {
+                await processor.ProcessAsync(s, entry, ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is ResultUndeliverableException or RedisException or TimeoutException or OperationCanceledException)
+            {
+                // Left pending on purpose: a reclaim retries it (or dead-letters it after MaxDeliveries).
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _running);
+                gate.Release();
+                wakeup.Signal();
+            }
+        }
+    }
+
+    private async Task<Wakeup> SubscribeAsync(WorkerSession session, CancellationToken cancellationToken)
+    {
+        Wakeup? wakeup = null;
+        await RetryAsync(session, async ct => wakeup = await wakeups.SubscribeAsync(keys.WorkerWake(session.WorkerId), ct).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+        return wakeup!;
+    }
+
+    private async Task HeartbeatAsync(WorkerSession session, CancellationToken cancellationToken)
+    {
+        var o = options.Value;
+        using var timer = new PeriodicTimer(o.HeartbeatInterval, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                try
+                {
+                    if (session.AttestationAging)
+                    {
+                        await session.AttestAsync(cancellationToken).ConfigureAwait(false);
+                        WorkerLog.Reattested(logger, session.WorkerId, session.Bundle.Document.ExpiresAt);
+                    }
+
+                    await registry.PublishAsync(session.Registration, Load(session), o.HeartbeatTtl, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is RedisException or TimeoutException && !cancellationToken.IsCancellationRequested)
+                {
+                    WorkerLog.RedisFailed(logger, session.WorkerId, o.HeartbeatInterval.TotalMilliseconds, e);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private WorkerLoad Load(WorkerSession session) =>
+        new(Running, session.MaxConcurrency, processor.AverageJobMilliseconds, processor.JobsDone, time.GetUtcNow());
+
+    private async Task RetryAsync(WorkerSession session, Func<CancellationToken, Task> action, CancellationToken cancellationToken)
+    {
+        var delay = TimeSpan.FromMilliseconds(100);
+        while (true)
+        {
+            try
+            {
+                await action(cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            catch (Exception e) when (e is RedisException or TimeoutException && !cancellationToken.IsCancellationRequested)
+            {
+                WorkerLog.RedisFailed(logger, session.WorkerId, delay.TotalMilliseconds, e);
+                await Task.Delay(delay, time, cancellationToken).ConfigureAwait(false);
+                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 2000));
+            }
+        }
+    }
+}
+
+/// <summary>The worker's code measurement, computed once at start (hashing the binaries takes a moment).</summary>
+public sealed class WorkerMeasurement(string value)
+{
+    public string Value { get; } = value;
+}

@@ -1,0 +1,66 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Cocoon.Worker.Hosting;
+
+/// <summary>Configuration section "Worker" (the parts the Redis-connected host reads).</summary>
+public sealed class WorkerHostOptions : IValidatableObject
+{
+    public const string Section = "Worker";
+
+    /// <summary>The provider's worker token (env COCOON_WORKER_TOKEN). Empty: provider "local" (development).</summary>
+    public string? Token { get; set; }
+
+    /// <summary>"simulated" (a platform key under COCOON_DATA stands in for the hardware) or "tdx" (Linux configfs-tsm).</summary>
+    [RegularExpression("^(simulated|tdx)$", ErrorMessage = "Worker:Tee must be 'simulated' or 'tdx'.")]
+    public string Tee { get; set; } = "simulated";
+
+    /// <summary>A stable id (e.g. the host name) lets a restarted worker reclaim its stream; empty = a new id per start.</summary>
+    [RegularExpression(@"^[A-Za-z0-9_.\-]{1,64}$", ErrorMessage = "Worker:Id may hold only letters, digits and _.- (at most 64).")]
+    public string? Id { get; set; }
+
+    [Required(ErrorMessage = "Worker:Region is empty; use e.g. 'eu' or 'local'.")]
+    public string Region { get; set; } = "local";
+
+    /// <summary>Price multiplier in thousandths (1000 = 1.0x the network's per-token price).</summary>
+    [Range(1, 100_000, ErrorMessage = "Worker:PriceCoefficient must be between 1 and 100000 (1000 = 1.0x).")]
+    public int PriceCoefficient { get; set; } = 1000;
+
+    /// <summary>Jobs run at once; default (0) = what the inference service decodes together.</summary>
+    [Range(0, 1024, ErrorMessage = "Worker:MaxConcurrency must be between 0 (= the inference service's) and 1024.")]
+    public int MaxConcurrency { get; set; }
+
+    [Range(typeof(TimeSpan), "00:00:00.050", "00:01:00", ErrorMessage = "Worker:HeartbeatInterval must be between 50 ms and 1 minute.")]
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long the registry keeps a worker that stopped heartbeating (how fast gateways notice a dead one).</summary>
+    [Range(typeof(TimeSpan), "00:00:00.200", "00:10:00", ErrorMessage = "Worker:HeartbeatTtl must be between 200 ms and 10 minutes.")]
+    public TimeSpan HeartbeatTtl { get; set; } = TimeSpan.FromSeconds(3);
+
+    [Range(typeof(TimeSpan), "00:01:00", "30.00:00:00", ErrorMessage = "Worker:AttestationValidity must be between 1 minute and 30 days.")]
+    public TimeSpan AttestationValidity { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>A job read but not acknowledged for this long is reclaimed (XAUTOCLAIM) and run again.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00", ErrorMessage = "Worker:ReclaimAfter must be between 100 ms and 1 hour.")]
+    public TimeSpan ReclaimAfter { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>A job delivered more often than this is poison: it goes to the dead-letter stream.</summary>
+    [Range(1, 100, ErrorMessage = "Worker:MaxDeliveries must be between 1 and 100.")]
+    public int MaxDeliveries { get; set; } = 3;
+
+    /// <summary>Fallback poll of the job stream when no wake-up arrives.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:00:10", ErrorMessage = "Worker:JobPoll must be between 1 ms and 10 s.")]
+    public TimeSpan JobPoll { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (HeartbeatTtl < HeartbeatInterval * 2)
+        {
+            yield return new ValidationResult(
+                $"Worker:HeartbeatTtl ({HeartbeatTtl}) must be at least twice Worker:HeartbeatInterval ({HeartbeatInterval}), or one late heartbeat drops the worker.");
+        }
+    }
+}

@@ -1,0 +1,95 @@
+using Cocoon.Worker.Native;
+using Microsoft.Extensions.Configuration;
+
+namespace Cocoon.Worker.Inference;
+
+/// <summary>
+/// Settings of the llama.cpp inference service. Keys: Worker:Model (COCOON_MODEL), Llama:Backend (COCOON_LLAMA_BACKEND),
+/// Llama:LibraryDir (COCOON_LLAMA_LIB_DIR), Llama:Threads, Llama:ContextSize, Llama:MaxConcurrency, Llama:BatchSize,
+/// Llama:QueueCapacity, Cocoon:DataDir (COCOON_DATA).
+/// </summary>
+public sealed record LlamaInferenceOptions
+{
+    /// <summary>GGUF path; empty = the default search (see <see cref="ModelLocator"/>).</summary>
+    public string? Model { get; init; }
+
+    public string Backend { get; init; } = "cpu";
+
+    /// <summary>Folder of the llama.cpp libraries; empty = the per-user cache ./cocoon fills.</summary>
+    public string? LibraryDir { get; init; }
+
+    /// <summary>CPU threads for decoding; 0 = one per core.</summary>
+    public int Threads { get; init; }
+
+    /// <summary>Tokens of context per sequence (prompt + completion).</summary>
+    public int ContextSize { get; init; } = 2048;
+
+    /// <summary>Sequences decoded together (continuous batching slots).</summary>
+    public int MaxConcurrency { get; init; } = 8;
+
+    /// <summary>Most tokens submitted to one llama_decode.</summary>
+    public int BatchSize { get; init; } = 512;
+
+    /// <summary>
+    /// One KV cache shared by all sequences (true) or one stream per sequence. Each sequence is held to ContextSize
+    /// tokens either way; the unified cache batches the sequences into one attention per layer.
+    /// </summary>
+    public bool KvUnified { get; init; } = true;
+
+    /// <summary>Requests waiting for a slot before GenerateAsync applies back-pressure.</summary>
+    public int QueueCapacity { get; init; } = 64;
+
+    /// <summary>Folder for local state (the model hash cache); empty = ./.cocoon.</summary>
+    public string? DataDir { get; init; }
+
+    public static LlamaInferenceOptions FromConfiguration(IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var llama = configuration.GetSection("Llama");
+        return new LlamaInferenceOptions
+        {
+            Model = configuration["Worker:Model"],
+            Backend = llama["Backend"] is { Length: > 0 } b ? b : "cpu",
+            LibraryDir = llama["LibraryDir"],
+            Threads = Int(llama, "Threads", 0),
+            ContextSize = Int(llama, "ContextSize", 2048),
+            MaxConcurrency = Int(llama, "MaxConcurrency", 8),
+            BatchSize = Int(llama, "BatchSize", 512),
+            QueueCapacity = Int(llama, "QueueCapacity", 64),
+            KvUnified = !bool.TryParse(llama["KvUnified"], out var unified) || unified,
+            DataDir = configuration["Cocoon:DataDir"],
+        };
+    }
+
+    /// <summary>Throws with a message naming the setting and the fix.</summary>
+    public void Validate()
+    {
+        LlamaLibraryLocator.ParseBackend(Backend);
+        Check(Threads is >= 0 and <= 512, "Llama:Threads", Threads, "0 (one per core) or a thread count up to 512");
+        Check(ContextSize is >= 16 and <= 1 << 20, "Llama:ContextSize", ContextSize, "a token count between 16 and 1048576");
+        Check(MaxConcurrency is >= 1 and <= 256, "Llama:MaxConcurrency", MaxConcurrency, "between 1 and 256 (llama.cpp's sequence limit)");
+        Check(BatchSize is >= 32 and <= 65536, "Llama:BatchSize", BatchSize, "between 32 and 65536");
+        Check(QueueCapacity is >= 1 and <= 100_000, "Llama:QueueCapacity", QueueCapacity, "between 1 and 100000");
+    }
+
+    private static void Check(bool ok, string key, int value, string fix)
+    {
+        if (!ok)
+        {
+            throw new InvalidOperationException($"{key} is {value}: set it to {fix}.");
+        }
+    }
+
+    private static int Int(IConfiguration section, string key, int fallback)
+    {
+        var text = section[key];
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return fallback;
+        }
+
+        return int.TryParse(text, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var v)
+            ? v
+            : throw new InvalidOperationException($"Llama:{key} is '{text}': set it to a whole number.");
+    }
+}

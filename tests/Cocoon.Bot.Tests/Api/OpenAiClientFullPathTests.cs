@@ -1,0 +1,84 @@
+using System.ClientModel;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Cocoon.Bot.Hosting;
+using Cocoon.Bot.Tests.Hosting;
+using Cocoon.Ledger.Accounts;
+using Microsoft.Extensions.DependencyInjection;
+using OpenAI;
+using OpenAI.Chat;
+
+namespace Cocoon.Bot.Tests.Api;
+
+/// <summary>The official OpenAI .NET client, unchanged, through the gateway, Redis and a real worker on the small model.</summary>
+public sealed class OpenAiClientFullPathTests(FullStackFixture stack) : IClassFixture<FullStackFixture>
+{
+    private ChatClient Chat() =>
+        new(stack.ModelName, new ApiKeyCredential(stack.Gateway.ApiKey), new OpenAIClientOptions { Endpoint = new Uri(stack.Gateway.BaseAddress, "v1") });
+
+    [Fact]
+    public void Healthz_was_503_with_a_reason_before_a_worker_registered()
+    {
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, stack.HealthBeforeWorker.Status);
+        Assert.Contains("no attested worker", stack.HealthBeforeWorker.Body, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Streaming_and_non_streaming_give_the_same_greedy_answer_and_bill_what_usage_says()
+    {
+        var ledger = stack.Gateway.Services.GetRequiredService<ILedger>();
+        var options = new ChatCompletionOptions { MaxOutputTokenCount = 24, Temperature = 0 };
+        var before = await ledger.GetBalanceAsync(GatewayOptions.LocalDeveloper, CancellationToken.None);
+
+        ChatCompletion whole = await Chat().CompleteChatAsync([new UserChatMessage("Once upon a time")], options);
+
+        var streamed = new StringBuilder();
+        ChatTokenUsage? usage = null;
+        var updates = 0;
+        await foreach (var update in Chat().CompleteChatStreamingAsync([new UserChatMessage("Once upon a time")], options))
+        {
+            updates++;
+            foreach (var part in update.ContentUpdate)
+            {
+                streamed.Append(part.Text);
+            }
+
+            usage ??= update.Usage;
+        }
+
+        Assert.False(string.IsNullOrWhiteSpace(whole.Content[0].Text));
+        Assert.Equal(whole.Content[0].Text, streamed.ToString());
+        Assert.True(updates > 3, "the answer arrived in pieces");
+        Assert.NotNull(usage);
+        Assert.Equal(whole.Usage.OutputTokenCount, usage.OutputTokenCount);
+        Assert.True(whole.Usage.InputTokenCount > 0);
+
+        // usage.total_cost is what the ledger actually took from the developer account.
+        var after = await ledger.GetBalanceAsync(GatewayOptions.LocalDeveloper, CancellationToken.None);
+        using var http = stack.Gateway.CreateApiClient();
+        using var response = await http.PostAsync("v1/completions", new StringContent(
+            $$"""{"model":"{{stack.ModelName}}","prompt":"Once upon a time","max_tokens":8,"temperature":0}""", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var cost = doc.RootElement.GetProperty("usage").GetProperty("total_cost").GetInt64();
+        Assert.True(cost > 0);
+        Assert.Equal(after - cost, await ledger.GetBalanceAsync(GatewayOptions.LocalDeveloper, CancellationToken.None));
+        Assert.True(before > after);
+        Assert.Equal("simulated", response.Headers.GetValues("X-Cocoon-Attestation").Single());
+        Assert.Equal("simulated", doc.RootElement.GetProperty("cocoon").GetProperty("attestation").GetString());
+    }
+
+    [Fact]
+    public async Task Models_list_the_live_worker_with_coefficient_and_load()
+    {
+        using var http = stack.Gateway.CreateApiClient();
+        using var doc = JsonDocument.Parse(await http.GetStringAsync("v1/models"));
+        var model = doc.RootElement.GetProperty("data").EnumerateArray().Single(m => m.GetProperty("id").GetString() == stack.ModelName);
+        Assert.Equal(64, model.GetProperty("sha256").GetString()!.Length);
+        var worker = Assert.Single(model.GetProperty("workers").EnumerateArray());
+        Assert.Equal(1000, worker.GetProperty("price_coefficient").GetInt32());
+        Assert.True(worker.GetProperty("max_concurrency").GetInt32() >= 1);
+        Assert.Equal("simulated", worker.GetProperty("attestation").GetString());
+    }
+}

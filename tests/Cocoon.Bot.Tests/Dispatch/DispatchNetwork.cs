@@ -1,0 +1,263 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Collections.Concurrent;
+using Cocoon.Bot.Dispatch;
+using Cocoon.Engine.Protocol;
+using Cocoon.Engine.Transport;
+using Cocoon.Ledger;
+using Cocoon.Ledger.Accounts;
+using Cocoon.Testing;
+using Cocoon.Worker.Hosting;
+using Cocoon.Worker.Inference;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
+
+namespace Cocoon.Bot.Tests.Dispatch;
+
+/// <summary>
+/// A gateway (dispatcher + ledger on a SQLite file) and workers on a real redis-server, all with one unique key
+/// prefix and data folder, so tests run in parallel. Workers run in-process (AddWorkerHost + the real llama.cpp
+/// service) or as the built Cocoon.Worker executable (`run`) when a test must kill one.
+/// </summary>
+public sealed class DispatchNetwork : IAsyncDisposable
+{
+    private readonly List<IHost> _workers = [];
+    private readonly List<Process> _processes = [];
+    private readonly MeterListener _listener = new();
+
+    public DispatchNetwork(RedisServer redis, IDictionary<string, string?>? gatewaySettings = null)
+    {
+        Redis = redis;
+        Data = new TempDir("cocoon-dispatch");
+        Prefix = "t" + Guid.NewGuid().ToString("N")[..10] + ":";
+        var settings = new Dictionary<string, string?>(BaseSettings)
+        {
+            ["Gateway:TrustLocalSimulatedPlatform"] = "true",
+            ["Gateway:AcceptAnySimulatedMeasurement"] = "true",
+            ["Gateway:AllowLocalProvider"] = "true",
+            ["Gateway:RegistryRefresh"] = "00:00:00.100",
+            ["Gateway:ResultPoll"] = "00:00:00.050",
+        };
+        foreach (var (k, v) in gatewaySettings ?? new Dictionary<string, string?>())
+        {
+            settings[k] = v;
+        }
+
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Configuration.AddInMemoryCollection(settings);
+        builder.Logging.AddProvider(new ListLoggerProvider(Logs));
+        builder.Services.AddDispatch(builder.Configuration);
+        builder.Services.AddCocoonLedger(builder.Configuration);
+        Gateway = builder.Build();
+
+        // Parallel tests each have their own meter factory: count only this gateway's instruments.
+        var factory = Gateway.Services.GetRequiredService<IMeterFactory>();
+        _listener.InstrumentPublished = (instrument, listener) =>
+        {
+            if (instrument.Meter.Name == GatewayMetrics.MeterName && ReferenceEquals(instrument.Meter.Scope, factory))
+            {
+                listener.EnableMeasurementEvents(instrument);
+            }
+        };
+        _listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
+        {
+            if (instrument.Name == "cocoon.refusals")
+            {
+                foreach (var tag in tags)
+                {
+                    if (tag.Key == "reason")
+                    {
+                        Refusals.AddOrUpdate((string)tag.Value!, value, (_, v) => v + value);
+                    }
+                }
+            }
+        });
+        _listener.Start();
+    }
+
+    public RedisServer Redis { get; }
+
+    public TempDir Data { get; }
+
+    public string Prefix { get; }
+
+    public IHost Gateway { get; }
+
+    public ConcurrentQueue<string> Logs { get; } = new();
+
+    public ConcurrentDictionary<string, long> Refusals { get; } = new(StringComparer.Ordinal);
+
+    public IDispatcher Dispatcher => Gateway.Services.GetRequiredService<IDispatcher>();
+
+    public ILedger Ledger => Gateway.Services.GetRequiredService<ILedger>();
+
+    public WorkerDirectory Directory => Gateway.Services.GetRequiredService<WorkerDirectory>();
+
+    public RedisKeys Keys => Gateway.Services.GetRequiredService<RedisKeys>();
+
+    public IConnectionMultiplexer Connection => Gateway.Services.GetRequiredService<IConnectionMultiplexer>();
+
+    private Dictionary<string, string?> BaseSettings => new()
+    {
+        ["Redis:Endpoint"] = Redis.Endpoint,
+        ["Redis:Prefix"] = Prefix,
+        ["Cocoon:DataDir"] = Data.Path,
+        ["Worker:Model"] = SharedFiles.SmallModel,
+    };
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await Gateway.StartAsync(cancellationToken);
+        await Gateway.Services.GetRequiredService<ResultRouter>().Ready.WaitAsync(cancellationToken);
+    }
+
+    public async Task<AccountId> FundedPayerAsync(long amount, CancellationToken cancellationToken)
+    {
+        var payer = AccountId.ApiKey(Guid.NewGuid().ToString("N")[..8]);
+        await Ledger.CreditAsync(payer, amount, AccountId.FreeAllowance, "fund:" + payer.Value, cancellationToken);
+        return payer;
+    }
+
+    /// <summary>An in-process worker with the real llama.cpp service on the small model.</summary>
+    public async Task<(IHost Host, WorkerSession Session)> StartWorkerAsync(CancellationToken cancellationToken, IDictionary<string, string?>? settings = null)
+    {
+        var all = new Dictionary<string, string?>(BaseSettings)
+        {
+            ["Worker:HeartbeatInterval"] = "00:00:00.200",
+            ["Worker:HeartbeatTtl"] = "00:00:01",
+            ["Worker:JobPoll"] = "00:00:00.050",
+            ["Llama:MaxConcurrency"] = "4",
+            ["Llama:Threads"] = "1",
+        };
+        foreach (var (k, v) in settings ?? new Dictionary<string, string?>())
+        {
+            all[k] = v;
+        }
+
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Configuration.AddInMemoryCollection(all);
+        builder.Logging.AddProvider(new ListLoggerProvider(Logs));
+        builder.Services.AddLlamaInference(builder.Configuration);
+        builder.Services.AddWorkerHost(builder.Configuration);
+        var host = builder.Build();
+        _workers.Add(host);
+        await host.StartAsync(cancellationToken);
+        var session = await host.Services.GetRequiredService<WorkerHost>().Session.WaitAsync(cancellationToken);
+        await WaitForWorkerAsync(session.WorkerId, cancellationToken);
+        return (host, session);
+    }
+
+    /// <summary>The built Cocoon.Worker executable with `run`, as a child process (so a test can SIGKILL it).</summary>
+    public Process StartWorkerProcess(string workerId)
+    {
+        var configuration = AppContext.BaseDirectory.Contains("/Release/", StringComparison.Ordinal) ? "Release" : "Debug";
+        var exe = Path.Combine(SharedFiles.RepoRoot, "Cocoon.Worker", "bin", configuration, "net10.0", "Cocoon.Worker");
+        var psi = new ProcessStartInfo(exe) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add("run");
+        psi.Environment["COCOON_REDIS"] = Redis.Endpoint;
+        psi.Environment["COCOON_DATA"] = Data.Path;
+        psi.Environment["COCOON_MODEL"] = SharedFiles.SmallModel;
+        psi.Environment["Redis__Prefix"] = Prefix;
+        psi.Environment["Worker__Id"] = workerId;
+        psi.Environment["Worker__HeartbeatInterval"] = "00:00:00.200";
+        psi.Environment["Worker__HeartbeatTtl"] = "00:00:01";
+        psi.Environment["Worker__JobPoll"] = "00:00:00.050";
+        psi.Environment["Llama__Threads"] = "1";
+        psi.Environment["Llama__MaxConcurrency"] = "2";
+        psi.Environment.Remove("COCOON_WORKER_TOKEN");
+        var process = Process.Start(psi) ?? throw new InvalidOperationException("Cocoon.Worker did not start");
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { Logs.Enqueue("[" + workerId + "] " + e.Data); } };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { Logs.Enqueue("[" + workerId + "!] " + e.Data); } };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        _processes.Add(process);
+        return process;
+    }
+
+    public async Task WaitForWorkerAsync(string workerId, CancellationToken cancellationToken)
+    {
+        while (!Directory.Eligible.Any(w => w.Document.WorkerId == workerId))
+        {
+            await Task.Delay(50, cancellationToken);
+        }
+    }
+
+    public async Task<(string Text, DispatchReceipt Receipt)> AskAsync(DispatchRequest request, CancellationToken cancellationToken)
+    {
+        var text = new System.Text.StringBuilder();
+        DispatchReceipt? receipt = null;
+        await foreach (var e in Dispatcher.DispatchAsync(request, cancellationToken))
+        {
+            switch (e)
+            {
+                case DispatchPiece p:
+                    text.Append(p.Text);
+                    break;
+                case DispatchCompleted c:
+                    receipt = c.Receipt;
+                    break;
+            }
+        }
+
+        return (text.ToString(), receipt ?? throw new InvalidOperationException("no receipt"));
+    }
+
+    public static DispatchRequest Request(AccountId payer, string prompt, int maxTokens, string model = "stories260K") => new()
+    {
+        RequestId = "req-" + Guid.NewGuid().ToString("N")[..12],
+        Payer = payer,
+        Model = model,
+        Generation = new GenerationRequest { Prompt = prompt, Sampling = new SamplingOptions { MaxTokens = maxTokens, Temperature = 0, Seed = 7 } },
+        Timeout = TimeSpan.FromSeconds(60),
+    };
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var p in _processes)
+        {
+            if (!p.HasExited)
+            {
+                p.Kill(entireProcessTree: true);
+                await p.WaitForExitAsync();
+            }
+
+            p.Dispose();
+        }
+
+        foreach (var w in _workers)
+        {
+            await w.StopAsync(CancellationToken.None);
+            w.Dispose();
+        }
+
+        await Gateway.StopAsync(CancellationToken.None);
+        Gateway.Dispose();
+        _listener.Dispose();
+        Data.Dispose();
+    }
+}
+
+/// <summary>Collects formatted log lines so tests can check what was (and was not) logged.</summary>
+public sealed class ListLoggerProvider(ConcurrentQueue<string> lines) : ILoggerProvider
+{
+    public ILogger CreateLogger(string categoryName) => new ListLogger(lines, categoryName);
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class ListLogger(ConcurrentQueue<string> lines, string category) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            lines.Enqueue($"{logLevel} {category}[{eventId.Id}] {formatter(state, exception)}{(exception is null ? "" : " " + exception.GetType().Name)}");
+        }
+    }
+}

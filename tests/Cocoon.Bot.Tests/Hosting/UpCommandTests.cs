@@ -1,0 +1,191 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Text;
+using Cocoon.Testing;
+
+namespace Cocoon.Bot.Tests.Hosting;
+
+/// <summary>
+/// <c>Cocoon.Bot up</c> as a user runs it (the built program, a child process): it starts Redis, the gateway and a
+/// worker, reports ready, answers <c>ask</c>, and on SIGTERM leaves no process and no open port behind.
+/// </summary>
+public sealed partial class UpCommandTests
+{
+    private static string Configuration => AppContext.BaseDirectory.Contains("/Release/", StringComparison.Ordinal) ? "Release" : "Debug";
+
+    private static string BotExe => Path.Combine(SharedFiles.RepoRoot, "Cocoon.Bot", "bin", Configuration, "net10.0", "Cocoon.Bot");
+
+    [Fact]
+    public async Task Up_starts_the_stack_answers_ask_and_stops_everything_on_sigterm()
+    {
+        using var data = new TempDir("cocoon-up");
+        var redisPort = RedisServer.FreePort();
+        var httpPort = RedisServer.FreePort();
+        var env = new Dictionary<string, string>
+        {
+            ["COCOON_DATA"] = data.Path,
+            ["COCOON_REDIS"] = $"127.0.0.1:{redisPort}",
+            ["COCOON_HTTP"] = $"http://127.0.0.1:{httpPort}",
+            ["COCOON_MODEL"] = SharedFiles.SmallModel,
+            ["Llama__Threads"] = "1",
+            ["Llama__MaxConcurrency"] = "2",
+        };
+        var output = new StringBuilder();
+        using var up = Start(["up"], env, output);
+        try
+        {
+            await WaitForAsync(() => Contains(output, "Cocoon is up.") || up.HasExited, TimeSpan.FromMinutes(3));
+            Assert.False(up.HasExited, "up exited early:\n" + Text(output));
+            var key = File.ReadAllText(Path.Combine(data.Path, "api-key")).Trim();
+            Assert.Contains(key, Text(output), StringComparison.Ordinal);
+            Assert.Contains("Telegram:  off", Text(output), StringComparison.Ordinal);
+            Assert.True(File.Exists(Path.Combine(data.Path, "redis", "appendonly.aof")) || Directory.Exists(Path.Combine(data.Path, "redis", "appendonlydir")), "Redis runs with AOF under COCOON_DATA");
+
+            using (var http = new HttpClient())
+            {
+                Assert.Equal(HttpStatusCode.OK, (await http.GetAsync($"http://127.0.0.1:{httpPort}/healthz")).StatusCode);
+            }
+
+            var askOutput = new StringBuilder();
+            using (var ask = Start(["ask", "--max-tokens", "16", "Once upon a time"], env, askOutput))
+            {
+                Assert.True(ask.WaitForExit(TimeSpan.FromMinutes(1)), "ask finished");
+                ask.WaitForExit();
+                Assert.True(ask.ExitCode == 0, Text(askOutput));
+            }
+
+            Assert.Contains("completion tokens; cost", Text(askOutput), StringComparison.Ordinal);
+            Assert.Contains("attestation: simulated", Text(askOutput), StringComparison.Ordinal);
+        }
+        finally
+        {
+            if (!up.HasExited)
+            {
+                _ = Kill(up.Id, 15);
+            }
+
+            Assert.True(up.WaitForExit(TimeSpan.FromSeconds(60)), "up stopped after SIGTERM");
+        }
+
+        Assert.Equal(0, up.ExitCode);
+        Assert.False(await AnswersAsync(redisPort), "Redis was stopped");
+        Assert.False(await AnswersAsync(httpPort), "the gateway was stopped");
+        Assert.Empty(ProcessesUsing(data.Path));
+    }
+
+    [Fact]
+    public void Invalid_setting_stops_up_with_a_message_naming_it()
+    {
+        using var data = new TempDir("cocoon-up");
+        var output = new StringBuilder();
+        using var up = Start(["up"], new Dictionary<string, string> { ["COCOON_DATA"] = data.Path, ["COCOON_REDIS"] = "no-port-here" }, output);
+        Assert.True(up.WaitForExit(TimeSpan.FromSeconds(60)));
+        up.WaitForExit(); // drains the redirected output
+        Assert.Equal(2, up.ExitCode);
+        Assert.Contains("COCOON_REDIS", Text(output), StringComparison.Ordinal);
+        Assert.Empty(ProcessesUsing(data.Path));
+    }
+
+    private static Process Start(string[] args, Dictionary<string, string> env, StringBuilder output)
+    {
+        var psi = new ProcessStartInfo(BotExe) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = SharedFiles.RepoRoot };
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        foreach (var name in new[] { "COCOON_API_KEY", "TELEGRAM_BOT_TOKEN", "ASPNETCORE_URLS" })
+        {
+            psi.Environment.Remove(name);
+        }
+
+        foreach (var (k, v) in env)
+        {
+            psi.Environment[k] = v;
+        }
+
+        var process = Process.Start(psi)!;
+        process.OutputDataReceived += (_, e) => Append(output, e.Data);
+        process.ErrorDataReceived += (_, e) => Append(output, e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    /// <summary>Live processes whose command line or environment mentions the test's data folder.</summary>
+    private static List<string> ProcessesUsing(string dataDir)
+    {
+        var found = new List<string>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid) || pid == Environment.ProcessId)
+            {
+                continue;
+            }
+
+            try
+            {
+                var cmdline = File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ');
+                var environ = File.ReadAllText(Path.Combine(dir, "environ"));
+                if (cmdline.Contains(dataDir, StringComparison.Ordinal) || environ.Contains("COCOON_DATA=" + dataDir + "\0", StringComparison.Ordinal))
+                {
+                    found.Add($"{pid}: {cmdline}");
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+            }
+        }
+
+        return found;
+    }
+
+    private static async Task<bool> AnswersAsync(int port)
+    {
+        try
+        {
+            using var client = new TcpClient();
+            await client.ConnectAsync(IPAddress.Loopback, port);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    private static async Task WaitForAsync(Func<bool> condition, TimeSpan budget)
+    {
+        var deadline = DateTime.UtcNow + budget;
+        while (!condition() && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+        }
+    }
+
+    private static void Append(StringBuilder output, string? line)
+    {
+        if (line is not null)
+        {
+            lock (output)
+            {
+                output.AppendLine(line);
+            }
+        }
+    }
+
+    private static bool Contains(StringBuilder output, string text) => Text(output).Contains(text, StringComparison.Ordinal);
+
+    private static string Text(StringBuilder output)
+    {
+        lock (output)
+        {
+            return output.ToString();
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "kill")]
+    private static partial int Kill(int pid, int signal);
+}

@@ -1,0 +1,125 @@
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+using Cocoon.Engine.Attestation;
+using Cocoon.Engine.Crypto;
+using Cocoon.Engine.Protocol;
+
+namespace Cocoon.Engine.Tests.Attestation;
+
+public sealed class UsageReceiptTests : IDisposable
+{
+    private readonly WorkerIdentity _worker = WorkerIdentity.Create("worker-7");
+
+    public void Dispose() => _worker.Dispose();
+
+    private UsageReceipt Receipt(byte[]? chunksHash = null) => new()
+    {
+        RequestId = "req-42",
+        WorkerId = _worker.WorkerId,
+        ModelSha256 = new string('a', 64),
+        PromptTokens = 12,
+        CompletionTokens = 34,
+        FinishReason = FinishReason.Stop,
+        ChunksSha256 = chunksHash ?? SHA256.HashData("chunks"u8),
+        WorkerStartedAt = new DateTimeOffset(2026, 11, 23, 12, 0, 0, 250, TimeSpan.Zero),
+        WorkerFinishedAt = new DateTimeOffset(2026, 11, 23, 12, 0, 1, 750, TimeSpan.Zero),
+    };
+
+    [Fact]
+    public void Signed_receipt_verifies_under_the_worker_key_only()
+    {
+        var signed = Receipt().Sign(_worker);
+        Assert.True(signed.Verify(_worker.SigningPublicKey));
+        using var other = WorkerIdentity.Create("other");
+        Assert.False(signed.Verify(other.SigningPublicKey));
+        Assert.False(signed.Verify(new byte[5]));
+    }
+
+    [Fact]
+    public void Receipt_binds_the_transcript_hash_of_the_sealed_stream()
+    {
+        var key = RandomNumberGenerator.GetBytes(32);
+        using var sealer = new ChunkSealer(key, "req-42");
+        using var opener = new ChunkOpener(key, "req-42");
+        opener.Open(sealer.Seal("a"u8, isFinal: false));
+        opener.Open(sealer.Seal("b"u8, isFinal: true));
+
+        var signed = Receipt(sealer.TranscriptHash).Sign(_worker);
+        Assert.True(signed.Verify(_worker.SigningPublicKey));
+        Assert.Equal(opener.TranscriptHash, signed.Receipt.ChunksSha256);
+    }
+
+    public static TheoryData<string> Fields => ["request", "worker", "model", "prompt", "completion", "finish", "chunks", "start", "end", "version"];
+
+    [Theory]
+    [MemberData(nameof(Fields))]
+    public void Any_tampered_field_fails_verification(string field)
+    {
+        var signed = Receipt().Sign(_worker);
+        var r = signed.Receipt;
+        var tampered = field switch
+        {
+            "request" => r with { RequestId = "req-43" },
+            "worker" => r with { WorkerId = "worker-8" },
+            "model" => r with { ModelSha256 = new string('b', 64) },
+            "prompt" => r with { PromptTokens = 1 },
+            "completion" => r with { CompletionTokens = 3 },
+            "finish" => r with { FinishReason = FinishReason.Length },
+            "chunks" => r with { ChunksSha256 = SHA256.HashData("other"u8) },
+            "start" => r with { WorkerStartedAt = r.WorkerStartedAt.AddMilliseconds(1) },
+            "end" => r with { WorkerFinishedAt = r.WorkerFinishedAt.AddMilliseconds(-1) },
+            _ => r with { Version = 2 },
+        };
+        Assert.False((signed with { Receipt = tampered }).Verify(_worker.SigningPublicKey));
+    }
+
+    [Fact]
+    public void Tampered_signature_fails_verification()
+    {
+        var signed = Receipt().Sign(_worker);
+        var sig = (byte[])signed.Signature.Clone();
+        sig[0] ^= 1;
+        Assert.False((signed with { Signature = sig }).Verify(_worker.SigningPublicKey));
+        Assert.False((signed with { Signature = sig[..63] }).Verify(_worker.SigningPublicKey));
+    }
+
+    [Fact]
+    public void Receipt_json_round_trip_verifies_and_tampered_json_does_not()
+    {
+        var json = Receipt().Sign(_worker).ToJson();
+        Assert.True(SignedUsageReceipt.FromJson(json).Verify(_worker.SigningPublicKey));
+        Assert.Contains("\"finishReason\":\"Stop\"", json);
+
+        var node = JsonNode.Parse(json)!.AsObject();
+        node["receipt"]!["completionTokens"] = 3400;
+        Assert.False(SignedUsageReceipt.FromJson(node.ToJsonString()).Verify(_worker.SigningPublicKey));
+    }
+
+    [Fact]
+    public async Task Receipt_signature_is_plain_ed25519_that_node_verifies()
+    {
+        var signed = Receipt().Sign(_worker);
+        async Task<bool> NodeVerifies(UsageReceipt receipt) => (await Crypto.NodeHpke.RunAsync(new JsonObject
+        {
+            ["op"] = "verify-ed25519",
+            ["publicKey"] = Convert.ToHexStringLower(_worker.SigningPublicKey),
+            ["message"] = Convert.ToHexStringLower(receipt.SignedMessage()),
+            ["signature"] = Convert.ToHexStringLower(signed.Signature),
+        }))["valid"]!.GetValue<bool>();
+
+        Assert.True(await NodeVerifies(signed.Receipt));
+        Assert.False(await NodeVerifies(signed.Receipt with { CompletionTokens = 35 }));
+        Assert.StartsWith("cocoon usage receipt v1\0", System.Text.Encoding.UTF8.GetString(signed.Receipt.SignedMessage()));
+    }
+
+    [Fact]
+    public void Canonical_encoding_is_fixed()
+    {
+        var text = System.Text.Encoding.UTF8.GetString(Receipt(new byte[32]).ToCanonicalBytes());
+        Assert.Equal(
+            "{\"version\":1,\"requestId\":\"req-42\",\"workerId\":\"worker-7\",\"modelSha256\":\"" + new string('a', 64) +
+            "\",\"promptTokens\":12,\"completionTokens\":34,\"finishReason\":\"Stop\",\"chunksSha256\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"," +
+            "\"workerStartedAt\":1795435200250,\"workerFinishedAt\":1795435201750}",
+            text);
+    }
+}
