@@ -40,6 +40,7 @@ public static class ChainSetup
         services.TryAddSingleton(sp => LedgerServiceCollectionExtensions.CreateDatabase(configuration, sp.GetService<IOptions<LedgerOptions>>()?.Value));
         services.TryAddSingleton<ChainDatabase>();
         services.AddScoped(sp => sp.GetRequiredService<ChainDatabase>().CreateContext());
+        services.AddHostedService<ChainMigrationService>();
         services.AddScoped<DepositInvoices>();
         services.AddScoped<DepositProcessor>();
         services.AddScoped<PayoutRequests>();
