@@ -96,21 +96,11 @@ public sealed partial class Dispatcher(
             var gatewayStart = time.GetUtcNow();
             var deadline = gatewayStart + request.Timeout;
             var modelSha = ResolveModel(request.Model);
-            var first = Match(modelSha, request, []);
-            if (first.Outcome == MatchOutcome.NoWorker)
+            if (Match(modelSha, request, []).Outcome == MatchOutcome.NoWorker)
             {
                 throw new ModelUnavailableException(request.Model);
             }
 
-            if (first.Outcome == MatchOutcome.Busy)
-            {
-                throw new WorkersBusyException(first.RetryAfter ?? Matcher.DefaultRetryAfter);
-            }
-
-            // The hold covers the dearest worker this request may end up on (a re-dispatch may pick another).
-            var ceiling = Math.Min(request.MaxCoefficient, directory.Eligible.Where(w => w.Document.ModelSha256 == modelSha).Max(w => w.PriceCoefficient));
-            var modelName = first.Ranked[0].ModelName;
-            hold = await ledger.HoldAsync(request.Payer, pricing.Reserve(modelName, request.Generation, ceiling), "dispatch:" + request.RequestId, cancellationToken).ConfigureAwait(false);
             using var registration = router.Register(request.RequestId);
             var delivery = new Delivery(events);
             var tried = new HashSet<string>(StringComparer.Ordinal);
@@ -119,6 +109,22 @@ public sealed partial class Dispatcher(
             while (true)
             {
                 var (worker, leaseId) = await AcquireAsync(request, modelSha, attempt, tried, deadline, cancellationToken).ConfigureAwait(false);
+                if (hold is null)
+                {
+                    // Hold after the first lease, so a busy answer never touches the ledger. The hold covers the
+                    // dearest worker this request may end up on (a re-dispatch may pick another).
+                    try
+                    {
+                        var ceiling = Math.Min(request.MaxCoefficient, directory.Eligible.Where(w => w.Document.ModelSha256 == modelSha).Select(w => w.PriceCoefficient).DefaultIfEmpty(worker.PriceCoefficient).Max());
+                        hold = await ledger.HoldAsync(request.Payer, pricing.Reserve(worker.Document.ModelName, request.Generation, ceiling), "dispatch:" + request.RequestId, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch
+                    {
+                        await ReleaseLeaseAsync(worker.Document.WorkerId, leaseId).ConfigureAwait(false);
+                        throw;
+                    }
+                }
+
                 AttemptOutcome outcome;
                 try
                 {
@@ -238,16 +244,19 @@ public sealed partial class Dispatcher(
                 match = Match(modelSha, request, []);
             }
 
-            foreach (var snapshot in match.Ranked)
+            // The registry's load is a moment old: workers it shows as full may have a free slot by now, so they are
+            // tried last; the lease script is what enforces the cap.
+            var full = match.Excluded.Where(x => x.Reason == MatchExclusion.Full).Select(x => directory.Find(x.WorkerId)).OfType<EligibleWorker>()
+                .OrderBy(w => w.Running * Math.Max(w.AverageJobMilliseconds, 1)).Select(w => w.Document.WorkerId);
+            foreach (var workerId in match.Ranked.Select(w => w.WorkerId).Concat(full))
             {
-                if (directory.Find(snapshot.WorkerId) is not { } worker)
+                if (directory.Find(workerId) is not { } worker)
                 {
                     continue;
                 }
 
                 try
                 {
-                    // The registry's load is a moment old; the lease script is what actually enforces the cap.
                     if (await leases.TryAcquireAsync(worker.Document.WorkerId, leaseId, worker.MaxConcurrency, deadline - time.GetUtcNow() + TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false))
                     {
                         return (worker, leaseId);

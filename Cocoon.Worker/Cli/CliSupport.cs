@@ -43,22 +43,39 @@ internal static class CliSupport
         var options = LlamaInferenceOptions.FromConfiguration(configuration);
 
         // A progress bar only on a terminal, and erased afterwards, so scripts still see a single stats line.
-        var showProgress = !Console.IsErrorRedirected;
-        var progress = new Progress<float>(p =>
-        {
-            if (showProgress)
-            {
-                Console.Error.Write($"\rloading model {p * 100,3:F0}%");
-            }
-        });
+        var progress = Console.IsErrorRedirected ? null : new ConsoleProgress();
         try
         {
             return await LlamaInferenceService.LoadAsync(options, loggers, TimeProvider.System, progress, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
-            if (showProgress)
+            progress?.Erase();
+        }
+    }
+
+    /// <summary>Writes synchronously from llama.cpp's loading thread, so nothing is printed after Erase.</summary>
+    private sealed class ConsoleProgress : IProgress<float>
+    {
+        private readonly Lock _gate = new();
+        private bool _done;
+
+        public void Report(float value)
+        {
+            lock (_gate)
             {
+                if (!_done)
+                {
+                    Console.Error.Write($"\rloading model {value * 100,3:F0}%");
+                }
+            }
+        }
+
+        public void Erase()
+        {
+            lock (_gate)
+            {
+                _done = true;
                 Console.Error.Write("\r                    \r");
             }
         }

@@ -39,7 +39,6 @@ internal static class GenerateCommand
         using var loggers = CliSupport.Logging(LogLevel.Error);
         using var service = await CliSupport.LoadAsync(CliSupport.Configuration(overrides), loggers, cancellationToken).ConfigureAwait(false);
 
-        // The service's context must hold prompt + completion; clamp the default to what fits.
         GenerationUsage? usage = null;
         var stdout = Console.Out;
         await foreach (var chunk in service.GenerateAsync(new GenerationRequest { Prompt = prompt, Sampling = sampling }, cancellationToken).ConfigureAwait(false))

@@ -35,6 +35,8 @@ public sealed partial class LlamaInferenceService : IInferenceService, IDisposab
     private readonly unsafe int** _seqIds;
     private readonly unsafe sbyte* _logits;
     private int _disposed;
+    private int _freeSequences;
+    private long _decodeSteps;
 
     private unsafe LlamaInferenceService(LlamaModel model, LlamaInferenceOptions options, string sha256, ILogger logger, TimeProvider time)
     {
@@ -65,6 +67,8 @@ public sealed partial class LlamaInferenceService : IInferenceService, IDisposab
         {
             _freeSeqIds.Push(id);
         }
+
+        _freeSequences = MaxConcurrency;
 
         _tokens = Alloc<int>(_batchCapacity);
         _positions = Alloc<int>(_batchCapacity);
@@ -100,6 +104,12 @@ public sealed partial class LlamaInferenceService : IInferenceService, IDisposab
     public ModelInfo Model { get; }
 
     public int MaxConcurrency { get; }
+
+    /// <summary>llama_decode calls so far, aborted ones included (lets tests see how soon a cancellation acts).</summary>
+    internal long DecodeSteps => Volatile.Read(ref _decodeSteps);
+
+    /// <summary>Sequence slots not in use right now.</summary>
+    public int FreeSequences => Volatile.Read(ref _freeSequences);
 
     /// <summary>Tokens of context each sequence has (prompt + completion).</summary>
     public int ContextLength { get; }
@@ -156,8 +166,16 @@ public sealed partial class LlamaInferenceService : IInferenceService, IDisposab
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         var sequence = new Sequence(Prepare(request), request.Sampling);
-        using var registration = cancellationToken.Register(static s => ((Sequence)s!).Cancel(), sequence);
-        using var abortOnCancel = cancellationToken.Register(static f => Volatile.Write(ref ((int[])f!)[0], 1), _abortFlag);
+        using var registration = cancellationToken.Register(
+            static state =>
+            {
+                var (s, abortFlag) = ((Sequence, int[]))state!;
+                s.Cancel();
+
+                // Stops the decode step in flight (llama.cpp polls this through the abort callback).
+                Volatile.Write(ref abortFlag[0], 1);
+            },
+            (sequence, _abortFlag));
         var enqueued = false;
         try
         {
@@ -355,6 +373,7 @@ public sealed partial class LlamaInferenceService : IInferenceService, IDisposab
 
             var batch = new LlamaBatch { NTokens = n, Token = _tokens, Pos = _positions, NSeqId = _nSeqId, SeqId = _seqIds, Logits = _logits };
             var rc = LlamaNative.llama_decode(_context, batch);
+            Interlocked.Increment(ref _decodeSteps);
             if (rc == 2)
             {
                 // Aborted for a cancellation: drop what part of the batch got into the cache, then decode again without it.
@@ -409,6 +428,7 @@ public sealed partial class LlamaInferenceService : IInferenceService, IDisposab
             }
 
             s.SeqId = _freeSeqIds.Pop();
+            Volatile.Write(ref _freeSequences, _freeSeqIds.Count);
             s.StartedAt = _time.GetTimestamp();
             _active.Add(s);
         }
@@ -548,6 +568,7 @@ public sealed partial class LlamaInferenceService : IInferenceService, IDisposab
         {
             LlamaNative.llama_memory_seq_rm(_memory, s.SeqId, -1, -1);
             _freeSeqIds.Push(s.SeqId);
+            Volatile.Write(ref _freeSequences, _freeSeqIds.Count);
             s.SeqId = -1;
         }
 

@@ -13,6 +13,7 @@ public static partial class LlamaLibrary
 {
     private static readonly Lock Gate = new();
     private static LlamaLibraryLocation? _loaded;
+    private static LlamaLibraryLocation? _resolving;
 
     public static LlamaLibraryLocation? Loaded => _loaded;
 
@@ -33,12 +34,21 @@ public static partial class LlamaLibrary
                 return;
             }
 
-            NativeLibrary.SetDllImportResolver(typeof(LlamaLibrary).Assembly, (name, _, _) => name switch
+            // The resolver can be set once per assembly; a failed earlier attempt leaves it pointing at the same folder.
+            if (_resolving is null)
             {
-                LlamaNative.Llama => NativeLibrary.Load(location.LlamaPath),
-                LlamaNative.Ggml => NativeLibrary.Load(location.GgmlPath),
-                _ => 0,
-            });
+                _resolving = location;
+                NativeLibrary.SetDllImportResolver(typeof(LlamaLibrary).Assembly, (name, _, _) => name switch
+                {
+                    LlamaNative.Llama => NativeLibrary.Load(_resolving.LlamaPath),
+                    LlamaNative.Ggml => NativeLibrary.Load(_resolving.GgmlPath),
+                    _ => 0,
+                });
+            }
+            else if (_resolving.LlamaPath != location.LlamaPath)
+            {
+                throw new LlamaException($"This process already tried llama.cpp from {_resolving.Directory}; restart it to use {location.Directory}.");
+            }
 
             LlamaLog.Attach(logger);
             CheckAbi();

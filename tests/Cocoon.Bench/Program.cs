@@ -1,2 +1,10 @@
-Console.Error.WriteLine("no benchmarks yet");
-return 1;
+using Cocoon.Bench;
+using Cocoon.Bench.Llama;
+
+// `./cocoon bench [NAME...]`: one line per benchmark; no name runs them all.
+var benchmarks = new SortedDictionary<string, Func<BenchContext, Task>>(StringComparer.Ordinal)
+{
+    ["llama"] = LlamaBenchmark.RunAsync,
+    ["dispatch"] = Cocoon.Bench.Dispatch.DispatchBenchmark.RunAsync,
+};
+return await BenchRunner.RunAsync(benchmarks, args);

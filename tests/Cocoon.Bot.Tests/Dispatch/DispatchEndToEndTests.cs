@@ -92,6 +92,9 @@ public sealed class DispatchEndToEndTests(RedisFixture redis) : IClassFixture<Re
             }
         }));
 
+        await sampling.CancelAsync();
+        await sampler;
+        Assert.InRange(maxInFlight, 1, 2);
         Assert.All(results, r => Assert.Equal(results[0].Text, r.Text));
         var spent = results.Sum(r => r.Receipt.TotalCostNanotons);
         Assert.Equal(1_000_000_000 - spent, await stack.Ledger.GetBalanceAsync(payer, _ct));

@@ -1,0 +1,313 @@
+using System.Diagnostics;
+using System.Globalization;
+using Cocoon.Bot.Dispatch;
+using Cocoon.Engine.Protocol;
+using Cocoon.Ledger;
+using Cocoon.Ledger.Accounts;
+using Cocoon.Testing;
+using Cocoon.Worker.Hosting;
+using Cocoon.Worker.Inference;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
+
+namespace Cocoon.Bench.Dispatch;
+
+/// <summary>
+/// (a) Dispatch throughput through Redis (hold, match, lease, HPKE seal, XADD, worker open + seal, result stream,
+/// receipt check, settle) with a worker that answers instantly, beside raw XADD of a job-sized payload at the same
+/// concurrency, measured in the same run against the same redis-server.
+/// (b) Time to first token through the gateway minus calling the inference service directly, p50/p99 at a steady
+/// request rate, with the real small model (llama.cpp) and with the instant service (pure transport overhead).
+/// </summary>
+public static class DispatchBenchmark
+{
+    private const int Concurrency = 16;
+    private const int ThroughputRequests = 600;
+    private const int TtftRequests = 100;
+    private const double TtftRatePerSecond = 10;
+    private const int LlamaRequests = 40;
+    private const double LlamaRatePerSecond = 4;
+
+    public static async Task RunAsync(BenchContext bench)
+    {
+        ArgumentNullException.ThrowIfNull(bench);
+        var ct = bench.CancellationToken;
+        using var redis = new RedisServer();
+        using var data = new TempDir("cocoon-bench-dispatch");
+
+        // (a) throughput with the instant worker.
+        double xaddPerSecond, dispatchPerSecond;
+        TtftStats instantGateway, instantDirect;
+        await using (var network = await BenchNetwork.StartAsync(redis, data.Path, "a:", instant: true, ct).ConfigureAwait(false))
+        {
+            xaddPerSecond = await RawXaddAsync(network.Connection, ct).ConfigureAwait(false);
+            await RunDispatchesAsync(network, 100, ct).ConfigureAwait(false); // warm-up
+            var watch = Stopwatch.StartNew();
+            await RunDispatchesAsync(network, ThroughputRequests, ct).ConfigureAwait(false);
+            dispatchPerSecond = ThroughputRequests / watch.Elapsed.TotalSeconds;
+            Console.WriteLine($"  throughput phase done; measuring time to first token (instant service)");
+            instantDirect = await SteadyAsync(() => DirectFirstTokenAsync(network.Inference, ct), ct).ConfigureAwait(false);
+            instantGateway = await SteadyAsync(() => GatewayFirstTokenAsync(network, ct), ct).ConfigureAwait(false);
+        }
+
+        // (b) time to first token with the real model.
+        TtftStats llamaGateway, llamaDirect;
+        await using (var network = await BenchNetwork.StartAsync(redis, data.Path, "b:", instant: false, ct).ConfigureAwait(false))
+        {
+            Console.WriteLine($"  measuring time to first token (llama)");
+            // A lower rate than the instant service: llama.cpp on a shared CPU must keep up, or both sides measure its queue.
+            await SteadyAsync(() => DirectFirstTokenAsync(network.Inference, ct), ct, count: 10, rate: LlamaRatePerSecond).ConfigureAwait(false); // warm-up
+            llamaDirect = await SteadyAsync(() => DirectFirstTokenAsync(network.Inference, ct), ct, count: LlamaRequests, rate: LlamaRatePerSecond).ConfigureAwait(false);
+            llamaGateway = await SteadyAsync(() => GatewayFirstTokenAsync(network, ct), ct, count: LlamaRequests, rate: LlamaRatePerSecond).ConfigureAwait(false);
+        }
+
+        var ratio = dispatchPerSecond / xaddPerSecond;
+        if (File.Exists("/proc/loadavg"))
+        {
+            // The numbers mean little on an oversubscribed machine; say how busy it was.
+            Console.WriteLine($"load average: {File.ReadAllText("/proc/loadavg").Trim()} on {Environment.ProcessorCount} cores");
+        }
+
+        Console.WriteLine($"dispatch throughput (instant worker, {Concurrency} concurrent, {ThroughputRequests} requests)");
+        Console.WriteLine($"  {"raw XADD/s",-28}{xaddPerSecond,12:F0}");
+        Console.WriteLine($"  {"dispatches/s",-28}{dispatchPerSecond,12:F0}");
+        Console.WriteLine($"  {"ratio (goal >= 0.5)",-28}{ratio,12:F3}");
+        Console.WriteLine($"time to first token, ms (llama: {LlamaRequests} at {LlamaRatePerSecond}/s; instant: {TtftRequests} at {TtftRatePerSecond}/s)   p50      p99   added p50 (goal <= 2)   added p99 (goal <= 10)");
+        foreach (var (name, direct, gateway) in new[] { ("llama (stories260K)", llamaDirect, llamaGateway), ("instant service", instantDirect, instantGateway) })
+        {
+            Console.WriteLine($"  {name + " direct",-32}{direct.P50,8:F2} {direct.P99,8:F2}   ({direct.Samples} samples)");
+            Console.WriteLine($"  {name + " via gateway",-32}{gateway.P50,8:F2} {gateway.P99,8:F2}   {gateway.P50 - direct.P50,12:F2} {gateway.P99 - direct.P99,22:F2}   ({gateway.Samples} samples)");
+        }
+
+        var path = await bench.WriteJsonAsync("dispatch", new
+        {
+            concurrency = Concurrency,
+            throughputRequests = ThroughputRequests,
+            rawXaddPerSecond = xaddPerSecond,
+            dispatchesPerSecond = dispatchPerSecond,
+            ratio,
+            ttftRatePerSecond = TtftRatePerSecond,
+            ttftRequests = TtftRequests,
+            llamaRatePerSecond = LlamaRatePerSecond,
+            llamaRequests = LlamaRequests,
+            loadAverage = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : null,
+            llama = new { direct = llamaDirect, gateway = llamaGateway, addedP50 = llamaGateway.P50 - llamaDirect.P50, addedP99 = llamaGateway.P99 - llamaDirect.P99 },
+            instant = new { direct = instantDirect, gateway = instantGateway, addedP50 = instantGateway.P50 - instantDirect.P50, addedP99 = instantGateway.P99 - instantDirect.P99 },
+        }).ConfigureAwait(false);
+        Console.WriteLine($"wrote {path}");
+    }
+
+    /// <summary>XADD of a job-sized payload, Concurrency writers each awaiting its reply, as a dispatch does.</summary>
+    private static async Task<double> RawXaddAsync(IConnectionMultiplexer connection, CancellationToken ct)
+    {
+        var db = connection.GetDatabase();
+        var payload = new byte[600];
+        Random.Shared.NextBytes(payload);
+        var key = (RedisKey)("bench:xadd:" + Guid.NewGuid().ToString("N"));
+        async Task Writers(int total)
+        {
+            var next = 0;
+            await Task.WhenAll(Enumerable.Range(0, Concurrency).Select(async _ =>
+            {
+                while (Interlocked.Increment(ref next) <= total)
+                {
+                    await db.StreamAddAsync(key, "job", payload).WaitAsync(ct).ConfigureAwait(false);
+                }
+            })).ConfigureAwait(false);
+        }
+
+        await Writers(1000).ConfigureAwait(false);
+        var watch = Stopwatch.StartNew();
+        const int count = 10_000;
+        await Writers(count).ConfigureAwait(false);
+        var rate = count / watch.Elapsed.TotalSeconds;
+        await db.KeyDeleteAsync(key).ConfigureAwait(false);
+        return rate;
+    }
+
+    private static async Task RunDispatchesAsync(BenchNetwork network, int total, CancellationToken ct)
+    {
+        var next = 0;
+        await Task.WhenAll(Enumerable.Range(0, Concurrency).Select(async _ =>
+        {
+            while (Interlocked.Increment(ref next) <= total)
+            {
+                await foreach (var e in network.Dispatcher.DispatchAsync(network.Request(), ct).ConfigureAwait(false))
+                {
+                    GC.KeepAlive(e);
+                }
+            }
+        })).ConfigureAwait(false);
+    }
+
+    private static async Task<double> DirectFirstTokenAsync(IInferenceService inference, CancellationToken ct)
+    {
+        var watch = Stopwatch.StartNew();
+        double first = -1;
+        await foreach (var chunk in inference.GenerateAsync(BenchNetwork.Generation, ct).ConfigureAwait(false))
+        {
+            if (first < 0 && chunk.Text.Length > 0)
+            {
+                first = watch.Elapsed.TotalMilliseconds;
+            }
+        }
+
+        return first;
+    }
+
+    /// <summary>A request refused as busy is not a sample (it never got a first token); SteadyAsync reports how many.</summary>
+    private static async Task<double> GatewayFirstTokenAsync(BenchNetwork network, CancellationToken ct)
+    {
+        var watch = Stopwatch.StartNew();
+        double first = -1;
+        try
+        {
+            await foreach (var e in network.Dispatcher.DispatchAsync(network.Request(), ct).ConfigureAwait(false))
+            {
+                if (first < 0 && e is DispatchPiece)
+                {
+                    first = watch.Elapsed.TotalMilliseconds;
+                }
+            }
+        }
+        catch (WorkersBusyException)
+        {
+            return -1;
+        }
+
+        return first;
+    }
+
+    /// <summary>Starts one request every 1/rate seconds (open loop, so a slow request does not slow the arrivals).</summary>
+    private static async Task<TtftStats> SteadyAsync(Func<Task<double>> one, CancellationToken ct, int count = TtftRequests, double rate = TtftRatePerSecond)
+    {
+        var interval = TimeSpan.FromSeconds(1 / rate);
+        var start = Stopwatch.GetTimestamp();
+        var tasks = new List<Task<double>>(count);
+        for (var i = 0; i < count; i++)
+        {
+            var due = TimeSpan.FromTicks(interval.Ticks * i) - Stopwatch.GetElapsedTime(start);
+            if (due > TimeSpan.Zero)
+            {
+                await Task.Delay(due, ct).ConfigureAwait(false);
+            }
+
+            tasks.Add(Task.Run(one, ct));
+        }
+
+        var samples = (await Task.WhenAll(tasks).ConfigureAwait(false)).Where(s => s >= 0).Order().ToArray();
+        return new TtftStats(Percentile(samples, 0.50), Percentile(samples, 0.99), samples.Length);
+    }
+
+    private static double Percentile(double[] sorted, double p) =>
+        sorted.Length == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
+
+    public sealed record TtftStats(double P50, double P99, int Samples);
+
+    /// <summary>A gateway (dispatcher + ledger) and one in-process worker host on the benchmark's redis-server.</summary>
+    private sealed class BenchNetwork : IAsyncDisposable
+    {
+        public static readonly GenerationRequest Generation = new()
+        {
+            Prompt = "Once upon a time",
+            Sampling = new SamplingOptions { MaxTokens = 2, Temperature = 0 },
+        };
+
+        private BenchNetwork(IHost gateway, IHost worker, AccountId payer, string model)
+        {
+            Gateway = gateway;
+            Worker = worker;
+            Payer = payer;
+            Model = model;
+        }
+
+        public IHost Gateway { get; }
+
+        public IHost Worker { get; }
+
+        public AccountId Payer { get; }
+
+        public string Model { get; }
+
+        public IDispatcher Dispatcher => Gateway.Services.GetRequiredService<IDispatcher>();
+
+        public IInferenceService Inference => Worker.Services.GetRequiredService<IInferenceService>();
+
+        public IConnectionMultiplexer Connection => Gateway.Services.GetRequiredService<IConnectionMultiplexer>();
+
+        public DispatchRequest Request() => new()
+        {
+            RequestId = Guid.NewGuid().ToString("N"),
+            Payer = Payer,
+            Model = Model,
+            Generation = Generation,
+        };
+
+        public static async Task<BenchNetwork> StartAsync(RedisServer redis, string dataRoot, string prefix, bool instant, CancellationToken ct)
+        {
+            var dataDir = Path.Combine(dataRoot, prefix.TrimEnd(':'));
+            var settings = new Dictionary<string, string?>
+            {
+                ["Redis:Endpoint"] = redis.Endpoint,
+                ["Redis:Prefix"] = prefix,
+                ["Cocoon:DataDir"] = dataDir,
+                ["Worker:Model"] = SharedFiles.SmallModel,
+                ["Worker:MaxConcurrency"] = instant ? "64" : "8",
+                ["Llama:MaxConcurrency"] = "8",
+                ["Llama:ContextSize"] = "512",
+                ["Gateway:TrustLocalSimulatedPlatform"] = "true",
+                ["Gateway:AcceptAnySimulatedMeasurement"] = "true",
+                ["Gateway:AllowLocalProvider"] = "true",
+                ["Gateway:RegistryRefresh"] = "00:00:00.250",
+            };
+
+            var workerBuilder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+            workerBuilder.Configuration.AddInMemoryCollection(settings);
+            workerBuilder.Logging.SetMinimumLevel(LogLevel.Warning);
+            if (instant)
+            {
+                workerBuilder.Services.AddSingleton<IInferenceService, InstantInferenceService>();
+            }
+            else
+            {
+                workerBuilder.Services.AddLlamaInference(workerBuilder.Configuration);
+            }
+
+            workerBuilder.Services.AddWorkerHost(workerBuilder.Configuration);
+            var worker = workerBuilder.Build();
+
+            var gatewayBuilder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+            gatewayBuilder.Configuration.AddInMemoryCollection(settings);
+            gatewayBuilder.Logging.SetMinimumLevel(LogLevel.Warning);
+            gatewayBuilder.Services.AddDispatch(gatewayBuilder.Configuration);
+            gatewayBuilder.Services.AddCocoonLedger(gatewayBuilder.Configuration);
+            var gateway = gatewayBuilder.Build();
+
+            await gateway.StartAsync(ct).ConfigureAwait(false);
+            await worker.StartAsync(ct).ConfigureAwait(false);
+            var session = await worker.Services.GetRequiredService<WorkerHost>().Session.WaitAsync(ct).ConfigureAwait(false);
+            var directory = gateway.Services.GetRequiredService<WorkerDirectory>();
+            while (directory.Find(session.WorkerId) is null)
+            {
+                await Task.Delay(50, ct).ConfigureAwait(false);
+            }
+
+            await gateway.Services.GetRequiredService<ResultRouter>().Ready.WaitAsync(ct).ConfigureAwait(false);
+            var payer = AccountId.ApiKey("bench-" + prefix.TrimEnd(':'));
+            await gateway.Services.GetRequiredService<ILedger>().CreditAsync(payer, 1_000_000_000_000_000, AccountId.FreeAllowance, "bench:" + payer.Value, ct).ConfigureAwait(false);
+            var model = worker.Services.GetRequiredService<IInferenceService>().Model.Name;
+            return new BenchNetwork(gateway, worker, payer, model);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Worker.StopAsync(CancellationToken.None).ConfigureAwait(false);
+            await Gateway.StopAsync(CancellationToken.None).ConfigureAwait(false);
+            Worker.Dispose();
+            Gateway.Dispose();
+        }
+    }
+}

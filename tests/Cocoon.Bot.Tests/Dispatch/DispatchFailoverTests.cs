@@ -1,0 +1,180 @@
+using System.Text.Json;
+using Cocoon.Bot.Dispatch;
+using Cocoon.Engine.Protocol;
+using Cocoon.Engine.Transport;
+using Cocoon.Testing;
+using Cocoon.Worker.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Cocoon.Bot.Tests.Dispatch;
+
+/// <summary>Worker crashes, Redis restarts and poison jobs, with real worker processes and a real redis-server.</summary>
+public sealed class DispatchFailoverTests(RedisFixture redis) : IClassFixture<RedisFixture>
+{
+    private readonly CancellationToken _ct = new CancellationTokenSource(TimeSpan.FromSeconds(120)).Token;
+
+    [Fact]
+    public async Task A_worker_killed_mid_stream_is_replaced_and_the_user_gets_one_complete_answer_billed_once()
+    {
+        await using var network = new DispatchNetwork(redis.Server);
+        await network.StartAsync(_ct);
+        var processes = new Dictionary<string, System.Diagnostics.Process>
+        {
+            ["wk-a-" + Guid.NewGuid().ToString("N")[..6]] = null!,
+            ["wk-b-" + Guid.NewGuid().ToString("N")[..6]] = null!,
+        };
+        foreach (var id in processes.Keys.ToList())
+        {
+            processes[id] = network.StartWorkerProcess(id);
+        }
+
+        foreach (var id in processes.Keys)
+        {
+            await network.WaitForWorkerAsync(id, _ct);
+        }
+
+        var payer = await network.FundedPayerAsync(1_000_000_000, _ct);
+        var request = DispatchNetwork.Request(payer, "Once upon a time", 60);
+        var text = new System.Text.StringBuilder();
+        DispatchReceipt? receipt = null;
+        string? killed = null;
+        await foreach (var e in network.Dispatcher.DispatchAsync(request, _ct))
+        {
+            if (e is DispatchPiece piece)
+            {
+                text.Append(piece.Text);
+                if (killed is null)
+                {
+                    // The worker holding the job (its entry is pending in its stream) dies without a word.
+                    var db = network.Connection.GetDatabase();
+                    foreach (var id in processes.Keys)
+                    {
+                        if ((await db.StreamPendingAsync(network.Keys.Jobs(id), RedisKeys.WorkerGroup)).PendingMessageCount > 0)
+                        {
+                            killed = id;
+                        }
+                    }
+
+                    Assert.NotNull(killed);
+                    processes[killed].Kill(); // SIGKILL
+                }
+            }
+            else if (e is DispatchCompleted done)
+            {
+                receipt = done.Receipt;
+            }
+        }
+
+        Assert.NotNull(receipt);
+        var survivor = processes.Keys.Single(id => id != killed);
+        Assert.Equal(survivor, receipt.WorkerId);
+        Assert.True(network.Refusals.GetValueOrDefault("worker-lost") >= 1, string.Join(", ", network.Refusals));
+
+        // One complete answer: exactly what the surviving worker says to the same request on its own.
+        var (again, againReceipt) = await network.AskAsync(request with { RequestId = request.RequestId + "-again" }, _ct);
+        Assert.Equal(again, text.ToString());
+        Assert.Equal(againReceipt.CompletionTokens, receipt.CompletionTokens);
+
+        // Billed once, for the answer delivered.
+        Assert.Equal(1_000_000_000 - receipt.TotalCostNanotons - againReceipt.TotalCostNanotons, await network.Ledger.GetBalanceAsync(payer, _ct));
+    }
+
+    [Fact]
+    public async Task Redis_restarted_mid_run_with_aof_loses_no_accepted_job()
+    {
+        using var aof = new RedisServer(appendOnly: true);
+        await using var network = new DispatchNetwork(aof);
+        await network.StartAsync(_ct);
+        await network.StartWorkerAsync(_ct);
+        var payer = await network.FundedPayerAsync(1_000_000_000, _ct);
+        var (reference, _) = await network.AskAsync(DispatchNetwork.Request(payer, "The cat sat", 40), _ct);
+
+        var firstPiece = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var asks = Enumerable.Range(0, 4).Select(async _ =>
+        {
+            var text = new System.Text.StringBuilder();
+            DispatchReceipt? receipt = null;
+            await foreach (var e in network.Dispatcher.DispatchAsync(DispatchNetwork.Request(payer, "The cat sat", 40), _ct))
+            {
+                if (e is DispatchPiece p)
+                {
+                    text.Append(p.Text);
+                    firstPiece.TrySetResult();
+                }
+                else if (e is DispatchCompleted c)
+                {
+                    receipt = c.Receipt;
+                }
+            }
+
+            return (Text: text.ToString(), Receipt: receipt!);
+        }).ToList();
+
+        await firstPiece.Task.WaitAsync(_ct);
+        aof.Restart();
+        var results = await Task.WhenAll(asks);
+
+        Assert.All(results, r => Assert.Equal(reference, r.Text));
+        var charged = results.Sum(r => r.Receipt.TotalCostNanotons);
+        var balance = await network.Ledger.GetBalanceAsync(payer, _ct);
+        Assert.True(balance <= 1_000_000_000 - charged, "every answer is billed");
+    }
+
+    [Fact]
+    public async Task Poison_jobs_go_to_the_dead_letter_stream_with_their_reason()
+    {
+        await using var network = new DispatchNetwork(redis.Server);
+        await network.StartAsync(_ct);
+        var (host, session) = await network.StartWorkerAsync(_ct);
+        var db = network.Connection.GetDatabase();
+        var jobs = network.Gateway.Services.GetRequiredService<JobStreams>();
+
+        // Garbage, a job sealed to some other key, and a job that keeps coming back.
+        await db.StreamAddAsync(network.Keys.Jobs(session.WorkerId), JobStreams.PayloadField, "not a job"u8.ToArray());
+        using var other = Cocoon.Engine.Crypto.HpkeKeyPair.Generate();
+        var sealedToOther = Cocoon.Engine.Crypto.Hpke.Seal(other.PublicKey, JobBinding.Info("r-wrong-key", 0, session.WorkerId, session.ModelSha256), JobBinding.Aad("gw-test"), "{}"u8);
+        await jobs.EnqueueAsync(new JobEnvelope
+        {
+            RequestId = "r-wrong-key",
+            Attempt = 0,
+            WorkerId = session.WorkerId,
+            ModelSha256 = session.ModelSha256,
+            ReplyTo = "gw-test",
+            EncapsulatedKey = sealedToOther.Enc,
+            Ciphertext = sealedToOther.Ciphertext,
+            IssuedAt = DateTimeOffset.UtcNow,
+            Deadline = DateTimeOffset.UtcNow.AddMinutes(1),
+        }, _ct);
+        var poison = new JobEntry("0-1", JsonSerializer.SerializeToUtf8Bytes(new JobEnvelope
+        {
+            RequestId = "r-poison",
+            Attempt = 0,
+            WorkerId = session.WorkerId,
+            ModelSha256 = session.ModelSha256,
+            ReplyTo = "gw-test",
+            EncapsulatedKey = new byte[32],
+            Ciphertext = [1, 2, 3],
+            IssuedAt = DateTimeOffset.UtcNow,
+            Deadline = DateTimeOffset.UtcNow.AddMinutes(1),
+        }, WireJsonContext.Default.JobEnvelope), Deliveries: 9);
+        await host.Services.GetRequiredService<JobProcessor>().ProcessAsync(session, poison, _ct);
+
+        IReadOnlyList<DeadLetter> letters = [];
+        while (letters.Count < 3)
+        {
+            await Task.Delay(50, _ct);
+            letters = await jobs.ReadDeadLettersAsync(10, _ct);
+        }
+
+        Assert.Contains(letters, l => l.Reason == "malformed" && l.RequestId is null);
+        Assert.Contains(letters, l => l.Reason == "undecryptable" && l.RequestId == "r-wrong-key");
+        Assert.Contains(letters, l => l.Reason == "repeatedly-failing" && l.RequestId == "r-poison");
+
+        // The gateway named in the job hears why, so it can re-dispatch at once.
+        var results = await network.Gateway.Services.GetRequiredService<ResultStreams>().ReadAsync("gw-test", "0-0", 10, _ct);
+        Assert.Contains(results, r => r.Envelope is { RequestId: "r-wrong-key", Kind: ResultKind.Error, Error: "undecryptable" });
+
+        // Nothing is left pending: the poison never blocks the stream.
+        Assert.Equal(0, (await db.StreamPendingAsync(network.Keys.Jobs(session.WorkerId), RedisKeys.WorkerGroup)).PendingMessageCount);
+    }
+}

@@ -1,0 +1,111 @@
+using Cocoon.Bot.Dispatch;
+
+namespace Cocoon.Bot.Tests.Dispatch;
+
+/// <summary>Entries injected into the result stream (by anyone who can write to Redis) never reach the user.</summary>
+public sealed class DispatchIntegrityTests(RedisFixture redis) : IClassFixture<RedisFixture>
+{
+    private readonly CancellationToken _ct = new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token;
+
+    [Fact]
+    public async Task Replayed_reordered_and_tampered_chunks_are_refused_and_the_user_gets_one_clean_answer()
+    {
+        await using var network = new DispatchNetwork(redis.Server);
+        await network.StartAsync(_ct);
+        using var worker = await ScriptedWorker.CreateAsync(network, _ct);
+        await worker.RegisterAsync(TimeSpan.FromSeconds(30), _ct);
+        await network.WaitForWorkerAsync(worker.WorkerId, _ct);
+        var payer = await network.FundedPayerAsync(1_000_000_000, _ct);
+
+        var asking = network.AskAsync(DispatchNetwork.Request(payer, "hello", 16, ScriptedWorker.ModelName), _ct);
+
+        // Attempt 0: a genuine chunk, its replay (dropped), then a chunk from the future (a gap: the attempt is refused).
+        using (var job = await worker.NextJobAsync(_ct))
+        {
+            Assert.Equal(0, job.Job.Attempt);
+            Assert.Equal("hello", job.Request.Prompt);
+            var first = await job.SendPieceAsync("Hello", _ct);
+            await job.SendRawAsync(first, _ct);
+            await job.SendRawAsync(first with { Sequence = 7 }, _ct);
+        }
+
+        // Attempt 1 (re-sealed, new key): the same prefix, then a chunk whose ciphertext was altered.
+        using (var job = await worker.NextJobAsync(_ct))
+        {
+            Assert.Equal(1, job.Job.Attempt);
+            await job.SendPieceAsync("Hello", _ct);
+            var genuine = job.Chunk(job.Sealer.Seal(" world"u8, isFinal: false));
+            var tampered = (byte[])genuine.Ciphertext!.Clone();
+            tampered[0] ^= 1;
+            await job.SendRawAsync(genuine with { Ciphertext = tampered }, _ct);
+        }
+
+        // Attempt 2: honest.
+        using (var job = await worker.NextJobAsync(_ct))
+        {
+            Assert.Equal(2, job.Job.Attempt);
+            await job.SendPieceAsync("Hello", _ct);
+            await job.SendPieceAsync(" world", _ct);
+            await job.FinishAsync(promptTokens: 2, completionTokens: 2, _ct);
+        }
+
+        var (text, receipt) = await asking;
+        Assert.Equal("Hello world", text);
+        Assert.Equal(2, receipt.CompletionTokens);
+        Assert.True(network.Refusals.GetValueOrDefault("chunk-replayed") >= 1);
+        Assert.True(network.Refusals.GetValueOrDefault("chunk-out-of-order") >= 1);
+        Assert.True(network.Refusals.GetValueOrDefault("chunk-tampered") >= 1);
+        Assert.Equal(1_000_000_000 - receipt.TotalCostNanotons, await network.Ledger.GetBalanceAsync(payer, _ct));
+    }
+
+    [Fact]
+    public async Task A_receipt_that_does_not_match_the_chunks_is_refused_and_nothing_is_charged()
+    {
+        await using var network = new DispatchNetwork(redis.Server, new Dictionary<string, string?> { ["Gateway:MaxAttempts"] = "1" });
+        await network.StartAsync(_ct);
+        using var worker = await ScriptedWorker.CreateAsync(network, _ct);
+        await worker.RegisterAsync(TimeSpan.FromSeconds(30), _ct);
+        await network.WaitForWorkerAsync(worker.WorkerId, _ct);
+        var payer = await network.FundedPayerAsync(1_000_000_000, _ct);
+
+        var asking = network.AskAsync(DispatchNetwork.Request(payer, "hello", 16, ScriptedWorker.ModelName), _ct);
+        using (var job = await worker.NextJobAsync(_ct))
+        {
+            await job.SendPieceAsync("Hi", _ct);
+            // Signed by the worker, but claiming other ciphertexts than those the gateway opened.
+            await job.FinishAsync(2, 1, _ct, r => r with { ChunksSha256 = new byte[32] });
+        }
+
+        var failure = await Assert.ThrowsAsync<DispatchFailedException>(() => asking);
+        Assert.Equal("attempts-exhausted", failure.Reason);
+        Assert.True(network.Refusals.GetValueOrDefault("receipt-invalid") >= 1);
+        Assert.Equal(1_000_000_000, await network.Ledger.GetBalanceAsync(payer, _ct));
+    }
+
+    [Fact]
+    public async Task When_every_worker_is_at_its_cap_the_gateway_answers_busy_with_a_retry_after()
+    {
+        await using var network = new DispatchNetwork(redis.Server);
+        await network.StartAsync(_ct);
+        using var worker = await ScriptedWorker.CreateAsync(network, _ct, maxConcurrency: 1);
+        await worker.RegisterAsync(TimeSpan.FromSeconds(30), _ct);
+        await network.WaitForWorkerAsync(worker.WorkerId, _ct);
+        var payer = await network.FundedPayerAsync(1_000_000_000, _ct);
+
+        var first = network.AskAsync(DispatchNetwork.Request(payer, "one", 16, ScriptedWorker.ModelName), _ct);
+        using var job = await worker.NextJobAsync(_ct);
+
+        var busy = await Assert.ThrowsAsync<WorkersBusyException>(() => network.AskAsync(DispatchNetwork.Request(payer, "two", 16, ScriptedWorker.ModelName), _ct));
+        Assert.True(busy.RetryAfter > TimeSpan.Zero);
+        Assert.Equal(1, await worker.QueuedJobsAsync()); // only the first job was enqueued
+
+        await job.SendPieceAsync("ok", _ct);
+        await job.FinishAsync(1, 1, _ct);
+        Assert.Equal("ok", (await first).Text);
+        // The slot is free again.
+        var again = network.AskAsync(DispatchNetwork.Request(payer, "three", 16, ScriptedWorker.ModelName), _ct);
+        using var next = await worker.NextJobAsync(_ct);
+        await next.FinishAsync(1, 0, _ct);
+        Assert.Equal(string.Empty, (await again).Text);
+    }
+}
