@@ -12,7 +12,8 @@ namespace Cocoon.Ledger.Accounts;
 /// </summary>
 public sealed class JournalLedger : ILedger, ILedgerAccounts, IAsyncDisposable
 {
-    private static readonly Func<LedgerDbContext, string, CancellationToken, Task<AccountBalanceRow?>> BalanceQuery =
+    // Per instance, not static: a compiled query belongs to one model, and SQLite and PostgreSQL models differ.
+    private readonly Func<LedgerDbContext, string, CancellationToken, Task<AccountBalanceRow?>> _balanceQuery =
         EF.CompileAsyncQuery((LedgerDbContext db, string id, CancellationToken ct) =>
             db.Accounts.AsNoTracking().Where(a => a.Id == id).Select(a => new AccountBalanceRow(a.Balance, a.Held)).FirstOrDefault());
 
@@ -32,6 +33,8 @@ public sealed class JournalLedger : ILedger, ILedgerAccounts, IAsyncDisposable
     }
 
     public LedgerDatabase Database => _database;
+
+    internal (long Batches, long Operations, TimeSpan InTransactions) WriterStats => _writer.Stats;
 
     public Task<Hold> HoldAsync(AccountId payer, long amount, string idempotencyKey, CancellationToken cancellationToken)
     {
@@ -82,7 +85,7 @@ public sealed class JournalLedger : ILedger, ILedgerAccounts, IAsyncDisposable
         Require(account, nameof(account));
         await _database.MigrateAsync(cancellationToken);
         await using var db = _database.CreateContext();
-        var row = await BalanceQuery(db, account.Value, cancellationToken);
+        var row = await _balanceQuery(db, account.Value, cancellationToken);
         return new AccountBalance(account, row?.Balance ?? 0, row?.Held ?? 0);
     }
 
@@ -102,7 +105,7 @@ public sealed class JournalLedger : ILedger, ILedgerAccounts, IAsyncDisposable
             .ToListAsync(cancellationToken);
         var rows = await db.Entries.AsNoTracking()
             .Where(e => entryIds.Contains(e.Id))
-            .Select(e => new { e.Id, e.Kind, e.IdempotencyKey, e.CreatedAtMs, Amount = e.Postings.Where(p => p.AccountId == id).Sum(p => p.Amount) })
+            .Select(e => new { e.Id, e.Kind, e.IdempotencyKey, e.CreatedAtMs, Amount = db.Postings.Where(p => p.EntryId == e.Id && p.AccountId == id).Sum(p => p.Amount) })
             .ToListAsync(cancellationToken);
         return rows
             .OrderByDescending(r => r.Id)
@@ -136,6 +139,11 @@ public sealed class JournalLedger : ILedger, ILedgerAccounts, IAsyncDisposable
         if (account == source)
         {
             throw new ArgumentException($"Cannot credit {account} from itself.", nameof(source));
+        }
+
+        if (key.StartsWith(LedgerBatch.SettleKeyPrefix, StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"Idempotency keys starting with '{LedgerBatch.SettleKeyPrefix}' belong to settlements.", nameof(key));
         }
 
         return _writer.Run(batch => batch.Credit(account, amount, source, key, kind), cancellationToken);

@@ -35,7 +35,8 @@ internal sealed class LedgerBatch
             throw new InsufficientFundsException(payer, amount, account.Available);
         }
 
-        var id = Guid.NewGuid();
+        // Time-ordered ids keep inserts at the right edge of the primary-key index.
+        var id = Guid.CreateVersion7(DateTimeOffset.FromUnixTimeMilliseconds(NowMs));
         var expiresAtMs = NowMs + (long)ttl.TotalMilliseconds;
         if (!_sql.InsertHold(id.ToString("D"), key, payer.Value, amount, NowMs, expiresAtMs))
         {
@@ -157,7 +158,9 @@ internal sealed class LedgerBatch
         }
     }
 
-    public static string SettleKey(Guid holdId) => "settle:" + holdId.ToString("D");
+    public const string SettleKeyPrefix = "settle:";
+
+    public static string SettleKey(Guid holdId) => SettleKeyPrefix + holdId.ToString("D");
 
     private static Hold ToHold(StoredHold stored) =>
         new(Guid.Parse(stored.Id), new AccountId(stored.Payer), stored.Amount, DateTimeOffset.FromUnixTimeMilliseconds(stored.ExpiresAtMs));

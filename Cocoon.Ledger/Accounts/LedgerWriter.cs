@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Diagnostics;
 using System.Threading.Channels;
 using Cocoon.Ledger.Data;
 using Microsoft.Data.Sqlite;
@@ -25,6 +26,9 @@ internal sealed partial class LedgerWriter : IAsyncDisposable
     private readonly Task _loop;
     private DbConnection? _connection;
     private LedgerSql? _sql;
+    private long _batches;
+    private long _operations;
+    private long _commitTicks;
 
     public LedgerWriter(LedgerDatabase database, int maxBatch, TimeProvider time, ILogger logger)
     {
@@ -40,6 +44,11 @@ internal sealed partial class LedgerWriter : IAsyncDisposable
     {
         cancellationToken.ThrowIfCancellationRequested();
         var op = new Operation<T>(operation, cancellationToken);
+        if (_loop.IsFaulted)
+        {
+            throw new InvalidOperationException("The ledger writer stopped after an unexpected error; see the log (event 5102).", _loop.Exception);
+        }
+
         if (!_queue.Writer.TryWrite(op))
         {
             throw new ObjectDisposedException(nameof(LedgerWriter), "The ledger is shutting down.");
@@ -48,14 +57,47 @@ internal sealed partial class LedgerWriter : IAsyncDisposable
         return op.Task.WaitAsync(cancellationToken);
     }
 
+    /// <summary>Transactions committed, operations in them and time spent inside them (for the benchmark).</summary>
+    internal (long Batches, long Operations, TimeSpan InTransactions) Stats =>
+        (Interlocked.Read(ref _batches), Interlocked.Read(ref _operations), TimeSpan.FromTicks(Interlocked.Read(ref _commitTicks)));
+
     public async ValueTask DisposeAsync()
     {
         _queue.Writer.TryComplete();
-        await _loop;
+        try
+        {
+            await _loop;
+        }
+        catch (Exception) when (_loop.IsFaulted)
+        {
+            // Already logged and reported to every caller.
+        }
+
         CloseConnection();
     }
 
     private async Task RunAsync()
+    {
+        try
+        {
+            await DrainAsync();
+        }
+        catch (Exception ex)
+        {
+            // Nothing above should throw (each failure completes its operations); if something does, fail what is
+            // queued rather than leave callers waiting forever, and refuse new work.
+            LogWriterStopped(_logger, ex);
+            _queue.Writer.TryComplete(ex);
+            while (_queue.Reader.TryRead(out var op))
+            {
+                op.Fail(ex);
+            }
+
+            throw;
+        }
+    }
+
+    private async Task DrainAsync()
     {
         var batch = new List<Operation>(_maxBatch);
         while (await _queue.Reader.WaitToReadAsync())
@@ -125,6 +167,7 @@ internal sealed partial class LedgerWriter : IAsyncDisposable
     {
         var results = new object?[batch.Count];
         var errors = new Exception?[batch.Count];
+        var started = Stopwatch.GetTimestamp();
         using (var transaction = _sql!.Begin())
         {
             var ledger = new LedgerBatch(_sql, _time.GetUtcNow().ToUnixTimeMilliseconds());
@@ -143,6 +186,10 @@ internal sealed partial class LedgerWriter : IAsyncDisposable
             ledger.Flush();
             transaction.Commit();
         }
+
+        Interlocked.Increment(ref _batches);
+        Interlocked.Add(ref _operations, batch.Count);
+        Interlocked.Add(ref _commitTicks, Stopwatch.GetElapsedTime(started).Ticks);
 
         for (var i = 0; i < batch.Count; i++)
         {
@@ -176,7 +223,7 @@ internal sealed partial class LedgerWriter : IAsyncDisposable
         }
 
         await _database.MigrateAsync(CancellationToken.None);
-        _connection = await _database.OpenConnectionAsync(CancellationToken.None);
+        _connection = await _database.OpenConnectionAsync(writer: true, CancellationToken.None);
         _sql = new LedgerSql(_connection, _database.Provider);
     }
 
@@ -190,6 +237,9 @@ internal sealed partial class LedgerWriter : IAsyncDisposable
 
     [LoggerMessage(EventId = 5101, Level = LogLevel.Warning, Message = "A ledger batch of {Count} operations failed; retrying each alone")]
     private static partial void LogBatchFailed(ILogger logger, int count, Exception exception);
+
+    [LoggerMessage(EventId = 5102, Level = LogLevel.Critical, Message = "The ledger writer stopped")]
+    private static partial void LogWriterStopped(ILogger logger, Exception exception);
 
     private abstract class Operation(CancellationToken cancellationToken)
     {

@@ -123,7 +123,13 @@ public sealed class LedgerDatabase
     }
 
     /// <summary>An open raw connection (the writer's hot path and the checker use SQL directly).</summary>
-    public async Task<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken)
+    public Task<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken) => OpenConnectionAsync(writer: false, cancellationToken);
+
+    /// <summary>
+    /// The writer's connection also gets a large page cache and memory-mapped reads: it touches every index on
+    /// every batch, and SQLite's default 2 MB cache would send it to the file for pages it just wrote.
+    /// </summary>
+    internal async Task<DbConnection> OpenConnectionAsync(bool writer, CancellationToken cancellationToken)
     {
         DbConnection connection = Provider == LedgerProvider.Sqlite
             ? new SqliteConnection(ConnectionString)
@@ -134,6 +140,12 @@ public sealed class LedgerDatabase
             if (connection is SqliteConnection sqlite)
             {
                 SqlitePragmas.Apply(sqlite);
+                if (writer)
+                {
+                    using var command = sqlite.CreateCommand();
+                    command.CommandText = "PRAGMA cache_size=-65536; PRAGMA mmap_size=268435456;";
+                    command.ExecuteNonQuery();
+                }
             }
 
             return connection;

@@ -37,8 +37,6 @@ public sealed class JournalEntry
     public long Amount { get; set; }
 
     public long CreatedAtMs { get; set; }
-
-    public List<Posting> Postings { get; } = [];
 }
 
 public sealed class Posting

@@ -4,6 +4,7 @@ using Cocoon.Bench.Llama;
 // `./cocoon bench [NAME...]`: one line per benchmark; no name runs them all.
 var benchmarks = new SortedDictionary<string, Func<BenchContext, Task>>(StringComparer.Ordinal)
 {
+    ["ledger"] = Cocoon.Bench.Ledger.SettlementBenchmark.RunAsync,
     ["llama"] = LlamaBenchmark.RunAsync,
     ["dispatch"] = Cocoon.Bench.Dispatch.DispatchBenchmark.RunAsync,
 };

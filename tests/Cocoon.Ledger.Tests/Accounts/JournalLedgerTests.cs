@@ -363,6 +363,33 @@ public sealed class JournalLedgerTests : LedgerTestBase
     }
 
     [Fact]
+    public async Task A_batch_that_fails_in_the_database_is_retried_one_operation_at_a_time()
+    {
+        var user = NewUser();
+        await FundAsync(user, 100_000);
+        var poisoned = await Ledger.HoldAsync(user, 1_000, "poison", Ct);
+        // Another writer took the settlement's key (a foreign row the unique index refuses): that settle fails in the
+        // database after the batch has written, so the whole batch rolls back and each operation runs alone.
+        await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection(Database.ConnectionString))
+        {
+            await connection.OpenAsync(Ct);
+            await using var command = connection.CreateCommand();
+            command.CommandText = $"INSERT INTO \"LedgerEntries\" (\"IdempotencyKey\", \"Kind\", \"Amount\", \"CreatedAtMs\") VALUES ('settle:{poisoned.Id:D}', 'foreign', 0, 0)";
+            await command.ExecuteNonQueryAsync(Ct);
+        }
+
+        var holds = await Task.WhenAll(Enumerable.Range(0, 50).Select(i => Ledger.HoldAsync(user, 100, $"bystander:{i}", Ct)));
+        var bystanders = holds.Select(h => Ledger.SettleAsync(h.Id, [new Payee(Provider, 60)], Ct)).ToList();
+        var bad = Ledger.SettleAsync(poisoned.Id, [new Payee(Provider, 500)], Ct);
+
+        Assert.All(await Task.WhenAll(bystanders), charged => Assert.Equal(60, charged));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => bad);
+        Assert.Equal(50 * 60, await Ledger.GetBalanceAsync(Provider, Ct));
+        await Ledger.ReleaseAsync(poisoned.Id, Ct);
+        Assert.Equal(new AccountBalance(user, 100_000 - (50 * 60), 0), await Ledger.GetAccountAsync(user, Ct));
+    }
+
+    [Fact]
     public async Task Bad_arguments_are_refused_before_the_queue()
     {
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Ledger.HoldAsync(NewUser(), -1, "k", Ct));
@@ -370,5 +397,6 @@ public sealed class JournalLedgerTests : LedgerTestBase
         await Assert.ThrowsAsync<ArgumentException>(() => Ledger.HoldAsync(default, 1, "k", Ct));
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Ledger.CreditAsync(NewUser(), 0, AccountId.TonHotWallet, "k", Ct));
         await Assert.ThrowsAsync<ArgumentException>(() => Ledger.CreditAsync(AccountId.TonHotWallet, 1, AccountId.TonHotWallet, "k", Ct));
+        await Assert.ThrowsAsync<ArgumentException>(() => Ledger.CreditAsync(NewUser(), 1, AccountId.TonHotWallet, "settle:" + Guid.NewGuid(), Ct));
     }
 }

@@ -60,10 +60,12 @@ namespace Cocoon.Ledger.Data.Migrations.Postgres
 
                     b.HasKey("Id");
 
+                    b.HasIndex("ExpiresAtMs")
+                        .HasDatabaseName("IX_LedgerHolds_Active_ExpiresAtMs")
+                        .HasFilter("\"State\" = 0");
+
                     b.HasIndex("IdempotencyKey")
                         .IsUnique();
-
-                    b.HasIndex("State", "ExpiresAtMs");
 
                     b.ToTable("LedgerHolds", (string)null);
                 });
@@ -97,8 +99,6 @@ namespace Cocoon.Ledger.Data.Migrations.Postgres
                         .HasColumnType("character varying(40)");
 
                     b.HasKey("Id");
-
-                    b.HasIndex("HoldId");
 
                     b.HasIndex("IdempotencyKey")
                         .IsUnique();
@@ -150,25 +150,9 @@ namespace Cocoon.Ledger.Data.Migrations.Postgres
 
                     b.HasKey("Id");
 
-                    b.HasIndex("EntryId");
-
                     b.HasIndex("AccountId", "EntryId");
 
                     b.ToTable("LedgerPostings", (string)null);
-                });
-
-            modelBuilder.Entity("Cocoon.Ledger.Data.Posting", b =>
-                {
-                    b.HasOne("Cocoon.Ledger.Data.JournalEntry", null)
-                        .WithMany("Postings")
-                        .HasForeignKey("EntryId")
-                        .OnDelete(DeleteBehavior.Restrict)
-                        .IsRequired();
-                });
-
-            modelBuilder.Entity("Cocoon.Ledger.Data.JournalEntry", b =>
-                {
-                    b.Navigation("Postings");
                 });
 #pragma warning restore 612, 618
         }

@@ -55,10 +55,12 @@ namespace Cocoon.Ledger.Data.Migrations.Sqlite
 
                     b.HasKey("Id");
 
+                    b.HasIndex("ExpiresAtMs")
+                        .HasDatabaseName("IX_LedgerHolds_Active_ExpiresAtMs")
+                        .HasFilter("\"State\" = 0");
+
                     b.HasIndex("IdempotencyKey")
                         .IsUnique();
-
-                    b.HasIndex("State", "ExpiresAtMs");
 
                     b.ToTable("LedgerHolds", (string)null);
                 });
@@ -66,7 +68,6 @@ namespace Cocoon.Ledger.Data.Migrations.Sqlite
             modelBuilder.Entity("Cocoon.Ledger.Data.JournalEntry", b =>
                 {
                     b.Property<long>("Id")
-                        .ValueGeneratedOnAdd()
                         .HasColumnType("INTEGER");
 
                     b.Property<long>("Amount")
@@ -90,8 +91,6 @@ namespace Cocoon.Ledger.Data.Migrations.Sqlite
                         .HasColumnType("TEXT");
 
                     b.HasKey("Id");
-
-                    b.HasIndex("HoldId");
 
                     b.HasIndex("IdempotencyKey")
                         .IsUnique();
@@ -125,7 +124,6 @@ namespace Cocoon.Ledger.Data.Migrations.Sqlite
             modelBuilder.Entity("Cocoon.Ledger.Data.Posting", b =>
                 {
                     b.Property<long>("Id")
-                        .ValueGeneratedOnAdd()
                         .HasColumnType("INTEGER");
 
                     b.Property<string>("AccountId")
@@ -141,25 +139,9 @@ namespace Cocoon.Ledger.Data.Migrations.Sqlite
 
                     b.HasKey("Id");
 
-                    b.HasIndex("EntryId");
-
                     b.HasIndex("AccountId", "EntryId");
 
                     b.ToTable("LedgerPostings", (string)null);
-                });
-
-            modelBuilder.Entity("Cocoon.Ledger.Data.Posting", b =>
-                {
-                    b.HasOne("Cocoon.Ledger.Data.JournalEntry", null)
-                        .WithMany("Postings")
-                        .HasForeignKey("EntryId")
-                        .OnDelete(DeleteBehavior.Restrict)
-                        .IsRequired();
-                });
-
-            modelBuilder.Entity("Cocoon.Ledger.Data.JournalEntry", b =>
-                {
-                    b.Navigation("Postings");
                 });
 #pragma warning restore 612, 618
         }

@@ -10,7 +10,7 @@ using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 namespace Cocoon.Ledger.Data.Migrations.Sqlite
 {
     [DbContext(typeof(SqliteLedgerDbContext))]
-    [Migration("20261123235644_InitialLedger")]
+    [Migration("20261124003601_InitialLedger")]
     partial class InitialLedger
     {
         /// <inheritdoc />
@@ -58,10 +58,12 @@ namespace Cocoon.Ledger.Data.Migrations.Sqlite
 
                     b.HasKey("Id");
 
+                    b.HasIndex("ExpiresAtMs")
+                        .HasDatabaseName("IX_LedgerHolds_Active_ExpiresAtMs")
+                        .HasFilter("\"State\" = 0");
+
                     b.HasIndex("IdempotencyKey")
                         .IsUnique();
-
-                    b.HasIndex("State", "ExpiresAtMs");
 
                     b.ToTable("LedgerHolds", (string)null);
                 });
@@ -69,7 +71,6 @@ namespace Cocoon.Ledger.Data.Migrations.Sqlite
             modelBuilder.Entity("Cocoon.Ledger.Data.JournalEntry", b =>
                 {
                     b.Property<long>("Id")
-                        .ValueGeneratedOnAdd()
                         .HasColumnType("INTEGER");
 
                     b.Property<long>("Amount")
@@ -93,8 +94,6 @@ namespace Cocoon.Ledger.Data.Migrations.Sqlite
                         .HasColumnType("TEXT");
 
                     b.HasKey("Id");
-
-                    b.HasIndex("HoldId");
 
                     b.HasIndex("IdempotencyKey")
                         .IsUnique();
@@ -128,7 +127,6 @@ namespace Cocoon.Ledger.Data.Migrations.Sqlite
             modelBuilder.Entity("Cocoon.Ledger.Data.Posting", b =>
                 {
                     b.Property<long>("Id")
-                        .ValueGeneratedOnAdd()
                         .HasColumnType("INTEGER");
 
                     b.Property<string>("AccountId")
@@ -144,25 +142,9 @@ namespace Cocoon.Ledger.Data.Migrations.Sqlite
 
                     b.HasKey("Id");
 
-                    b.HasIndex("EntryId");
-
                     b.HasIndex("AccountId", "EntryId");
 
                     b.ToTable("LedgerPostings", (string)null);
-                });
-
-            modelBuilder.Entity("Cocoon.Ledger.Data.Posting", b =>
-                {
-                    b.HasOne("Cocoon.Ledger.Data.JournalEntry", null)
-                        .WithMany("Postings")
-                        .HasForeignKey("EntryId")
-                        .OnDelete(DeleteBehavior.Restrict)
-                        .IsRequired();
-                });
-
-            modelBuilder.Entity("Cocoon.Ledger.Data.JournalEntry", b =>
-                {
-                    b.Navigation("Postings");
                 });
 #pragma warning restore 612, 618
         }

@@ -29,8 +29,7 @@ namespace Cocoon.Ledger.Data.Migrations.Sqlite
                 name: "LedgerEntries",
                 columns: table => new
                 {
-                    Id = table.Column<long>(type: "INTEGER", nullable: false)
-                        .Annotation("Sqlite:Autoincrement", true),
+                    Id = table.Column<long>(type: "INTEGER", nullable: false),
                     IdempotencyKey = table.Column<string>(type: "TEXT", maxLength: 300, nullable: false),
                     Kind = table.Column<string>(type: "TEXT", maxLength: 40, nullable: false),
                     HoldId = table.Column<string>(type: "TEXT", maxLength: 40, nullable: true),
@@ -66,8 +65,7 @@ namespace Cocoon.Ledger.Data.Migrations.Sqlite
                 name: "LedgerPostings",
                 columns: table => new
                 {
-                    Id = table.Column<long>(type: "INTEGER", nullable: false)
-                        .Annotation("Sqlite:Autoincrement", true),
+                    Id = table.Column<long>(type: "INTEGER", nullable: false),
                     EntryId = table.Column<long>(type: "INTEGER", nullable: false),
                     AccountId = table.Column<string>(type: "TEXT", maxLength: 200, nullable: false),
                     Amount = table.Column<long>(type: "INTEGER", nullable: false)
@@ -75,18 +73,7 @@ namespace Cocoon.Ledger.Data.Migrations.Sqlite
                 constraints: table =>
                 {
                     table.PrimaryKey("PK_LedgerPostings", x => x.Id);
-                    table.ForeignKey(
-                        name: "FK_LedgerPostings_LedgerEntries_EntryId",
-                        column: x => x.EntryId,
-                        principalTable: "LedgerEntries",
-                        principalColumn: "Id",
-                        onDelete: ReferentialAction.Restrict);
                 });
-
-            migrationBuilder.CreateIndex(
-                name: "IX_LedgerEntries_HoldId",
-                table: "LedgerEntries",
-                column: "HoldId");
 
             migrationBuilder.CreateIndex(
                 name: "IX_LedgerEntries_IdempotencyKey",
@@ -95,25 +82,21 @@ namespace Cocoon.Ledger.Data.Migrations.Sqlite
                 unique: true);
 
             migrationBuilder.CreateIndex(
+                name: "IX_LedgerHolds_Active_ExpiresAtMs",
+                table: "LedgerHolds",
+                column: "ExpiresAtMs",
+                filter: "\"State\" = 0");
+
+            migrationBuilder.CreateIndex(
                 name: "IX_LedgerHolds_IdempotencyKey",
                 table: "LedgerHolds",
                 column: "IdempotencyKey",
                 unique: true);
 
             migrationBuilder.CreateIndex(
-                name: "IX_LedgerHolds_State_ExpiresAtMs",
-                table: "LedgerHolds",
-                columns: new[] { "State", "ExpiresAtMs" });
-
-            migrationBuilder.CreateIndex(
                 name: "IX_LedgerPostings_AccountId_EntryId",
                 table: "LedgerPostings",
                 columns: new[] { "AccountId", "EntryId" });
-
-            migrationBuilder.CreateIndex(
-                name: "IX_LedgerPostings_EntryId",
-                table: "LedgerPostings",
-                column: "EntryId");
         }
 
         /// <inheritdoc />
@@ -123,13 +106,13 @@ namespace Cocoon.Ledger.Data.Migrations.Sqlite
                 name: "LedgerAccounts");
 
             migrationBuilder.DropTable(
+                name: "LedgerEntries");
+
+            migrationBuilder.DropTable(
                 name: "LedgerHolds");
 
             migrationBuilder.DropTable(
                 name: "LedgerPostings");
-
-            migrationBuilder.DropTable(
-                name: "LedgerEntries");
         }
     }
 }

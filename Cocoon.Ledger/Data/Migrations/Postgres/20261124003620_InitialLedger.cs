@@ -76,18 +76,7 @@ namespace Cocoon.Ledger.Data.Migrations.Postgres
                 constraints: table =>
                 {
                     table.PrimaryKey("PK_LedgerPostings", x => x.Id);
-                    table.ForeignKey(
-                        name: "FK_LedgerPostings_LedgerEntries_EntryId",
-                        column: x => x.EntryId,
-                        principalTable: "LedgerEntries",
-                        principalColumn: "Id",
-                        onDelete: ReferentialAction.Restrict);
                 });
-
-            migrationBuilder.CreateIndex(
-                name: "IX_LedgerEntries_HoldId",
-                table: "LedgerEntries",
-                column: "HoldId");
 
             migrationBuilder.CreateIndex(
                 name: "IX_LedgerEntries_IdempotencyKey",
@@ -96,25 +85,21 @@ namespace Cocoon.Ledger.Data.Migrations.Postgres
                 unique: true);
 
             migrationBuilder.CreateIndex(
+                name: "IX_LedgerHolds_Active_ExpiresAtMs",
+                table: "LedgerHolds",
+                column: "ExpiresAtMs",
+                filter: "\"State\" = 0");
+
+            migrationBuilder.CreateIndex(
                 name: "IX_LedgerHolds_IdempotencyKey",
                 table: "LedgerHolds",
                 column: "IdempotencyKey",
                 unique: true);
 
             migrationBuilder.CreateIndex(
-                name: "IX_LedgerHolds_State_ExpiresAtMs",
-                table: "LedgerHolds",
-                columns: new[] { "State", "ExpiresAtMs" });
-
-            migrationBuilder.CreateIndex(
                 name: "IX_LedgerPostings_AccountId_EntryId",
                 table: "LedgerPostings",
                 columns: new[] { "AccountId", "EntryId" });
-
-            migrationBuilder.CreateIndex(
-                name: "IX_LedgerPostings_EntryId",
-                table: "LedgerPostings",
-                column: "EntryId");
         }
 
         /// <inheritdoc />
@@ -124,13 +109,13 @@ namespace Cocoon.Ledger.Data.Migrations.Postgres
                 name: "LedgerAccounts");
 
             migrationBuilder.DropTable(
+                name: "LedgerEntries");
+
+            migrationBuilder.DropTable(
                 name: "LedgerHolds");
 
             migrationBuilder.DropTable(
                 name: "LedgerPostings");
-
-            migrationBuilder.DropTable(
-                name: "LedgerEntries");
         }
     }
 }

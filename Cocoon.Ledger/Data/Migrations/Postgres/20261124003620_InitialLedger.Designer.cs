@@ -11,7 +11,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace Cocoon.Ledger.Data.Migrations.Postgres
 {
     [DbContext(typeof(PostgresLedgerDbContext))]
-    [Migration("20261123235700_InitialLedger")]
+    [Migration("20261124003620_InitialLedger")]
     partial class InitialLedger
     {
         /// <inheritdoc />
@@ -63,10 +63,12 @@ namespace Cocoon.Ledger.Data.Migrations.Postgres
 
                     b.HasKey("Id");
 
+                    b.HasIndex("ExpiresAtMs")
+                        .HasDatabaseName("IX_LedgerHolds_Active_ExpiresAtMs")
+                        .HasFilter("\"State\" = 0");
+
                     b.HasIndex("IdempotencyKey")
                         .IsUnique();
-
-                    b.HasIndex("State", "ExpiresAtMs");
 
                     b.ToTable("LedgerHolds", (string)null);
                 });
@@ -100,8 +102,6 @@ namespace Cocoon.Ledger.Data.Migrations.Postgres
                         .HasColumnType("character varying(40)");
 
                     b.HasKey("Id");
-
-                    b.HasIndex("HoldId");
 
                     b.HasIndex("IdempotencyKey")
                         .IsUnique();
@@ -153,25 +153,9 @@ namespace Cocoon.Ledger.Data.Migrations.Postgres
 
                     b.HasKey("Id");
 
-                    b.HasIndex("EntryId");
-
                     b.HasIndex("AccountId", "EntryId");
 
                     b.ToTable("LedgerPostings", (string)null);
-                });
-
-            modelBuilder.Entity("Cocoon.Ledger.Data.Posting", b =>
-                {
-                    b.HasOne("Cocoon.Ledger.Data.JournalEntry", null)
-                        .WithMany("Postings")
-                        .HasForeignKey("EntryId")
-                        .OnDelete(DeleteBehavior.Restrict)
-                        .IsRequired();
-                });
-
-            modelBuilder.Entity("Cocoon.Ledger.Data.JournalEntry", b =>
-                {
-                    b.Navigation("Postings");
                 });
 #pragma warning restore 612, 618
         }

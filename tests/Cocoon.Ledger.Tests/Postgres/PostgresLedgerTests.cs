@@ -1,0 +1,161 @@
+using Cocoon.Ledger.Accounts;
+using Cocoon.Ledger.Checks;
+using Cocoon.Ledger.Data;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace Cocoon.Ledger.Tests.Postgres;
+
+/// <summary>The same ledger on a real PostgreSQL server: migrations, the writer's SQL, races between two writers, the checker.</summary>
+public sealed class PostgresLedgerTests(PostgresServer server) : IClassFixture<PostgresServer>, IAsyncLifetime
+{
+    private static readonly AccountId Provider = AccountId.Provider("pg");
+    private readonly List<JournalLedger> _ledgers = [];
+    private readonly CancellationTokenSource _timeout = new(TimeSpan.FromMinutes(2));
+    private LedgerDatabase? _database;
+
+    private CancellationToken Ct => _timeout.Token;
+
+    private LedgerDatabase Database => _database ?? throw new InvalidOperationException("not initialized");
+
+    public async Task InitializeAsync()
+    {
+        if (PostgresServer.Unavailable is null)
+        {
+            _database = new LedgerDatabase(await server.CreateDatabaseAsync(Ct));
+            Assert.Equal(LedgerProvider.Postgres, _database.Provider);
+            await _database.MigrateAsync(Ct);
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var ledger in _ledgers)
+        {
+            await ledger.DisposeAsync();
+        }
+
+        if (_database is not null)
+        {
+            var report = await LedgerChecker.CheckAsync(_database, CancellationToken.None);
+            Assert.True(report.Ok, report.Summary);
+        }
+
+        _timeout.Dispose();
+    }
+
+    [PostgresFact]
+    public async Task Hold_settle_release_credit_and_statements()
+    {
+        var ledger = Create();
+        var user = AccountId.User(1);
+        await ledger.CreditAsync(user, 10_000, AccountId.TonHotWallet, "pg:fund", Ct);
+        await ledger.CreditAsync(user, 10_000, AccountId.TonHotWallet, "pg:fund", Ct);
+        Assert.True(await ledger.EnsureFreeAllowanceAsync(user, 500, Ct));
+        Assert.False(await ledger.EnsureFreeAllowanceAsync(user, 500, Ct));
+
+        var hold = await ledger.HoldAsync(user, 4_000, "pg:job1", Ct);
+        Assert.Equal(hold, await ledger.HoldAsync(user, 4_000, "pg:job1", Ct));
+        Assert.Equal(6_500, await ledger.GetBalanceAsync(user, Ct));
+        Assert.Equal(1_100, await ledger.SettleAsync(hold.Id, [new Payee(Provider, 1_000), new Payee(AccountId.NetworkFee, 100)], Ct));
+        Assert.Equal(1_100, await ledger.SettleAsync(hold.Id, [new Payee(Provider, 1_000)], Ct));
+        var released = await ledger.HoldAsync(user, 1_000, "pg:job2", Ct);
+        await ledger.ReleaseAsync(released.Id, Ct);
+        await Assert.ThrowsAsync<HoldClosedException>(() => ledger.SettleAsync(released.Id, [new Payee(Provider, 1)], Ct));
+        await Assert.ThrowsAsync<InsufficientFundsException>(() => ledger.HoldAsync(user, 1_000_000, "pg:job3", Ct));
+        await Assert.ThrowsAsync<HoldNotFoundException>(() => ledger.ReleaseAsync(Guid.NewGuid(), Ct));
+
+        Assert.Equal(new AccountBalance(user, 9_400, 0), await ledger.GetAccountAsync(user, Ct));
+        Assert.Equal(1_000, await ledger.GetBalanceAsync(Provider, Ct));
+        var recent = await ledger.GetRecentEntriesAsync(user, 10, Ct);
+        Assert.Equal(["settle", "free-allowance", "credit"], recent.Select(l => l.Kind));
+        var activity = await ledger.GetActivitySinceAsync(Provider, DateTimeOffset.UtcNow.AddMinutes(-5), Ct);
+        Assert.Equal((1_000L, 0L, 1), (activity.Received, activity.Spent, activity.Entries));
+    }
+
+    [PostgresFact]
+    public async Task Two_writers_race_on_keys_holds_and_one_balance()
+    {
+        var a = Create();
+        var b = Create(maxBatch: 1);
+        var user = AccountId.User(2);
+        await Task.WhenAll(Enumerable.Range(0, 20).Select(i => (i % 2 == 0 ? a : b).CreditAsync(user, 1_000, AccountId.StarsClearing, "pg:same", Ct)));
+        Assert.Equal(1_000, await a.GetBalanceAsync(user, Ct));
+
+        var granted = 0L;
+        await Task.WhenAll(Enumerable.Range(0, 30).Select(async i =>
+        {
+            try
+            {
+                var hold = await (i % 2 == 0 ? a : b).HoldAsync(user, 70, $"pg:greedy:{i}", Ct);
+                Interlocked.Add(ref granted, hold.Amount);
+                await (i % 3 == 0 ? a : b).ReleaseAsync(hold.Id, Ct);
+            }
+            catch (InsufficientFundsException)
+            {
+            }
+        }));
+        Assert.InRange(granted, 70, 30 * 70);
+        Assert.Equal(1_000, await a.GetBalanceAsync(user, Ct));
+
+        var settled = 0;
+        for (var round = 0; round < 20; round++)
+        {
+            var hold = await a.HoldAsync(user, 100, $"pg:race:{round}", Ct);
+            var settle = Task.Run(() => (round % 2 == 0 ? a : b).SettleAsync(hold.Id, [new Payee(Provider, 10)], Ct), Ct);
+            await Task.Run(() => (round % 2 == 0 ? b : a).ReleaseAsync(hold.Id, Ct), Ct);
+            try
+            {
+                await settle;
+                settled++;
+            }
+            catch (HoldClosedException)
+            {
+            }
+        }
+
+        Assert.Equal(1_000 - (10 * settled), await a.GetBalanceAsync(user, Ct));
+    }
+
+    [PostgresFact]
+    public async Task Expired_holds_are_released_and_the_checker_catches_corruption()
+    {
+        var clock = new ManualClock(DateTimeOffset.UtcNow);
+        var ledger = Create(time: clock);
+        var user = AccountId.User(3);
+        await ledger.CreditAsync(user, 1_000, AccountId.TonHotWallet, "pg:fund3", Ct);
+        await ledger.HoldAsync(user, 600, "pg:exp", Ct);
+        clock.Now += TimeSpan.FromHours(1);
+        Assert.Equal(1, await ledger.ExpireHoldsAsync(Ct));
+        Assert.Equal(1_000, await ledger.GetBalanceAsync(user, Ct));
+        Assert.True((await LedgerChecker.CheckAsync(Database, Ct)).Ok);
+
+        await using (var connection = new NpgsqlConnection(Database.ConnectionString))
+        {
+            await connection.OpenAsync(Ct);
+            await using var command = connection.CreateCommand();
+            command.CommandText = "INSERT INTO \"LedgerPostings\" (\"EntryId\", \"AccountId\", \"Amount\") SELECT MIN(\"Id\"), 'user:3', 1 FROM \"LedgerEntries\"";
+            await command.ExecuteNonQueryAsync(Ct);
+        }
+
+        var report = await LedgerChecker.CheckAsync(Database, Ct);
+        Assert.False(report.Ok);
+        Assert.Contains(report.Violations, v => v.Contains("sum to 1, not 0", StringComparison.Ordinal));
+
+        await using (var connection = new NpgsqlConnection(Database.ConnectionString))
+        {
+            await connection.OpenAsync(Ct);
+            await using var command = connection.CreateCommand();
+            command.CommandText = "DELETE FROM \"LedgerPostings\" WHERE \"Amount\" = 1 AND \"AccountId\" = 'user:3'";
+            await command.ExecuteNonQueryAsync(Ct);
+        }
+    }
+
+    private JournalLedger Create(int maxBatch = 512, TimeProvider? time = null)
+    {
+        var ledger = new JournalLedger(Database, Options.Create(new LedgerOptions { MaxBatch = maxBatch }), time ?? TimeProvider.System, NullLogger<JournalLedger>.Instance);
+        _ledgers.Add(ledger);
+        return ledger;
+    }
+}
