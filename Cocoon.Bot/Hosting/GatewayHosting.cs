@@ -57,6 +57,7 @@ public static class GatewayHosting
         app.MapOpenAiApi();
         app.MapHealth();
         app.MapPrometheusScrapingEndpoint("/metrics");
+        MiniApp.MiniAppEndpoints.MapMiniApp(app);
         return app;
     }
 

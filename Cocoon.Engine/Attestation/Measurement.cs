@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -75,9 +76,18 @@ public static class Measurement
         return files;
     }
 
-    /// <summary>Measures this process: its application directory plus the given native library directories.</summary>
+    /// <summary>
+    /// Measures this process: its application directory, the native libraries NuGet packages ship for this platform
+    /// (libsodium under runtimes/RID/native when not published for one RID), and the given native library directories.
+    /// </summary>
     public static string ForCurrentProcess(params IEnumerable<string?> nativeLibraryDirectories) =>
-        Compute(CodeFiles([AppContext.BaseDirectory, .. nativeLibraryDirectories]));
+        Compute(CurrentProcessFiles(nativeLibraryDirectories));
+
+    public static IReadOnlyList<string> CurrentProcessFiles(params IEnumerable<string?> nativeLibraryDirectories) =>
+        CodeFiles([
+            AppContext.BaseDirectory,
+            Path.Combine(AppContext.BaseDirectory, "runtimes", RuntimeInformation.RuntimeIdentifier, "native"),
+            .. nativeLibraryDirectories]);
 
     private static bool IsCode(string name) =>
         CodeExtensions.Any(ext => name.EndsWith(ext, StringComparison.Ordinal)) || name.Contains(".so.", StringComparison.Ordinal);

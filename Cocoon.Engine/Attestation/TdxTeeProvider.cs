@@ -49,6 +49,14 @@ public sealed class TdxTeeProvider : ITeeProvider
                 throw new TeeUnavailableException($"{entry} has no outblob: {_reportRoot} is not a configfs-tsm report interface.");
             }
 
+            // The same interface serves AMD SEV-SNP and others; their reports are not TD quotes.
+            var providerFile = Path.Combine(entry, "provider");
+            if (File.Exists(providerFile)
+                && (await File.ReadAllTextAsync(providerFile, cancellationToken)).Trim() is var provider && provider != "tdx_guest")
+            {
+                throw new TeeUnavailableException($"configfs-tsm at {_reportRoot} is backed by '{provider}', not tdx_guest: this is not an Intel TDX guest.");
+            }
+
             var quote = await File.ReadAllBytesAsync(outblob, cancellationToken);
             if (quote.Length == 0)
             {

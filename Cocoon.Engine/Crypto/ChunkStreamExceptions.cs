@@ -31,15 +31,34 @@ public sealed class ChunkReplayedException(string requestId, long sequence, long
 }
 
 /// <summary>
-/// A chunk arrived ahead of its turn: the chunk(s) between were dropped or the stream was reordered. An in-order
-/// opener cannot tell the two apart at that moment, and both mean the same thing: the stream is not intact.
+/// A chunk arrived ahead of its turn. At that moment the chunk(s) between are either dropped or late; the opener
+/// refuses the stream at once and tells the two apart afterwards: <see cref="ChunkReorderedException"/> when a
+/// skipped chunk turns up, <see cref="ChunkDroppedException"/> when the stream ends without it.
 /// </summary>
 public sealed class ChunkOutOfOrderException(string requestId, long sequence, long expected)
-    : ChunkStreamException(requestId, $"Sealed stream {requestId}: chunk {sequence} arrived while chunk {expected} was expected; chunks {expected}..{sequence - 1} were dropped or reordered.")
+    : ChunkStreamException(requestId, $"Sealed stream {requestId}: chunk {sequence} arrived while chunk {expected} was expected; chunks {expected}..{sequence - 1} are missing (dropped or late).")
 {
     public long Sequence { get; } = sequence;
 
     public long Expected { get; } = expected;
+}
+
+/// <summary>A chunk skipped earlier arrived after a later one: the stream was reordered.</summary>
+public sealed class ChunkReorderedException(string requestId, long sequence, long arrivedBefore)
+    : ChunkStreamException(requestId, $"Sealed stream {requestId}: chunk {sequence} arrived after chunk {arrivedBefore}; the stream was reordered and is refused.")
+{
+    public long Sequence { get; } = sequence;
+
+    public long ArrivedBefore { get; } = arrivedBefore;
+}
+
+/// <summary>The stream ended while a chunk skipped earlier never arrived: it was dropped.</summary>
+public sealed class ChunkDroppedException(string requestId, long missing, long seenAfter)
+    : ChunkStreamException(requestId, $"Sealed stream {requestId}: chunk {missing} never arrived (chunk {seenAfter} did); a chunk was dropped.")
+{
+    public long Missing { get; } = missing;
+
+    public long SeenAfter { get; } = seenAfter;
 }
 
 /// <summary>The stream ended without its final chunk: the answer was cut short.</summary>

@@ -157,6 +157,7 @@ public sealed class ChunkSealer : IDisposable
 /// <summary>
 /// Opens a sealed answer stream strictly in order (the gateway's side). Any deviation is refused with its own
 /// exception, and after the first refusal the opener refuses everything: a broken stream is never half-trusted.
+/// One reader per stream: not thread-safe, like the HPKE contexts.
 /// </summary>
 public sealed class ChunkOpener : IDisposable
 {
@@ -205,7 +206,7 @@ public sealed class ChunkOpener : IDisposable
         ArgumentNullException.ThrowIfNull(chunk);
         if (_failure is not null)
         {
-            throw new ChunkStreamFailedException(RequestId, _failure);
+            throw AfterFailure(chunk);
         }
 
         try
@@ -222,6 +223,13 @@ public sealed class ChunkOpener : IDisposable
     /// <summary>Call when the transport says the stream has ended: refuses a stream that stopped before its final chunk.</summary>
     public void Complete()
     {
+        if (_failure is ChunkOutOfOrderException gap)
+        {
+            // The chunk that was skipped never turned up: it was dropped, not merely late.
+            _failure = new ChunkDroppedException(RequestId, gap.Expected, gap.Sequence);
+            throw _failure;
+        }
+
         if (_failure is not null)
         {
             throw new ChunkStreamFailedException(RequestId, _failure);
@@ -232,6 +240,40 @@ public sealed class ChunkOpener : IDisposable
             _failure = new ChunkStreamTruncatedException(RequestId, NextSequence);
             throw _failure;
         }
+    }
+
+    /// <summary>
+    /// Once refused, nothing more is opened. A chunk that fills the gap an out-of-order chunk left is authenticated and
+    /// reported as proof of reordering (it was late, not lost); anything else is refused as part of a failed stream.
+    /// </summary>
+    private ChunkStreamException AfterFailure(SealedChunk chunk)
+    {
+        if (_failure is ChunkOutOfOrderException gap && chunk.Sequence >= gap.Expected && chunk.Sequence < gap.Sequence)
+        {
+            _failure = TryDecrypt(chunk) is null
+                ? new ChunkTamperedException(RequestId, chunk.Sequence)
+                : new ChunkReorderedException(RequestId, chunk.Sequence, gap.Sequence);
+            return _failure;
+        }
+
+        return new ChunkStreamFailedException(RequestId, _failure!);
+    }
+
+    private byte[]? TryDecrypt(SealedChunk chunk)
+    {
+        var ciphertext = chunk.Ciphertext ?? [];
+        var tagSize = AeadAlgorithm.ChaCha20Poly1305.TagSize;
+        if (ciphertext.Length < tagSize)
+        {
+            return null;
+        }
+
+        Span<byte> nonce = stackalloc byte[AeadAlgorithm.ChaCha20Poly1305.NonceSize];
+        SealedStream.Nonce(chunk.Sequence, nonce);
+        var plaintext = new byte[ciphertext.Length - tagSize];
+        return AeadAlgorithm.ChaCha20Poly1305.Decrypt(_key, nonce, SealedStream.Aad(_requestId, chunk.Sequence, chunk.IsFinal), ciphertext, plaintext)
+            ? plaintext
+            : null;
     }
 
     private byte[] OpenCore(SealedChunk chunk)
@@ -251,18 +293,8 @@ public sealed class ChunkOpener : IDisposable
             throw new ChunkOutOfOrderException(RequestId, chunk.Sequence, NextSequence);
         }
 
-        var ciphertext = chunk.Ciphertext ?? [];
-        var tagSize = AeadAlgorithm.ChaCha20Poly1305.TagSize;
-        Span<byte> nonce = stackalloc byte[AeadAlgorithm.ChaCha20Poly1305.NonceSize];
-        SealedStream.Nonce(chunk.Sequence, nonce);
-        var plaintext = new byte[Math.Max(0, ciphertext.Length - tagSize)];
-        if (ciphertext.Length < tagSize
-            || !AeadAlgorithm.ChaCha20Poly1305.Decrypt(_key, nonce, SealedStream.Aad(_requestId, chunk.Sequence, chunk.IsFinal), ciphertext, plaintext))
-        {
-            throw new ChunkTamperedException(RequestId, chunk.Sequence);
-        }
-
-        SealedStream.AppendTranscript(_transcript, ciphertext);
+        var plaintext = TryDecrypt(chunk) ?? throw new ChunkTamperedException(RequestId, chunk.Sequence);
+        SealedStream.AppendTranscript(_transcript, chunk.Ciphertext);
         NextSequence++;
         if (chunk.IsFinal)
         {

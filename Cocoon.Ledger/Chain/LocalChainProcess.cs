@@ -53,6 +53,17 @@ public sealed partial class LocalChainProcess : IAsyncDisposable
 
     public int ProcessId => _process.Id;
 
+    /// <summary>Configuration that points the TON services at this chain (merge it over the app's configuration).</summary>
+    public IReadOnlyDictionary<string, string?> ConfigurationValues => new Dictionary<string, string?>
+    {
+        ["Ton:ApiUrl"] = BaseUrl.ToString(),
+        ["Ton:WalletSeed"] = WalletSeedHex,
+    };
+
+    /// <summary>A shell command that pays the network deposit address from a test wallet, for `up` to print.</summary>
+    public string TestPaymentCommand(string comment, long amount) =>
+        $"curl -s -X POST {BaseUrl}test/pay -H 'content-type: application/json' -d '{{\"amount\":\"{amount}\",\"comment\":\"{comment}\"}}'";
+
     public static async Task<LocalChainProcess> StartAsync(LocalChainOptions options, ILogger? logger, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);

@@ -1,6 +1,6 @@
 // Prints JSON test vectors made with @ton/core and @ton/ton; the C# TON library must reproduce them byte for byte.
 import { Address, beginCell, Cell, comment, internal, external, storeMessage, storeMessageRelaxed, SendMode } from '@ton/core';
-import { keyPairFromSeed, sign, sha256_sync } from '@ton/crypto';
+import { keyPairFromSeed, sign, sha256_sync, mnemonicNew, mnemonicToPrivateKey } from '@ton/crypto';
 import { WalletContractV4, WalletContractV5R1 } from '@ton/ton';
 
 const seed = Buffer.from(Array.from({ length: 32 }, (_, i) => i + 1));
@@ -97,7 +97,11 @@ const proof = {
   stateInit: beginCell().storeBit(0).storeBit(0).storeMaybeRef(v5.init.code).storeMaybeRef(v5.init.data).storeBit(0).endCell().toBoc().toString('base64'),
 };
 
+const words = await mnemonicNew(24);
+const mnemonic = { words: words.join(' '), publicKey: hex((await mnemonicToPrivateKey(words)).publicKey) };
+
 process.stdout.write(JSON.stringify({
+  mnemonic,
   seed: hex(seed), addresses, cells: cellVectors,
   internal: { short: bocs(intMsg), big: bocs(intMsgBig) },
   wallets, proof,

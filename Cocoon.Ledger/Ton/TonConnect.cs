@@ -28,3 +28,33 @@ public static class TonConnect
         return new TonConnectTransaction(validUntil.ToUnixTimeSeconds(), [message], testnet ? "-3" : "-239");
     }
 }
+
+/// <summary>The <c>ton_proof</c> item of a TON Connect connect response, as the wallet sends it (JSON).</summary>
+public sealed record TonConnectProof(
+    [property: JsonPropertyName("timestamp")] long Timestamp,
+    [property: JsonPropertyName("domain")] TonConnectProofDomain Domain,
+    [property: JsonPropertyName("signature")] string Signature,
+    [property: JsonPropertyName("payload")] string Payload,
+    [property: JsonPropertyName("state_init")] string? StateInit);
+
+public sealed record TonConnectProofDomain(
+    [property: JsonPropertyName("lengthBytes")] int LengthBytes,
+    [property: JsonPropertyName("value")] string Value);
+
+/// <summary>What the Mini App posts to the login endpoint: the account part of the connect response plus the proof.</summary>
+public sealed record TonConnectLogin(
+    [property: JsonPropertyName("address")] string Address,
+    [property: JsonPropertyName("network")] string? Network,
+    [property: JsonPropertyName("public_key")] string? PublicKey,
+    [property: JsonPropertyName("walletStateInit")] string WalletStateInit,
+    [property: JsonPropertyName("proof")] TonConnectProof Proof)
+{
+    public TonProofRequest ToRequest() => new(
+        Address,
+        Proof.Domain.Value,
+        Proof.Timestamp,
+        Proof.Payload,
+        Proof.Signature,
+        Proof.StateInit is { Length: > 0 } s ? s : WalletStateInit,
+        PublicKey);
+}

@@ -30,6 +30,12 @@ public sealed record LlamaInferenceOptions
     /// <summary>Most tokens submitted to one llama_decode.</summary>
     public int BatchSize { get; init; } = 512;
 
+    /// <summary>
+    /// One KV cache shared by all sequences (true) or one stream per sequence. Each sequence is held to ContextSize
+    /// tokens either way; the unified cache batches the sequences into one attention per layer.
+    /// </summary>
+    public bool KvUnified { get; init; } = true;
+
     /// <summary>Requests waiting for a slot before GenerateAsync applies back-pressure.</summary>
     public int QueueCapacity { get; init; } = 64;
 
@@ -50,6 +56,7 @@ public sealed record LlamaInferenceOptions
             MaxConcurrency = Int(llama, "MaxConcurrency", 8),
             BatchSize = Int(llama, "BatchSize", 512),
             QueueCapacity = Int(llama, "QueueCapacity", 64),
+            KvUnified = !bool.TryParse(llama["KvUnified"], out var unified) || unified,
             DataDir = configuration["Cocoon:DataDir"],
         };
     }

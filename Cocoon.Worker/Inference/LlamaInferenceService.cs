@@ -52,15 +52,16 @@ public sealed partial class LlamaInferenceService : IInferenceService, IDisposab
         parameters.NThreads = threads;
         parameters.NThreadsBatch = threads;
 
-        // One KV stream per sequence: a sequence's context never depends on how many others run beside it.
-        parameters.KvUnified = 0;
+        parameters.KvUnified = options.KvUnified ? (byte)1 : (byte)0;
         parameters.NoPerf = 1;
         parameters.AbortCallback = (nint)(delegate* unmanaged[Cdecl]<void*, byte>)&OnAbort;
         parameters.AbortCallbackData = (nint)Unsafe.AsPointer(ref _abortFlag[0]);
         _context = SafeLlamaContextHandle.Create(model.Handle, parameters);
         _memory = LlamaNative.llama_get_memory(_context);
 
-        ContextLength = (int)LlamaNative.llama_n_ctx_seq(_context);
+        // A unified cache lets one sequence grow into the others' share; holding each to ContextSize keeps every
+        // admitted request's room guaranteed.
+        ContextLength = Math.Min(options.ContextSize, (int)LlamaNative.llama_n_ctx_seq(_context));
         MaxConcurrency = (int)LlamaNative.llama_n_seq_max(_context);
         _batchCapacity = (int)LlamaNative.llama_n_batch(_context);
         for (var id = MaxConcurrency - 1; id >= 0; id--)

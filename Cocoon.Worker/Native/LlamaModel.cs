@@ -202,7 +202,7 @@ internal sealed unsafe class LlamaModel : IDisposable
         return builder.Append("Assistant:").ToString();
     }
 
-    private static string? ApplyTemplate(string template, IReadOnlyList<ChatMessage> messages)
+    internal static string? ApplyTemplate(string template, IReadOnlyList<ChatMessage> messages)
     {
         var strings = new List<GCHandle>();
         try

@@ -186,6 +186,17 @@ public sealed class InferenceTests(LlamaFixture fixture) : IClassFixture<LlamaFi
     }
 
     [Fact]
+    public void AChatTemplateIsAppliedByLlamaCpp()
+    {
+        // The small model has no template; llama.cpp's built-in chatml template exercises the same native path a GGUF template takes.
+        var messages = new[] { new ChatMessage("system", "Be kind."), new ChatMessage("user", "Hi ü") };
+        Assert.Equal(
+            "<|im_start|>system\nBe kind.<|im_end|>\n<|im_start|>user\nHi ü<|im_end|>\n<|im_start|>assistant\n",
+            Native.LlamaModel.ApplyTemplate("chatml", messages));
+        Assert.Null(Native.LlamaModel.ApplyTemplate("no such template {{ nonsense", messages));
+    }
+
+    [Fact]
     public async Task ChunksAreWholeCharacters()
     {
         var chunks = new List<string>();

@@ -36,6 +36,7 @@ public static class LlamaBenchmark
             ContextSize = 512,
             MaxConcurrency = 8,
             DataDir = data.Path,
+            KvUnified = Environment.GetEnvironmentVariable("COCOON_BENCH_KV_UNIFIED") != "false",
         };
         var rows = new List<Row>();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"stories260K, {Threads} threads, greedy, {MaxTokens} tokens per stream, best of {Reps}"));

@@ -256,6 +256,15 @@ public sealed class AttestationTests : IDisposable
     }
 
     [Fact]
+    public async Task Workers_starting_together_share_one_platform_key()
+    {
+        var folder = _dir.File("race");
+        var keys = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(() => SimulatedTeeProvider.ReadPlatformPublicKey(folder))));
+        Assert.All(keys, k => Assert.Equal(keys[0], k));
+        Assert.Single(Directory.GetFiles(folder));
+    }
+
+    [Fact]
     public void Corrupt_platform_key_file_gives_a_clear_error()
     {
         var folder = _dir.File("corrupt");

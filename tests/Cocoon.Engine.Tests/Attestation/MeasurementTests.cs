@@ -60,5 +60,13 @@ public sealed class MeasurementTests
         var m = Measurement.ForCurrentProcess();
         Assert.Matches("^[0-9a-f]{64}$", m);
         Assert.Equal(m, Measurement.ForCurrentProcess());
+
+        var names = Measurement.CurrentProcessFiles().Select(f => Path.GetFileName(f)).ToArray();
+        Assert.Contains("Cocoon.Engine.dll", names);
+        Assert.Contains("NSec.Cryptography.dll", names);
+        if (OperatingSystem.IsLinux())
+        {
+            Assert.Contains("libsodium.so", names);
+        }
     }
 }

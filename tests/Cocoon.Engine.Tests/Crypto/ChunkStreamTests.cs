@@ -49,7 +49,7 @@ public sealed class ChunkStreamTests
     }
 
     [Fact]
-    public void Reordered_chunk_is_refused()
+    public void Reordered_chunk_is_refused_and_named_when_the_late_chunk_arrives()
     {
         var (sealer, opener) = NewStream();
         var chunks = SealAll(sealer);
@@ -57,16 +57,30 @@ public sealed class ChunkStreamTests
         var e = Assert.Throws<ChunkOutOfOrderException>(() => opener.Open(chunks[2]));
         Assert.Equal(2, e.Sequence);
         Assert.Equal(1, e.Expected);
-        Assert.Contains("dropped or reordered", e.Message);
+        Assert.Contains("dropped or late", e.Message);
 
-        // Once refused, the stream stays refused, even if the late chunk turns up.
-        var after = Assert.Throws<ChunkStreamFailedException>(() => opener.Open(chunks[1]));
-        Assert.IsType<ChunkOutOfOrderException>(after.InnerException);
+        // The late chunk proves reordering; it is still not opened, and the stream stays refused.
+        var reordered = Assert.Throws<ChunkReorderedException>(() => opener.Open(chunks[1]));
+        Assert.Equal(1, reordered.Sequence);
+        Assert.Equal(2, reordered.ArrivedBefore);
+        var after = Assert.Throws<ChunkStreamFailedException>(() => opener.Open(chunks[3]));
+        Assert.IsType<ChunkReorderedException>(after.InnerException);
         Assert.Throws<ChunkStreamFailedException>(opener.Complete);
+        Assert.False(opener.IsComplete);
     }
 
     [Fact]
-    public void Dropped_middle_chunk_is_refused_when_the_next_arrives()
+    public void Forged_filler_for_a_gap_is_tampered_not_reordered()
+    {
+        var (sealer, opener) = NewStream();
+        var chunks = SealAll(sealer);
+        opener.Open(chunks[0]);
+        Assert.Throws<ChunkOutOfOrderException>(() => opener.Open(chunks[2]));
+        Assert.Throws<ChunkTamperedException>(() => opener.Open(chunks[3] with { Sequence = 1 }));
+    }
+
+    [Fact]
+    public void Dropped_middle_chunk_is_refused_and_named_when_the_stream_ends()
     {
         var (sealer, opener) = NewStream();
         var chunks = SealAll(sealer);
@@ -74,6 +88,10 @@ public sealed class ChunkStreamTests
         opener.Open(chunks[0]);
         var e = Assert.Throws<ChunkOutOfOrderException>(() => opener.Open(chunks[1]));
         Assert.Equal(1, e.Expected);
+        Assert.Throws<ChunkStreamFailedException>(() => opener.Open(chunks[2]));
+        var dropped = Assert.Throws<ChunkDroppedException>(opener.Complete);
+        Assert.Equal(1, dropped.Missing);
+        Assert.Equal(2, dropped.SeenAfter);
         Assert.False(opener.IsComplete);
     }
 

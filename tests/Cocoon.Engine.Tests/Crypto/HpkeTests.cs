@@ -120,6 +120,43 @@ public sealed class HpkeTests
     }
 
     [Fact]
+    public void Private_keys_cannot_be_exported()
+    {
+        using var generated = HpkeKeyPair.Generate();
+        using var derived = HpkeKeyPair.Derive(RandomNumberGenerator.GetBytes(32));
+        foreach (var pair in new[] { generated, derived })
+        {
+            Assert.Throws<InvalidOperationException>(() => pair.PrivateKey.Export(NSec.Cryptography.KeyBlobFormat.RawPrivateKey));
+        }
+    }
+
+    [Fact]
+    public void Derive_needs_enough_input_keying_material_and_is_deterministic()
+    {
+        Assert.Throws<ArgumentException>(() => HpkeKeyPair.Derive(new byte[31]));
+        var ikm = RandomNumberGenerator.GetBytes(48);
+        using var a = HpkeKeyPair.Derive(ikm);
+        using var b = HpkeKeyPair.Derive(ikm);
+        Assert.Equal(a.PublicKey, b.PublicKey);
+    }
+
+    [Fact]
+    public void Context_round_trips_messages_of_many_sizes()
+    {
+        using var recipient = HpkeKeyPair.Generate();
+        using var sender = Hpke.SetupSender(recipient.PublicKey, "sizes"u8);
+        using var receiver = Hpke.SetupRecipient(recipient, sender.Enc, "sizes"u8);
+        foreach (var size in new[] { 0, 1, 15, 16, 17, 63, 64, 65, 1000, 65_536 })
+        {
+            var plaintext = RandomNumberGenerator.GetBytes(size);
+            var aad = RandomNumberGenerator.GetBytes(size % 40);
+            var ciphertext = sender.Seal(aad, plaintext);
+            Assert.Equal(size + 16, ciphertext.Length);
+            Assert.Equal(plaintext, receiver.Open(aad, ciphertext));
+        }
+    }
+
+    [Fact]
     public void Two_seals_to_the_same_key_use_fresh_ephemeral_keys()
     {
         using var recipient = HpkeKeyPair.Generate();

@@ -4,7 +4,9 @@
 //     -> {"enc","ciphertexts":[...],"exports":[...]}
 //   {"op":"open","ikm","enc","info","messages":[{"aad","ct"}],"exports":[...]}
 //     -> {"publicKey","plaintexts":[...],"exports":[...]}   (recipient key = DeriveKeyPair(ikm))
+//   {"op":"verify-ed25519","publicKey","message","signature"} -> {"valid": true|false}   (Node's own crypto)
 // A failure prints {"error": "..."} and exits with code 2.
+import { createPublicKey, verify } from "node:crypto";
 import { CipherSuite, HkdfSha256 } from "@hpke/core";
 import { DhkemX25519HkdfSha256 } from "@hpke/dhkem-x25519";
 import { Chacha20Poly1305 } from "@hpke/chacha20poly1305";
@@ -50,6 +52,13 @@ async function main() {
     const plaintexts = [];
     for (const m of req.messages) plaintexts.push(hex(await recipient.open(bytes(m.ct), bytes(m.aad))));
     return { publicKey, plaintexts, exports: await exportAll(recipient, req.exports) };
+  }
+
+  if (req.op === "verify-ed25519") {
+    // SubjectPublicKeyInfo for Ed25519 (RFC 8410) around the raw 32-byte key.
+    const spki = Buffer.concat([Buffer.from("302a300506032b6570032100", "hex"), Buffer.from(req.publicKey, "hex")]);
+    const key = createPublicKey({ key: spki, format: "der", type: "spki" });
+    return { valid: verify(null, Buffer.from(req.message, "hex"), key, Buffer.from(req.signature, "hex")) };
   }
 
   throw new Error(`unknown op ${req.op}`);

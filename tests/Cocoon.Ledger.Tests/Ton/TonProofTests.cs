@@ -93,3 +93,30 @@ public sealed class TonProofTests
         public override DateTimeOffset GetUtcNow() => now;
     }
 }
+
+public sealed class TonConnectLoginTests
+{
+    [Fact]
+    public void The_wallet_json_maps_onto_a_verifiable_request()
+    {
+        using var key = WalletKey.FromSeed(Enumerable.Range(1, 32).Select(i => (byte)i).ToArray());
+        var wallet = new WalletV5R1(key.PublicKey);
+        var now = DateTimeOffset.UtcNow;
+        var clock = new FixedTime(now);
+        var verifier = new TonProofVerifier(Microsoft.Extensions.Options.Options.Create(new TonProofOptions { AllowedDomains = ["app.cocoon.example"] }), clock);
+        var nonce = verifier.IssueNonce();
+        var sig = Convert.ToBase64String(key.Sign(TonProofVerifier.SigningHash(wallet.Address, "app.cocoon.example", now.ToUnixTimeSeconds(), nonce)));
+        var json = $$$"""
+            {"address":"{{{wallet.Address.ToRaw()}}}","network":"-239","public_key":"{{{Convert.ToHexStringLower(key.PublicKey)}}}",
+             "walletStateInit":"{{{wallet.StateInit.ToCell().ToBocBase64()}}}",
+             "proof":{"timestamp":{{{now.ToUnixTimeSeconds()}}},"domain":{"lengthBytes":18,"value":"app.cocoon.example"},"signature":"{{{sig}}}","payload":"{{{nonce}}}"}}
+            """;
+        var login = System.Text.Json.JsonSerializer.Deserialize<TonConnectLogin>(json)!;
+        Assert.Equal(wallet.Address, verifier.Verify(login.ToRequest()));
+    }
+
+    private sealed class FixedTime(DateTimeOffset now) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => now;
+    }
+}

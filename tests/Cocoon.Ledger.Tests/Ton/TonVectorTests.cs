@@ -144,6 +144,18 @@ public sealed class TonVectorTests(TonVectorsFixture vectors) : IClassFixture<To
         Assert.True(WalletKey.Verify(key.PublicKey, hash, Convert.FromBase64String(p.GetProperty("signature").GetString()!)));
     }
 
+    [Fact]
+    public void A_mnemonic_gives_the_same_key_as_the_reference()
+    {
+        var m = _v.GetProperty("mnemonic");
+        using var key = WalletKey.FromMnemonic(m.GetProperty("words").GetString()!);
+        Assert.Equal(m.GetProperty("publicKey").GetString(), Convert.ToHexStringLower(key.PublicKey));
+        using var same = WalletKey.FromSecret("  " + m.GetProperty("words").GetString()!.ToUpperInvariant() + " ");
+        Assert.Equal(key.PublicKey, same.PublicKey);
+        Assert.Throws<ArgumentException>(() => WalletKey.FromMnemonic(string.Join(' ', Enumerable.Repeat("abandon", 24))));
+        Assert.Throws<ArgumentException>(() => WalletKey.FromMnemonic("too few words"));
+    }
+
     internal static string LongComment => "Cocoon top-up 🚀 " + string.Concat(Enumerable.Repeat("ünïcødé-", 40));
 
     private static List<InternalTransfer> Payees() =>

@@ -1,0 +1,45 @@
+using System.Globalization;
+using System.Text;
+using Cocoon.Bot.Api;
+using Cocoon.Bot.Telegram.Chats;
+using Cocoon.Ledger.Accounts;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Cocoon.Bot.Telegram.Accounts;
+
+/// <summary>/apikey: keys for the OpenAI-compatible /v1 API, billed to the user's own balance.</summary>
+public sealed class ApiKeyCommands(IServiceProvider services, ChatSender sender)
+{
+    public async Task HandleAsync(long chatId, long userId, string args, CancellationToken cancellationToken)
+    {
+        var store = services.GetRequiredService<ApiKeyStore>();
+        var owner = AccountId.User(userId);
+        var parts = args.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        switch (parts)
+        {
+            case ["new" or "create"]:
+                var (key, keyId) = await store.CreateAsync(owner, cancellationToken).ConfigureAwait(false);
+                await sender.SendAsync(chatId,
+                    $"New API key {keyId} (shown once; it spends your balance, keep it secret):\n{key}\n\n" +
+                    "Use it as a Bearer token with any OpenAI client on the gateway's /v1 endpoint. Revoke with /apikey revoke " + keyId,
+                    cancellationToken).ConfigureAwait(false);
+                return;
+            case ["revoke", var id]:
+                var mine = await store.ListAsync(owner, cancellationToken).ConfigureAwait(false);
+                var revoked = mine.Any(k => k.KeyId == id) && await store.RevokeAsync(id, cancellationToken).ConfigureAwait(false);
+                await sender.SendAsync(chatId, revoked ? $"Key {id} is revoked." : $"You have no key {id}.", cancellationToken).ConfigureAwait(false);
+                return;
+            default:
+                var keys = await store.ListAsync(owner, cancellationToken).ConfigureAwait(false);
+                var text = new StringBuilder(keys.Count == 0 ? "You have no API keys.\n" : "Your API keys:\n");
+                foreach (var k in keys)
+                {
+                    text.Append(CultureInfo.InvariantCulture, $"• {k.KeyId}, created {k.CreatedAt:yyyy-MM-dd}\n");
+                }
+
+                text.Append("/apikey new – create one\n/apikey revoke <id> – revoke one");
+                await sender.SendAsync(chatId, text.ToString(), cancellationToken).ConfigureAwait(false);
+                return;
+        }
+    }
+}

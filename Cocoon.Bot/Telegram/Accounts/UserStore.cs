@@ -1,0 +1,60 @@
+using System.Text.Json;
+using Cocoon.Bot.Dispatch;
+using StackExchange.Redis;
+
+namespace Cocoon.Bot.Telegram.Accounts;
+
+/// <summary>One answer as /usage shows it: no text, only what was billed.</summary>
+public sealed record UsageEntry(DateTimeOffset At, string Model, int PromptTokens, int CompletionTokens, long CostNanotons);
+
+/// <summary>
+/// What the bot remembers about a user besides the conversation: the chosen model, whether the free allowance was
+/// given, the last receipt (for /privacy) and recent usage. None of it holds prompt or answer text.
+/// </summary>
+public sealed class UserStore(IConnectionMultiplexer redis, TelegramKeys keys)
+{
+    private const int UsageKept = 20;
+
+    public async Task<string?> GetModelAsync(long userId, CancellationToken cancellationToken)
+    {
+        var v = await redis.GetDatabase().HashGetAsync(keys.User(userId), "model").WaitAsync(cancellationToken).ConfigureAwait(false);
+        return v.IsNullOrEmpty ? null : v.ToString();
+    }
+
+    public Task SetModelAsync(long userId, string model, CancellationToken cancellationToken) =>
+        redis.GetDatabase().HashSetAsync(keys.User(userId), "model", model).WaitAsync(cancellationToken);
+
+    public Task<bool> IsSeenAsync(long userId, CancellationToken cancellationToken) =>
+        redis.GetDatabase().HashExistsAsync(keys.User(userId), "seen").WaitAsync(cancellationToken);
+
+    public Task MarkSeenAsync(long userId, CancellationToken cancellationToken) =>
+        redis.GetDatabase().HashSetAsync(keys.User(userId), "seen", 1).WaitAsync(cancellationToken);
+
+    public async Task RecordAnswerAsync(long userId, DispatchReceipt receipt, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(receipt);
+        var db = redis.GetDatabase();
+        var entry = JsonSerializer.Serialize(new UsageEntry(at, receipt.Model, receipt.PromptTokens, receipt.CompletionTokens, receipt.TotalCostNanotons));
+        var tx = db.CreateTransaction();
+        _ = tx.HashSetAsync(keys.User(userId), "last-receipt", JsonSerializer.Serialize(receipt));
+        _ = tx.ListLeftPushAsync(keys.Usage(userId), entry);
+        _ = tx.ListTrimAsync(keys.Usage(userId), 0, UsageKept - 1);
+        await tx.ExecuteAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<DispatchReceipt?> GetLastReceiptAsync(long userId, CancellationToken cancellationToken)
+    {
+        var v = await redis.GetDatabase().HashGetAsync(keys.User(userId), "last-receipt").WaitAsync(cancellationToken).ConfigureAwait(false);
+        return v.IsNullOrEmpty ? null : JsonSerializer.Deserialize<DispatchReceipt>(v.ToString());
+    }
+
+    public async Task<IReadOnlyList<UsageEntry>> GetUsageAsync(long userId, CancellationToken cancellationToken)
+    {
+        var items = await redis.GetDatabase().ListRangeAsync(keys.Usage(userId), 0, UsageKept - 1).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return [.. items.Select(i => JsonSerializer.Deserialize<UsageEntry>(i.ToString())!)];
+    }
+
+    /// <summary>/forget: the user's settings, receipts, usage and any half-finished provider registration.</summary>
+    public Task ForgetAsync(long userId, CancellationToken cancellationToken) =>
+        redis.GetDatabase().KeyDeleteAsync([keys.User(userId), keys.Usage(userId), keys.ProviderDraft(userId), keys.Conversation(userId)]).WaitAsync(cancellationToken);
+}

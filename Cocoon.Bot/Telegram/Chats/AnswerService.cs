@@ -1,0 +1,121 @@
+using Cocoon.Bot.Dispatch;
+using Cocoon.Bot.Telegram.Accounts;
+using Cocoon.Engine.Protocol;
+using Cocoon.Ledger.Accounts;
+using global::Telegram.Bot.Types.ReplyMarkups;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Cocoon.Bot.Telegram.Chats;
+
+public sealed record AskRequest(
+    long ChatId,
+    bool IsPrivate,
+    long UserId,
+    AccountId Payer,
+    int MessageId,
+    int? ThreadId,
+    IReadOnlyList<ChatMessage> Messages,
+    string? Model);
+
+public enum AskOutcome
+{
+    Answered,
+    NoFunds,
+    NoModel,
+    Busy,
+}
+
+public sealed record AskResult(AskOutcome Outcome, StreamResult? Stream = null);
+
+/// <summary>
+/// Turns a chat message into a dispatch and streams the answer back. The balance is checked before anything is
+/// dispatched; the dispatcher's own hold (InsufficientFundsException) is the authoritative check and is answered the
+/// same way: a clear message with a top-up button, and no job is sent.
+/// </summary>
+public sealed partial class AnswerService(
+    IDispatcher dispatcher,
+    ILedger ledger,
+    AnswerStreamer streamer,
+    ChatSender sender,
+    IOptions<TelegramOptions> options,
+    ILogger<AnswerService> logger)
+{
+    public async Task<AskResult> AskAsync(AskRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var model = request.Model ?? options.Value.DefaultModel;
+        if (string.IsNullOrEmpty(model))
+        {
+            var served = await dispatcher.GetModelsAsync(cancellationToken).ConfigureAwait(false);
+            model = served.FirstOrDefault(m => m.Workers.Count > 0)?.Name;
+        }
+
+        if (string.IsNullOrEmpty(model))
+        {
+            await sender.SendAsync(request.ChatId, "No worker is online right now, so I can't answer. Please try again in a few minutes.", cancellationToken, replyTo: request.IsPrivate ? null : request.MessageId, threadId: request.ThreadId).ConfigureAwait(false);
+            return new AskResult(AskOutcome.NoModel);
+        }
+
+        var balance = await ledger.GetBalanceAsync(request.Payer, cancellationToken).ConfigureAwait(false);
+        if (balance <= 0)
+        {
+            await SendNoFundsAsync(request, balance, cancellationToken).ConfigureAwait(false);
+            return new AskResult(AskOutcome.NoFunds);
+        }
+
+        var dispatch = new DispatchRequest
+        {
+            // Deterministic, so a replayed update is recognised downstream as the same job.
+            RequestId = $"tg-{request.ChatId}-{request.MessageId}",
+            Payer = request.Payer,
+            Model = model,
+            Generation = new GenerationRequest
+            {
+                Messages = request.Messages,
+                Sampling = new SamplingOptions { MaxTokens = options.Value.MaxAnswerTokens },
+            },
+        };
+
+        var target = new StreamTarget(request.ChatId, request.IsPrivate, request.IsPrivate ? null : request.MessageId, request.ThreadId, DraftId: request.MessageId);
+        try
+        {
+            var result = await streamer.StreamAsync(target, dispatcher.DispatchAsync(dispatch, cancellationToken), cancellationToken).ConfigureAwait(false);
+            return new AskResult(AskOutcome.Answered, result);
+        }
+        catch (InsufficientFundsException ex)
+        {
+            LogNoFunds(logger, request.Payer.Value, ex.Needed, ex.Available);
+            await SendNoFundsAsync(request, ex.Available, cancellationToken).ConfigureAwait(false);
+            return new AskResult(AskOutcome.NoFunds);
+        }
+        catch (WorkersBusyException ex)
+        {
+            var seconds = Math.Max(1, (int)Math.Ceiling(ex.RetryAfter.TotalSeconds));
+            await sender.SendAsync(request.ChatId, $"Every worker for {model} is busy right now. Please try again in about {seconds} s.", cancellationToken, replyTo: request.IsPrivate ? null : request.MessageId, threadId: request.ThreadId).ConfigureAwait(false);
+            return new AskResult(AskOutcome.Busy);
+        }
+    }
+
+    private async Task SendNoFundsAsync(AskRequest request, long balance, CancellationToken cancellationToken)
+    {
+        if (request.IsPrivate)
+        {
+            var markup = new InlineKeyboardMarkup(InlineKeyboardButton.WithCallbackData("Top up", CallbackData.TopUpMenu));
+            await sender.SendAsync(
+                request.ChatId,
+                $"Your balance is {Money.Ton(balance)}, not enough for an answer. Top up with Telegram Stars or TON, then ask again. (Your message was not sent to any worker.)",
+                cancellationToken,
+                markup).ConfigureAwait(false);
+            return;
+        }
+
+        var who = request.Payer.Value.StartsWith("group:", StringComparison.Ordinal)
+            ? "This group's budget is used up. Anyone can add to it with /topup here."
+            : "Your balance is used up. Top up in a private chat with me (/topup), then ask again.";
+        await sender.SendAsync(request.ChatId, who + " (Your message was not sent to any worker.)", cancellationToken, replyTo: request.MessageId, threadId: request.ThreadId).ConfigureAwait(false);
+    }
+
+    [LoggerMessage(EventId = 4301, Level = LogLevel.Information, Message = "Account {Account} cannot cover a job: needs {Needed}, has {Available} nanotons")]
+    private static partial void LogNoFunds(ILogger logger, string account, long needed, long available);
+}

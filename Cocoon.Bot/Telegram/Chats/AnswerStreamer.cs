@@ -1,0 +1,226 @@
+using System.Text;
+using Cocoon.Bot.Dispatch;
+using Cocoon.Bot.Telegram.Transport;
+using global::Telegram.Bot;
+using global::Telegram.Bot.Exceptions;
+using global::Telegram.Bot.Types;
+using global::Telegram.Bot.Types.Enums;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Cocoon.Bot.Telegram.Chats;
+
+public sealed record StreamTarget(long ChatId, bool IsPrivate, int? ReplyToMessageId, int? ThreadId, long DraftId);
+
+public sealed record StreamResult(string Text, DispatchReceipt? Receipt);
+
+/// <summary>
+/// Shows an answer while it is generated. Private chats get sendMessageDraft previews and one final message;
+/// elsewhere (or when the server refuses drafts) one message is edited, at most once per interval and only when
+/// its text changed. "Typing…" is shown until the first words arrive. Text beyond 4,096 characters continues in
+/// a new message, cut on a paragraph boundary.
+/// </summary>
+public sealed partial class AnswerStreamer(
+    ITelegramBotClient bot,
+    BlockedChats blocked,
+    TimeProvider time,
+    IOptions<TelegramOptions> options,
+    ILogger<AnswerStreamer> logger)
+{
+    private static readonly TimeSpan TypingEvery = TimeSpan.FromSeconds(4);
+    private volatile bool _draftsRefused;
+
+    public async Task<StreamResult> StreamAsync(StreamTarget target, IAsyncEnumerable<DispatchEvent> events, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        ArgumentNullException.ThrowIfNull(events);
+        var state = new State(target, target.IsPrivate && options.Value.UseDrafts && !_draftsRefused);
+        var interval = target.IsPrivate ? options.Value.EditInterval : options.Value.GroupEditInterval;
+        DispatchReceipt? receipt = null;
+
+        using var typingStop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var typing = KeepTypingAsync(target, typingStop.Token);
+        try
+        {
+            var lastShown = time.GetTimestamp();
+            await foreach (var ev in events.WithCancellation(cancellationToken).ConfigureAwait(false))
+            {
+                switch (ev)
+                {
+                    case DispatchPiece piece:
+                        state.Text.Append(piece.Text);
+                        if (!state.AnyShown || time.GetElapsedTime(lastShown) >= interval)
+                        {
+                            if (!state.AnyShown && state.Text.ToString().Trim().Length > 0)
+                            {
+                                await typingStop.CancelAsync().ConfigureAwait(false);
+                            }
+
+                            await ShowAsync(state, final: false, cancellationToken).ConfigureAwait(false);
+                            lastShown = time.GetTimestamp();
+                        }
+
+                        break;
+                    case DispatchCompleted done:
+                        receipt = done.Receipt;
+                        break;
+                }
+            }
+        }
+        finally
+        {
+            await typingStop.CancelAsync().ConfigureAwait(false);
+            await typing.ConfigureAwait(false);
+        }
+
+        await ShowAsync(state, final: true, cancellationToken).ConfigureAwait(false);
+        return new StreamResult(state.Text.ToString(), receipt);
+    }
+
+    private async Task KeepTypingAsync(StreamTarget target, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested && !blocked.IsBlocked(target.ChatId))
+            {
+                await bot.SendChatAction(target.ChatId, ChatAction.Typing, target.ThreadId, cancellationToken: cancellationToken).ConfigureAwait(false);
+                await Task.Delay(TypingEvery, time, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (Exception ex) when (ex is ApiRequestException or RequestException)
+        {
+            // The typing indicator is a courtesy; its failure must not fail the answer.
+        }
+    }
+
+    private async Task ShowAsync(State s, bool final, CancellationToken cancellationToken)
+    {
+        if (s.Stopped)
+        {
+            return;
+        }
+
+        var pending = s.Text.ToString(s.Committed, s.Text.Length - s.Committed);
+        while (pending.Length > MessageSplitter.MaxLength)
+        {
+            var (head, restStart) = MessageSplitter.CutFirst(pending);
+            await PutAsync(s, head, last: true, cancellationToken).ConfigureAwait(false);
+            s.Committed += restStart;
+            pending = pending[restStart..];
+        }
+
+        var visible = pending.Trim();
+        if (final)
+        {
+            if (visible.Length > 0)
+            {
+                await PutAsync(s, pending.TrimEnd(), last: true, cancellationToken).ConfigureAwait(false);
+            }
+            else if (!s.AnyShown)
+            {
+                await PutAsync(s, "(The model returned an empty answer.)", last: true, cancellationToken).ConfigureAwait(false);
+            }
+
+            return;
+        }
+
+        if (visible.Length > 0)
+        {
+            await PutAsync(s, pending.TrimEnd(), last: false, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Shows text as the current message: final (last) or a preview that later calls replace.</summary>
+    private async Task PutAsync(State s, string text, bool last, CancellationToken cancellationToken)
+    {
+        if (s.Stopped || blocked.IsBlocked(s.Target.ChatId))
+        {
+            s.Stopped = true;
+            return;
+        }
+
+        try
+        {
+            if (s.UseDraft && !last)
+            {
+                if (text != s.Shown)
+                {
+                    try
+                    {
+                        await bot.SendMessageDraft(s.Target.ChatId, s.Target.DraftId, text, cancellationToken: cancellationToken).ConfigureAwait(false);
+                        s.Shown = text;
+                        s.AnyShown = true;
+                    }
+                    catch (ApiRequestException ex) when (ex.ErrorCode is 400 or 404 && !IsNotModified(ex))
+                    {
+                        // An older Bot API server, or drafts not allowed in this chat: edit a message instead.
+                        _draftsRefused = true;
+                        s.UseDraft = false;
+                        LogDraftsRefused(logger, ex.ErrorCode);
+                        await PutAsync(s, text, last, cancellationToken).ConfigureAwait(false);
+                    }
+                }
+
+                return;
+            }
+
+            if (s.MessageId is null)
+            {
+                var sent = await bot.SendMessage(
+                    s.Target.ChatId,
+                    text,
+                    replyParameters: s.Target.ReplyToMessageId is { } r ? new ReplyParameters { MessageId = r, AllowSendingWithoutReply = true } : null,
+                    linkPreviewOptions: new LinkPreviewOptions { IsDisabled = true },
+                    messageThreadId: s.Target.ThreadId,
+                    cancellationToken: cancellationToken).ConfigureAwait(false);
+                s.MessageId = sent.MessageId;
+                s.Shown = text;
+            }
+            else if (text != s.Shown)
+            {
+                try
+                {
+                    await bot.EditMessageText(s.Target.ChatId, s.MessageId.Value, text, linkPreviewOptions: new LinkPreviewOptions { IsDisabled = true }, cancellationToken: cancellationToken).ConfigureAwait(false);
+                }
+                catch (ApiRequestException ex) when (IsNotModified(ex))
+                {
+                }
+
+                s.Shown = text;
+            }
+
+            s.AnyShown = true;
+            if (last)
+            {
+                // The next text starts a new message (a continuation, or nothing more).
+                s.MessageId = null;
+                s.Shown = string.Empty;
+            }
+        }
+        catch (ApiRequestException ex) when (ex.ErrorCode == 403)
+        {
+            s.Stopped = true;
+        }
+    }
+
+    internal static bool IsNotModified(ApiRequestException ex) =>
+        ex.ErrorCode == 400 && ex.Message.Contains("message is not modified", StringComparison.OrdinalIgnoreCase);
+
+    private sealed class State(StreamTarget target, bool useDraft)
+    {
+        public StreamTarget Target { get; } = target;
+        public StringBuilder Text { get; } = new();
+        public bool UseDraft { get; set; } = useDraft;
+        public int Committed { get; set; }
+        public int? MessageId { get; set; }
+        public string Shown { get; set; } = string.Empty;
+        public bool AnyShown { get; set; }
+        public bool Stopped { get; set; }
+    }
+
+    [LoggerMessage(EventId = 4201, Level = LogLevel.Information, Message = "sendMessageDraft refused ({ErrorCode}); streaming by editing messages instead")]
+    private static partial void LogDraftsRefused(ILogger logger, int errorCode);
+}

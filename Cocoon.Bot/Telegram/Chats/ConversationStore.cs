@@ -1,0 +1,74 @@
+using System.Text;
+using System.Text.Json;
+using Cocoon.Bot.Telegram.Hosting;
+using Cocoon.Engine.Protocol;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace Cocoon.Bot.Telegram.Chats;
+
+/// <summary>
+/// Recent turns of a private conversation, sealed with the host key (Redis never holds them in plaintext) and
+/// expiring after the configured idle time. Only as many turns are kept as fit the model's context.
+/// </summary>
+public sealed class ConversationStore(IConnectionMultiplexer redis, TelegramKeys keys, HostKeySealer sealer, IOptions<TelegramOptions> options)
+{
+    public async Task<IReadOnlyList<ChatMessage>> LoadAsync(long chatId, CancellationToken cancellationToken)
+    {
+        var key = keys.Conversation(chatId);
+        var blob = await redis.GetDatabase().StringGetAsync(key).WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (blob.IsNull)
+        {
+            return [];
+        }
+
+        var json = sealer.Open((byte[])blob!, key);
+        return json is null ? [] : JsonSerializer.Deserialize<List<ChatMessage>>(json) ?? [];
+    }
+
+    public async Task SaveAsync(long chatId, IReadOnlyList<ChatMessage> turns, CancellationToken cancellationToken)
+    {
+        var key = keys.Conversation(chatId);
+        var kept = Fit(turns, options.Value.ContextTokens - options.Value.MaxAnswerTokens);
+        var blob = sealer.Seal(JsonSerializer.SerializeToUtf8Bytes(kept), key);
+        await redis.GetDatabase().StringSetAsync(key, blob, options.Value.ConversationIdle).WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public Task ClearAsync(long chatId, CancellationToken cancellationToken) =>
+        redis.GetDatabase().KeyDeleteAsync(keys.Conversation(chatId)).WaitAsync(cancellationToken);
+
+    /// <summary>The most recent turns whose estimated size fits the budget; the newest turn is always kept (cut if it must be).</summary>
+    public static IReadOnlyList<ChatMessage> Fit(IReadOnlyList<ChatMessage> turns, int budgetTokens)
+    {
+        ArgumentNullException.ThrowIfNull(turns);
+        var kept = new List<ChatMessage>();
+        var used = 0;
+        for (var i = turns.Count - 1; i >= 0; i--)
+        {
+            var cost = EstimateTokens(turns[i].Content);
+            if (used + cost > budgetTokens)
+            {
+                if (kept.Count == 0)
+                {
+                    var chars = Math.Max(1, (budgetTokens - 8) * 2);
+                    var content = turns[i].Content;
+                    kept.Add(turns[i] with { Content = content.Length > chars ? content[^chars..] : content });
+                }
+
+                break;
+            }
+
+            kept.Add(turns[i]);
+            used += cost;
+        }
+
+        kept.Reverse();
+        return kept;
+    }
+
+    /// <summary>
+    /// A deliberately pessimistic estimate (the gateway has no tokenizer): about 3 bytes of UTF-8 per token for
+    /// English, less for other scripts, plus the chat template's per-turn overhead.
+    /// </summary>
+    public static int EstimateTokens(string content) => ((Encoding.UTF8.GetByteCount(content ?? string.Empty) + 2) / 3) + 8;
+}

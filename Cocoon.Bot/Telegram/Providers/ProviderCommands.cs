@@ -1,0 +1,345 @@
+using System.Globalization;
+using System.Text;
+using Cocoon.Bot.Dispatch;
+using Cocoon.Bot.Telegram.Accounts;
+using Cocoon.Bot.Telegram.Chats;
+using Cocoon.Engine.Providers;
+using Cocoon.Ledger.Accounts;
+using Cocoon.Ledger.Payouts;
+using Cocoon.Ledger.Ton;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
+
+namespace Cocoon.Bot.Telegram.Providers;
+
+/// <summary>
+/// GPU owners sell inference through the bot: /provider register asks for GPU, VRAM, region, price coefficient
+/// and a TON payout address (checked with its checksum), then issues the worker token. The rest reads and changes
+/// what ProviderDirectory and the ledger hold. The registration in progress is kept in Redis (no secrets in it)
+/// so it survives a restart, and expires after half an hour.
+/// </summary>
+public sealed partial class ProviderCommands(
+    IServiceProvider services,
+    IConnectionMultiplexer redis,
+    TelegramKeys keys,
+    IDispatcher dispatcher,
+    ILedger ledger,
+    ChatSender sender,
+    TimeProvider time,
+    ILogger<ProviderCommands> logger)
+{
+    private static readonly TimeSpan DraftTtl = TimeSpan.FromMinutes(30);
+
+    public const string AddressHelp =
+        "That is not a valid TON address. Send the wallet address you want payouts on: either user-friendly " +
+        "(48 characters like EQ… or UQ…, with its checksum) or raw (workchain:64 hex digits, e.g. 0:83df…).";
+
+    private ProviderDirectory Directory => services.GetRequiredService<ProviderDirectory>();
+
+    /// <summary>True when the user is in the middle of /provider register (their next text answers a question).</summary>
+    public async Task<bool> InRegistrationAsync(long userId, CancellationToken cancellationToken) =>
+        await redis.GetDatabase().KeyExistsAsync(keys.ProviderDraft(userId)).WaitAsync(cancellationToken).ConfigureAwait(false);
+
+    public async Task HandleCommandAsync(long chatId, long userId, string? username, string args, CancellationToken cancellationToken)
+    {
+        var parts = args.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var sub = parts.Length > 0 ? parts[0].ToLowerInvariant() : string.Empty;
+        switch (sub)
+        {
+            case "register":
+                await redis.GetDatabase().HashSetAsync(keys.ProviderDraft(userId), [new("step", "gpu"), new("username", username ?? string.Empty)]).WaitAsync(cancellationToken).ConfigureAwait(false);
+                await redis.GetDatabase().KeyExpireAsync(keys.ProviderDraft(userId), DraftTtl).WaitAsync(cancellationToken).ConfigureAwait(false);
+                await sender.SendAsync(chatId, "Let's register your GPU. (Send /provider cancel to stop.)\n\n1/5 Which GPU will run the worker? (e.g. RTX 4090, A100, CPU)", cancellationToken).ConfigureAwait(false);
+                return;
+            case "cancel":
+                await redis.GetDatabase().KeyDeleteAsync(keys.ProviderDraft(userId)).WaitAsync(cancellationToken).ConfigureAwait(false);
+                await sender.SendAsync(chatId, "Registration cancelled.", cancellationToken).ConfigureAwait(false);
+                return;
+            case "status":
+                await StatusAsync(chatId, userId, cancellationToken).ConfigureAwait(false);
+                return;
+            case "earnings":
+                await EarningsAsync(chatId, userId, cancellationToken).ConfigureAwait(false);
+                return;
+            case "price":
+                await PriceAsync(chatId, userId, parts.Skip(1).ToArray(), cancellationToken).ConfigureAwait(false);
+                return;
+            case "pause" or "resume":
+                await PauseAsync(chatId, userId, sub == "pause", parts.Skip(1).FirstOrDefault(), cancellationToken).ConfigureAwait(false);
+                return;
+            case "payout":
+                await PayoutAsync(chatId, userId, parts.Skip(1).FirstOrDefault(), cancellationToken).ConfigureAwait(false);
+                return;
+            default:
+                await sender.SendAsync(chatId,
+                    "Sell inference with your GPU:\n/provider register – register and get a worker token\n/provider status – workers online, attestation, load\n" +
+                    "/provider earnings – today, 7 days, total, pending payout\n/provider price <coefficient> – e.g. 1.2 for 1.2× the base price\n" +
+                    "/provider pause | resume – stop or restart taking jobs\n/provider payout – pay your earnings to your TON address",
+                    cancellationToken).ConfigureAwait(false);
+                return;
+        }
+    }
+
+    /// <summary>One answer of the registration conversation.</summary>
+    public async Task AnswerAsync(long chatId, long userId, string text, CancellationToken cancellationToken)
+    {
+        var db = redis.GetDatabase();
+        var key = keys.ProviderDraft(userId);
+        var draft = (await db.HashGetAllAsync(key).WaitAsync(cancellationToken).ConfigureAwait(false)).ToDictionary(e => e.Name.ToString(), e => e.Value.ToString());
+        var answer = text.Trim();
+        switch (draft.GetValueOrDefault("step"))
+        {
+            case "gpu":
+                if (answer.Length is 0 or > 64)
+                {
+                    await sender.SendAsync(chatId, "Please name the GPU in at most 64 characters.", cancellationToken).ConfigureAwait(false);
+                    return;
+                }
+
+                await NextAsync(key, "gpu", answer, "vram", cancellationToken).ConfigureAwait(false);
+                await sender.SendAsync(chatId, "2/5 How much VRAM does it have, in GB? (e.g. 24)", cancellationToken).ConfigureAwait(false);
+                return;
+            case "vram":
+                if (!int.TryParse(answer.Replace("GB", string.Empty, StringComparison.OrdinalIgnoreCase).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var vram) || vram is < 1 or > 4096)
+                {
+                    await sender.SendAsync(chatId, "Please send the VRAM as a whole number of GB between 1 and 4096.", cancellationToken).ConfigureAwait(false);
+                    return;
+                }
+
+                await NextAsync(key, "vram", vram.ToString(CultureInfo.InvariantCulture), "region", cancellationToken).ConfigureAwait(false);
+                await sender.SendAsync(chatId, "3/5 Where is it? A region code such as eu, us-east or asia.", cancellationToken).ConfigureAwait(false);
+                return;
+            case "region":
+                if (answer.Length is 0 or > 32 || !answer.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
+                {
+                    await sender.SendAsync(chatId, "Please send a short region code (letters, digits and -), e.g. eu.", cancellationToken).ConfigureAwait(false);
+                    return;
+                }
+
+                await NextAsync(key, "region", answer.ToLowerInvariant(), "coefficient", cancellationToken).ConfigureAwait(false);
+                await sender.SendAsync(chatId, "4/5 Your price coefficient on the network's base price per token: 1 = base price, 0.8 = cheaper, 1.5 = dearer.", cancellationToken).ConfigureAwait(false);
+                return;
+            case "coefficient":
+                if (ParseCoefficient(answer) is not { } coefficient)
+                {
+                    await sender.SendAsync(chatId, "Please send a number between 0.001 and 100, e.g. 1 or 1.25.", cancellationToken).ConfigureAwait(false);
+                    return;
+                }
+
+                await NextAsync(key, "coefficient", coefficient.ToString(CultureInfo.InvariantCulture), "address", cancellationToken).ConfigureAwait(false);
+                await sender.SendAsync(chatId, "5/5 Your TON wallet address for payouts.", cancellationToken).ConfigureAwait(false);
+                return;
+            case "address":
+                if (!TonAddress.TryParse(answer, out var address) || address is null)
+                {
+                    await sender.SendAsync(chatId, AddressHelp, cancellationToken).ConfigureAwait(false);
+                    return;
+                }
+
+                await RegisterAsync(chatId, userId, draft, address, cancellationToken).ConfigureAwait(false);
+                await db.KeyDeleteAsync(key).WaitAsync(cancellationToken).ConfigureAwait(false);
+                return;
+            default:
+                await db.KeyDeleteAsync(key).WaitAsync(cancellationToken).ConfigureAwait(false);
+                return;
+        }
+    }
+
+    private async Task RegisterAsync(long chatId, long userId, Dictionary<string, string> draft, TonAddress address, CancellationToken cancellationToken)
+    {
+        var name = $"{draft["gpu"]} · {draft["vram"]} GB · {draft["region"]}";
+        var username = draft.GetValueOrDefault("username");
+        var registration = await Directory.RegisterAsync(
+            new ProviderProfile(name, userId, address.ToFriendly(), username is { Length: > 0 } ? "@" + username : null),
+            cancellationToken).ConfigureAwait(false);
+        var coefficient = int.Parse(draft["coefficient"], CultureInfo.InvariantCulture);
+        await Directory.SetPriceCoefficientAsync(registration.ProviderId, coefficient, cancellationToken).ConfigureAwait(false);
+        LogRegistered(logger, registration.ProviderId, userId);
+        await sender.SendAsync(chatId,
+            $"Registered provider {registration.ProviderId} ({name}), price ×{coefficient / 1000.0:0.###}, payouts to {address.ToFriendly()}.\n\n" +
+            $"Your worker token (shown once; keep it secret, /provider status never shows it again):\n{registration.WorkerToken}\n\n" +
+            "Start a worker with it:\nCOCOON_WORKER_TOKEN=<token> COCOON_MODEL=<model.gguf> COCOON_REDIS=<network redis> ./cocoon worker\n" +
+            "It appears under /provider status once its attestation is verified.",
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task StatusAsync(long chatId, long userId, CancellationToken cancellationToken)
+    {
+        var providers = await Directory.ListByOwnerAsync(userId, cancellationToken).ConfigureAwait(false);
+        if (providers.Count == 0)
+        {
+            await sender.SendAsync(chatId, "You have no provider yet: /provider register.", cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        var served = await dispatcher.GetModelsAsync(cancellationToken).ConfigureAwait(false);
+        var text = new StringBuilder();
+        foreach (var p in providers)
+        {
+            var workers = served.SelectMany(m => m.Workers.Select(w => (Model: m.Name, Worker: w))).Where(x => x.Worker.ProviderId == p.ProviderId).ToList();
+            text.Append(CultureInfo.InvariantCulture, $"{p.ProviderId} · {p.Profile.Name} · {(p.Paused ? "PAUSED" : "taking jobs")} · price ×{(p.PriceCoefficient ?? 1000) / 1000.0:0.###}\n");
+            text.Append(CultureInfo.InvariantCulture, $"Workers online: {workers.Count}\n");
+            foreach (var (model, w) in workers)
+            {
+                text.Append(CultureInfo.InvariantCulture, $"• {w.WorkerId}: {model}, attestation {w.AttestationKind}, load {w.Running}/{w.MaxConcurrency}\n");
+            }
+
+            text.Append('\n');
+        }
+
+        text.Append("Reputation scores are not published yet.");
+        await sender.SendAsync(chatId, text.ToString(), cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task EarningsAsync(long chatId, long userId, CancellationToken cancellationToken)
+    {
+        var providers = await Directory.ListByOwnerAsync(userId, cancellationToken).ConfigureAwait(false);
+        if (providers.Count == 0)
+        {
+            await sender.SendAsync(chatId, "You have no provider yet: /provider register.", cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        var accounts = services.GetService<ILedgerAccounts>();
+        var now = time.GetUtcNow();
+        var text = new StringBuilder();
+        foreach (var p in providers)
+        {
+            var account = AccountId.Provider(p.ProviderId);
+            var pending = await ledger.GetBalanceAsync(account, cancellationToken).ConfigureAwait(false);
+            text.Append(CultureInfo.InvariantCulture, $"{p.ProviderId} · {p.Profile.Name}\n");
+            if (accounts is not null)
+            {
+                var day = await accounts.GetActivitySinceAsync(account, now.AddDays(-1), cancellationToken).ConfigureAwait(false);
+                var week = await accounts.GetActivitySinceAsync(account, now.AddDays(-7), cancellationToken).ConfigureAwait(false);
+                var total = await accounts.GetActivitySinceAsync(account, DateTimeOffset.UnixEpoch, cancellationToken).ConfigureAwait(false);
+                text.Append(CultureInfo.InvariantCulture, $"Last 24 h: {Money.Ton(day.Received)}\nLast 7 days: {Money.Ton(week.Received)}\nTotal: {Money.Ton(total.Received)}\n");
+            }
+
+            text.Append(CultureInfo.InvariantCulture, $"Pending payout: {Money.Ton(pending)}\n\n");
+        }
+
+        await sender.SendAsync(chatId, text.ToString().TrimEnd(), cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task PriceAsync(long chatId, long userId, string[] args, CancellationToken cancellationToken)
+    {
+        if (await PickAsync(chatId, userId, args.Length > 1 ? args[1] : null, cancellationToken).ConfigureAwait(false) is not { } provider)
+        {
+            return;
+        }
+
+        if (args.Length == 0)
+        {
+            await sender.SendAsync(chatId, $"{provider.ProviderId}: price ×{(provider.PriceCoefficient ?? 1000) / 1000.0:0.###}. Change it with /provider price 1.2", cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        if (ParseCoefficient(args[0]) is not { } coefficient)
+        {
+            await sender.SendAsync(chatId, "Please give a number between 0.001 and 100, e.g. /provider price 1.2", cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        await Directory.SetPriceCoefficientAsync(provider.ProviderId, coefficient, cancellationToken).ConfigureAwait(false);
+        await sender.SendAsync(chatId, $"{provider.ProviderId}: price is now ×{coefficient / 1000.0:0.###} for new jobs.", cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task PauseAsync(long chatId, long userId, bool pause, string? providerId, CancellationToken cancellationToken)
+    {
+        if (await PickAsync(chatId, userId, providerId, cancellationToken).ConfigureAwait(false) is not { } provider)
+        {
+            return;
+        }
+
+        await Directory.SetPausedAsync(provider.ProviderId, pause, cancellationToken).ConfigureAwait(false);
+        await sender.SendAsync(chatId, pause
+            ? $"{provider.ProviderId} is paused: its workers get no new jobs (running ones finish)."
+            : $"{provider.ProviderId} takes jobs again.", cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task PayoutAsync(long chatId, long userId, string? providerId, CancellationToken cancellationToken)
+    {
+        if (await PickAsync(chatId, userId, providerId, cancellationToken).ConfigureAwait(false) is not { } provider)
+        {
+            return;
+        }
+
+        if (provider.Profile.PayoutAddress is not { } addressText || !TonAddress.TryParse(addressText, out var address) || address is null)
+        {
+            await sender.SendAsync(chatId, "This provider has no valid payout address; register again with /provider register.", cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        var account = AccountId.Provider(provider.ProviderId);
+        var amount = await ledger.GetBalanceAsync(account, cancellationToken).ConfigureAwait(false);
+        if (amount <= 0)
+        {
+            await sender.SendAsync(chatId, "Nothing to pay out yet.", cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        // One request per provider per day: asking twice doesn't pay twice.
+        var key = $"tg-payout:{provider.ProviderId}:{time.GetUtcNow():yyyyMMdd}";
+        await using var scope = services.CreateAsyncScope();
+        if (scope.ServiceProvider.GetService<PayoutRequests>() is { } payouts)
+        {
+            try
+            {
+                var request = await payouts.RequestAsync(account, address, amount, key, cancellationToken).ConfigureAwait(false);
+                await sender.SendAsync(chatId, $"Payout requested: {Money.Ton(request.Amount)} to {address.ToFriendly()} (request {request.Id}). It is sent in the next payout batch.", cancellationToken).ConfigureAwait(false);
+            }
+            catch (ArgumentOutOfRangeException)
+            {
+                await sender.SendAsync(chatId, $"{Money.Ton(amount)} is below the minimum payout. Keep earning and ask again later.", cancellationToken).ConfigureAwait(false);
+            }
+
+            return;
+        }
+
+        // No TON payout service in this host: the request is recorded durably for the operator's payout run.
+        var added = await redis.GetDatabase().HashSetAsync(keys.PayoutRequests, key,
+            $"{account.Value} {address.ToRaw()} {amount.ToString(CultureInfo.InvariantCulture)} {time.GetUtcNow().ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture)}",
+            When.NotExists).WaitAsync(cancellationToken).ConfigureAwait(false);
+        await sender.SendAsync(chatId, added
+            ? $"Payout request recorded: {Money.Ton(amount)} to {address.ToFriendly()}."
+            : "You already asked for a payout today; it is being processed.", cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<ProviderInfo?> PickAsync(long chatId, long userId, string? providerId, CancellationToken cancellationToken)
+    {
+        var providers = await Directory.ListByOwnerAsync(userId, cancellationToken).ConfigureAwait(false);
+        var chosen = providerId is null
+            ? providers.Count == 1 ? providers[0] : null
+            : providers.FirstOrDefault(p => p.ProviderId == providerId);
+        if (chosen is null)
+        {
+            await sender.SendAsync(chatId, providers.Count == 0
+                ? "You have no provider yet: /provider register."
+                : "Which provider? Add its id: " + string.Join(", ", providers.Select(p => p.ProviderId)), cancellationToken).ConfigureAwait(false);
+        }
+
+        return chosen;
+    }
+
+    /// <summary>"1.25" or "1,25" or "×1.25" → 1250 (1000 = 1.0×); null when out of range.</summary>
+    internal static int? ParseCoefficient(string text)
+    {
+        var t = text.Trim().TrimStart('x', 'X', '×').Replace(',', '.');
+        return decimal.TryParse(t, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var d)
+               && (int)Math.Round(d * 1000) is var c and >= ProviderDirectory.MinCoefficient and <= ProviderDirectory.MaxCoefficient
+            ? c
+            : null;
+    }
+
+    private async Task NextAsync(RedisKey key, string field, string value, string nextStep, CancellationToken cancellationToken)
+    {
+        var db = redis.GetDatabase();
+        await db.HashSetAsync(key, [new(field, value), new("step", nextStep)]).WaitAsync(cancellationToken).ConfigureAwait(false);
+        await db.KeyExpireAsync(key, DraftTtl).WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    [LoggerMessage(EventId = 4601, Level = LogLevel.Information, Message = "Provider {ProviderId} registered by Telegram user {UserId}")]
+    private static partial void LogRegistered(ILogger logger, string providerId, long userId);
+}

@@ -1,0 +1,23 @@
+namespace Cocoon.Bot.Telegram;
+
+/// <summary>Every Redis key the bot uses, in one place, under one prefix per bot.</summary>
+public sealed class TelegramKeys(string prefix, string botId)
+{
+    // The bot id in braces is a Redis Cluster hash tag: all of one bot's keys live in one slot, so scripts may touch several.
+    private readonly string _p = $"{prefix}:{{{botId}}}";
+
+    public string Offset => $"{_p}:offset";
+    public string Inbox => $"{_p}:inbox";
+    public string Done(long updateId) => $"{_p}:done:{updateId}";
+    public string Blocked => $"{_p}:blocked";
+    public string Conversation(long chatId) => $"{_p}:conv:{chatId}";
+    public string User(long userId) => $"{_p}:user:{userId}";
+    public string Usage(long userId) => $"{_p}:usage:{userId}";
+    public string Group(long chatId) => $"{_p}:group:{chatId}";
+    public string GroupTokens(long chatId, long userId, string day) => $"{_p}:group:{chatId}:tokens:{userId}:{day}";
+    public string GroupTokensPattern(long chatId) => $"{_p}:group:{chatId}:tokens:*";
+    public string Payment(string chargeId) => $"{_p}:stars:{chargeId}";
+    public string Payments => $"{_p}:stars-log";
+    public string ProviderDraft(long userId) => $"{_p}:provider-draft:{userId}";
+    public string PayoutRequests => $"{_p}:payout-requests";
+}

@@ -1,0 +1,145 @@
+using System.Threading.Channels;
+using global::Telegram.Bot.Types;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Cocoon.Bot.Telegram.Updates;
+
+/// <summary>
+/// Runs handlers: a fixed number of lanes, each a bounded queue worked by one loop, and a chat always maps to the
+/// same lane. So one chat's updates are handled in order, different chats in parallel, and a flood waits in the
+/// queue (back pressure on the poller) instead of growing memory. A handler that throws is logged with its
+/// update_id and the update is completed anyway: one poisoned update must not block its chat forever.
+/// </summary>
+public sealed partial class UpdatePump(UpdateRouter router, UpdateInbox inbox, IOptions<TelegramOptions> options, ILogger<UpdatePump> logger)
+    : IHostedService, IDisposable
+{
+    private readonly Lock _lock = new();
+    private readonly HashSet<long> _queued = [];
+    private Channel<Update>[] _lanes = [];
+    private Task[] _workers = [];
+    private CancellationTokenSource? _stopping;
+    private volatile bool _draining;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        var n = options.Value.ParallelChats;
+        _stopping = new CancellationTokenSource();
+        _lanes = new Channel<Update>[n];
+        _workers = new Task[n];
+        for (var i = 0; i < n; i++)
+        {
+            _lanes[i] = Channel.CreateBounded<Update>(new BoundedChannelOptions(options.Value.LaneCapacity) { SingleReader = true });
+            var lane = _lanes[i];
+            _workers[i] = Task.Run(() => RunLaneAsync(lane, _stopping.Token), CancellationToken.None);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Queues an accepted update on its chat's lane; waits while that lane is full.</summary>
+    public async ValueTask EnqueueAsync(Update update, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(update);
+        lock (_lock)
+        {
+            // A replayed update may also come back from getUpdates; it must not run twice in this process.
+            if (!_queued.Add(update.Id))
+            {
+                return;
+            }
+        }
+
+        var lane = _lanes[(int)((ulong)ChatKey(update) % (ulong)_lanes.Length)];
+        await lane.Writer.WriteAsync(update, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Stops taking new work; handlers already running finish (until the host's shutdown timeout). Queued updates stay in the inbox for the next start.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _draining = true;
+        foreach (var lane in _lanes)
+        {
+            lane.Writer.TryComplete();
+        }
+
+        try
+        {
+            await Task.WhenAll(_workers).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            await _stopping!.CancelAsync().ConfigureAwait(false);
+            await Task.WhenAll(_workers).ConfigureAwait(false);
+        }
+    }
+
+    public void Dispose() => _stopping?.Dispose();
+
+    /// <summary>The chat an update belongs to (the payer for payments), so its updates stay in order.</summary>
+    public static long ChatKey(Update update)
+    {
+        ArgumentNullException.ThrowIfNull(update);
+        return update switch
+        {
+            { Message: { } m } => m.Chat.Id,
+            { EditedMessage: { } m } => m.Chat.Id,
+            { CallbackQuery: { } q } => q.Message?.Chat.Id ?? q.From.Id,
+            { MyChatMember: { } c } => c.Chat.Id,
+            { PreCheckoutQuery: { } p } => p.From.Id,
+            _ => 0,
+        };
+    }
+
+    private async Task RunLaneAsync(Channel<Update> lane, CancellationToken stopping)
+    {
+        await foreach (var update in lane.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+        {
+            if (_draining)
+            {
+                continue;
+            }
+
+            try
+            {
+                await router.HandleAsync(update, stopping).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                // Cut short by shutdown: it stays in the inbox and is handled again on the next start.
+                continue;
+            }
+#pragma warning disable CA1031 // One failing update is logged and skipped; the lane must keep running.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                LogHandlerFailed(logger, update.Id, update.Type, ex);
+            }
+
+            try
+            {
+                await inbox.CompleteAsync(update.Id, CancellationToken.None).ConfigureAwait(false);
+            }
+#pragma warning disable CA1031 // Redis down: the update is replayed after restart, which is the safe side.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                LogCompleteFailed(logger, update.Id, ex);
+            }
+            finally
+            {
+                lock (_lock)
+                {
+                    _queued.Remove(update.Id);
+                }
+            }
+        }
+    }
+
+    [LoggerMessage(EventId = 4001, Level = LogLevel.Error, Message = "Handling update {UpdateId} ({UpdateType}) failed; it is skipped")]
+    private static partial void LogHandlerFailed(ILogger logger, long updateId, global::Telegram.Bot.Types.Enums.UpdateType updateType, Exception exception);
+
+    [LoggerMessage(EventId = 4002, Level = LogLevel.Warning, Message = "Could not mark update {UpdateId} as handled; it will be replayed after a restart")]
+    private static partial void LogCompleteFailed(ILogger logger, long updateId, Exception exception);
+}

@@ -1,0 +1,150 @@
+using Cocoon.Bot.Telegram.Hosting;
+using Cocoon.Bot.Telegram.Transport;
+using global::Telegram.Bot;
+using global::Telegram.Bot.Exceptions;
+using global::Telegram.Bot.Types.Enums;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Cocoon.Bot.Telegram.Updates;
+
+/// <summary>
+/// Connects the bot to Telegram: learns who it is, registers the command menu, replays updates that were accepted
+/// but not handled before the last stop, then either long-polls getUpdates (default) or registers the webhook.
+/// </summary>
+public sealed partial class UpdateSource(
+    ITelegramBotClient bot,
+    BotIdentity identity,
+    BlockedChats blocked,
+    UpdateInbox inbox,
+    UpdatePump pump,
+    TimeProvider time,
+    IOptions<TelegramOptions> options,
+    ILogger<UpdateSource> logger) : BackgroundService
+{
+    internal static readonly UpdateType[] AllowedUpdates =
+    [
+        UpdateType.Message,
+        UpdateType.EditedMessage,
+        UpdateType.CallbackQuery,
+        UpdateType.MyChatMember,
+        UpdateType.PreCheckoutQuery,
+    ];
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var o = options.Value;
+        await RetryAsync("start-up", async ct =>
+        {
+            var me = await identity.GetAsync(ct).ConfigureAwait(false);
+            LogConnected(logger, me.Username ?? me.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), o.Mode);
+            await blocked.LoadAsync(ct).ConfigureAwait(false);
+            await CommandMenu.RegisterAsync(bot, ct).ConfigureAwait(false);
+            if (o.Mode == TelegramMode.Webhook)
+            {
+                await bot.SetWebhook(o.WebhookUrl!, allowedUpdates: AllowedUpdates, secretToken: o.WebhookSecret, cancellationToken: ct).ConfigureAwait(false);
+            }
+            else
+            {
+                // getUpdates answers 409 while a webhook is set; pending updates are kept.
+                await bot.DeleteWebhook(dropPendingUpdates: false, cancellationToken: ct).ConfigureAwait(false);
+            }
+        }, stoppingToken).ConfigureAwait(false);
+
+        var pending = await inbox.PendingAsync(stoppingToken).ConfigureAwait(false);
+        if (pending.Count > 0)
+        {
+            LogReplaying(logger, pending.Count);
+        }
+
+        foreach (var update in pending)
+        {
+            await pump.EnqueueAsync(update, stoppingToken).ConfigureAwait(false);
+        }
+
+        if (o.Mode == TelegramMode.Polling)
+        {
+            await PollAsync(stoppingToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task PollAsync(CancellationToken stoppingToken)
+    {
+        var offset = await inbox.GetOffsetAsync(stoppingToken).ConfigureAwait(false);
+        var failures = 0;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            global::Telegram.Bot.Types.Update[] updates;
+            try
+            {
+                updates = await bot.GetUpdates((int)offset, 100, options.Value.PollTimeoutSeconds, AllowedUpdates, stoppingToken).ConfigureAwait(false);
+                failures = 0;
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is ApiRequestException or RequestException or HttpRequestException)
+            {
+                failures++;
+                var backoff = TimeSpan.FromSeconds(Math.Min(30, Math.Pow(2, Math.Min(failures, 5))));
+                LogPollFailed(logger, backoff, ex);
+                await Task.Delay(backoff, time, stoppingToken).ConfigureAwait(false);
+                continue;
+            }
+
+            if (updates.Length == 0)
+            {
+                continue;
+            }
+
+            var fresh = new List<global::Telegram.Bot.Types.Update>(updates.Length);
+            foreach (var update in updates)
+            {
+                if (await inbox.AcceptAsync(update, stoppingToken).ConfigureAwait(false))
+                {
+                    fresh.Add(update);
+                }
+            }
+
+            // Only now, with every update durable in the inbox, may Telegram forget them (the next call confirms).
+            offset = updates.Max(u => u.Id) + 1;
+            await inbox.SetOffsetAsync(offset, stoppingToken).ConfigureAwait(false);
+            foreach (var update in fresh)
+            {
+                await pump.EnqueueAsync(update, stoppingToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task RetryAsync(string what, Func<CancellationToken, Task> action, CancellationToken stoppingToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await action(stoppingToken).ConfigureAwait(false);
+                return;
+            }
+            catch (Exception ex) when (ex is ApiRequestException or RequestException or HttpRequestException && !stoppingToken.IsCancellationRequested)
+            {
+                var backoff = TimeSpan.FromSeconds(Math.Min(60, Math.Pow(2, Math.Min(attempt, 6))));
+                LogStartFailed(logger, what, backoff, ex);
+                await Task.Delay(backoff, time, stoppingToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    [LoggerMessage(EventId = 4010, Level = LogLevel.Information, Message = "Telegram bot @{Username} connected ({Mode})")]
+    private static partial void LogConnected(ILogger logger, string username, TelegramMode mode);
+
+    [LoggerMessage(EventId = 4011, Level = LogLevel.Information, Message = "Replaying {Count} Telegram updates accepted before the last stop")]
+    private static partial void LogReplaying(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 4012, Level = LogLevel.Warning, Message = "getUpdates failed; polling again in {Backoff}")]
+    private static partial void LogPollFailed(ILogger logger, TimeSpan backoff, Exception exception);
+
+    [LoggerMessage(EventId = 4013, Level = LogLevel.Warning, Message = "Telegram {What} failed; retrying in {Backoff}")]
+    private static partial void LogStartFailed(ILogger logger, string what, TimeSpan backoff, Exception exception);
+}

@@ -1,0 +1,54 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using Cocoon.Bot.Dispatch;
+using Cocoon.Engine.Protocol;
+
+namespace Cocoon.Bot.Tests.Telegram;
+
+/// <summary>
+/// Stands in for the dispatcher (another branch's work) at the IDispatcher seam: streams scripted pieces and a
+/// receipt, and records every request so tests can assert that nothing was dispatched. The end-to-end test uses the
+/// real dispatcher instead.
+/// </summary>
+public sealed class ScriptedDispatcher : IDispatcher
+{
+    private readonly ConcurrentQueue<DispatchRequest> _requests = new();
+
+    public Func<DispatchRequest, IReadOnlyList<string>> Answer { get; set; } = _ => ["Hello", ", world", "!"];
+
+    /// <summary>Runs before the first piece (block, throw, ...).</summary>
+    public Func<DispatchRequest, CancellationToken, Task>? BeforeAnswer { get; set; }
+
+    public TimeSpan PieceDelay { get; set; } = TimeSpan.Zero;
+
+    public IReadOnlyList<string> Models { get; set; } = ["stories260K"];
+
+    public IReadOnlyList<DispatchRequest> Requests => [.. _requests];
+
+    public async IAsyncEnumerable<DispatchEvent> DispatchAsync(DispatchRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        _requests.Enqueue(request);
+        if (BeforeAnswer is { } before)
+        {
+            await before(request, cancellationToken);
+        }
+
+        var pieces = Answer(request);
+        foreach (var piece in pieces)
+        {
+            if (PieceDelay > TimeSpan.Zero)
+            {
+                await Task.Delay(PieceDelay, cancellationToken);
+            }
+
+            yield return new DispatchPiece(piece);
+        }
+
+        var now = DateTimeOffset.UtcNow;
+        yield return new DispatchCompleted(new DispatchReceipt(
+            request.RequestId, request.Model, 7, pieces.Count, FinishReason.Stop, 1234, "worker-1", "provider-1", "simulated", now, now, now, now));
+    }
+
+    public Task<IReadOnlyList<ServedModel>> GetModelsAsync(CancellationToken cancellationToken) =>
+        Task.FromResult<IReadOnlyList<ServedModel>>([.. Models.Select(m => new ServedModel(m, "00", [new ServedWorker("worker-1", "provider-1", 1000, 0, 4, "simulated")]))]);
+}
