@@ -1,4 +1,5 @@
 using Cocoon.Bot.Hosting;
+using Cocoon.Bot.Telegram;
 
 if (CommandLine.IsCommand(args))
 {
@@ -7,7 +8,9 @@ if (CommandLine.IsCommand(args))
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddCocoonGateway();
+builder.AddTelegram();
 var app = builder.Build();
 app.MapCocoonGateway();
+app.MapTelegram();
 await app.RunAsync();
 return 0;

@@ -34,6 +34,15 @@ public sealed class DispatchOptions : IValidatableObject
     /// <summary>Ed25519 public keys (hex) of simulated TEE platforms whose attestations are trusted.</summary>
     public List<string> TrustedSimulatedPlatformKeys { get; set; } = [];
 
+    /// <summary>
+    /// Accept TDX quotes whose report data binds the document although their Intel signature chain cannot be checked
+    /// here (no PCS collateral offline). Off by default: TDX workers are then refused with "tdx-unverifiable".
+    /// </summary>
+    public bool AcceptUnverifiedTdxQuotes { get; set; }
+
+    /// <summary>When non-empty, a TDX quote's MRTD (hex) must be one of these.</summary>
+    public List<string> AllowedTdxMrTd { get; set; } = [];
+
     /// <summary>Trust the simulated platform key under COCOON_DATA/tee (the one a local worker on this machine uses). Local development only.</summary>
     public bool TrustLocalSimulatedPlatform { get; set; }
 

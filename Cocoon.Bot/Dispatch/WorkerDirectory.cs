@@ -70,6 +70,8 @@ public sealed partial class WorkerDirectory : BackgroundService
             ServedModelHashes = _servedModels,
             TrustedSimulatedPlatformKeys = platformKeys,
             AllowSimulated = platformKeys.Count > 0,
+            AcceptUnverifiedTdxQuotes = _options.AcceptUnverifiedTdxQuotes,
+            AllowedTdxMrTd = _options.AllowedTdxMrTd,
             MaxAge = _options.MaxAttestationAge,
         }, time);
 

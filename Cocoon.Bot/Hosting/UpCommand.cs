@@ -95,14 +95,14 @@ internal static class UpCommand
             };
             children.Add(ChildProcess.Start("worker", settings.WorkerExe, ["run"], workerEnvironment, output));
 
-            var ready = await WaitReadyAsync(settings.Url, children, cancellationToken);
+            var (ready, model) = await WaitReadyAsync(settings.Url, children, cancellationToken);
             if (ready is not null)
             {
                 await Console.Error.WriteLineAsync("cocoon up: " + ready);
                 return 1;
             }
 
-            PrintBanner(output, settings, redisNote, chainNote);
+            PrintBanner(output, settings, redisNote, chainNote, model ?? "MODEL");
             var exited = await Task.WhenAny(children.Select(c => c.Exited).Append(Task.Delay(Timeout.Infinite, cancellationToken)));
             if (!cancellationToken.IsCancellationRequested)
             {
@@ -126,7 +126,7 @@ internal static class UpCommand
         {
             if (children.Count > 0)
             {
-                await output.WriteLineAsync("cocoon up: stopping " + string.Join(", ", Enumerable.Reverse(children).Select(c => c.Name)));
+                await output.WriteLineAsync("cocoon up: stopping " + string.Join(", ", Enumerable.Reverse(children).Select(c => c.Name == "redis" && chain is not null ? "TON chain, redis" : c.Name)));
             }
 
             // Reverse start order: the worker finishes first, then the gateway, the chain, and Redis (flushing its AOF) last.
@@ -218,7 +218,8 @@ internal static class UpCommand
         return $"Redis: started at {settings.RedisEndpoint} (data and AOF under {dir})";
     }
 
-    private static async Task<string?> WaitReadyAsync(string url, List<ChildProcess> children, CancellationToken cancellationToken)
+    /// <summary>Polls /healthz until 200; returns (null, first served model) when ready, else (why not, null).</summary>
+    private static async Task<(string? Problem, string? Model)> WaitReadyAsync(string url, List<ChildProcess> children, CancellationToken cancellationToken)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
         var deadline = DateTime.UtcNow + ReadyBudget;
@@ -229,7 +230,7 @@ internal static class UpCommand
             cancellationToken.ThrowIfCancellationRequested();
             if (children.FirstOrDefault(c => c.HasExited) is { } dead)
             {
-                return $"the {dead.Name} exited with code {dead.ExitCode} before the stack was ready (its output is above).";
+                return ($"the {dead.Name} exited with code {dead.ExitCode} before the stack was ready (its output is above).", null);
             }
 
             try
@@ -237,7 +238,9 @@ internal static class UpCommand
                 using var response = await http.GetAsync(url.TrimEnd('/') + "/healthz", cancellationToken);
                 if (response.StatusCode == HttpStatusCode.OK)
                 {
-                    return null;
+                    using var health = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
+                    var models = health.RootElement.GetProperty("models");
+                    return (null, models.GetArrayLength() > 0 ? models[0].GetString() : null);
                 }
 
                 lastReason = await response.Content.ReadAsStringAsync(cancellationToken);
@@ -258,10 +261,10 @@ internal static class UpCommand
             await Task.Delay(250, cancellationToken);
         }
 
-        return $"the stack was not ready within {ReadyBudget.TotalMinutes} minutes: {lastReason}";
+        return ($"the stack was not ready within {ReadyBudget.TotalMinutes} minutes: {lastReason}", null);
     }
 
-    private static void PrintBanner(TextWriter output, UpSettings settings, string redisNote, string chainNote)
+    private static void PrintBanner(TextWriter output, UpSettings settings, string redisNote, string chainNote, string model)
     {
         var b = new StringBuilder();
         b.AppendLine();
@@ -280,8 +283,8 @@ internal static class UpCommand
         b.AppendLine("Try it:");
         b.AppendLine("  ./cocoon ask \"Once upon a time\"");
         b.AppendLine($"  curl -N {settings.Url}/v1/chat/completions -H \"Authorization: Bearer {settings.ApiKey}\" -H 'Content-Type: application/json' \\");
-        b.AppendLine("    -d '{\"model\":\"" + "MODEL" + "\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}'");
-        b.AppendLine($"  (model names: curl {settings.Url}/v1/models -H \"Authorization: Bearer {settings.ApiKey}\")");
+        b.AppendLine("    -d '{\"model\":\"" + model + "\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}'");
+        b.AppendLine($"  (all models: curl {settings.Url}/v1/models -H \"Authorization: Bearer {settings.ApiKey}\")");
         b.AppendLine("Ctrl-C stops everything.");
         lock (output)
         {

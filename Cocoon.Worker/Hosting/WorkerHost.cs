@@ -64,6 +64,9 @@ public sealed class WorkerHost(
         using var jobsCts = new CancellationTokenSource();
         var slots = new SemaphoreSlim(session.MaxConcurrency, session.MaxConcurrency);
         var inFlight = new HashSet<Task>();
+        // Entries this process is running now: a long job's own entry comes back from XAUTOCLAIM once it has been
+        // pending for ReclaimAfter, and must not be mistaken for a job an earlier run of this worker abandoned.
+        var running = new System.Collections.Concurrent.ConcurrentDictionary<string, bool>(StringComparer.Ordinal);
         await using var wakeup = await SubscribeAsync(session, stoppingToken).ConfigureAwait(false);
         using var heartbeatCts = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         var heartbeat = HeartbeatAsync(session, heartbeatCts.Token);
@@ -103,6 +106,11 @@ public sealed class WorkerHost(
 
                 foreach (var entry in batch)
                 {
+                    if (!running.TryAdd(entry.EntryId, true))
+                    {
+                        continue;
+                    }
+
                     await slots.WaitAsync(stoppingToken).ConfigureAwait(false);
                     Interlocked.Increment(ref _running);
                     var task = RunOneAsync(session, entry, slots, jobsCts.Token);
@@ -162,6 +170,7 @@ public sealed class WorkerHost(
             }
             finally
             {
+                running.TryRemove(entry.EntryId, out _);
                 Interlocked.Decrement(ref _running);
                 gate.Release();
                 wakeup.Signal();

@@ -111,6 +111,9 @@ public sealed class PrivateChatHandler(
             case "start" when command.Args == "topup":
                 await sender.SendAsync(chatId, "Choose an amount:", cancellationToken, stars.TopUpKeyboard(forGroup: false)).ConfigureAwait(false);
                 break;
+            case "start" when command.Args == "provider":
+                await providers.HandleCommandAsync(chatId, userId, message.From?.Username, string.Empty, cancellationToken).ConfigureAwait(false);
+                break;
             case "start":
                 await sender.SendAsync(chatId, Welcome, cancellationToken).ConfigureAwait(false);
                 break;

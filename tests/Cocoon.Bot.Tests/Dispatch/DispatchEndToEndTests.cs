@@ -73,8 +73,18 @@ public sealed class DispatchEndToEndTests(RedisFixture redis) : IClassFixture<Re
     {
         await using var stack = new DispatchNetwork(redis.Server);
         await stack.StartAsync(_ct);
-        await stack.StartWorkerAsync(_ct, new Dictionary<string, string?> { ["Worker:MaxConcurrency"] = "2" });
+        var (_, session) = await stack.StartWorkerAsync(_ct, new Dictionary<string, string?> { ["Worker:MaxConcurrency"] = "2" });
         var payer = await stack.FundedPayerAsync(1_000_000_000, _ct);
+        using var sampling = new CancellationTokenSource();
+        var maxInFlight = 0L;
+        var sampler = Task.Run(async () =>
+        {
+            while (!sampling.IsCancellationRequested)
+            {
+                maxInFlight = Math.Max(maxInFlight, await stack.Connection.GetDatabase().SortedSetLengthAsync(stack.Keys.Leases(session.WorkerId)));
+                await Task.Delay(5, CancellationToken.None);
+            }
+        });
 
         var results = await Task.WhenAll(Enumerable.Range(0, 6).Select(async i =>
         {
@@ -92,6 +102,9 @@ public sealed class DispatchEndToEndTests(RedisFixture redis) : IClassFixture<Re
             }
         }));
 
+        await sampling.CancelAsync();
+        await sampler;
+        Assert.InRange(maxInFlight, 1, 2);
         Assert.All(results, r => Assert.Equal(results[0].Text, r.Text));
         var spent = results.Sum(r => r.Receipt.TotalCostNanotons);
         Assert.Equal(1_000_000_000 - spent, await stack.Ledger.GetBalanceAsync(payer, _ct));
