@@ -47,7 +47,7 @@ internal static class OpenAiApi
         try
         {
             await AuthenticateAsync(context);
-            var models = await services.GetRequiredService<ServedModelsCache>().RefreshAsync(context.RequestAborted);
+            var models = await services.GetRequiredService<ServedModels>().RefreshAsync(context.RequestAborted);
             var list = new ModelList("list", models.Select(m => new ModelDto(
                 m.Name, "model", 0, "cocoon", m.Sha256,
                 m.Workers.Select(w => new ModelWorkerDto(w.WorkerId, w.ProviderId, w.PriceCoefficient, w.Running, w.MaxConcurrency, w.AttestationKind)).ToList())).ToList());
@@ -83,7 +83,7 @@ internal static class OpenAiApi
             var payer = await AuthenticateAsync(context);
             var body = await ReadBodyAsync(context, typeInfo, options.MaxRequestBodyBytes);
             var mapped = map(body, options);
-            var served = await services.GetRequiredService<ServedModelsCache>().FindAsync(mapped.Model, context.RequestAborted)
+            var served = await services.GetRequiredService<ServedModels>().FindAsync(mapped.Model, context.RequestAborted)
                 ?? throw ApiProblem.ModelNotFound(mapped.Model);
             if (served.Workers.Count == 0)
             {

@@ -14,7 +14,7 @@ namespace Cocoon.Bot.Hosting;
 public static class GatewayHosting
 {
     /// <summary>Meters exported on /metrics: the dispatcher's and the API's.</summary>
-    public static readonly string[] Meters = ["Cocoon.Gateway", ApiMetrics.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel"];
+    public static readonly string[] Meters = [GatewayMetrics.MeterName, ApiMetrics.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel"];
 
     /// <summary>Configuration, options, the shared Redis connection, API keys, the API and metrics.</summary>
     public static WebApplicationBuilder AddCocoonGateway(this WebApplicationBuilder builder)
@@ -42,7 +42,7 @@ public static class GatewayHosting
         services.AddDispatch(builder.Configuration);
         services.AddCocoonLedger(builder.Configuration);
         services.AddSingleton<ApiKeyStore>();
-        services.AddSingleton<ServedModelsCache>();
+        services.AddSingleton<ServedModels>();
         services.AddSingleton<ApiMetrics>();
         services.AddHostedService<LocalApiKeyRegistration>();
 

@@ -3,7 +3,7 @@ using Cocoon.Bot.Dispatch;
 namespace Cocoon.Bot.Api;
 
 /// <summary>Resolves a request's model name (or GGUF SHA-256) against what the dispatcher serves right now.</summary>
-internal sealed class ServedModelsCache(IDispatcher dispatcher)
+internal sealed class ServedModels(IDispatcher dispatcher)
 {
     /// <summary>The served model, or null when the network does not know the name at all.</summary>
     public async Task<ServedModel?> FindAsync(string model, CancellationToken cancellationToken)
