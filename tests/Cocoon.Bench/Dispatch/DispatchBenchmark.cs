@@ -40,7 +40,7 @@ public static class DispatchBenchmark
 
         // (a) throughput with the instant worker.
         double xaddPerSecond, dispatchPerSecond;
-        TtftStats instantGateway, instantDirect;
+        TtftStats instantGateway, instantDirect, ledgerHold;
         await using (var network = await BenchNetwork.StartAsync(redis, data.Path, "a:", instant: true, ct).ConfigureAwait(false))
         {
             xaddPerSecond = await RawXaddAsync(network.Connection, ct).ConfigureAwait(false);
@@ -51,6 +51,8 @@ public static class DispatchBenchmark
             Console.WriteLine($"  throughput phase done; measuring time to first token (instant service)");
             instantDirect = await SteadyAsync(() => DirectFirstTokenAsync(network.Inference, ct), ct).ConfigureAwait(false);
             instantGateway = await SteadyAsync(() => GatewayFirstTokenAsync(network, ct), ct).ConfigureAwait(false);
+            // The ledger's hold is on the path to the first token: measure it alone to show its share.
+            ledgerHold = await SteadyAsync(() => HoldAndReleaseAsync(network, ct), ct).ConfigureAwait(false);
         }
 
         // (b) time to first token with the real model.
@@ -82,6 +84,7 @@ public static class DispatchBenchmark
             Console.WriteLine($"  {name + " via gateway",-32}{gateway.P50,8:F2} {gateway.P99,8:F2}   {gateway.P50 - direct.P50,12:F2} {gateway.P99 - direct.P99,22:F2}   ({gateway.Samples} samples)");
         }
 
+        Console.WriteLine($"  {"of which ledger hold (alone)",-32}{ledgerHold.P50,8:F2} {ledgerHold.P99,8:F2}");
         var path = await bench.WriteJsonAsync("dispatch", new
         {
             concurrency = Concurrency,
@@ -95,6 +98,7 @@ public static class DispatchBenchmark
             llamaRequests = LlamaRequests,
             loadAverage = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : null,
             llama = new { direct = llamaDirect, gateway = llamaGateway, addedP50 = llamaGateway.P50 - llamaDirect.P50, addedP99 = llamaGateway.P99 - llamaDirect.P99 },
+            ledgerHold,
             instant = new { direct = instantDirect, gateway = instantGateway, addedP50 = instantGateway.P50 - instantDirect.P50, addedP99 = instantGateway.P99 - instantDirect.P99 },
         }).ConfigureAwait(false);
         Console.WriteLine($"wrote {path}");
@@ -156,6 +160,16 @@ public static class DispatchBenchmark
         }
 
         return first;
+    }
+
+    private static async Task<double> HoldAndReleaseAsync(BenchNetwork network, CancellationToken ct)
+    {
+        var ledger = network.Gateway.Services.GetRequiredService<ILedger>();
+        var watch = Stopwatch.StartNew();
+        var hold = await ledger.HoldAsync(network.Payer, 1000, "bench-hold:" + Guid.NewGuid().ToString("N"), ct).ConfigureAwait(false);
+        var elapsed = watch.Elapsed.TotalMilliseconds;
+        await ledger.ReleaseAsync(hold.Id, ct).ConfigureAwait(false);
+        return elapsed;
     }
 
     /// <summary>A request refused as busy is not a sample (it never got a first token); SteadyAsync reports how many.</summary>
