@@ -3,6 +3,7 @@ using Cocoon.Bot.Dispatch;
 using Cocoon.Bot.Observability;
 using Cocoon.Engine.Hosting;
 using Cocoon.Ledger;
+using Cocoon.Ledger.Chain;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -41,6 +42,14 @@ public static class GatewayHosting
         // The dispatcher brings the shared Redis connection (Redis:*), the worker directory and its Meter.
         services.AddDispatch(builder.Configuration);
         services.AddCocoonLedger(builder.Configuration);
+
+        // TON deposits, payouts and the Mini App's wallet login need a chain API (toncenter, or the local chain that
+        // `up` starts); without one the API, the bot and Stars payments still run, and the Mini App says TON is off.
+        if (!ChainSetup.UsesLocalChain(builder.Configuration))
+        {
+            services.AddTonChain(builder.Configuration).AddTonBackgroundServices();
+        }
+
         services.AddSingleton<ApiKeyStore>();
         services.AddSingleton<ServedModels>();
         services.AddSingleton<ApiMetrics>();

@@ -70,10 +70,14 @@ internal static class UpCommand
             {
                 try
                 {
-                    chain = await LocalChainProcess.StartAsync(new LocalChainOptions(), loggers.CreateLogger("Cocoon.Up.Chain"), cancellationToken);
-                    childEnvironment["Ton__ApiUrl"] = chain.BaseUrl.ToString();
-                    childEnvironment["Ton__LocalChain"] = "true";
-                    childEnvironment["Ton__NetworkWalletSeedHex"] = chain.WalletSeedHex;
+                    // The seed is kept under COCOON_DATA so the network's deposit address stays the same across runs.
+                    var chainOptions = new LocalChainOptions { WalletSeedHex = await LocalWalletSeedAsync(settings.DataDir, cancellationToken) };
+                    chain = await LocalChainProcess.StartAsync(chainOptions, loggers.CreateLogger("Cocoon.Up.Chain"), cancellationToken);
+                    foreach (var (key, value) in chain.ConfigurationValues)
+                    {
+                        childEnvironment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+                    }
+
                     chainNote = $"TON:       local test chain at {chain.BaseUrl} (network wallet {chain.NetworkAddress.ToFriendly(bounceable: false)}); " +
                         $"a test payment: curl -X POST {chain.BaseUrl}test/pay -d '{{\"from\":\"alice\",\"amount\":\"1000000000\",\"comment\":\"INVOICE-COMMENT\"}}'";
                 }
@@ -342,6 +346,26 @@ internal static class UpCommand
 
         return null;
     }
+
+    /// <summary>The local chain's network wallet seed: created once (owner-only file) and reused.</summary>
+    private static async Task<string> LocalWalletSeedAsync(string dataDir, CancellationToken cancellationToken)
+    {
+        var path = Path.Combine(dataDir, "ton", "local-network-wallet.seed");
+        if (File.Exists(path))
+        {
+            return (await File.ReadAllTextAsync(path, cancellationToken)).Trim();
+        }
+
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var seed = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+        await File.WriteAllTextAsync(path, seed, cancellationToken);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+
+        return seed;
+    }
 }
 
 internal sealed class UpSettingsException(string message) : Exception(message);
@@ -408,4 +432,5 @@ internal sealed record UpSettings(
         // In a container image both programs are published into one folder.
         return File.Exists(Path.Combine(sibling, "Cocoon.Worker")) ? Path.Combine(sibling, "Cocoon.Worker") : Path.Combine(here, "Cocoon.Worker");
     }
+
 }
