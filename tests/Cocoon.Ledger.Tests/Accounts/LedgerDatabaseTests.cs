@@ -13,7 +13,7 @@ namespace Cocoon.Ledger.Tests.Accounts;
 public sealed class LedgerDatabaseTests
 {
     [Theory]
-    [InlineData("Data Source=/tmp/x/ledger.db", LedgerProvider.Sqlite)]
+    [InlineData("Data Source=ledger-test.db", LedgerProvider.Sqlite)]
     [InlineData("Data Source=ledger.db;Cache=Shared", LedgerProvider.Sqlite)]
     [InlineData("Filename=ledger.db", LedgerProvider.Sqlite)]
     [InlineData("Host=db;Database=cocoon;Username=cocoon;Password=secret", LedgerProvider.Postgres)]
