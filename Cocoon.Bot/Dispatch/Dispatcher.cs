@@ -91,6 +91,7 @@ public sealed partial class Dispatcher(
     private async Task RunAsync(DispatchRequest request, ChannelWriter<DispatchEvent> events, CancellationToken cancellationToken)
     {
         Hold? hold = null;
+        Task<Hold>? pendingHold = null;
         try
         {
             var gatewayStart = time.GetUtcNow();
@@ -109,14 +110,15 @@ public sealed partial class Dispatcher(
             while (true)
             {
                 var (worker, leaseId) = await AcquireAsync(request, modelSha, attempt, tried, deadline, cancellationToken).ConfigureAwait(false);
-                if (hold is null)
+                if (hold is null && pendingHold is null)
                 {
                     // Hold after the first lease, so a busy answer never touches the ledger. The hold covers the
-                    // dearest worker this request may end up on (a re-dispatch may pick another).
+                    // dearest worker this request may end up on (a re-dispatch may pick another). It is not awaited
+                    // here: the ledger commits it while the job is sealed, and the attempt waits for it before enqueueing.
                     try
                     {
                         var ceiling = Math.Min(request.MaxCoefficient, directory.Eligible.Where(w => w.Document.ModelSha256 == modelSha).Select(w => w.PriceCoefficient).DefaultIfEmpty(worker.PriceCoefficient).Max());
-                        hold = await ledger.HoldAsync(request.Payer, pricing.Reserve(worker.Document.ModelName, request.Generation, ceiling), "dispatch:" + request.RequestId, cancellationToken).ConfigureAwait(false);
+                        pendingHold = ledger.HoldAsync(request.Payer, pricing.Reserve(worker.Document.ModelName, request.Generation, ceiling), "dispatch:" + request.RequestId, cancellationToken);
                     }
                     catch
                     {
@@ -128,18 +130,38 @@ public sealed partial class Dispatcher(
                 AttemptOutcome outcome;
                 try
                 {
-                    outcome = await RunAttemptAsync(request, worker, attempt, registration.Reader, delivery, gatewayStart, deadline, cancellationToken).ConfigureAwait(false);
+                    outcome = await RunAttemptAsync(request, worker, attempt, pendingHold, registration.Reader, delivery, gatewayStart, deadline, cancellationToken).ConfigureAwait(false);
                 }
-                finally
+                catch
                 {
                     await ReleaseLeaseAsync(worker.Document.WorkerId, leaseId).ConfigureAwait(false);
+                    throw;
                 }
 
+                if (pendingHold is not null)
+                {
+                    // Already complete: the attempt awaited it before enqueueing.
+                    hold = await pendingHold.ConfigureAwait(false);
+                    pendingHold = null;
+                }
+
+                // The attempt is over, so its slot is free: the release travels to Redis while the ledger settles.
+                var leaseReleased = ReleaseLeaseAsync(worker.Document.WorkerId, leaseId);
                 if (outcome.Receipt is { } receipt)
                 {
                     var payees = pricing.Charge(worker.Document.ModelName, receipt.Receipt, worker.PriceCoefficient, request.MaxCoefficient, worker.ProviderId);
-                    // Settling must not be abandoned half way because the caller went away: the answer was delivered.
-                    var charged = await ledger.SettleAsync(hold.Id, payees, CancellationToken.None).ConfigureAwait(false);
+                    long charged;
+                    try
+                    {
+                        // Settling must not be abandoned half way because the caller went away: the answer was delivered.
+                        var held = hold ?? throw new InvalidOperationException("An attempt that reached a worker always has a hold.");
+                        charged = await ledger.SettleAsync(held.Id, payees, CancellationToken.None).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        await leaseReleased.ConfigureAwait(false);
+                    }
+
                     hold = null;
                     var gatewayEnd = time.GetUtcNow();
                     var r = receipt.Receipt;
@@ -155,6 +177,7 @@ public sealed partial class Dispatcher(
                     return;
                 }
 
+                await leaseReleased.ConfigureAwait(false);
                 metrics.Refused(outcome.Failure!);
                 LogAttemptFailed(logger, request.RequestId, worker.Document.WorkerId, attempt, outcome.Failure!);
                 if (outcome.Failure == "invalid-request")
@@ -181,6 +204,19 @@ public sealed partial class Dispatcher(
         }
         catch (Exception e)
         {
+            if (pendingHold is not null)
+            {
+                // The attempt failed before (or while) waiting for the hold: if the ledger took it, give it back.
+                try
+                {
+                    hold = await pendingHold.ConfigureAwait(false);
+                }
+                catch (Exception)
+                {
+                    // The hold was refused or cancelled: nothing is held.
+                }
+            }
+
             if (hold is not null)
             {
                 await ReleaseHoldAsync(hold.Id).ConfigureAwait(false);
@@ -290,7 +326,7 @@ public sealed partial class Dispatcher(
     }
 
     private async Task<AttemptOutcome> RunAttemptAsync(
-        DispatchRequest request, EligibleWorker worker, int attempt, ChannelReader<ResultEnvelope> results, Delivery delivery,
+        DispatchRequest request, EligibleWorker worker, int attempt, Task<Hold>? pendingHold, ChannelReader<ResultEnvelope> results, Delivery delivery,
         DateTimeOffset gatewayStart, DateTimeOffset deadline, CancellationToken cancellationToken)
     {
         var doc = worker.Document;
@@ -319,6 +355,12 @@ public sealed partial class Dispatcher(
             IssuedAt = time.GetUtcNow(),
             Deadline = deadline,
         };
+        if (pendingHold is not null)
+        {
+            // No job leaves the gateway before its funds are held (an error here ends the request, not the attempt).
+            await pendingHold.ConfigureAwait(false);
+        }
+
         try
         {
             await jobs.EnqueueAsync(job, cancellationToken).ConfigureAwait(false);

@@ -76,7 +76,7 @@ public sealed partial class ResultRouter(
                     }
 
                     lastId = entries[^1].EntryId;
-                    await results.DeleteAsync(gateway.Id, [.. entries.Select(e => e.EntryId)], stoppingToken).ConfigureAwait(false);
+                    results.DeleteInBackground(gateway.Id, [.. entries.Select(e => e.EntryId)]);
                 }
                 catch (Exception e) when (e is RedisException or TimeoutException && !stoppingToken.IsCancellationRequested)
                 {

@@ -10,14 +10,14 @@ namespace Cocoon.Engine.Crypto;
 /// </summary>
 public abstract class HpkeContext : IDisposable
 {
-    private readonly Key _key;
+    private readonly ChaChaAead _key;
     private readonly byte[] _baseNonce;
     private readonly byte[] _exporterSecret;
     private bool _disposed;
 
     private protected HpkeContext(HpkeKeySchedule schedule)
     {
-        _key = Key.Import(HpkeSuite.Aead, schedule.Key, KeyBlobFormat.RawSymmetricKey);
+        _key = new ChaChaAead(schedule.Key);
         CryptographicOperations.ZeroMemory(schedule.Key);
         _baseNonce = schedule.BaseNonce;
         _exporterSecret = schedule.ExporterSecret;
@@ -45,7 +45,7 @@ public abstract class HpkeContext : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         Span<byte> nonce = stackalloc byte[HpkeSuite.NonceSize];
         ComputeNonce(nonce);
-        var ciphertext = HpkeSuite.Aead.Encrypt(_key, nonce, aad, plaintext);
+        var ciphertext = _key.Encrypt(nonce, aad, plaintext);
         Sequence++;
         return ciphertext;
     }
@@ -61,7 +61,7 @@ public abstract class HpkeContext : IDisposable
         Span<byte> nonce = stackalloc byte[HpkeSuite.NonceSize];
         ComputeNonce(nonce);
         var plaintext = new byte[ciphertext.Length - HpkeSuite.TagSize];
-        if (!HpkeSuite.Aead.Decrypt(_key, nonce, aad, ciphertext, plaintext))
+        if (!_key.Decrypt(nonce, aad, ciphertext, plaintext))
         {
             throw new CryptographicException(
                 $"HPKE open failed at message {Sequence}: the tag does not verify (wrong key, enc, info or AAD, a tampered ciphertext, or messages out of order).");

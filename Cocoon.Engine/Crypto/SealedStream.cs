@@ -28,14 +28,14 @@ internal static class SealedStream
         return context.Export(ExportLabel, KeySize);
     }
 
-    public static Key ImportKey(ReadOnlySpan<byte> streamKey)
+    public static ChaChaAead ImportKey(ReadOnlySpan<byte> streamKey)
     {
         if (streamKey.Length != KeySize)
         {
             throw new ArgumentException($"A stream key is {KeySize} bytes (HPKE Export(\"cocoon stream v1\", 32)), got {streamKey.Length}.", nameof(streamKey));
         }
 
-        return Key.Import(AeadAlgorithm.ChaCha20Poly1305, streamKey, KeyBlobFormat.RawSymmetricKey);
+        return new ChaChaAead(streamKey);
     }
 
     public static byte[] RequestIdBytes(string requestId)
@@ -88,7 +88,7 @@ internal static class SealedStream
 /// </summary>
 public sealed class ChunkSealer : IDisposable
 {
-    private readonly Key _key;
+    private readonly ChaChaAead _key;
     private readonly byte[] _requestId;
     private readonly IncrementalHash _transcript = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
     private byte[]? _transcriptHash;
@@ -136,7 +136,7 @@ public sealed class ChunkSealer : IDisposable
         var sequence = NextSequence;
         Span<byte> nonce = stackalloc byte[AeadAlgorithm.ChaCha20Poly1305.NonceSize];
         SealedStream.Nonce(sequence, nonce);
-        var ciphertext = AeadAlgorithm.ChaCha20Poly1305.Encrypt(_key, nonce, SealedStream.Aad(_requestId, sequence, isFinal), plaintext);
+        var ciphertext = _key.Encrypt(nonce, SealedStream.Aad(_requestId, sequence, isFinal), plaintext);
         SealedStream.AppendTranscript(_transcript, ciphertext);
         NextSequence = checked(sequence + 1);
         if (isFinal)
@@ -161,7 +161,7 @@ public sealed class ChunkSealer : IDisposable
 /// </summary>
 public sealed class ChunkOpener : IDisposable
 {
-    private readonly Key _key;
+    private readonly ChaChaAead _key;
     private readonly byte[] _requestId;
     private readonly IncrementalHash _transcript = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
     private byte[]? _transcriptHash;
@@ -271,7 +271,7 @@ public sealed class ChunkOpener : IDisposable
         Span<byte> nonce = stackalloc byte[AeadAlgorithm.ChaCha20Poly1305.NonceSize];
         SealedStream.Nonce(chunk.Sequence, nonce);
         var plaintext = new byte[ciphertext.Length - tagSize];
-        return AeadAlgorithm.ChaCha20Poly1305.Decrypt(_key, nonce, SealedStream.Aad(_requestId, chunk.Sequence, chunk.IsFinal), ciphertext, plaintext)
+        return _key.Decrypt(nonce, SealedStream.Aad(_requestId, chunk.Sequence, chunk.IsFinal), ciphertext, plaintext)
             ? plaintext
             : null;
     }

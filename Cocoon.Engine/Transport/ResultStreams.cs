@@ -25,6 +25,25 @@ public sealed class ResultStreams(IConnectionMultiplexer redis, RedisKeys keys, 
         return id!;
     }
 
+    /// <summary>
+    /// Appends a job's last result and acknowledges (and deletes) the job's entry in one MULTI/EXEC: the entry leaves
+    /// the pending list in the same step that makes its result durable, never before it, and the worker saves a round
+    /// trip per job. Retrying after an unknown outcome may append the result twice; the gateway drops the copy by its
+    /// sequence number, and XACK/XDEL are idempotent.
+    /// </summary>
+    public async Task<string> AppendAndAcknowledgeAsync(string gatewayId, ResultEnvelope result, string workerId, string jobEntryId, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        var payload = JsonSerializer.SerializeToUtf8Bytes(result, WireJsonContext.Default.ResultEnvelope);
+        var tx = redis.GetDatabase().CreateTransaction();
+        var added = tx.StreamAddAsync(keys.Results(gatewayId), PayloadField, payload);
+        _ = tx.StreamAcknowledgeAsync(keys.Jobs(workerId), RedisKeys.WorkerGroup, jobEntryId);
+        _ = tx.StreamDeleteAsync(keys.Jobs(workerId), [jobEntryId]);
+        await tx.ExecuteAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        wakeups.Nudge(keys.ResultWake(gatewayId));
+        return (await added.ConfigureAwait(false))!;
+    }
+
     /// <summary>Entries after afterId (exclusive), oldest first, never blocking. Malformed entries come back with a null envelope.</summary>
     public async Task<IReadOnlyList<ResultEntry>> ReadAsync(string gatewayId, string afterId, int count, CancellationToken cancellationToken)
     {
@@ -57,6 +76,20 @@ public sealed class ResultStreams(IConnectionMultiplexer redis, RedisKeys keys, 
         return entryIds.Count == 0
             ? Task.CompletedTask
             : redis.GetDatabase().StreamDeleteAsync(keys.Results(gatewayId), [.. entryIds.Select(i => (RedisValue)i)]).WaitAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Deletes consumed entries without waiting for the reply: the reader goes on from its last id, so a delete that
+    /// is lost only leaves sealed bytes until the stream's TTL, and not waiting saves the reader a round trip per batch
+    /// (the XDEL is pipelined ahead of the next XREAD on the same connection).
+    /// </summary>
+    public void DeleteInBackground(string gatewayId, IReadOnlyList<string> entryIds)
+    {
+        ArgumentNullException.ThrowIfNull(entryIds);
+        if (entryIds.Count > 0)
+        {
+            redis.GetDatabase().StreamDelete(keys.Results(gatewayId), [.. entryIds.Select(i => (RedisValue)i)], CommandFlags.FireAndForget);
+        }
     }
 
     /// <summary>Keeps a live gateway's stream; a dead gateway's stream expires by itself.</summary>

@@ -145,10 +145,13 @@ public sealed class JobProcessor(
                         WorkerStartedAt = started,
                         WorkerFinishedAt = time.GetUtcNow(),
                     }.Sign(session.Identity);
-                    await AppendAsync(job, Result(job, session, ResultKind.Final, last.Sequence, last.Ciphertext) with
+                    // The result (last chunk + receipt) and the acknowledgement go in one transaction: the entry leaves
+                    // the pending list exactly when its result is durable.
+                    var final = Result(job, session, ResultKind.Final, last.Sequence, last.Ciphertext) with
                     {
                         Receipt = Encoding.UTF8.GetBytes(receipt.ToJson()),
-                    }, cancellationToken).ConfigureAwait(false);
+                    };
+                    await RetryAsync(job, ct => results.AppendAndAcknowledgeAsync(job.ReplyTo, final, session.WorkerId, entry.EntryId, ct), cancellationToken).ConfigureAwait(false);
                     break;
                 }
 
@@ -184,8 +187,6 @@ public sealed class JobProcessor(
             return;
         }
 
-        // The result (last chunk + receipt) is in the stream: only now may the job leave the pending list.
-        await RetryAsync(job, ct => jobs.AcknowledgeAsync(session.WorkerId, entry.EntryId, ct), cancellationToken).ConfigureAwait(false);
         var elapsed = stopwatch.Elapsed.TotalMilliseconds;
         var done = Interlocked.Increment(ref _jobsDone);
         // An exponential average answers "how long does a job take here now" better than the all-time mean.
@@ -196,14 +197,15 @@ public sealed class JobProcessor(
     private async Task RefuseAsync(WorkerSession session, JobEntry entry, JobEnvelope job, string reason, bool deadLetter, CancellationToken cancellationToken)
     {
         WorkerLog.JobRefused(logger, job.RequestId, job.Attempt, reason);
-        await AppendAsync(job, Result(job, session, ResultKind.Error, 0, null) with { Error = reason }, cancellationToken).ConfigureAwait(false);
+        var refusal = Result(job, session, ResultKind.Error, 0, null) with { Error = reason };
         if (deadLetter)
         {
+            await AppendAsync(job, refusal, cancellationToken).ConfigureAwait(false);
             await DeadLetterAsync(session, entry, reason, job.RequestId, cancellationToken).ConfigureAwait(false);
         }
         else
         {
-            await RetryAsync(job, ct => jobs.AcknowledgeAsync(session.WorkerId, entry.EntryId, ct), cancellationToken).ConfigureAwait(false);
+            await RetryAsync(job, ct => results.AppendAndAcknowledgeAsync(job.ReplyTo, refusal, session.WorkerId, entry.EntryId, ct), cancellationToken).ConfigureAwait(false);
         }
     }
 
