@@ -48,6 +48,11 @@ public static class GatewayHosting
         if (!ChainSetup.UsesLocalChain(builder.Configuration))
         {
             services.AddTonChain(builder.Configuration).AddTonBackgroundServices();
+            services.AddOptions<Payouts.ThresholdPayoutOptions>()
+                .Bind(builder.Configuration.GetSection(Payouts.ThresholdPayoutOptions.Section))
+                .ValidateDataAnnotations()
+                .ValidateOnStart();
+            services.AddHostedService<Payouts.ThresholdPayoutService>();
         }
 
         services.AddSingleton<ApiKeyStore>();

@@ -45,6 +45,7 @@ public static class ChainSetup
         services.AddScoped<DepositProcessor>();
         services.AddScoped<PayoutRequests>();
         services.AddScoped<PayoutSender>();
+        services.AddScoped<ThresholdPayouts>();
         return services;
     }
 

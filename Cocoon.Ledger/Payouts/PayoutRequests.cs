@@ -9,6 +9,17 @@ namespace Cocoon.Ledger.Payouts;
 /// <summary>Where the bot asks for provider payouts. Requests are recorded, then debited and paid by <see cref="PayoutSender"/>.</summary>
 public sealed class PayoutRequests(ChainDbContext db, IOptions<TonOptions> options, TimeProvider clock)
 {
+    /// <summary>
+    /// The key of a provider's payout for one UTC day. The bot's /provider payout and the threshold payouts both use
+    /// it, so asking by hand and reaching the threshold on the same day make one payout, not two.
+    /// </summary>
+    public static string DailyKey(string providerId, DateTimeOffset now) =>
+        $"tg-payout:{providerId}:{now.UtcDateTime:yyyyMMdd}";
+
+    /// <summary>True while a request of this provider is recorded but not yet debited (its amount is still in the balance).</summary>
+    public Task<bool> HasUndebitedAsync(AccountId provider, CancellationToken cancellationToken) =>
+        db.PayoutRequests.AnyAsync(r => r.Provider == provider.Value && r.Status == PayoutStatus.Requested, cancellationToken);
+
     /// <summary>Records a payout; asking again with the same key returns the first request.</summary>
     public async Task<PayoutRequest> RequestAsync(AccountId provider, TonAddress destination, long amount, string idempotencyKey, CancellationToken cancellationToken)
     {

@@ -281,7 +281,7 @@ public sealed partial class ProviderCommands(
         }
 
         // One request per provider per day: asking twice doesn't pay twice.
-        var key = $"tg-payout:{provider.ProviderId}:{time.GetUtcNow():yyyyMMdd}";
+        var key = PayoutRequests.DailyKey(provider.ProviderId, time.GetUtcNow());
         await using var scope = services.CreateAsyncScope();
         if (scope.ServiceProvider.GetService<PayoutRequests>() is { } payouts)
         {

@@ -183,4 +183,42 @@ public sealed class PayoutTests(LocalChainFixture chain) : IClassFixture<LocalCh
         var confirmed = await db.PayoutBatches.SingleAsync(b => b.Status == BatchStatus.Confirmed, host.Ct);
         Assert.NotNull(confirmed.TransactionHash);
     }
+    [Fact]
+    public async Task Providers_above_the_threshold_are_paid_their_whole_balance_once()
+    {
+        await using var host = new TonTestHost(chain);
+        await host.StartAsync();
+        var rich = Guid.NewGuid().ToString("N");
+        var poor = Guid.NewGuid().ToString("N");
+        await host.Ledger.CreditAsync(AccountId.Provider(rich), 2_000_000, AccountId.StarsClearing, "earn:" + rich, host.Ct);
+        await host.Ledger.CreditAsync(AccountId.Provider(poor), 500_000, AccountId.StarsClearing, "earn:" + poor, host.Ct);
+        PayoutTarget[] targets =
+        [
+            new(rich, new TonAddress(0, RandomNumberGenerator.GetBytes(32))),
+            new(poor, new TonAddress(0, RandomNumberGenerator.GetBytes(32))),
+        ];
+
+        await using var scope = host.Restart();
+        var threshold = scope.ServiceProvider.GetRequiredService<ThresholdPayouts>();
+        var first = await threshold.RunOnceAsync(targets, 1_000_000, host.Ct);
+        var request = Assert.Single(first);
+        Assert.Equal(AccountId.Provider(rich).Value, request.Provider);
+        Assert.Equal(2_000_000, request.Amount);
+
+        // Again the same day, and a day later while that request is not yet debited: no second request.
+        Assert.Empty(await threshold.RunOnceAsync(targets, 1_000_000, host.Ct));
+        var tomorrow = new ThresholdPayouts(host.Ledger, scope.ServiceProvider.GetRequiredService<PayoutRequests>(), new ShiftedClock(TimeSpan.FromDays(1)));
+        Assert.Empty(await tomorrow.RunOnceAsync(targets, 1_000_000, host.Ct));
+
+        // Once the sender has debited it, the provider is below the threshold and nothing more is asked.
+        await scope.ServiceProvider.GetRequiredService<PayoutSender>().DebitRequestedAsync(host.Ct);
+        Assert.Equal(0, await host.Ledger.GetBalanceAsync(AccountId.Provider(rich), host.Ct));
+        Assert.Empty(await tomorrow.RunOnceAsync(targets, 1_000_000, host.Ct));
+        Assert.Equal(1, await scope.ServiceProvider.GetRequiredService<ChainDbContext>().PayoutRequests.CountAsync(host.Ct));
+    }
+
+    private sealed class ShiftedClock(TimeSpan shift) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => System.GetUtcNow() + shift;
+    }
 }
