@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using Cocoon.Engine.Providers;
+using Cocoon.Ledger;
 using Cocoon.Ledger.Payouts;
 using Cocoon.Ledger.Ton;
 using Microsoft.Extensions.Options;
@@ -24,33 +25,13 @@ internal sealed partial class ThresholdPayoutService(
     ProviderDirectory providers,
     IOptions<ThresholdPayoutOptions> options,
     TimeProvider time,
-    ILogger<ThresholdPayoutService> logger) : BackgroundService
+    ILogger<ThresholdPayoutService> logger) : PeriodicService(time, logger)
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        var o = options.Value;
-        if (o.ThresholdNanotons == 0)
-        {
-            return;
-        }
+    protected override TimeSpan Interval => options.Value.Interval;
 
-        using var timer = new PeriodicTimer(o.Interval, time);
-        do
-        {
-            try
-            {
-                await RunOnceAsync(o.ThresholdNanotons, stoppingToken).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                // The next tick tries again; requests are idempotent per provider and day.
-                LogRunFailed(logger, ex);
-            }
-        }
-        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
-    }
+    protected override bool Enabled => options.Value.ThresholdNanotons > 0;
 
-    internal async Task RunOnceAsync(long threshold, CancellationToken cancellationToken)
+    protected override async Task RunRoundAsync(CancellationToken cancellationToken)
     {
         var targets = new List<PayoutTarget>();
         foreach (var provider in await providers.ListAsync(cancellationToken).ConfigureAwait(false))
@@ -63,7 +44,7 @@ internal sealed partial class ThresholdPayoutService(
         }
 
         await using var scope = scopes.CreateAsyncScope();
-        var made = await scope.ServiceProvider.GetRequiredService<ThresholdPayouts>().RunOnceAsync(targets, threshold, cancellationToken).ConfigureAwait(false);
+        var made = await scope.ServiceProvider.GetRequiredService<ThresholdPayouts>().RunOnceAsync(targets, options.Value.ThresholdNanotons, cancellationToken).ConfigureAwait(false);
         foreach (var request in made)
         {
             LogRequested(logger, request.Provider, request.Amount, request.Id);
@@ -72,7 +53,4 @@ internal sealed partial class ThresholdPayoutService(
 
     [LoggerMessage(EventId = 3601, Level = LogLevel.Information, Message = "Threshold payout requested for {Provider}: {Amount} nanotons (request {RequestId})")]
     private static partial void LogRequested(ILogger logger, string provider, long amount, Guid requestId);
-
-    [LoggerMessage(EventId = 3602, Level = LogLevel.Warning, Message = "Threshold payouts failed; retrying at the next interval")]
-    private static partial void LogRunFailed(ILogger logger, Exception exception);
 }

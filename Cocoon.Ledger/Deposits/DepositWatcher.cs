@@ -1,34 +1,22 @@
 using Cocoon.Ledger.Ton;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Cocoon.Ledger.Deposits;
 
-/// <summary>Polls the chain API for deposits every <see cref="TonOptions.DepositPollInterval"/>; each poll in its own scope.</summary>
-public sealed partial class DepositWatcher(IServiceScopeFactory scopes, IOptions<TonOptions> options, TimeProvider clock, ILogger<DepositWatcher> logger)
-    : BackgroundService
+/// <summary>
+/// Polls the chain API for deposits every <see cref="TonOptions.DepositPollInterval"/>; each poll in its own scope.
+/// A failed poll (chain API outage, database hiccup) did not move the cursor past anything unhandled.
+/// </summary>
+public sealed class DepositWatcher(IServiceScopeFactory scopes, IOptions<TonOptions> options, TimeProvider clock, ILogger<DepositWatcher> logger)
+    : PeriodicService(clock, logger)
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(options.Value.DepositPollInterval, clock);
-        do
-        {
-            try
-            {
-                await using var scope = scopes.CreateAsyncScope();
-                await scope.ServiceProvider.GetRequiredService<DepositProcessor>().PollAsync(stoppingToken).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
-            {
-                // A chain API outage or a database hiccup: the cursor did not move past anything unhandled; try again next tick.
-                LogPollFailed(logger, e);
-            }
-        }
-        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
-    }
+    protected override TimeSpan Interval => options.Value.DepositPollInterval;
 
-    [LoggerMessage(EventId = 5202, Level = LogLevel.Warning, Message = "Deposit poll failed; retrying")]
-    private static partial void LogPollFailed(ILogger logger, Exception exception);
+    protected override async Task RunRoundAsync(CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        await scope.ServiceProvider.GetRequiredService<DepositProcessor>().PollAsync(cancellationToken).ConfigureAwait(false);
+    }
 }
