@@ -31,10 +31,13 @@ public sealed record LlamaInferenceOptions
     public int BatchSize { get; init; } = 512;
 
     /// <summary>
-    /// One KV cache shared by all sequences (true) or one stream per sequence. Each sequence is held to ContextSize
-    /// tokens either way; the unified cache batches the sequences into one attention per layer.
+    /// One KV cache shared by all sequences (true) or one stream per sequence (false, the default). Each sequence is
+    /// held to ContextSize tokens either way. In the unified cache a sequence's cells land wherever the other
+    /// sequences left room, so the attention sums round differently with different neighbours and an output can
+    /// change with the batch it ran in (seen: 1 in ~8 full test runs). Per-sequence streams keep every sequence's
+    /// layout the same alone or batched, which is the determinism promise; unified is faster on some models.
     /// </summary>
-    public bool KvUnified { get; init; } = true;
+    public bool KvUnified { get; init; }
 
     /// <summary>Requests waiting for a slot before GenerateAsync applies back-pressure.</summary>
     public int QueueCapacity { get; init; } = 64;
@@ -56,7 +59,7 @@ public sealed record LlamaInferenceOptions
             MaxConcurrency = Int(llama, "MaxConcurrency", 8),
             BatchSize = Int(llama, "BatchSize", 512),
             QueueCapacity = Int(llama, "QueueCapacity", 64),
-            KvUnified = !bool.TryParse(llama["KvUnified"], out var unified) || unified,
+            KvUnified = bool.TryParse(llama["KvUnified"], out var unified) && unified,
             DataDir = configuration["Cocoon:DataDir"],
         };
     }
