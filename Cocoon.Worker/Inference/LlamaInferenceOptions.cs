@@ -6,7 +6,7 @@ namespace Cocoon.Worker.Inference;
 /// <summary>
 /// Settings of the llama.cpp inference service. Keys: Worker:Model (COCOON_MODEL), Llama:Backend (COCOON_LLAMA_BACKEND),
 /// Llama:LibraryDir (COCOON_LLAMA_LIB_DIR), Llama:Threads, Llama:ContextSize, Llama:MaxConcurrency, Llama:BatchSize,
-/// Llama:QueueCapacity, Cocoon:DataDir (COCOON_DATA).
+/// Llama:ThreadPoll, Llama:KvUnified, Llama:QueueCapacity, Cocoon:DataDir (COCOON_DATA).
 /// </summary>
 public sealed record LlamaInferenceOptions
 {
@@ -20,6 +20,12 @@ public sealed record LlamaInferenceOptions
 
     /// <summary>CPU threads for decoding; 0 = one per core.</summary>
     public int Threads { get; init; }
+
+    /// <summary>
+    /// How long the decode threads spin for the next step before they sleep: ggml's polling level, 0 (sleep at once)
+    /// to 100 (spin longest); llama.cpp's default is 50. The threads live in one persistent pool per context.
+    /// </summary>
+    public int ThreadPoll { get; init; } = 50;
 
     /// <summary>Tokens of context per sequence (prompt + completion).</summary>
     public int ContextSize { get; init; } = 2048;
@@ -55,6 +61,7 @@ public sealed record LlamaInferenceOptions
             Backend = llama["Backend"] is { Length: > 0 } b ? b : "cpu",
             LibraryDir = llama["LibraryDir"],
             Threads = Int(llama, "Threads", 0),
+            ThreadPoll = Int(llama, "ThreadPoll", 50),
             ContextSize = Int(llama, "ContextSize", 2048),
             MaxConcurrency = Int(llama, "MaxConcurrency", 8),
             BatchSize = Int(llama, "BatchSize", 512),
@@ -69,6 +76,7 @@ public sealed record LlamaInferenceOptions
     {
         LlamaLibraryLocator.ParseBackend(Backend);
         Check(Threads is >= 0 and <= 512, "Llama:Threads", Threads, "0 (one per core) or a thread count up to 512");
+        Check(ThreadPoll is >= 0 and <= 100, "Llama:ThreadPoll", ThreadPoll, "a polling level from 0 (sleep between steps) to 100 (spin longest)");
         Check(ContextSize is >= 16 and <= 1 << 20, "Llama:ContextSize", ContextSize, "a token count between 16 and 1048576");
         Check(MaxConcurrency is >= 1 and <= 256, "Llama:MaxConcurrency", MaxConcurrency, "between 1 and 256 (llama.cpp's sequence limit)");
         Check(BatchSize is >= 32 and <= 65536, "Llama:BatchSize", BatchSize, "between 32 and 65536");

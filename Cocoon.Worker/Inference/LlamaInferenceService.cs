@@ -18,6 +18,7 @@ public sealed partial class LlamaInferenceService : IInferenceService, IDisposab
 
     private readonly LlamaModel _model;
     private readonly SafeLlamaContextHandle _context;
+    private readonly SafeGgmlThreadpoolHandle? _threadpool;
     private readonly nint _memory;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
@@ -37,6 +38,8 @@ public sealed partial class LlamaInferenceService : IInferenceService, IDisposab
     private int _disposed;
     private int _freeSequences;
     private long _decodeSteps;
+    private long _decodeTicks;
+    private long _hostTicks;
 
     private unsafe LlamaInferenceService(LlamaModel model, LlamaInferenceOptions options, string sha256, ILogger logger, TimeProvider time)
     {
@@ -57,6 +60,20 @@ public sealed partial class LlamaInferenceService : IInferenceService, IDisposab
         parameters.AbortCallback = (nint)(delegate* unmanaged[Cdecl]<void*, byte>)&OnAbort;
         parameters.AbortCallbackData = (nint)Unsafe.AsPointer(ref _abortFlag[0]);
         _context = SafeLlamaContextHandle.Create(model.Handle, parameters);
+        try
+        {
+            _threadpool = SafeGgmlThreadpoolHandle.TryCreate(threads, options.ThreadPoll);
+            if (_threadpool is not null)
+            {
+                _context.AttachThreadpool(_threadpool);
+            }
+        }
+        catch
+        {
+            _context.Dispose();
+            throw;
+        }
+
         _memory = LlamaNative.llama_get_memory(_context);
 
         // A unified cache lets one sequence grow into the others' share; holding each to ContextSize keeps every
@@ -108,6 +125,15 @@ public sealed partial class LlamaInferenceService : IInferenceService, IDisposab
 
     /// <summary>llama_decode calls so far, aborted ones included (lets tests see how soon a cancellation acts).</summary>
     internal long DecodeSteps => Volatile.Read(ref _decodeSteps);
+
+    /// <summary>
+    /// Where the decode thread's busy time went since start: inside llama_decode, and in this service around it
+    /// (admitting, building the batch, sampling, detokenizing, handing out text). Idle waits count in neither.
+    /// </summary>
+    public DecodeLoopStats Stats => new(
+        Volatile.Read(ref _decodeSteps),
+        TimeSpan.FromSeconds(Volatile.Read(ref _decodeTicks) / (double)System.Diagnostics.Stopwatch.Frequency),
+        TimeSpan.FromSeconds(Volatile.Read(ref _hostTicks) / (double)System.Diagnostics.Stopwatch.Frequency));
 
     /// <summary>Sequence slots not in use right now.</summary>
     public int FreeSequences => Volatile.Read(ref _freeSequences);
@@ -346,6 +372,7 @@ public sealed partial class LlamaInferenceService : IInferenceService, IDisposab
                 return;
             }
 
+            var stepStart = System.Diagnostics.Stopwatch.GetTimestamp();
             Admit();
             if (_active.Count == 0)
             {
@@ -373,8 +400,11 @@ public sealed partial class LlamaInferenceService : IInferenceService, IDisposab
             }
 
             var batch = new LlamaBatch { NTokens = n, Token = _tokens, Pos = _positions, NSeqId = _nSeqId, SeqId = _seqIds, Logits = _logits };
+            var decodeStart = System.Diagnostics.Stopwatch.GetTimestamp();
             var rc = LlamaNative.llama_decode(_context, batch);
+            var decodeEnd = System.Diagnostics.Stopwatch.GetTimestamp();
             Interlocked.Increment(ref _decodeSteps);
+            Volatile.Write(ref _decodeTicks, _decodeTicks + (decodeEnd - decodeStart));
             if (rc == 2)
             {
                 // Aborted for a cancellation: drop what part of the batch got into the cache, then decode again without it.
@@ -403,6 +433,7 @@ public sealed partial class LlamaInferenceService : IInferenceService, IDisposab
             }
 
             Sample();
+            Volatile.Write(ref _hostTicks, _hostTicks + (System.Diagnostics.Stopwatch.GetTimestamp() - stepStart) - (decodeEnd - decodeStart));
         }
     }
 
@@ -630,6 +661,7 @@ public sealed partial class LlamaInferenceService : IInferenceService, IDisposab
         _queue.Writer.TryComplete();
         _thread.Join();
         _context.Dispose();
+        _threadpool?.Dispose();
         _model.Dispose();
         NativeMemory.Free(_tokens);
         NativeMemory.Free(_positions);

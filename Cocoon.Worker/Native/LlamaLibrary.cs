@@ -88,7 +88,7 @@ public static partial class LlamaLibrary
     /// The default parameters are a fingerprint of the struct layouts: a build with a different ABI returns other values
     /// at these offsets. Running on such a build would corrupt memory, so refuse.
     /// </summary>
-    internal static void CheckAbi()
+    internal static unsafe void CheckAbi()
     {
         var mismatches = new List<string>();
         var m = LlamaNative.llama_model_default_params();
@@ -141,6 +141,14 @@ public static partial class LlamaLibrary
         Expect(mismatches, "context.ctx_other", c.CtxOther, 0);
 
         Expect(mismatches, "sampler_chain.no_perf", LlamaNative.llama_sampler_chain_default_params().NoPerf, 1);
+
+        GgmlThreadpoolParams t;
+        LlamaNative.ggml_threadpool_params_init(&t, 3);
+        Expect(mismatches, "threadpool.n_threads", t.NThreads, 3);
+        Expect(mismatches, "threadpool.prio", t.Prio, 0);
+        Expect(mismatches, "threadpool.poll", t.Poll, 50u);
+        Expect(mismatches, "threadpool.strict_cpu", t.StrictCpu, (byte)0);
+        Expect(mismatches, "threadpool.paused", t.Paused, (byte)0);
 
         if (mismatches.Count > 0)
         {

@@ -36,6 +36,16 @@ internal static unsafe partial class LlamaNative
     public static partial nuint ggml_backend_dev_count();
 
     [LibraryImport(Ggml)]
+    public static partial nint ggml_backend_reg_by_name(ReadOnlySpan<byte> nameUtf8Z);
+
+    [LibraryImport(Ggml)]
+    public static partial nint ggml_backend_reg_get_proc_address(nint registry, ReadOnlySpan<byte> nameUtf8Z);
+
+    /// <summary>Exported by libggml-base, a dependency of libggml, so the "ggml" handle finds it.</summary>
+    [LibraryImport(Ggml)]
+    public static partial void ggml_threadpool_params_init(GgmlThreadpoolParams* parameters, int threads);
+
+    [LibraryImport(Ggml)]
     public static partial nint ggml_backend_dev_get(nuint index);
 
     [LibraryImport(Ggml)]
@@ -75,6 +85,9 @@ internal static unsafe partial class LlamaNative
 
     [LibraryImport(Llama)]
     public static partial void llama_free(nint context);
+
+    [LibraryImport(Llama)]
+    public static partial void llama_attach_threadpool(SafeLlamaContextHandle context, SafeGgmlThreadpoolHandle threadpool, nint threadpoolBatch);
 
     [LibraryImport(Llama)]
     public static partial uint llama_n_ctx(SafeLlamaContextHandle context);

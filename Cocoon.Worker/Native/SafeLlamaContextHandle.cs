@@ -6,6 +6,7 @@ namespace Cocoon.Worker.Native;
 internal sealed class SafeLlamaContextHandle : SafeHandleZeroOrMinusOneIsInvalid
 {
     private readonly SafeLlamaModelHandle? _model;
+    private SafeGgmlThreadpoolHandle? _threadpool;
 
     public SafeLlamaContextHandle()
         : base(ownsHandle: true)
@@ -46,6 +47,21 @@ internal sealed class SafeLlamaContextHandle : SafeHandleZeroOrMinusOneIsInvalid
         return context;
     }
 
+    /// <summary>llama_attach_threadpool for decoding and prompts; the context holds a reference so the pool outlives it.</summary>
+    public void AttachThreadpool(SafeGgmlThreadpoolHandle threadpool)
+    {
+        ArgumentNullException.ThrowIfNull(threadpool);
+        if (_threadpool is not null)
+        {
+            throw new InvalidOperationException("A threadpool is already attached.");
+        }
+
+        var added = false;
+        threadpool.DangerousAddRef(ref added);
+        _threadpool = threadpool;
+        LlamaNative.llama_attach_threadpool(this, threadpool, 0);
+    }
+
     protected override bool ReleaseHandle()
     {
         if (handle != 0)
@@ -53,6 +69,7 @@ internal sealed class SafeLlamaContextHandle : SafeHandleZeroOrMinusOneIsInvalid
             LlamaNative.llama_free(handle);
         }
 
+        _threadpool?.DangerousRelease();
         _model?.DangerousRelease();
         return true;
     }

@@ -96,6 +96,7 @@ public sealed class BackendTests
     [InlineData("Llama:ContextSize", "4", "Llama:ContextSize")]
     [InlineData("Llama:MaxConcurrency", "0", "Llama:MaxConcurrency")]
     [InlineData("Llama:BatchSize", "lots", "Llama:BatchSize")]
+    [InlineData("Llama:ThreadPoll", "101", "Llama:ThreadPoll")]
     public void BadOptionsNameTheSetting(string key, string value, string named)
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { [key] = value }).Build();

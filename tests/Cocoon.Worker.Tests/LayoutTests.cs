@@ -50,6 +50,14 @@ public sealed class LayoutTests
         AssertOffsets<LlamaChatMessage>(("Role", 0), ("Content", 8));
     }
 
+    // ggml.h: bool cpumask[GGML_MAX_N_THREADS = 512]; int n_threads; enum prio; uint32_t poll; bool strict_cpu; bool paused.
+    [Fact]
+    public void ThreadpoolParamsMatchTheHeader()
+    {
+        Assert.Equal(528, Unsafe.SizeOf<GgmlThreadpoolParams>());
+        AssertOffsets<GgmlThreadpoolParams>(("CpuMask", 0), ("NThreads", 512), ("Prio", 516), ("Poll", 520), ("StrictCpu", 524), ("Paused", 525));
+    }
+
     private static void AssertOffsets<T>(params (string Field, int Offset)[] expected)
     {
         var fields = typeof(T).GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance);

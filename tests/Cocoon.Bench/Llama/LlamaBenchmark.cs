@@ -10,8 +10,11 @@ namespace Cocoon.Bench.Llama;
 
 /// <summary>
 /// Prompt and generation tokens/s of the worker's inference service on the small model with 2 threads at 1, 2, 4 and 8
-/// concurrent streams, beside node-llama-cpp 3.22.1 running the same prebuilt llama.cpp in the same run.
-/// Every configuration runs Reps times and the best run counts (the machine is shared; the best run is the least disturbed).
+/// concurrent streams, beside three peers that run the same prebuilt llama.cpp libraries in the same run:
+/// llama.cpp's own llama-bench (single stream: generation at the same context depth as ours, after the same prompt
+/// length) and llama-batched-bench (1..8 parallel sequences), both built by ./cocoon from the libraries' exact source,
+/// and node-llama-cpp 3.22.1. Every configuration runs Reps times and the best run counts (the machine is shared; the
+/// best run is the least disturbed). Generation rates count decode steps after the first token, as llama.cpp does.
 /// </summary>
 public static class LlamaBenchmark
 {
@@ -36,26 +39,61 @@ public static class LlamaBenchmark
             ContextSize = 512,
             MaxConcurrency = 8,
             DataDir = data.Path,
-            KvUnified = Environment.GetEnvironmentVariable("COCOON_BENCH_KV_UNIFIED") != "false",
+            // The service's default (one KV stream per sequence) unless COCOON_BENCH_KV_UNIFIED=true.
+            KvUnified = Environment.GetEnvironmentVariable("COCOON_BENCH_KV_UNIFIED") == "true",
         };
         var rows = new List<Row>();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"stories260K, {Threads} threads, greedy, {MaxTokens} tokens per stream, best of {Reps}"));
         Console.WriteLine(Header);
+        int promptTokens;
         using (var service = await LlamaInferenceService.LoadAsync(options, NullLoggerFactory.Instance, TimeProvider.System, null, ct).ConfigureAwait(false))
         {
-            await RunStreamsAsync(service, 1, ct).ConfigureAwait(false); // warm-up
+            // Warm-up long enough for tiered JIT to settle the decode loop (a worker serves for hours).
+            for (var i = 0; i < 5; i++)
+            {
+                await RunStreamsAsync(service, i % 2 == 0 ? 1 : 8, ct).ConfigureAwait(false);
+            }
+
+            promptTokens = (await RunStreamsAsync(service, 1, ct).ConfigureAwait(false)).PromptTokens;
             foreach (var streams in StreamCounts)
             {
-                var best = (await RepeatAsync(() => RunStreamsAsync(service, streams, ct)).ConfigureAwait(false));
-                rows.Add(Show(new Row("cocoon (C# P/Invoke)", streams, best.Prompt, best.Generation, best.Tokens)));
+                var before = service.Stats;
+                var best = await RepeatAsync(() => RunStreamsAsync(service, streams, ct)).ConfigureAwait(false);
+                var stats = service.Stats.Since(before);
+                rows.Add(Show(new Row(Cocoon, streams, best.Prompt, best.Generation, best.Tokens,
+                    stats.Decode / (stats.Decode + stats.Host))));
+            }
+        }
+
+        var notes = new List<string>();
+        if (Environment.GetEnvironmentVariable("COCOON_LLAMA_TOOLS_DIR") is not { Length: > 0 } tools || options.LibraryDir is not { Length: > 0 } libraries)
+        {
+            notes.Add("llama.cpp tools not built: run ./cocoon bench (it builds llama-bench and llama-batched-bench against the same libraries)");
+        }
+        else
+        {
+            try
+            {
+                rows.Add(Show(await RunLlamaBenchAsync(tools, libraries, promptTokens, ct).ConfigureAwait(false)));
+                foreach (var row in await RunBatchedBenchAsync(tools, libraries, promptTokens, ct).ConfigureAwait(false))
+                {
+                    rows.Add(Show(row));
+                }
+            }
+            catch (InvalidOperationException ex)
+            {
+                notes.Add("llama.cpp tools failed: " + ex.Message);
             }
         }
 
         var nodeDir = Path.Combine(SharedFiles.RepoRoot, "tests", "Cocoon.Bench", "node");
-        string? peerNote = null;
-        if (!Directory.Exists(Path.Combine(nodeDir, "node_modules", "node-llama-cpp")))
+        if (Environment.GetEnvironmentVariable("COCOON_BENCH_NODE") == "false")
         {
-            peerNote = "node-llama-cpp not installed: run ./cocoon bench (it runs npm ci in tests/Cocoon.Bench/node)";
+            notes.Add("node-llama-cpp skipped (COCOON_BENCH_NODE=false)");
+        }
+        else if (!Directory.Exists(Path.Combine(nodeDir, "node_modules", "node-llama-cpp")))
+        {
+            notes.Add("node-llama-cpp not installed: run ./cocoon bench (it runs npm ci in tests/Cocoon.Bench/node)");
         }
         else
         {
@@ -64,17 +102,17 @@ public static class LlamaBenchmark
                 try
                 {
                     var best = await RepeatAsync(() => RunNodeAsync(nodeDir, streams, ct)).ConfigureAwait(false);
-                    rows.Add(Show(new Row("node-llama-cpp 3.22.1", streams, best.Prompt, best.Generation, best.Tokens)));
+                    rows.Add(Show(new Row(Node, streams, best.Prompt, best.Generation, best.Tokens, null)));
                 }
                 catch (InvalidOperationException ex)
                 {
-                    peerNote = "node-llama-cpp failed: " + ex.Message;
+                    notes.Add("node-llama-cpp failed: " + ex.Message);
                     break;
                 }
             }
         }
 
-        Print(rows, peerNote);
+        Print(rows, notes);
         var path = await bench.WriteJsonAsync("llama", new
         {
             model = "stories260K",
@@ -82,9 +120,10 @@ public static class LlamaBenchmark
             maxTokens = MaxTokens,
             reps = Reps,
             machineCores = Environment.ProcessorCount,
+            promptTokens,
             rows,
             ratios = Ratios(rows),
-            peerNote,
+            notes,
         }).ConfigureAwait(false);
         Console.WriteLine($"json: {path}");
     }
@@ -95,7 +134,7 @@ public static class LlamaBenchmark
         for (var i = 0; i < Reps; i++)
         {
             var m = await run().ConfigureAwait(false);
-            best = best is null ? m : new Measure(Math.Max(best.Prompt, m.Prompt), Math.Max(best.Generation, m.Generation), m.Tokens);
+            best = best is null ? m : new Measure(Math.Max(best.Prompt, m.Prompt), Math.Max(best.Generation, m.Generation), m.Tokens, m.PromptTokens);
         }
 
         return best!;
@@ -116,10 +155,12 @@ public static class LlamaBenchmark
 
             return usage!;
         }, ct))).ConfigureAwait(false);
+        // The first token of each stream comes out of the prompt step; the generation phase decodes the rest.
         return new Measure(
             usages.Sum(u => u.PromptTokens) / usages.Max(u => u.PromptTime).TotalSeconds,
-            usages.Sum(u => u.CompletionTokens) / usages.Max(u => u.GenerationTime).TotalSeconds,
-            usages.Sum(u => u.CompletionTokens));
+            usages.Sum(u => u.CompletionTokens - 1) / usages.Max(u => u.GenerationTime).TotalSeconds,
+            usages.Sum(u => u.CompletionTokens),
+            usages[0].PromptTokens);
     }
 
     private static async Task<Measure> RunNodeAsync(string nodeDir, int streams, CancellationToken ct)
@@ -146,62 +187,143 @@ public static class LlamaBenchmark
         return new Measure(
             results.Sum(r => r.GetProperty("promptTokens").GetInt32()) / (results.Max(r => r.GetProperty("promptMs").GetDouble()) / 1000),
             results.Sum(r => r.GetProperty("generated").GetInt32() - 1) / (results.Max(r => r.GetProperty("generationMs").GetDouble()) / 1000),
-            results.Sum(r => r.GetProperty("generated").GetInt32()));
+            results.Sum(r => r.GetProperty("generated").GetInt32()),
+            results[0].GetProperty("promptTokens").GetInt32());
     }
+
+    // llama-bench: prompt processing of the same number of tokens, and MaxTokens generation steps starting at the depth
+    // our generation starts at (the prompt is in the cache). Its persistent threadpool polls at the default level, as ours.
+    private static async Task<Row> RunLlamaBenchAsync(string tools, string libraries, int promptTokens, CancellationToken ct)
+    {
+        var args = new[]
+        {
+            "-m", SharedFiles.SmallModel, "-t", Inv(Threads), "-r", Inv(Reps + 2), "-o", "json",
+            "-p", Inv(promptTokens), "-n", Inv(MaxTokens), "-d", $"0,{Inv(promptTokens)}",
+        };
+        var (stdout, _) = await RunToolAsync(Path.Combine(tools, "llama-bench"), libraries, args, ct).ConfigureAwait(false);
+        using var json = JsonDocument.Parse(stdout);
+        double prompt = 0, generation = 0;
+        foreach (var test in json.RootElement.EnumerateArray())
+        {
+            var (p, n, d) = (test.GetProperty("n_prompt").GetInt32(), test.GetProperty("n_gen").GetInt32(), test.GetProperty("n_depth").GetInt32());
+            var best = test.GetProperty("samples_ts").EnumerateArray().Max(x => x.GetDouble());
+            if (p > 0 && n == 0 && d == 0)
+            {
+                prompt = best;
+            }
+            else if (p == 0 && n > 0 && d == promptTokens)
+            {
+                generation = best;
+            }
+        }
+
+        return new Row(LlamaBench, 1, prompt, generation, MaxTokens, null);
+    }
+
+    // llama-batched-bench: N sequences, each a prompt of the same length then MaxTokens steps, decoded together. It
+    // attaches no threadpool (ggml makes one per decode), so its single stream is slower than llama-bench's.
+    private static async Task<List<Row>> RunBatchedBenchAsync(string tools, string libraries, int promptTokens, CancellationToken ct)
+    {
+        var best = new Dictionary<int, Row>();
+        for (var rep = 0; rep < Reps; rep++)
+        {
+            var args = new[]
+            {
+                "-m", SharedFiles.SmallModel, "-t", Inv(Threads), "-c", Inv(8 * (promptTokens + MaxTokens + 1)),
+                "-npp", Inv(promptTokens), "-ntg", Inv(MaxTokens), "-npl", string.Join(',', StreamCounts), "--output-format", "jsonl",
+            };
+            var (output, _) = await RunToolAsync(Path.Combine(tools, "llama-batched-bench"), libraries, args, ct).ConfigureAwait(false);
+            foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Where(l => l.StartsWith('{')))
+            {
+                using var json = JsonDocument.Parse(line);
+                var r = json.RootElement;
+                var row = new Row(BatchedBench, r.GetProperty("pl").GetInt32(), r.GetProperty("speed_pp").GetDouble(), r.GetProperty("speed_tg").GetDouble(),
+                    r.GetProperty("pl").GetInt32() * MaxTokens, null);
+                best[row.Streams] = best.TryGetValue(row.Streams, out var b)
+                    ? b with { PromptTokPerSec = Math.Max(b.PromptTokPerSec, row.PromptTokPerSec), GenerationTokPerSec = Math.Max(b.GenerationTokPerSec, row.GenerationTokPerSec) }
+                    : row;
+            }
+        }
+
+        return [.. best.Values.OrderBy(r => r.Streams)];
+    }
+
+    // The tools load the CPU backend plugins from their working folder, the libraries' folder.
+    private static async Task<(string Stdout, string Stderr)> RunToolAsync(string path, string libraries, string[] args, CancellationToken ct)
+    {
+        var start = new ProcessStartInfo(path) { WorkingDirectory = libraries, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in args)
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start " + path);
+        var stdout = process.StandardOutput.ReadToEndAsync(ct);
+        var stderr = process.StandardError.ReadToEndAsync(ct);
+        await process.WaitForExitAsync(ct).ConfigureAwait(false);
+        if (process.ExitCode != 0)
+        {
+            var error = (await stderr.ConfigureAwait(false)).Trim();
+            throw new InvalidOperationException($"{Path.GetFileName(path)} exit {process.ExitCode}: {error[Math.Max(0, error.Length - 500)..]}");
+        }
+
+        return (await stdout.ConfigureAwait(false), await stderr.ConfigureAwait(false));
+    }
+
+    private static string Inv(int value) => value.ToString(CultureInfo.InvariantCulture);
+
+    private const string Cocoon = "cocoon (C# P/Invoke)";
+    private const string LlamaBench = "llama-bench";
+    private const string BatchedBench = "llama-batched-bench";
+    private const string Node = "node-llama-cpp 3.22.1";
 
     private static Dictionary<string, double> Ratios(List<Row> rows)
     {
         var ratios = new Dictionary<string, double>();
-        var one = rows.FirstOrDefault(r => r.Engine.StartsWith("cocoon", StringComparison.Ordinal) && r.Streams == 1);
-        var eight = rows.FirstOrDefault(r => r.Engine.StartsWith("cocoon", StringComparison.Ordinal) && r.Streams == 8);
-        var peerOne = rows.FirstOrDefault(r => r.Engine.StartsWith("node", StringComparison.Ordinal) && r.Streams == 1);
-        var peerEight = rows.FirstOrDefault(r => r.Engine.StartsWith("node", StringComparison.Ordinal) && r.Streams == 8);
-        if (one is not null && eight is not null)
+        Row? Find(string engine, int streams) => rows.FirstOrDefault(r => r.Engine == engine && r.Streams == streams);
+        void Ratio(string name, Row? a, Row? b, Func<Row, double> value)
         {
-            ratios["cocoon 8 streams / 1 stream (generation)"] = eight.GenerationTokPerSec / one.GenerationTokPerSec;
+            if (a is not null && b is not null && value(b) > 0)
+            {
+                ratios[name] = value(a) / value(b);
+            }
         }
 
-        if (one is not null && peerOne is not null)
-        {
-            ratios["cocoon / node-llama-cpp, 1 stream (generation)"] = one.GenerationTokPerSec / peerOne.GenerationTokPerSec;
-            ratios["cocoon / node-llama-cpp, 1 stream (prompt)"] = one.PromptTokPerSec / peerOne.PromptTokPerSec;
-        }
-
-        if (eight is not null && peerEight is not null)
-        {
-            ratios["cocoon / node-llama-cpp, 8 streams (generation)"] = eight.GenerationTokPerSec / peerEight.GenerationTokPerSec;
-        }
-
-        if (peerOne is not null && peerEight is not null)
-        {
-            ratios["node-llama-cpp 8 streams / 1 stream (generation)"] = peerEight.GenerationTokPerSec / peerOne.GenerationTokPerSec;
-        }
-
+        var one = Find(Cocoon, 1);
+        Ratio("cocoon 8 streams / 1 stream (generation; goal >= 2)", Find(Cocoon, 8), one, r => r.GenerationTokPerSec);
+        Ratio("cocoon / llama-bench, 1 stream (generation; goal >= 0.97)", one, Find(LlamaBench, 1), r => r.GenerationTokPerSec);
+        Ratio("cocoon / llama-bench, 1 stream (prompt)", one, Find(LlamaBench, 1), r => r.PromptTokPerSec);
+        Ratio("cocoon / llama-batched-bench, 8 streams (generation)", Find(Cocoon, 8), Find(BatchedBench, 8), r => r.GenerationTokPerSec);
+        Ratio("llama-batched-bench 8 / 1 (generation)", Find(BatchedBench, 8), Find(BatchedBench, 1), r => r.GenerationTokPerSec);
+        Ratio("cocoon / node-llama-cpp, 1 stream (generation)", one, Find(Node, 1), r => r.GenerationTokPerSec);
+        Ratio("cocoon / node-llama-cpp, 8 streams (generation)", Find(Cocoon, 8), Find(Node, 8), r => r.GenerationTokPerSec);
         return ratios;
     }
 
-    private static readonly string Header = $"{"engine",-24} {"streams",7} {"prompt tok/s",13} {"gen tok/s",11} {"tokens",7}";
+    private static readonly string Header = $"{"engine",-24} {"streams",7} {"prompt tok/s",13} {"gen tok/s",11} {"tokens",7} {"in llama_decode",16}";
 
     private static Row Show(Row r)
     {
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{r.Engine,-24} {r.Streams,7} {r.PromptTokPerSec,13:F1} {r.GenerationTokPerSec,11:F1} {r.GeneratedTokens,7}"));
+        var share = r.DecodeShare is { } d ? d.ToString("P1", CultureInfo.InvariantCulture) : "";
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{r.Engine,-24} {r.Streams,7} {r.PromptTokPerSec,13:F1} {r.GenerationTokPerSec,11:F1} {r.GeneratedTokens,7} {share,16}"));
         return r;
     }
 
-    private static void Print(List<Row> rows, string? peerNote)
+    private static void Print(List<Row> rows, List<string> notes)
     {
         foreach (var (name, value) in Ratios(rows))
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}: {value:F2}x"));
         }
 
-        if (peerNote is not null)
+        foreach (var note in notes)
         {
-            Console.WriteLine("peer: " + peerNote);
+            Console.WriteLine("note: " + note);
         }
     }
 
-    private sealed record Measure(double Prompt, double Generation, int Tokens);
+    private sealed record Measure(double Prompt, double Generation, int Tokens, int PromptTokens);
 
-    private sealed record Row(string Engine, int Streams, double PromptTokPerSec, double GenerationTokPerSec, int GeneratedTokens);
+    /// <param name="DecodeShare">Of the decode thread's busy time, the part inside llama_decode (cocoon rows only).</param>
+    private sealed record Row(string Engine, int Streams, double PromptTokPerSec, double GenerationTokPerSec, int GeneratedTokens, double? DecodeShare);
 }
