@@ -6,6 +6,7 @@ var benchmarks = new SortedDictionary<string, Func<BenchContext, Task>>(StringCo
 {
     ["ledger"] = Cocoon.Bench.Ledger.SettlementBenchmark.RunAsync,
     ["llama"] = LlamaBenchmark.RunAsync,
+    ["llama-q8"] = LlamaBenchmark.RunLargeAsync,
     ["dispatch"] = Cocoon.Bench.Dispatch.DispatchBenchmark.RunAsync,
 };
 return await BenchRunner.RunAsync(benchmarks, args);

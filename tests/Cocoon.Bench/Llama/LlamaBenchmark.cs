@@ -21,73 +21,119 @@ public static class LlamaBenchmark
     // 2 by default (the issue's setting). On an oversubscribed machine ggml's per-node thread barriers wait for
     // descheduled threads and 2 threads crawl; COCOON_BENCH_THREADS=1 still compares the engines fairly there.
     private static readonly int Threads = int.TryParse(Environment.GetEnvironmentVariable("COCOON_BENCH_THREADS"), CultureInfo.InvariantCulture, out var t) && t > 0 ? t : 2;
-    private const int MaxTokens = 128;
-    private const int Reps = 3;
+    private const int ContextPerSequence = 256;
     private const string Prompt = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her friends";
     private static readonly int[] StreamCounts = [1, 2, 4, 8];
 
-    public static async Task RunAsync(BenchContext bench)
+    /// <summary>The small model: per-step overhead dominates, so this compares the engines' own costs.</summary>
+    public static Task RunAsync(BenchContext bench) =>
+        RunAsync(bench, new Setup("llama", "stories260K", SharedFiles.SmallModel, MaxTokens: 128, Reps: 3, PairReps: 15, Node: true));
+
+    /// <summary>
+    /// A model of real size (~315M parameters, Q8_0, random weights, written once under COCOON_DATA/bench/models):
+    /// weight reads bound a step, so batching streams pays off as it does on the models providers serve.
+    /// </summary>
+    public static async Task RunLargeAsync(BenchContext bench)
+    {
+        ArgumentNullException.ThrowIfNull(bench);
+        var shape = SyntheticGguf.Shape.Default;
+        var model = await SyntheticGguf.EnsureAsync(Path.Combine(bench.OutputDir, "models", "synthetic-315M-q8_0.gguf"), SharedFiles.SmallModel, shape, bench.CancellationToken).ConfigureAwait(false);
+        await RunAsync(bench, new Setup("llama-q8", $"synthetic llama {shape.Parameters(512) / 1e6:F0}M Q8_0", model, MaxTokens: 32, Reps: 2, PairReps: 3, Node: false)).ConfigureAwait(false);
+    }
+
+    private sealed record Setup(string Name, string Label, string Model, int MaxTokens, int Reps, int PairReps, bool Node);
+
+    private static async Task RunAsync(BenchContext bench, Setup setup)
     {
         ArgumentNullException.ThrowIfNull(bench);
         var ct = bench.CancellationToken;
+        var (maxTokens, reps) = (setup.MaxTokens, setup.Reps);
         using var data = new TempDir("cocoon-bench");
         var options = new LlamaInferenceOptions
         {
-            Model = SharedFiles.SmallModel,
+            Model = setup.Model,
             LibraryDir = Environment.GetEnvironmentVariable("COCOON_LLAMA_LIB_DIR"),
             Threads = Threads,
-            ContextSize = 512,
+            // 256 cells per sequence, as the peers get: llama-bench sizes its context to prompt + generation + depth
+            // (padded to 256) and batched-bench gets -c 8 x 256. Attention runs over the cells in use padded to 256, so
+            // on this tiny model the context size is a large share of a step's cost and must match.
+            ContextSize = ContextPerSequence,
             MaxConcurrency = 8,
             DataDir = data.Path,
             // The service's default (one KV stream per sequence) unless COCOON_BENCH_KV_UNIFIED=true.
             KvUnified = Environment.GetEnvironmentVariable("COCOON_BENCH_KV_UNIFIED") == "true",
         };
         var rows = new List<Row>();
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"stories260K, {Threads} threads, greedy, {MaxTokens} tokens per stream, best of {Reps}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{setup.Label}, {Threads} threads, greedy, {maxTokens} tokens per stream, best of {reps}"));
         Console.WriteLine(Header);
-        int promptTokens;
-        using (var service = await LlamaInferenceService.LoadAsync(options, NullLoggerFactory.Instance, TimeProvider.System, null, ct).ConfigureAwait(false))
-        {
-            // Warm-up long enough for tiered JIT to settle the decode loop (a worker serves for hours).
-            for (var i = 0; i < 5; i++)
-            {
-                await RunStreamsAsync(service, i % 2 == 0 ? 1 : 8, ct).ConfigureAwait(false);
-            }
-
-            promptTokens = (await RunStreamsAsync(service, 1, ct).ConfigureAwait(false)).PromptTokens;
-            foreach (var streams in StreamCounts)
-            {
-                var before = service.Stats;
-                var best = await RepeatAsync(() => RunStreamsAsync(service, streams, ct)).ConfigureAwait(false);
-                var stats = service.Stats.Since(before);
-                rows.Add(Show(new Row(Cocoon, streams, best.Prompt, best.Generation, best.Tokens,
-                    stats.Decode / (stats.Decode + stats.Host))));
-            }
-        }
-
         var notes = new List<string>();
-        if (Environment.GetEnvironmentVariable("COCOON_LLAMA_TOOLS_DIR") is not { Length: > 0 } tools || options.LibraryDir is not { Length: > 0 } libraries)
+        var tools = Environment.GetEnvironmentVariable("COCOON_LLAMA_TOOLS_DIR") is { Length: > 0 } t && options.LibraryDir is { Length: > 0 } ? t : null;
+        if (tools is null)
         {
             notes.Add("llama.cpp tools not built: run ./cocoon bench (it builds llama-bench and llama-batched-bench against the same libraries)");
         }
-        else
+
+        var pairRatios = new List<double>();
+        using (var service = await LlamaInferenceService.LoadAsync(options, NullLoggerFactory.Instance, TimeProvider.System, null, ct).ConfigureAwait(false))
         {
-            try
+            // Warm-up long enough for tiered JIT to settle the decode loop (a worker serves for hours).
+            for (var i = 0; i < (setup.Node ? 5 : 2); i++)
             {
-                rows.Add(Show(await RunLlamaBenchAsync(tools, libraries, promptTokens, ct).ConfigureAwait(false)));
-                foreach (var row in await RunBatchedBenchAsync(tools, libraries, promptTokens, ct).ConfigureAwait(false))
-                {
-                    rows.Add(Show(row));
-                }
+                await RunStreamsAsync(service, i % 2 == 0 ? 1 : 8, maxTokens, ct).ConfigureAwait(false);
             }
-            catch (InvalidOperationException ex)
+
+            var promptTokens = (await RunStreamsAsync(service, 1, maxTokens, ct).ConfigureAwait(false)).PromptTokens;
+            foreach (var streams in StreamCounts)
             {
-                notes.Add("llama.cpp tools failed: " + ex.Message);
+                var before = service.Stats;
+                var best = await RepeatAsync(reps, () => RunStreamsAsync(service, streams, maxTokens, ct)).ConfigureAwait(false);
+                var stats = service.Stats.Since(before);
+                rows.Add(Show(new Row(Cocoon, streams, best.Prompt, best.Generation, best.Tokens,
+                    stats.Decode / (stats.Decode + stats.Host), reps * (double)best.Tokens / stats.Steps)));
+            }
+
+            if (tools is not null)
+            {
+                try
+                {
+                    // Single stream against llama-bench in alternating pairs, so both see the same moments of a shared machine.
+                    Row? ours = null, theirs = null;
+                    for (var i = 0; i < setup.PairReps; i++)
+                    {
+                        var m = await RunStreamsAsync(service, 1, maxTokens, ct).ConfigureAwait(false);
+                        var peer = await RunLlamaBenchAsync(setup, tools, options.LibraryDir!, promptTokens, ct).ConfigureAwait(false);
+                        pairRatios.Add(m.Generation / peer.GenerationTokPerSec);
+                        ours = ours is null ? new Row(CocoonPaired, 1, m.Prompt, m.Generation, m.Tokens) : ours with
+                        {
+                            PromptTokPerSec = Math.Max(ours.PromptTokPerSec, m.Prompt),
+                            GenerationTokPerSec = Math.Max(ours.GenerationTokPerSec, m.Generation),
+                        };
+                        theirs = theirs is null ? peer : theirs with
+                        {
+                            PromptTokPerSec = Math.Max(theirs.PromptTokPerSec, peer.PromptTokPerSec),
+                            GenerationTokPerSec = Math.Max(theirs.GenerationTokPerSec, peer.GenerationTokPerSec),
+                        };
+                    }
+
+                    rows.Add(Show(ours!));
+                    rows.Add(Show(theirs!));
+                    foreach (var row in await RunBatchedBenchAsync(setup, tools, options.LibraryDir!, promptTokens, ct).ConfigureAwait(false))
+                    {
+                        rows.Add(Show(row));
+                    }
+                }
+                catch (InvalidOperationException ex)
+                {
+                    notes.Add("llama.cpp tools failed: " + ex.Message);
+                }
             }
         }
 
         var nodeDir = Path.Combine(SharedFiles.RepoRoot, "tests", "Cocoon.Bench", "node");
-        if (Environment.GetEnvironmentVariable("COCOON_BENCH_NODE") == "false")
+        if (!setup.Node)
+        {
+        }
+        else if (Environment.GetEnvironmentVariable("COCOON_BENCH_NODE") == "false")
         {
             notes.Add("node-llama-cpp skipped (COCOON_BENCH_NODE=false)");
         }
@@ -101,8 +147,8 @@ public static class LlamaBenchmark
             {
                 try
                 {
-                    var best = await RepeatAsync(() => RunNodeAsync(nodeDir, streams, ct)).ConfigureAwait(false);
-                    rows.Add(Show(new Row(Node, streams, best.Prompt, best.Generation, best.Tokens, null)));
+                    var best = await RepeatAsync(reps, () => RunNodeAsync(nodeDir, streams, maxTokens, ct)).ConfigureAwait(false);
+                    rows.Add(Show(new Row(Node, streams, best.Prompt, best.Generation, best.Tokens)));
                 }
                 catch (InvalidOperationException ex)
                 {
@@ -113,25 +159,31 @@ public static class LlamaBenchmark
         }
 
         Print(rows, notes);
-        var path = await bench.WriteJsonAsync("llama", new
+        if (pairRatios.Count > 0)
         {
-            model = "stories260K",
+            var sorted = pairRatios.Order().ToList();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"cocoon / llama-bench, 1 stream, {sorted.Count} alternating pairs (generation): median {sorted[sorted.Count / 2]:F2}x, range {sorted[0]:F2}x..{sorted[^1]:F2}x"));
+        }
+        var path = await bench.WriteJsonAsync(setup.Name, new
+        {
+            model = setup.Label,
             threads = Threads,
-            maxTokens = MaxTokens,
-            reps = Reps,
+            maxTokens,
+            reps,
             machineCores = Environment.ProcessorCount,
-            promptTokens,
             rows,
             ratios = Ratios(rows),
+            singleStreamPairRatios = pairRatios,
             notes,
         }).ConfigureAwait(false);
         Console.WriteLine($"json: {path}");
     }
 
-    private static async Task<Measure> RepeatAsync(Func<Task<Measure>> run)
+    private static async Task<Measure> RepeatAsync(int reps, Func<Task<Measure>> run)
     {
         Measure? best = null;
-        for (var i = 0; i < Reps; i++)
+        for (var i = 0; i < reps; i++)
         {
             var m = await run().ConfigureAwait(false);
             best = best is null ? m : new Measure(Math.Max(best.Prompt, m.Prompt), Math.Max(best.Generation, m.Generation), m.Tokens, m.PromptTokens);
@@ -142,9 +194,9 @@ public static class LlamaBenchmark
 
     // Aggregate rates: all prompt tokens over the longest prompt phase, all generated tokens over the longest generation
     // phase (the streams run side by side, so the longest phase is the wall time of that phase).
-    private static async Task<Measure> RunStreamsAsync(LlamaInferenceService service, int streams, CancellationToken ct)
+    private static async Task<Measure> RunStreamsAsync(LlamaInferenceService service, int streams, int maxTokens, CancellationToken ct)
     {
-        var request = new GenerationRequest { Prompt = Prompt, Sampling = new SamplingOptions { MaxTokens = MaxTokens, Temperature = 0 } };
+        var request = new GenerationRequest { Prompt = Prompt, Sampling = new SamplingOptions { MaxTokens = maxTokens, Temperature = 0 } };
         var usages = await Task.WhenAll(Enumerable.Range(0, streams).Select(_ => Task.Run(async () =>
         {
             GenerationUsage? usage = null;
@@ -163,10 +215,10 @@ public static class LlamaBenchmark
             usages[0].PromptTokens);
     }
 
-    private static async Task<Measure> RunNodeAsync(string nodeDir, int streams, CancellationToken ct)
+    private static async Task<Measure> RunNodeAsync(string nodeDir, int streams, int maxTokens, CancellationToken ct)
     {
         var start = new ProcessStartInfo("node") { WorkingDirectory = nodeDir, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { "bench.mjs", SharedFiles.SmallModel, Threads.ToString(CultureInfo.InvariantCulture), Prompt, MaxTokens.ToString(CultureInfo.InvariantCulture), streams.ToString(CultureInfo.InvariantCulture) })
+        foreach (var a in new[] { "bench.mjs", SharedFiles.SmallModel, Threads.ToString(CultureInfo.InvariantCulture), Prompt, maxTokens.ToString(CultureInfo.InvariantCulture), streams.ToString(CultureInfo.InvariantCulture) })
         {
             start.ArgumentList.Add(a);
         }
@@ -193,12 +245,12 @@ public static class LlamaBenchmark
 
     // llama-bench: prompt processing of the same number of tokens, and MaxTokens generation steps starting at the depth
     // our generation starts at (the prompt is in the cache). Its persistent threadpool polls at the default level, as ours.
-    private static async Task<Row> RunLlamaBenchAsync(string tools, string libraries, int promptTokens, CancellationToken ct)
+    private static async Task<Row> RunLlamaBenchAsync(Setup setup, string tools, string libraries, int promptTokens, CancellationToken ct)
     {
         var args = new[]
         {
-            "-m", SharedFiles.SmallModel, "-t", Inv(Threads), "-r", Inv(Reps + 2), "-o", "json",
-            "-p", Inv(promptTokens), "-n", Inv(MaxTokens), "-d", $"0,{Inv(promptTokens)}",
+            "-m", setup.Model, "-t", Inv(Threads), "-r", "1", "-o", "json",
+            "-p", Inv(promptTokens), "-n", Inv(setup.MaxTokens), "-d", $"0,{Inv(promptTokens)}",
         };
         var (stdout, _) = await RunToolAsync(Path.Combine(tools, "llama-bench"), libraries, args, ct).ConfigureAwait(false);
         using var json = JsonDocument.Parse(stdout);
@@ -217,20 +269,20 @@ public static class LlamaBenchmark
             }
         }
 
-        return new Row(LlamaBench, 1, prompt, generation, MaxTokens, null);
+        return new Row(LlamaBench, 1, prompt, generation, setup.MaxTokens);
     }
 
     // llama-batched-bench: N sequences, each a prompt of the same length then MaxTokens steps, decoded together. It
     // attaches no threadpool (ggml makes one per decode), so its single stream is slower than llama-bench's.
-    private static async Task<List<Row>> RunBatchedBenchAsync(string tools, string libraries, int promptTokens, CancellationToken ct)
+    private static async Task<List<Row>> RunBatchedBenchAsync(Setup setup, string tools, string libraries, int promptTokens, CancellationToken ct)
     {
         var best = new Dictionary<int, Row>();
-        for (var rep = 0; rep < Reps; rep++)
+        for (var rep = 0; rep < setup.Reps; rep++)
         {
             var args = new[]
             {
-                "-m", SharedFiles.SmallModel, "-t", Inv(Threads), "-c", Inv(8 * (promptTokens + MaxTokens + 1)),
-                "-npp", Inv(promptTokens), "-ntg", Inv(MaxTokens), "-npl", string.Join(',', StreamCounts), "--output-format", "jsonl",
+                "-m", setup.Model, "-t", Inv(Threads), "-c", Inv(StreamCounts.Max() * ContextPerSequence),
+                "-npp", Inv(promptTokens), "-ntg", Inv(setup.MaxTokens), "-npl", string.Join(',', StreamCounts), "--output-format", "jsonl",
             };
             var (output, _) = await RunToolAsync(Path.Combine(tools, "llama-batched-bench"), libraries, args, ct).ConfigureAwait(false);
             foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Where(l => l.StartsWith('{')))
@@ -238,7 +290,7 @@ public static class LlamaBenchmark
                 using var json = JsonDocument.Parse(line);
                 var r = json.RootElement;
                 var row = new Row(BatchedBench, r.GetProperty("pl").GetInt32(), r.GetProperty("speed_pp").GetDouble(), r.GetProperty("speed_tg").GetDouble(),
-                    r.GetProperty("pl").GetInt32() * MaxTokens, null);
+                    r.GetProperty("pl").GetInt32() * setup.MaxTokens);
                 best[row.Streams] = best.TryGetValue(row.Streams, out var b)
                     ? b with { PromptTokPerSec = Math.Max(b.PromptTokPerSec, row.PromptTokPerSec), GenerationTokPerSec = Math.Max(b.GenerationTokPerSec, row.GenerationTokPerSec) }
                     : row;
@@ -273,6 +325,7 @@ public static class LlamaBenchmark
     private static string Inv(int value) => value.ToString(CultureInfo.InvariantCulture);
 
     private const string Cocoon = "cocoon (C# P/Invoke)";
+    private const string CocoonPaired = "cocoon, paired";
     private const string LlamaBench = "llama-bench";
     private const string BatchedBench = "llama-batched-bench";
     private const string Node = "node-llama-cpp 3.22.1";
@@ -291,8 +344,9 @@ public static class LlamaBenchmark
 
         var one = Find(Cocoon, 1);
         Ratio("cocoon 8 streams / 1 stream (generation; goal >= 2)", Find(Cocoon, 8), one, r => r.GenerationTokPerSec);
-        Ratio("cocoon / llama-bench, 1 stream (generation; goal >= 0.97)", one, Find(LlamaBench, 1), r => r.GenerationTokPerSec);
-        Ratio("cocoon / llama-bench, 1 stream (prompt)", one, Find(LlamaBench, 1), r => r.PromptTokPerSec);
+        Ratio("cocoon / llama-bench, 1 stream, best of pairs (generation; goal >= 0.97)", Find(CocoonPaired, 1), Find(LlamaBench, 1), r => r.GenerationTokPerSec);
+        Ratio("cocoon / llama-bench, 1 stream, best of pairs (prompt)", Find(CocoonPaired, 1), Find(LlamaBench, 1), r => r.PromptTokPerSec);
+        Ratio("llama.cpp 8 streams (batched-bench) / 1 stream (llama-bench) (generation)", Find(BatchedBench, 8), Find(LlamaBench, 1), r => r.GenerationTokPerSec);
         Ratio("cocoon / llama-batched-bench, 8 streams (generation)", Find(Cocoon, 8), Find(BatchedBench, 8), r => r.GenerationTokPerSec);
         Ratio("llama-batched-bench 8 / 1 (generation)", Find(BatchedBench, 8), Find(BatchedBench, 1), r => r.GenerationTokPerSec);
         Ratio("cocoon / node-llama-cpp, 1 stream (generation)", one, Find(Node, 1), r => r.GenerationTokPerSec);
@@ -300,12 +354,13 @@ public static class LlamaBenchmark
         return ratios;
     }
 
-    private static readonly string Header = $"{"engine",-24} {"streams",7} {"prompt tok/s",13} {"gen tok/s",11} {"tokens",7} {"in llama_decode",16}";
+    private static readonly string Header = $"{"engine",-24} {"streams",7} {"prompt tok/s",13} {"gen tok/s",11} {"tokens",7} {"in llama_decode",16} {"tok/step",9}";
 
     private static Row Show(Row r)
     {
         var share = r.DecodeShare is { } d ? d.ToString("P1", CultureInfo.InvariantCulture) : "";
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{r.Engine,-24} {r.Streams,7} {r.PromptTokPerSec,13:F1} {r.GenerationTokPerSec,11:F1} {r.GeneratedTokens,7} {share,16}"));
+        var perStep = r.TokensPerStep is { } p ? p.ToString("F2", CultureInfo.InvariantCulture) : "";
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{r.Engine,-24} {r.Streams,7} {r.PromptTokPerSec,13:F1} {r.GenerationTokPerSec,11:F1} {r.GeneratedTokens,7} {share,16} {perStep,9}"));
         return r;
     }
 
@@ -325,5 +380,6 @@ public static class LlamaBenchmark
     private sealed record Measure(double Prompt, double Generation, int Tokens, int PromptTokens);
 
     /// <param name="DecodeShare">Of the decode thread's busy time, the part inside llama_decode (cocoon rows only).</param>
-    private sealed record Row(string Engine, int Streams, double PromptTokPerSec, double GenerationTokPerSec, int GeneratedTokens, double? DecodeShare);
+    /// <param name="TokensPerStep">Generated tokens per llama_decode call (cocoon rows only): how well the streams shared steps.</param>
+    private sealed record Row(string Engine, int Streams, double PromptTokPerSec, double GenerationTokPerSec, int GeneratedTokens, double? DecodeShare = null, double? TokensPerStep = null);
 }
