@@ -6,7 +6,7 @@ namespace Cocoon.Worker.Inference;
 /// <summary>
 /// Settings of the llama.cpp inference service. Keys: Worker:Model (COCOON_MODEL), Llama:Backend (COCOON_LLAMA_BACKEND),
 /// Llama:LibraryDir (COCOON_LLAMA_LIB_DIR), Llama:Threads, Llama:ContextSize, Llama:MaxConcurrency, Llama:BatchSize,
-/// Llama:ThreadPoll, Llama:KvUnified, Llama:QueueCapacity, Cocoon:DataDir (COCOON_DATA).
+/// Llama:ThreadPoll, Llama:ChunkIntervalMs, Llama:KvUnified, Llama:QueueCapacity, Cocoon:DataDir (COCOON_DATA).
 /// </summary>
 public sealed record LlamaInferenceOptions
 {
@@ -26,6 +26,14 @@ public sealed record LlamaInferenceOptions
     /// to 100 (spin longest); llama.cpp's default is 50. The threads live in one persistent pool per context.
     /// </summary>
     public int ThreadPoll { get; init; } = 50;
+
+    /// <summary>
+    /// Streaming granularity in milliseconds. The first text of a request goes out at once; after that, text decoded
+    /// within this interval of the last chunk joins the next one. A chunk wakes its consumer (another thread, and on the
+    /// worker a sealed Redis entry), so on a small machine one chunk per token costs decode speed; 10 ms is below what
+    /// a reader notices. 0 sends every token as it comes.
+    /// </summary>
+    public int ChunkIntervalMs { get; init; } = 10;
 
     /// <summary>Tokens of context per sequence (prompt + completion).</summary>
     public int ContextSize { get; init; } = 2048;
@@ -62,6 +70,7 @@ public sealed record LlamaInferenceOptions
             LibraryDir = llama["LibraryDir"],
             Threads = Int(llama, "Threads", 0),
             ThreadPoll = Int(llama, "ThreadPoll", 50),
+            ChunkIntervalMs = Int(llama, "ChunkIntervalMs", 10),
             ContextSize = Int(llama, "ContextSize", 2048),
             MaxConcurrency = Int(llama, "MaxConcurrency", 8),
             BatchSize = Int(llama, "BatchSize", 512),
@@ -77,6 +86,7 @@ public sealed record LlamaInferenceOptions
         LlamaLibraryLocator.ParseBackend(Backend);
         Check(Threads is >= 0 and <= 512, "Llama:Threads", Threads, "0 (one per core) or a thread count up to 512");
         Check(ThreadPoll is >= 0 and <= 100, "Llama:ThreadPoll", ThreadPoll, "a polling level from 0 (sleep between steps) to 100 (spin longest)");
+        Check(ChunkIntervalMs is >= 0 and <= 1000, "Llama:ChunkIntervalMs", ChunkIntervalMs, "0 (every token at once) to 1000 milliseconds");
         Check(ContextSize is >= 16 and <= 1 << 20, "Llama:ContextSize", ContextSize, "a token count between 16 and 1048576");
         Check(MaxConcurrency is >= 1 and <= 256, "Llama:MaxConcurrency", MaxConcurrency, "between 1 and 256 (llama.cpp's sequence limit)");
         Check(BatchSize is >= 32 and <= 65536, "Llama:BatchSize", BatchSize, "between 32 and 65536");

@@ -27,6 +27,7 @@ public sealed partial class LlamaInferenceService : IInferenceService, IDisposab
     private readonly Stack<int> _freeSeqIds = new();
     private readonly List<Sequence> _active = [];
     private readonly int _batchCapacity;
+    private readonly long _chunkInterval;
     // Pinned so llama.cpp's abort callback can read it while cancellation callbacks write it through the array.
     private readonly int[] _abortFlag = GC.AllocateArray<int>(1, pinned: true);
     private readonly unsafe int* _tokens;
@@ -75,6 +76,7 @@ public sealed partial class LlamaInferenceService : IInferenceService, IDisposab
         }
 
         _memory = LlamaNative.llama_get_memory(_context);
+        _chunkInterval = options.ChunkIntervalMs * System.Diagnostics.Stopwatch.Frequency / 1000;
 
         // A unified cache lets one sequence grow into the others' share; holding each to ContextSize keeps every
         // admitted request's room guaranteed.
@@ -550,7 +552,7 @@ public sealed partial class LlamaInferenceService : IInferenceService, IDisposab
             var text = s.Text.Push(large ?? piece[..length]);
             if (text.Length > 0)
             {
-                s.Output.Writer.TryWrite(new GenerationChunk(text));
+                Deliver(s, text);
             }
 
             if (s.Text.Stopped)
@@ -572,9 +574,30 @@ public sealed partial class LlamaInferenceService : IInferenceService, IDisposab
         }
     }
 
+    // The first text goes out at once; later text waits until ChunkInterval has passed since the last chunk.
+    private void Deliver(Sequence s, string text)
+    {
+        var now = System.Diagnostics.Stopwatch.GetTimestamp();
+        if (s.LastChunkAt != 0 && now - s.LastChunkAt < _chunkInterval)
+        {
+            s.Pending.Append(text);
+            return;
+        }
+
+        if (s.Pending.Length > 0)
+        {
+            text = s.Pending.Append(text).ToString();
+            s.Pending.Clear();
+        }
+
+        s.Output.Writer.TryWrite(new GenerationChunk(text));
+        s.LastChunkAt = now;
+    }
+
     private void Finish(Sequence s, FinishReason reason)
     {
-        var rest = s.Text.Flush();
+        var rest = s.Pending.Append(s.Text.Flush()).ToString();
+        s.Pending.Clear();
         if (rest.Length > 0)
         {
             s.Output.Writer.TryWrite(new GenerationChunk(rest));

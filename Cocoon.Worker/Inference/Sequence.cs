@@ -51,6 +51,12 @@ internal sealed class Sequence : IDisposable
 
     public long FirstTokenAt { get; set; }
 
+    /// <summary>Text decoded but not yet handed out (see LlamaInferenceOptions.ChunkInterval).</summary>
+    public System.Text.StringBuilder Pending { get; } = new();
+
+    /// <summary>When the last chunk went out; 0 before the first.</summary>
+    public long LastChunkAt { get; set; }
+
     public bool IsPrefilling => PromptFed < PromptTokens.Length;
 
     public bool IsCancelled => Volatile.Read(ref _cancelled) != 0;

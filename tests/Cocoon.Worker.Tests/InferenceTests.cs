@@ -210,6 +210,36 @@ public sealed class InferenceTests(LlamaFixture fixture) : IClassFixture<LlamaFi
     }
 
     [Fact]
+    public async Task EveryTokenIsAChunkWithoutAnInterval()
+    {
+        var chunks = 0;
+        await foreach (var chunk in Service.GenerateAsync(Raw("Once upon a time", 64, 0), CancellationToken.None))
+        {
+            chunks += chunk.Text.Length > 0 ? 1 : 0;
+        }
+
+        Assert.InRange(chunks, 60, 64);
+    }
+
+    [Fact]
+    public async Task AChunkIntervalSendsTheFirstTextAtOnceAndGathersTheRest()
+    {
+        using var data = new TempDir("cocoon-llama-test");
+        using var service = await LlamaInferenceService.LoadAsync(
+            LlamaFixture.Options(data) with { ChunkIntervalMs = 1000, MaxConcurrency = 1 }, LlamaFixture.Loggers, TimeProvider.System, null, CancellationToken.None);
+        var chunks = new List<string>();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await foreach (var chunk in service.GenerateAsync(Raw("Once upon a time", 64, 0), CancellationToken.None))
+        {
+            chunks.Add(chunk.Text);
+        }
+
+        Assert.Equal(ExpectedGreedy, string.Concat(chunks));
+        Assert.Equal(",", chunks[0]); // the first token, alone
+        Assert.InRange(chunks.Count(c => c.Length > 0), 2, 2 + (int)clock.Elapsed.TotalSeconds);
+    }
+
+    [Fact]
     public void TheModelIdentityIsTheFilesHash()
     {
         var m = Service.Model;

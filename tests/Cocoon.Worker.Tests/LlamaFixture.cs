@@ -23,6 +23,9 @@ public sealed class LlamaFixture : IAsyncLifetime
         MaxConcurrency = 8,
         BatchSize = 512,
         DataDir = data.Path,
+
+        // One chunk per token: the tests count chunks to act mid-stream.
+        ChunkIntervalMs = 0,
     };
 
     public static ILoggerFactory Loggers => NullLoggerFactory.Instance;

@@ -62,9 +62,11 @@ public static class LlamaBenchmark
             DataDir = data.Path,
             // The service's default (one KV stream per sequence) unless COCOON_BENCH_KV_UNIFIED=true.
             KvUnified = Environment.GetEnvironmentVariable("COCOON_BENCH_KV_UNIFIED") == "true",
+            // The service's default streaming granularity unless COCOON_BENCH_CHUNK_MS says otherwise (0 = every token).
+            ChunkIntervalMs = int.TryParse(Environment.GetEnvironmentVariable("COCOON_BENCH_CHUNK_MS"), CultureInfo.InvariantCulture, out var chunkMs) ? chunkMs : new LlamaInferenceOptions().ChunkIntervalMs,
         };
         var rows = new List<Row>();
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{setup.Label}, {Threads} threads, greedy, {maxTokens} tokens per stream, best of {reps}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{setup.Label}, {Threads} threads, greedy, {maxTokens} tokens per stream, best of {reps}, chunks every {options.ChunkIntervalMs} ms"));
         Console.WriteLine(Header);
         var notes = new List<string>();
         var tools = Environment.GetEnvironmentVariable("COCOON_LLAMA_TOOLS_DIR") is { Length: > 0 } t && options.LibraryDir is { Length: > 0 } ? t : null;
