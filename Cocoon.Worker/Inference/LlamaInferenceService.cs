@@ -24,7 +24,10 @@ public sealed partial class LlamaInferenceService : IInferenceService, IDisposab
     private readonly TimeProvider _time;
     private readonly Channel<Sequence> _queue;
     private readonly Thread _thread;
-    private readonly Stack<int> _freeSeqIds = new();
+    // Lowest id first, and _active ordered by id: with one KV stream per sequence llama.cpp puts only sequences with
+    // consecutive increasing ids into one micro-batch (llama_batch_allocr::split_equal, sequential), so a batch in
+    // any other order is decoded as several graphs, one per run of consecutive ids.
+    private readonly SortedSet<int> _freeSeqIds = [];
     private readonly List<Sequence> _active = [];
     private readonly int _batchCapacity;
     private readonly long _chunkInterval;
@@ -85,7 +88,7 @@ public sealed partial class LlamaInferenceService : IInferenceService, IDisposab
         _batchCapacity = (int)LlamaNative.llama_n_batch(_context);
         for (var id = MaxConcurrency - 1; id >= 0; id--)
         {
-            _freeSeqIds.Push(id);
+            _freeSeqIds.Add(id);
         }
 
         _freeSequences = MaxConcurrency;
@@ -461,10 +464,12 @@ public sealed partial class LlamaInferenceService : IInferenceService, IDisposab
                 continue;
             }
 
-            s.SeqId = _freeSeqIds.Pop();
+            s.SeqId = _freeSeqIds.Min;
+            _freeSeqIds.Remove(s.SeqId);
             Volatile.Write(ref _freeSequences, _freeSeqIds.Count);
             s.StartedAt = _time.GetTimestamp();
-            _active.Add(s);
+            var at = _active.FindIndex(a => a.SeqId > s.SeqId);
+            _active.Insert(at < 0 ? _active.Count : at, s);
         }
     }
 
@@ -622,7 +627,7 @@ public sealed partial class LlamaInferenceService : IInferenceService, IDisposab
         if (s.SeqId >= 0)
         {
             LlamaNative.llama_memory_seq_rm(_memory, s.SeqId, -1, -1);
-            _freeSeqIds.Push(s.SeqId);
+            _freeSeqIds.Add(s.SeqId);
             Volatile.Write(ref _freeSequences, _freeSeqIds.Count);
             s.SeqId = -1;
         }

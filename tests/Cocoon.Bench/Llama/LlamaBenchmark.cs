@@ -91,7 +91,7 @@ public static class LlamaBenchmark
                 var best = await RepeatAsync(reps, () => RunStreamsAsync(service, streams, maxTokens, ct)).ConfigureAwait(false);
                 var stats = service.Stats.Since(before);
                 rows.Add(Show(new Row(Cocoon, streams, best.Prompt, best.Generation, best.Tokens,
-                    stats.Decode / (stats.Decode + stats.Host), reps * (double)best.Tokens / stats.Steps)));
+                    stats.Decode / (stats.Decode + stats.Host), reps * (double)best.Tokens / stats.Steps, best.ChunksPerStream)));
             }
 
             if (tools is not null)
@@ -188,7 +188,7 @@ public static class LlamaBenchmark
         for (var i = 0; i < reps; i++)
         {
             var m = await run().ConfigureAwait(false);
-            best = best is null ? m : new Measure(Math.Max(best.Prompt, m.Prompt), Math.Max(best.Generation, m.Generation), m.Tokens, m.PromptTokens);
+            best = best is null ? m : new Measure(Math.Max(best.Prompt, m.Prompt), Math.Max(best.Generation, m.Generation), m.Tokens, m.PromptTokens, m.ChunksPerStream);
         }
 
         return best!;
@@ -199,22 +199,26 @@ public static class LlamaBenchmark
     private static async Task<Measure> RunStreamsAsync(LlamaInferenceService service, int streams, int maxTokens, CancellationToken ct)
     {
         var request = new GenerationRequest { Prompt = Prompt, Sampling = new SamplingOptions { MaxTokens = maxTokens, Temperature = 0 } };
-        var usages = await Task.WhenAll(Enumerable.Range(0, streams).Select(_ => Task.Run(async () =>
+        var runs = await Task.WhenAll(Enumerable.Range(0, streams).Select(_ => Task.Run(async () =>
         {
             GenerationUsage? usage = null;
+            var chunks = 0;
             await foreach (var chunk in service.GenerateAsync(request, ct).ConfigureAwait(false))
             {
                 usage = chunk.Usage ?? usage;
+                chunks += chunk.Text.Length > 0 ? 1 : 0;
             }
 
-            return usage!;
+            return (Usage: usage!, Chunks: chunks);
         }, ct))).ConfigureAwait(false);
+        var usages = runs.Select(r => r.Usage).ToList();
         // The first token of each stream comes out of the prompt step; the generation phase decodes the rest.
         return new Measure(
             usages.Sum(u => u.PromptTokens) / usages.Max(u => u.PromptTime).TotalSeconds,
             usages.Sum(u => u.CompletionTokens - 1) / usages.Max(u => u.GenerationTime).TotalSeconds,
             usages.Sum(u => u.CompletionTokens),
-            usages[0].PromptTokens);
+            usages[0].PromptTokens,
+            runs.Average(r => r.Chunks));
     }
 
     private static async Task<Measure> RunNodeAsync(string nodeDir, int streams, int maxTokens, CancellationToken ct)
@@ -356,13 +360,14 @@ public static class LlamaBenchmark
         return ratios;
     }
 
-    private static readonly string Header = $"{"engine",-24} {"streams",7} {"prompt tok/s",13} {"gen tok/s",11} {"tokens",7} {"in llama_decode",16} {"tok/step",9}";
+    private static readonly string Header = $"{"engine",-24} {"streams",7} {"prompt tok/s",13} {"gen tok/s",11} {"tokens",7} {"in llama_decode",16} {"tok/step",9} {"chunks/stream",14}";
 
     private static Row Show(Row r)
     {
         var share = r.DecodeShare is { } d ? d.ToString("P1", CultureInfo.InvariantCulture) : "";
         var perStep = r.TokensPerStep is { } p ? p.ToString("F2", CultureInfo.InvariantCulture) : "";
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{r.Engine,-24} {r.Streams,7} {r.PromptTokPerSec,13:F1} {r.GenerationTokPerSec,11:F1} {r.GeneratedTokens,7} {share,16} {perStep,9}"));
+        var chunks = r.ChunksPerStream is { } c ? c.ToString("F1", CultureInfo.InvariantCulture) : "";
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{r.Engine,-24} {r.Streams,7} {r.PromptTokPerSec,13:F1} {r.GenerationTokPerSec,11:F1} {r.GeneratedTokens,7} {share,16} {perStep,9} {chunks,14}"));
         return r;
     }
 
@@ -379,9 +384,9 @@ public static class LlamaBenchmark
         }
     }
 
-    private sealed record Measure(double Prompt, double Generation, int Tokens, int PromptTokens);
+    private sealed record Measure(double Prompt, double Generation, int Tokens, int PromptTokens, double ChunksPerStream = 0);
 
     /// <param name="DecodeShare">Of the decode thread's busy time, the part inside llama_decode (cocoon rows only).</param>
     /// <param name="TokensPerStep">Generated tokens per llama_decode call (cocoon rows only): how well the streams shared steps.</param>
-    private sealed record Row(string Engine, int Streams, double PromptTokPerSec, double GenerationTokPerSec, int GeneratedTokens, double? DecodeShare = null, double? TokensPerStep = null);
+    private sealed record Row(string Engine, int Streams, double PromptTokPerSec, double GenerationTokPerSec, int GeneratedTokens, double? DecodeShare = null, double? TokensPerStep = null, double? ChunksPerStream = null);
 }
