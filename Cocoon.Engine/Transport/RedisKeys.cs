@@ -25,10 +25,6 @@ public sealed class RedisKeys(string prefix)
 
     public RedisKey DeadLetters => Prefix + "deadletter";
 
-    public RedisChannel WorkerWake(string workerId) => RedisChannel.Literal(Prefix + "wake:worker:" + workerId);
-
-    public RedisChannel ResultWake(string gatewayId) => RedisChannel.Literal(Prefix + "wake:results:" + gatewayId);
-
     public RedisKey Provider(string providerId) => Prefix + "provider:" + providerId;
 
     public RedisKey ProviderToken(string tokenSha256Hex) => Prefix + "provider-token:" + tokenSha256Hex;
