@@ -25,6 +25,9 @@ public sealed class RedisKeys(string prefix)
 
     public RedisKey DeadLetters => Prefix + "deadletter";
 
+    /// <summary>Pub/sub channel on which gateways ask a worker to stop a job (see <see cref="JobCancellations"/>).</summary>
+    public RedisChannel WorkerCancel(string workerId) => RedisChannel.Literal(Prefix + "cancel:worker:" + workerId);
+
     public RedisKey Provider(string providerId) => Prefix + "provider:" + providerId;
 
     public RedisKey ProviderToken(string tokenSha256Hex) => Prefix + "provider-token:" + tokenSha256Hex;

@@ -30,6 +30,7 @@ public static class TransportServiceCollectionExtensions
         services.AddSingleton<WorkerLeases>();
         services.AddSingleton<JobStreams>();
         services.AddSingleton<ResultStreams>();
+        services.AddSingleton<JobCancellations>();
         services.AddSingleton<Providers.ProviderDirectory>();
         return services;
     }

@@ -21,6 +21,7 @@ public sealed class WorkerHost(
     WorkerMeasurement measurement,
     WorkerRegistry registry,
     JobStreams jobs,
+    JobCancellations cancellations,
     JobProcessor processor,
     IOptions<WorkerHostOptions> options,
     TimeProvider time,
@@ -65,6 +66,9 @@ public sealed class WorkerHost(
         // Entries this process is running now: a long job's own entry comes back from XAUTOCLAIM once it has been
         // pending for ReclaimAfter, and must not be mistaken for a job an earlier run of this worker abandoned.
         var running = new System.Collections.Concurrent.ConcurrentDictionary<string, bool>(StringComparer.Ordinal);
+        IAsyncDisposable? cancels = null;
+        await RetryAsync(session, async ct => cancels = await cancellations.SubscribeAsync(session.WorkerId, processor.Cancel, ct).ConfigureAwait(false), stoppingToken).ConfigureAwait(false);
+        await using var cancelSubscription = cancels!;
         using var heartbeatCts = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         var heartbeat = HeartbeatAsync(session, heartbeatCts.Token);
         var nextReclaim = time.GetUtcNow();
