@@ -29,11 +29,13 @@ public static class DispatchBenchmark
     private const int CryptoIterations = 2000;
 
     /// <summary>
-    /// Long enough for tiered compilation to reach its optimized code (with dynamic PGO the hot paths are compiled
-    /// three times; on 2 busy cores the background compiler needed several seconds): a gateway runs for days, so the
-    /// steady state is what counts.
+    /// Warm-up lasts until tiered compilation has settled (with dynamic PGO hot methods are compiled three times, and on
+    /// 2 busy cores the background compiler needs many seconds): a gateway runs for days, so the steady state is what
+    /// counts. Settled = fewer than JitSettledMethods compiled in a second; never longer than MaxWarmUp.
     /// </summary>
-    private static readonly TimeSpan WarmUp = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan MinWarmUp = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan MaxWarmUp = TimeSpan.FromSeconds(30);
+    private const int JitSettledMethods = 20;
     private const int TtftRequests = 100;
     private const double TtftRatePerSecond = 10;
     private const int LlamaRequests = 40;
@@ -51,23 +53,23 @@ public static class DispatchBenchmark
         // (a) throughput with the instant worker.
         double xaddPerSecond, dispatchPerSecond;
         CostPerOp xaddCost, dispatchCost;
+        (long Methods, double Milliseconds) jitDuring;
         TtftStats instantGateway, instantDirect, ledgerHold, toWorker, fromWorker;
+        TimeSpan warmUp;
         // The crypto of one dispatch, each stage alone: also gives the size of a sealed job for the XADD peer.
         var crypto = CryptoStages.Measure(CryptoIterations);
         await using (var network = await BenchNetwork.StartAsync(redis, data.Path, "a:", instant: true, ct).ConfigureAwait(false))
         {
             (xaddPerSecond, xaddCost) = await RawXaddAsync(network.Connection, admin, crypto.SealedJobBytes, ct).ConfigureAwait(false);
-            var warm = Stopwatch.StartNew();
-            while (warm.Elapsed < WarmUp)
-            {
-                await RunDispatchesAsync(network, 200, ct).ConfigureAwait(false);
-            }
-
+            warmUp = await WarmUpAsync(network, ct).ConfigureAwait(false);
+            Console.WriteLine($"  warmed up for {warmUp.TotalSeconds:F1} s");
+            var jitBefore = (System.Runtime.JitInfo.GetCompiledMethodCount(), System.Runtime.JitInfo.GetCompilationTime());
             var before = await CpuSample.TakeAsync(admin).ConfigureAwait(false);
             var watch = Stopwatch.StartNew();
             await RunDispatchesAsync(network, ThroughputRequests, ct).ConfigureAwait(false);
             dispatchPerSecond = ThroughputRequests / watch.Elapsed.TotalSeconds;
             dispatchCost = before.Per(await CpuSample.TakeAsync(admin).ConfigureAwait(false), ThroughputRequests);
+            jitDuring = (System.Runtime.JitInfo.GetCompiledMethodCount() - jitBefore.Item1, (System.Runtime.JitInfo.GetCompilationTime() - jitBefore.Item2).TotalMilliseconds);
             Console.WriteLine($"  throughput phase done; measuring time to first token (instant service)");
             instantDirect = await SteadyAsync(() => DirectFirstTokenAsync(network.Inference, ct), ct).ConfigureAwait(false);
             var legs = new System.Collections.Concurrent.ConcurrentBag<(double ToWorker, double FromWorker)>();
@@ -100,6 +102,7 @@ public static class DispatchBenchmark
         Console.WriteLine($"  {"raw XADD/s",-28}{xaddPerSecond,12:F0}");
         Console.WriteLine($"  {"dispatches/s",-28}{dispatchPerSecond,12:F0}");
         Console.WriteLine($"  {"ratio (goal >= 0.5)",-28}{ratio,12:F3}");
+        Console.WriteLine($"  (after {warmUp.TotalSeconds:F1} s of warm-up; the JIT compiled {jitDuring.Methods} methods in {jitDuring.Milliseconds:F0} ms during the measurement)");
         // Where the time goes: CPU per operation on this machine, and the crypto no transport change can remove.
         var cores = Environment.ProcessorCount;
         var cryptoCeiling = cores * 1e6 / crypto.PerDispatch;
@@ -138,7 +141,8 @@ public static class DispatchBenchmark
             cryptoPerDispatchMicros = crypto.PerDispatch,
             cryptoCeilingPerSecond = cryptoCeiling,
             cryptoCeilingRatio = cryptoCeiling / xaddPerSecond,
-            warmUpSeconds = WarmUp.TotalSeconds,
+            warmUpSeconds = warmUp.TotalSeconds,
+            jitDuringMeasurement = new { methods = jitDuring.Methods, milliseconds = jitDuring.Milliseconds },
             ttftRatePerSecond = TtftRatePerSecond,
             ttftRequests = TtftRequests,
             llamaRatePerSecond = LlamaRatePerSecond,
@@ -181,6 +185,29 @@ public static class DispatchBenchmark
         var cost = before.Per(await CpuSample.TakeAsync(admin).ConfigureAwait(false), count);
         await db.KeyDeleteAsync(key).ConfigureAwait(false);
         return (rate, cost);
+    }
+
+    private static async Task<TimeSpan> WarmUpAsync(BenchNetwork network, CancellationToken ct)
+    {
+        var watch = Stopwatch.StartNew();
+        var window = Stopwatch.StartNew();
+        var compiled = System.Runtime.JitInfo.GetCompiledMethodCount();
+        while (watch.Elapsed < MaxWarmUp)
+        {
+            await RunDispatchesAsync(network, 200, ct).ConfigureAwait(false);
+            if (window.Elapsed >= TimeSpan.FromSeconds(1))
+            {
+                var now = System.Runtime.JitInfo.GetCompiledMethodCount();
+                var perSecond = (now - compiled) / window.Elapsed.TotalSeconds;
+                (compiled, window) = (now, Stopwatch.StartNew());
+                if (watch.Elapsed >= MinWarmUp && perSecond < JitSettledMethods)
+                {
+                    break;
+                }
+            }
+        }
+
+        return watch.Elapsed;
     }
 
     private static async Task RunDispatchesAsync(BenchNetwork network, int total, CancellationToken ct)
