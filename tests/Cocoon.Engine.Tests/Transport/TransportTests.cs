@@ -41,11 +41,18 @@ public sealed class TransportTests(RedisFixture redis) : IClassFixture<RedisFixt
         var (keys, _) = redis.Scope();
         var registry = new WorkerRegistry(redis.Connection, keys, TimeProvider.System);
         var load = new WorkerLoad(0, 2, 0, 0, DateTimeOffset.UtcNow);
-        await registry.PublishAsync(Registration("w1"), load, TimeSpan.FromMilliseconds(300), Ct);
+        await registry.PublishAsync(Registration("w1"), load, TimeSpan.FromSeconds(30), Ct);
         await registry.PublishAsync(Registration("w2"), load, TimeSpan.FromSeconds(30), Ct);
-
         Assert.Equal(["w1", "w2"], (await registry.ListAsync(Ct)).Select(w => w.Registration.WorkerId).Order());
-        await Task.Delay(600, Ct);
+
+        // w1's heartbeats stop: its entry's TTL runs out (shortened here rather than waited for, so a slow machine
+        // cannot expire it before the first check). Redis expires it on its own; the registry then drops it.
+        await redis.Connection.GetDatabase().KeyExpireAsync(keys.Worker("w1"), TimeSpan.FromMilliseconds(1));
+        while ((await registry.ListAsync(Ct)).Any(w => w.Registration.WorkerId == "w1"))
+        {
+            await Task.Delay(20, Ct);
+        }
+
         Assert.Equal(["w2"], (await registry.ListAsync(Ct)).Select(w => w.Registration.WorkerId));
         Assert.False(await redis.Connection.GetDatabase().SetContainsAsync(keys.Workers, "w1"));
     }
