@@ -68,7 +68,7 @@ public sealed class DispatchOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:00:01", "30.00:00:00", ErrorMessage = "Gateway:MaxAttestationAge must be between 1 second and 30 days.")]
     public TimeSpan MaxAttestationAge { get; set; } = TimeSpan.FromHours(24);
 
-    /// <summary>Fallback poll of the result stream when no wake-up arrives.</summary>
+    /// <summary>How long one blocking read of the result stream waits (at most 2 s) before the reader loops (touching the stream's TTL).</summary>
     [Range(typeof(TimeSpan), "00:00:00.001", "00:00:10", ErrorMessage = "Gateway:ResultPoll must be between 1 ms and 10 s.")]
     public TimeSpan ResultPoll { get; set; } = TimeSpan.FromMilliseconds(200);
 

@@ -32,6 +32,7 @@ public sealed partial class Dispatcher(
     WorkerDirectory directory,
     WorkerLeases leases,
     JobStreams jobs,
+    JobCancellations cancellations,
     ResultRouter router,
     GatewayIdentity gateway,
     ILedger ledger,
@@ -374,6 +375,9 @@ public sealed partial class Dispatcher(
 
         metrics.Enqueued();
         var queued = true;
+        // Until the worker says it is done (its final chunk or a refusal), leaving this attempt for any reason (the
+        // caller went away, a deadline, a stall, a broken stream) tells the worker to stop and free its slot.
+        var workerDone = false;
         var lastProgress = time.GetUtcNow();
         delivery.BeginAttempt();
         try
@@ -390,6 +394,7 @@ public sealed partial class Dispatcher(
                     lastProgress = time.GetUtcNow();
                     if (result.Kind == ResultKind.Error)
                     {
+                        workerDone = true;
                         return AttemptOutcome.Failed(result.Error is { Length: > 0 and <= 64 } reason ? reason : "worker-error");
                     }
 
@@ -433,6 +438,7 @@ public sealed partial class Dispatcher(
 
                     if (result.Kind == ResultKind.Final)
                     {
+                        workerDone = true;
                         if (!delivery.AttemptCoversDelivered)
                         {
                             throw new DispatchFailedException("retry-diverged", "The replacement worker's answer is shorter than what was already streamed.");
@@ -479,6 +485,12 @@ public sealed partial class Dispatcher(
             if (queued)
             {
                 metrics.Dequeued();
+            }
+
+            if (!workerDone)
+            {
+                cancellations.Cancel(doc.WorkerId, request.RequestId, attempt);
+                LogCancelSent(logger, request.RequestId, doc.WorkerId, attempt);
             }
         }
     }
@@ -590,6 +602,9 @@ public sealed partial class Dispatcher(
 
     [LoggerMessage(EventId = 3202, Level = LogLevel.Warning, Message = "Request {RequestId} attempt {Attempt} on {WorkerId} failed: {Reason}")]
     private static partial void LogAttemptFailed(ILogger logger, string requestId, string workerId, int attempt, string reason);
+
+    [LoggerMessage(EventId = 3204, Level = LogLevel.Debug, Message = "Request {RequestId} attempt {Attempt} left before {WorkerId} finished it: cancel sent")]
+    private static partial void LogCancelSent(ILogger logger, string requestId, string workerId, int attempt);
 
     [LoggerMessage(EventId = 3203, Level = LogLevel.Error, Message = "Releasing hold {HoldId} failed; it expires on its own")]
     private static partial void LogReleaseFailed(ILogger logger, Guid holdId, Exception exception);

@@ -9,13 +9,12 @@ namespace Cocoon.Bot.Dispatch;
 
 /// <summary>
 /// Reads this gateway's result stream and hands each entry to the in-flight request it belongs to. One reader per
-/// gateway (not one per request) keeps Redis traffic flat with load; consumed entries are deleted at once, so the
-/// stream only ever holds sealed bytes that are still in transit.
+/// gateway (not one per request) keeps Redis traffic flat with load; it blocks on its own connection (XREAD BLOCK)
+/// so an entry is routed as soon as Redis has it. Consumed entries are deleted at once, so the stream only ever
+/// holds sealed bytes that are still in transit.
 /// </summary>
 public sealed partial class ResultRouter(
     ResultStreams results,
-    StreamWakeups wakeups,
-    RedisKeys keys,
     GatewayIdentity gateway,
     GatewayMetrics metrics,
     IOptions<DispatchOptions> options,
@@ -27,7 +26,7 @@ public sealed partial class ResultRouter(
     private readonly ConcurrentDictionary<string, Channel<ResultEnvelope>> _inFlight = new(StringComparer.Ordinal);
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    /// <summary>Completes once the reader is subscribed and polling (tests and the benchmark wait for it).</summary>
+    /// <summary>Completes once the reader is reading (tests and the benchmark wait for it).</summary>
     public Task Ready => _ready.Task;
 
     /// <summary>Starts routing entries for requestId to the returned reader until the registration is disposed.</summary>
@@ -47,14 +46,12 @@ public sealed partial class ResultRouter(
         var lastId = "0-0";
         var backoff = TimeSpan.FromMilliseconds(50);
         var nextTouch = DateTimeOffset.MinValue;
-        Wakeup? wakeup = null;
         try
         {
             while (!stoppingToken.IsCancellationRequested)
             {
                 try
                 {
-                    wakeup ??= await wakeups.SubscribeAsync(keys.ResultWake(gateway.Id), stoppingToken).ConfigureAwait(false);
                     if (DateTimeOffset.UtcNow >= nextTouch)
                     {
                         await results.TouchAsync(gateway.Id, StreamTtl, stoppingToken).ConfigureAwait(false);
@@ -62,11 +59,10 @@ public sealed partial class ResultRouter(
                     }
 
                     _ready.TrySetResult();
-                    var entries = await results.ReadAsync(gateway.Id, lastId, BatchSize, stoppingToken).ConfigureAwait(false);
+                    var entries = await results.ReadAsync(gateway.Id, lastId, BatchSize, options.Value.ResultPoll, stoppingToken).ConfigureAwait(false);
                     backoff = TimeSpan.FromMilliseconds(50);
                     if (entries.Count == 0)
                     {
-                        await wakeup.WaitAsync(options.Value.ResultPoll, stoppingToken).ConfigureAwait(false);
                         continue;
                     }
 
@@ -88,13 +84,6 @@ public sealed partial class ResultRouter(
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
-        }
-        finally
-        {
-            if (wakeup is not null)
-            {
-                await wakeup.DisposeAsync().ConfigureAwait(false);
-            }
         }
     }
 

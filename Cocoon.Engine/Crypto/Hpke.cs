@@ -27,20 +27,34 @@ public static class Hpke
 
     public static HpkeSenderContext SetupSender(ReadOnlySpan<byte> recipientPublicKey, ReadOnlySpan<byte> info)
     {
-        using var ephemeral = HpkeKeyPair.Generate();
-        return SetupSender(recipientPublicKey, info, ephemeral);
+        Span<byte> skE = stackalloc byte[HpkeSuite.PrivateKeySize];
+        var enc = new byte[HpkeSuite.EncSize];
+        try
+        {
+            X25519.Generate(skE, enc);
+            return SetupSender(recipientPublicKey, info, skE, enc);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(skE);
+        }
     }
 
     /// <summary>Encap with a given ephemeral key: only for the RFC vectors, where the ephemeral key is derived from ikmE.</summary>
     internal static HpkeSenderContext SetupSender(ReadOnlySpan<byte> recipientPublicKey, ReadOnlySpan<byte> info, HpkeKeyPair ephemeral)
     {
         ArgumentNullException.ThrowIfNull(ephemeral);
-        var pkR = HpkeSuite.ImportPublicKey(recipientPublicKey, "recipient public key");
-        var enc = ephemeral.PublicKey;
-        var sharedSecret = Kem(HpkeSuite.DiffieHellman(ephemeral.PrivateKey, pkR), enc, recipientPublicKey);
+        return SetupSender(recipientPublicKey, info, ephemeral.PrivateKey, (byte[])ephemeral.PublicKey.Clone());
+    }
+
+    private static HpkeSenderContext SetupSender(ReadOnlySpan<byte> recipientPublicKey, ReadOnlySpan<byte> info, ReadOnlySpan<byte> skE, byte[] enc)
+    {
+        HpkeSuite.CheckPublicKey(recipientPublicKey, "recipient public key");
+        Span<byte> sharedSecret = stackalloc byte[HpkeSuite.SecretSize];
         try
         {
-            return new HpkeSenderContext(KeySchedule(sharedSecret, info), (byte[])enc.Clone());
+            Encapsulated(skE, recipientPublicKey, enc, recipientPublicKey, sharedSecret);
+            return new HpkeSenderContext(KeySchedule(sharedSecret, info), enc);
         }
         finally
         {
@@ -51,10 +65,11 @@ public static class Hpke
     public static HpkeRecipientContext SetupRecipient(HpkeKeyPair recipient, ReadOnlySpan<byte> enc, ReadOnlySpan<byte> info)
     {
         ArgumentNullException.ThrowIfNull(recipient);
-        var pkE = HpkeSuite.ImportPublicKey(enc, "encapsulated key (enc)");
-        var sharedSecret = Kem(HpkeSuite.DiffieHellman(recipient.PrivateKey, pkE), enc, recipient.PublicKey);
+        HpkeSuite.CheckPublicKey(enc, "encapsulated key (enc)");
+        Span<byte> sharedSecret = stackalloc byte[HpkeSuite.SecretSize];
         try
         {
+            Encapsulated(recipient.PrivateKey, enc, enc, recipient.PublicKey, sharedSecret);
             return new HpkeRecipientContext(KeySchedule(sharedSecret, info));
         }
         finally
@@ -63,8 +78,25 @@ public static class Hpke
         }
     }
 
-    /// <summary>ExtractAndExpand of DHKEM (RFC 9180 §4.1); consumes and wipes the DH output.</summary>
-    private static byte[] Kem(byte[] dh, ReadOnlySpan<byte> enc, ReadOnlySpan<byte> recipientPublicKey)
+    /// <summary>DH then ExtractAndExpand of DHKEM (RFC 9180 §4.1), with the DH output only ever on the stack.</summary>
+    private static void Encapsulated(ReadOnlySpan<byte> privateKey, ReadOnlySpan<byte> peerPublicKey, ReadOnlySpan<byte> enc, ReadOnlySpan<byte> recipientPublicKey, Span<byte> sharedSecret)
+    {
+        Span<byte> dh = stackalloc byte[X25519.KeySize];
+        try
+        {
+            X25519.Agree(privateKey, peerPublicKey, dh);
+            var secret = Kem(dh, enc, recipientPublicKey);
+            secret.CopyTo(sharedSecret);
+            CryptographicOperations.ZeroMemory(secret);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(dh);
+        }
+    }
+
+    /// <summary>ExtractAndExpand of DHKEM (RFC 9180 §4.1).</summary>
+    private static byte[] Kem(ReadOnlySpan<byte> dh, ReadOnlySpan<byte> enc, ReadOnlySpan<byte> recipientPublicKey)
     {
         byte[]? eaePrk = null;
         try
@@ -77,7 +109,6 @@ public static class Hpke
         }
         finally
         {
-            CryptographicOperations.ZeroMemory(dh);
             if (eaePrk is not null)
             {
                 CryptographicOperations.ZeroMemory(eaePrk);

@@ -26,7 +26,6 @@ internal static class HpkeSuite
     public const int TagSize = 16;
     public const int HashSize = 32;
 
-    public static readonly KeyAgreementAlgorithm X25519 = KeyAgreementAlgorithm.X25519;
     public static readonly AeadAlgorithm Aead = AeadAlgorithm.ChaCha20Poly1305;
     private static readonly KeyDerivationAlgorithm2 Hkdf = KeyDerivationAlgorithm.HkdfSha256;
 
@@ -73,42 +72,12 @@ internal static class HpkeSuite
         return Hkdf.Expand(prk, labeledInfo, length);
     }
 
-    /// <summary>Raw X25519 output. libsodium refuses an all-zero result (a small-order public key), as RFC 9180 §7.1.4 asks.</summary>
-    public static byte[] DiffieHellman(Key privateKey, PublicKey publicKey)
-    {
-        SharedSecret? shared = null;
-        try
-        {
-            shared = X25519.Agree(privateKey, publicKey, new SharedSecretCreationParameters { ExportPolicy = KeyExportPolicies.AllowPlaintextExport });
-        }
-        catch (CryptographicException e)
-        {
-            throw new CryptographicException("HPKE: X25519 key agreement failed (the peer public key has small order).", e);
-        }
-
-        using (shared)
-        {
-            if (shared is null)
-            {
-                throw new CryptographicException("HPKE: X25519 key agreement failed (the peer public key has small order).");
-            }
-
-            return shared.Export(SharedSecretBlobFormat.RawSharedSecret);
-        }
-    }
-
-    public static PublicKey ImportPublicKey(ReadOnlySpan<byte> raw, string what)
+    /// <summary>Public keys travel as 32 raw bytes; X25519 itself refuses small-order points at agreement.</summary>
+    public static void CheckPublicKey(ReadOnlySpan<byte> raw, string what)
     {
         if (raw.Length != PublicKeySize)
         {
             throw new CryptographicException($"HPKE: the {what} must be {PublicKeySize} bytes (an X25519 public key), got {raw.Length}.");
         }
-
-        if (!PublicKey.TryImport(X25519, raw, KeyBlobFormat.RawPublicKey, out var key) || key is null)
-        {
-            throw new CryptographicException($"HPKE: the {what} is not a valid X25519 public key.");
-        }
-
-        return key;
     }
 }

@@ -8,11 +8,11 @@ namespace Cocoon.Engine.Transport;
 public sealed record JobEntry(string EntryId, byte[]? Payload, long Deliveries);
 
 /// <summary>
-/// One stream per worker with a consumer group. Gateways XADD sealed jobs; the worker reads with XREADGROUP (no
-/// BLOCK, see <see cref="StreamWakeups"/>), acknowledges an entry only after its result is durable, reclaims stuck
-/// entries with XAUTOCLAIM and moves poison ones to the dead-letter stream.
+/// One stream per worker with a consumer group. Gateways XADD sealed jobs; the worker reads with a blocking
+/// XREADGROUP on its own connection (<see cref="BlockingReads"/>), acknowledges an entry only after its result is
+/// durable, reclaims stuck entries with XAUTOCLAIM and moves poison ones to the dead-letter stream.
 /// </summary>
-public sealed class JobStreams(IConnectionMultiplexer redis, RedisKeys keys, StreamWakeups wakeups)
+public sealed class JobStreams(IConnectionMultiplexer redis, RedisKeys keys, BlockingReads blocking)
 {
     public const string PayloadField = "job";
 
@@ -23,7 +23,6 @@ public sealed class JobStreams(IConnectionMultiplexer redis, RedisKeys keys, Str
         ArgumentNullException.ThrowIfNull(job);
         var payload = JsonSerializer.SerializeToUtf8Bytes(job, WireJsonContext.Default.JobEnvelope);
         var id = await redis.GetDatabase().StreamAddAsync(keys.Jobs(job.WorkerId), PayloadField, payload).WaitAsync(cancellationToken).ConfigureAwait(false);
-        wakeups.Nudge(keys.WorkerWake(job.WorkerId));
         return id!;
     }
 
@@ -40,13 +39,17 @@ public sealed class JobStreams(IConnectionMultiplexer redis, RedisKeys keys, Str
         }
     }
 
-    /// <summary>New entries for this consumer (XREADGROUP &gt;, never blocking).</summary>
-    public async Task<IReadOnlyList<JobEntry>> ReadAsync(string workerId, string consumer, int count, CancellationToken cancellationToken)
+    /// <summary>
+    /// New entries for this consumer (XREADGROUP &gt;), waiting up to block for one to arrive. The wait happens on the
+    /// blocking connection, never on the shared multiplexer.
+    /// </summary>
+    public async Task<IReadOnlyList<JobEntry>> ReadAsync(string workerId, string consumer, int count, TimeSpan block, CancellationToken cancellationToken)
     {
-        StreamEntry[] entries;
+        RedisResult reply;
         try
         {
-            entries = await redis.GetDatabase().StreamReadGroupAsync(keys.Jobs(workerId), RedisKeys.WorkerGroup, consumer, ">", count)
+            reply = await blocking.Database.ExecuteAsync("XREADGROUP",
+                ["GROUP", RedisKeys.WorkerGroup, consumer, "COUNT", count, "BLOCK", BlockingReads.BlockMilliseconds(block), "STREAMS", keys.Jobs(workerId), ">"])
                 .WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (RedisServerException e) when (e.Message.StartsWith("NOGROUP", StringComparison.Ordinal))
@@ -56,7 +59,7 @@ public sealed class JobStreams(IConnectionMultiplexer redis, RedisKeys keys, Str
             return [];
         }
 
-        return [.. entries.Select(e => new JobEntry(e.Id!, Payload(e), 1))];
+        return [.. BlockingReads.Entries(reply, PayloadField).Select(e => new JobEntry(e.Id, e.Value, 1))];
     }
 
     /// <summary>

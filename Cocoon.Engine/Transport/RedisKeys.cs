@@ -25,9 +25,8 @@ public sealed class RedisKeys(string prefix)
 
     public RedisKey DeadLetters => Prefix + "deadletter";
 
-    public RedisChannel WorkerWake(string workerId) => RedisChannel.Literal(Prefix + "wake:worker:" + workerId);
-
-    public RedisChannel ResultWake(string gatewayId) => RedisChannel.Literal(Prefix + "wake:results:" + gatewayId);
+    /// <summary>Pub/sub channel on which gateways ask a worker to stop a job (see <see cref="JobCancellations"/>).</summary>
+    public RedisChannel WorkerCancel(string workerId) => RedisChannel.Literal(Prefix + "cancel:worker:" + workerId);
 
     public RedisKey Provider(string providerId) => Prefix + "provider:" + providerId;
 

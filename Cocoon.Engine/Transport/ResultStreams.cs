@@ -7,13 +7,21 @@ namespace Cocoon.Engine.Transport;
 public sealed record ResultEntry(string EntryId, ResultEnvelope? Envelope);
 
 /// <summary>
-/// One result stream per gateway instance. Workers XADD sealed chunks and receipts; the gateway reads with plain XREAD
-/// from its last id (no consumer group: the in-flight requests the entries belong to live only in that gateway's
-/// memory, so nobody else could use them) and deletes what it consumed.
+/// One result stream per gateway instance. Workers XADD sealed chunks and receipts; the gateway reads with a blocking
+/// XREAD on its own connection from its last id (no consumer group: the in-flight requests the entries belong to live
+/// only in that gateway's memory, so nobody else could use them) and deletes what it consumed.
 /// </summary>
-public sealed class ResultStreams(IConnectionMultiplexer redis, RedisKeys keys, StreamWakeups wakeups)
+public sealed class ResultStreams(IConnectionMultiplexer redis, RedisKeys keys, BlockingReads blocking)
 {
     public const string PayloadField = "result";
+
+    // One script instead of MULTI, XADD, XACK, XDEL, EXEC: atomic in the same way, one command on the wire.
+    private const string AppendAndAcknowledgeScript = """
+        local id = redis.call('XADD', KEYS[1], '*', ARGV[1], ARGV[2])
+        redis.call('XACK', KEYS[2], ARGV[3], ARGV[4])
+        redis.call('XDEL', KEYS[2], ARGV[4])
+        return id
+        """;
 
     /// <summary>Appends a result; when this returns, Redis has it (and with appendfsync always, on disk).</summary>
     public async Task<string> AppendAsync(string gatewayId, ResultEnvelope result, CancellationToken cancellationToken)
@@ -21,12 +29,11 @@ public sealed class ResultStreams(IConnectionMultiplexer redis, RedisKeys keys, 
         ArgumentNullException.ThrowIfNull(result);
         var payload = JsonSerializer.SerializeToUtf8Bytes(result, WireJsonContext.Default.ResultEnvelope);
         var id = await redis.GetDatabase().StreamAddAsync(keys.Results(gatewayId), PayloadField, payload).WaitAsync(cancellationToken).ConfigureAwait(false);
-        wakeups.Nudge(keys.ResultWake(gatewayId));
         return id!;
     }
 
     /// <summary>
-    /// Appends a job's last result and acknowledges (and deletes) the job's entry in one MULTI/EXEC: the entry leaves
+    /// Appends a job's last result and acknowledges (and deletes) the job's entry in one script: the entry leaves
     /// the pending list in the same step that makes its result durable, never before it, and the worker saves a round
     /// trip per job. Retrying after an unknown outcome may append the result twice; the gateway drops the copy by its
     /// sequence number, and XACK/XDEL are idempotent.
@@ -35,36 +42,39 @@ public sealed class ResultStreams(IConnectionMultiplexer redis, RedisKeys keys, 
     {
         ArgumentNullException.ThrowIfNull(result);
         var payload = JsonSerializer.SerializeToUtf8Bytes(result, WireJsonContext.Default.ResultEnvelope);
-        var tx = redis.GetDatabase().CreateTransaction();
-        var added = tx.StreamAddAsync(keys.Results(gatewayId), PayloadField, payload);
-        _ = tx.StreamAcknowledgeAsync(keys.Jobs(workerId), RedisKeys.WorkerGroup, jobEntryId);
-        _ = tx.StreamDeleteAsync(keys.Jobs(workerId), [jobEntryId]);
-        await tx.ExecuteAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
-        wakeups.Nudge(keys.ResultWake(gatewayId));
-        return (await added.ConfigureAwait(false))!;
+        var id = await redis.GetDatabase().ScriptEvaluateAsync(
+            AppendAndAcknowledgeScript,
+            [keys.Results(gatewayId), keys.Jobs(workerId)],
+            [PayloadField, payload, RedisKeys.WorkerGroup, jobEntryId]).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return id.ToString();
     }
 
-    /// <summary>Entries after afterId (exclusive), oldest first, never blocking. Malformed entries come back with a null envelope.</summary>
-    public async Task<IReadOnlyList<ResultEntry>> ReadAsync(string gatewayId, string afterId, int count, CancellationToken cancellationToken)
+    /// <summary>
+    /// Entries after afterId (exclusive), oldest first, waiting up to block for one to arrive (on the blocking
+    /// connection). Malformed entries come back with a null envelope.
+    /// </summary>
+    public async Task<IReadOnlyList<ResultEntry>> ReadAsync(string gatewayId, string afterId, int count, TimeSpan block, CancellationToken cancellationToken)
     {
-        var entries = await redis.GetDatabase().StreamReadAsync(keys.Results(gatewayId), afterId, count).WaitAsync(cancellationToken).ConfigureAwait(false);
-        var result = new List<ResultEntry>(entries.Length);
-        foreach (var entry in entries)
+        var reply = await blocking.Database.ExecuteAsync("XREAD",
+            ["COUNT", count, "BLOCK", BlockingReads.BlockMilliseconds(block), "STREAMS", keys.Results(gatewayId), afterId])
+            .WaitAsync(cancellationToken).ConfigureAwait(false);
+        var entries = BlockingReads.Entries(reply, PayloadField);
+        var result = new List<ResultEntry>(entries.Count);
+        foreach (var (id, value) in entries)
         {
             ResultEnvelope? envelope = null;
-            var value = entry[PayloadField];
-            if (!value.IsNull)
+            if (value is not null)
             {
                 try
                 {
-                    envelope = JsonSerializer.Deserialize((byte[])value!, WireJsonContext.Default.ResultEnvelope);
+                    envelope = JsonSerializer.Deserialize(value, WireJsonContext.Default.ResultEnvelope);
                 }
                 catch (JsonException)
                 {
                 }
             }
 
-            result.Add(new ResultEntry(entry.Id!, envelope is { Version: WireVersion.Current } ? envelope : null));
+            result.Add(new ResultEntry(id, envelope is { Version: WireVersion.Current } ? envelope : null));
         }
 
         return result;

@@ -22,22 +22,27 @@ public static class TransportServiceCollectionExtensions
 
         services.AddOptions<RedisOptions>().Bind(configuration.GetSection(RedisOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton<IConnectionMultiplexer>(sp =>
-        {
-            var options = sp.GetRequiredService<IOptions<RedisOptions>>().Value;
-            var config = ConfigurationOptions.Parse(options.Endpoint);
-            // Start even when Redis is not up yet (or restarting): commands fail fast and the loops retry.
-            config.AbortOnConnectFail = false;
-            config.ConnectRetry = 5;
-            return ConnectionMultiplexer.Connect(config);
-        });
+        services.TryAddSingleton<IConnectionMultiplexer>(sp => Connect(sp, "cocoon"));
+        // The second connection, for the one blocking stream reader of this process; disposed with the host.
+        services.TryAddSingleton(sp => new BlockingReads(Connect(sp, "cocoon-blocking")));
         services.AddSingleton(sp => new RedisKeys(sp.GetRequiredService<IOptions<RedisOptions>>().Value.Prefix));
         services.AddSingleton<WorkerRegistry>();
         services.AddSingleton<WorkerLeases>();
         services.AddSingleton<JobStreams>();
         services.AddSingleton<ResultStreams>();
-        services.AddSingleton<StreamWakeups>();
+        services.AddSingleton<JobCancellations>();
         services.AddSingleton<Providers.ProviderDirectory>();
         return services;
+    }
+
+    private static ConnectionMultiplexer Connect(IServiceProvider services, string clientName)
+    {
+        var options = services.GetRequiredService<IOptions<RedisOptions>>().Value;
+        var config = ConfigurationOptions.Parse(options.Endpoint);
+        // Start even when Redis is not up yet (or restarting): commands fail fast and the loops retry.
+        config.AbortOnConnectFail = false;
+        config.ConnectRetry = 5;
+        config.ClientName ??= clientName;
+        return ConnectionMultiplexer.Connect(config);
     }
 }

@@ -29,8 +29,44 @@ public sealed class JobProcessor(
     TimeProvider time,
     ILogger<JobProcessor> logger)
 {
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string RequestId, int Attempt), CancellationTokenSource> _running = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string RequestId, int Attempt), DateTimeOffset> _cancelledEarly = new();
+    private const int MaxRememberedCancels = 10_000;
     private long _jobsDone;
     private double _averageMs;
+
+    /// <summary>The gateway no longer wants this job: stop its generation (it is then acknowledged as "cancelled").</summary>
+    public void Cancel(string requestId, int attempt)
+    {
+        if (!_running.TryGetValue((requestId, attempt), out var job))
+        {
+            // Not started yet (still queued) or already over: remember it a while, so a queued job is not run.
+            if (_cancelledEarly.Count >= MaxRememberedCancels)
+            {
+                var cutoff = time.GetUtcNow() - TimeSpan.FromMinutes(10);
+                foreach (var old in _cancelledEarly.Where(c => c.Value < cutoff).Select(c => c.Key).ToList())
+                {
+                    _cancelledEarly.TryRemove(old, out _);
+                }
+            }
+
+            if (_cancelledEarly.Count < MaxRememberedCancels)
+            {
+                _cancelledEarly[(requestId, attempt)] = time.GetUtcNow();
+            }
+
+            return;
+        }
+
+        try
+        {
+            job.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // It just finished.
+        }
+    }
 
     public long JobsDone => Interlocked.Read(ref _jobsDone);
 
@@ -59,6 +95,12 @@ public sealed class JobProcessor(
             // The gateway re-seals to a fresh HPKE context instead; past MaxDeliveries the entry is poison.
             await RefuseAsync(session, entry, job, entry.Deliveries > options.Value.MaxDeliveries ? "repeatedly-failing" : "redelivered",
                 deadLetter: entry.Deliveries > options.Value.MaxDeliveries, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        if (_cancelledEarly.TryRemove((job.RequestId, job.Attempt), out _))
+        {
+            await RefuseAsync(session, entry, job, "cancelled", deadLetter: false, cancellationToken).ConfigureAwait(false);
             return;
         }
 
@@ -124,10 +166,14 @@ public sealed class JobProcessor(
         var stopwatch = Stopwatch.StartNew();
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(Max(job.Deadline - started, TimeSpan.Zero));
+        using var cancelled = new CancellationTokenSource();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, cancelled.Token);
+        var key = (job.RequestId, job.Attempt);
+        _running[key] = cancelled;
         GenerationUsage? usage = null;
         try
         {
-            await foreach (var chunk in inference.GenerateAsync(request, deadline.Token).ConfigureAwait(false))
+            await foreach (var chunk in inference.GenerateAsync(request, stop.Token).ConfigureAwait(false))
             {
                 if (chunk.IsFinal)
                 {
@@ -171,7 +217,8 @@ public sealed class JobProcessor(
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            await RefuseAsync(session, entry, job, "expired", deadLetter: false, cancellationToken).ConfigureAwait(false);
+            // Acknowledged either way: a job the gateway gave up on is never run again.
+            await RefuseAsync(session, entry, job, cancelled.IsCancellationRequested ? "cancelled" : "expired", deadLetter: false, cancellationToken).ConfigureAwait(false);
             return;
         }
         catch (Exception e) when (e is not OperationCanceledException and not RedisException and not ResultUndeliverableException)
@@ -179,6 +226,10 @@ public sealed class JobProcessor(
             WorkerLog.JobFailed(logger, job.RequestId, job.Attempt, e);
             await RefuseAsync(session, entry, job, "worker-failed", deadLetter: false, cancellationToken).ConfigureAwait(false);
             return;
+        }
+        finally
+        {
+            _running.TryRemove(key, out _);
         }
 
         if (usage is null)

@@ -21,8 +21,7 @@ public sealed class WorkerHost(
     WorkerMeasurement measurement,
     WorkerRegistry registry,
     JobStreams jobs,
-    StreamWakeups wakeups,
-    RedisKeys keys,
+    JobCancellations cancellations,
     JobProcessor processor,
     IOptions<WorkerHostOptions> options,
     TimeProvider time,
@@ -67,7 +66,9 @@ public sealed class WorkerHost(
         // Entries this process is running now: a long job's own entry comes back from XAUTOCLAIM once it has been
         // pending for ReclaimAfter, and must not be mistaken for a job an earlier run of this worker abandoned.
         var running = new System.Collections.Concurrent.ConcurrentDictionary<string, bool>(StringComparer.Ordinal);
-        await using var wakeup = await SubscribeAsync(session, stoppingToken).ConfigureAwait(false);
+        IAsyncDisposable? cancels = null;
+        await RetryAsync(session, async ct => cancels = await cancellations.SubscribeAsync(session.WorkerId, processor.Cancel, ct).ConfigureAwait(false), stoppingToken).ConfigureAwait(false);
+        await using var cancelSubscription = cancels!;
         using var heartbeatCts = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         var heartbeat = HeartbeatAsync(session, heartbeatCts.Token);
         var nextReclaim = time.GetUtcNow();
@@ -77,31 +78,40 @@ public sealed class WorkerHost(
             {
                 var free = slots.CurrentCount;
                 IReadOnlyList<JobEntry> batch = [];
-                if (free > 0)
+                if (free == 0)
                 {
-                    try
+                    // Every slot is busy: wait for one to free up (a finished job releases it), then read again.
+                    if (await slots.WaitAsync(o.JobPoll, stoppingToken).ConfigureAwait(false))
                     {
-                        if (time.GetUtcNow() >= nextReclaim)
-                        {
-                            nextReclaim = time.GetUtcNow() + o.ReclaimAfter / 2;
-                            batch = await jobs.ReclaimAsync(session.WorkerId, consumer, o.ReclaimAfter, free, stoppingToken).ConfigureAwait(false);
-                            foreach (var entry in batch)
-                            {
-                                WorkerLog.Reclaimed(logger, entry.EntryId, entry.Deliveries);
-                            }
-                        }
+                        slots.Release();
+                    }
 
-                        if (batch.Count == 0)
+                    continue;
+                }
+
+                try
+                {
+                    if (time.GetUtcNow() >= nextReclaim)
+                    {
+                        nextReclaim = time.GetUtcNow() + o.ReclaimAfter / 2;
+                        batch = await jobs.ReclaimAsync(session.WorkerId, consumer, o.ReclaimAfter, free, stoppingToken).ConfigureAwait(false);
+                        foreach (var entry in batch)
                         {
-                            batch = await jobs.ReadAsync(session.WorkerId, consumer, free, stoppingToken).ConfigureAwait(false);
+                            WorkerLog.Reclaimed(logger, entry.EntryId, entry.Deliveries);
                         }
                     }
-                    catch (Exception e) when (e is RedisException or TimeoutException && !stoppingToken.IsCancellationRequested)
+
+                    if (batch.Count == 0)
                     {
-                        WorkerLog.RedisFailed(logger, session.WorkerId, 200, e);
-                        await Task.Delay(TimeSpan.FromMilliseconds(200), time, stoppingToken).ConfigureAwait(false);
-                        continue;
+                        // Blocks (on the blocking connection) until a job arrives or JobPoll passes.
+                        batch = await jobs.ReadAsync(session.WorkerId, consumer, free, o.JobPoll, stoppingToken).ConfigureAwait(false);
                     }
+                }
+                catch (Exception e) when (e is RedisException or TimeoutException && !stoppingToken.IsCancellationRequested)
+                {
+                    WorkerLog.RedisFailed(logger, session.WorkerId, 200, e);
+                    await Task.Delay(TimeSpan.FromMilliseconds(200), time, stoppingToken).ConfigureAwait(false);
+                    continue;
                 }
 
                 foreach (var entry in batch)
@@ -120,12 +130,6 @@ public sealed class WorkerHost(
                     }
 
                     _ = task.ContinueWith(t => { lock (inFlight) { inFlight.Remove(t); } }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-                }
-
-                if (batch.Count == 0 || slots.CurrentCount == 0)
-                {
-                    // Woken by a new job, or by a finished one freeing a slot (RunOneAsync signals the same wakeup).
-                    await wakeup.WaitAsync(o.JobPoll, stoppingToken).ConfigureAwait(false);
                 }
             }
         }
@@ -173,16 +177,8 @@ public sealed class WorkerHost(
                 running.TryRemove(entry.EntryId, out _);
                 Interlocked.Decrement(ref _running);
                 gate.Release();
-                wakeup.Signal();
             }
         }
-    }
-
-    private async Task<Wakeup> SubscribeAsync(WorkerSession session, CancellationToken cancellationToken)
-    {
-        Wakeup? wakeup = null;
-        await RetryAsync(session, async ct => wakeup = await wakeups.SubscribeAsync(keys.WorkerWake(session.WorkerId), ct).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
-        return wakeup!;
     }
 
     private async Task HeartbeatAsync(WorkerSession session, CancellationToken cancellationToken)

@@ -51,7 +51,7 @@ public sealed class WorkerHostOptions : IValidatableObject
     [Range(1, 100, ErrorMessage = "Worker:MaxDeliveries must be between 1 and 100.")]
     public int MaxDeliveries { get; set; } = 3;
 
-    /// <summary>Fallback poll of the job stream when no wake-up arrives.</summary>
+    /// <summary>How long one blocking read of the job stream waits (at most 2 s) before the worker loops (checking for reclaims).</summary>
     [Range(typeof(TimeSpan), "00:00:00.001", "00:00:10", ErrorMessage = "Worker:JobPoll must be between 1 ms and 10 s.")]
     public TimeSpan JobPoll { get; set; } = TimeSpan.FromMilliseconds(250);
 

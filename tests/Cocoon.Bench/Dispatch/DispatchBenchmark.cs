@@ -25,7 +25,17 @@ namespace Cocoon.Bench.Dispatch;
 public static class DispatchBenchmark
 {
     private const int Concurrency = 16;
-    private const int ThroughputRequests = 600;
+    private const int ThroughputRequests = 4000;
+    private const int CryptoIterations = 2000;
+
+    /// <summary>
+    /// Warm-up lasts until tiered compilation has settled (with dynamic PGO hot methods are compiled three times, and on
+    /// 2 busy cores the background compiler needs many seconds): a gateway runs for days, so the steady state is what
+    /// counts. Settled = fewer than JitSettledMethods compiled in a second; never longer than MaxWarmUp.
+    /// </summary>
+    private static readonly TimeSpan MinWarmUp = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan MaxWarmUp = TimeSpan.FromSeconds(30);
+    private const int JitSettledMethods = 20;
     private const int TtftRequests = 100;
     private const double TtftRatePerSecond = 10;
     private const int LlamaRequests = 40;
@@ -37,20 +47,35 @@ public static class DispatchBenchmark
         var ct = bench.CancellationToken;
         using var redis = new RedisServer();
         using var data = new TempDir("cocoon-bench-dispatch");
+        // INFO (CPU and command counts) needs admin mode, which the network's own connections do not have.
+        using var admin = await ConnectionMultiplexer.ConnectAsync(redis.Endpoint + ",allowAdmin=true").ConfigureAwait(false);
 
         // (a) throughput with the instant worker.
         double xaddPerSecond, dispatchPerSecond;
-        TtftStats instantGateway, instantDirect, ledgerHold;
+        CostPerOp xaddCost, dispatchCost;
+        (long Methods, double Milliseconds) jitDuring;
+        TtftStats instantGateway, instantDirect, ledgerHold, toWorker, fromWorker;
+        TimeSpan warmUp;
+        // The crypto of one dispatch, each stage alone: also gives the size of a sealed job for the XADD peer.
+        var crypto = CryptoStages.Measure(CryptoIterations);
         await using (var network = await BenchNetwork.StartAsync(redis, data.Path, "a:", instant: true, ct).ConfigureAwait(false))
         {
-            xaddPerSecond = await RawXaddAsync(network.Connection, ct).ConfigureAwait(false);
-            await RunDispatchesAsync(network, 100, ct).ConfigureAwait(false); // warm-up
+            (xaddPerSecond, xaddCost) = await RawXaddAsync(network.Connection, admin, crypto.SealedJobBytes, ct).ConfigureAwait(false);
+            warmUp = await WarmUpAsync(network, ct).ConfigureAwait(false);
+            Console.WriteLine($"  warmed up for {warmUp.TotalSeconds:F1} s");
+            var jitBefore = (System.Runtime.JitInfo.GetCompiledMethodCount(), System.Runtime.JitInfo.GetCompilationTime());
+            var before = await CpuSample.TakeAsync(admin).ConfigureAwait(false);
             var watch = Stopwatch.StartNew();
             await RunDispatchesAsync(network, ThroughputRequests, ct).ConfigureAwait(false);
             dispatchPerSecond = ThroughputRequests / watch.Elapsed.TotalSeconds;
+            dispatchCost = before.Per(await CpuSample.TakeAsync(admin).ConfigureAwait(false), ThroughputRequests);
+            jitDuring = (System.Runtime.JitInfo.GetCompiledMethodCount() - jitBefore.Item1, (System.Runtime.JitInfo.GetCompilationTime() - jitBefore.Item2).TotalMilliseconds);
             Console.WriteLine($"  throughput phase done; measuring time to first token (instant service)");
             instantDirect = await SteadyAsync(() => DirectFirstTokenAsync(network.Inference, ct), ct).ConfigureAwait(false);
-            instantGateway = await SteadyAsync(() => GatewayFirstTokenAsync(network, ct), ct).ConfigureAwait(false);
+            var legs = new System.Collections.Concurrent.ConcurrentBag<(double ToWorker, double FromWorker)>();
+            instantGateway = await SteadyAsync(() => GatewayFirstTokenAsync(network, legs, ct), ct).ConfigureAwait(false);
+            toWorker = Stats([.. legs.Select(l => l.ToWorker)]);
+            fromWorker = Stats([.. legs.Select(l => l.FromWorker)]);
             // The ledger's hold is on the path to the first token: measure it alone to show its share.
             ledgerHold = await SteadyAsync(() => HoldAndReleaseAsync(network, ct), ct).ConfigureAwait(false);
         }
@@ -63,7 +88,7 @@ public static class DispatchBenchmark
             // A lower rate than the instant service: llama.cpp on a shared CPU must keep up, or both sides measure its queue.
             await SteadyAsync(() => DirectFirstTokenAsync(network.Inference, ct), ct, count: 10, rate: LlamaRatePerSecond).ConfigureAwait(false); // warm-up
             llamaDirect = await SteadyAsync(() => DirectFirstTokenAsync(network.Inference, ct), ct, count: LlamaRequests, rate: LlamaRatePerSecond).ConfigureAwait(false);
-            llamaGateway = await SteadyAsync(() => GatewayFirstTokenAsync(network, ct), ct, count: LlamaRequests, rate: LlamaRatePerSecond).ConfigureAwait(false);
+            llamaGateway = await SteadyAsync(() => GatewayFirstTokenAsync(network, null, ct), ct, count: LlamaRequests, rate: LlamaRatePerSecond).ConfigureAwait(false);
         }
 
         var ratio = dispatchPerSecond / xaddPerSecond;
@@ -77,6 +102,24 @@ public static class DispatchBenchmark
         Console.WriteLine($"  {"raw XADD/s",-28}{xaddPerSecond,12:F0}");
         Console.WriteLine($"  {"dispatches/s",-28}{dispatchPerSecond,12:F0}");
         Console.WriteLine($"  {"ratio (goal >= 0.5)",-28}{ratio,12:F3}");
+        Console.WriteLine($"  (after {warmUp.TotalSeconds:F1} s of warm-up; the JIT compiled {jitDuring.Methods} methods in {jitDuring.Milliseconds:F0} ms during the measurement)");
+        // Where the time goes: CPU per operation on this machine, and the crypto no transport change can remove.
+        var cores = Environment.ProcessorCount;
+        var cryptoCeiling = cores * 1e6 / crypto.PerDispatch;
+        var floorCeiling = cores * 1e6 / (crypto.PerDispatch + dispatchCost.RedisCpuMicros);
+        Console.WriteLine($"cost per operation, us of CPU ({cores} cores; sealed job {crypto.SealedJobBytes} bytes, the XADD payload)   .NET   redis   total   Redis commands (a script's own calls count)");
+        Console.WriteLine($"  {"raw XADD",-36}{xaddCost.ProcessCpuMicros,8:F1}{xaddCost.RedisCpuMicros,8:F1}{xaddCost.TotalCpuMicros,8:F1}{xaddCost.RedisCalls,8:F1}");
+        Console.WriteLine($"  {"dispatch (gateway + worker + ledger)",-36}{dispatchCost.ProcessCpuMicros,8:F1}{dispatchCost.RedisCpuMicros,8:F1}{dispatchCost.TotalCpuMicros,8:F1}{dispatchCost.RedisCalls,8:F1}");
+        Console.WriteLine($"crypto per dispatch, us (one thread, each stage alone)");
+        Console.WriteLine($"  {"X25519 key generation (reference)",-44}{crypto.X25519KeyGen,8:F1}");
+        Console.WriteLine($"  {"gateway: seal job (2 X25519, HKDF, AEAD, JSON)",-44}{crypto.SealJob,8:F1}");
+        Console.WriteLine($"  {"worker: open job (1 X25519, HKDF, AEAD, JSON)",-44}{crypto.OpenJob,8:F1}");
+        Console.WriteLine($"  {"worker: sign receipt (Ed25519)",-44}{crypto.SignReceipt,8:F1}");
+        Console.WriteLine($"  {"gateway: verify receipt (Ed25519)",-44}{crypto.VerifyReceipt,8:F1}");
+        Console.WriteLine($"  {"both: seal + open 2 chunks",-44}{crypto.Chunks,8:F1}");
+        Console.WriteLine($"  {"total",-44}{crypto.PerDispatch,8:F1}   = {crypto.PerDispatch / dispatchCost.TotalCpuMicros:P0} of a dispatch's CPU");
+        Console.WriteLine($"  ceiling from crypto alone on {cores} cores: {cryptoCeiling:F0} dispatches/s = {cryptoCeiling / xaddPerSecond:F3}x raw XADD (goal 0.5x needs <= {cores * 1e6 / (0.5 * xaddPerSecond):F1} us of CPU per dispatch)");
+        Console.WriteLine($"  ceiling from crypto + redis-server's own CPU per dispatch ({crypto.PerDispatch + dispatchCost.RedisCpuMicros:F0} us): {floorCeiling:F0} dispatches/s = {floorCeiling / xaddPerSecond:F3}x raw XADD");
         Console.WriteLine($"time to first token, ms (llama: {LlamaRequests} at {LlamaRatePerSecond}/s; instant: {TtftRequests} at {TtftRatePerSecond}/s)   p50      p99   added p50 (goal <= 2)   added p99 (goal <= 10)");
         foreach (var (name, direct, gateway) in new[] { ("llama (stories260K)", llamaDirect, llamaGateway), ("instant service", instantDirect, instantGateway) })
         {
@@ -85,6 +128,8 @@ public static class DispatchBenchmark
         }
 
         Console.WriteLine($"  {"of which ledger hold (alone)",-32}{ledgerHold.P50,8:F2} {ledgerHold.P99,8:F2}");
+        Console.WriteLine($"  {"  gateway -> service called",-32}{toWorker.P50,8:F2} {toWorker.P99,8:F2}   (match, lease, hold, seal, XADD, wake-up, read, open)");
+        Console.WriteLine($"  {"  service -> first piece out",-32}{fromWorker.P50,8:F2} {fromWorker.P99,8:F2}   (seal chunk, XADD, wake-up, read, route, open)");
         var path = await bench.WriteJsonAsync("dispatch", new
         {
             concurrency = Concurrency,
@@ -92,6 +137,16 @@ public static class DispatchBenchmark
             rawXaddPerSecond = xaddPerSecond,
             dispatchesPerSecond = dispatchPerSecond,
             ratio,
+            rawXaddCost = xaddCost,
+            dispatchCost,
+            crypto,
+            cryptoPerDispatchMicros = crypto.PerDispatch,
+            cryptoCeilingPerSecond = cryptoCeiling,
+            cryptoCeilingRatio = cryptoCeiling / xaddPerSecond,
+            cryptoAndRedisCeilingPerSecond = floorCeiling,
+            cryptoAndRedisCeilingRatio = floorCeiling / xaddPerSecond,
+            warmUpSeconds = warmUp.TotalSeconds,
+            jitDuringMeasurement = new { methods = jitDuring.Methods, milliseconds = jitDuring.Milliseconds },
             ttftRatePerSecond = TtftRatePerSecond,
             ttftRequests = TtftRequests,
             llamaRatePerSecond = LlamaRatePerSecond,
@@ -99,16 +154,18 @@ public static class DispatchBenchmark
             loadAverage = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : null,
             llama = new { direct = llamaDirect, gateway = llamaGateway, addedP50 = llamaGateway.P50 - llamaDirect.P50, addedP99 = llamaGateway.P99 - llamaDirect.P99 },
             ledgerHold,
+            gatewayToWorkerStart = toWorker,
+            workerEndToGatewayEnd = fromWorker,
             instant = new { direct = instantDirect, gateway = instantGateway, addedP50 = instantGateway.P50 - instantDirect.P50, addedP99 = instantGateway.P99 - instantDirect.P99 },
         }).ConfigureAwait(false);
         Console.WriteLine($"wrote {path}");
     }
 
-    /// <summary>XADD of a job-sized payload, Concurrency writers each awaiting its reply, as a dispatch does.</summary>
-    private static async Task<double> RawXaddAsync(IConnectionMultiplexer connection, CancellationToken ct)
+    /// <summary>XADD of a payload the size of a sealed job, Concurrency writers each awaiting its reply, as a dispatch does.</summary>
+    private static async Task<(double PerSecond, CostPerOp Cost)> RawXaddAsync(IConnectionMultiplexer connection, IConnectionMultiplexer admin, int payloadBytes, CancellationToken ct)
     {
         var db = connection.GetDatabase();
-        var payload = new byte[600];
+        var payload = new byte[payloadBytes];
         Random.Shared.NextBytes(payload);
         var key = (RedisKey)("bench:xadd:" + Guid.NewGuid().ToString("N"));
         async Task Writers(int total)
@@ -123,13 +180,38 @@ public static class DispatchBenchmark
             })).ConfigureAwait(false);
         }
 
-        await Writers(1000).ConfigureAwait(false);
+        await Writers(20_000).ConfigureAwait(false);
+        const int count = 40_000;
+        var before = await CpuSample.TakeAsync(admin).ConfigureAwait(false);
         var watch = Stopwatch.StartNew();
-        const int count = 10_000;
         await Writers(count).ConfigureAwait(false);
         var rate = count / watch.Elapsed.TotalSeconds;
+        var cost = before.Per(await CpuSample.TakeAsync(admin).ConfigureAwait(false), count);
         await db.KeyDeleteAsync(key).ConfigureAwait(false);
-        return rate;
+        return (rate, cost);
+    }
+
+    private static async Task<TimeSpan> WarmUpAsync(BenchNetwork network, CancellationToken ct)
+    {
+        var watch = Stopwatch.StartNew();
+        var window = Stopwatch.StartNew();
+        var compiled = System.Runtime.JitInfo.GetCompiledMethodCount();
+        while (watch.Elapsed < MaxWarmUp)
+        {
+            await RunDispatchesAsync(network, 200, ct).ConfigureAwait(false);
+            if (window.Elapsed >= TimeSpan.FromSeconds(1))
+            {
+                var now = System.Runtime.JitInfo.GetCompiledMethodCount();
+                var perSecond = (now - compiled) / window.Elapsed.TotalSeconds;
+                (compiled, window) = (now, Stopwatch.StartNew());
+                if (watch.Elapsed >= MinWarmUp && perSecond < JitSettledMethods)
+                {
+                    break;
+                }
+            }
+        }
+
+        return watch.Elapsed;
     }
 
     private static async Task RunDispatchesAsync(BenchNetwork network, int total, CancellationToken ct)
@@ -173,8 +255,10 @@ public static class DispatchBenchmark
     }
 
     /// <summary>A request refused as busy is not a sample (it never got a first token); SteadyAsync reports how many.</summary>
-    private static async Task<double> GatewayFirstTokenAsync(BenchNetwork network, CancellationToken ct)
+    private static async Task<double> GatewayFirstTokenAsync(BenchNetwork network, System.Collections.Concurrent.ConcurrentBag<(double ToWorker, double FromWorker)>? legs, CancellationToken ct)
     {
+        var callsBefore = (network.Inference as InstantInferenceService)?.Calls.Calls ?? 0;
+        var started = Stopwatch.GetTimestamp();
         var watch = Stopwatch.StartNew();
         double first = -1;
         try
@@ -184,6 +268,17 @@ public static class DispatchBenchmark
                 if (first < 0 && e is DispatchPiece)
                 {
                     first = watch.Elapsed.TotalMilliseconds;
+                    if (legs is not null && network.Inference is InstantInferenceService instant)
+                    {
+                        // The worker's host runs in this process: the service notes when the opened request reached it.
+                        // Only requests that did not overlap another one count (at 10/s almost all).
+                        var (calls, at) = instant.Calls;
+                        if (calls == callsBefore + 1)
+                        {
+                            var toService = Stopwatch.GetElapsedTime(started, at).TotalMilliseconds;
+                            legs.Add((toService, first - toService));
+                        }
+                    }
                 }
             }
         }
@@ -212,7 +307,12 @@ public static class DispatchBenchmark
             tasks.Add(Task.Run(one, ct));
         }
 
-        var samples = (await Task.WhenAll(tasks).ConfigureAwait(false)).Where(s => s >= 0).Order().ToArray();
+        return Stats(await Task.WhenAll(tasks).ConfigureAwait(false));
+    }
+
+    private static TtftStats Stats(double[] values)
+    {
+        var samples = values.Where(s => s >= 0).Order().ToArray();
         return new TtftStats(Percentile(samples, 0.50), Percentile(samples, 0.99), samples.Length);
     }
 

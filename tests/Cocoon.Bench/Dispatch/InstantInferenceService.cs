@@ -17,9 +17,17 @@ public sealed class InstantInferenceService : IInferenceService
 
     public int MaxConcurrency => 256;
 
+    private long _calls;
+    private long _lastCall;
+
+    /// <summary>How many requests reached the service, and the Stopwatch timestamp of the latest (to split time to first token into legs).</summary>
+    public (long Calls, long LastCallTimestamp) Calls => (Interlocked.Read(ref _calls), Interlocked.Read(ref _lastCall));
+
     public async IAsyncEnumerable<GenerationChunk> GenerateAsync(GenerationRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
+        Interlocked.Exchange(ref _lastCall, System.Diagnostics.Stopwatch.GetTimestamp());
+        Interlocked.Increment(ref _calls);
         yield return new GenerationChunk(Token);
         await Task.CompletedTask.ConfigureAwait(false);
         yield return new GenerationChunk(string.Empty, new GenerationUsage(1, 1, FinishReason.Length, TimeSpan.Zero, TimeSpan.Zero));

@@ -171,7 +171,7 @@ public sealed class DispatchFailoverTests(RedisFixture redis) : IClassFixture<Re
         Assert.Contains(letters, l => l.Reason == "repeatedly-failing" && l.RequestId == "r-poison");
 
         // The gateway named in the job hears why, so it can re-dispatch at once.
-        var results = await network.Gateway.Services.GetRequiredService<ResultStreams>().ReadAsync("gw-test", "0-0", 10, _ct);
+        var results = await network.Gateway.Services.GetRequiredService<ResultStreams>().ReadAsync("gw-test", "0-0", 10, TimeSpan.FromMilliseconds(10), _ct);
         Assert.Contains(results, r => r.Envelope is { RequestId: "r-wrong-key", Kind: ResultKind.Error, Error: "undecryptable" });
 
         // Nothing is left pending: the poison never blocks the stream.

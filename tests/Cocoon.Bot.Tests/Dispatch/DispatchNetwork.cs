@@ -121,8 +121,8 @@ public sealed class DispatchNetwork : IAsyncDisposable
         return payer;
     }
 
-    /// <summary>An in-process worker with the real llama.cpp service on the small model.</summary>
-    public async Task<(IHost Host, WorkerSession Session)> StartWorkerAsync(CancellationToken cancellationToken, IDictionary<string, string?>? settings = null)
+    /// <summary>An in-process worker with the real llama.cpp service on the small model (or the given inference service).</summary>
+    public async Task<(IHost Host, WorkerSession Session)> StartWorkerAsync(CancellationToken cancellationToken, IDictionary<string, string?>? settings = null, IInferenceService? inference = null)
     {
         var all = new Dictionary<string, string?>(BaseSettings)
         {
@@ -140,7 +140,15 @@ public sealed class DispatchNetwork : IAsyncDisposable
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Configuration.AddInMemoryCollection(all);
         builder.Logging.AddProvider(new ListLoggerProvider(Logs));
-        builder.Services.AddLlamaInference(builder.Configuration);
+        if (inference is null)
+        {
+            builder.Services.AddLlamaInference(builder.Configuration);
+        }
+        else
+        {
+            builder.Services.AddSingleton(inference);
+        }
+
         builder.Services.AddWorkerHost(builder.Configuration);
         var host = builder.Build();
         _workers.Add(host);

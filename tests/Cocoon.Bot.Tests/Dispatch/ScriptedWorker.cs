@@ -86,7 +86,7 @@ public sealed class ScriptedWorker : IDisposable
     {
         while (true)
         {
-            var entries = await Jobs.ReadAsync(WorkerId, WorkerId, 1, cancellationToken);
+            var entries = await Jobs.ReadAsync(WorkerId, WorkerId, 1, TimeSpan.FromMilliseconds(20), cancellationToken);
             if (entries.Count == 1)
             {
                 var job = System.Text.Json.JsonSerializer.Deserialize(entries[0].Payload!, WireJsonContext.Default.JobEnvelope)!;
@@ -94,8 +94,6 @@ public sealed class ScriptedWorker : IDisposable
                 var request = System.Text.Json.JsonSerializer.Deserialize(context.Open(JobBinding.Aad(job.ReplyTo), job.Ciphertext), WireJsonContext.Default.GenerationRequest)!;
                 return new OpenedJob(this, entries[0], job, context, request);
             }
-
-            await Task.Delay(20, cancellationToken);
         }
     }
 

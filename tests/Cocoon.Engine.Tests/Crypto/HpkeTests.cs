@@ -120,13 +120,22 @@ public sealed class HpkeTests
     }
 
     [Fact]
-    public void Private_keys_cannot_be_exported()
+    public void Private_keys_are_not_public_and_are_wiped_on_dispose()
     {
-        using var generated = HpkeKeyPair.Generate();
-        using var derived = HpkeKeyPair.Derive(RandomNumberGenerator.GetBytes(32));
+        // Nothing outside the engine can read the scalar: the only public members are the public key and Dispose.
+        var exposed = typeof(HpkeKeyPair).GetMembers(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.DeclaredOnly)
+            .Select(m => m.Name).Order().ToArray();
+        Assert.Equal(["Dispose", "PublicKey", "get_PublicKey"], exposed);
+        var generated = HpkeKeyPair.Generate();
+        var derived = HpkeKeyPair.Derive(RandomNumberGenerator.GetBytes(32));
         foreach (var pair in new[] { generated, derived })
         {
-            Assert.Throws<InvalidOperationException>(() => pair.PrivateKey.Export(NSec.Cryptography.KeyBlobFormat.RawPrivateKey));
+            var scalar = typeof(HpkeKeyPair).GetField("_privateKey", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!.GetValue(pair) as byte[];
+            Assert.NotNull(scalar);
+            Assert.Contains(scalar, b => b != 0);
+            pair.Dispose();
+            Assert.All(scalar, b => Assert.Equal(0, b));
+            Assert.Throws<ObjectDisposedException>(() => Hpke.SetupRecipient(pair, new byte[32], "job"u8));
         }
     }
 

@@ -11,16 +11,24 @@ public sealed class RedisFixture : IDisposable
 
     public ConnectionMultiplexer Connection { get; }
 
-    public RedisFixture() => Connection = Server.Connect();
+    /// <summary>The second connection, for blocking reads, as a host has.</summary>
+    public BlockingReads Blocking { get; }
 
-    public (RedisKeys Keys, StreamWakeups Wakeups) Scope()
+    public RedisFixture()
+    {
+        Connection = Server.Connect();
+        Blocking = new BlockingReads(Server.Connect());
+    }
+
+    public (RedisKeys Keys, BlockingReads Blocking) Scope()
     {
         var keys = new RedisKeys("t" + Guid.NewGuid().ToString("N")[..12] + ":");
-        return (keys, new StreamWakeups(Connection));
+        return (keys, Blocking);
     }
 
     public void Dispose()
     {
+        Blocking.Dispose();
         Connection.Dispose();
         Server.Dispose();
     }

@@ -9,6 +9,9 @@ public sealed class TransportTests(RedisFixture redis) : IClassFixture<RedisFixt
 {
     private readonly CancellationToken Ct = new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token;
 
+    /// <summary>BLOCK for reads that expect what is already there (or nothing).</summary>
+    private static readonly TimeSpan Short = TimeSpan.FromMilliseconds(10);
+
     private static WorkerRegistration Registration(string id, int max = 2) => new()
     {
         WorkerId = id,
@@ -38,11 +41,18 @@ public sealed class TransportTests(RedisFixture redis) : IClassFixture<RedisFixt
         var (keys, _) = redis.Scope();
         var registry = new WorkerRegistry(redis.Connection, keys, TimeProvider.System);
         var load = new WorkerLoad(0, 2, 0, 0, DateTimeOffset.UtcNow);
-        await registry.PublishAsync(Registration("w1"), load, TimeSpan.FromMilliseconds(300), Ct);
+        await registry.PublishAsync(Registration("w1"), load, TimeSpan.FromSeconds(30), Ct);
         await registry.PublishAsync(Registration("w2"), load, TimeSpan.FromSeconds(30), Ct);
-
         Assert.Equal(["w1", "w2"], (await registry.ListAsync(Ct)).Select(w => w.Registration.WorkerId).Order());
-        await Task.Delay(600, Ct);
+
+        // w1's heartbeats stop: its entry's TTL runs out (shortened here rather than waited for, so a slow machine
+        // cannot expire it before the first check). Redis expires it on its own; the registry then drops it.
+        await redis.Connection.GetDatabase().KeyExpireAsync(keys.Worker("w1"), TimeSpan.FromMilliseconds(1));
+        while ((await registry.ListAsync(Ct)).Any(w => w.Registration.WorkerId == "w1"))
+        {
+            await Task.Delay(20, Ct);
+        }
+
         Assert.Equal(["w2"], (await registry.ListAsync(Ct)).Select(w => w.Registration.WorkerId));
         Assert.False(await redis.Connection.GetDatabase().SetContainsAsync(keys.Workers, "w1"));
     }
@@ -78,13 +88,13 @@ public sealed class TransportTests(RedisFixture redis) : IClassFixture<RedisFixt
     [Fact]
     public async Task Unacknowledged_jobs_are_reclaimed_with_their_delivery_count_and_dead_lettered()
     {
-        var (keys, wakeups) = redis.Scope();
-        var jobs = new JobStreams(redis.Connection, keys, wakeups);
+        var (keys, blocking) = redis.Scope();
+        var jobs = new JobStreams(redis.Connection, keys, blocking);
         await jobs.EnsureGroupAsync("w", Ct);
         await jobs.EnqueueAsync(Job("w", "r1"), Ct);
 
-        var first = Assert.Single(await jobs.ReadAsync("w", "c1", 10, Ct));
-        Assert.Empty(await jobs.ReadAsync("w", "c1", 10, Ct));
+        var first = Assert.Single(await jobs.ReadAsync("w", "c1", 10, Short, Ct));
+        Assert.Empty(await jobs.ReadAsync("w", "c1", 10, Short, Ct));
         Assert.Empty(await jobs.ReclaimAsync("w", "c2", TimeSpan.FromSeconds(30), 10, Ct));
 
         await Task.Delay(120, Ct);
@@ -102,29 +112,60 @@ public sealed class TransportTests(RedisFixture redis) : IClassFixture<RedisFixt
     }
 
     [Fact]
-    public async Task Acknowledged_jobs_leave_the_stream_and_results_round_trip_with_a_wakeup()
+    public async Task Acknowledged_jobs_leave_the_stream_and_results_round_trip_to_a_blocked_reader()
     {
-        var (keys, wakeups) = redis.Scope();
-        var jobs = new JobStreams(redis.Connection, keys, wakeups);
-        var results = new ResultStreams(redis.Connection, keys, wakeups);
+        var (keys, blocking) = redis.Scope();
+        var jobs = new JobStreams(redis.Connection, keys, blocking);
+        var results = new ResultStreams(redis.Connection, keys, blocking);
         await jobs.EnsureGroupAsync("w", Ct);
         await jobs.EnqueueAsync(Job("w", "r1"), Ct);
-        var entry = Assert.Single(await jobs.ReadAsync("w", "c", 10, Ct));
+        var entry = Assert.Single(await jobs.ReadAsync("w", "c", 10, Short, Ct));
         await jobs.AcknowledgeAsync("w", entry.EntryId, Ct);
         Assert.Equal(0, await redis.Connection.GetDatabase().StreamLengthAsync(keys.Jobs("w")));
 
-        await using var wake = await wakeups.SubscribeAsync(keys.ResultWake("gw"), Ct);
-        var waiting = wake.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        // A reader blocked on the empty stream gets the entry appended while it waits (it loops on a timed-out BLOCK).
+        var waiting = Task.Run(async () =>
+        {
+            while (true)
+            {
+                var got = await results.ReadAsync("gw", "0-0", 10, TimeSpan.FromMilliseconds(500), Ct);
+                if (got.Count > 0)
+                {
+                    return got;
+                }
+            }
+        }, Ct);
         await results.AppendAsync("gw", new ResultEnvelope { RequestId = "r1", Attempt = 0, WorkerId = "w", Kind = ResultKind.Chunk, Ciphertext = [1] }, Ct);
-        await waiting.WaitAsync(TimeSpan.FromSeconds(5), Ct);
+        Assert.Equal("r1", Assert.Single(await waiting).Envelope!.RequestId);
 
         await redis.Connection.GetDatabase().StreamAddAsync(keys.Results("gw"), ResultStreams.PayloadField, Encoding.UTF8.GetBytes("{not json"));
-        var read = await results.ReadAsync("gw", "0-0", 10, Ct);
+        var read = await results.ReadAsync("gw", "0-0", 10, Short, Ct);
         Assert.Equal(2, read.Count);
         Assert.Equal("r1", read[0].Envelope!.RequestId);
         Assert.Null(read[1].Envelope);
         await results.DeleteAsync("gw", [.. read.Select(r => r.EntryId)], Ct);
-        Assert.Empty(await results.ReadAsync("gw", "0-0", 10, Ct));
+        Assert.Empty(await results.ReadAsync("gw", "0-0", 10, Short, Ct));
+    }
+
+    [Fact]
+    public async Task The_last_result_and_the_acknowledgement_land_together()
+    {
+        var (keys, blocking) = redis.Scope();
+        var jobs = new JobStreams(redis.Connection, keys, blocking);
+        var results = new ResultStreams(redis.Connection, keys, blocking);
+        await jobs.EnsureGroupAsync("w", Ct);
+        await jobs.EnqueueAsync(Job("w", "r1"), Ct);
+        var entry = Assert.Single(await jobs.ReadAsync("w", "c", 10, Short, Ct));
+        var db = redis.Connection.GetDatabase();
+        Assert.Equal(1, (await db.StreamPendingAsync(keys.Jobs("w"), RedisKeys.WorkerGroup)).PendingMessageCount);
+
+        var id = await results.AppendAndAcknowledgeAsync("gw", new ResultEnvelope { RequestId = "r1", Attempt = 0, WorkerId = "w", Kind = ResultKind.Final, Ciphertext = [1] }, "w", entry.EntryId, Ct);
+
+        var read = Assert.Single(await results.ReadAsync("gw", "0-0", 10, Short, Ct));
+        Assert.Equal(id, read.EntryId);
+        Assert.Equal(ResultKind.Final, read.Envelope!.Kind);
+        Assert.Equal(0, (await db.StreamPendingAsync(keys.Jobs("w"), RedisKeys.WorkerGroup)).PendingMessageCount);
+        Assert.Equal(0, await db.StreamLengthAsync(keys.Jobs("w")));
     }
 
     [Fact]
