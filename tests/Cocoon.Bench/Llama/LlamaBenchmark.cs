@@ -76,6 +76,7 @@ public static class LlamaBenchmark
         }
 
         var pairRatios = new List<double>();
+        var eightPairRatios = new List<double>();
         using (var service = await LlamaInferenceService.LoadAsync(options, NullLoggerFactory.Instance, TimeProvider.System, null, ct).ConfigureAwait(false))
         {
             // Warm-up long enough for tiered JIT to settle the decode loop (a worker serves for hours).
@@ -119,9 +120,17 @@ public static class LlamaBenchmark
 
                     rows.Add(Show(ours!));
                     rows.Add(Show(theirs!));
-                    foreach (var row in await RunBatchedBenchAsync(setup, tools, options.LibraryDir!, promptTokens, ct).ConfigureAwait(false))
+                    foreach (var row in await RunBatchedBenchAsync(setup, tools, options.LibraryDir!, promptTokens, StreamCounts, setup.Reps, ct).ConfigureAwait(false))
                     {
                         rows.Add(Show(row));
+                    }
+
+                    // 8 streams against llama-batched-bench's 8 sequences, in alternating pairs as well.
+                    for (var i = 0; i < Math.Max(3, setup.PairReps / 3); i++)
+                    {
+                        var m = await RunStreamsAsync(service, 8, maxTokens, ct).ConfigureAwait(false);
+                        var peer = (await RunBatchedBenchAsync(setup, tools, options.LibraryDir!, promptTokens, [8], 1, ct).ConfigureAwait(false))[0];
+                        eightPairRatios.Add(m.Generation / peer.GenerationTokPerSec);
                     }
                 }
                 catch (InvalidOperationException ex)
@@ -161,12 +170,8 @@ public static class LlamaBenchmark
         }
 
         Print(rows, notes);
-        if (pairRatios.Count > 0)
-        {
-            var sorted = pairRatios.Order().ToList();
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"cocoon / llama-bench, 1 stream, {sorted.Count} alternating pairs (generation): median {sorted[sorted.Count / 2]:F2}x, range {sorted[0]:F2}x..{sorted[^1]:F2}x"));
-        }
+        PrintPairs("cocoon / llama-bench, 1 stream", pairRatios);
+        PrintPairs("cocoon / llama-batched-bench, 8 streams", eightPairRatios);
         var path = await bench.WriteJsonAsync(setup.Name, new
         {
             model = setup.Label,
@@ -177,9 +182,20 @@ public static class LlamaBenchmark
             rows,
             ratios = Ratios(rows),
             singleStreamPairRatios = pairRatios,
+            eightStreamPairRatios = eightPairRatios,
             notes,
         }).ConfigureAwait(false);
         Console.WriteLine($"json: {path}");
+    }
+
+    private static void PrintPairs(string name, List<double> ratios)
+    {
+        if (ratios.Count > 0)
+        {
+            var sorted = ratios.Order().ToList();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{name}, {sorted.Count} alternating pairs (generation): median {sorted[sorted.Count / 2]:F2}x, range {sorted[0]:F2}x..{sorted[^1]:F2}x"));
+        }
     }
 
     private static async Task<Measure> RepeatAsync(int reps, Func<Task<Measure>> run)
@@ -280,15 +296,15 @@ public static class LlamaBenchmark
 
     // llama-batched-bench: N sequences, each a prompt of the same length then MaxTokens steps, decoded together. It
     // attaches no threadpool (ggml makes one per decode), so its single stream is slower than llama-bench's.
-    private static async Task<List<Row>> RunBatchedBenchAsync(Setup setup, string tools, string libraries, int promptTokens, CancellationToken ct)
+    private static async Task<List<Row>> RunBatchedBenchAsync(Setup setup, string tools, string libraries, int promptTokens, int[] streamCounts, int reps, CancellationToken ct)
     {
         var best = new Dictionary<int, Row>();
-        for (var rep = 0; rep < setup.Reps; rep++)
+        for (var rep = 0; rep < reps; rep++)
         {
             var args = new[]
             {
                 "-m", setup.Model, "-t", Inv(Threads), "-c", Inv(StreamCounts.Max() * ContextPerSequence),
-                "-npp", Inv(promptTokens), "-ntg", Inv(setup.MaxTokens), "-npl", string.Join(',', StreamCounts), "--output-format", "jsonl",
+                "-npp", Inv(promptTokens), "-ntg", Inv(setup.MaxTokens), "-npl", string.Join(',', streamCounts), "--output-format", "jsonl",
             };
             var (output, _) = await RunToolAsync(Path.Combine(tools, "llama-batched-bench"), libraries, args, ct).ConfigureAwait(false);
             foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Where(l => l.StartsWith('{')))
