@@ -79,7 +79,10 @@ public static class DispatchBenchmark
             await Task.Delay(TimeSpan.FromSeconds(1), ct).ConfigureAwait(false);
             instantDirect = await SteadyAsync(() => DirectFirstTokenAsync(network.Inference, ct), ct).ConfigureAwait(false);
             var legs = new System.Collections.Concurrent.ConcurrentBag<(double ToWorker, double FromWorker)>();
+            var gcBefore = (GC.GetTotalPauseDuration(), GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
             instantGateway = await SteadyAsync(() => GatewayFirstTokenAsync(network, legs, ct), ct).ConfigureAwait(false);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  GC during the gateway phase: {GC.CollectionCount(0) - gcBefore.Item2} gen0, {GC.CollectionCount(1) - gcBefore.Item3} gen1, {GC.CollectionCount(2) - gcBefore.Item4} gen2, {(GC.GetTotalPauseDuration() - gcBefore.Item1).TotalMilliseconds:F1} ms paused"));
             toWorker = Stats([.. legs.Select(l => l.ToWorker)]);
             fromWorker = Stats([.. legs.Select(l => l.FromWorker)]);
             // The ledger's hold is on the path to the first token: measure it alone to show its share.
