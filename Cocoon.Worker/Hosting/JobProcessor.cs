@@ -55,9 +55,19 @@ public sealed class JobProcessor(
                 _cancelledEarly[(requestId, attempt)] = time.GetUtcNow();
             }
 
-            return;
+            // The job may have started between the look-up above and the note: each side writes its own map, then
+            // reads the other's (RunAsync registers, then looks here), so one of them always sees the other.
+            if (!_running.TryGetValue((requestId, attempt), out job) || !_cancelledEarly.TryRemove((requestId, attempt), out _))
+            {
+                return;
+            }
         }
 
+        CancelRunning(job);
+    }
+
+    private static void CancelRunning(CancellationTokenSource job)
+    {
         try
         {
             job.Cancel();
@@ -170,6 +180,12 @@ public sealed class JobProcessor(
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, cancelled.Token);
         var key = (job.RequestId, job.Attempt);
         _running[key] = cancelled;
+
+        // A cancel that came after the queued-job check in ProcessAsync but before the line above.
+        if (_cancelledEarly.TryRemove(key, out _))
+        {
+            CancelRunning(cancelled);
+        }
         GenerationUsage? usage = null;
         try
         {
