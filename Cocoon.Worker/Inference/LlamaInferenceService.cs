@@ -24,10 +24,7 @@ public sealed partial class LlamaInferenceService : IInferenceService, IDisposab
     private readonly TimeProvider _time;
     private readonly Channel<Sequence> _queue;
     private readonly Thread _thread;
-    // Lowest id first, and _active ordered by id: with one KV stream per sequence llama.cpp puts only sequences with
-    // consecutive increasing ids into one micro-batch (llama_batch_allocr::split_equal, sequential), so a batch in
-    // any other order is decoded as several graphs, one per run of consecutive ids.
-    private readonly SortedSet<int> _freeSeqIds = [];
+    private readonly SequenceSlots _slots;
     private readonly List<Sequence> _active = [];
     private readonly int _batchCapacity;
     private readonly long _chunkInterval;
@@ -86,10 +83,7 @@ public sealed partial class LlamaInferenceService : IInferenceService, IDisposab
         ContextLength = Math.Min(options.ContextSize, (int)LlamaNative.llama_n_ctx_seq(_context));
         MaxConcurrency = (int)LlamaNative.llama_n_seq_max(_context);
         _batchCapacity = (int)LlamaNative.llama_n_batch(_context);
-        for (var id = MaxConcurrency - 1; id >= 0; id--)
-        {
-            _freeSeqIds.Add(id);
-        }
+        _slots = new SequenceSlots(MaxConcurrency);
 
         _freeSequences = MaxConcurrency;
 
@@ -444,7 +438,7 @@ public sealed partial class LlamaInferenceService : IInferenceService, IDisposab
 
     private void Admit()
     {
-        while (_freeSeqIds.Count > 0 && _queue.Reader.TryRead(out var s))
+        while (_slots.Free > 0 && _queue.Reader.TryRead(out var s))
         {
             if (s.IsCancelled)
             {
@@ -464,12 +458,10 @@ public sealed partial class LlamaInferenceService : IInferenceService, IDisposab
                 continue;
             }
 
-            s.SeqId = _freeSeqIds.Min;
-            _freeSeqIds.Remove(s.SeqId);
-            Volatile.Write(ref _freeSequences, _freeSeqIds.Count);
+            s.SeqId = _slots.Take();
+            Volatile.Write(ref _freeSequences, _slots.Free);
             s.StartedAt = _time.GetTimestamp();
-            var at = _active.FindIndex(a => a.SeqId > s.SeqId);
-            _active.Insert(at < 0 ? _active.Count : at, s);
+            SequenceSlots.Order(_active, s, a => a.SeqId);
         }
     }
 
@@ -627,8 +619,8 @@ public sealed partial class LlamaInferenceService : IInferenceService, IDisposab
         if (s.SeqId >= 0)
         {
             LlamaNative.llama_memory_seq_rm(_memory, s.SeqId, -1, -1);
-            _freeSeqIds.Add(s.SeqId);
-            Volatile.Write(ref _freeSequences, _freeSeqIds.Count);
+            _slots.Return(s.SeqId);
+            Volatile.Write(ref _freeSequences, _slots.Free);
             s.SeqId = -1;
         }
 
