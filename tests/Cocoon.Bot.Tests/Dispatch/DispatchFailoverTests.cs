@@ -34,7 +34,9 @@ public sealed class DispatchFailoverTests(RedisFixture redis) : IClassFixture<Re
         }
 
         var payer = await network.FundedPayerAsync(1_000_000_000, _ct);
-        var request = DispatchNetwork.Request(payer, "Once upon a time", 60);
+        // Long enough that the worker is still generating when its first piece reaches us: the small model writes
+        // 60 tokens in ~15 ms, and the worker gathers text into 10 ms chunks, so a short answer can end before the kill.
+        var request = DispatchNetwork.Request(payer, "Once upon a time", 400);
         var text = new System.Text.StringBuilder();
         DispatchReceipt? receipt = null;
         string? killed = null;
