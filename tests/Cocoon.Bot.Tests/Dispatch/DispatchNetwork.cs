@@ -131,6 +131,9 @@ public sealed class DispatchNetwork : IAsyncDisposable
             ["Worker:JobPoll"] = "00:00:00.050",
             ["Llama:MaxConcurrency"] = "4",
             ["Llama:Threads"] = "1",
+
+            // One chunk per token, as the streaming tests count pieces (the 10 ms default is tested in the worker's tests).
+            ["Llama:ChunkIntervalMs"] = "0",
         };
         foreach (var (k, v) in settings ?? new Dictionary<string, string?>())
         {

@@ -66,6 +66,9 @@ public sealed class FullStackFixture : IAsyncLifetime
             ["Worker:JobPoll"] = "00:00:00.050",
             ["Llama:MaxConcurrency"] = "4",
             ["Llama:Threads"] = "1",
+
+            // One chunk per token, as the streaming tests count pieces (the 10 ms default is tested in the worker's tests).
+            ["Llama:ChunkIntervalMs"] = "0",
         });
         builder.Logging.SetMinimumLevel(LogLevel.Trace).AddProvider(Logs);
         builder.Services.AddLlamaInference(builder.Configuration);
