@@ -56,7 +56,9 @@ public sealed class JobProcessor(
             }
 
             // The job may have started between the look-up above and the note: each side writes its own map, then
-            // reads the other's (RunAsync registers, then looks here), so one of them always sees the other.
+            // reads the other's (RunAsync registers, then looks here), so one of them always sees the other. The
+            // barrier keeps the read from moving ahead of the write.
+            Interlocked.MemoryBarrier();
             if (!_running.TryGetValue((requestId, attempt), out job) || !_cancelledEarly.TryRemove((requestId, attempt), out _))
             {
                 return;
@@ -181,7 +183,8 @@ public sealed class JobProcessor(
         var key = (job.RequestId, job.Attempt);
         _running[key] = cancelled;
 
-        // A cancel that came after the queued-job check in ProcessAsync but before the line above.
+        // A cancel that came after the queued-job check in ProcessAsync but before the line above (see Cancel).
+        Interlocked.MemoryBarrier();
         if (_cancelledEarly.TryRemove(key, out _))
         {
             CancelRunning(cancelled);

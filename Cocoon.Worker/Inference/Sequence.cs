@@ -51,7 +51,7 @@ internal sealed class Sequence : IDisposable
 
     public long FirstTokenAt { get; set; }
 
-    /// <summary>Text decoded but not yet handed out (see LlamaInferenceOptions.ChunkInterval).</summary>
+    /// <summary>Text decoded but not yet handed out (see LlamaInferenceOptions.ChunkIntervalMs).</summary>
     public System.Text.StringBuilder Pending { get; } = new();
 
     /// <summary>When the last chunk went out; 0 before the first.</summary>
