@@ -5,6 +5,7 @@ return args.FirstOrDefault() switch
 {
     "generate" => await GenerateCommand.RunAsync(args[1..]),
     "selfcheck" => await SelfCheckCommand.RunAsync(args[1..]),
+    "platform-key" => await PlatformKeyCommand.RunAsync(args[1..]),
     "run" => await Cocoon.Worker.Hosting.RunCommand.RunAsync(args[1..]),
     _ => CliSupport.Usage(args.FirstOrDefault()),
 };

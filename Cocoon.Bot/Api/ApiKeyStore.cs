@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
-using Cocoon.Engine.Transport;
+using Cocoon.Network.Transport;
 using Cocoon.Ledger.Accounts;
 using StackExchange.Redis;
 

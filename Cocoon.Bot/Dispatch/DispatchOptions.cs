@@ -43,9 +43,6 @@ public sealed class DispatchOptions : IValidatableObject
     /// <summary>When non-empty, a TDX quote's MRTD (hex) must be one of these.</summary>
     public List<string> AllowedTdxMrTd { get; set; } = [];
 
-    /// <summary>Trust the simulated platform key under COCOON_DATA/tee (the one a local worker on this machine uses). Local development only.</summary>
-    public bool TrustLocalSimulatedPlatform { get; set; }
-
     /// <summary>Accept workers without a provider token (provider "local"). Local development only.</summary>
     public bool AllowLocalProvider { get; set; }
 

@@ -1,5 +1,5 @@
 using Cocoon.Engine.Pricing;
-using Cocoon.Engine.Transport;
+using Cocoon.Network.Transport;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Cocoon.Bot.Dispatch;
@@ -19,7 +19,7 @@ public static class DispatchServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<GatewayMetrics>();
         services.TryAddSingleton<GatewayIdentity>();
-        services.TryAddSingleton(_ => PriceTable.FromConfiguration(configuration));
+        services.TryAddSingleton(_ => new PriceTable(configuration.GetSection(PricingOptions.Section).Get<PricingOptions>() ?? new PricingOptions()));
         services.TryAddSingleton<DispatchPricing>();
         services.TryAddSingleton<WorkerDirectory>();
         services.TryAddSingleton<ResultRouter>();

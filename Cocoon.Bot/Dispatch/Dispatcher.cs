@@ -8,7 +8,7 @@ using Cocoon.Engine.Attestation;
 using Cocoon.Engine.Crypto;
 using Cocoon.Engine.Matching;
 using Cocoon.Engine.Protocol;
-using Cocoon.Engine.Transport;
+using Cocoon.Network.Transport;
 using Cocoon.Ledger.Accounts;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;

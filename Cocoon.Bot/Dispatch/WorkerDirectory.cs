@@ -4,8 +4,8 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Cocoon.Engine.Attestation;
-using Cocoon.Engine.Providers;
-using Cocoon.Engine.Transport;
+using Cocoon.Network.Providers;
+using Cocoon.Network.Transport;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
@@ -57,13 +57,7 @@ public sealed partial class WorkerDirectory : BackgroundService
         _time = time;
         _logger = logger;
         _servedModels = _options.Models.Select(m => m.Sha256.ToLowerInvariant()).ToFrozenSet(StringComparer.OrdinalIgnoreCase);
-        var platformKeys = new List<string>(_options.TrustedSimulatedPlatformKeys);
-        if (_options.TrustLocalSimulatedPlatform)
-        {
-            platformKeys.Add(Convert.ToHexStringLower(SimulatedTeeProvider.ReadPlatformPublicKey(
-                Path.Combine(Engine.Hosting.CocoonEnvironment.DataDir(configuration), "tee"))));
-        }
-
+        var platformKeys = _options.TrustedSimulatedPlatformKeys;
         _verifier = new AttestationVerifier(new AttestationPolicy
         {
             AllowedMeasurements = _options.AllowedMeasurements,

@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
-using Cocoon.Engine.Hosting;
+using Cocoon.Network.Hosting;
 using Microsoft.Extensions.Configuration;
 
 namespace Cocoon.Bot.Hosting;

@@ -1,7 +1,7 @@
 using Cocoon.Bot.Api;
 using Cocoon.Bot.Dispatch;
 using Cocoon.Bot.Observability;
-using Cocoon.Engine.Hosting;
+using Cocoon.Network.Hosting;
 using Cocoon.Ledger;
 using Cocoon.Ledger.Chain;
 using Microsoft.AspNetCore.Server.Kestrel.Core;

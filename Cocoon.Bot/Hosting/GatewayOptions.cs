@@ -1,5 +1,5 @@
 using System.ComponentModel.DataAnnotations;
-using Cocoon.Engine.Hosting;
+using Cocoon.Network.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace Cocoon.Bot.Hosting;

@@ -1,4 +1,4 @@
-using Cocoon.Engine.Hosting;
+using Cocoon.Network.Hosting;
 using Cocoon.Ledger.Checks;
 
 namespace Cocoon.Bot.Hosting;

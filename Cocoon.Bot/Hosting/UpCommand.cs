@@ -4,7 +4,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using Cocoon.Bot.Api;
-using Cocoon.Engine.Hosting;
+using Cocoon.Network.Hosting;
 using Cocoon.Ledger.Chain;
 using Microsoft.Extensions.Configuration;
 
@@ -54,9 +54,8 @@ internal static class UpCommand
                 ["COCOON_HTTP"] = settings.Url,
                 ["COCOON_API_KEY"] = settings.ApiKey,
                 ["ASPNETCORE_URLS"] = null,
-                // Local development policy: trust the simulated TEE key this machine's worker uses, accept its
-                // measurement (a fresh build has one nobody allow-listed) and workers without a provider token.
-                ["Gateway__TrustLocalSimulatedPlatform"] = "true",
+                // Local development policy: accept the local worker's measurement (a fresh build has one nobody
+                // allow-listed) and workers without a provider token. The simulated platform key is added below.
                 ["Gateway__AcceptAnySimulatedMeasurement"] = "true",
                 ["Gateway__AllowLocalProvider"] = "true",
             };
@@ -87,6 +86,10 @@ internal static class UpCommand
                     chainNote = $"TON:       off: the local test chain did not start ({ex.Message}); set Ton:ApiUrl and Ton:ApiKey for a real toncenter";
                 }
             }
+
+            // Trust the simulated TEE key of this machine's worker: the worker says which key it is, so the gateway
+            // never reads the worker's files.
+            childEnvironment["Gateway__TrustedSimulatedPlatformKeys__0"] = await WorkerPlatformKeyAsync(settings.WorkerExe, childEnvironment, cancellationToken);
 
             var (gatewayExe, gatewayArgs) = SelfCommand();
             // The gateway runs in its own folder so its appsettings.json applies; the worker keeps the current folder,
@@ -295,6 +298,36 @@ internal static class UpCommand
             output.Write(b.ToString());
             output.Flush();
         }
+    }
+
+    /// <summary>Runs <c>Cocoon.Worker platform-key</c> with the stack's environment and returns the key it prints.</summary>
+    private static async Task<string> WorkerPlatformKeyAsync(string workerExe, IReadOnlyDictionary<string, string?> environment, CancellationToken cancellationToken)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo(workerExe) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add("platform-key");
+        foreach (var (name, value) in environment)
+        {
+            if (value is null)
+            {
+                start.Environment.Remove(name);
+            }
+            else
+            {
+                start.Environment[name] = value;
+            }
+        }
+
+        using var process = System.Diagnostics.Process.Start(start) ?? throw new UpSettingsException($"could not start {workerExe}");
+        var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
+        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
+        await process.WaitForExitAsync(cancellationToken);
+        var key = (await stdout).Trim();
+        if (process.ExitCode != 0 || key.Length != 64)
+        {
+            throw new UpSettingsException($"the worker could not tell its simulated platform key (exit {process.ExitCode}): {(await stderr).Trim()}");
+        }
+
+        return key;
     }
 
     /// <summary>How to start this same program as the gateway: the apphost, or <c>dotnet Cocoon.Bot.dll</c>.</summary>

@@ -2,7 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Cocoon.Bot.Dispatch;
 using Cocoon.Engine.Attestation;
-using Cocoon.Engine.Transport;
+using Cocoon.Network.Transport;
 using Cocoon.Ledger.Accounts;
 using Cocoon.Ledger.Deposits;
 using Cocoon.Ledger.Ton;

@@ -1,4 +1,4 @@
-using Cocoon.Engine.Transport;
+using Cocoon.Network.Transport;
 using StackExchange.Redis;
 
 namespace Cocoon.Bot.MiniApp;

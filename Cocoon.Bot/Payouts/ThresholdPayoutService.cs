@@ -1,5 +1,5 @@
 using System.ComponentModel.DataAnnotations;
-using Cocoon.Engine.Providers;
+using Cocoon.Network.Providers;
 using Cocoon.Ledger;
 using Cocoon.Ledger.Payouts;
 using Cocoon.Ledger.Ton;

@@ -6,7 +6,7 @@ using Cocoon.Bot.Telegram.Payments;
 using Cocoon.Bot.Telegram.Providers;
 using Cocoon.Bot.Telegram.Transport;
 using Cocoon.Bot.Telegram.Updates;
-using Cocoon.Engine.Hosting;
+using Cocoon.Network.Hosting;
 using global::Telegram.Bot;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;

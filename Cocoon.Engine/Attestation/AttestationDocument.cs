@@ -9,34 +9,7 @@ public sealed record HardwareInfo(
     [property: JsonPropertyOrder(0)] string Cpu,
     [property: JsonPropertyOrder(1)] string? Gpu,
     [property: JsonPropertyOrder(2)] long MemoryBytes,
-    [property: JsonPropertyOrder(3)] int Threads)
-{
-    /// <summary>Reads this machine: CPU model from /proc/cpuinfo where there is one, memory and logical threads from the runtime.</summary>
-    public static HardwareInfo Detect(string? gpu = null)
-    {
-        var cpu = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture.ToString();
-        try
-        {
-            if (File.Exists("/proc/cpuinfo"))
-            {
-                var model = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal));
-                if (model?.Split(':', 2) is [_, var name] && name.Trim().Length > 0)
-                {
-                    cpu = name.Trim();
-                }
-            }
-        }
-        catch (IOException)
-        {
-            // Unreadable /proc is not worth failing start-up over; the architecture name remains.
-        }
-        catch (UnauthorizedAccessException)
-        {
-        }
-
-        return new HardwareInfo(cpu, gpu, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes, Environment.ProcessorCount);
-    }
-}
+    [property: JsonPropertyOrder(3)] int Threads);
 
 /// <summary>
 /// What a worker claims about itself, bound to a TEE by the hash of its canonical encoding. The gateway seals jobs
@@ -94,12 +67,12 @@ public sealed record AttestationDocument
     [JsonPropertyOrder(13)]
     public required DateTimeOffset ExpiresAt { get; init; }
 
-    /// <summary><see cref="SimulatedTeeProvider.TeeKind"/> or <see cref="TdxTeeProvider.TeeKind"/>.</summary>
+    /// <summary><see cref="TeeKinds.Simulated"/> or <see cref="TeeKinds.Tdx"/>.</summary>
     [JsonPropertyOrder(14)]
     public required string TeeKind { get; init; }
 
     [JsonIgnore]
-    public bool IsSimulated => TeeKind == SimulatedTeeProvider.TeeKind;
+    public bool IsSimulated => TeeKind == TeeKinds.Simulated;
 
     /// <summary>Compact UTF-8 JSON with a fixed property order: the bytes that are hashed and signed.</summary>
     public byte[] ToCanonicalBytes() => JsonSerializer.SerializeToUtf8Bytes(this, AttestationJson.Default.AttestationDocument);

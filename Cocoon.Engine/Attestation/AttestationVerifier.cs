@@ -77,8 +77,8 @@ public sealed class AttestationVerifier
         var documentHash = doc.ComputeHash();
         var evidenceVerdict = doc.TeeKind switch
         {
-            SimulatedTeeProvider.TeeKind => VerifySimulated(doc, evidence, documentHash),
-            TdxTeeProvider.TeeKind => VerifyTdx(doc, evidence, documentHash),
+            TeeKinds.Simulated => VerifySimulated(doc, evidence, documentHash),
+            TeeKinds.Tdx => VerifyTdx(doc, evidence, documentHash),
             _ => AttestationVerdict.Refuse(AttestationRefusal.UnknownTee, $"worker {doc.WorkerId}: TEE kind '{doc.TeeKind}' is not one this gateway knows", doc),
         };
         if (evidenceVerdict is not null)
@@ -133,7 +133,7 @@ public sealed class AttestationVerifier
         }
 
         if (!PublicKey.TryImport(SignatureAlgorithm.Ed25519, platformKey, KeyBlobFormat.RawPublicKey, out var key) || key is null
-            || !SignatureAlgorithm.Ed25519.Verify(key, SimulatedTeeProvider.SignedMessage(documentHash), evidence.Payload))
+            || !SignatureAlgorithm.Ed25519.Verify(key, TeeKinds.SimulatedSignedMessage(documentHash), evidence.Payload))
         {
             return AttestationVerdict.Refuse(AttestationRefusal.BadSignature, $"worker {doc.WorkerId}: the simulated platform signature does not cover this document", doc);
         }

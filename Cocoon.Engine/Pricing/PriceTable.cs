@@ -1,5 +1,3 @@
-using Microsoft.Extensions.Configuration;
-
 namespace Cocoon.Engine.Pricing;
 
 /// <summary>
@@ -47,14 +45,6 @@ public sealed class PriceTable
     public ModelPrice Default { get; }
 
     public int NetworkFeeBasisPoints { get; }
-
-    public static PriceTable FromConfiguration(IConfiguration configuration)
-    {
-        ArgumentNullException.ThrowIfNull(configuration);
-        var options = new PricingOptions();
-        configuration.GetSection(PricingOptions.Section).Bind(options);
-        return new PriceTable(options);
-    }
 
     /// <summary>Start-up validation messages that name the setting and the fix; empty when fine.</summary>
     public static IReadOnlyList<string> Validate(PricingOptions options)

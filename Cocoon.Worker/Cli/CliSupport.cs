@@ -1,4 +1,4 @@
-using Cocoon.Engine.Hosting;
+using Cocoon.Network.Hosting;
 using Cocoon.Worker.Inference;
 using Cocoon.Worker.Native;
 using Microsoft.Extensions.Configuration;
@@ -19,6 +19,8 @@ internal static class CliSupport
         Console.Error.WriteLine("""
             usage: Cocoon.Worker generate --prompt TEXT [--model PATH] [--max-tokens N] [--temperature T] [--seed S] [--threads N]
                    Cocoon.Worker selfcheck [--model PATH] [--threads N]
+                   Cocoon.Worker platform-key
+                   Cocoon.Worker run
             """);
         return 2;
     }

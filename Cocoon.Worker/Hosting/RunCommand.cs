@@ -1,4 +1,4 @@
-using Cocoon.Engine.Hosting;
+using Cocoon.Network.Hosting;
 using Cocoon.Worker.Inference;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,6 +1,7 @@
+using Cocoon.Worker.Attestation;
 using Cocoon.Engine.Attestation;
 using Cocoon.Engine.Protocol;
-using Cocoon.Engine.Transport;
+using Cocoon.Network.Transport;
 using Cocoon.Worker.Inference;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,6 +1,7 @@
+using Cocoon.Worker.Attestation;
 using Cocoon.Engine.Attestation;
-using Cocoon.Engine.Hosting;
-using Cocoon.Engine.Transport;
+using Cocoon.Network.Hosting;
+using Cocoon.Network.Transport;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.DependencyInjection;

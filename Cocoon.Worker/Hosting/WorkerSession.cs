@@ -1,7 +1,7 @@
 using System.Text;
 using Cocoon.Engine.Attestation;
 using Cocoon.Engine.Protocol;
-using Cocoon.Engine.Providers;
+using Cocoon.Network.Providers;
 using Cocoon.Worker.Inference;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -60,7 +60,7 @@ public sealed class WorkerSession : IDisposable
             inference.Model.Name,
             inference.Model.Sha256.ToLowerInvariant(),
             measurement,
-            HardwareInfo.Detect(),
+            Cocoon.Worker.Attestation.HardwareDetection.Detect(),
             options.Region,
             options.PriceCoefficient,
             options.MaxConcurrency > 0 ? options.MaxConcurrency : inference.MaxConcurrency);

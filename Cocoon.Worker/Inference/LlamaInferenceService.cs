@@ -157,7 +157,7 @@ public sealed partial class LlamaInferenceService : IInferenceService, IDisposab
         LlamaLibrary.EnsureLoaded(location, loggerFactory.CreateLogger("Cocoon.Worker.Native.LlamaCpp"));
 
         var path = ModelLocator.Resolve(options.Model, Environment.CurrentDirectory);
-        var dataDir = Path.GetFullPath(options.DataDir is { Length: > 0 } d ? d : Engine.Hosting.CocoonEnvironment.DefaultDataDir);
+        var dataDir = Path.GetFullPath(options.DataDir is { Length: > 0 } d ? d : Network.Hosting.CocoonEnvironment.DefaultDataDir);
         LlamaModel.CheckGguf(path);
         var hash = ModelIdentity.Sha256Async(path, dataDir, cancellationToken);
         var model = await Task.Run(() => LlamaModel.Load(path, progress, cancellationToken), cancellationToken).ConfigureAwait(false);

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
-using Cocoon.Engine.Hosting;
+using Cocoon.Network.Hosting;
 
 namespace Cocoon.Bench;
 

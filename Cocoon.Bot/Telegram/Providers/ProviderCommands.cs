@@ -3,7 +3,7 @@ using System.Text;
 using Cocoon.Bot.Dispatch;
 using Cocoon.Bot.Telegram.Accounts;
 using Cocoon.Bot.Telegram.Chats;
-using Cocoon.Engine.Providers;
+using Cocoon.Network.Providers;
 using Cocoon.Ledger.Accounts;
 using Cocoon.Ledger.Payouts;
 using Cocoon.Ledger.Ton;

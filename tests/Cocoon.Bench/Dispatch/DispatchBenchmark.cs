@@ -390,7 +390,7 @@ public static class DispatchBenchmark
                 ["Worker:MaxConcurrency"] = instant ? "64" : "8",
                 ["Llama:MaxConcurrency"] = "8",
                 ["Llama:ContextSize"] = "512",
-                ["Gateway:TrustLocalSimulatedPlatform"] = "true",
+                ["Gateway:TrustedSimulatedPlatformKeys:0"] = Convert.ToHexStringLower(Cocoon.Worker.Attestation.SimulatedTeeProvider.ReadPlatformPublicKey(Path.Combine(dataDir, "tee"))),
                 ["Gateway:AcceptAnySimulatedMeasurement"] = "true",
                 ["Gateway:AllowLocalProvider"] = "true",
                 ["Gateway:RegistryRefresh"] = "00:00:00.250",

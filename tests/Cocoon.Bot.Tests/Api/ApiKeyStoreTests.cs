@@ -7,7 +7,7 @@ namespace Cocoon.Bot.Tests.Api;
 
 public sealed class ApiKeyStoreTests(RedisFixture redis) : IClassFixture<RedisFixture>
 {
-    private readonly ApiKeyStore _store = new(redis.Connection, new Cocoon.Engine.Transport.RedisKeys("t" + Guid.NewGuid().ToString("N")[..8] + ":"), TimeProvider.System);
+    private readonly ApiKeyStore _store = new(redis.Connection, new Cocoon.Network.Transport.RedisKeys("t" + Guid.NewGuid().ToString("N")[..8] + ":"), TimeProvider.System);
 
     [Fact]
     public async Task Created_key_validates_to_its_owner_until_revoked()

@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using Cocoon.Bot.Dispatch;
 using Cocoon.Engine.Protocol;
-using Cocoon.Engine.Transport;
+using Cocoon.Network.Transport;
 using Cocoon.Worker.Hosting;
 using Cocoon.Worker.Inference;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Cocoon.Bot.Dispatch;
 using Cocoon.Engine.Protocol;
-using Cocoon.Engine.Transport;
+using Cocoon.Network.Transport;
 using Cocoon.Testing;
 using Cocoon.Worker.Hosting;
 using Microsoft.Extensions.DependencyInjection;

@@ -3,7 +3,7 @@ using System.Diagnostics.Metrics;
 using System.Collections.Concurrent;
 using Cocoon.Bot.Dispatch;
 using Cocoon.Engine.Protocol;
-using Cocoon.Engine.Transport;
+using Cocoon.Network.Transport;
 using Cocoon.Ledger;
 using Cocoon.Ledger.Accounts;
 using Cocoon.Testing;
@@ -35,7 +35,7 @@ public sealed class DispatchNetwork : IAsyncDisposable
         Prefix = "t" + Guid.NewGuid().ToString("N")[..10] + ":";
         var settings = new Dictionary<string, string?>(BaseSettings)
         {
-            ["Gateway:TrustLocalSimulatedPlatform"] = "true",
+            ["Gateway:TrustedSimulatedPlatformKeys:0"] = Convert.ToHexStringLower(Cocoon.Worker.Attestation.SimulatedTeeProvider.ReadPlatformPublicKey(Path.Combine(Data.Path, "tee"))),
             ["Gateway:AcceptAnySimulatedMeasurement"] = "true",
             ["Gateway:AllowLocalProvider"] = "true",
             ["Gateway:RegistryRefresh"] = "00:00:00.100",

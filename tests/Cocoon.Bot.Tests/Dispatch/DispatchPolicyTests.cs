@@ -95,7 +95,7 @@ public sealed class DispatchPolicyTests(RedisFixture redis) : IClassFixture<Redi
 
     private static async Task ReRegisterAsync(DispatchNetwork network, string entryId, ScriptedWorker documentOwner, CancellationToken ct)
     {
-        var registry = (Cocoon.Engine.Transport.WorkerRegistry)network.Gateway.Services.GetService(typeof(Cocoon.Engine.Transport.WorkerRegistry))!;
+        var registry = (Cocoon.Network.Transport.WorkerRegistry)network.Gateway.Services.GetService(typeof(Cocoon.Network.Transport.WorkerRegistry))!;
         await registry.PublishAsync(new Cocoon.Engine.Protocol.WorkerRegistration
         {
             WorkerId = entryId,

@@ -1,9 +1,10 @@
+using Cocoon.Worker.Attestation;
 using System.Security.Cryptography;
 using System.Text;
 using Cocoon.Engine.Attestation;
 using Cocoon.Engine.Crypto;
 using Cocoon.Engine.Protocol;
-using Cocoon.Engine.Transport;
+using Cocoon.Network.Transport;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Cocoon.Bot.Tests.Dispatch;
@@ -58,7 +59,7 @@ public sealed class ScriptedWorker : IDisposable
         var identity = WorkerIdentity.Create("sw-" + Guid.NewGuid().ToString("N")[..10]);
         using var tee = SimulatedTeeProvider.LoadOrCreate(platformDir ?? Path.Combine(network.Data.Path, "tee"));
         var claims = new WorkerClaims("local", ModelName, modelSha ?? ModelSha, measurement ?? AnyMeasurement,
-            HardwareInfo.Detect(), "local", 1000, maxConcurrency);
+            Cocoon.Worker.Attestation.HardwareDetection.Detect(), "local", 1000, maxConcurrency);
         var bundle = await identity.AttestAsync(claims, tee, clock ?? TimeProvider.System, validity ?? TimeSpan.FromHours(1), cancellationToken);
         return new ScriptedWorker(network, identity, forge is null ? bundle : forge(bundle), maxConcurrency);
     }

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using Cocoon.Bot.Api;
 using Cocoon.Bot.Dispatch;
-using Cocoon.Engine.Transport;
+using Cocoon.Network.Transport;
 using Cocoon.Ledger;
 using Cocoon.Bot.Telegram;
 using Cocoon.Ledger.Accounts;

@@ -1,6 +1,6 @@
 using Cocoon.Bot.Api;
 using Cocoon.Bot.Telegram.Providers;
-using Cocoon.Engine.Providers;
+using Cocoon.Network.Providers;
 using Cocoon.Ledger.Ton;
 using Cocoon.Testing;
 

@@ -1,6 +1,5 @@
 using System.Numerics;
 using Cocoon.Engine.Pricing;
-using Microsoft.Extensions.Configuration;
 
 namespace Cocoon.Engine.Tests.Pricing;
 
@@ -99,17 +98,13 @@ public sealed class PriceCalculatorTests
     }
 
     [Fact]
-    public void Price_table_reads_configuration_with_a_default_for_any_model()
+    public void Price_table_has_a_default_for_any_model_and_ignores_name_case()
     {
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        var table = new PriceTable(new PricingOptions
         {
-            ["Pricing:NetworkFeeBasisPoints"] = "500",
-            ["Pricing:Models:Qwen-Small:PromptPerMillion"] = "1000000",
-            ["Pricing:Models:Qwen-Small:CachedPromptPerMillion"] = "250000",
-            ["Pricing:Models:Qwen-Small:CompletionPerMillion"] = "4000000",
-        }).Build();
-
-        var table = PriceTable.FromConfiguration(configuration);
+            NetworkFeeBasisPoints = 500,
+            Models = { ["Qwen-Small"] = new ModelPrice { PromptPerMillion = 1_000_000, CachedPromptPerMillion = 250_000, CompletionPerMillion = 4_000_000 } },
+        });
 
         Assert.Equal(500, table.NetworkFeeBasisPoints);
         Assert.Equal(4_000_000, table.For("qwen-small").CompletionPerMillion);

@@ -1,6 +1,6 @@
 using StackExchange.Redis;
 
-namespace Cocoon.Engine.Transport;
+namespace Cocoon.Network.Transport;
 
 /// <summary>Every Redis key and channel name the network uses, in one place.</summary>
 public sealed class RedisKeys(string prefix)

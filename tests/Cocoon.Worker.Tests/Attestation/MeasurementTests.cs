@@ -1,7 +1,8 @@
+using Cocoon.Worker.Attestation;
 using Cocoon.Engine.Attestation;
 using Cocoon.Testing;
 
-namespace Cocoon.Engine.Tests.Attestation;
+namespace Cocoon.Worker.Tests.Attestation;
 
 public sealed class MeasurementTests
 {

@@ -1,9 +1,9 @@
 using System.Text;
 using Cocoon.Engine.Protocol;
-using Cocoon.Engine.Providers;
-using Cocoon.Engine.Transport;
+using Cocoon.Network.Providers;
+using Cocoon.Network.Transport;
 
-namespace Cocoon.Engine.Tests.Transport;
+namespace Cocoon.Network.Tests.Transport;
 
 public sealed class TransportTests(RedisFixture redis) : IClassFixture<RedisFixture>
 {

@@ -4,7 +4,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
-namespace Cocoon.Engine.Transport;
+namespace Cocoon.Network.Transport;
 
 public static class TransportServiceCollectionExtensions
 {

@@ -1,4 +1,6 @@
-namespace Cocoon.Engine.Attestation;
+using Cocoon.Engine.Attestation;
+
+namespace Cocoon.Worker.Attestation;
 
 /// <summary>
 /// Intel TDX through the Linux configfs-tsm report interface (kernel 6.7+ in a TDX guest): a new report entry,
@@ -7,7 +9,7 @@ namespace Cocoon.Engine.Attestation;
 /// </summary>
 public sealed class TdxTeeProvider : ITeeProvider
 {
-    public const string TeeKind = "tdx";
+    public const string TeeKind = TeeKinds.Tdx;
     public const string DefaultReportRoot = "/sys/kernel/config/tsm/report";
 
     private readonly string _reportRoot;

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 
-namespace Cocoon.Engine.Attestation;
+namespace Cocoon.Worker.Attestation;
 
 /// <summary>
 /// The worker's code measurement: SHA-256 over (name, SHA-256 of contents) of each of its assemblies and native

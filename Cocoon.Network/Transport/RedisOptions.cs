@@ -1,7 +1,7 @@
 using System.ComponentModel.DataAnnotations;
-using Cocoon.Engine.Hosting;
+using Cocoon.Network.Hosting;
 
-namespace Cocoon.Engine.Transport;
+namespace Cocoon.Network.Transport;
 
 /// <summary>Configuration section "Redis".</summary>
 public sealed class RedisOptions

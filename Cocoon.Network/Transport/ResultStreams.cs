@@ -2,7 +2,7 @@ using System.Text.Json;
 using Cocoon.Engine.Protocol;
 using StackExchange.Redis;
 
-namespace Cocoon.Engine.Transport;
+namespace Cocoon.Network.Transport;
 
 public sealed record ResultEntry(string EntryId, ResultEnvelope? Envelope);
 

@@ -1,6 +1,8 @@
 using NSec.Cryptography;
 
-namespace Cocoon.Engine.Attestation;
+using Cocoon.Engine.Attestation;
+
+namespace Cocoon.Worker.Attestation;
 
 /// <summary>
 /// Stands in for hardware attestation where there is none: an Ed25519 "platform" key, kept in a file under the data
@@ -9,10 +11,8 @@ namespace Cocoon.Engine.Attestation;
 /// </summary>
 public sealed class SimulatedTeeProvider : ITeeProvider, IDisposable
 {
-    public const string TeeKind = "simulated";
+    public const string TeeKind = TeeKinds.Simulated;
     public const string KeyFileName = "platform.key";
-
-    private static ReadOnlySpan<byte> Domain => "cocoon simulated tee v1\0"u8;
 
     private readonly Key _platformKey;
 
@@ -73,11 +73,9 @@ public sealed class SimulatedTeeProvider : ITeeProvider, IDisposable
             throw new ArgumentException("The document hash must be a 32-byte SHA-256.", nameof(documentHash));
         }
 
-        var signature = SignatureAlgorithm.Ed25519.Sign(_platformKey, SignedMessage(documentHash.Span));
+        var signature = SignatureAlgorithm.Ed25519.Sign(_platformKey, TeeKinds.SimulatedSignedMessage(documentHash.Span));
         return Task.FromResult(new AttestationEvidence(TeeKind, signature, PlatformPublicKey));
     }
-
-    internal static byte[] SignedMessage(ReadOnlySpan<byte> documentHash) => [.. Domain, .. documentHash];
 
     public void Dispose() => _platformKey.Dispose();
 

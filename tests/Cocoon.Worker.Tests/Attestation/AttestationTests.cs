@@ -1,9 +1,10 @@
+using Cocoon.Worker.Attestation;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Cocoon.Engine.Attestation;
 using Cocoon.Testing;
 
-namespace Cocoon.Engine.Tests.Attestation;
+namespace Cocoon.Worker.Tests.Attestation;
 
 public sealed class AttestationTests : IDisposable
 {
@@ -277,7 +278,7 @@ public sealed class AttestationTests : IDisposable
     [Fact]
     public void Hardware_detection_reports_this_machine()
     {
-        var hw = HardwareInfo.Detect();
+        var hw = Cocoon.Worker.Attestation.HardwareDetection.Detect();
         Assert.Equal(Environment.ProcessorCount, hw.Threads);
         Assert.True(hw.MemoryBytes > 0);
         Assert.False(string.IsNullOrWhiteSpace(hw.Cpu));

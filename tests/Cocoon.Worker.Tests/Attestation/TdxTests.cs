@@ -1,9 +1,10 @@
+using Cocoon.Worker.Attestation;
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 using Cocoon.Engine.Attestation;
 using Cocoon.Testing;
 
-namespace Cocoon.Engine.Tests.Attestation;
+namespace Cocoon.Worker.Tests.Attestation;
 
 public sealed class TdxTests : IDisposable
 {

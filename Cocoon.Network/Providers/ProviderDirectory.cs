@@ -1,10 +1,10 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
-using Cocoon.Engine.Transport;
+using Cocoon.Network.Transport;
 using StackExchange.Redis;
 
-namespace Cocoon.Engine.Providers;
+namespace Cocoon.Network.Providers;
 
 /// <summary>What a provider tells us when registering (from the Telegram /provider command or an operator).</summary>
 public sealed record ProviderProfile(string Name, long? TelegramUserId = null, string? PayoutAddress = null, string? Contact = null);

@@ -2,7 +2,7 @@ using System.Text.Json;
 using Cocoon.Engine.Protocol;
 using StackExchange.Redis;
 
-namespace Cocoon.Engine.Transport;
+namespace Cocoon.Network.Transport;
 
 /// <summary>An entry read from a job stream: the raw payload (parsed by the worker, which dead-letters garbage).</summary>
 public sealed record JobEntry(string EntryId, byte[]? Payload, long Deliveries);

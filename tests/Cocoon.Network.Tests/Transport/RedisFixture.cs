@@ -1,8 +1,8 @@
-using Cocoon.Engine.Transport;
+using Cocoon.Network.Transport;
 using Cocoon.Testing;
 using StackExchange.Redis;
 
-namespace Cocoon.Engine.Tests.Transport;
+namespace Cocoon.Network.Tests.Transport;
 
 /// <summary>One real redis-server per test class; each test takes its own key prefix so tests run in parallel.</summary>
 public sealed class RedisFixture : IDisposable

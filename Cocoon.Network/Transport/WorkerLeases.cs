@@ -1,6 +1,6 @@
 using StackExchange.Redis;
 
-namespace Cocoon.Engine.Transport;
+namespace Cocoon.Network.Transport;
 
 /// <summary>
 /// In-flight jobs per worker, counted atomically in Redis so that any number of gateways together never exceed a

@@ -1,7 +1,7 @@
 using System.Globalization;
 using StackExchange.Redis;
 
-namespace Cocoon.Engine.Transport;
+namespace Cocoon.Network.Transport;
 
 /// <summary>
 /// Stops a job the gateway no longer needs (the caller went away, the attempt timed out or failed): the gateway

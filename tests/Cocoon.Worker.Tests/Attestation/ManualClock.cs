@@ -1,4 +1,4 @@
-namespace Cocoon.Engine.Tests.Attestation;
+namespace Cocoon.Worker.Tests.Attestation;
 
 /// <summary>A TimeProvider whose "now" the test sets: freshness rules are checked at exact instants.</summary>
 internal sealed class ManualClock(DateTimeOffset now) : TimeProvider

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Configuration;
 
-namespace Cocoon.Engine.Hosting;
+namespace Cocoon.Network.Hosting;
 
 /// <summary>
 /// The environment variables operators and the README rely on, mapped onto configuration keys so that

@@ -2,7 +2,7 @@ using System.Text.Json;
 using Cocoon.Engine.Protocol;
 using StackExchange.Redis;
 
-namespace Cocoon.Engine.Transport;
+namespace Cocoon.Network.Transport;
 
 /// <summary>A live registry entry as gateways read it.</summary>
 public sealed record RegisteredWorker(WorkerRegistration Registration, WorkerLoad Load, int Leases);

@@ -1,6 +1,6 @@
 using StackExchange.Redis;
 
-namespace Cocoon.Engine.Transport;
+namespace Cocoon.Network.Transport;
 
 /// <summary>
 /// A connection of its own for blocking stream reads (XREADGROUP/XREAD with BLOCK): a blocked command stalls every
