@@ -7,34 +7,23 @@ namespace Cocoon.Bot.Api;
 internal sealed record MappedRequest(string Model, GenerationRequest Generation, bool Stream, bool IncludeUsage, int MaxCoefficient, TimeSpan Timeout);
 
 /// <summary>
-/// Validates OpenAI request bodies and maps them onto the shared <see cref="GenerationRequest"/>. Every refusal names
-/// the parameter, so a client knows what to fix; nothing here echoes a prompt.
+/// Validates OpenAI request bodies and maps them onto the shared <see cref="GenerationRequest"/>: the API's own shape
+/// here, the generation limits by <see cref="GenerationRules"/> (the same rules the worker applies). Every refusal
+/// names the parameter, so a client knows what to fix; nothing here echoes a prompt.
 /// </summary>
 internal static class RequestMapping
 {
     /// <summary>The default price ceiling when a request gives none, as in <see cref="Dispatch.DispatchRequest"/>.</summary>
     public const int DefaultMaxCoefficient = 4000;
 
-    private const int MaxStopStrings = 4;
-    private const int MaxMessages = 1024;
-
     public static MappedRequest Map(ChatCompletionRequest r, GatewayOptions options)
     {
         var model = RequireModel(r.Model);
-        if (r.Messages is null || r.Messages.Count == 0)
+        var requested = r.Messages ?? [];
+        var messages = new List<ChatMessage>(requested.Count);
+        for (var i = 0; i < requested.Count; i++)
         {
-            throw ApiProblem.Invalid("'messages' must be a non-empty array of chat messages.", "messages", "missing_required_parameter");
-        }
-
-        if (r.Messages.Count > MaxMessages)
-        {
-            throw ApiProblem.Invalid($"'messages' may hold at most {MaxMessages} messages.", "messages");
-        }
-
-        var messages = new List<ChatMessage>(r.Messages.Count);
-        for (var i = 0; i < r.Messages.Count; i++)
-        {
-            var m = r.Messages[i] ?? throw ApiProblem.Invalid("A message must be an object.", $"messages[{i}]");
+            var m = requested[i] ?? throw ApiProblem.Invalid("A message must be an object.", $"messages[{i}]");
             var role = m.Role switch
             {
                 "system" or "developer" => "system",
@@ -81,11 +70,11 @@ internal static class RequestMapping
             throw ApiProblem.Invalid("Give max_tokens or max_completion_tokens, not two different values.", "max_tokens");
         }
 
-        var maxTokens = PositiveMaxTokens(r.MaxCompletionTokens ?? r.MaxTokens, r.MaxCompletionTokens is null ? "max_tokens" : "max_completion_tokens", options.DefaultMaxTokens);
-        var sampling = Sampling(maxTokens, r.Temperature, r.TopP, r.TopK, r.MinP, r.RepetitionPenalty, r.PresencePenalty, r.FrequencyPenalty, r.Seed, r.Stop, r.N);
+        var maxTokensParam = r.MaxCompletionTokens is null ? "max_tokens" : "max_completion_tokens";
+        var sampling = Sampling(r.MaxCompletionTokens ?? r.MaxTokens ?? options.DefaultMaxTokens, r.Temperature, r.TopP, r.TopK, r.MinP, r.RepetitionPenalty, r.PresencePenalty, r.FrequencyPenalty, r.Seed, r.Stop, r.N);
         return new MappedRequest(
             model,
-            new GenerationRequest { Messages = messages, Sampling = sampling },
+            Checked(new GenerationRequest { Messages = messages, Sampling = sampling }, maxTokensParam),
             r.Stream ?? false,
             r.StreamOptions?.IncludeUsage ?? false,
             MaxCoefficient(r.MaxCoefficient),
@@ -103,11 +92,6 @@ internal static class RequestMapping
         if (r.Prompt.Count > 1)
         {
             throw ApiProblem.Invalid("Only one prompt per request is supported; send one request per prompt.", "prompt", "unsupported_value");
-        }
-
-        if (r.Prompt[0].Length == 0)
-        {
-            throw ApiProblem.Invalid("'prompt' must not be empty.", "prompt", "invalid_value");
         }
 
         if (r.Echo is true)
@@ -132,11 +116,10 @@ internal static class RequestMapping
 
         Unsupported(r.LogitBias, "logit_bias");
         // OpenAI's legacy completions default to 16 tokens; keep that so existing clients behave as they expect.
-        var maxTokens = PositiveMaxTokens(r.MaxTokens, "max_tokens", 16);
-        var sampling = Sampling(maxTokens, r.Temperature, r.TopP, r.TopK, r.MinP, r.RepetitionPenalty, r.PresencePenalty, r.FrequencyPenalty, r.Seed, r.Stop, r.N);
+        var sampling = Sampling(r.MaxTokens ?? 16, r.Temperature, r.TopP, r.TopK, r.MinP, r.RepetitionPenalty, r.PresencePenalty, r.FrequencyPenalty, r.Seed, r.Stop, r.N);
         return new MappedRequest(
             model,
-            new GenerationRequest { Prompt = r.Prompt[0], Sampling = sampling },
+            Checked(new GenerationRequest { Prompt = r.Prompt[0], Sampling = sampling }, "max_tokens"),
             r.Stream ?? false,
             r.StreamOptions?.IncludeUsage ?? false,
             MaxCoefficient(r.MaxCoefficient),
@@ -156,12 +139,11 @@ internal static class RequestMapping
         }
     }
 
-    private static int PositiveMaxTokens(int? value, string param, int fallback) => value switch
-    {
-        null => fallback,
-        <= 0 => throw ApiProblem.Invalid($"'{param}' must be at least 1.", param, "invalid_value"),
-        _ => value.Value,
-    };
+    /// <summary>The protocol's rules (<see cref="GenerationRules"/>), refused with the rule's parameter, message and code.</summary>
+    private static GenerationRequest Checked(GenerationRequest generation, string maxTokensParam) =>
+        GenerationRules.Check(generation, maxTokensParam) is { } violation ? throw Refuse(violation) : generation;
+
+    private static ApiProblem Refuse(GenerationViolation violation) => ApiProblem.Invalid(violation.Message, violation.Param, violation.Code);
 
     private static SamplingOptions Sampling(
         int maxTokens, float? temperature, float? topP, int? topK, float? minP, float? repetitionPenalty,
@@ -171,31 +153,6 @@ internal static class RequestMapping
         if (n is not null and not 1)
         {
             throw ApiProblem.Invalid("Only n = 1 is supported.", "n", "unsupported_value");
-        }
-
-        if (temperature is { } temp && (!float.IsFinite(temp) || temp < 0 || temp > 2))
-        {
-            throw ApiProblem.Invalid("'temperature' must be between 0 and 2.", "temperature", "invalid_value");
-        }
-
-        if (topP is { } p && (!float.IsFinite(p) || p <= 0 || p > 1))
-        {
-            throw ApiProblem.Invalid("'top_p' must be greater than 0 and at most 1.", "top_p", "invalid_value");
-        }
-
-        if (topK is < 0)
-        {
-            throw ApiProblem.Invalid("'top_k' must be 0 (off) or more.", "top_k", "invalid_value");
-        }
-
-        if (minP is { } mp && (!float.IsFinite(mp) || mp < 0 || mp > 1))
-        {
-            throw ApiProblem.Invalid("'min_p' must be between 0 and 1.", "min_p", "invalid_value");
-        }
-
-        if (repetitionPenalty is { } rp && (!float.IsFinite(rp) || rp <= 0 || rp > 10))
-        {
-            throw ApiProblem.Invalid("'repetition_penalty' must be greater than 0 and at most 10.", "repetition_penalty", "invalid_value");
         }
 
         // Presence and frequency penalties have no equivalent in the worker's sampler; accept only the neutral value
@@ -213,16 +170,6 @@ internal static class RequestMapping
         if (seed is < 0 or > uint.MaxValue)
         {
             throw ApiProblem.Invalid($"'seed' must be between 0 and {uint.MaxValue}.", "seed", "invalid_value");
-        }
-
-        if (stop is { Count: > MaxStopStrings })
-        {
-            throw ApiProblem.Invalid($"'stop' may hold at most {MaxStopStrings} strings.", "stop", "invalid_value");
-        }
-
-        if (stop is not null && stop.Any(s => s.Length == 0 || s.Length > 256))
-        {
-            throw ApiProblem.Invalid("Every 'stop' string must be 1 to 256 characters.", "stop", "invalid_value");
         }
 
         return defaults with

@@ -1,4 +1,4 @@
-using Cocoon.Engine.Pricing;
+using Cocoon.Bot.Billing;
 using Cocoon.Network.Transport;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -8,7 +8,8 @@ public static class DispatchServiceCollectionExtensions
 {
     /// <summary>
     /// The dispatcher and what it needs: Redis transport (Redis:*), the policy-checked worker directory and the result
-    /// router (both hosted services), metrics (Meter "Cocoon.Gateway") and pricing. ILedger comes from AddCocoonLedger.
+    /// router (both hosted services), metrics (Meter "Cocoon.Gateway"), worker choice, the attempt runner and job billing
+    /// (Pricing:*). ILedger comes from AddCocoonLedger.
     /// </summary>
     public static IServiceCollection AddDispatch(this IServiceCollection services, IConfiguration configuration)
     {
@@ -19,12 +20,13 @@ public static class DispatchServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<GatewayMetrics>();
         services.TryAddSingleton<GatewayIdentity>();
-        services.TryAddSingleton(_ => new PriceTable(configuration.GetSection(PricingOptions.Section).Get<PricingOptions>() ?? new PricingOptions()));
-        services.TryAddSingleton<DispatchPricing>();
+        services.AddJobBilling(configuration);
         services.TryAddSingleton<WorkerDirectory>();
         services.TryAddSingleton<ResultRouter>();
         services.AddHostedService(sp => sp.GetRequiredService<WorkerDirectory>());
         services.AddHostedService(sp => sp.GetRequiredService<ResultRouter>());
+        services.TryAddSingleton<WorkerChoice>();
+        services.TryAddSingleton<AttemptRunner>();
         services.TryAddSingleton<Dispatcher>();
         services.TryAddSingleton<IDispatcher>(sp => sp.GetRequiredService<Dispatcher>());
         return services;

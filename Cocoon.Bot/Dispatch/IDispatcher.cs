@@ -5,14 +5,15 @@ namespace Cocoon.Bot.Dispatch;
 
 /// <summary>
 /// The one internal request that every adapter (Telegram, Mini App, OpenAI API) builds: who pays, which model,
-/// what to generate, what limits. The dispatcher holds funds, picks an attested worker, seals, enqueues,
+/// what to generate, what limits. The dispatcher picks an attested worker, holds funds, seals, enqueues,
 /// streams the answer and settles from the worker's signed receipt.
 /// </summary>
 public sealed record DispatchRequest
 {
     public required string RequestId { get; init; }
     public required AccountId Payer { get; init; }
-    public required string Model { get; init; }
+    /// <summary>A model name or SHA-256; null for the first served model that has a worker online (resolved once, by the dispatcher).</summary>
+    public required string? Model { get; init; }
     public required GenerationRequest Generation { get; init; }
 
     /// <summary>Highest worker price coefficient the caller accepts (1000 = 1.0x).</summary>

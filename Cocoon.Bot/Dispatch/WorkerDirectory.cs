@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Cocoon.Engine.Attestation;
+using Cocoon.Engine.Matching;
 using Cocoon.Network.Providers;
 using Cocoon.Network.Transport;
 using Microsoft.Extensions.Options;
@@ -11,14 +12,25 @@ using StackExchange.Redis;
 
 namespace Cocoon.Bot.Dispatch;
 
-/// <summary>A worker that passed this gateway's policy, with the load the registry reported.</summary>
+/// <summary>
+/// A worker that passed this gateway's policy, with the load the registry reported: the inputs of the matcher (which
+/// holds the choosing policy). Reputation is a neutral constant until the network computes scores.
+/// </summary>
 public sealed record EligibleWorker(
     AttestationDocument Document,
     string ProviderId,
     int PriceCoefficient,
     int MaxConcurrency,
     int Running,
-    double AverageJobMilliseconds);
+    double AverageJobMilliseconds)
+{
+    public const double NeutralReputation = 1.0;
+
+    public double Reputation { get; init; } = NeutralReputation;
+
+    /// <summary>No worker states a service level yet: every one is best effort.</summary>
+    public SlaClass SlaClass { get; init; } = SlaClass.BestEffort;
+}
 
 /// <summary>
 /// The gateway's view of the registry: re-read every Gateway:RegistryRefresh, each attestation verified once per

@@ -71,6 +71,15 @@ public sealed record AttestationDocument
     [JsonPropertyOrder(14)]
     public required string TeeKind { get; init; }
 
+    /// <summary>
+    /// Tokens of context one request may fill on this worker (prompt and answer together), as the loaded model reports
+    /// it; 0 in a document from a worker that predates the field. Signed like every claim; left out of the canonical
+    /// bytes when 0, so such older documents still verify (their hash did not cover it).
+    /// </summary>
+    [JsonPropertyOrder(15)]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public int ContextLength { get; init; }
+
     [JsonIgnore]
     public bool IsSimulated => TeeKind == TeeKinds.Simulated;
 

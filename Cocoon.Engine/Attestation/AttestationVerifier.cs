@@ -208,6 +208,11 @@ public sealed class AttestationVerifier
             return $"worker {doc.WorkerId}: price coefficient and max concurrency must be positive";
         }
 
+        if (doc.ContextLength < 0)
+        {
+            return $"worker {doc.WorkerId}: the context length must not be negative (0 means not stated)";
+        }
+
         if (doc.ExpiresAt <= doc.IssuedAt)
         {
             return $"worker {doc.WorkerId}: expires before it is issued";

@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Cocoon.Engine.Protocol;
@@ -70,6 +72,43 @@ public sealed record SignedUsageReceipt(UsageReceipt Receipt, byte[] Signature)
         }
 
         return SignatureAlgorithm.Ed25519.Verify(key, Receipt.SignedMessage(), Signature);
+    }
+
+    /// <summary>
+    /// The receipt of one attempt as the gateway accepts it, or null: it parses, carries the signature of the worker
+    /// that was attested (<paramref name="worker"/>), names this request, that worker and its model, hashes exactly the
+    /// ciphertexts the gateway received (<paramref name="transcriptHash"/>) and bills no more completion tokens than
+    /// the request allowed. Any failure is the same null: a receipt is either the bill or worthless.
+    /// </summary>
+    public static SignedUsageReceipt? Accept(byte[]? json, AttestationDocument worker, string requestId, ReadOnlySpan<byte> transcriptHash, int maxTokens)
+    {
+        ArgumentNullException.ThrowIfNull(worker);
+        if (json is null)
+        {
+            return null;
+        }
+
+        SignedUsageReceipt receipt;
+        try
+        {
+            receipt = FromJson(Encoding.UTF8.GetString(json));
+        }
+        catch (Exception e) when (e is JsonException or ArgumentException or FormatException)
+        {
+            return null;
+        }
+
+        var r = receipt.Receipt;
+        return receipt.Verify(worker.SigningPublicKey)
+            && r.RequestId == requestId
+            && r.WorkerId == worker.WorkerId
+            && string.Equals(r.ModelSha256, worker.ModelSha256, StringComparison.OrdinalIgnoreCase)
+            && r.ChunksSha256 is { Length: 32 }
+            && CryptographicOperations.FixedTimeEquals(r.ChunksSha256, transcriptHash)
+            && r.PromptTokens >= 0 && r.CompletionTokens >= 0
+            && r.CompletionTokens <= maxTokens
+            ? receipt
+            : null;
     }
 
     public string ToJson() => JsonSerializer.Serialize(this, AttestationJson.Default.SignedUsageReceipt);

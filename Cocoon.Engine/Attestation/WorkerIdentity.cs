@@ -4,7 +4,10 @@ using NSec.Cryptography;
 
 namespace Cocoon.Engine.Attestation;
 
-/// <summary>What a worker declares about itself; <see cref="WorkerIdentity.AttestAsync"/> adds keys, times and the TEE kind.</summary>
+/// <summary>
+/// What a worker declares about itself; <see cref="WorkerIdentity.AttestAsync"/> adds keys, times and the TEE kind.
+/// ContextLength is the loaded model's tokens per request (<see cref="Protocol.ModelInfo.ContextLength"/>).
+/// </summary>
 public sealed record WorkerClaims(
     string ProviderId,
     string ModelName,
@@ -13,7 +16,8 @@ public sealed record WorkerClaims(
     HardwareInfo Hardware,
     string Region,
     int PriceCoefficient,
-    int MaxConcurrency);
+    int MaxConcurrency,
+    int ContextLength = 0);
 
 /// <summary>
 /// A signed attestation as it is published: the document, the worker's Ed25519 signature over its canonical bytes
@@ -90,6 +94,7 @@ public sealed class WorkerIdentity : IDisposable
             Region = claims.Region,
             PriceCoefficient = claims.PriceCoefficient,
             MaxConcurrency = claims.MaxConcurrency,
+            ContextLength = claims.ContextLength,
             IssuedAt = now,
             ExpiresAt = now + validity,
             TeeKind = tee.Kind,

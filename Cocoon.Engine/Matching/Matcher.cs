@@ -42,6 +42,9 @@ public sealed record WorkerSnapshot
     /// <summary>0..1; a constant 1.0 until the market computes scores.</summary>
     public double Reputation { get; init; } = 1.0;
 
+    /// <summary>Tokens of context one request may fill (prompt and answer), from the attestation; 0 when not stated.</summary>
+    public int ContextLength { get; init; }
+
     public bool IsFull => RunningJobs >= MaxConcurrency;
 
     /// <summary>Expected wait before this worker could start another job: running jobs x average job time.</summary>
@@ -65,6 +68,15 @@ public sealed record JobSpec
 
     /// <summary>Workers not to use, e.g. the one that just failed this job before a re-dispatch.</summary>
     public IReadOnlyCollection<string> ExcludedWorkers { get; init; } = [];
+
+    /// <summary>
+    /// Workers that already failed this job: left out while any other worker qualifies (even a full one), used
+    /// again only when nobody else is left.
+    /// </summary>
+    public IReadOnlyCollection<string> FailedWorkers { get; init; } = [];
+
+    /// <summary>Tokens of context the job needs at least (prompt and max_tokens); a worker that states less is left out.</summary>
+    public int RequiredContext { get; init; }
 }
 
 public enum MatchOutcome
@@ -79,7 +91,7 @@ public enum MatchOutcome
     NoWorker,
 }
 
-/// <summary>Why one worker was left out; a worker is reported under the first rule it fails, in this order.</summary>
+/// <summary>Why one worker was left out; a worker is reported under the first rule it fails, in the order the matcher checks them (model, context, disabled, paused, excluded, failed before, price, SLA, reputation, full).</summary>
 public enum MatchExclusion
 {
     OtherModel,
@@ -90,6 +102,8 @@ public enum MatchExclusion
     BelowSla,
     BelowReputation,
     Full,
+    ContextTooSmall,
+    FailedBefore,
 }
 
 public sealed record ExcludedWorker(string WorkerId, MatchExclusion Reason);
@@ -97,12 +111,25 @@ public sealed record ExcludedWorker(string WorkerId, MatchExclusion Reason);
 public sealed record MatchResult(MatchOutcome Outcome, IReadOnlyList<WorkerSnapshot> Ranked, IReadOnlyList<ExcludedWorker> Excluded, TimeSpan? RetryAfter)
 {
     public WorkerSnapshot? Best => Ranked.Count > 0 ? Ranked[0] : null;
+
+    /// <summary>
+    /// Workers that qualify but were at their cap in the snapshot, least loaded first. The snapshot is a moment old,
+    /// so one of them may have a slot free by now: they are tried after <see cref="Ranked"/>.
+    /// </summary>
+    public IReadOnlyList<WorkerSnapshot> Full { get; init; } = [];
+
+    /// <summary>The order in which a slot is claimed: <see cref="Ranked"/>, then <see cref="Full"/>.</summary>
+    public IEnumerable<WorkerSnapshot> ClaimOrder => Ranked.Concat(Full);
+
+    /// <summary>The largest context among the model's workers left out only for their context (0 when none was).</summary>
+    public int LargestTooSmallContext { get; init; }
 }
 
 /// <summary>
 /// Chooses workers for a job. Baseline as in the reference network: same model, not disabled, under its concurrency
-/// cap, price coefficient within the caller's maximum, lowest running x average job time first. On top: SLA class,
-/// reputation floor, and a preferred region. Pure: snapshots in, ranking out.
+/// cap, price coefficient within the caller's maximum, lowest running x average job time first. On top: context size,
+/// SLA class, reputation floor (and reputation as a tie-break), a preferred region, and workers that failed the job
+/// used only as a last resort. Pure: snapshots in, ranking out; the caller claims slots in <see cref="MatchResult.ClaimOrder"/>.
 /// </summary>
 public static class Matcher
 {
@@ -113,14 +140,23 @@ public static class Matcher
     {
         ArgumentNullException.ThrowIfNull(job);
         ArgumentNullException.ThrowIfNull(workers);
+        var result = RankOnce(job, workers);
+        return result.Outcome == MatchOutcome.NoWorker && job.FailedWorkers.Count > 0
+            ? RankOnce(job with { FailedWorkers = [] }, workers)
+            : result;
+    }
 
+    private static MatchResult RankOnce(JobSpec job, IReadOnlyList<WorkerSnapshot> workers)
+    {
         var excludedIds = job.ExcludedWorkers.Count == 0 ? null : new HashSet<string>(job.ExcludedWorkers, StringComparer.Ordinal);
+        var failedIds = job.FailedWorkers.Count == 0 ? null : new HashSet<string>(job.FailedWorkers, StringComparer.Ordinal);
+        var largestTooSmall = 0;
         var eligible = new List<WorkerSnapshot>();
         var excluded = new List<ExcludedWorker>();
         var full = new List<WorkerSnapshot>();
         foreach (var worker in workers)
         {
-            var reason = Exclude(job, worker, excludedIds);
+            var reason = Exclude(job, worker, excludedIds, failedIds);
             if (reason is null)
             {
                 eligible.Add(worker);
@@ -132,13 +168,18 @@ public static class Matcher
             {
                 full.Add(worker);
             }
+            else if (reason == MatchExclusion.ContextTooSmall)
+            {
+                largestTooSmall = Math.Max(largestTooSmall, worker.ContextLength);
+            }
         }
 
+        var fullRanked = full.OrderBy(w => w.LoadScore).ThenBy(w => w.RunningJobs).ThenBy(w => w.WorkerId, StringComparer.Ordinal).ToArray();
         if (eligible.Count == 0)
         {
             return full.Count > 0
-                ? new MatchResult(MatchOutcome.Busy, [], excluded, EstimateRetryAfter(full))
-                : new MatchResult(MatchOutcome.NoWorker, [], excluded, null);
+                ? new MatchResult(MatchOutcome.Busy, [], excluded, EstimateRetryAfter(full)) { Full = fullRanked, LargestTooSmallContext = largestTooSmall }
+                : new MatchResult(MatchOutcome.NoWorker, [], excluded, null) { LargestTooSmallContext = largestTooSmall };
         }
 
         var preferred = string.IsNullOrEmpty(job.PreferredRegion) ? null : job.PreferredRegion;
@@ -150,15 +191,21 @@ public static class Matcher
             .ThenByDescending(w => w.Reputation)
             .ThenBy(w => w.WorkerId, StringComparer.Ordinal)
             .ToArray();
-        return new MatchResult(MatchOutcome.Matched, ranked, excluded, null);
+        return new MatchResult(MatchOutcome.Matched, ranked, excluded, null) { Full = fullRanked, LargestTooSmallContext = largestTooSmall };
     }
 
-    private static MatchExclusion? Exclude(JobSpec job, WorkerSnapshot worker, HashSet<string>? excludedIds)
+    private static MatchExclusion? Exclude(JobSpec job, WorkerSnapshot worker, HashSet<string>? excludedIds, HashSet<string>? failedIds)
     {
         if (!string.Equals(worker.ModelName, job.Model, StringComparison.Ordinal)
             && !string.Equals(worker.ModelSha256, job.Model, StringComparison.OrdinalIgnoreCase))
         {
             return MatchExclusion.OtherModel;
+        }
+
+        // A context the worker does not state (older documents) is not held against it: the worker's own count decides.
+        if (worker.ContextLength > 0 && job.RequiredContext > worker.ContextLength)
+        {
+            return MatchExclusion.ContextTooSmall;
         }
 
         if (worker.Disabled)
@@ -174,6 +221,11 @@ public static class Matcher
         if (excludedIds?.Contains(worker.WorkerId) == true)
         {
             return MatchExclusion.Excluded;
+        }
+
+        if (failedIds?.Contains(worker.WorkerId) == true)
+        {
+            return MatchExclusion.FailedBefore;
         }
 
         if (worker.PriceCoefficient > job.MaxCoefficient)

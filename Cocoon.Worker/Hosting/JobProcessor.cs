@@ -167,6 +167,13 @@ public sealed class JobProcessor(
                 return;
             }
 
+            if (GenerationRules.Check(request) is not null)
+            {
+                // The protocol's limits, as the gateway applies them; the rule's message may not travel (only codes do).
+                await RefuseAsync(session, entry, job, "invalid-request", deadLetter: false, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+
             using var sealer = ChunkSealer.Create(context, job.RequestId);
             await RunAsync(session, entry, job, request, sealer, cancellationToken).ConfigureAwait(false);
         }
@@ -226,6 +233,12 @@ public sealed class JobProcessor(
                     await AppendAsync(job, Result(job, session, ResultKind.Chunk, sealedChunk.Sequence, sealedChunk.Ciphertext), cancellationToken).ConfigureAwait(false);
                 }
             }
+        }
+        catch (ContextExceededException e)
+        {
+            // Only the three numbers travel: the gateway names them in its 400.
+            await RefuseAsync(session, entry, job, e.ReasonCode, deadLetter: false, cancellationToken).ConfigureAwait(false);
+            return;
         }
         catch (ArgumentException)
         {

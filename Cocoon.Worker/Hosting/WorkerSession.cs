@@ -63,7 +63,8 @@ public sealed class WorkerSession : IDisposable
             Cocoon.Worker.Attestation.HardwareDetection.Detect(),
             options.Region,
             options.PriceCoefficient,
-            options.MaxConcurrency > 0 ? options.MaxConcurrency : inference.MaxConcurrency);
+            options.MaxConcurrency > 0 ? options.MaxConcurrency : inference.MaxConcurrency,
+            inference.Model.ContextLength);
         var session = new WorkerSession(WorkerIdentity.Create(workerId), claims, tee, time, options.AttestationValidity);
         try
         {

@@ -29,13 +29,12 @@ public enum AskOutcome
 public sealed record AskResult(AskOutcome Outcome, StreamResult? Stream = null);
 
 /// <summary>
-/// Turns a chat message into a dispatch and streams the answer back. The balance is checked before anything is
-/// dispatched; the dispatcher's own hold (InsufficientFundsException) is the authoritative check and is answered the
-/// same way: a clear message with a top-up button, and no job is sent.
+/// Turns a chat message into a dispatch and streams the answer back. The dispatcher resolves the model (the chat's,
+/// the configured default, or the first one served) and its hold is the balance check: a refused hold
+/// (InsufficientFundsException) is answered with a clear message and a top-up button, and no job is sent.
 /// </summary>
 public sealed partial class AnswerService(
     IDispatcher dispatcher,
-    ILedger ledger,
     AnswerStreamer streamer,
     ChatSender sender,
     IOptions<TelegramOptions> options,
@@ -44,26 +43,7 @@ public sealed partial class AnswerService(
     public async Task<AskResult> AskAsync(AskRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var model = request.Model ?? options.Value.DefaultModel;
-        if (string.IsNullOrEmpty(model))
-        {
-            var served = await dispatcher.GetModelsAsync(cancellationToken).ConfigureAwait(false);
-            model = served.FirstOrDefault(m => m.Workers.Count > 0)?.Name;
-        }
-
-        if (string.IsNullOrEmpty(model))
-        {
-            await sender.SendAsync(request.ChatId, "No worker is online right now, so I can't answer. Please try again in a few minutes.", cancellationToken, replyTo: request.IsPrivate ? null : request.MessageId, threadId: request.ThreadId).ConfigureAwait(false);
-            return new AskResult(AskOutcome.NoModel);
-        }
-
-        var balance = await ledger.GetBalanceAsync(request.Payer, cancellationToken).ConfigureAwait(false);
-        if (balance <= 0)
-        {
-            await SendNoFundsAsync(request, balance, cancellationToken).ConfigureAwait(false);
-            return new AskResult(AskOutcome.NoFunds);
-        }
-
+        var model = request.Model ?? (string.IsNullOrEmpty(options.Value.DefaultModel) ? null : options.Value.DefaultModel);
         var dispatch = new DispatchRequest
         {
             // Deterministic, so a replayed update is recognised downstream as the same job.
@@ -92,8 +72,14 @@ public sealed partial class AnswerService(
         catch (WorkersBusyException ex)
         {
             var seconds = Math.Max(1, (int)Math.Ceiling(ex.RetryAfter.TotalSeconds));
-            await sender.SendAsync(request.ChatId, $"Every worker for {model} is busy right now. Please try again in about {seconds} s.", cancellationToken, replyTo: request.IsPrivate ? null : request.MessageId, threadId: request.ThreadId).ConfigureAwait(false);
+            var who = model is null ? "Every worker" : $"Every worker for {model}";
+            await sender.SendAsync(request.ChatId, $"{who} is busy right now. Please try again in about {seconds} s.", cancellationToken, replyTo: request.IsPrivate ? null : request.MessageId, threadId: request.ThreadId).ConfigureAwait(false);
             return new AskResult(AskOutcome.Busy);
+        }
+        catch (ModelUnavailableException) when (model is null)
+        {
+            await sender.SendAsync(request.ChatId, "No worker is online right now, so I can't answer. Please try again in a few minutes.", cancellationToken, replyTo: request.IsPrivate ? null : request.MessageId, threadId: request.ThreadId).ConfigureAwait(false);
+            return new AskResult(AskOutcome.NoModel);
         }
     }
 

@@ -81,4 +81,41 @@ public sealed class OpenAiClientFullPathTests(FullStackFixture stack) : IClassFi
         Assert.True(worker.GetProperty("max_concurrency").GetInt32() >= 1);
         Assert.Equal("simulated", worker.GetProperty("attestation").GetString());
     }
+
+    [Fact]
+    public async Task A_request_that_cannot_fit_the_context_is_a_400_with_the_numbers_before_any_hold()
+    {
+        var ledger = stack.Gateway.Services.GetRequiredService<ILedger>();
+        var accounts = stack.Gateway.Services.GetRequiredService<ILedgerAccounts>();
+        var balance = await ledger.GetBalanceAsync(GatewayOptions.LocalDeveloper, CancellationToken.None);
+        var entries = await accounts.GetRecentEntriesAsync(GatewayOptions.LocalDeveloper, 100, CancellationToken.None);
+
+        // The worker attests a context of 2048 tokens (the default Llama:ContextSize); a prompt has at least one.
+        using var http = stack.Gateway.CreateApiClient();
+        using var response = await http.PostAsync("v1/chat/completions", new StringContent(
+            $$"""{"model":"{{stack.ModelName}}","messages":[{"role":"user","content":"Once upon a time"}],"max_tokens":2048}""", Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var error = doc.RootElement.GetProperty("error");
+        Assert.Equal("max_tokens", error.GetProperty("param").GetString());
+        var message = error.GetProperty("message").GetString()!;
+        Assert.Contains("maximum context length is 2048 tokens", message, StringComparison.Ordinal);
+        Assert.Contains("(at least 1 in the prompt, 2048 in max_tokens)", message, StringComparison.Ordinal);
+
+        // Refused before any hold: the developer account has no new ledger entry and the same balance.
+        Assert.Equal(balance, await ledger.GetBalanceAsync(GatewayOptions.LocalDeveloper, CancellationToken.None));
+        Assert.Equal(entries, await accounts.GetRecentEntriesAsync(GatewayOptions.LocalDeveloper, 100, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Empty_messages_are_a_400_naming_messages_before_dispatch()
+    {
+        using var http = stack.Gateway.CreateApiClient();
+        using var response = await http.PostAsync("v1/chat/completions", new StringContent(
+            $$"""{"model":"{{stack.ModelName}}","messages":[{"role":"user","content":"  "}]}""", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal("messages", doc.RootElement.GetProperty("error").GetProperty("param").GetString());
+    }
 }

@@ -22,7 +22,7 @@ public sealed class DispatchCancelTests(RedisFixture redis) : IClassFixture<Redi
         var (worker, session) = await stack.StartWorkerAsync(_ct, inference: endless);
         const long funds = 1_000_000_000;
         var payer = await stack.FundedPayerAsync(funds, _ct);
-        var request = DispatchNetwork.Request(payer, "Once upon a time", 4096, model: endless.Model.Name);
+        var request = DispatchNetwork.Request(payer, "Once upon a time", 4000, model: endless.Model.Name);
 
         using var caller = CancellationTokenSource.CreateLinkedTokenSource(_ct);
         var events = stack.Dispatcher.DispatchAsync(request, caller.Token).GetAsyncEnumerator(caller.Token);

@@ -53,7 +53,7 @@ public sealed class ScriptedDispatcher : IDispatcher
         }
 
         yield return new DispatchCompleted(new DispatchReceipt(
-            request.RequestId, request.Model, 7, 2, FinishReason.Stop, 1234, "worker-1", "provider-1", "simulated",
+            request.RequestId, request.Model ?? "", 7, 2, FinishReason.Stop, 1234, "worker-1", "provider-1", "simulated",
             start, start.AddMilliseconds(1), start.AddMilliseconds(5), DateTimeOffset.UtcNow));
     }
 }

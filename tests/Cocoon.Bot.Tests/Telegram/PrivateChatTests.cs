@@ -103,6 +103,7 @@ public sealed class PrivateChatTests(RedisFixture fixture) : IClassFixture<Redis
         var dispatcher = new ScriptedDispatcher();
         await using var bot = await BotHarness.StartAsync(redis, api, dispatcher, null, BotHarness.NewPrefix(), BotHarness.NewHostKey(),
             new Dictionary<string, string?> { ["Telegram:FreeAllowanceNanotons"] = "0" });
+        dispatcher.Ledger = bot.Ledger; // the hold is the balance check
 
         api.Enqueue(FakeBotApi.TextUpdate(User, User, "hello?", 31));
         var call = (await api.WaitForAsync("sendMessage", c => c.Text!.Contains("not enough", StringComparison.Ordinal)))

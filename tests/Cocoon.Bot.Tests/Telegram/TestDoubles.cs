@@ -2,13 +2,15 @@ using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using Cocoon.Bot.Dispatch;
 using Cocoon.Engine.Protocol;
+using Cocoon.Ledger.Accounts;
 
 namespace Cocoon.Bot.Tests.Telegram;
 
 /// <summary>
 /// Stands in for the dispatcher (another branch's work) at the IDispatcher seam: streams scripted pieces and a
-/// receipt, and records every request so tests can assert that nothing was dispatched. The end-to-end test uses the
-/// real dispatcher instead.
+/// receipt, and records every request that got past its hold so tests can assert that nothing was dispatched. Like the
+/// real dispatcher it resolves a request without a model to the first served one, and with <see cref="Ledger"/> set
+/// its hold on the real ledger is the balance check. The end-to-end test uses the real dispatcher instead.
 /// </summary>
 public sealed class ScriptedDispatcher : IDispatcher
 {
@@ -25,8 +27,18 @@ public sealed class ScriptedDispatcher : IDispatcher
 
     public IReadOnlyList<DispatchRequest> Requests => [.. _requests];
 
+    /// <summary>When set, each request holds one nanoton first (InsufficientFundsException on an empty account) and releases it.</summary>
+    public ILedger? Ledger { get; set; }
+
     public async IAsyncEnumerable<DispatchEvent> DispatchAsync(DispatchRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        var model = request.Model ?? (Models.Count > 0 ? Models[0] : throw new ModelUnavailableException(null));
+        if (Ledger is { } ledger)
+        {
+            var hold = await ledger.HoldAsync(request.Payer, 1, "scripted:" + request.RequestId, cancellationToken);
+            await ledger.ReleaseAsync(hold.Id, cancellationToken);
+        }
+
         _requests.Enqueue(request);
         if (BeforeAnswer is { } before)
         {
@@ -46,7 +58,7 @@ public sealed class ScriptedDispatcher : IDispatcher
 
         var now = DateTimeOffset.UtcNow;
         yield return new DispatchCompleted(new DispatchReceipt(
-            request.RequestId, request.Model, 7, pieces.Count, FinishReason.Stop, 1234, "worker-1", "provider-1", "simulated", now, now, now, now));
+            request.RequestId, model, 7, pieces.Count, FinishReason.Stop, 1234, "worker-1", "provider-1", "simulated", now, now, now, now));
     }
 
     public Task<IReadOnlyList<ServedModel>> GetModelsAsync(CancellationToken cancellationToken) =>

@@ -191,4 +191,43 @@ public sealed class MatcherTests
         Assert.All(ranked.Skip(firstEu), w => Assert.Equal("eu", w.Region));
         Assert.True(ranked.Take(firstEu).Select(w => w.LoadScore).SequenceEqual(ranked.Take(firstEu).Select(w => w.LoadScore).Order()));
     }
+
+    [Fact]
+    public void Full_workers_are_claimed_after_the_ranked_ones_least_loaded_first()
+    {
+        var result = Matcher.Rank(Job, [W("full-slow", running: 4, avgSeconds: 5), W("free"), W("full-fast", running: 4, avgSeconds: 1)]);
+        Assert.Equal(["free", "full-fast", "full-slow"], result.ClaimOrder.Select(w => w.WorkerId));
+
+        var busy = Matcher.Rank(Job, [W("full-slow", running: 4, avgSeconds: 5), W("full-fast", running: 4, avgSeconds: 1)]);
+        Assert.Equal(MatchOutcome.Busy, busy.Outcome);
+        Assert.Equal(["full-fast", "full-slow"], busy.ClaimOrder.Select(w => w.WorkerId));
+    }
+
+    [Fact]
+    public void Workers_that_failed_the_job_are_used_only_when_nobody_else_qualifies()
+    {
+        var job = Job with { FailedWorkers = ["a"] };
+        var result = Matcher.Rank(job, [W("a"), W("b", running: 3)]);
+        Assert.Equal(["b"], Ids(result));
+        Assert.Contains(new ExcludedWorker("a", MatchExclusion.FailedBefore), result.Excluded);
+
+        // Another worker that is merely full still keeps the failed one out (it may free a slot).
+        Assert.Equal(MatchOutcome.Busy, Matcher.Rank(job, [W("a"), W("b", running: 4)]).Outcome);
+
+        // Nobody else at all: the failed worker is tried again.
+        Assert.Equal(["a"], Ids(Matcher.Rank(job, [W("a")])));
+    }
+
+    [Fact]
+    public void A_worker_whose_attested_context_is_too_small_is_left_out_and_reported()
+    {
+        var job = Job with { RequiredContext = 3000 };
+        var result = Matcher.Rank(job, [W("small") with { ContextLength = 2048 }, W("large") with { ContextLength = 4096 }, W("unstated")]);
+        Assert.Equal(["large", "unstated"], Ids(result).Order());
+        Assert.Contains(new ExcludedWorker("small", MatchExclusion.ContextTooSmall), result.Excluded);
+
+        var none = Matcher.Rank(job, [W("small") with { ContextLength = 2048 }, W("smaller") with { ContextLength = 1024 }]);
+        Assert.Equal(MatchOutcome.NoWorker, none.Outcome);
+        Assert.Equal(2048, none.LargestTooSmallContext);
+    }
 }

@@ -1,0 +1,93 @@
+using System.Text;
+using Cocoon.Engine.Attestation;
+using Cocoon.Engine.Pricing;
+using Cocoon.Engine.Protocol;
+using Cocoon.Ledger.Accounts;
+
+namespace Cocoon.Bot.Billing;
+
+/// <summary>
+/// The money side of one job, in one place: the worst-case hold before a job leaves the gateway (the engine's price
+/// table at the dearest coefficient the job may land on), the charge from the verified receipt split between the
+/// provider, the network fee and rounding, and the release when no answer is billed. The ledger posts; the hold is
+/// the only balance check (<see cref="InsufficientFundsException"/> when it is refused).
+/// </summary>
+public sealed partial class JobBilling(PriceTable prices, ILedger ledger, ILogger<JobBilling> logger)
+{
+    /// <summary>
+    /// The gateway has no tokenizer: a token is at least one UTF-8 byte, so bytes bound the prompt's tokens; the
+    /// chat template adds a bounded number of its own per message.
+    /// </summary>
+    public static int PromptTokenUpperBound(GenerationRequest generation)
+    {
+        ArgumentNullException.ThrowIfNull(generation);
+        const int templateOverhead = 16;
+        var bytes = generation.Prompt is { } p ? Encoding.UTF8.GetByteCount(p) : 0;
+        foreach (var m in generation.Messages ?? [])
+        {
+            bytes += Encoding.UTF8.GetByteCount(m.Content) + Encoding.UTF8.GetByteCount(m.Role) + templateOverhead;
+        }
+
+        return bytes + templateOverhead;
+    }
+
+    /// <summary>The worst case at the ceiling coefficient (the dearest worker the request could land on).</summary>
+    public long Reserve(string model, GenerationRequest generation, int ceilingCoefficient)
+    {
+        ArgumentNullException.ThrowIfNull(generation);
+        return prices.Reserve(model, PromptTokenUpperBound(generation), generation.Sampling.MaxTokens, ceilingCoefficient);
+    }
+
+    /// <summary>Holds the worst case; the idempotency key makes a replayed request hold once.</summary>
+    public Task<Hold> HoldAsync(AccountId payer, string requestId, string model, GenerationRequest generation, int ceilingCoefficient, CancellationToken cancellationToken) =>
+        ledger.HoldAsync(payer, Reserve(model, generation, ceilingCoefficient), "dispatch:" + requestId, cancellationToken);
+
+    /// <summary>The provider's share, the network fee and the rounding remainder for the tokens the receipt reports.</summary>
+    public IReadOnlyList<Payee> Split(string model, UsageReceipt receipt, int workerCoefficient, int maxCoefficient, string providerId)
+    {
+        ArgumentNullException.ThrowIfNull(receipt);
+        var charge = prices.Charge(model, TokenUsage.Of(receipt.PromptTokens, receipt.CompletionTokens), workerCoefficient, maxCoefficient);
+        var payees = new List<Payee>(3);
+        if (charge.ProviderShare > 0)
+        {
+            payees.Add(new Payee(AccountId.Provider(providerId), charge.ProviderShare));
+        }
+
+        if (charge.NetworkFee > 0)
+        {
+            payees.Add(new Payee(AccountId.NetworkFee, charge.NetworkFee));
+        }
+
+        if (charge.Rounding > 0)
+        {
+            payees.Add(new Payee(AccountId.Rounding, charge.Rounding));
+        }
+
+        return payees;
+    }
+
+    /// <summary>Charges the verified receipt against the hold and releases the rest; returns what was charged.</summary>
+    public Task<long> SettleAsync(Hold hold, string model, UsageReceipt receipt, int workerCoefficient, int maxCoefficient, string providerId)
+    {
+        ArgumentNullException.ThrowIfNull(hold);
+        // Settling must not be abandoned half way because the caller went away: the answer was delivered.
+        return ledger.SettleAsync(hold.Id, Split(model, receipt, workerCoefficient, maxCoefficient, providerId), CancellationToken.None);
+    }
+
+    /// <summary>Gives a hold back (no answer is billed). Never throws: the ledger's hold expiry is the fallback.</summary>
+    public async Task ReleaseAsync(Guid holdId)
+    {
+        try
+        {
+            await ledger.ReleaseAsync(holdId, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            // The ledger's hold expiry releases it later; the user is not charged either way.
+            LogReleaseFailed(logger, holdId, e);
+        }
+    }
+
+    [LoggerMessage(EventId = 3203, Level = LogLevel.Error, Message = "Releasing hold {HoldId} failed; it expires on its own")]
+    private static partial void LogReleaseFailed(ILogger logger, Guid holdId, Exception exception);
+}

@@ -1,0 +1,214 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Threading.Channels;
+using Cocoon.Engine.Attestation;
+using Cocoon.Engine.Crypto;
+using Cocoon.Engine.Protocol;
+using Cocoon.Network.Transport;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace Cocoon.Bot.Dispatch;
+
+/// <summary>How one attempt ended: the verified receipt, or a reason code (the worker's or ours).</summary>
+public sealed record AttemptOutcome(SignedUsageReceipt? Receipt, string? Failure)
+{
+    public static AttemptOutcome Completed(SignedUsageReceipt receipt) => new(receipt, null);
+
+    public static AttemptOutcome Failed(string reason) => new(null, reason);
+}
+
+/// <summary>
+/// The attempt stream: seal the request to one worker with HPKE, enqueue it once its funds are held, open the
+/// sealed answer in order while streaming it through <see cref="Delivery"/>, and accept the signed receipt. Whatever
+/// ends the attempt early (the caller left, a deadline, a stall, a broken stream), the worker is told to stop.
+/// </summary>
+public sealed partial class AttemptRunner(
+    JobStreams jobs,
+    JobCancellations cancellations,
+    WorkerDirectory directory,
+    GatewayIdentity gateway,
+    GatewayMetrics metrics,
+    IOptions<DispatchOptions> options,
+    TimeProvider time,
+    ILogger<AttemptRunner> logger)
+{
+    private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(100);
+
+    public async Task<AttemptOutcome> RunAsync(
+        DispatchRequest request, EligibleWorker worker, int attempt, Task? funds, ChannelReader<ResultEnvelope> results, Delivery delivery,
+        DateTimeOffset gatewayStart, DateTimeOffset deadline, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(worker);
+        ArgumentNullException.ThrowIfNull(results);
+        ArgumentNullException.ThrowIfNull(delivery);
+        var doc = worker.Document;
+        using var sender = Hpke.SetupSender(doc.HpkePublicKey, JobBinding.Info(request.RequestId, attempt, doc.WorkerId, doc.ModelSha256));
+        var plaintext = JsonSerializer.SerializeToUtf8Bytes(request.Generation, WireJsonContext.Default.GenerationRequest);
+        byte[] ciphertext;
+        try
+        {
+            ciphertext = sender.Seal(JobBinding.Aad(gateway.Id), plaintext);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(plaintext);
+        }
+
+        using var opener = ChunkOpener.Create(sender, request.RequestId);
+        var job = new JobEnvelope
+        {
+            RequestId = request.RequestId,
+            Attempt = attempt,
+            WorkerId = doc.WorkerId,
+            ModelSha256 = doc.ModelSha256,
+            ReplyTo = gateway.Id,
+            EncapsulatedKey = sender.Enc,
+            Ciphertext = ciphertext,
+            IssuedAt = time.GetUtcNow(),
+            Deadline = deadline,
+        };
+        if (funds is not null)
+        {
+            // No job leaves the gateway before its funds are held (an error here ends the request, not the attempt).
+            await funds.ConfigureAwait(false);
+        }
+
+        try
+        {
+            await jobs.EnqueueAsync(job, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            // Unknown whether the XADD landed: never retry the same sealed job (a second run would reuse its stream
+            // key); the next attempt re-seals. A landed copy answers to an attempt nobody listens to any more.
+            return AttemptOutcome.Failed("enqueue-failed");
+        }
+
+        metrics.Enqueued();
+        var queued = true;
+        // Until the worker says it is done (its final chunk or a refusal), leaving this attempt for any reason (the
+        // caller went away, a deadline, a stall, a broken stream) tells the worker to stop and free its slot.
+        var workerDone = false;
+        var lastProgress = time.GetUtcNow();
+        delivery.BeginAttempt();
+        try
+        {
+            while (true)
+            {
+                while (results.TryRead(out var result))
+                {
+                    if (result.Attempt != attempt || result.WorkerId != doc.WorkerId)
+                    {
+                        continue; // a late entry of an earlier attempt: harmless, dropped
+                    }
+
+                    lastProgress = time.GetUtcNow();
+                    if (result.Kind == ResultKind.Error)
+                    {
+                        workerDone = true;
+                        return AttemptOutcome.Failed(result.Error is { Length: > 0 and <= 64 } reason ? reason : "worker-error");
+                    }
+
+                    if (result.Sequence < opener.NextSequence)
+                    {
+                        metrics.Refused("chunk-replayed");
+                        continue; // a duplicate of an entry already opened: the request id + attempt + sequence dedupe it
+                    }
+
+                    if (result.Sequence > opener.NextSequence)
+                    {
+                        return AttemptOutcome.Failed("chunk-out-of-order");
+                    }
+
+                    byte[] piece;
+                    try
+                    {
+                        piece = opener.Open(new SealedChunk(result.Sequence, result.Kind == ResultKind.Final, result.Ciphertext ?? []));
+                    }
+                    catch (ChunkStreamException)
+                    {
+                        return AttemptOutcome.Failed("chunk-tampered");
+                    }
+
+                    if (queued)
+                    {
+                        queued = false;
+                        metrics.Dequeued();
+                    }
+
+                    var firstBefore = delivery.Delivered == 0;
+                    if (!await delivery.OfferAsync(Encoding.UTF8.GetString(piece), cancellationToken).ConfigureAwait(false))
+                    {
+                        throw new DispatchFailedException("retry-diverged", "The replacement worker's answer differs from what was already streamed.");
+                    }
+
+                    if (firstBefore && delivery.Delivered > 0)
+                    {
+                        metrics.FirstToken(time.GetUtcNow() - gatewayStart);
+                    }
+
+                    if (result.Kind == ResultKind.Final)
+                    {
+                        workerDone = true;
+                        if (!delivery.AttemptCoversDelivered)
+                        {
+                            throw new DispatchFailedException("retry-diverged", "The replacement worker's answer is shorter than what was already streamed.");
+                        }
+
+                        return SignedUsageReceipt.Accept(result.Receipt, doc, request.RequestId, opener.TranscriptHash, request.Generation.Sampling.MaxTokens) is { } receipt
+                            ? AttemptOutcome.Completed(receipt)
+                            : AttemptOutcome.Failed("receipt-invalid");
+                    }
+                }
+
+                var now = time.GetUtcNow();
+                if (now >= deadline)
+                {
+                    throw new TimeoutException($"Request {request.RequestId} was not answered within {request.Timeout}.");
+                }
+
+                if (!directory.IsRegistered(doc.WorkerId))
+                {
+                    return AttemptOutcome.Failed("worker-lost");
+                }
+
+                if (now - lastProgress > options.Value.StallTimeout)
+                {
+                    return AttemptOutcome.Failed("stalled");
+                }
+
+                using var tick = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                tick.CancelAfter(Tick);
+                try
+                {
+                    if (!await results.WaitToReadAsync(tick.Token).ConfigureAwait(false))
+                    {
+                        throw new InvalidOperationException("The result router stopped.");
+                    }
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                }
+            }
+        }
+        finally
+        {
+            if (queued)
+            {
+                metrics.Dequeued();
+            }
+
+            if (!workerDone)
+            {
+                cancellations.Cancel(doc.WorkerId, request.RequestId, attempt);
+                LogCancelSent(logger, request.RequestId, doc.WorkerId, attempt);
+            }
+        }
+    }
+
+    [LoggerMessage(EventId = 3204, Level = LogLevel.Debug, Message = "Request {RequestId} attempt {Attempt} left before {WorkerId} finished it: cancel sent")]
+    private static partial void LogCancelSent(ILogger logger, string requestId, string workerId, int attempt);
+}

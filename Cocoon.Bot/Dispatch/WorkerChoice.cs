@@ -1,0 +1,170 @@
+using Cocoon.Engine.Matching;
+using Cocoon.Engine.Protocol;
+using Cocoon.Network.Transport;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace Cocoon.Bot.Dispatch;
+
+/// <summary>A worker whose slot this request holds until <see cref="WorkerChoice.ReleaseAsync"/>.</summary>
+public sealed record ClaimedWorker(EligibleWorker Worker, string LeaseId);
+
+/// <summary>
+/// How a worker is chosen: the model is resolved once, the engine's <see cref="Matcher"/> ranks the directory's
+/// snapshots (the only policy), and the lease step claims a slot in that order (the lease script enforces the cap).
+/// </summary>
+public sealed class WorkerChoice(WorkerDirectory directory, WorkerLeases leases, IOptions<DispatchOptions> options, TimeProvider time)
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>
+    /// The SHA-256 of the model a request names (a configured name, a served name or a hash); with no name, the first
+    /// served model that has a worker online, in the order /v1/models lists them.
+    /// </summary>
+    public string ResolveModel(string? model)
+    {
+        if (string.IsNullOrEmpty(model))
+        {
+            return Served().FirstOrDefault(m => m.Workers.Count > 0)?.Sha256 ?? throw new ModelUnavailableException(null);
+        }
+
+        var configured = options.Value.Models.FirstOrDefault(m => string.Equals(m.Name, model, StringComparison.OrdinalIgnoreCase)
+            || string.Equals(m.Sha256, model, StringComparison.OrdinalIgnoreCase));
+        if (configured is not null)
+        {
+            return configured.Sha256.ToLowerInvariant();
+        }
+
+        var served = directory.Eligible.FirstOrDefault(w => string.Equals(w.Document.ModelName, model, StringComparison.OrdinalIgnoreCase)
+            || string.Equals(w.Document.ModelSha256, model, StringComparison.OrdinalIgnoreCase));
+        return served?.Document.ModelSha256 ?? throw new ModelUnavailableException(model);
+    }
+
+    /// <summary>Configured models and the models online workers serve, with those workers.</summary>
+    public IReadOnlyList<ServedModel> Served()
+    {
+        var configured = options.Value.Models.ToDictionary(m => m.Sha256.ToLowerInvariant(), m => m.Name, StringComparer.OrdinalIgnoreCase);
+        var byModel = directory.Eligible.GroupBy(w => w.Document.ModelSha256, StringComparer.OrdinalIgnoreCase).ToDictionary(g => g.Key, g => g.ToList(), StringComparer.OrdinalIgnoreCase);
+        var models = new List<ServedModel>();
+        foreach (var sha in configured.Keys.Union(byModel.Keys, StringComparer.OrdinalIgnoreCase).Order(StringComparer.Ordinal))
+        {
+            var workers = byModel.TryGetValue(sha, out var list) ? list : [];
+            var name = configured.TryGetValue(sha, out var n) ? n : workers[0].Document.ModelName;
+            models.Add(new ServedModel(name, sha, [.. workers.Select(w =>
+                new ServedWorker(w.Document.WorkerId, w.ProviderId, w.PriceCoefficient, w.Running, w.MaxConcurrency, w.Document.TeeKind))]));
+        }
+
+        return models;
+    }
+
+    /// <summary>
+    /// The dearest coefficient this request may be billed at on any worker of its model (a re-dispatch may pick
+    /// another): what the hold is computed at.
+    /// </summary>
+    public int PriceCeiling(string modelSha, DispatchRequest request, EligibleWorker first)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(first);
+        return Math.Min(request.MaxCoefficient, directory.Eligible.Where(w => w.Document.ModelSha256 == modelSha).Select(w => w.PriceCoefficient).DefaultIfEmpty(first.PriceCoefficient).Max());
+    }
+
+    /// <summary>
+    /// Claims a slot on the best worker that has one, in the matcher's order. The first attempt says at once when
+    /// there is none (no worker, too small a context, or every one busy); a re-dispatch waits for a slot or a
+    /// replacement until the deadline.
+    /// </summary>
+    public async Task<ClaimedWorker> ClaimAsync(
+        DispatchRequest request, string modelSha, int attempt, IReadOnlyCollection<string> failed, DateTimeOffset deadline, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var leaseId = $"{request.RequestId}/{attempt}";
+        // The gateway cannot count tokens: a prompt has at least one, so only what surely cannot fit is refused here;
+        // the worker's exact count decides the rest (ContextExceededException).
+        const int promptLowerBound = 1;
+        var maxTokens = request.Generation.Sampling.MaxTokens;
+        while (true)
+        {
+            var match = Matcher.Rank(
+                new JobSpec
+                {
+                    Model = modelSha,
+                    MaxCoefficient = request.MaxCoefficient,
+                    PreferredRegion = request.Region,
+                    FailedWorkers = failed,
+                    RequiredContext = maxTokens + promptLowerBound,
+                },
+                [.. directory.Eligible.Select(Snapshot)]);
+            foreach (var candidate in match.ClaimOrder)
+            {
+                if (directory.Find(candidate.WorkerId) is not { } worker)
+                {
+                    continue;
+                }
+
+                try
+                {
+                    if (await leases.TryAcquireAsync(worker.Document.WorkerId, leaseId, worker.MaxConcurrency, deadline - time.GetUtcNow() + TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false))
+                    {
+                        return new ClaimedWorker(worker, leaseId);
+                    }
+                }
+                catch (Exception e) when (e is RedisException or TimeoutException)
+                {
+                    break;
+                }
+            }
+
+            if (attempt == 0)
+            {
+                if (match.Outcome == MatchOutcome.NoWorker && match.LargestTooSmallContext > 0
+                    && GenerationRules.CheckFit(promptLowerBound, maxTokens, match.LargestTooSmallContext, promptIsLowerBound: true) is { } tooLong)
+                {
+                    throw new GenerationRejectedException(tooLong);
+                }
+
+                // Every worker is at its cap: say so now rather than queue behind an unknown wait.
+                throw match.Outcome == MatchOutcome.NoWorker
+                    ? new ModelUnavailableException(request.Model)
+                    : new WorkersBusyException(match.RetryAfter ?? Matcher.DefaultRetryAfter);
+            }
+
+            if (time.GetUtcNow() >= deadline)
+            {
+                throw new TimeoutException($"No worker could take request {request.RequestId} before its deadline.");
+            }
+
+            await Task.Delay(Wait, time, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Frees the slot; a lease that cannot be released (Redis away) expires on its own.</summary>
+    public async Task ReleaseAsync(ClaimedWorker claimed)
+    {
+        ArgumentNullException.ThrowIfNull(claimed);
+        try
+        {
+            await leases.ReleaseAsync(claimed.Worker.Document.WorkerId, claimed.LeaseId, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            // The lease expires on its own.
+        }
+    }
+
+    /// <summary>What the matcher weighs, as the directory reports it; the directory only supplies the numbers.</summary>
+    private static WorkerSnapshot Snapshot(EligibleWorker w) => new()
+    {
+        WorkerId = w.Document.WorkerId,
+        ProviderId = w.ProviderId,
+        ModelName = w.Document.ModelName,
+        ModelSha256 = w.Document.ModelSha256,
+        RunningJobs = w.Running,
+        MaxConcurrency = w.MaxConcurrency,
+        AverageJobTime = TimeSpan.FromMilliseconds(w.AverageJobMilliseconds),
+        PriceCoefficient = w.PriceCoefficient,
+        Region = w.Document.Region,
+        SlaClass = w.SlaClass,
+        Reputation = w.Reputation,
+        ContextLength = w.Document.ContextLength,
+    };
+}

@@ -1,0 +1,80 @@
+using System.Security.Cryptography;
+using System.Text;
+using Cocoon.Engine.Attestation;
+using Cocoon.Engine.Protocol;
+
+namespace Cocoon.Engine.Tests.Attestation;
+
+/// <summary>The gateway's acceptance of a receipt (<see cref="SignedUsageReceipt.Accept"/>): pure, no server.</summary>
+public sealed class ReceiptAcceptanceTests : IDisposable
+{
+    private static readonly byte[] Transcript = SHA256.HashData("sealed chunks"u8);
+    private readonly WorkerIdentity _worker = WorkerIdentity.Create("worker-7");
+
+    public void Dispose() => _worker.Dispose();
+
+    private AttestationDocument Document(WorkerIdentity? signer = null) => new()
+    {
+        WorkerId = _worker.WorkerId,
+        ProviderId = "local",
+        ModelName = "m",
+        ModelSha256 = new string('a', 64),
+        Measurement = new string('c', 64),
+        HpkePublicKey = _worker.Sealing.PublicKey,
+        SigningPublicKey = (signer ?? _worker).SigningPublicKey,
+        Hardware = new HardwareInfo("cpu", null, 1, 1),
+        Region = "eu",
+        PriceCoefficient = 1000,
+        MaxConcurrency = 1,
+        IssuedAt = DateTimeOffset.UnixEpoch,
+        ExpiresAt = DateTimeOffset.UnixEpoch.AddHours(1),
+        TeeKind = TeeKinds.Simulated,
+    };
+
+    private UsageReceipt Receipt() => new()
+    {
+        RequestId = "req-42",
+        WorkerId = _worker.WorkerId,
+        ModelSha256 = new string('A', 64),
+        PromptTokens = 12,
+        CompletionTokens = 34,
+        FinishReason = FinishReason.Stop,
+        ChunksSha256 = Transcript,
+        WorkerStartedAt = DateTimeOffset.UnixEpoch,
+        WorkerFinishedAt = DateTimeOffset.UnixEpoch.AddSeconds(1),
+    };
+
+    private byte[] Json(UsageReceipt receipt) => Encoding.UTF8.GetBytes(receipt.Sign(_worker).ToJson());
+
+    [Fact]
+    public void A_matching_receipt_is_accepted_with_the_model_hash_compared_case_insensitively()
+    {
+        var accepted = SignedUsageReceipt.Accept(Json(Receipt()), Document(), "req-42", Transcript, maxTokens: 34);
+        Assert.NotNull(accepted);
+        Assert.Equal(34, accepted.Receipt.CompletionTokens);
+    }
+
+    public static TheoryData<string> Mismatches => ["missing", "garbage", "request", "worker", "model", "transcript", "short-hash", "negative", "over-max", "signer"];
+
+    [Theory]
+    [MemberData(nameof(Mismatches))]
+    public void Any_mismatch_refuses_the_receipt(string mismatch)
+    {
+        var r = Receipt();
+        using var other = WorkerIdentity.Create("worker-7");
+        var (json, doc, request, transcript, max) = mismatch switch
+        {
+            "missing" => (null, Document(), "req-42", Transcript, 34),
+            "garbage" => ("{"u8.ToArray(), Document(), "req-42", Transcript, 34),
+            "request" => (Json(r), Document(), "req-43", Transcript, 34),
+            "worker" => (Json(r with { WorkerId = "worker-8" }), Document(), "req-42", Transcript, 34),
+            "model" => (Json(r with { ModelSha256 = new string('b', 64) }), Document(), "req-42", Transcript, 34),
+            "transcript" => (Json(r), Document(), "req-42", SHA256.HashData("other"u8), 34),
+            "short-hash" => (Json(r with { ChunksSha256 = Transcript[..16] }), Document(), "req-42", Transcript[..16], 34),
+            "negative" => (Json(r with { PromptTokens = -1 }), Document(), "req-42", Transcript, 34),
+            "over-max" => (Json(r), Document(), "req-42", Transcript, 33),
+            _ => (Json(r), Document(other), "req-42", Transcript, 34),
+        };
+        Assert.Null(SignedUsageReceipt.Accept(json, doc, request, transcript, max));
+    }
+}
