@@ -48,6 +48,7 @@ public sealed partial class WorkerDirectory : BackgroundService
     private readonly ILogger<WorkerDirectory> _logger;
     private readonly FrozenSet<string> _servedModels;
     private readonly ConcurrentDictionary<string, string> _loggedRefusals = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _refreshGate = new(1, 1);
     private readonly TaskCompletionSource _firstRefresh = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile IReadOnlyList<EligibleWorker> _eligible = [];
     private volatile FrozenSet<string> _registered = FrozenSet<string>.Empty;
@@ -106,6 +107,21 @@ public sealed partial class WorkerDirectory : BackgroundService
     /// <summary>Re-reads the registry now (the dispatcher calls it when its view looks stale).</summary>
     public async Task RefreshAsync(CancellationToken cancellationToken)
     {
+        // One refresh at a time: an explicit refresh waits for the periodic one instead of racing it, so when it
+        // returns every refusal it saw is counted and logged, and an older view never overwrites a newer one.
+        await _refreshGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await RefreshOnceAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _refreshGate.Release();
+        }
+    }
+
+    private async Task RefreshOnceAsync(CancellationToken cancellationToken)
+    {
         var registered = await _registry.ListAsync(cancellationToken).ConfigureAwait(false);
         var eligible = new List<EligibleWorker>(registered.Count);
         var providerCache = new Dictionary<string, ProviderInfo?>(StringComparer.Ordinal);
@@ -131,6 +147,12 @@ public sealed partial class WorkerDirectory : BackgroundService
         _registered = registered.Select(w => w.Registration.WorkerId).ToFrozenSet(StringComparer.Ordinal);
         _eligible = eligible;
         _metrics.WorkersOnline(eligible.Count);
+    }
+
+    public override void Dispose()
+    {
+        _refreshGate.Dispose();
+        base.Dispose();
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
