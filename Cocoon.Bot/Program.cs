@@ -1,9 +1,10 @@
 using Cocoon.Bot.Hosting;
 using Cocoon.Bot.Telegram;
 
-if (CommandLine.IsCommand(args))
+// The one command besides serving: an operator's check of the gateway's own ledger database.
+if (args is ["ledger", ..])
 {
-    return await CommandLine.RunAsync(args);
+    return await LedgerCommand.RunAsync(args[1..]);
 }
 
 var builder = WebApplication.CreateBuilder(args);

@@ -52,9 +52,15 @@ public static class CocoonEnvironment
     /// <summary>The absolute data folder from configuration, created if missing.</summary>
     public static string DataDir(IConfiguration configuration)
     {
-        ArgumentNullException.ThrowIfNull(configuration);
-        var dir = Path.GetFullPath(configuration["Cocoon:DataDir"] is { Length: > 0 } d ? d : DefaultDataDir);
+        var dir = DataDirPath(configuration);
         Directory.CreateDirectory(dir);
         return dir;
+    }
+
+    /// <summary>The absolute data folder from configuration, without touching the disk (for validation).</summary>
+    public static string DataDirPath(IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        return Path.GetFullPath(configuration["Cocoon:DataDir"] is { Length: > 0 } d ? d : DefaultDataDir);
     }
 }

@@ -1,6 +1,7 @@
 using Cocoon.Ledger.Accounts;
 using Cocoon.Ledger.Chain;
 using Cocoon.Ledger.Deposits;
+using Cocoon.Ledger.Tests.LocalChain;
 using Cocoon.Ledger.Ton;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,3 +1,4 @@
+using Cocoon.Ledger.Tests.LocalChain;
 using System.Security.Cryptography;
 using Cocoon.Ledger.Accounts;
 using Cocoon.Ledger.Chain;

@@ -2,6 +2,7 @@ using Cocoon.Ledger.Accounts;
 using Cocoon.Ledger.Chain;
 using Cocoon.Ledger.Checks;
 using Cocoon.Ledger.Data;
+using Cocoon.Ledger.Tests.LocalChain;
 using Cocoon.Ledger.Ton;
 using Cocoon.Testing;
 using Microsoft.Data.Sqlite;

@@ -2,10 +2,10 @@ using Cocoon.Testing;
 
 namespace Cocoon.Ledger.Tests.Ton;
 
-/// <summary>The project's Node scripts in Cocoon.Ledger/Chain (the local chain and the @ton/core vector generator).</summary>
+/// <summary>The project's Node scripts in Cocoon.Ledger/LocalChain (the development-only local chain and the @ton/core vector generator).</summary>
 internal static class NodeScripts
 {
-    private static readonly NodeFolder Folder = new(Path.Combine("Cocoon.Ledger", "Chain"), Path.Combine("@ton", "sandbox"));
+    private static readonly NodeFolder Folder = new(Path.Combine("Cocoon.Ledger", "LocalChain"), Path.Combine("@ton", "sandbox"));
 
     /// <summary>The chain folder, its packages installed.</summary>
     public static string ChainDir

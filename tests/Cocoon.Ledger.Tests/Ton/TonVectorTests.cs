@@ -10,7 +10,7 @@ public sealed class TonVectorsFixture
     public JsonElement Root { get; }
 }
 
-/// <summary>Every expected value here comes from @ton/core / @ton/ton at test time (Cocoon.Ledger/Chain/vectors.mjs).</summary>
+/// <summary>Every expected value here comes from @ton/core / @ton/ton at test time (Cocoon.Ledger/LocalChain/vectors.mjs).</summary>
 public sealed class TonVectorTests(TonVectorsFixture vectors) : IClassFixture<TonVectorsFixture>
 {
     private readonly JsonElement _v = vectors.Root;

@@ -6,7 +6,7 @@ using Cocoon.Ledger.Ton;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace Cocoon.Ledger.Chain;
+namespace Cocoon.Ledger.LocalChain;
 
 public sealed class LocalChainOptions
 {
@@ -26,7 +26,8 @@ public sealed record LocalPayment(TonAddress From, TonAddress To, long? Lt, stri
 
 /// <summary>
 /// Runs the local TON chain (Node, @ton/sandbox) as a child process on 127.0.0.1 and waits for its ready line. The
-/// process exits when this object is disposed or when our process dies (its stdin closes).
+/// process exits when this object is disposed or when our process dies (its stdin closes). Development and tests
+/// only (<c>./cocoon up</c>, the ledger's chain tests): production points Ton:ApiUrl at a real toncenter.
 /// </summary>
 public sealed partial class LocalChainProcess : IAsyncDisposable
 {
@@ -71,7 +72,7 @@ public sealed partial class LocalChainProcess : IAsyncDisposable
         var dir = options.ScriptDirectory is { Length: > 0 } d ? d : FindScriptDirectory();
         if (!File.Exists(Path.Combine(dir, "server.mjs")))
         {
-            throw new InvalidOperationException($"server.mjs not found in '{dir}'. Set the local chain's ScriptDirectory to Cocoon.Ledger/Chain.");
+            throw new InvalidOperationException($"server.mjs not found in '{dir}'. Set the local chain's ScriptDirectory to Cocoon.Ledger/LocalChain.");
         }
 
         if (!Directory.Exists(Path.Combine(dir, "node_modules", "@ton", "sandbox")))
@@ -217,7 +218,7 @@ public sealed partial class LocalChainProcess : IAsyncDisposable
         {
             for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
             {
-                var candidate = Path.Combine(dir.FullName, "Cocoon.Ledger", "Chain");
+                var candidate = Path.Combine(dir.FullName, "Cocoon.Ledger", "LocalChain");
                 if (File.Exists(Path.Combine(candidate, "server.mjs")))
                 {
                     return candidate;
@@ -225,7 +226,7 @@ public sealed partial class LocalChainProcess : IAsyncDisposable
             }
         }
 
-        throw new InvalidOperationException("Cocoon.Ledger/Chain/server.mjs not found above the app or the current directory; set the local chain's ScriptDirectory.");
+        throw new InvalidOperationException("Cocoon.Ledger/LocalChain/server.mjs not found above the app or the current directory; set the local chain's ScriptDirectory.");
     }
 
     [LoggerMessage(EventId = 5100, Level = LogLevel.Information, Message = "Local TON chain on 127.0.0.1:{Port}, network wallet {Address}, pid {Pid}")]

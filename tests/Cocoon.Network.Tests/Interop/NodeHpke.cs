@@ -2,12 +2,12 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Cocoon.Testing;
 
-namespace Cocoon.Engine.Tests.Crypto;
+namespace Cocoon.Network.Tests.Interop;
 
-/// <summary>Runs node/hpke-interop.mjs (the independent @hpke/* implementation) with one JSON request.</summary>
+/// <summary>Runs Interop/node/hpke-interop.mjs (the independent @hpke/* and Ed25519 implementations) with one JSON request.</summary>
 internal static class NodeHpke
 {
-    private static readonly NodeFolder Folder = new(Path.Combine("tests", "Cocoon.Engine.Tests", "node"), Path.Combine("@hpke", "core"));
+    private static readonly NodeFolder Folder = new(Path.Combine("tests", "Cocoon.Network.Tests", "Interop", "node"), Path.Combine("@hpke", "core"));
 
     public static async Task<JsonObject> RunAsync(JsonObject request, bool expectFailure = false)
     {

@@ -1,8 +1,8 @@
-using Cocoon.Ledger.Chain;
+using Cocoon.Ledger.LocalChain;
 using Cocoon.Ledger.Tests.Ton;
 using Cocoon.Ledger.Ton;
 
-namespace Cocoon.Ledger.Tests.Chain;
+namespace Cocoon.Ledger.Tests.LocalChain;
 
 /// <summary>One real local chain (Node + @ton/sandbox) per test class; killed at the end.</summary>
 public sealed class LocalChainFixture : IAsyncLifetime

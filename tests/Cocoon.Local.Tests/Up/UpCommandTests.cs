@@ -5,17 +5,21 @@ using System.Runtime.InteropServices;
 using System.Text;
 using Cocoon.Testing;
 
-namespace Cocoon.Bot.Tests.Hosting;
+namespace Cocoon.Local.Tests.Up;
 
 /// <summary>
-/// <c>Cocoon.Bot up</c> as a user runs it (the built program, a child process): it starts Redis, the gateway and a
-/// worker, reports ready, answers <c>ask</c>, and on SIGTERM leaves no process and no open port behind.
+/// <c>Cocoon.Local up</c> as <c>./cocoon up</c> runs it (the built program, a child process, given the built gateway and
+/// worker): it starts Redis, the gateway and a worker, reports ready, answers <c>ask</c>, and on SIGTERM leaves no
+/// process and no open port behind.
 /// </summary>
 public sealed partial class UpCommandTests
 {
     private static string Configuration => AppContext.BaseDirectory.Contains("/Release/", StringComparison.Ordinal) ? "Release" : "Debug";
 
-    private static string BotExe => Path.Combine(SharedFiles.RepoRoot, "Cocoon.Bot", "bin", Configuration, "net10.0", "Cocoon.Bot");
+    private static string Built(string project) => Path.Combine(SharedFiles.RepoRoot, project, "bin", Configuration, "net10.0", project);
+
+    /// <summary>The arguments the cocoon script passes: the programs up starts, by path.</summary>
+    private static string[] UpArgs => ["up", "--gateway", Built("Cocoon.Bot"), "--worker", Built("Cocoon.Worker")];
 
     [Fact]
     public async Task Up_starts_the_stack_answers_ask_and_stops_everything_on_sigterm()
@@ -33,7 +37,7 @@ public sealed partial class UpCommandTests
             ["Llama__MaxConcurrency"] = "2",
         };
         var output = new StringBuilder();
-        using var up = Start(["up"], env, output);
+        using var up = Start(UpArgs, env, output);
         try
         {
             await WaitForAsync(() => Contains(output, "Cocoon is up.") || up.HasExited, TimeSpan.FromMinutes(3));
@@ -80,17 +84,50 @@ public sealed partial class UpCommandTests
     {
         using var data = new TempDir("cocoon-up");
         var output = new StringBuilder();
-        using var up = Start(["up"], new Dictionary<string, string> { ["COCOON_DATA"] = data.Path, ["COCOON_REDIS"] = "no-port-here" }, output);
+        var dataDir = Path.Combine(data.Path, "not-yet");
+        using var up = Start(UpArgs, new Dictionary<string, string> { ["COCOON_DATA"] = dataDir, ["COCOON_REDIS"] = "no-port-here" }, output);
         Assert.True(up.WaitForExit(TimeSpan.FromSeconds(60)));
         up.WaitForExit(); // drains the redirected output
         Assert.Equal(2, up.ExitCode);
         Assert.Contains("COCOON_REDIS", Text(output), StringComparison.Ordinal);
-        Assert.Empty(ProcessesUsing(data.Path));
+        Assert.False(Directory.Exists(dataDir), "validation wrote nothing: the data folder was not created");
+        Assert.Empty(ProcessesUsing(dataDir));
+    }
+
+    [Theory]
+    [InlineData("--gateway", "Cocoon.Bot")]
+    [InlineData("--worker", "Cocoon.Worker")]
+    public void A_program_not_given_stops_up_with_a_message_naming_the_option(string option, string project)
+    {
+        using var data = new TempDir("cocoon-up");
+        var output = new StringBuilder();
+        var args = UpArgs.ToList();
+        args.RemoveRange(args.IndexOf(option), 2);
+        using var up = Start([.. args], new Dictionary<string, string> { ["COCOON_DATA"] = data.Path }, output);
+        Assert.True(up.WaitForExit(TimeSpan.FromSeconds(60)));
+        up.WaitForExit();
+        Assert.Equal(2, up.ExitCode);
+        Assert.Contains(option + " PATH", Text(output), StringComparison.Ordinal);
+        Assert.Contains(project, Text(output), StringComparison.Ordinal);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(data.Path));
+    }
+
+    [Fact]
+    public void A_program_path_that_does_not_exist_is_named()
+    {
+        using var data = new TempDir("cocoon-up");
+        var output = new StringBuilder();
+        var missing = Path.Combine(data.Path, "no-such-gateway");
+        using var up = Start(["up", "--gateway", missing, "--worker", Built("Cocoon.Worker")], new Dictionary<string, string> { ["COCOON_DATA"] = data.Path }, output);
+        Assert.True(up.WaitForExit(TimeSpan.FromSeconds(60)));
+        up.WaitForExit();
+        Assert.Equal(2, up.ExitCode);
+        Assert.Contains("the gateway program is missing at " + missing, Text(output), StringComparison.Ordinal);
     }
 
     private static Process Start(string[] args, Dictionary<string, string> env, StringBuilder output)
     {
-        var psi = new ProcessStartInfo(BotExe) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = SharedFiles.RepoRoot };
+        var psi = new ProcessStartInfo(Built("Cocoon.Local")) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = SharedFiles.RepoRoot };
         foreach (var a in args)
         {
             psi.ArgumentList.Add(a);

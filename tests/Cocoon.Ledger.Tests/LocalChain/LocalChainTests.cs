@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Cocoon.Ledger.Tests.Ton;
 using Cocoon.Ledger.Ton;
 
-namespace Cocoon.Ledger.Tests.Chain;
+namespace Cocoon.Ledger.Tests.LocalChain;
 
 public sealed class LocalChainTests(LocalChainFixture fixture) : IClassFixture<LocalChainFixture>
 {
@@ -115,7 +115,7 @@ public sealed class LocalChainTests(LocalChainFixture fixture) : IClassFixture<L
     [Fact]
     public async Task The_chain_exits_when_disposed()
     {
-        await using var chain = await Cocoon.Ledger.Chain.LocalChainProcess.StartAsync(new() { ScriptDirectory = NodeScripts.ChainDir }, null, Ct);
+        await using var chain = await Cocoon.Ledger.LocalChain.LocalChainProcess.StartAsync(new() { ScriptDirectory = NodeScripts.ChainDir }, null, Ct);
         var pid = chain.ProcessId;
         await chain.DisposeAsync();
         Assert.Throws<ArgumentException>(() => Process.GetProcessById(pid));

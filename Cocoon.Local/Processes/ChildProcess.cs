@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 
-namespace Cocoon.Bot.Hosting;
+namespace Cocoon.Local.Processes;
 
 /// <summary>
 /// A process <c>up</c> started and owns: its output is relayed line by line with a name prefix, and stopping it
@@ -31,7 +31,7 @@ internal sealed partial class ChildProcess : IAsyncDisposable
     {
         // Each child gets its own session (setsid execs in place, so the pid stays the child's): a Ctrl-C in the
         // terminal then reaches only up, which stops the children in order instead of all of them at once.
-        var setsid = UpCommand.FindOnPath("setsid");
+        var setsid = Executables.FindOnPath("setsid");
         var psi = new ProcessStartInfo(setsid ?? fileName)
         {
             UseShellExecute = false,

@@ -3,10 +3,11 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using Cocoon.Local.Up;
 using Cocoon.Network.Hosting;
 using Microsoft.Extensions.Configuration;
 
-namespace Cocoon.Bot.Hosting;
+namespace Cocoon.Local.Ask;
 
 /// <summary>
 /// <c>./cocoon ask "TEXT"</c>: one chat turn against the running gateway, streamed to the terminal, then tokens, cost,
@@ -44,7 +45,7 @@ internal static class AskCommand
 
         var configuration = new ConfigurationBuilder().AddCocoonEnvironment().Build();
         var url = configuration["Gateway:Url"] is { Length: > 0 } u ? u : CocoonEnvironment.DefaultHttp;
-        var key = configuration["Gateway:ApiKey"] ?? UpCommand.ReadSavedApiKey(CocoonEnvironment.DataDir(configuration));
+        var key = configuration["Gateway:ApiKey"] ?? LocalDataFolder.ReadSavedApiKey(CocoonEnvironment.DataDirPath(configuration));
         if (string.IsNullOrEmpty(key))
         {
             await Console.Error.WriteLineAsync("No API key: set COCOON_API_KEY, or start the stack with ./cocoon up (it saves the local key under COCOON_DATA).");

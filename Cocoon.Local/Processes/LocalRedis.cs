@@ -1,0 +1,75 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using Cocoon.Local.Up;
+
+namespace Cocoon.Local.Processes;
+
+/// <summary>The Redis <c>up</c> uses: the one already answering at COCOON_REDIS, else a redis-server it starts and owns.</summary>
+internal static class LocalRedis
+{
+    /// <summary>Starts redis-server (AOF under the data folder) unless one answers; returns a line for the banner.</summary>
+    public static async Task<string> EnsureAsync(UpSettings settings, List<ChildProcess> children, TextWriter output, CancellationToken cancellationToken)
+    {
+        if (await AnswersAsync(settings.RedisHost, settings.RedisPort, cancellationToken))
+        {
+            return $"Redis: using the one already answering at {settings.RedisEndpoint}";
+        }
+
+        if (!IsLoopback(settings.RedisHost))
+        {
+            throw new UpSettingsException($"Redis does not answer at {settings.RedisEndpoint} (COCOON_REDIS). Start it there, or unset COCOON_REDIS to let up start a local one.");
+        }
+
+        var dir = Path.Combine(settings.DataDir, "redis");
+        Directory.CreateDirectory(dir);
+        var exe = Executables.FindOnPath("redis-server")
+            ?? throw new UpSettingsException("redis-server is not installed: ./cocoon up installs it with apt; or install the redis-server package.");
+        var redis = ChildProcess.Start("redis", exe,
+            ["--port", settings.RedisPort.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--dir", dir,
+             "--appendonly", "yes", "--appendfsync", "everysec", "--save", string.Empty, "--daemonize", "no", "--loglevel", "warning"],
+            new Dictionary<string, string?>(), output);
+        children.Add(redis);
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (!await AnswersAsync(settings.RedisHost, settings.RedisPort, cancellationToken))
+        {
+            if (redis.HasExited)
+            {
+                throw new UpSettingsException($"redis-server exited with code {redis.ExitCode}; is port {settings.RedisPort} taken? Set COCOON_REDIS to another host:port.");
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new UpSettingsException($"redis-server did not answer on {settings.RedisEndpoint} within 20 s.");
+            }
+
+            await Task.Delay(50, cancellationToken);
+        }
+
+        return $"Redis: started at {settings.RedisEndpoint} (data and AOF under {dir})";
+    }
+
+    public static async Task<bool> AnswersAsync(string host, int port, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var client = new TcpClient();
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(TimeSpan.FromSeconds(1));
+            await client.ConnectAsync(host, port, timeout.Token);
+            var stream = client.GetStream();
+            await stream.WriteAsync("PING\r\n"u8.ToArray(), timeout.Token);
+            var buffer = new byte[64];
+            var n = await stream.ReadAsync(buffer, timeout.Token);
+            // "-NOAUTH" or "-LOADING" still means a Redis is there; only silence means none.
+            return n > 0 && (buffer[0] == (byte)'+' || buffer[0] == (byte)'-');
+        }
+        catch (Exception ex) when (ex is SocketException or IOException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
+
+    private static bool IsLoopback(string host) =>
+        host is "localhost" || (IPAddress.TryParse(host, out var ip) && IPAddress.IsLoopback(ip));
+}

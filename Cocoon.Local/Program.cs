@@ -1,0 +1,20 @@
+using System.Runtime.InteropServices;
+using Cocoon.Local.Ask;
+using Cocoon.Local.Up;
+
+// Ctrl-C and SIGTERM cancel the command instead of killing the process, so up can stop its children in order.
+using var stop = new CancellationTokenSource();
+using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
+using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
+switch (args)
+{
+    case ["up", ..]:
+        return await UpCommand.RunAsync(args[1..], stop.Token);
+    case ["ask", ..]:
+        return await AskCommand.RunAsync(args[1..], stop.Token);
+    default:
+        await Console.Error.WriteLineAsync(
+            "usage: Cocoon.Local up --gateway PATH --worker PATH [--chain DIR]   (./cocoon up passes these)\n" +
+            "       Cocoon.Local ask [--model NAME] [--max-tokens N] \"TEXT\"");
+        return 2;
+}

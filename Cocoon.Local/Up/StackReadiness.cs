@@ -1,0 +1,57 @@
+using System.Net;
+using System.Text.Json;
+using Cocoon.Local.Processes;
+
+namespace Cocoon.Local.Up;
+
+/// <summary>Waits until the gateway's /healthz says a worker is attested, or says why the stack is not ready.</summary>
+internal static class StackReadiness
+{
+    public static readonly TimeSpan Budget = TimeSpan.FromMinutes(5);
+
+    /// <summary>Polls /healthz until 200; returns (null, first served model) when ready, else (why not, null).</summary>
+    public static async Task<(string? Problem, string? Model)> WaitAsync(string url, List<ChildProcess> children, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        var deadline = DateTime.UtcNow + Budget;
+        var lastReason = "the gateway is not answering yet";
+        var nextNote = DateTime.UtcNow.AddSeconds(10);
+        while (DateTime.UtcNow < deadline)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (children.FirstOrDefault(c => c.HasExited) is { } dead)
+            {
+                return ($"the {dead.Name} exited with code {dead.ExitCode} before the stack was ready (its output is above).", null);
+            }
+
+            try
+            {
+                using var response = await http.GetAsync(url.TrimEnd('/') + "/healthz", cancellationToken);
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    using var health = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
+                    var models = health.RootElement.GetProperty("models");
+                    return (null, models.GetArrayLength() > 0 ? models[0].GetString() : null);
+                }
+
+                lastReason = await response.Content.ReadAsStringAsync(cancellationToken);
+            }
+            catch (HttpRequestException)
+            {
+            }
+            catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+            }
+
+            if (DateTime.UtcNow > nextNote)
+            {
+                await Console.Out.WriteLineAsync("cocoon up: waiting for the stack: " + lastReason);
+                nextNote = DateTime.UtcNow.AddSeconds(10);
+            }
+
+            await Task.Delay(250, cancellationToken);
+        }
+
+        return ($"the stack was not ready within {Budget.TotalMinutes} minutes: {lastReason}", null);
+    }
+}

@@ -1,0 +1,36 @@
+using System.Text;
+
+namespace Cocoon.Local.Up;
+
+/// <summary>The "Cocoon is up." block: where everything runs and how to try it.</summary>
+internal static class UpBanner
+{
+    public static void Print(TextWriter output, UpSettings settings, string apiKey, bool apiKeyGenerated, string redisNote, string chainNote, string model)
+    {
+        var b = new StringBuilder();
+        b.AppendLine();
+        b.AppendLine("Cocoon is up.");
+        b.AppendLine($"  Gateway:   {settings.Url}  (OpenAI-compatible API under /v1, /healthz, /metrics)");
+        b.AppendLine($"  Worker:    one local worker ({settings.WorkerExe} run), simulated TEE attestation");
+        b.AppendLine("  Policy:    local development (simulated TEE trusted, any measurement, no provider token needed)");
+        b.AppendLine($"  {redisNote}");
+        b.AppendLine($"  {chainNote}");
+        b.AppendLine($"  Data:      {settings.DataDir} (ledger.db, redis/, api-key)");
+        b.AppendLine($"  API key:   {apiKey}  ({(apiKeyGenerated ? "generated and saved under the data folder" : settings.ConfiguredApiKey is null ? "saved under the data folder by an earlier up" : "from COCOON_API_KEY")})");
+        b.AppendLine(settings.TelegramOn
+            ? "  Telegram:  on (TELEGRAM_BOT_TOKEN is set)"
+            : "  Telegram:  off: TELEGRAM_BOT_TOKEN is not set (get a token from @BotFather); the API runs without it");
+        b.AppendLine();
+        b.AppendLine("Try it:");
+        b.AppendLine("  ./cocoon ask \"Once upon a time\"");
+        b.AppendLine($"  curl -N {settings.Url}/v1/chat/completions -H \"Authorization: Bearer {apiKey}\" -H 'Content-Type: application/json' \\");
+        b.AppendLine("    -d '{\"model\":\"" + model + "\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}'");
+        b.AppendLine($"  (all models: curl {settings.Url}/v1/models -H \"Authorization: Bearer {apiKey}\")");
+        b.AppendLine("Ctrl-C stops everything.");
+        lock (output)
+        {
+            output.Write(b.ToString());
+            output.Flush();
+        }
+    }
+}

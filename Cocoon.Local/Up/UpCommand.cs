@@ -1,0 +1,155 @@
+using Cocoon.Ledger.LocalChain;
+using Cocoon.Local.Processes;
+using Cocoon.Network.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+
+namespace Cocoon.Local.Up;
+
+/// <summary>
+/// <c>./cocoon up</c>: the whole local stack under one process. Starts redis-server when nothing answers at
+/// COCOON_REDIS, the local TON chain, then the gateway and one worker (the programs given by --gateway and --worker),
+/// each as a child process whose output is relayed with a prefix; waits until /healthz says a worker is attested;
+/// Ctrl-C or SIGTERM stops them all, and if any part dies the rest are stopped too, so nothing is left behind.
+/// </summary>
+internal static class UpCommand
+{
+    public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
+    {
+        var output = Console.Out;
+        var configuration = new ConfigurationBuilder()
+            .AddCocoonEnvironment()
+            .AddCommandLine(args, UpSettings.SwitchMappings)
+            .Build();
+
+        // Validate every setting first (nothing is written), then create the data folder and the key.
+        UpSettings settings;
+        string apiKey;
+        bool apiKeyGenerated;
+        try
+        {
+            settings = UpSettings.From(configuration);
+            (apiKey, apiKeyGenerated) = LocalDataFolder.Prepare(settings);
+        }
+        catch (UpSettingsException ex)
+        {
+            await Console.Error.WriteLineAsync("cocoon up: invalid setting: " + ex.Message);
+            return 2;
+        }
+
+        var children = new List<ChildProcess>();
+        LocalChainProcess? chain = null;
+        using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information));
+        try
+        {
+            var redisNote = await LocalRedis.EnsureAsync(settings, children, output, cancellationToken);
+            var childEnvironment = new Dictionary<string, string?>
+            {
+                ["COCOON_DATA"] = settings.DataDir,
+                ["COCOON_REDIS"] = settings.RedisEndpoint,
+                ["COCOON_HTTP"] = settings.Url,
+                ["COCOON_API_KEY"] = apiKey,
+                ["ASPNETCORE_URLS"] = null,
+                // Local development policy: accept the local worker's measurement (a fresh build has one nobody
+                // allow-listed) and workers without a provider token. The simulated platform key is added below.
+                ["Gateway__AcceptAnySimulatedMeasurement"] = "true",
+                ["Gateway__AllowLocalProvider"] = "true",
+            };
+
+            string chainNote;
+            if (settings.ToncenterConfigured)
+            {
+                chainNote = $"TON:       {settings.TonApiUrl} (configured toncenter)";
+            }
+            else
+            {
+                try
+                {
+                    // The seed is kept under COCOON_DATA so the network's deposit address stays the same across runs.
+                    var chainOptions = new LocalChainOptions
+                    {
+                        WalletSeedHex = await LocalDataFolder.LocalWalletSeedAsync(settings.DataDir, cancellationToken),
+                        ScriptDirectory = settings.LocalChainDir,
+                    };
+                    chain = await LocalChainProcess.StartAsync(chainOptions, loggers.CreateLogger("Cocoon.Up.Chain"), cancellationToken);
+                    foreach (var (key, value) in chain.ConfigurationValues)
+                    {
+                        childEnvironment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+                    }
+
+                    chainNote = $"TON:       local test chain at {chain.BaseUrl} (network wallet {chain.NetworkAddress.ToFriendly(bounceable: false)}); " +
+                        $"a test payment: curl -X POST {chain.BaseUrl}test/pay -d '{{\"from\":\"alice\",\"amount\":\"1000000000\",\"comment\":\"INVOICE-COMMENT\"}}'";
+                }
+                catch (Exception ex) when (ex is InvalidOperationException or TimeoutException or System.ComponentModel.Win32Exception or IOException)
+                {
+                    // The API and the bot work without TON; only deposits and payouts need it.
+                    chainNote = $"TON:       off: the local test chain did not start ({ex.Message}); set Ton:ApiUrl and Ton:ApiKey for a real toncenter";
+                }
+            }
+
+            // Trust the simulated TEE key of this machine's worker: the worker says which key it is, so the gateway
+            // never reads the worker's files.
+            childEnvironment["Gateway__TrustedSimulatedPlatformKeys__0"] = await WorkerPlatformKey.AskAsync(settings.WorkerExe, childEnvironment, cancellationToken);
+
+            // The gateway runs in its own folder so its appsettings.json applies; the worker keeps the current folder,
+            // where its default model search (./models/*.gguf) looks.
+            children.Add(ChildProcess.Start("gateway", settings.GatewayExe, [], childEnvironment, output, Path.GetDirectoryName(settings.GatewayExe)));
+            var workerEnvironment = new Dictionary<string, string?>(childEnvironment)
+            {
+                // llama.cpp's model-loading chatter stays out of the terminal; warnings and errors still show.
+                ["Logging__LogLevel__Cocoon.Worker.Native.LlamaCpp"] = "Warning",
+            };
+            children.Add(ChildProcess.Start("worker", settings.WorkerExe, ["run"], workerEnvironment, output));
+
+            var (problem, model) = await StackReadiness.WaitAsync(settings.Url, children, cancellationToken);
+            if (problem is not null)
+            {
+                await Console.Error.WriteLineAsync("cocoon up: " + problem);
+                return 1;
+            }
+
+            UpBanner.Print(output, settings, apiKey, apiKeyGenerated, redisNote, chainNote, model ?? "MODEL");
+            await Task.WhenAny(children.Select(c => c.Exited).Append(Task.Delay(Timeout.Infinite, cancellationToken)));
+            if (!cancellationToken.IsCancellationRequested)
+            {
+                var dead = children.First(c => c.HasExited);
+                await Console.Error.WriteLineAsync($"cocoon up: the {dead.Name} stopped (exit code {dead.ExitCode}); stopping the rest.");
+                return 1;
+            }
+
+            return 0;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return 0;
+        }
+        catch (UpSettingsException ex)
+        {
+            await Console.Error.WriteLineAsync("cocoon up: " + ex.Message);
+            return 1;
+        }
+        finally
+        {
+            if (children.Count > 0)
+            {
+                await output.WriteLineAsync("cocoon up: stopping " + string.Join(", ", Enumerable.Reverse(children).Select(c => c.Name == "redis" && chain is not null ? "TON chain, redis" : c.Name)));
+            }
+
+            // Reverse start order: the worker finishes first, then the gateway, the chain, and Redis (flushing its AOF) last.
+            foreach (var child in Enumerable.Reverse(children).Where(c => c.Name != "redis"))
+            {
+                await child.DisposeAsync();
+            }
+
+            if (chain is not null)
+            {
+                await chain.DisposeAsync();
+            }
+
+            foreach (var child in children.Where(c => c.Name == "redis"))
+            {
+                await child.DisposeAsync();
+            }
+        }
+    }
+}
