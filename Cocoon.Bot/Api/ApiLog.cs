@@ -3,6 +3,9 @@ namespace Cocoon.Bot.Api;
 /// <summary>The API's log lines: request ids, models, counts and reasons; never a prompt, an answer or a key.</summary>
 internal static partial class ApiLog
 {
+    /// <summary>The category every API log line is written under.</summary>
+    public const string Category = "Cocoon.Bot.Api";
+
     [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "Request {RequestId} refused with {Status} ({Code})")]
     public static partial void Refused(ILogger logger, string requestId, int status, string code);
 
