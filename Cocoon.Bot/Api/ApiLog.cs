@@ -23,4 +23,7 @@ internal static partial class ApiLog
 
     [LoggerMessage(EventId = 3006, Level = LogLevel.Information, Message = "Local developer API key registered (id {KeyId})")]
     public static partial void LocalKeyRegistered(ILogger logger, string keyId);
+
+    [LoggerMessage(EventId = 3007, Level = LogLevel.Warning, Message = "Registering the local developer API key failed (Redis not up yet?); retrying in {DelayMs} ms")]
+    public static partial void LocalKeyRetry(ILogger logger, double delayMs, Exception exception);
 }

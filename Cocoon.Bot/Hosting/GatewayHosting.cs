@@ -59,6 +59,7 @@ public static class GatewayHosting
         services.AddSingleton<ServedModels>();
         services.AddSingleton<ApiMetrics>();
         services.AddApiKeyAuthentication();
+        services.AddSingleton<MiniApp.WalletLinks>();
         services.AddHostedService<LocalApiKeyRegistration>();
 
         services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(Meters).AddPrometheusExporter());
