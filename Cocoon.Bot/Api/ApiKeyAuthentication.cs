@@ -43,7 +43,8 @@ internal sealed record ApiEndpointName(string Name, bool StampsRequest);
 
 /// <summary>
 /// Checks <c>Authorization: Bearer KEY</c> against <see cref="ApiKeyStore"/>. A missing or wrong key is answered
-/// with OpenAI's 401 body (<c>invalid_api_key</c>), counted and logged as the endpoint would have.
+/// with OpenAI's 401 body (<c>invalid_api_key</c>) and <c>WWW-Authenticate: Bearer</c>, counted and logged as the
+/// endpoint would have.
 /// </summary>
 internal sealed class ApiKeyAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options,
@@ -84,6 +85,13 @@ internal sealed class ApiKeyAuthenticationHandler(
     {
         var result = await HandleAuthenticateOnceSafeAsync();
         var problem = ApiProblem.Unauthorized(result.Failure?.Message ?? ApiKeyAuthentication.MissingKey);
+
+        // RFC 6750 §3: a 401 names the scheme to use; a Bearer key that was sent but is unknown is "invalid_token",
+        // while a request with no Bearer key gets no error code.
+        Response.Headers.WWWAuthenticate = result.Failure?.Message == ApiKeyAuthentication.UnknownKey
+            ? "Bearer error=\"invalid_token\""
+            : "Bearer";
+
         var endpoint = Context.GetEndpoint()?.Metadata.GetMetadata<ApiEndpointName>();
         if (endpoint is { StampsRequest: true })
         {
