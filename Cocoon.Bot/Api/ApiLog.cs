@@ -3,6 +3,9 @@ namespace Cocoon.Bot.Api;
 /// <summary>The API's log lines: request ids, models, counts and reasons; never a prompt, an answer or a key.</summary>
 internal static partial class ApiLog
 {
+    /// <summary>The category every API log line is written under.</summary>
+    public const string Category = "Cocoon.Bot.Api";
+
     [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "Request {RequestId} refused with {Status} ({Code})")]
     public static partial void Refused(ILogger logger, string requestId, int status, string code);
 
@@ -20,4 +23,7 @@ internal static partial class ApiLog
 
     [LoggerMessage(EventId = 3006, Level = LogLevel.Information, Message = "Local developer API key registered (id {KeyId})")]
     public static partial void LocalKeyRegistered(ILogger logger, string keyId);
+
+    [LoggerMessage(EventId = 3007, Level = LogLevel.Warning, Message = "Registering the local developer API key failed (Redis not up yet?); retrying in {DelayMs} ms")]
+    public static partial void LocalKeyRetry(ILogger logger, double delayMs, Exception exception);
 }

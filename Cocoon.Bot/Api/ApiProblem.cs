@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 
@@ -18,6 +19,8 @@ internal sealed partial class ApiProblem(int status, string message, string type
     public int? RetryAfterSeconds { get; init; }
 
     public ErrorEnvelope ToEnvelope() => new(new ErrorBody(Message, Type, Param, Code));
+
+    public ApiProblemResult ToResult() => new(this);
 
     public static ApiProblem Invalid(string message, string? param, string? code = null) =>
         new(StatusCodes.Status400BadRequest, message, "invalid_request_error", param, code);
@@ -68,4 +71,23 @@ internal sealed partial class ApiProblem(int status, string message, string type
 
     [GeneratedRegex("^The JSON property '(.*)' could not be mapped", RegexOptions.Singleline)]
     private static partial Regex UnmappedProperty();
+}
+
+/// <summary>An <see cref="ApiProblem"/> as the response: its status, Retry-After when it has one, and the error body.</summary>
+internal sealed class ApiProblemResult(ApiProblem problem) : IResult, IStatusCodeHttpResult
+{
+    public int? StatusCode => problem.Status;
+
+    public Task ExecuteAsync(HttpContext httpContext)
+    {
+        ArgumentNullException.ThrowIfNull(httpContext);
+        httpContext.Response.StatusCode = problem.Status;
+        if (problem.RetryAfterSeconds is { } retry)
+        {
+            httpContext.Response.Headers.RetryAfter = retry.ToString(CultureInfo.InvariantCulture);
+        }
+
+        // Not the request's token: an error body is still worth writing while the connection lives.
+        return httpContext.Response.WriteAsJsonAsync(problem.ToEnvelope(), ApiJsonContext.Default.ErrorEnvelope, cancellationToken: CancellationToken.None);
+    }
 }

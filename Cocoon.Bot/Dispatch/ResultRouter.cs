@@ -3,6 +3,8 @@ using System.Threading.Channels;
 using Cocoon.Engine.Protocol;
 using Cocoon.Network.Transport;
 using Microsoft.Extensions.Options;
+using Polly;
+using Polly.Registry;
 using StackExchange.Redis;
 
 namespace Cocoon.Bot.Dispatch;
@@ -18,8 +20,11 @@ public sealed partial class ResultRouter(
     GatewayIdentity gateway,
     GatewayMetrics metrics,
     IOptions<DispatchOptions> options,
+    ResiliencePipelineProvider<string> pipelines,
     ILogger<ResultRouter> logger) : BackgroundService
 {
+    private readonly ResiliencePipeline _redisRetry = pipelines.GetPipeline(RedisResilience.Pipeline);
+
     private const int BatchSize = 256;
     private static readonly TimeSpan StreamTtl = TimeSpan.FromHours(1);
 
@@ -44,42 +49,38 @@ public sealed partial class ResultRouter(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var lastId = "0-0";
-        var backoff = TimeSpan.FromMilliseconds(50);
         var nextTouch = DateTimeOffset.MinValue;
         try
         {
+            // The loop keeps the reader alive; each read goes through the Redis pipeline, which spaces the retries.
             while (!stoppingToken.IsCancellationRequested)
             {
-                try
-                {
-                    if (DateTimeOffset.UtcNow >= nextTouch)
+                await _redisRetry.ExecuteAsync(
+                    async ct =>
                     {
-                        await results.TouchAsync(gateway.Id, StreamTtl, stoppingToken).ConfigureAwait(false);
-                        nextTouch = DateTimeOffset.UtcNow + StreamTtl / 4;
-                    }
+                        if (DateTimeOffset.UtcNow >= nextTouch)
+                        {
+                            await results.TouchAsync(gateway.Id, StreamTtl, ct).ConfigureAwait(false);
+                            nextTouch = DateTimeOffset.UtcNow + StreamTtl / 4;
+                        }
 
-                    _ready.TrySetResult();
-                    var entries = await results.ReadAsync(gateway.Id, lastId, BatchSize, options.Value.ResultPoll, stoppingToken).ConfigureAwait(false);
-                    backoff = TimeSpan.FromMilliseconds(50);
-                    if (entries.Count == 0)
-                    {
-                        continue;
-                    }
+                        _ready.TrySetResult();
+                        var entries = await results.ReadAsync(gateway.Id, lastId, BatchSize, options.Value.ResultPoll, ct).ConfigureAwait(false);
+                        if (entries.Count == 0)
+                        {
+                            return;
+                        }
 
-                    foreach (var entry in entries)
-                    {
-                        Route(entry);
-                    }
+                        foreach (var entry in entries)
+                        {
+                            Route(entry);
+                        }
 
-                    lastId = entries[^1].EntryId;
-                    results.DeleteInBackground(gateway.Id, [.. entries.Select(e => e.EntryId)]);
-                }
-                catch (Exception e) when (e is RedisException or TimeoutException && !stoppingToken.IsCancellationRequested)
-                {
-                    LogReadFailed(logger, gateway.Id, backoff.TotalMilliseconds, e);
-                    await Task.Delay(backoff, stoppingToken).ConfigureAwait(false);
-                    backoff = TimeSpan.FromMilliseconds(Math.Min(backoff.TotalMilliseconds * 2, 1000));
-                }
+                        lastId = entries[^1].EntryId;
+                        results.DeleteInBackground(gateway.Id, [.. entries.Select(e => e.EntryId)]);
+                    },
+                    (e, delay) => LogReadFailed(logger, gateway.Id, delay.TotalMilliseconds, e),
+                    stoppingToken).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

@@ -58,6 +58,8 @@ public static class GatewayHosting
         services.AddSingleton<ApiKeyStore>();
         services.AddSingleton<ServedModels>();
         services.AddSingleton<ApiMetrics>();
+        services.AddApiKeyAuthentication();
+        services.AddSingleton<MiniApp.WalletLinks>();
         services.AddHostedService<LocalApiKeyRegistration>();
 
         services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(Meters).AddPrometheusExporter());

@@ -1,11 +1,13 @@
 using Cocoon.Bot.Api;
 using Cocoon.Ledger.Accounts;
+using Cocoon.Network.Transport;
 using Microsoft.Extensions.Options;
+using Polly.Registry;
 
 namespace Cocoon.Bot.Hosting;
 
 /// <summary>Registers the local developer key (COCOON_API_KEY) in the key store at start-up, so it is checked like any other.</summary>
-internal sealed class LocalApiKeyRegistration(ApiKeyStore keys, ILedgerAccounts accounts, IOptions<GatewayOptions> options, ILogger<LocalApiKeyRegistration> logger) : BackgroundService
+internal sealed class LocalApiKeyRegistration(ApiKeyStore keys, ILedgerAccounts accounts, IOptions<GatewayOptions> options, ResiliencePipelineProvider<string> pipelines, ILogger<LocalApiKeyRegistration> logger) : BackgroundService
 {
     public const string KeyId = "local";
 
@@ -16,22 +18,12 @@ internal sealed class LocalApiKeyRegistration(ApiKeyStore keys, ILedgerAccounts 
             return;
         }
 
-        // Redis may come up after the gateway (./cocoon up starts both); retry until it answers.
-        var delay = TimeSpan.FromMilliseconds(200);
-        while (true)
-        {
-            try
-            {
-                await keys.ImportAsync(key, KeyId, GatewayOptions.LocalDeveloper, stoppingToken);
-                ApiLog.LocalKeyRegistered(logger, KeyId);
-                break;
-            }
-            catch (StackExchange.Redis.RedisConnectionException) when (!stoppingToken.IsCancellationRequested)
-            {
-                await Task.Delay(delay, stoppingToken);
-                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 5000));
-            }
-        }
+        // Redis may come up after the gateway (./cocoon up starts both): the Redis pipeline retries until it answers.
+        await pipelines.GetPipeline(RedisResilience.Pipeline).ExecuteAsync(
+            ct => keys.ImportAsync(key, KeyId, GatewayOptions.LocalDeveloper, ct),
+            (e, delay) => ApiLog.LocalKeyRetry(logger, delay.TotalMilliseconds, e),
+            stoppingToken);
+        ApiLog.LocalKeyRegistered(logger, KeyId);
 
         // Once per ledger: the local developer starts with an allowance instead of a top-up.
         if (options.Value.LocalDeveloperAllowanceNanotons > 0)

@@ -2,12 +2,12 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Cocoon.Bot.Dispatch;
 using Cocoon.Engine.Attestation;
-using Cocoon.Network.Transport;
 using Cocoon.Ledger.Accounts;
+using Cocoon.Ledger.Chain;
 using Cocoon.Ledger.Deposits;
 using Cocoon.Ledger.Ton;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
-using StackExchange.Redis;
 
 namespace Cocoon.Bot.MiniApp;
 
@@ -86,9 +86,8 @@ public static class MiniAppEndpoints
             validator = new InitDataValidator(token.Trim(), options.InitDataMaxAge, clock);
         }
 
-        // Resolved on first use: the Redis connection is made by its first user, not at mapping time.
-        var services = app.Services;
-        var linksHolder = new Lazy<WalletLinks>(() => new WalletLinks(services.GetRequiredService<IConnectionMultiplexer>(), services.GetRequiredService<RedisKeys>()));
+        // The same condition under which the gateway registers the TON services (GatewayHosting).
+        var tonChain = !ChainSetup.UsesLocalChain(app.Configuration);
 
         // Routing ignores the trailing slash, but the page's relative "api/..." URLs need it.
         app.MapGet("/miniapp/", (HttpContext http) => http.Request.Path.Value?.EndsWith('/') == true
@@ -124,25 +123,23 @@ public static class MiniAppEndpoints
             return await next(context).ConfigureAwait(false);
         });
 
-        api.MapGet("/me", async (HttpContext http, ILedger ledger, CancellationToken ct) =>
+        api.MapGet("/me", async (HttpContext http, ILedger ledger, WalletLinks links, CancellationToken ct) =>
         {
             var user = User(http);
             var balance = await ledger.GetBalanceAsync(AccountId.User(user.Id), ct).ConfigureAwait(false);
-            var wallet = await linksHolder.Value.GetAsync(user.Id, ct).ConfigureAwait(false);
+            var wallet = await links.GetAsync(user.Id, ct).ConfigureAwait(false);
             return Ok(new MeResponse(user.Id, user.FirstName, user.Username, balance, wallet));
         });
 
-        api.MapGet("/workers", async (HttpContext http, IDispatcher dispatcher, CancellationToken ct) =>
+        api.MapGet("/workers", async (IDispatcher dispatcher, [FromServices] WorkerDirectory? directory, CancellationToken ct) =>
         {
-            var directory = http.RequestServices.GetService<WorkerDirectory>();
             var models = await dispatcher.GetModelsAsync(ct).ConfigureAwait(false);
             return Ok(new WorkersResponse([.. models.Select(m => new ModelView(m.Name, m.Sha256, [.. m.Workers.Select(w => View(w, directory?.Find(w.WorkerId)))]))]));
         });
 
-        api.MapPost("/topup/ton", async (HttpContext http, CancellationToken ct) =>
+        api.MapPost("/topup/ton", async (HttpContext http, [FromServices] DepositInvoices? invoices, CancellationToken ct) =>
         {
             var user = User(http);
-            var invoices = http.RequestServices.GetService<DepositInvoices>();
             if (invoices is null)
             {
                 return TonMissing();
@@ -165,17 +162,17 @@ public static class MiniAppEndpoints
             return Ok(new TopUpResponse(invoice.Id, invoice.Comment, invoice.AmountDue, transaction.Messages[0].Address, invoices.TransferLink(invoice), transaction));
         });
 
-        api.MapPost("/ton-proof/payload", (HttpContext http) =>
-            http.RequestServices.GetService<TonProofVerifier>() is { } verifier
+        api.MapPost("/ton-proof/payload", ([FromServices] TonProofVerifier? verifier) =>
+            verifier is not null
                 ? Ok(new ProofPayloadResponse(verifier.IssueNonce()))
-                : TonMissing());
+                : ProofMissing(tonChain));
 
-        api.MapPost("/ton-proof/check", async (HttpContext http, CancellationToken ct) =>
+        api.MapPost("/ton-proof/check", async (HttpContext http, [FromServices] TonProofVerifier? verifier, WalletLinks links, CancellationToken ct) =>
         {
             var user = User(http);
-            if (http.RequestServices.GetService<TonProofVerifier>() is not { } verifier)
+            if (verifier is null)
             {
-                return TonMissing();
+                return ProofMissing(tonChain);
             }
 
             var login = await ReadAsync<TonConnectLogin>(http, ct).ConfigureAwait(false);
@@ -197,7 +194,7 @@ public static class MiniAppEndpoints
 
             try
             {
-                await linksHolder.Value.LinkAsync(user.Id, address.ToRaw(), ct).ConfigureAwait(false);
+                await links.LinkAsync(user.Id, address.ToRaw(), ct).ConfigureAwait(false);
             }
             catch (WalletLinkedElsewhereException e)
             {
@@ -237,6 +234,12 @@ public static class MiniAppEndpoints
     }
 
     private static IResult Ok<T>(T value) => Results.Json(value, Json);
+
+    /// <summary>Wallet login needs the chain and the Mini App's domain (a proof names the domain it was made for).</summary>
+    private static IResult ProofMissing(bool tonChain) => tonChain
+        ? Error(StatusCodes.Status503ServiceUnavailable, "ton_proof_not_configured",
+            "TON wallet login is off on this gateway: set Ton:Proof:AllowedDomains to the Mini App's domain (e.g. Ton__Proof__AllowedDomains__0=app.example.org).")
+        : TonMissing();
 
     private static IResult TonMissing() =>
         Error(StatusCodes.Status503ServiceUnavailable, "ton_not_configured", "TON payments are not configured on this gateway (Ton:ApiUrl, Ton:WalletSeed).");

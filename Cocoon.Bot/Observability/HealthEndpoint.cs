@@ -24,9 +24,8 @@ internal static class HealthEndpoint
         return app;
     }
 
-    private static async Task CheckAsync(HttpContext context)
+    private static async Task CheckAsync(HttpContext context, IDispatcher dispatcher)
     {
-        var dispatcher = context.RequestServices.GetRequiredService<IDispatcher>();
         HealthReport report;
         try
         {

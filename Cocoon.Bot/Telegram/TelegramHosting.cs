@@ -65,13 +65,14 @@ public static partial class TelegramHosting
             sp.GetRequiredService<IOptions<TelegramOptions>>().Value.MessagesPerSecond,
             burst: sp.GetRequiredService<IOptions<TelegramOptions>>().Value.MessagesPerSecond));
         services.AddSingleton<BlockedChats>();
+        services.AddTelegramResilience();
         services.AddTransient<BotApiHandler>();
         services.AddHttpClient(HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(90))
             .AddHttpMessageHandler<BotApiHandler>();
         services.AddSingleton<ITelegramBotClient>(sp =>
         {
             var o = sp.GetRequiredService<IOptions<TelegramOptions>>().Value;
-            // Retries are BotApiHandler's job (it also throttles); the library must not retry on top of it.
+            // Retries are BotApiHandler's job (the telegram-bot-api pipeline); the library must not retry on top of it.
             var clientOptions = new TelegramBotClientOptions(o.BotToken!, string.IsNullOrEmpty(o.ApiBaseUrl) ? null : o.ApiBaseUrl.TrimEnd('/'))
             {
                 RetryThreshold = 0,

@@ -22,10 +22,17 @@ public static class ChainSetup
     {
         ArgumentNullException.ThrowIfNull(configuration);
         services.AddOptions<TonOptions>().Bind(configuration.GetSection(TonOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<TonProofOptions>().Bind(configuration.GetSection("Ton:Proof")).ValidateDataAnnotations();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<NetworkWallet>();
-        services.AddSingleton<TonProofVerifier>();
+
+        // Wallet login (ton_proof) is on only where the Mini App's domain is set: `up` and API-only gateways run
+        // without one, and the Mini App then answers 503 saying which setting turns it on.
+        if (configuration.GetSection(TonProofOptions.Section + ":AllowedDomains").GetChildren().Any())
+        {
+            services.AddOptions<TonProofOptions>().Bind(configuration.GetSection(TonProofOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+            services.AddSingleton<IValidateOptions<TonProofOptions>, TonProofOptionsValidator>();
+            services.AddSingleton<TonProofVerifier>();
+        }
         services.AddHttpClient<ToncenterClient>((sp, http) =>
         {
             var o = sp.GetRequiredService<IOptions<TonOptions>>().Value;

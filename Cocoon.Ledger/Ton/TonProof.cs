@@ -19,6 +19,8 @@ public sealed record TonProofRequest(
 
 public sealed class TonProofOptions
 {
+    public const string Section = "Ton:Proof";
+
     /// <summary>Domains (the Mini App's host) a proof may be made for, e.g. "app.example.org".</summary>
     [MinLength(1, ErrorMessage = "Ton:Proof:AllowedDomains must list the Mini App's domain(s), e.g. Ton__Proof__AllowedDomains__0=app.example.org.")]
     public List<string> AllowedDomains { get; set; } = [];
@@ -26,6 +28,27 @@ public sealed class TonProofOptions
     /// <summary>How old a proof may be.</summary>
     [Range(typeof(TimeSpan), "00:00:10", "1.00:00:00", ErrorMessage = "Ton:Proof:MaxAge must be between 10 seconds and 1 day.")]
     public TimeSpan MaxAge { get; set; } = TimeSpan.FromMinutes(15);
+}
+
+/// <summary>A proof names the host it was made for, so an allowed domain is a host, never a URL.</summary>
+public sealed class TonProofOptionsValidator : IValidateOptions<TonProofOptions>
+{
+    public ValidateOptionsResult Validate(string? name, TonProofOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var failures = new List<string>();
+        for (var i = 0; i < options.AllowedDomains.Count; i++)
+        {
+            var domain = options.AllowedDomains[i];
+            // The host as a wallet reports it (a port is allowed: TON Connect takes the manifest URL's host).
+            if (string.IsNullOrWhiteSpace(domain) || domain.Contains('/', StringComparison.Ordinal) || domain.Any(char.IsWhiteSpace))
+            {
+                failures.Add($"Ton:Proof:AllowedDomains:{i} is '{domain}': list the Mini App's host only, without scheme or path (e.g. Ton__Proof__AllowedDomains__{i}=app.example.org).");
+            }
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
 }
 
 public sealed class TonProofException(string message) : Exception(message);

@@ -32,6 +32,7 @@ public static class TransportServiceCollectionExtensions
         services.AddSingleton<ResultStreams>();
         services.AddSingleton<JobCancellations>();
         services.AddSingleton<Providers.ProviderDirectory>();
+        services.AddRedisResilience();
         return services;
     }
 

@@ -12,6 +12,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Polly;
+using Polly.Registry;
 using StackExchange.Redis;
 
 namespace Cocoon.Worker.Hosting;
@@ -27,8 +29,11 @@ public sealed class JobProcessor(
     ResultStreams results,
     IOptions<WorkerHostOptions> options,
     TimeProvider time,
+    ResiliencePipelineProvider<string> pipelines,
     ILogger<JobProcessor> logger)
 {
+    private readonly ResiliencePipeline _redisRetry = pipelines.GetPipeline(RedisResilience.Pipeline);
+
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string RequestId, int Attempt), CancellationTokenSource> _running = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string RequestId, int Attempt), DateTimeOffset> _cancelledEarly = new();
     private const int MaxRememberedCancels = 10_000;
@@ -307,26 +312,15 @@ public sealed class JobProcessor(
     /// </summary>
     private async Task RetryAsync(JobEnvelope job, Func<CancellationToken, Task> action, CancellationToken cancellationToken)
     {
-        var delay = TimeSpan.FromMilliseconds(50);
-        while (true)
+        try
         {
-            try
-            {
-                await action(cancellationToken).ConfigureAwait(false);
-                return;
-            }
-            catch (Exception e) when (e is RedisException or TimeoutException && !cancellationToken.IsCancellationRequested)
-            {
-                if (time.GetUtcNow() + delay >= job.Deadline)
-                {
-                    WorkerLog.ResultUndeliverable(logger, job.RequestId, job.Attempt);
-                    throw new ResultUndeliverableException(job.RequestId, e);
-                }
-
-                WorkerLog.RedisFailed(logger, job.WorkerId, delay.TotalMilliseconds, e);
-                await Task.Delay(delay, time, cancellationToken).ConfigureAwait(false);
-                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 1000));
-            }
+            await _redisRetry.ExecuteAsync(action, (e, delay) => WorkerLog.RedisFailed(logger, job.WorkerId, delay.TotalMilliseconds, e), cancellationToken, job.Deadline).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException && !cancellationToken.IsCancellationRequested)
+        {
+            // The pipeline gave up because the deadline passed.
+            WorkerLog.ResultUndeliverable(logger, job.RequestId, job.Attempt);
+            throw new ResultUndeliverableException(job.RequestId, e);
         }
     }
 

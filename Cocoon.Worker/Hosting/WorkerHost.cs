@@ -8,6 +8,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Polly;
+using Polly.Registry;
 using StackExchange.Redis;
 
 namespace Cocoon.Worker.Hosting;
@@ -26,8 +28,11 @@ public sealed class WorkerHost(
     JobProcessor processor,
     IOptions<WorkerHostOptions> options,
     TimeProvider time,
+    ResiliencePipelineProvider<string> pipelines,
     ILogger<WorkerHost> logger) : BackgroundService
 {
+    private readonly ResiliencePipeline _redisRetry = pipelines.GetPipeline(RedisResilience.Pipeline);
+
     private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(30);
 
     private readonly TaskCompletionSource<WorkerSession> _session = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -214,24 +219,8 @@ public sealed class WorkerHost(
     private WorkerLoad Load(WorkerSession session) =>
         new(Running, session.MaxConcurrency, processor.AverageJobMilliseconds, processor.JobsDone, time.GetUtcNow());
 
-    private async Task RetryAsync(WorkerSession session, Func<CancellationToken, Task> action, CancellationToken cancellationToken)
-    {
-        var delay = TimeSpan.FromMilliseconds(100);
-        while (true)
-        {
-            try
-            {
-                await action(cancellationToken).ConfigureAwait(false);
-                return;
-            }
-            catch (Exception e) when (e is RedisException or TimeoutException && !cancellationToken.IsCancellationRequested)
-            {
-                WorkerLog.RedisFailed(logger, session.WorkerId, delay.TotalMilliseconds, e);
-                await Task.Delay(delay, time, cancellationToken).ConfigureAwait(false);
-                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 2000));
-            }
-        }
-    }
+    private Task RetryAsync(WorkerSession session, Func<CancellationToken, Task> action, CancellationToken cancellationToken) =>
+        _redisRetry.ExecuteAsync(action, (e, delay) => WorkerLog.RedisFailed(logger, session.WorkerId, delay.TotalMilliseconds, e), cancellationToken);
 }
 
 /// <summary>The worker's code measurement, computed once at start (hashing the binaries takes a moment).</summary>

@@ -3,16 +3,14 @@ using System.Text;
 using Cocoon.Bot.Api;
 using Cocoon.Bot.Telegram.Chats;
 using Cocoon.Ledger.Accounts;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Cocoon.Bot.Telegram.Accounts;
 
 /// <summary>/apikey: keys for the OpenAI-compatible /v1 API, billed to the user's own balance.</summary>
-public sealed class ApiKeyCommands(IServiceProvider services, ChatSender sender)
+public sealed class ApiKeyCommands(ApiKeyStore store, ChatSender sender)
 {
     public async Task HandleAsync(long chatId, long userId, string args, CancellationToken cancellationToken)
     {
-        var store = services.GetRequiredService<ApiKeyStore>();
         var owner = AccountId.User(userId);
         var parts = args.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         switch (parts)

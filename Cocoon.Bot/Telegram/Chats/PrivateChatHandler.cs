@@ -27,9 +27,8 @@ public sealed class PrivateChatHandler(
     BlockedChats blocked,
     TimeProvider time,
     IOptions<TelegramOptions> options,
-    IServiceProvider services)
+    ILedgerAccounts? accounts = null)
 {
-    private readonly ILedgerAccounts? accounts = services.GetService(typeof(ILedgerAccounts)) as ILedgerAccounts;
 
     public const string Welcome =
         "Hi! I'm Cocoon, a private AI. Ask me anything.\n\n" +

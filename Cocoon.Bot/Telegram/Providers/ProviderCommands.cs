@@ -20,22 +20,22 @@ namespace Cocoon.Bot.Telegram.Providers;
 /// so it survives a restart, and expires after half an hour.
 /// </summary>
 public sealed partial class ProviderCommands(
-    IServiceProvider services,
+    ProviderDirectory directory,
+    IServiceScopeFactory scopes,
     IConnectionMultiplexer redis,
     TelegramKeys keys,
     IDispatcher dispatcher,
     ILedger ledger,
     ChatSender sender,
     TimeProvider time,
-    ILogger<ProviderCommands> logger)
+    ILogger<ProviderCommands> logger,
+    ILedgerAccounts? accounts = null)
 {
     private static readonly TimeSpan DraftTtl = TimeSpan.FromMinutes(30);
 
     public const string AddressHelp =
         "That is not a valid TON address. Send the wallet address you want payouts on: either user-friendly " +
         "(48 characters like EQ… or UQ…, with its checksum) or raw (workchain:64 hex digits, e.g. 0:83df…).";
-
-    private ProviderDirectory Directory => services.GetRequiredService<ProviderDirectory>();
 
     /// <summary>True when the user is in the middle of /provider register (their next text answers a question).</summary>
     public async Task<bool> InRegistrationAsync(long userId, CancellationToken cancellationToken) =>
@@ -150,11 +150,11 @@ public sealed partial class ProviderCommands(
     {
         var name = $"{draft["gpu"]} · {draft["vram"]} GB · {draft["region"]}";
         var username = draft.GetValueOrDefault("username");
-        var registration = await Directory.RegisterAsync(
+        var registration = await directory.RegisterAsync(
             new ProviderProfile(name, userId, address.ToFriendly(), username is { Length: > 0 } ? "@" + username : null),
             cancellationToken).ConfigureAwait(false);
         var coefficient = int.Parse(draft["coefficient"], CultureInfo.InvariantCulture);
-        await Directory.SetPriceCoefficientAsync(registration.ProviderId, coefficient, cancellationToken).ConfigureAwait(false);
+        await directory.SetPriceCoefficientAsync(registration.ProviderId, coefficient, cancellationToken).ConfigureAwait(false);
         LogRegistered(logger, registration.ProviderId, userId);
         await sender.SendAsync(chatId,
             $"Registered provider {registration.ProviderId} ({name}), price ×{coefficient / 1000.0:0.###}, payouts to {address.ToFriendly()}.\n\n" +
@@ -166,7 +166,7 @@ public sealed partial class ProviderCommands(
 
     private async Task StatusAsync(long chatId, long userId, CancellationToken cancellationToken)
     {
-        var providers = await Directory.ListByOwnerAsync(userId, cancellationToken).ConfigureAwait(false);
+        var providers = await directory.ListByOwnerAsync(userId, cancellationToken).ConfigureAwait(false);
         if (providers.Count == 0)
         {
             await sender.SendAsync(chatId, "You have no provider yet: /provider register.", cancellationToken).ConfigureAwait(false);
@@ -194,14 +194,13 @@ public sealed partial class ProviderCommands(
 
     private async Task EarningsAsync(long chatId, long userId, CancellationToken cancellationToken)
     {
-        var providers = await Directory.ListByOwnerAsync(userId, cancellationToken).ConfigureAwait(false);
+        var providers = await directory.ListByOwnerAsync(userId, cancellationToken).ConfigureAwait(false);
         if (providers.Count == 0)
         {
             await sender.SendAsync(chatId, "You have no provider yet: /provider register.", cancellationToken).ConfigureAwait(false);
             return;
         }
 
-        var accounts = services.GetService<ILedgerAccounts>();
         var now = time.GetUtcNow();
         var text = new StringBuilder();
         foreach (var p in providers)
@@ -242,7 +241,7 @@ public sealed partial class ProviderCommands(
             return;
         }
 
-        await Directory.SetPriceCoefficientAsync(provider.ProviderId, coefficient, cancellationToken).ConfigureAwait(false);
+        await directory.SetPriceCoefficientAsync(provider.ProviderId, coefficient, cancellationToken).ConfigureAwait(false);
         await sender.SendAsync(chatId, $"{provider.ProviderId}: price is now ×{coefficient / 1000.0:0.###} for new jobs.", cancellationToken).ConfigureAwait(false);
     }
 
@@ -253,7 +252,7 @@ public sealed partial class ProviderCommands(
             return;
         }
 
-        await Directory.SetPausedAsync(provider.ProviderId, pause, cancellationToken).ConfigureAwait(false);
+        await directory.SetPausedAsync(provider.ProviderId, pause, cancellationToken).ConfigureAwait(false);
         await sender.SendAsync(chatId, pause
             ? $"{provider.ProviderId} is paused: its workers get no new jobs (running ones finish)."
             : $"{provider.ProviderId} takes jobs again.", cancellationToken).ConfigureAwait(false);
@@ -282,7 +281,8 @@ public sealed partial class ProviderCommands(
 
         // One request per provider per day: asking twice doesn't pay twice.
         var key = PayoutRequests.DailyKey(provider.ProviderId, time.GetUtcNow());
-        await using var scope = services.CreateAsyncScope();
+        // PayoutRequests owns a DbContext, so it lives in a scope of its own; hosts without a TON chain register none.
+        await using var scope = scopes.CreateAsyncScope();
         if (scope.ServiceProvider.GetService<PayoutRequests>() is { } payouts)
         {
             try
@@ -309,7 +309,7 @@ public sealed partial class ProviderCommands(
 
     private async Task<ProviderInfo?> PickAsync(long chatId, long userId, string? providerId, CancellationToken cancellationToken)
     {
-        var providers = await Directory.ListByOwnerAsync(userId, cancellationToken).ConfigureAwait(false);
+        var providers = await directory.ListByOwnerAsync(userId, cancellationToken).ConfigureAwait(false);
         var chosen = providerId is null
             ? providers.Count == 1 ? providers[0] : null
             : providers.FirstOrDefault(p => p.ProviderId == providerId);

@@ -1,88 +1,80 @@
 using System.Net;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
+using Polly;
+using Polly.Registry;
 
 namespace Cocoon.Bot.Telegram.Transport;
 
 /// <summary>
 /// Sits under Telegram.Bot's HttpClient and applies the Bot API's rules to every call: outgoing messages wait for
-/// the global token bucket, 429 waits retry_after and tries again, network errors and 5xx retry with backoff,
-/// 403 marks the chat as blocked so nothing more is sent there. Everything else goes back to the caller.
+/// the global token bucket (before each attempt), 429, 5xx and network errors go through the
+/// <see cref="TelegramResilience"/> pipeline (retry_after honoured, otherwise backoff), 403 marks the chat as
+/// blocked so nothing more is sent there. Everything else goes back to the caller.
 /// </summary>
-public sealed partial class BotApiHandler(SendThrottle throttle, BlockedChats blocked, TimeProvider time, ILogger<BotApiHandler> logger)
+public sealed partial class BotApiHandler(SendThrottle throttle, BlockedChats blocked, ResiliencePipelineProvider<string> pipelines, ILogger<BotApiHandler> logger)
     : DelegatingHandler
 {
     internal const int MaxAttempts = 6;
-    private static readonly TimeSpan MaxRetryAfter = TimeSpan.FromMinutes(5);
+    private readonly ResiliencePipeline _retry = pipelines.GetPipeline(TelegramResilience.Pipeline);
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var method = request.RequestUri?.Segments[^1] ?? string.Empty;
         var body = request.Content is null ? null : await request.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
-        var contentHeaders = request.Content?.Headers.ToList();
         var chatId = ReadChatId(body);
-        var counts = IsMessage(method);
 
-        for (var attempt = 1; ; attempt++)
+        var response = await _retry.ExecuteAsync(
+            ct => SendOnceAsync(request, body, method, ct),
+            (outcome, attempt, delay) => LogRetry(method, outcome, attempt, delay),
+            MaxAttempts,
+            cancellationToken).ConfigureAwait(false);
+
+        if (response.StatusCode == HttpStatusCode.Forbidden && chatId is { } blockedChat)
         {
-            if (counts)
-            {
-                await throttle.AcquireAsync(cancellationToken).ConfigureAwait(false);
-            }
-
-            using var copy = new HttpRequestMessage(request.Method, request.RequestUri) { Version = request.Version };
-            if (body is not null)
-            {
-                copy.Content = new ByteArrayContent(body);
-                foreach (var (name, values) in contentHeaders!)
-                {
-                    copy.Content.Headers.TryAddWithoutValidation(name, values);
-                }
-            }
-
-            HttpResponseMessage response;
-            try
-            {
-                response = await base.SendAsync(copy, cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is HttpRequestException or IOException && attempt < MaxAttempts && !cancellationToken.IsCancellationRequested)
-            {
-                var backoff = Backoff(attempt);
-                LogNetworkRetry(logger, method, attempt, backoff, ex);
-                await Task.Delay(backoff, time, cancellationToken).ConfigureAwait(false);
-                continue;
-            }
-
-            if (response.StatusCode == HttpStatusCode.TooManyRequests && attempt < MaxAttempts)
-            {
-                var retryAfter = await ReadRetryAfterAsync(response, cancellationToken).ConfigureAwait(false);
-                response.Dispose();
-                LogFloodWait(logger, method, retryAfter);
-                await Task.Delay(retryAfter, time, cancellationToken).ConfigureAwait(false);
-                continue;
-            }
-
-            if ((int)response.StatusCode >= 500 && attempt < MaxAttempts)
-            {
-                response.Dispose();
-                var backoff = Backoff(attempt);
-                LogServerRetry(logger, method, attempt, backoff);
-                await Task.Delay(backoff, time, cancellationToken).ConfigureAwait(false);
-                continue;
-            }
-
-            if (response.StatusCode == HttpStatusCode.Forbidden && chatId is { } blockedChat)
-            {
-                LogBlocked(logger, blockedChat, method);
-                await blocked.BlockAsync(blockedChat, cancellationToken).ConfigureAwait(false);
-            }
-
-            return response;
+            LogBlocked(logger, blockedChat, method);
+            await blocked.BlockAsync(blockedChat, cancellationToken).ConfigureAwait(false);
         }
+
+        return response;
     }
 
-    private static TimeSpan Backoff(int attempt) =>
-        TimeSpan.FromMilliseconds(Math.Min(30_000, 250 * Math.Pow(2, attempt - 1)));
+    /// <summary>One attempt: a fresh copy of the request (a sent one cannot be sent again), paced by the throttle.</summary>
+    private async ValueTask<HttpResponseMessage> SendOnceAsync(HttpRequestMessage request, byte[]? body, string method, CancellationToken cancellationToken)
+    {
+        if (IsMessage(method))
+        {
+            await throttle.AcquireAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        using var copy = new HttpRequestMessage(request.Method, request.RequestUri) { Version = request.Version };
+        if (body is not null)
+        {
+            copy.Content = new ByteArrayContent(body);
+            foreach (var (name, values) in request.Content!.Headers)
+            {
+                copy.Content.Headers.TryAddWithoutValidation(name, values);
+            }
+        }
+
+        return await base.SendAsync(copy, cancellationToken).ConfigureAwait(false);
+    }
+
+    private void LogRetry(string method, Outcome<object> outcome, int attempt, TimeSpan delay)
+    {
+        switch (outcome)
+        {
+            case { Result: HttpResponseMessage { StatusCode: HttpStatusCode.TooManyRequests } }:
+                LogFloodWait(logger, method, delay);
+                break;
+            case { Result: HttpResponseMessage }:
+                LogServerRetry(logger, method, attempt + 1, delay);
+                break;
+            case { Exception: { } ex }:
+                LogNetworkRetry(logger, method, attempt + 1, delay, ex);
+                break;
+        }
+    }
 
     /// <summary>Messages, edits, drafts, invoices and chat actions count against Telegram's per-bot limit; queries and answers do not.</summary>
     internal static bool IsMessage(string method) =>
@@ -133,25 +125,6 @@ public sealed partial class BotApiHandler(SendThrottle throttle, BlockedChats bl
         }
 
         return null;
-    }
-
-    private static async Task<TimeSpan> ReadRetryAfterAsync(HttpResponseMessage response, CancellationToken cancellationToken)
-    {
-        var seconds = 1;
-        try
-        {
-            using var doc = JsonDocument.Parse(await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false));
-            if (doc.RootElement.TryGetProperty("parameters", out var p) && p.TryGetProperty("retry_after", out var r) && r.TryGetInt32(out var s))
-            {
-                seconds = s;
-            }
-        }
-        catch (JsonException)
-        {
-        }
-
-        var wait = TimeSpan.FromSeconds(Math.Max(1, seconds));
-        return wait > MaxRetryAfter ? MaxRetryAfter : wait;
     }
 
     [LoggerMessage(EventId = 4101, Level = LogLevel.Warning, Message = "Telegram flood limit on {Method}: waiting {RetryAfter} as retry_after asks")]

@@ -1,11 +1,12 @@
 using Cocoon.Bot.Telegram.Hosting;
 using Cocoon.Bot.Telegram.Transport;
 using global::Telegram.Bot;
-using global::Telegram.Bot.Exceptions;
 using global::Telegram.Bot.Types.Enums;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Polly;
+using Polly.Registry;
 
 namespace Cocoon.Bot.Telegram.Updates;
 
@@ -19,10 +20,13 @@ public sealed partial class UpdateSource(
     BlockedChats blocked,
     UpdateInbox inbox,
     UpdatePump pump,
-    TimeProvider time,
+    ResiliencePipelineProvider<string> pipelines,
     IOptions<TelegramOptions> options,
     ILogger<UpdateSource> logger) : BackgroundService
 {
+    // Both loops retry until Telegram answers or the host stops: without the Bot API there is nothing else to do.
+    private readonly ResiliencePipeline _retry = pipelines.GetPipeline(TelegramResilience.Pipeline);
+
     internal static readonly UpdateType[] AllowedUpdates =
     [
         UpdateType.Message,
@@ -35,7 +39,7 @@ public sealed partial class UpdateSource(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var o = options.Value;
-        await RetryAsync("start-up", async ct =>
+        await _retry.ExecuteAsync<bool>(async ct =>
         {
             var me = await identity.GetAsync(ct).ConfigureAwait(false);
             LogConnected(logger, me.Username ?? me.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), o.Mode);
@@ -50,7 +54,9 @@ public sealed partial class UpdateSource(
                 // getUpdates answers 409 while a webhook is set; pending updates are kept.
                 await bot.DeleteWebhook(dropPendingUpdates: false, cancellationToken: ct).ConfigureAwait(false);
             }
-        }, stoppingToken).ConfigureAwait(false);
+
+            return true;
+        }, (outcome, _, delay) => LogStartFailed(logger, "start-up", delay, outcome.Exception), maxAttempts: null, stoppingToken).ConfigureAwait(false);
 
         var pending = await inbox.PendingAsync(stoppingToken).ConfigureAwait(false);
         if (pending.Count > 0)
@@ -72,26 +78,20 @@ public sealed partial class UpdateSource(
     private async Task PollAsync(CancellationToken stoppingToken)
     {
         var offset = await inbox.GetOffsetAsync(stoppingToken).ConfigureAwait(false);
-        var failures = 0;
         while (!stoppingToken.IsCancellationRequested)
         {
             global::Telegram.Bot.Types.Update[] updates;
             try
             {
-                updates = await bot.GetUpdates((int)offset, 100, options.Value.PollTimeoutSeconds, AllowedUpdates, stoppingToken).ConfigureAwait(false);
-                failures = 0;
+                updates = await _retry.ExecuteAsync(
+                    async ct => await bot.GetUpdates((int)offset, 100, options.Value.PollTimeoutSeconds, AllowedUpdates, ct).ConfigureAwait(false),
+                    (outcome, _, delay) => LogPollFailed(logger, delay, outcome.Exception),
+                    maxAttempts: null,
+                    stoppingToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
                 return;
-            }
-            catch (Exception ex) when (ex is ApiRequestException or RequestException or HttpRequestException)
-            {
-                failures++;
-                var backoff = TimeSpan.FromSeconds(Math.Min(30, Math.Pow(2, Math.Min(failures, 5))));
-                LogPollFailed(logger, backoff, ex);
-                await Task.Delay(backoff, time, stoppingToken).ConfigureAwait(false);
-                continue;
             }
 
             if (updates.Length == 0)
@@ -118,24 +118,6 @@ public sealed partial class UpdateSource(
         }
     }
 
-    private async Task RetryAsync(string what, Func<CancellationToken, Task> action, CancellationToken stoppingToken)
-    {
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                await action(stoppingToken).ConfigureAwait(false);
-                return;
-            }
-            catch (Exception ex) when (ex is ApiRequestException or RequestException or HttpRequestException && !stoppingToken.IsCancellationRequested)
-            {
-                var backoff = TimeSpan.FromSeconds(Math.Min(60, Math.Pow(2, Math.Min(attempt, 6))));
-                LogStartFailed(logger, what, backoff, ex);
-                await Task.Delay(backoff, time, stoppingToken).ConfigureAwait(false);
-            }
-        }
-    }
-
     [LoggerMessage(EventId = 4010, Level = LogLevel.Information, Message = "Telegram bot @{Username} connected ({Mode})")]
     private static partial void LogConnected(ILogger logger, string username, TelegramMode mode);
 
@@ -143,8 +125,8 @@ public sealed partial class UpdateSource(
     private static partial void LogReplaying(ILogger logger, int count);
 
     [LoggerMessage(EventId = 4012, Level = LogLevel.Warning, Message = "getUpdates failed; polling again in {Backoff}")]
-    private static partial void LogPollFailed(ILogger logger, TimeSpan backoff, Exception exception);
+    private static partial void LogPollFailed(ILogger logger, TimeSpan backoff, Exception? exception);
 
     [LoggerMessage(EventId = 4013, Level = LogLevel.Warning, Message = "Telegram {What} failed; retrying in {Backoff}")]
-    private static partial void LogStartFailed(ILogger logger, string what, TimeSpan backoff, Exception exception);
+    private static partial void LogStartFailed(ILogger logger, string what, TimeSpan backoff, Exception? exception);
 }

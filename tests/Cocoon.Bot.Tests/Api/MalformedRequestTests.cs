@@ -130,10 +130,21 @@ public sealed class MalformedRequestTests(ScriptedGatewayFixture fixture) : ICla
             Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
             var error = await ErrorAsync(response);
             Assert.Equal("invalid_api_key", error.GetProperty("code").GetString());
+            var challenge = Assert.Single(response.Headers.WwwAuthenticate);
+            Assert.Equal("Bearer", challenge.Scheme);
+            if (auth is "Bearer sk-cocoon-not-a-key")
+            {
+                Assert.Equal("error=\"invalid_token\"", challenge.Parameter); // RFC 6750 §3.1: a key was sent but is unknown
+            }
+            else if (auth is null or "Basic abc")
+            {
+                Assert.Null(challenge.Parameter); // no Bearer key sent: no error code
+            }
         }
 
         using var models = await anonymous.GetAsync("v1/models");
         Assert.Equal(HttpStatusCode.Unauthorized, models.StatusCode);
+        Assert.Equal("Bearer", Assert.Single(models.Headers.WwwAuthenticate).Scheme);
     }
 
     [Fact]

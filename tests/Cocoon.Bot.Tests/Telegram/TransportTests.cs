@@ -1,8 +1,10 @@
 using System.Net;
 using System.Text;
 using Cocoon.Bot.Telegram.Transport;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
+using Polly.Registry;
 
 namespace Cocoon.Bot.Tests.Telegram;
 
@@ -46,7 +48,9 @@ public sealed class TransportTests
     {
         var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
         var inner = new FlakyHandler(failures: 2);
-        using var handler = new BotApiHandler(new SendThrottle(time, 30, 30), null!, time, NullLogger<BotApiHandler>.Instance) { InnerHandler = inner };
+        using var services = new ServiceCollection().AddSingleton<TimeProvider>(time).AddTelegramResilience().BuildServiceProvider();
+        using var handler = new BotApiHandler(
+            new SendThrottle(time, 30, 30), null!, services.GetRequiredService<ResiliencePipelineProvider<string>>(), NullLogger<BotApiHandler>.Instance) { InnerHandler = inner };
         using var client = new HttpClient(handler);
         var call = client.PostAsync("http://127.0.0.1:1/bot1:x/getMe", new StringContent("{}", Encoding.UTF8, "application/json"));
         while (!call.IsCompleted)
