@@ -15,7 +15,9 @@ public static class WorkerHostingExtensions
 {
     /// <summary>
     /// The Redis-connected worker host: TEE provider (Worker:Tee), measurement, Redis transport and the hosted
-    /// service. The inference service (IInferenceService) is registered separately (AddLlamaInference).
+    /// service. The inference service (IInferenceService) is registered separately (AddLlamaInference), and first:
+    /// hosted services start in registration order, so the model has loaded before this host attests and registers
+    /// with the gateway.
     /// </summary>
     public static IServiceCollection AddWorkerHost(this IServiceCollection services, IConfiguration configuration)
     {

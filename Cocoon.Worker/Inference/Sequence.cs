@@ -27,7 +27,7 @@ internal sealed class Sequence : IDisposable
 
     public int SeqId { get; set; } = -1;
 
-    public SafeLlamaSamplerHandle? Sampler { get; set; }
+    public SamplerChain? Sampler { get; set; }
 
     /// <summary>Prompt tokens already submitted to llama_decode.</summary>
     public int PromptFed { get; set; }

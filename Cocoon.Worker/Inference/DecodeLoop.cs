@@ -1,0 +1,442 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Threading.Channels;
+using Cocoon.Engine.Protocol;
+using Cocoon.Worker.Native;
+using Microsoft.Extensions.Logging;
+
+namespace Cocoon.Worker.Inference;
+
+/// <summary>
+/// The continuous-batching scheduler: one llama_context (with its persistent ggml threadpool) and one decode thread.
+/// Between decode steps it admits queued sequences into free sequence slots (kept in id order, see SequenceSlots),
+/// builds one batch (a token for every running sequence first, then prompt tokens), decodes it, samples, and hands out
+/// text at most every ChunkIntervalMs. A sequence frees its slot and its KV cells the moment it ends. Everything here
+/// runs on the decode thread except Enqueue, RequestAbort and Dispose.
+/// </summary>
+internal sealed partial class DecodeLoop : IDisposable
+{
+    private readonly LlamaModel _model;
+    private readonly SafeLlamaContextHandle _context;
+    private readonly SafeGgmlThreadpoolHandle? _threadpool;
+    private readonly SafeLlamaBatchHandle _batch;
+    private readonly nint _memory;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly Channel<Sequence> _queue;
+    private readonly Thread _thread;
+    private readonly SequenceSlots _slots;
+    private readonly List<Sequence> _active = [];
+    private readonly long _chunkInterval;
+    // Pinned so llama.cpp's abort callback can read it while cancellation callbacks write it through the array.
+    private readonly int[] _abortFlag = GC.AllocateArray<int>(1, pinned: true);
+    private int _disposed;
+    private int _freeSequences;
+    private long _decodeSteps;
+    private long _decodeTicks;
+    private long _hostTicks;
+
+    public unsafe DecodeLoop(LlamaModel model, LlamaInferenceOptions options, ILogger logger, TimeProvider time)
+    {
+        _model = model;
+        _logger = logger;
+        _time = time;
+        Threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount;
+        var parameters = LlamaNative.llama_context_default_params();
+        parameters.NCtx = checked((uint)(options.ContextSize * options.MaxConcurrency));
+        parameters.NSeqMax = (uint)options.MaxConcurrency;
+        parameters.NBatch = (uint)options.BatchSize;
+        parameters.NUbatch = (uint)options.BatchSize;
+        parameters.NThreads = Threads;
+        parameters.NThreadsBatch = Threads;
+
+        parameters.KvUnified = options.KvUnified ? (byte)1 : (byte)0;
+        parameters.NoPerf = 1;
+        parameters.AbortCallback = (nint)(delegate* unmanaged[Cdecl]<void*, byte>)&OnAbort;
+        parameters.AbortCallbackData = (nint)Unsafe.AsPointer(ref _abortFlag[0]);
+        _context = SafeLlamaContextHandle.Create(model.Handle, parameters);
+        try
+        {
+            _threadpool = SafeGgmlThreadpoolHandle.TryCreate(Threads, options.ThreadPoll);
+            if (_threadpool is not null)
+            {
+                _context.AttachThreadpool(_threadpool);
+            }
+
+            _memory = LlamaNative.llama_get_memory(_context);
+            _chunkInterval = options.ChunkIntervalMs * Stopwatch.Frequency / 1000;
+
+            // A unified cache lets one sequence grow into the others' share; holding each to ContextSize keeps every
+            // admitted request's room guaranteed.
+            ContextLength = Math.Min(options.ContextSize, (int)LlamaNative.llama_n_ctx_seq(_context));
+            MaxConcurrency = (int)LlamaNative.llama_n_seq_max(_context);
+            _slots = new SequenceSlots(MaxConcurrency);
+            _freeSequences = MaxConcurrency;
+            _batch = SafeLlamaBatchHandle.Create((int)LlamaNative.llama_n_batch(_context));
+        }
+        catch
+        {
+            _context.Dispose();
+            _threadpool?.Dispose();
+            throw;
+        }
+
+        _queue = Channel.CreateBounded<Sequence>(new BoundedChannelOptions(options.QueueCapacity)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        _thread = new Thread(Run) { IsBackground = true, Name = "llama-decode" };
+        _thread.Start();
+    }
+
+    public int Threads { get; }
+
+    /// <summary>Tokens of context each sequence has (prompt + completion).</summary>
+    public int ContextLength { get; }
+
+    public int MaxConcurrency { get; }
+
+    public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
+    /// <summary>llama_decode calls so far, aborted ones included.</summary>
+    public long DecodeSteps => Volatile.Read(ref _decodeSteps);
+
+    public DecodeLoopStats Stats => new(
+        Volatile.Read(ref _decodeSteps),
+        TimeSpan.FromSeconds(Volatile.Read(ref _decodeTicks) / (double)Stopwatch.Frequency),
+        TimeSpan.FromSeconds(Volatile.Read(ref _hostTicks) / (double)Stopwatch.Frequency));
+
+    /// <summary>Sequence slots not in use right now.</summary>
+    public int FreeSequences => Volatile.Read(ref _freeSequences);
+
+    /// <summary>Queues a sequence (waits while the queue is full); throws ChannelClosedException once the loop has ended.</summary>
+    public ValueTask EnqueueAsync(Sequence sequence, CancellationToken cancellationToken) =>
+        _queue.Writer.WriteAsync(sequence, cancellationToken);
+
+    /// <summary>Stops the decode step in flight (llama.cpp polls this through the abort callback); any thread.</summary>
+    public void RequestAbort() => Volatile.Write(ref _abortFlag[0], 1);
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        RequestAbort();
+        _queue.Writer.TryComplete();
+        _thread.Join();
+        _context.Dispose();
+        _threadpool?.Dispose();
+        _batch.Dispose();
+    }
+
+    private void Run()
+    {
+        try
+        {
+            Loop();
+        }
+#pragma warning disable CA1031 // the decode thread must fail every waiting request, not crash the process
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            LogLoopFailed(_logger, ex);
+            foreach (var s in _active)
+            {
+                s.Output.Writer.TryComplete(new LlamaException("The inference service failed; see the worker log.", ex));
+            }
+
+            _queue.Writer.TryComplete();
+            while (_queue.Reader.TryRead(out var queued))
+            {
+                queued.Output.Writer.TryComplete(new LlamaException("The inference service failed; see the worker log.", ex));
+            }
+        }
+    }
+
+    private void Loop()
+    {
+        while (true)
+        {
+            if (Volatile.Read(ref _disposed) != 0)
+            {
+                foreach (var s in _active.ToArray())
+                {
+                    Finish(s, FinishReason.Cancelled);
+                }
+
+                while (_queue.Reader.TryRead(out var queued))
+                {
+                    Finish(queued, FinishReason.Cancelled);
+                }
+
+                return;
+            }
+
+            var stepStart = Stopwatch.GetTimestamp();
+            Admit();
+            if (_active.Count == 0)
+            {
+                if (!_queue.Reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
+                {
+                    return;
+                }
+
+                continue;
+            }
+
+            Volatile.Write(ref _abortFlag[0], 0);
+            foreach (var s in _active.ToArray())
+            {
+                if (s.IsCancelled)
+                {
+                    Finish(s, FinishReason.Cancelled);
+                }
+            }
+
+            var n = BuildBatch();
+            if (n == 0)
+            {
+                continue;
+            }
+
+            var batch = _batch.View(n);
+            var decodeStart = Stopwatch.GetTimestamp();
+            var rc = LlamaNative.llama_decode(_context, batch);
+            var decodeEnd = Stopwatch.GetTimestamp();
+            Interlocked.Increment(ref _decodeSteps);
+            Volatile.Write(ref _decodeTicks, _decodeTicks + (decodeEnd - decodeStart));
+            if (rc == 2)
+            {
+                // Aborted for a cancellation: drop what part of the batch got into the cache, then decode again without it.
+                RollBack();
+                continue;
+            }
+
+            if (rc != 0)
+            {
+                RollBack();
+                var reason = rc == 1 ? FinishReason.ContextFull : FinishReason.Stop;
+                LogDecodeFailed(_logger, rc, _active.Count);
+                foreach (var s in _active.ToArray())
+                {
+                    if (rc == 1)
+                    {
+                        Finish(s, reason);
+                    }
+                    else
+                    {
+                        Fail(s, new LlamaException($"llama_decode failed with {rc}"));
+                    }
+                }
+
+                continue;
+            }
+
+            Sample();
+            Volatile.Write(ref _hostTicks, _hostTicks + (Stopwatch.GetTimestamp() - stepStart) - (decodeEnd - decodeStart));
+        }
+    }
+
+    private void Admit()
+    {
+        while (_slots.Free > 0 && _queue.Reader.TryRead(out var s))
+        {
+            if (s.IsCancelled)
+            {
+                Finish(s, FinishReason.Cancelled);
+                continue;
+            }
+
+            try
+            {
+                s.Sampler = SamplerChain.Create(s.Sampling, _model.VocabSize);
+            }
+#pragma warning disable CA1031 // reported to that request's consumer
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                Fail(s, ex);
+                continue;
+            }
+
+            s.SeqId = _slots.Take();
+            Volatile.Write(ref _freeSequences, _slots.Free);
+            s.StartedAt = _time.GetTimestamp();
+            SequenceSlots.Order(_active, s, a => a.SeqId);
+        }
+    }
+
+    private int BuildBatch()
+    {
+        var n = 0;
+        var capacity = _batch.Capacity;
+
+        // Running sequences first: one token each keeps their latency flat while new prompts are prefilled.
+        foreach (var s in _active)
+        {
+            s.PositionBeforeBatch = s.Position;
+            s.PromptFedBeforeBatch = s.PromptFed;
+            s.OutputIndex = -1;
+            if (!s.IsPrefilling && n < capacity)
+            {
+                Add(ref n, s.NextToken, s.Position++, output: true, s);
+            }
+        }
+
+        foreach (var s in _active)
+        {
+            while (s.IsPrefilling && n < capacity)
+            {
+                var last = s.PromptFed == s.PromptTokens.Length - 1;
+                Add(ref n, s.PromptTokens[s.PromptFed++], s.Position++, last, s);
+            }
+        }
+
+        return n;
+    }
+
+    private void Add(ref int n, int token, int position, bool output, Sequence s)
+    {
+        _batch.Set(n, token, position, s.SeqId, output);
+        if (output)
+        {
+            s.OutputIndex = n;
+        }
+
+        n++;
+    }
+
+    private void RollBack()
+    {
+        foreach (var s in _active)
+        {
+            if (s.Position != s.PositionBeforeBatch)
+            {
+                LlamaNative.llama_memory_seq_rm(_memory, s.SeqId, s.PositionBeforeBatch, -1);
+                s.PromptFed = s.PromptFedBeforeBatch;
+                s.Position = s.PositionBeforeBatch;
+            }
+
+            s.OutputIndex = -1;
+        }
+    }
+
+    private void Sample()
+    {
+        Span<byte> piece = stackalloc byte[256];
+        foreach (var s in _active.ToArray())
+        {
+            if (s.OutputIndex < 0)
+            {
+                continue;
+            }
+
+            if (s.CompletionTokens == 0)
+            {
+                s.FirstTokenAt = _time.GetTimestamp();
+            }
+
+            var token = s.Sampler!.Sample(_context, s.OutputIndex);
+            if (_model.IsEndOfGeneration(token))
+            {
+                Finish(s, FinishReason.Stop);
+                continue;
+            }
+
+            s.CompletionTokens++;
+            var length = _model.TokenToPiece(token, piece, out var large);
+            var text = s.Text.Push(large ?? piece[..length]);
+            if (text.Length > 0)
+            {
+                Deliver(s, text);
+            }
+
+            if (s.Text.Stopped)
+            {
+                Finish(s, FinishReason.Stop);
+            }
+            else if (s.CompletionTokens >= s.Sampling.MaxTokens)
+            {
+                Finish(s, FinishReason.Length);
+            }
+            else if (s.Position >= ContextLength)
+            {
+                Finish(s, FinishReason.ContextFull);
+            }
+            else
+            {
+                s.NextToken = token;
+            }
+        }
+    }
+
+    // The first text goes out at once; later text waits until ChunkInterval has passed since the last chunk.
+    private void Deliver(Sequence s, string text)
+    {
+        var now = Stopwatch.GetTimestamp();
+        if (s.LastChunkAt != 0 && now - s.LastChunkAt < _chunkInterval)
+        {
+            s.Pending.Append(text);
+            return;
+        }
+
+        if (s.Pending.Length > 0)
+        {
+            text = s.Pending.Append(text).ToString();
+            s.Pending.Clear();
+        }
+
+        s.Output.Writer.TryWrite(new GenerationChunk(text));
+        s.LastChunkAt = now;
+    }
+
+    private void Finish(Sequence s, FinishReason reason)
+    {
+        var rest = s.Pending.Append(s.Text.Flush()).ToString();
+        s.Pending.Clear();
+        if (rest.Length > 0)
+        {
+            s.Output.Writer.TryWrite(new GenerationChunk(rest));
+        }
+
+        var now = _time.GetTimestamp();
+        var promptTime = s.StartedAt == 0 ? TimeSpan.Zero : _time.GetElapsedTime(s.StartedAt, s.FirstTokenAt == 0 ? now : s.FirstTokenAt);
+        var generationTime = s.FirstTokenAt == 0 ? TimeSpan.Zero : _time.GetElapsedTime(s.FirstTokenAt, now);
+        s.Output.Writer.TryWrite(new GenerationChunk(string.Empty, new GenerationUsage(s.PromptTokens.Length, s.CompletionTokens, reason, promptTime, generationTime)));
+        s.Output.Writer.TryComplete();
+        Release(s);
+    }
+
+    private void Fail(Sequence s, Exception error)
+    {
+        s.Output.Writer.TryComplete(error);
+        Release(s);
+    }
+
+    private void Release(Sequence s)
+    {
+        if (s.SeqId >= 0)
+        {
+            LlamaNative.llama_memory_seq_rm(_memory, s.SeqId, -1, -1);
+            _slots.Return(s.SeqId);
+            Volatile.Write(ref _freeSequences, _slots.Free);
+            s.SeqId = -1;
+        }
+
+        _active.Remove(s);
+        s.Dispose();
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static unsafe byte OnAbort(void* data) => Volatile.Read(ref *(int*)data) != 0 ? (byte)1 : (byte)0;
+
+    [LoggerMessage(EventId = 111, Level = LogLevel.Error, Message = "The decode thread failed")]
+    private static partial void LogLoopFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 112, Level = LogLevel.Warning, Message = "llama_decode returned {Code} with {Sequences} sequences active")]
+    private static partial void LogDecodeFailed(ILogger logger, int code, int sequences);
+}
