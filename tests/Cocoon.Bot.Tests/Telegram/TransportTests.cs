@@ -65,6 +65,30 @@ public sealed class TransportTests
     }
 
     [Fact]
+    public async Task A_flood_limit_waits_the_retry_after_telegram_asks_for_on_the_injected_clock()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
+        var inner = new FloodedHandler(time, retryAfterSeconds: 3);
+        using var services = new ServiceCollection().AddSingleton<TimeProvider>(time).AddTelegramResilience().BuildServiceProvider();
+        using var handler = new BotApiHandler(
+            new SendThrottle(time, 30, 30), null!, services.GetRequiredService<ResiliencePipelineProvider<string>>(), NullLogger<BotApiHandler>.Instance) { InnerHandler = inner };
+        using var client = new HttpClient(handler);
+        var call = client.PostAsync("http://127.0.0.1:1/bot1:x/getMe", new StringContent("{}", Encoding.UTF8, "application/json"));
+        while (!call.IsCompleted)
+        {
+            time.Advance(TimeSpan.FromMilliseconds(100));
+            await Task.Delay(5);
+        }
+
+        using var response = await call;
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(2, inner.Calls.Count);
+
+        // The backoff alone would have retried within half a second; retry_after says three.
+        Assert.True(inner.Calls[1] - inner.Calls[0] >= TimeSpan.FromSeconds(3), $"retried after {inner.Calls[1] - inner.Calls[0]}");
+    }
+
+    [Fact]
     public void The_chat_is_read_from_the_request_body()
     {
         Assert.Equal(-100123L, BotApiHandler.ReadChatId("{\"chat_id\":-100123,\"text\":\"x\"}"u8.ToArray()));
@@ -88,6 +112,23 @@ public sealed class TransportTests
             }
 
             return Task.FromResult(new HttpResponseMessage(HttpStatusCode.OK) { Content = new StringContent("{\"ok\":true,\"result\":true}") });
+        }
+    }
+
+    /// <summary>Answers the first call as Telegram's flood control does (429 with parameters.retry_after), then OK; notes when each call came on the fake clock.</summary>
+    private sealed class FloodedHandler(TimeProvider time, int retryAfterSeconds) : HttpMessageHandler
+    {
+        public List<DateTimeOffset> Calls { get; } = [];
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            Calls.Add(time.GetUtcNow());
+            return Task.FromResult(Calls.Count == 1
+                ? new HttpResponseMessage(HttpStatusCode.TooManyRequests)
+                {
+                    Content = new StringContent($"{{\"ok\":false,\"error_code\":429,\"description\":\"Too Many Requests: retry after {retryAfterSeconds}\",\"parameters\":{{\"retry_after\":{retryAfterSeconds}}}}}"),
+                }
+                : new HttpResponseMessage(HttpStatusCode.OK) { Content = new StringContent("{\"ok\":true,\"result\":true}") });
         }
     }
 }
