@@ -153,15 +153,15 @@ public sealed partial class LlamaInferenceService : IInferenceService, IDisposab
 
     /// <summary>
     /// Checks a request and tokenizes its prompt; every check llama.cpp would assert on happens here. The limits that do
-    /// not depend on the model are in RequestValidation; what is left needs the model: the chat template, the tokens and
-    /// this context's size.
+    /// not depend on the model are the protocol's (<see cref="GenerationRules"/>, the same the gateway applies); what is
+    /// left needs the model: the chat template, the tokens and this context's size.
     /// </summary>
     internal int[] Prepare(GenerationRequest request)
     {
-        RequestValidation.Check(request);
-        if (request.Sampling.MaxTokens >= ContextLength)
+        ArgumentNullException.ThrowIfNull(request);
+        if (GenerationRules.Check(request) is { } violation)
         {
-            throw new ArgumentException($"MaxTokens is {request.Sampling.MaxTokens}, beyond this worker's context of {ContextLength} tokens per request (prompt included).", nameof(request));
+            throw new ArgumentException($"{violation.Param}: {violation.Message}", nameof(request));
         }
 
         var text = request.Messages is { } messages ? _model.RenderChat(messages) : request.Prompt!;
@@ -171,9 +171,10 @@ public sealed partial class LlamaInferenceService : IInferenceService, IDisposab
             throw new ArgumentException("The prompt has no tokens.", nameof(request));
         }
 
-        if (tokens.Length >= ContextLength)
+        // The prompt and the whole answer must fit: an answer is never cut short by a full context it was promised.
+        if ((long)tokens.Length + request.Sampling.MaxTokens > ContextLength)
         {
-            throw new ArgumentException($"The prompt is {tokens.Length} tokens, longer than this worker's context of {ContextLength} tokens per request.", nameof(request));
+            throw new ContextExceededException(tokens.Length, request.Sampling.MaxTokens, ContextLength);
         }
 
         return tokens;

@@ -26,7 +26,7 @@ public sealed partial class CliTests
         var (code, stdout, stderr) = await RunAsync("generate", "--prompt", "x", "--max-tokens", "0", "--model", SharedFiles.SmallModel);
         Assert.Equal(1, code);
         Assert.Equal(string.Empty, stdout.Trim());
-        Assert.Contains("MaxTokens", stderr, StringComparison.Ordinal);
+        Assert.Contains("max_tokens", stderr, StringComparison.Ordinal);
     }
 
     [Fact]

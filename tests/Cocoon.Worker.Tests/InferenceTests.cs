@@ -121,11 +121,11 @@ public sealed class InferenceTests(LlamaFixture fixture) : IClassFixture<LlamaFi
     }
 
     [Theory]
-    [InlineData(0, 0f, "Once", "MaxTokens")]
-    [InlineData(-3, 0f, "Once", "MaxTokens")]
-    [InlineData(LlamaFixture.ContextSize, 0f, "Once", "context")]
-    [InlineData(16, -0.5f, "Once", "Temperature")]
-    [InlineData(16, float.NaN, "Once", "Temperature")]
+    [InlineData(0, 0f, "Once", "max_tokens")]
+    [InlineData(-3, 0f, "Once", "max_tokens")]
+    [InlineData(16, -0.5f, "Once", "temperature")]
+    [InlineData(16, 2.5f, "Once", "temperature")]
+    [InlineData(16, float.NaN, "Once", "temperature")]
     [InlineData(16, 0f, "", "empty")]
     public async Task BadRequestsAreClearErrorsAndTheServiceLives(int maxTokens, float temperature, string prompt, string named)
     {
@@ -134,13 +134,29 @@ public sealed class InferenceTests(LlamaFixture fixture) : IClassFixture<LlamaFi
         Assert.Equal(ExpectedGreedy, (await RunAsync(Raw("Once upon a time", 64, 0))).Text);
     }
 
-    [Fact]
-    public async Task APromptLongerThanTheContextIsAClearError()
+    [Theory]
+    [InlineData(1, LlamaFixture.ContextSize)]
+    [InlineData(60, 8)]
+    [InlineData(20, LlamaFixture.ContextSize - 16)]
+    public async Task APromptAndAnswerThatDoNotFitTheContextAreRefusedWithTheNumbers(int sentences, int maxTokens)
     {
-        var prompt = string.Join(' ', Enumerable.Repeat("Once upon a time there was a cat.", 60));
-        var ex = await Assert.ThrowsAsync<ArgumentException>(() => RunAsync(Raw(prompt, 8, 0)));
-        Assert.Contains("longer than", ex.Message, StringComparison.Ordinal);
-        Assert.Contains(LlamaFixture.ContextSize.ToString(System.Globalization.CultureInfo.InvariantCulture), ex.Message, StringComparison.Ordinal);
+        var prompt = string.Join(' ', Enumerable.Repeat("Once upon a time there was a cat.", sentences));
+        var ex = await Assert.ThrowsAsync<ContextExceededException>(() => RunAsync(Raw(prompt, maxTokens, 0)));
+        Assert.Equal(maxTokens, ex.MaxTokens);
+        Assert.Equal(Service.ContextLength, ex.ContextLength);
+        Assert.True(ex.PromptTokens + ex.MaxTokens > ex.ContextLength, ex.Message);
+        Assert.Contains($"maximum context length is {Service.ContextLength} tokens", ex.Message, StringComparison.Ordinal);
+        Assert.Contains($"{ex.PromptTokens} in the prompt, {maxTokens} in max_tokens", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(ExpectedGreedy, (await RunAsync(Raw("Once upon a time", 64, 0))).Text);
+    }
+
+    [Fact]
+    public async Task AnAnswerThatExactlyFillsTheContextIsServedInFull()
+    {
+        var probe = await Assert.ThrowsAsync<ContextExceededException>(() => RunAsync(Raw("Once upon a time", LlamaFixture.ContextSize, 0)));
+        var (_, usage) = await RunAsync(Raw("Once upon a time", LlamaFixture.ContextSize - probe.PromptTokens, 0));
+        Assert.NotEqual(FinishReason.ContextFull, usage.FinishReason);
+        Assert.True(usage.PromptTokens + usage.CompletionTokens <= Service.ContextLength);
     }
 
     [Fact]
@@ -153,17 +169,6 @@ public sealed class InferenceTests(LlamaFixture fixture) : IClassFixture<LlamaFi
         await Assert.ThrowsAsync<ArgumentException>(() => RunAsync(new GenerationRequest { Messages = [] }));
         await Assert.ThrowsAsync<ArgumentException>(() => RunAsync(new GenerationRequest { Messages = [new ChatMessage("robot", "hi")] }));
         await Assert.ThrowsAsync<ArgumentException>(() => RunAsync(new GenerationRequest { Prompt = "x", Messages = [new ChatMessage("user", "hi")] }));
-    }
-
-    [Fact]
-    public async Task AContextFullSequenceEndsWithContextFull()
-    {
-        var prompt = string.Join(' ', Enumerable.Repeat("Once upon a time there was a cat.", 20));
-        var (_, usage) = await RunAsync(Raw(prompt, LlamaFixture.ContextSize - 1, 0));
-        Assert.Equal(FinishReason.ContextFull, usage.FinishReason);
-
-        // The cache holds ContextLength tokens; the last sampled token is emitted but has no room to be decoded.
-        Assert.Equal(Service.ContextLength + 1, usage.PromptTokens + usage.CompletionTokens);
     }
 
     [Fact]
