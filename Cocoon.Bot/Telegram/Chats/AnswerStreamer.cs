@@ -167,10 +167,10 @@ public sealed partial class AnswerStreamer(
         }
 
         // The model's Markdown as entities; its own text (markers and all) when the server refused entities.
-        var rich = s.Plain ? new RichText(text, []) : RichTextRenderer.Render(text);
+        var rich = s.Plain ? new FormattedText(text, []) : RichTextRenderer.Render(text);
         if (rich.Text.Length == 0)
         {
-            rich = new RichText(text, []);
+            rich = new FormattedText(text, []);
         }
 
         var entities = rich.Entities.Count > 0 ? rich.Entities : null;

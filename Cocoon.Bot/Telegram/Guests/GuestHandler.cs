@@ -40,14 +40,14 @@ public sealed partial class GuestHandler(
         var question = me.Username is { } name ? text.Replace("@" + name, string.Empty, StringComparison.OrdinalIgnoreCase).Trim() : text.Trim();
         if (question.Length == 0)
         {
-            await AnswerAsync(queryId, new RichText("Ask me something after the mention, e.g. @" + me.Username + " what is a Merkle tree?", []), cancellationToken).ConfigureAwait(false);
+            await AnswerAsync(queryId, new FormattedText("Ask me something after the mention, e.g. @" + me.Username + " what is a Merkle tree?", []), cancellationToken).ConfigureAwait(false);
             return;
         }
 
         var payer = AccountId.User(from.Id);
         if (await ledger.GetBalanceAsync(payer, cancellationToken).ConfigureAwait(false) <= 0)
         {
-            await AnswerAsync(queryId, new RichText("Your balance is used up (or you haven't started me yet). Open a private chat with @" + me.Username + " and /topup, then ask again. (Your message was not sent to any worker.)", []), cancellationToken).ConfigureAwait(false);
+            await AnswerAsync(queryId, new FormattedText("Your balance is used up (or you haven't started me yet). Open a private chat with @" + me.Username + " and /topup, then ask again. (Your message was not sent to any worker.)", []), cancellationToken).ConfigureAwait(false);
             return;
         }
 
@@ -60,7 +60,7 @@ public sealed partial class GuestHandler(
 
         if (string.IsNullOrEmpty(model))
         {
-            await AnswerAsync(queryId, new RichText("No worker is online right now, so I can't answer. Please try again in a few minutes.", []), cancellationToken).ConfigureAwait(false);
+            await AnswerAsync(queryId, new FormattedText("No worker is online right now, so I can't answer. Please try again in a few minutes.", []), cancellationToken).ConfigureAwait(false);
             return;
         }
 
@@ -89,12 +89,12 @@ public sealed partial class GuestHandler(
         }
         catch (InsufficientFundsException)
         {
-            await AnswerAsync(queryId, new RichText("Your balance is used up. Top up in a private chat with @" + me.Username + " (/topup), then ask again.", []), cancellationToken).ConfigureAwait(false);
+            await AnswerAsync(queryId, new FormattedText("Your balance is used up. Top up in a private chat with @" + me.Username + " (/topup), then ask again.", []), cancellationToken).ConfigureAwait(false);
             return;
         }
         catch (WorkersBusyException)
         {
-            await AnswerAsync(queryId, new RichText($"Every worker for {model} is busy right now. Please try again in a minute.", []), cancellationToken).ConfigureAwait(false);
+            await AnswerAsync(queryId, new FormattedText($"Every worker for {model} is busy right now. Please try again in a minute.", []), cancellationToken).ConfigureAwait(false);
             return;
         }
 
@@ -111,20 +111,20 @@ public sealed partial class GuestHandler(
             head += "\n\n(The answer was longer; ask me in a private chat for all of it.)";
         }
 
-        var rich = options.Value.RichAnswers ? RichTextRenderer.Render(head) : new RichText(head, []);
+        var rich = options.Value.RichAnswers ? RichTextRenderer.Render(head) : new FormattedText(head, []);
         try
         {
             await AnswerAsync(queryId, rich, cancellationToken).ConfigureAwait(false);
         }
         catch (ApiRequestException ex) when (AnswerStreamer.IsEntityError(ex))
         {
-            await AnswerAsync(queryId, new RichText(head, []), cancellationToken).ConfigureAwait(false);
+            await AnswerAsync(queryId, new FormattedText(head, []), cancellationToken).ConfigureAwait(false);
         }
 
         LogAnswered(logger, from.Id);
     }
 
-    private async Task AnswerAsync(string queryId, RichText text, CancellationToken cancellationToken)
+    private async Task AnswerAsync(string queryId, FormattedText text, CancellationToken cancellationToken)
     {
         var content = new InputTextMessageContent(text.Text)
         {

@@ -5,7 +5,7 @@ using global::Telegram.Bot.Types.Enums;
 namespace Cocoon.Bot.Telegram.Chats;
 
 /// <summary>Text with Telegram message entities (offsets and lengths in UTF-16 code units, as Telegram counts).</summary>
-public sealed record RichText(string Text, IReadOnlyList<MessageEntity> Entities);
+public sealed record FormattedText(string Text, IReadOnlyList<MessageEntity> Entities);
 
 /// <summary>
 /// Turns the Markdown a model writes into text plus entities, so nothing the model writes can make Telegram refuse
@@ -20,7 +20,7 @@ public static class RichTextRenderer
     public const string ThinkOpen = "<think>";
     public const string ThinkClose = "</think>";
 
-    public static RichText Render(string markdown)
+    public static FormattedText Render(string markdown)
     {
         ArgumentNullException.ThrowIfNull(markdown);
         var b = new Builder();
@@ -269,7 +269,7 @@ public static class RichTextRenderer
             }
         }
 
-        public RichText Build()
+        public FormattedText Build()
         {
             var text = _text.ToString().TrimEnd();
             var entities = _entities
@@ -277,7 +277,7 @@ public static class RichTextRenderer
                 .Select(e => e.Offset + e.Length > text.Length ? new MessageEntity { Type = e.Type, Offset = e.Offset, Length = text.Length - e.Offset, Language = e.Language, Url = e.Url } : e)
                 .OrderBy(e => e.Offset).ThenByDescending(e => e.Length)
                 .ToList();
-            return new RichText(text, entities);
+            return new FormattedText(text, entities);
         }
     }
 }
