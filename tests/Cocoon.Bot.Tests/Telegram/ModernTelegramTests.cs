@@ -34,7 +34,7 @@ public sealed class ModernTelegramTests(RedisFixture fixture) : IClassFixture<Re
 
         await using var api = new FakeBotApi();
         await using var bot = await BotHarness.StartAsync(redis, api, network.Dispatcher, network.Ledger, BotHarness.NewPrefix(), BotHarness.NewHostKey(),
-            new Dictionary<string, string?> { ["Telegram:FreeAllowanceNanotons"] = "0", ["Telegram:MaxAnswerTokens"] = "4000" });
+            new Dictionary<string, string?> { ["Telegram:FreeAllowanceNanotons"] = "0", ["Telegram:MaxAnswerTokens"] = "1000" });
 
         api.Enqueue(FakeBotApi.TextUpdate(user, user, "Tell me a very long story", 31));
         var first = (await api.WaitForAsync("sendMessageDraft", c => c.ChatId == user, timeout: TimeSpan.FromSeconds(90)))
