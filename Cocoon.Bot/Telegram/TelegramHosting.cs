@@ -1,6 +1,7 @@
 using Cocoon.Bot.Telegram.Accounts;
 using Cocoon.Bot.Telegram.Chats;
 using Cocoon.Bot.Telegram.Groups;
+using Cocoon.Bot.Telegram.Guests;
 using Cocoon.Bot.Telegram.Hosting;
 using Cocoon.Bot.Telegram.Payments;
 using Cocoon.Bot.Telegram.Providers;
@@ -85,6 +86,8 @@ public static partial class TelegramHosting
         services.AddSingleton<UpdateInbox>();
         services.AddSingleton<ChatSender>();
         services.AddSingleton<AnswerStreamer>();
+        services.AddSingleton<GenerationStops>();
+        services.AddSingleton<GuestHandler>();
         services.AddSingleton<AnswerService>();
         services.AddSingleton<ConversationStore>();
         services.AddSingleton<UserStore>();

@@ -130,7 +130,7 @@ public sealed partial class GroupHandler(
         if (settings.DailyTokenLimit > 0
             && await settingsStore.TokensTodayAsync(chatId, from.Id, now, cancellationToken).ConfigureAwait(false) >= settings.DailyTokenLimit)
         {
-            await sender.SendAsync(chatId, $"You've used your {settings.DailyTokenLimit} tokens for today in this group. Ask me in a private chat, or try again tomorrow.", cancellationToken, replyTo: message.MessageId, threadId: threadId).ConfigureAwait(false);
+            await sender.SendToMemberAsync(chatId, from.Id, $"You've used your {settings.DailyTokenLimit} tokens for today in this group. Ask me in a private chat, or try again tomorrow.", cancellationToken, replyTo: message.MessageId, threadId: threadId).ConfigureAwait(false);
             return;
         }
 
@@ -168,7 +168,7 @@ public sealed partial class GroupHandler(
         var member = await bot.GetChatMember(chatId, from.Id, cancellationToken).ConfigureAwait(false);
         if (member.Status is not (ChatMemberStatus.Administrator or ChatMemberStatus.Creator))
         {
-            await sender.SendAsync(chatId, "Only the group's admins can change my settings.", cancellationToken, replyTo: message.MessageId, threadId: threadId).ConfigureAwait(false);
+            await sender.SendToMemberAsync(chatId, from.Id, "Only the group's admins can change my settings.", cancellationToken, replyTo: message.MessageId, threadId: threadId).ConfigureAwait(false);
             return;
         }
 

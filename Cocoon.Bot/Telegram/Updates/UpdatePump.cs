@@ -51,6 +51,13 @@ public sealed partial class UpdatePump(UpdateRouter router, UpdateInbox inbox, I
             }
         }
 
+        if (update.Type == global::Telegram.Bot.Types.Enums.UpdateType.StoppedMessageGeneration)
+        {
+            // Stop must not queue behind the answer it stops (same chat, same lane): it is handled at once.
+            _ = Task.Run(() => HandleAsync(update, _stopping!.Token), CancellationToken.None);
+            return;
+        }
+
         var lane = _lanes[(int)((ulong)ChatKey(update) % (ulong)_lanes.Length)];
         await lane.Writer.WriteAsync(update, cancellationToken).ConfigureAwait(false);
     }
@@ -101,38 +108,43 @@ public sealed partial class UpdatePump(UpdateRouter router, UpdateInbox inbox, I
                 continue;
             }
 
-            try
-            {
-                await router.HandleAsync(update, stopping).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
-            {
-                // Cut short by shutdown: it stays in the inbox and is handled again on the next start.
-                continue;
-            }
-#pragma warning disable CA1031 // One failing update is logged and skipped; the lane must keep running.
-            catch (Exception ex)
-#pragma warning restore CA1031
-            {
-                LogHandlerFailed(logger, update.Id, update.Type, ex);
-            }
+            await HandleAsync(update, stopping).ConfigureAwait(false);
+        }
+    }
 
-            try
-            {
-                await inbox.CompleteAsync(update.Id, CancellationToken.None).ConfigureAwait(false);
-            }
-#pragma warning disable CA1031 // Redis down: the update is replayed after restart, which is the safe side.
-            catch (Exception ex)
+    private async Task HandleAsync(Update update, CancellationToken stopping)
+    {
+        try
+        {
+            await router.HandleAsync(update, stopping).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            // Cut short by shutdown: it stays in the inbox and is handled again on the next start.
+            return;
+        }
+#pragma warning disable CA1031 // One failing update is logged and skipped; the lane must keep running.
+        catch (Exception ex)
 #pragma warning restore CA1031
+        {
+            LogHandlerFailed(logger, update.Id, update.Type, ex);
+        }
+
+        try
+        {
+            await inbox.CompleteAsync(update.Id, CancellationToken.None).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // Redis down: the update is replayed after restart, which is the safe side.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            LogCompleteFailed(logger, update.Id, ex);
+        }
+        finally
+        {
+            lock (_lock)
             {
-                LogCompleteFailed(logger, update.Id, ex);
-            }
-            finally
-            {
-                lock (_lock)
-                {
-                    _queued.Remove(update.Id);
-                }
+                _queued.Remove(update.Id);
             }
         }
     }

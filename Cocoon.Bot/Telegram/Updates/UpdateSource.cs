@@ -34,6 +34,8 @@ public sealed partial class UpdateSource(
         UpdateType.CallbackQuery,
         UpdateType.MyChatMember,
         UpdateType.PreCheckoutQuery,
+        UpdateType.StoppedMessageGeneration,
+        UpdateType.GuestMessage,
     ];
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
