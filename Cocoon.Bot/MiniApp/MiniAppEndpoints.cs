@@ -47,7 +47,7 @@ public sealed record ProofPayloadResponse(string Payload);
 public sealed record ProofCheckResponse(string Address, string AddressFriendly);
 
 /// <summary>
-/// The Mini App: a static page at /miniapp/ and JSON endpoints under /miniapp/api/, each authenticated by Telegram
+/// The Mini App: the built front end at /miniapp/ (MiniAppWeb) and JSON endpoints under /miniapp/api/, each authenticated by Telegram
 /// init data (<c>Authorization: tma &lt;initData&gt;</c>). TON endpoints need the TON services (AddTonChain);
 /// without them they answer 503 saying so, and the rest of the Mini App still works.
 /// </summary>
@@ -90,10 +90,14 @@ public static class MiniAppEndpoints
         var services = app.Services;
         var linksHolder = new Lazy<WalletLinks>(() => new WalletLinks(services.GetRequiredService<IConnectionMultiplexer>(), services.GetRequiredService<RedisKeys>()));
 
-        // Routing ignores the trailing slash, but the page's relative "api/..." URLs need it.
-        app.MapGet("/miniapp/", (HttpContext http) => http.Request.Path.Value?.EndsWith('/') == true
-            ? Results.Content(MiniAppPage.Html, "text/html; charset=utf-8")
-            : Results.Redirect(http.Request.PathBase + "/miniapp/"));
+        var usageHolder = new Lazy<MiniAppUsage>(() => new MiniAppUsage(services.GetRequiredService<IConnectionMultiplexer>(), services.GetRequiredService<RedisKeys>()));
+        var webRoot = MiniAppWeb.FindRoot(options.WebRoot);
+        if (webRoot is null)
+        {
+            MiniAppLog.NotBuilt(logger);
+        }
+
+        MiniAppWeb.Map(app, webRoot);
 
         var api = app.MapGroup("/miniapp/api");
         api.AddEndpointFilter(async (context, next) =>
@@ -208,8 +212,12 @@ public static class MiniAppEndpoints
             return Ok(new ProofCheckResponse(address.ToRaw(), address.ToFriendly(bounceable: false, testOnly: login.Network == "-3")));
         });
 
+        MiniAppChat.Map(api, options, usageHolder, Json, logger);
+        MiniAppAccount.Map(api, usageHolder);
         return app;
     }
+
+    internal static MiniAppUser CurrentUser(HttpContext http) => User(http);
 
     private static MiniAppUser User(HttpContext http) => ((InitData)http.Items[InitDataItem]!).User;
 
@@ -223,7 +231,7 @@ public static class MiniAppEndpoints
         verified is null ? null : Convert.ToHexStringLower(verified.Document.HpkePublicKey),
         verified is null ? null : JsonSerializer.SerializeToElement(verified.Document, AttestationJson.Default.AttestationDocument));
 
-    private static async Task<T?> ReadAsync<T>(HttpContext http, CancellationToken ct)
+    internal static async Task<T?> ReadAsync<T>(HttpContext http, CancellationToken ct)
         where T : class
     {
         try
@@ -236,11 +244,11 @@ public static class MiniAppEndpoints
         }
     }
 
-    private static IResult Ok<T>(T value) => Results.Json(value, Json);
+    internal static IResult Ok<T>(T value) => Results.Json(value, Json);
 
     private static IResult TonMissing() =>
         Error(StatusCodes.Status503ServiceUnavailable, "ton_not_configured", "TON payments are not configured on this gateway (Ton:ApiUrl, Ton:WalletSeed).");
 
-    private static IResult Error(int status, string code, string message) =>
+    internal static IResult Error(int status, string code, string message) =>
         Results.Json(new MiniAppErrorBody(new MiniAppError(code, message)), Json, statusCode: status);
 }
