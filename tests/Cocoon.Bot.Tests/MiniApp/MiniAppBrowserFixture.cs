@@ -50,6 +50,7 @@ public sealed class MiniAppBrowserFixture : IAsyncLifetime
             ["Gateway:RegistryRefresh"] = "00:00:00.100",
             ["Gateway:ResultPoll"] = "00:00:00.050",
             ["MiniApp:BotToken"] = MiniAppFixture.BotToken,
+            ["urls"] = "http://127.0.0.1:0",
             ["MiniApp:MaxAnswerTokens"] = "48",
             ["Ton:ApiUrl"] = "http://127.0.0.1:9/",
             ["Ton:WalletSeed"] = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32)),

@@ -31,7 +31,7 @@ public sealed class MiniAppBrowserTests(MiniAppBrowserFixture fixture) : IClassF
         foreach (var theme in new[] { "light", "dark" })
         {
             var seen = result["themes"]![theme]!;
-            Assert.Equal("1.5 TON", seen["headerBalance"]!.GetValue<string>());
+            Assert.Equal("1.50 TON", seen["headerBalance"]!.GetValue<string>());
             Assert.Equal("1.50 TON", seen["balance"]!.GetValue<string>());
             Assert.Contains("Answers", seen["usageText"]!.GetValue<string>(), StringComparison.Ordinal);
             Assert.Contains("/provider register", seen["providerText"]!.GetValue<string>(), StringComparison.Ordinal);

@@ -61,7 +61,7 @@ async function main(): Promise<void> {
   function show(name: string) {
     for (const [key, screen] of Object.entries(screens)) screen.el.hidden = key !== name;
     for (const tab of tabs.querySelectorAll("button")) tab.classList.toggle("active", tab.dataset.tab === name);
-    document.documentElement.dataset.screen = name;
+    document.documentElement.dataset.active = name;
     shell.setBack(name === "chat" ? null : () => show("chat"));
     if (name !== "balance") shell.setMainButton(null);
     screens[name].shown?.();
