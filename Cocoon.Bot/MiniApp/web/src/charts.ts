@@ -4,6 +4,7 @@ import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { Api, ton } from "./api";
 import { clear, h } from "./dom";
+import { icon } from "./icons";
 
 function css(name: string, fallback: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
@@ -85,7 +86,7 @@ export function providerScreen(api: Api): { el: HTMLElement; shown: () => void }
         const providers = await api.providers();
         if (providers.length === 0) {
           clear(body, h("div", { class: "card empty" },
-            h("div", { class: "empty-icon" }, "🖥️"),
+            h("div", { class: "empty-icon" }, icon("provider", 44)),
             h("h2", {}, "Sell inference with your GPU"),
             h("p", {}, "Register in the bot with /provider register. Your workers, their attestation and your earnings then appear here.")));
           return;

@@ -2,6 +2,7 @@
 // POST api/chat (server-sent events), model choice, cost per answer, a stop button, and an honest sealing badge.
 import { Api, ApiError, ModelView, ton } from "./api";
 import { clear, h } from "./dom";
+import { icon } from "./icons";
 import { sealingPlan } from "./seal";
 import type { Shell } from "./telegram";
 
@@ -13,19 +14,19 @@ export function chatScreen(api: Api, shell: Shell, onSpent: () => void): HTMLEle
   let running: AbortController | null = null;
 
   const select = h("select", { class: "model", "aria-label": "Model" }, h("option", {}, "Loading models…"));
-  const badge = h("div", { class: "badge gateway", "data-testid": "seal-badge" }, "🔒 Sealed by the gateway");
+  const badge = h("div", { class: "badge gateway", "data-testid": "seal-badge" }, "Sealed by the gateway");
   const badgeDetail = h("div", { class: "hint" });
   const log = h("div", { class: "messages", "data-testid": "messages" },
-    h("div", { class: "empty" }, h("div", { class: "empty-icon" }, "💬"), h("p", {}, "Ask anything. Your message goes to an attested worker, sealed; the operators can't read it.")));
+    h("div", { class: "empty" }, h("div", { class: "empty-icon" }, icon("chat", 44)), h("p", {}, "Ask anything. Your message goes to an attested worker, sealed; the operators can't read it.")));
   const input = h("textarea", { rows: 1, placeholder: "Message", "aria-label": "Message", "data-testid": "prompt" });
-  const send = h("button", { class: "send", "aria-label": "Send", "data-testid": "send" }, "➤");
+  const send = h("button", { class: "send", "aria-label": "Send", "data-testid": "send" }, "↑");
   const stop = h("button", { class: "stop", hidden: true, "aria-label": "Stop", "data-testid": "stop" }, "■");
 
   function renderBadge() {
     const model = models.find(m => m.name === select.value);
     const plan = sealingPlan(model?.workers ?? []);
     badge.className = "badge " + plan.by;
-    badge.textContent = plan.by === "browser" ? "🔒 Sealed in this browser" : "🔒 Sealed by the gateway";
+    badge.replaceChildren(icon("lock", 13), plan.by === "browser" ? "Sealed in this browser" : "Sealed by the gateway");
     badgeDetail.textContent = plan.detail;
   }
 

@@ -6,6 +6,7 @@ import { chatScreen } from "./chat";
 import { providerScreen, usageScreen } from "./charts";
 import { clear, h } from "./dom";
 import { balanceScreen } from "./money";
+import { icon } from "./icons";
 import { startShell } from "./telegram";
 
 const app = document.getElementById("app")!;
@@ -49,11 +50,11 @@ async function main(): Promise<void> {
   const balance = balanceScreen(api, shell, () => me, refresh);
   const usage = usageScreen(api);
   const provider = providerScreen(api);
-  const screens: Record<string, { el: HTMLElement; shown?: () => void; title: string; icon: string }> = {
-    chat: { el: chat, title: "Chat", icon: "💬" },
-    balance: { ...balance, title: "Balance", icon: "💎" },
-    usage: { ...usage, title: "Usage", icon: "📊" },
-    provider: { ...provider, title: "Provider", icon: "🖥️" },
+  const screens: Record<string, { el: HTMLElement; shown?: () => void; title: string }> = {
+    chat: { el: chat, title: "Chat" },
+    balance: { ...balance, title: "Balance" },
+    usage: { ...usage, title: "Usage" },
+    provider: { ...provider, title: "Provider" },
   };
 
   const tabs = h("nav", { class: "tabs" });
@@ -69,7 +70,7 @@ async function main(): Promise<void> {
   for (const [key, screen] of Object.entries(screens)) {
     content.append(screen.el);
     tabs.append(h("button", { dataset: { tab: key }, "data-testid": "tab-" + key, onClick: () => { shell.impact(); show(key); } },
-      h("span", { class: "icon" }, screen.icon), h("span", {}, screen.title)));
+      icon(key), h("span", {}, screen.title)));
   }
   headerBalance.addEventListener("click", () => show("balance"));
 

@@ -4,6 +4,7 @@
 import { THEME, TonConnectUI } from "@tonconnect/ui";
 import { Api, Me, ton } from "./api";
 import { clear, h } from "./dom";
+import { icon } from "./icons";
 import type { Shell } from "./telegram";
 
 export function balanceScreen(api: Api, shell: Shell, me: () => Me | null, refresh: () => Promise<Me>): { el: HTMLElement; shown: () => void } {
@@ -45,7 +46,7 @@ export function balanceScreen(api: Api, shell: Shell, me: () => Me | null, refre
     clear(stars, ...options.map(o => h("button", {
       class: "chip", "data-testid": "stars-" + o.stars,
       onClick: () => { selectedStars = o.stars; buyStars(o.stars); },
-    }, h("strong", {}, `⭐ ${o.stars}`), h("span", {}, ton(o.nanotons, 2)))));
+    }, h("strong", {}, icon("star", 15), ` ${o.stars}`), h("span", {}, ton(o.nanotons, 2)))));
     selectedStars = options[0]?.stars ?? 0;
   }).catch(e => say(e.message, "error"));
 
@@ -150,7 +151,7 @@ export function balanceScreen(api: Api, shell: Shell, me: () => Me | null, refre
     shown() {
       render(me());
       startTonConnect();
-      shell.setMainButton(selectedStars ? { text: `Top up ⭐ ${selectedStars}`, onClick: () => buyStars(selectedStars) } : null);
+      shell.setMainButton(selectedStars ? { text: `Top up ${selectedStars} Stars`, onClick: () => buyStars(selectedStars) } : null);
     },
   };
 }
