@@ -17,4 +17,19 @@ internal static partial class MiniAppLog
 
     [LoggerMessage(EventId = 3405, Level = LogLevel.Warning, Message = "The Mini App is disabled: Telegram:BotToken (TELEGRAM_BOT_TOKEN) is not set, so init data cannot be validated")]
     public static partial void Disabled(ILogger logger);
+
+    [LoggerMessage(EventId = 3406, Level = LogLevel.Warning, Message = "The Mini App's front end is not built: /miniapp/ answers 503 until `./cocoon up` builds Cocoon.Bot/MiniApp/web (or MiniApp:WebRoot names a built copy)")]
+    public static partial void NotBuilt(ILogger logger);
+
+    [LoggerMessage(EventId = 3407, Level = LogLevel.Information, Message = "Mini App answer {RequestId} for user {UserId}: {Model} on {WorkerId}, {PromptTokens}+{CompletionTokens} tokens, {CostNanotons} nanotons")]
+    public static partial void ChatAnswered(ILogger logger, string requestId, long userId, string model, string workerId, int promptTokens, int completionTokens, long costNanotons);
+
+    [LoggerMessage(EventId = 3408, Level = LogLevel.Information, Message = "Mini App chat {RequestId} for user {UserId} refused: {Code}")]
+    public static partial void ChatRefused(ILogger logger, string requestId, long userId, string code);
+
+    [LoggerMessage(EventId = 3409, Level = LogLevel.Information, Message = "Mini App answer {RequestId} for user {UserId} stopped by the user")]
+    public static partial void ChatStopped(ILogger logger, string requestId, long userId);
+
+    [LoggerMessage(EventId = 3410, Level = LogLevel.Warning, Message = "Mini App answer {RequestId} for user {UserId} failed: {Code}")]
+    public static partial void ChatFailed(ILogger logger, string requestId, long userId, string code, Exception exception);
 }
