@@ -6,9 +6,9 @@ using Cocoon.Engine.Protocol;
 namespace Cocoon.Bot.Tests.Telegram;
 
 /// <summary>
-/// Stands in for the dispatcher (another branch's work) at the IDispatcher seam: streams scripted pieces and a
-/// receipt, and records every request so tests can assert that nothing was dispatched. The end-to-end test uses the
-/// real dispatcher instead.
+/// Stands in for the dispatcher at the IDispatcher seam, so the bot's own behaviour is tested without a worker:
+/// streams scripted pieces and a receipt, and records every request so tests can assert that nothing was dispatched.
+/// The end-to-end test uses the real dispatcher instead.
 /// </summary>
 public sealed class ScriptedDispatcher : IDispatcher
 {
