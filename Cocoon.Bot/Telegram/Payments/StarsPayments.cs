@@ -148,9 +148,14 @@ public sealed partial class StarsPayments(
 
         var account = new AccountId(accountValue.ToString());
         var nanotons = (long)nanotonsValue;
+
+        // Each refund Telegram refused was undone; the next attempt is a new debit, so it needs its own key (with the
+        // first key again the debit would be a no-op and the user would keep the credit and get the Stars back).
+        var round = fields.TryGetValue("refund-round", out var roundValue) ? (long)roundValue : 0;
+        var debitKey = round == 0 ? $"stars-refund:{chargeId}" : $"stars-refund:{chargeId}:{round}";
         try
         {
-            await ledger.CreditAsync(AccountId.StarsClearing, nanotons, account, $"stars-refund:{chargeId}", cancellationToken).ConfigureAwait(false);
+            await ledger.CreditAsync(AccountId.StarsClearing, nanotons, account, debitKey, cancellationToken).ConfigureAwait(false);
         }
         catch (InsufficientFundsException)
         {
@@ -164,8 +169,8 @@ public sealed partial class StarsPayments(
         catch (ApiRequestException ex) when (ex.ErrorCode == 400)
         {
             // Telegram kept the Stars, so the user keeps the credit.
-            await ledger.CreditAsync(account, nanotons, AccountId.StarsClearing, $"stars-refund-undo:{chargeId}", cancellationToken).ConfigureAwait(false);
-            await db.HashSetAsync(key, [new("status", "refund-refused"), new("refund-error", ex.Message)]).WaitAsync(cancellationToken).ConfigureAwait(false);
+            await ledger.CreditAsync(account, nanotons, AccountId.StarsClearing, round == 0 ? $"stars-refund-undo:{chargeId}" : $"stars-refund-undo:{chargeId}:{round}", cancellationToken).ConfigureAwait(false);
+            await db.HashSetAsync(key, [new("status", "refund-refused"), new("refund-error", ex.Message), new("refund-round", round + 1)]).WaitAsync(cancellationToken).ConfigureAwait(false);
             return RefundOutcome.RefusedByTelegram;
         }
 

@@ -55,8 +55,16 @@ public sealed class OpenAiClientScriptedTests(ScriptedGatewayFixture fixture) : 
     [Fact]
     public async Task Client_sees_busy_as_429()
     {
-        var ex = await Assert.ThrowsAsync<ClientResultException>(() => Chat(Hosting.ScriptedDispatcher.Busy).CompleteChatAsync([new UserChatMessage("hi")], new ChatCompletionOptions()));
+        // The client's own retries are off: it would honour Retry-After three times over before giving up.
+        var client = new ChatClient(Hosting.ScriptedDispatcher.Busy, new ApiKeyCredential(fixture.Gateway.ApiKey), new OpenAIClientOptions
+        {
+            Endpoint = new Uri(fixture.Gateway.BaseAddress, "v1"),
+            RetryPolicy = new System.ClientModel.Primitives.ClientRetryPolicy(maxRetries: 0),
+        });
+        var ex = await Assert.ThrowsAsync<ClientResultException>(() => client.CompleteChatAsync([new UserChatMessage("hi")], new ChatCompletionOptions()));
         Assert.Equal(429, ex.Status);
+        Assert.True(ex.GetRawResponse()!.Headers.TryGetValue("Retry-After", out var retryAfter), "a 429 says when to come back");
+        Assert.True(int.Parse(retryAfter!, System.Globalization.CultureInfo.InvariantCulture) > 0);
     }
 
     [Fact]

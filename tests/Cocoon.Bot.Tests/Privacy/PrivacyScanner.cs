@@ -33,63 +33,8 @@ public static class PrivacyScanner
     public static async Task<List<(string Where, byte[] Bytes)>> RedisContentsAsync(RedisServer redis)
     {
         using var connection = redis.Connect();
-        var server = connection.GetServer(connection.GetEndPoints()[0]);
-        var db = connection.GetDatabase();
-        var result = new List<(string, byte[])>();
-        await foreach (var key in server.KeysAsync(pattern: "*", pageSize: 500))
-        {
-            var where = "redis " + key.ToString();
-            result.Add((where + " (name)", (byte[])key!));
-            switch (await db.KeyTypeAsync(key))
-            {
-                case RedisType.String:
-                    result.Add((where, (byte[])(await db.StringGetAsync(key))!));
-                    break;
-                case RedisType.Hash:
-                    foreach (var e in await db.HashGetAllAsync(key))
-                    {
-                        result.Add((where, Concat(e.Name, e.Value)));
-                    }
-
-                    break;
-                case RedisType.Stream:
-                    foreach (var entry in await db.StreamRangeAsync(key, "-", "+"))
-                    {
-                        foreach (var v in entry.Values)
-                        {
-                            result.Add((where + " " + entry.Id.ToString(), Concat(v.Name, v.Value)));
-                        }
-                    }
-
-                    break;
-                case RedisType.List:
-                    foreach (var v in await db.ListRangeAsync(key))
-                    {
-                        result.Add((where, (byte[])v!));
-                    }
-
-                    break;
-                case RedisType.Set:
-                    foreach (var v in await db.SetMembersAsync(key))
-                    {
-                        result.Add((where, (byte[])v!));
-                    }
-
-                    break;
-                case RedisType.SortedSet:
-                    foreach (var v in await db.SortedSetRangeByRankAsync(key))
-                    {
-                        result.Add((where, (byte[])v!));
-                    }
-
-                    break;
-            }
-        }
-
-        return result;
+        return await RedisContents.ReadAsync(connection, "*");
     }
-
-    private static byte[] Concat(RedisValue a, RedisValue b) => [.. (byte[])a!, 0, .. (byte[])b!];
 
     public static IEnumerable<(string Where, byte[] Bytes)> Files(string root)
     {
@@ -103,9 +48,16 @@ public static class PrivacyScanner
                 stream.CopyTo(copy);
                 bytes = copy.ToArray();
             }
-            catch (IOException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                continue;
+                // Only a file that is gone (a journal deleted between the listing and the read) holds nothing; any
+                // other file the scan cannot read could be the leak, so the proof fails rather than skip it.
+                if (!File.Exists(file))
+                {
+                    continue;
+                }
+
+                throw new InvalidOperationException($"the privacy scan could not read {file}: {e.Message}", e);
             }
 
             yield return (file, bytes);
