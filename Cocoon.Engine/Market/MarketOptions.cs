@@ -34,9 +34,12 @@ public sealed record MarketOptions
 
     public int NewWorkerChecks { get; init; } = 5;
 
-    public double ReputationFloor { get; init; } = 0.8;
+    public double ReputationFloor { get; init; } = 0.85;
 
-    /// <summary>A checker or tie-breaker must have at least this many passed integrity verdicts and no failure.</summary>
+    /// <summary>
+    /// A checker or tie-breaker must have at least this many passed integrity verdicts and no failure; when no peer
+    /// qualifies, the network's own reference worker (the one that scores canaries) scores the replay.
+    /// </summary>
     public int CheckerMinimumPasses { get; init; } = 2;
 
     /// <summary>The window in which a cheater counts as caught in time.</summary>

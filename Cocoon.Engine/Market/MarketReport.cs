@@ -24,6 +24,7 @@ public sealed record MarketReport(
     int HonestJobs,
     int Replays,
     int Canaries,
+    /// <summary>Replays no peer qualified to check, scored by the network's reference instead.</summary>
     int ReplaysWithoutChecker,
     int TieBreaks,
     int CheckersOverruled,

@@ -114,7 +114,15 @@ public static class MarketSimulation
                     var checker = PickChecker(active, options, random, worker);
                     if (checker is null)
                     {
+                        // No peer with an established clean record yet: the network's reference scores it.
                         noChecker++;
+                        var passed = rule.Judge(tokens.CheckerView(answer, WorkerBehaviour.Honest)).Passed;
+                        worker.State = model.Apply(worker.State, new IntegrityVerdict(IntegrityKind.SpotCheck, passed));
+                        if (!passed)
+                        {
+                            honestSpotFailures += worker.Behaviour == WorkerBehaviour.Honest ? 1 : 0;
+                            Slash(worker, Fault.FailedReferenceReplay, slashing);
+                        }
                     }
                     else
                     {

@@ -136,11 +136,23 @@ internal sealed class TokenModel(MarketOptions options, Random random)
         return distribution[^1].Token;
     }
 
+    private double _spare = double.NaN;
+
     private double Normal()
     {
-        // Box–Muller; one of the pair is enough here.
+        // Box–Muller, both of the pair.
+        if (!double.IsNaN(_spare))
+        {
+            var spare = _spare;
+            _spare = double.NaN;
+            return spare;
+        }
+
         var u1 = 1.0 - random.NextDouble();
         var u2 = random.NextDouble();
-        return Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
+        var r = Math.Sqrt(-2.0 * Math.Log(u1));
+        var (sin, cos) = Math.SinCos(2 * Math.PI * u2);
+        _spare = r * sin;
+        return r * cos;
     }
 }

@@ -37,8 +37,11 @@ public sealed record ReputationPolicy
     /// <summary>How many passes one integrity failure outweighs.</summary>
     public double IntegrityFailureWeight { get; init; } = 25;
 
-    /// <summary>A checker outvoted in a tie-break may be honest near a boundary: it weighs less than a proven fault.</summary>
-    public double OverruledWeight { get; init; } = 5;
+    /// <summary>
+    /// A checker outvoted in a tie-break may be an honest one scoring a borderline answer: half a pass, so only a
+    /// checker that is overruled again and again loses its place (the simulation saw an honest one excluded at 5).
+    /// </summary>
+    public double OverruledWeight { get; init; } = 0.5;
 
     /// <summary>The score below which the gateway stops matching a worker unless the caller sets its own floor.</summary>
     public double DefaultFloor { get; init; } = 0.8;

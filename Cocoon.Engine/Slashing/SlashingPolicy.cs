@@ -6,6 +6,8 @@ public enum Fault
     LostTieBreak,
     /// <summary>A canary answer that failed the network's own reference scoring (wrong model, truncated, cached).</summary>
     FailedCanary,
+    /// <summary>A replay that no peer could check, failed under the network's own reference worker.</summary>
+    FailedReferenceReplay,
     /// <summary>A receipt that claimed more tokens than were delivered.</summary>
     ReceiptMismatch,
 }

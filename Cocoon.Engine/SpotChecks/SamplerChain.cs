@@ -155,18 +155,23 @@ public static class SamplerChain
             return [(best, 1.0)];
         }
 
-        var order = new int[logits.Length];
-        for (var i = 0; i < order.Length; i++)
+        // Only the top-k can survive: sort just those (descending; equal logits in id order).
+        var k = options.TopK > 0 ? Math.Min(options.TopK, logits.Length) : logits.Length;
+        var kth = k < logits.Length ? KthLargest(logits, k) : double.NegativeInfinity;
+        var candidates = new List<int>(k + 8);
+        for (var i = 0; i < logits.Length; i++)
         {
-            order[i] = i;
+            if (logits[i] >= kth)
+            {
+                candidates.Add(i);
+            }
         }
 
-        var keys = logits.ToArray();
-        Array.Sort(keys, order);
-        Array.Reverse(order);
-
+        var values = logits.ToArray();
+        candidates.Sort((a, b) => values[b].CompareTo(values[a]) is var c && c != 0 ? c : a.CompareTo(b));
+        var order = candidates;
         var max = logits[order[0]];
-        var size = options.TopK > 0 ? Math.Min(options.TopK, order.Length) : order.Length;
+        var size = Math.Min(k, order.Count);
         if (options.TopP < 1f)
         {
             double z = 0;
@@ -216,21 +221,49 @@ public static class SamplerChain
         return result;
     }
 
-    private static double KthLargest(ReadOnlySpan<double> logits, int k)
+    /// <summary>The k-th largest value (1-based) by quickselect on a copy: linear time, the vocabulary can be large.</summary>
+    internal static double KthLargest(ReadOnlySpan<double> values, int k)
     {
-        if (k >= logits.Length)
+        var a = values.ToArray();
+        int lo = 0, hi = a.Length - 1, target = k - 1;
+        while (lo < hi)
         {
-            var min = double.PositiveInfinity;
-            foreach (var l in logits)
+            var pivot = a[(lo + hi) >>> 1];
+            int i = lo, j = hi;
+            while (i <= j)
             {
-                min = Math.Min(min, l);
+                while (a[i] > pivot)
+                {
+                    i++;
+                }
+
+                while (a[j] < pivot)
+                {
+                    j--;
+                }
+
+                if (i <= j)
+                {
+                    (a[i], a[j]) = (a[j], a[i]);
+                    i++;
+                    j--;
+                }
             }
 
-            return min;
+            if (target <= j)
+            {
+                hi = j;
+            }
+            else if (target >= i)
+            {
+                lo = i;
+            }
+            else
+            {
+                return a[target];
+            }
         }
 
-        var copy = logits.ToArray();
-        Array.Sort(copy);
-        return copy[^k];
+        return a[target];
     }
 }
