@@ -2,14 +2,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Blockchain } from '@ton/sandbox';
-import { beginCell, contractAddress, toNano } from '@ton/core';
-import { compileStake } from './compile.mjs';
+import { beginCell, toNano } from '@ton/core';
+import { stakeStateInit } from './compile.mjs';
 
 const OP = { deposit: 0x5e7a0001, request: 0x5e7a0002, withdraw: 0x5e7a0003, slash: 0x5e7a0004, withdrawalPaid: 0x5e7a0010, slashPaid: 0x5e7a0011 };
 const ERR = { notOwner: 401, noStake: 402, tooLittle: 403, tooLarge: 404, nothingPending: 405, unbonding: 406, zero: 407 };
 const DELAY = 7 * 24 * 3600;
 const FEE = toNano('0.05');
-const code = await compileStake();
 
 async function setUp() {
     const chain = await Blockchain.create();
@@ -18,9 +17,7 @@ async function setUp() {
     const provider = await chain.treasury('provider');
     const other = await chain.treasury('other-provider');
     const user = await chain.treasury('user');
-    const data = beginCell().storeAddress(owner.address).storeUint(DELAY, 32).storeCoins(FEE).storeDict(null).endCell();
-    const init = { code, data };
-    const address = contractAddress(0, init);
+    const { init, address } = await stakeStateInit({ owner: owner.address, unbondingDelay: DELAY, depositFee: FEE });
     await owner.send({ to: address, value: toNano('1'), init, bounce: false });
     const send = (from, value, body) => from.send({ to: address, value, body, bounce: true });
     const get = async (method, provider) => {
