@@ -52,9 +52,12 @@ public sealed record SpotCheckVerdict(
 /// tokens have on average the log-likelihood the distribution predicts, a different model's are systematically less
 /// likely even when each of them stays in the support. Positions whose distribution has a single token carry no
 /// variance and are left out of (c).</para>
-/// <para>False-positive rate: measured by the market simulation (<c>./cocoon bench market</c>) on honest answers
-/// scored by a second honest worker with independent logit noise: see the report there and in the closing note of
-/// issue 11.</para>
+/// <para>False-positive rate, measured by the market simulation (<c>./cocoon bench market</c>; each worker's logits carry
+/// independent noise of sd 0.02, a 128-token vocabulary, 30% greedy requests, 20% with a repetition penalty): no honest
+/// answer rejected in 4,500 direct checks nor in about 8,000 replays and canaries of honest workers over 300,000 market
+/// jobs, so below 3 in 10,000 per check at 95% confidence. One check catches another model of logit correlation 0.8 /
+/// 0.9 / 0.95 / 0.98 with probability 99.7% / 95.3% / 82.7% / 52.0%, and a truncated answer always. The tolerance is a
+/// parameter because real cross-hardware noise has not been measured yet: measure it before tightening it.</para>
 /// </summary>
 public sealed record SpotCheckRule
 {
