@@ -71,14 +71,7 @@ internal static class RequestMapping
         }
 
         var maxTokensParam = r.MaxCompletionTokens is null ? "max_tokens" : "max_completion_tokens";
-        var sampling = Sampling(r.MaxCompletionTokens ?? r.MaxTokens ?? options.DefaultMaxTokens, r.Temperature, r.TopP, r.TopK, r.MinP, r.RepetitionPenalty, r.PresencePenalty, r.FrequencyPenalty, r.Seed, r.Stop, r.N);
-        return new MappedRequest(
-            model,
-            Checked(new GenerationRequest { Messages = messages, Sampling = sampling }, maxTokensParam),
-            r.Stream ?? false,
-            r.StreamOptions?.IncludeUsage ?? false,
-            MaxCoefficient(r.MaxCoefficient),
-            Timeout(r.Timeout, options));
+        return Build(r, model, r.MaxCompletionTokens ?? r.MaxTokens ?? options.DefaultMaxTokens, maxTokensParam, new GenerationRequest { Messages = messages }, options);
     }
 
     public static MappedRequest Map(CompletionRequest r, GatewayOptions options)
@@ -116,15 +109,18 @@ internal static class RequestMapping
 
         Unsupported(r.LogitBias, "logit_bias");
         // OpenAI's legacy completions default to 16 tokens; keep that so existing clients behave as they expect.
-        var sampling = Sampling(r.MaxTokens ?? 16, r.Temperature, r.TopP, r.TopK, r.MinP, r.RepetitionPenalty, r.PresencePenalty, r.FrequencyPenalty, r.Seed, r.Stop, r.N);
-        return new MappedRequest(
+        return Build(r, model, r.MaxTokens ?? 16, "max_tokens", new GenerationRequest { Prompt = r.Prompt[0] }, options);
+    }
+
+    /// <summary>What chat and text completions share: sampling, the protocol's rules, streaming and Cocoon's extensions.</summary>
+    private static MappedRequest Build(GenerationRequestDto r, string model, int maxTokens, string maxTokensParam, GenerationRequest input, GatewayOptions options) =>
+        new(
             model,
-            Checked(new GenerationRequest { Prompt = r.Prompt[0], Sampling = sampling }, "max_tokens"),
+            Checked(input with { Sampling = Sampling(maxTokens, r) }, maxTokensParam),
             r.Stream ?? false,
             r.StreamOptions?.IncludeUsage ?? false,
             MaxCoefficient(r.MaxCoefficient),
             Timeout(r.Timeout, options));
-    }
 
     private static string RequireModel(string? model) =>
         string.IsNullOrWhiteSpace(model)
@@ -145,10 +141,9 @@ internal static class RequestMapping
 
     private static ApiProblem Refuse(GenerationViolation violation) => ApiProblem.Invalid(violation.Message, violation.Param, violation.Code);
 
-    private static SamplingOptions Sampling(
-        int maxTokens, float? temperature, float? topP, int? topK, float? minP, float? repetitionPenalty,
-        float? presencePenalty, float? frequencyPenalty, long? seed, List<string>? stop, int? n)
+    private static SamplingOptions Sampling(int maxTokens, GenerationRequestDto r)
     {
+        var (n, presencePenalty, frequencyPenalty, seed) = (r.N, r.PresencePenalty, r.FrequencyPenalty, r.Seed);
         var defaults = new SamplingOptions();
         if (n is not null and not 1)
         {
@@ -175,13 +170,13 @@ internal static class RequestMapping
         return defaults with
         {
             MaxTokens = maxTokens,
-            Temperature = temperature ?? defaults.Temperature,
-            TopP = topP ?? defaults.TopP,
-            TopK = topK ?? defaults.TopK,
-            MinP = minP ?? defaults.MinP,
-            RepetitionPenalty = repetitionPenalty ?? defaults.RepetitionPenalty,
+            Temperature = r.Temperature ?? defaults.Temperature,
+            TopP = r.TopP ?? defaults.TopP,
+            TopK = r.TopK ?? defaults.TopK,
+            MinP = r.MinP ?? defaults.MinP,
+            RepetitionPenalty = r.RepetitionPenalty ?? defaults.RepetitionPenalty,
             Seed = seed is { } s ? (uint)s : defaults.Seed,
-            Stop = stop ?? [],
+            Stop = r.Stop ?? [],
         };
     }
 

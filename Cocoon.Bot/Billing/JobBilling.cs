@@ -88,6 +88,6 @@ public sealed partial class JobBilling(PriceTable prices, ILedger ledger, ILogge
         }
     }
 
-    [LoggerMessage(EventId = 3203, Level = LogLevel.Error, Message = "Releasing hold {HoldId} failed; it expires on its own")]
+    [LoggerMessage(EventId = LogEvents.Billing + 1, Level = LogLevel.Error, Message = "Releasing hold {HoldId} failed; it expires on its own")]
     private static partial void LogReleaseFailed(ILogger logger, Guid holdId, Exception exception);
 }

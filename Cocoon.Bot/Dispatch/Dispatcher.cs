@@ -216,9 +216,9 @@ public sealed partial class Dispatcher(
         events.TryComplete();
     }
 
-    [LoggerMessage(EventId = 3201, Level = LogLevel.Information, Message = "Request {RequestId} answered by {WorkerId} (attempt {Attempt}): {PromptTokens}+{CompletionTokens} tokens, charged {Charged} nanotons")]
+    [LoggerMessage(EventId = LogEvents.Dispatch + 1, Level = LogLevel.Information, Message = "Request {RequestId} answered by {WorkerId} (attempt {Attempt}): {PromptTokens}+{CompletionTokens} tokens, charged {Charged} nanotons")]
     private static partial void LogCompleted(ILogger logger, string requestId, string workerId, int attempt, int promptTokens, int completionTokens, long charged);
 
-    [LoggerMessage(EventId = 3202, Level = LogLevel.Warning, Message = "Request {RequestId} attempt {Attempt} on {WorkerId} failed: {Reason}")]
+    [LoggerMessage(EventId = LogEvents.Dispatch + 2, Level = LogLevel.Warning, Message = "Request {RequestId} attempt {Attempt} on {WorkerId} failed: {Reason}")]
     private static partial void LogAttemptFailed(ILogger logger, string requestId, string workerId, int attempt, string reason);
 }

@@ -132,7 +132,7 @@ public static partial class TelegramHosting
 
         public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-        [LoggerMessage(EventId = 4000, Level = LogLevel.Warning,
+        [LoggerMessage(EventId = LogEvents.TelegramHosting + 1, Level = LogLevel.Warning,
             Message = "Telegram is off: TELEGRAM_BOT_TOKEN (Telegram:BotToken) is not set. Set it to a token from @BotFather to run the bot; the API and Mini App run without it.")]
         private static partial void LogOff(ILogger logger);
     }

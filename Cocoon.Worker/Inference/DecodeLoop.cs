@@ -434,9 +434,9 @@ internal sealed partial class DecodeLoop : IDisposable
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
     private static unsafe byte OnAbort(void* data) => Volatile.Read(ref *(int*)data) != 0 ? (byte)1 : (byte)0;
 
-    [LoggerMessage(EventId = 111, Level = LogLevel.Error, Message = "The decode thread failed")]
+    [LoggerMessage(EventId = LogEvents.DecodeLoop + 1, Level = LogLevel.Error, Message = "The decode thread failed")]
     private static partial void LogLoopFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(EventId = 112, Level = LogLevel.Warning, Message = "llama_decode returned {Code} with {Sequences} sequences active")]
+    [LoggerMessage(EventId = LogEvents.DecodeLoop + 2, Level = LogLevel.Warning, Message = "llama_decode returned {Code} with {Sequences} sequences active")]
     private static partial void LogDecodeFailed(ILogger logger, int code, int sequences);
 }

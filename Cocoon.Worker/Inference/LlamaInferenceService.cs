@@ -191,7 +191,7 @@ public sealed partial class LlamaInferenceService : IInferenceService, IDisposab
         _model.Dispose();
     }
 
-    [LoggerMessage(EventId = 110, Level = LogLevel.Information,
+    [LoggerMessage(EventId = LogEvents.Inference + 1, Level = LogLevel.Information,
         Message = "Model {Name} ready: {Architecture}, {Parameters} parameters, {Context} tokens per sequence, {Sequences} sequences, {Threads} threads")]
     private static partial void LogReady(ILogger logger, string name, string architecture, long parameters, int context, int sequences, int threads);
 }

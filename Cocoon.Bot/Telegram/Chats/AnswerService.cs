@@ -106,6 +106,6 @@ public sealed partial class AnswerService(
         await sender.SendToMemberAsync(request.ChatId, request.UserId, "Your balance is used up. Top up in a private chat with me (/topup), then ask again. (Your message was not sent to any worker.)", cancellationToken, replyTo: request.MessageId, threadId: request.ThreadId).ConfigureAwait(false);
     }
 
-    [LoggerMessage(EventId = 4301, Level = LogLevel.Information, Message = "Account {Account} cannot cover a job: needs {Needed}, has {Available} nanotons")]
+    [LoggerMessage(EventId = LogEvents.AnswerService + 1, Level = LogLevel.Information, Message = "Account {Account} cannot cover a job: needs {Needed}, has {Available} nanotons")]
     private static partial void LogNoFunds(ILogger logger, string account, long needed, long available);
 }

@@ -287,12 +287,12 @@ public sealed partial class AnswerStreamer(
         public string Carry { get; set; } = string.Empty;
     }
 
-    [LoggerMessage(EventId = 4202, Level = LogLevel.Information, Message = "Answer in chat {ChatId} (draft {DraftId}) stopped by the user after {Characters} characters")]
+    [LoggerMessage(EventId = LogEvents.Answers + 1, Level = LogLevel.Information, Message = "Answer in chat {ChatId} (draft {DraftId}) stopped by the user after {Characters} characters")]
     private static partial void LogStopped(ILogger logger, long chatId, long draftId, int characters);
 
-    [LoggerMessage(EventId = 4203, Level = LogLevel.Information, Message = "Formatted text refused ({Description}); this answer continues as plain text")]
+    [LoggerMessage(EventId = LogEvents.Answers + 2, Level = LogLevel.Information, Message = "Formatted text refused ({Description}); this answer continues as plain text")]
     private static partial void LogEntitiesRefused(ILogger logger, string description);
 
-    [LoggerMessage(EventId = 4201, Level = LogLevel.Information, Message = "sendMessageDraft refused ({ErrorCode}); streaming by editing messages instead")]
+    [LoggerMessage(EventId = LogEvents.Answers + 3, Level = LogLevel.Information, Message = "sendMessageDraft refused ({ErrorCode}); streaming by editing messages instead")]
     private static partial void LogDraftsRefused(ILogger logger, int errorCode);
 }

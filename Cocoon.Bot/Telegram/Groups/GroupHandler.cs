@@ -237,12 +237,12 @@ public sealed partial class GroupHandler(
 
     private static int? ThreadOf(Message message) => message.IsTopicMessage ? message.MessageThreadId : null;
 
-    [LoggerMessage(EventId = 4401, Level = LogLevel.Information, Message = "Added to group {ChatId}")]
+    [LoggerMessage(EventId = LogEvents.Groups + 1, Level = LogLevel.Information, Message = "Added to group {ChatId}")]
     private static partial void LogAdded(ILogger logger, long chatId);
 
-    [LoggerMessage(EventId = 4402, Level = LogLevel.Information, Message = "Removed from group {ChatId}; its settings are deleted")]
+    [LoggerMessage(EventId = LogEvents.Groups + 2, Level = LogLevel.Information, Message = "Removed from group {ChatId}; its settings are deleted")]
     private static partial void LogRemoved(ILogger logger, long chatId);
 
-    [LoggerMessage(EventId = 4403, Level = LogLevel.Information, Message = "Group {ChatId} is over its message rate; an answer was declined politely")]
+    [LoggerMessage(EventId = LogEvents.Groups + 3, Level = LogLevel.Information, Message = "Group {ChatId} is over its message rate; an answer was declined politely")]
     private static partial void LogDeclined(ILogger logger, long chatId);
 }

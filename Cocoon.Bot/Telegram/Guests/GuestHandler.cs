@@ -134,6 +134,6 @@ public sealed partial class GuestHandler(
         await bot.AnswerGuestQuery(queryId, new InlineQueryResultArticle("answer", "Cocoon", content), cancellationToken).ConfigureAwait(false);
     }
 
-    [LoggerMessage(EventId = 4401, Level = LogLevel.Information, Message = "Answered a guest question from user {UserId}")]
+    [LoggerMessage(EventId = LogEvents.Guests + 1, Level = LogLevel.Information, Message = "Answered a guest question from user {UserId}")]
     private static partial void LogAnswered(ILogger logger, long userId);
 }

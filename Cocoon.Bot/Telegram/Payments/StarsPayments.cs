@@ -230,18 +230,18 @@ public sealed partial class StarsPayments(
         return null;
     }
 
-    [LoggerMessage(EventId = 4501, Level = LogLevel.Information, Message = "Stars payment credited to {Account}: {Stars} stars = {Nanotons} nanotons")]
+    [LoggerMessage(EventId = LogEvents.Payments + 1, Level = LogLevel.Information, Message = "Stars payment credited to {Account}: {Stars} stars = {Nanotons} nanotons")]
     private static partial void LogCredited(ILogger logger, string account, long stars, long nanotons);
 
-    [LoggerMessage(EventId = 4502, Level = LogLevel.Information, Message = "Stars payment {ChargeId} delivered again; already credited")]
+    [LoggerMessage(EventId = LogEvents.Payments + 2, Level = LogLevel.Information, Message = "Stars payment {ChargeId} delivered again; already credited")]
     private static partial void LogDuplicatePayment(ILogger logger, string chargeId);
 
-    [LoggerMessage(EventId = 4503, Level = LogLevel.Warning, Message = "Pre-checkout from user {UserId} refused: {Reason}")]
+    [LoggerMessage(EventId = LogEvents.Payments + 3, Level = LogLevel.Warning, Message = "Pre-checkout from user {UserId} refused: {Reason}")]
     private static partial void LogPreCheckoutRefused(ILogger logger, long userId, string reason);
 
-    [LoggerMessage(EventId = 4504, Level = LogLevel.Warning, Message = "Stars payment {ChargeId} from {UserId} does not match an offer; credited to the payer, refundable by an operator")]
+    [LoggerMessage(EventId = LogEvents.Payments + 4, Level = LogLevel.Warning, Message = "Stars payment {ChargeId} from {UserId} does not match an offer; credited to the payer, refundable by an operator")]
     private static partial void LogOddPayment(ILogger logger, string chargeId, long userId);
 
-    [LoggerMessage(EventId = 4505, Level = LogLevel.Information, Message = "Stars payment refunded: {Nanotons} nanotons taken back from {Account}")]
+    [LoggerMessage(EventId = LogEvents.Payments + 5, Level = LogLevel.Information, Message = "Stars payment refunded: {Nanotons} nanotons taken back from {Account}")]
     private static partial void LogRefunded(ILogger logger, string account, long nanotons);
 }

@@ -149,9 +149,9 @@ public sealed partial class UpdatePump(UpdateRouter router, UpdateInbox inbox, I
         }
     }
 
-    [LoggerMessage(EventId = 4001, Level = LogLevel.Error, Message = "Handling update {UpdateId} ({UpdateType}) failed; it is skipped")]
+    [LoggerMessage(EventId = LogEvents.UpdatePump + 1, Level = LogLevel.Error, Message = "Handling update {UpdateId} ({UpdateType}) failed; it is skipped")]
     private static partial void LogHandlerFailed(ILogger logger, long updateId, global::Telegram.Bot.Types.Enums.UpdateType updateType, Exception exception);
 
-    [LoggerMessage(EventId = 4002, Level = LogLevel.Warning, Message = "Could not mark update {UpdateId} as handled; it will be replayed after a restart")]
+    [LoggerMessage(EventId = LogEvents.UpdatePump + 2, Level = LogLevel.Warning, Message = "Could not mark update {UpdateId} as handled; it will be replayed after a restart")]
     private static partial void LogCompleteFailed(ILogger logger, long updateId, Exception exception);
 }
