@@ -118,8 +118,13 @@ internal sealed record TextCompletionResponse(
 
 internal sealed record TextChoice(string Text, int Index, [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] object? Logprobs, [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? FinishReason);
 
-/// <summary>OpenAI's usage plus what the caller paid, in nanotons, as actually posted by the ledger.</summary>
-internal sealed record UsageDto(int PromptTokens, int CompletionTokens, int TotalTokens, long TotalCost);
+/// <summary>
+/// OpenAI's usage plus what the caller paid, in nanotons, as actually posted by the ledger. prompt_tokens_details
+/// .cached_tokens: prompt tokens the worker's prefix cache served (billed at the cached-prompt price), as OpenAI reports them.
+/// </summary>
+internal sealed record UsageDto(int PromptTokens, int CompletionTokens, int TotalTokens, long TotalCost, PromptTokensDetails PromptTokensDetails);
+
+internal sealed record PromptTokensDetails(int CachedTokens);
 
 /// <summary>Who answered and when: the same facts as the X-Cocoon-* headers, for streams whose headers left early.</summary>
 internal sealed record CocoonInfo(

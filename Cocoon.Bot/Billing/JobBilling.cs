@@ -46,7 +46,8 @@ public sealed partial class JobBilling(PriceTable prices, ILedger ledger, ILogge
     public IReadOnlyList<Payee> Split(string model, UsageReceipt receipt, int workerCoefficient, int maxCoefficient, string providerId)
     {
         ArgumentNullException.ThrowIfNull(receipt);
-        var charge = prices.Charge(model, TokenUsage.Of(receipt.PromptTokens, receipt.CompletionTokens), workerCoefficient, maxCoefficient);
+        // Prompt tokens the worker's prefix cache served are billed at the cached-prompt price.
+        var charge = prices.Charge(model, new TokenUsage(receipt.PromptTokens, receipt.CachedPromptTokens, receipt.CompletionTokens), workerCoefficient, maxCoefficient);
         var payees = new List<Payee>(3);
         if (charge.ProviderShare > 0)
         {

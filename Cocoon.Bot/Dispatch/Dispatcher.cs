@@ -25,6 +25,7 @@ public sealed partial class Dispatcher(
     AttemptRunner attempts,
     JobBilling billing,
     ResultRouter router,
+    CacheScopes scopes,
     GatewayMetrics metrics,
     IOptions<DispatchOptions> options,
     TimeProvider time,
@@ -40,6 +41,9 @@ public sealed partial class Dispatcher(
         {
             throw new GenerationRejectedException(violation);
         }
+
+        // The gateway alone sets the scope; whatever a caller put there is replaced.
+        request = request with { Generation = request.Generation with { CacheScope = scopes.For(request.Payer, request.Conversation) } };
 
         var events = Channel.CreateUnbounded<DispatchEvent>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -206,13 +210,19 @@ public sealed partial class Dispatcher(
     {
         var gatewayEnd = time.GetUtcNow();
         metrics.Tokens(r.PromptTokens, r.CompletionTokens);
+        if (request.Generation.CacheScope is { } scope)
+        {
+            metrics.CachedTokens(r.CachedPromptTokens);
+            scopes.Served(scope, worker.Document.WorkerId);
+        }
+
         metrics.Throughput(r.CompletionTokens, r.WorkerFinishedAt - r.WorkerStartedAt);
         metrics.Job("completed");
         LogCompleted(logger, request.RequestId, worker.Document.WorkerId, attempt, r.PromptTokens, r.CompletionTokens, charged);
         await events.WriteAsync(new DispatchCompleted(new DispatchReceipt(
             request.RequestId, worker.Document.ModelName, r.PromptTokens, r.CompletionTokens, r.FinishReason, charged,
             worker.Document.WorkerId, worker.ProviderId, worker.Document.TeeKind,
-            gatewayStart, r.WorkerStartedAt, r.WorkerFinishedAt, gatewayEnd)), cancellationToken).ConfigureAwait(false);
+            gatewayStart, r.WorkerStartedAt, r.WorkerFinishedAt, gatewayEnd, r.CachedPromptTokens)), cancellationToken).ConfigureAwait(false);
         events.TryComplete();
     }
 

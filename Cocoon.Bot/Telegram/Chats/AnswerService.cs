@@ -55,6 +55,9 @@ public sealed partial class AnswerService(
                 Messages = request.Messages,
                 Sampling = new SamplingOptions { MaxTokens = options.Value.MaxAnswerTokens },
             },
+
+            // One conversation per chat (and forum topic): its turns share a worker's prefix cache, scoped to the payer.
+            Conversation = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"tg:{request.ChatId}:{request.ThreadId}"),
         };
 
         var target = new StreamTarget(request.ChatId, request.IsPrivate, request.IsPrivate ? null : request.MessageId, request.ThreadId, DraftId: request.MessageId);
