@@ -68,6 +68,7 @@ internal static class CompletionEndpoints
                 Generation = mapped.Generation,
                 MaxCoefficient = mapped.MaxCoefficient,
                 Timeout = mapped.Timeout,
+                Tiers = mapped.Tiers,
             };
             var writer = new CompletionResponseWriter(context, requestId, served.Name, chat, time.GetUtcNow().ToUnixTimeSeconds());
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
@@ -120,7 +121,7 @@ internal static class CompletionEndpoints
                             var receipt = completed.Receipt;
                             var gatewayEnd = time.GetUtcNow();
                             var info = new CocoonInfo(requestId, receipt.WorkerId, receipt.ProviderId, receipt.AttestationKind,
-                                receipt.GatewayStart == default ? gatewayStart : receipt.GatewayStart, receipt.WorkerStart, receipt.WorkerEnd, gatewayEnd);
+                                receipt.GatewayStart == default ? gatewayStart : receipt.GatewayStart, receipt.WorkerStart, receipt.WorkerEnd, gatewayEnd) { Tier = receipt.Tier };
                             var usage = new UsageDto(receipt.PromptTokens, receipt.CompletionTokens, receipt.PromptTokens + receipt.CompletionTokens, receipt.TotalCostNanotons);
                             metrics.Answered(served.Name, receipt.PromptTokens, receipt.CompletionTokens, receipt.WorkerEnd - receipt.WorkerStart);
                             ApiLog.Answered(logger, requestId, served.Name, receipt.WorkerId, receipt.AttestationKind, receipt.PromptTokens, receipt.CompletionTokens, receipt.TotalCostNanotons, Finish(receipt.FinishReason));

@@ -4,7 +4,11 @@ using Cocoon.Engine.Protocol;
 namespace Cocoon.Bot.Api;
 
 /// <summary>What an OpenAI request becomes before dispatch: the generation, the model and the caller's limits.</summary>
-internal sealed record MappedRequest(string Model, GenerationRequest Generation, bool Stream, bool IncludeUsage, int MaxCoefficient, TimeSpan Timeout);
+internal sealed record MappedRequest(string Model, GenerationRequest Generation, bool Stream, bool IncludeUsage, int MaxCoefficient, TimeSpan Timeout)
+{
+    /// <summary>The trust tiers the caller accepts (cocoon_tiers); null: the gateway's default.</summary>
+    public IReadOnlyList<string>? Tiers { get; init; }
+}
 
 /// <summary>
 /// Validates OpenAI request bodies and maps them onto the shared <see cref="GenerationRequest"/>: the API's own shape
@@ -78,7 +82,7 @@ internal static class RequestMapping
             r.Stream ?? false,
             r.StreamOptions?.IncludeUsage ?? false,
             MaxCoefficient(r.MaxCoefficient),
-            Timeout(r.Timeout, options));
+            Timeout(r.Timeout, options)) { Tiers = Tiers(r.CocoonTiers) };
     }
 
     public static MappedRequest Map(CompletionRequest r, GatewayOptions options)
@@ -123,8 +127,12 @@ internal static class RequestMapping
             r.Stream ?? false,
             r.StreamOptions?.IncludeUsage ?? false,
             MaxCoefficient(r.MaxCoefficient),
-            Timeout(r.Timeout, options));
+            Timeout(r.Timeout, options)) { Tiers = Tiers(r.CocoonTiers) };
     }
+
+    private static IReadOnlyList<string>? Tiers(List<string>? values) =>
+        values is null ? null
+        : Cocoon.Engine.Matching.TrustTiers.Parse(values, out var error) ?? throw ApiProblem.Invalid(error!, "cocoon_tiers", "invalid_value");
 
     private static string RequireModel(string? model) =>
         string.IsNullOrWhiteSpace(model)

@@ -43,6 +43,12 @@ public sealed class DispatchOptions : IValidatableObject
     /// <summary>When non-empty, a TDX quote's MRTD (hex) must be one of these.</summary>
     public List<string> AllowedTdxMrTd { get; set; } = [];
 
+    /// <summary>
+    /// Accept workers without a TEE (Worker:Tee=none) into the separate "consumer" trust tier, priced by
+    /// Pricing:Consumer. They get jobs only from callers who list "consumer" among the tiers they accept. Off by default.
+    /// </summary>
+    public bool AllowConsumerWorkers { get; set; }
+
     /// <summary>Accept workers without a provider token (provider "local"). Local development only.</summary>
     public bool AllowLocalProvider { get; set; }
 

@@ -21,6 +21,12 @@ public sealed record DispatchRequest
 
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(2);
     public string? Region { get; init; }
+
+    /// <summary>
+    /// Trust tiers the caller accepts (tee, simulated, consumer); null: the gateway's default, <c>tee</c> plus
+    /// <c>simulated</c> where simulated platforms are trusted. A consumer worker is only ever matched when this lists it.
+    /// </summary>
+    public IReadOnlyList<string>? Tiers { get; init; }
 }
 
 public abstract record DispatchEvent;
@@ -43,12 +49,20 @@ public sealed record DispatchReceipt(
     DateTimeOffset GatewayStart,
     DateTimeOffset WorkerStart,
     DateTimeOffset WorkerEnd,
-    DateTimeOffset GatewayEnd);
+    DateTimeOffset GatewayEnd)
+{
+    /// <summary>The trust tier the answer was served in (tee, simulated, consumer).</summary>
+    public string Tier => Cocoon.Engine.Matching.TrustTiers.FromTeeKind(AttestationKind);
+}
 
 /// <summary>A model the network serves right now, with its live workers.</summary>
 public sealed record ServedModel(string Name, string Sha256, IReadOnlyList<ServedWorker> Workers);
 
-public sealed record ServedWorker(string WorkerId, string ProviderId, int PriceCoefficient, int Running, int MaxConcurrency, string AttestationKind);
+public sealed record ServedWorker(string WorkerId, string ProviderId, int PriceCoefficient, int Running, int MaxConcurrency, string AttestationKind)
+{
+    /// <summary>The worker's trust tier (tee, simulated, consumer).</summary>
+    public string Tier => Cocoon.Engine.Matching.TrustTiers.FromTeeKind(AttestationKind);
+}
 
 /// <summary>Raised when every matching worker is at its concurrency cap.</summary>
 public sealed class WorkersBusyException(TimeSpan retryAfter) : Exception("Every worker for this model is busy.")

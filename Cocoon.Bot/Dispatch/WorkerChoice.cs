@@ -92,6 +92,7 @@ public sealed class WorkerChoice(WorkerDirectory directory, WorkerLeases leases,
                     PreferredRegion = request.Region,
                     FailedWorkers = failed,
                     RequiredContext = maxTokens + promptLowerBound,
+                    AcceptedTiers = AcceptedTiers(request),
                 },
                 [.. directory.Eligible.Select(Snapshot)]);
             foreach (var candidate in match.ClaimOrder)
@@ -137,6 +138,13 @@ public sealed class WorkerChoice(WorkerDirectory directory, WorkerLeases leases,
         }
     }
 
+    /// <summary>The tiers a request accepts: its own list, else tee plus simulated where simulated platforms are trusted.</summary>
+    public IReadOnlyList<string> AcceptedTiers(DispatchRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return request.Tiers ?? TrustTiers.Default(options.Value.TrustedSimulatedPlatformKeys.Count > 0);
+    }
+
     /// <summary>Frees the slot; a lease that cannot be released (Redis away) expires on its own.</summary>
     public async Task ReleaseAsync(ClaimedWorker claimed)
     {
@@ -166,5 +174,6 @@ public sealed class WorkerChoice(WorkerDirectory directory, WorkerLeases leases,
         SlaClass = w.SlaClass,
         Reputation = w.Reputation,
         ContextLength = w.Document.ContextLength,
+        Tier = w.Tier,
     };
 }
