@@ -75,6 +75,14 @@ public sealed class DispatchOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:00:00.001", "00:00:10", ErrorMessage = "Gateway:ResultPoll must be between 1 ms and 10 s.")]
     public TimeSpan ResultPoll { get; set; } = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>Requests that may wait for a slot per model when every worker is busy; one more gets 429 with Retry-After.</summary>
+    [Range(0, 100_000, ErrorMessage = "Gateway:QueueDepth must be between 0 (no waiting: busy is an immediate 429) and 100000.")]
+    public int QueueDepth { get; set; } = 256;
+
+    /// <summary>How long a request waits in the admission queue at most (never past its own timeout).</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:10:00", ErrorMessage = "Gateway:QueueWait must be between 0 and 10 minutes.")]
+    public TimeSpan QueueWait { get; set; } = TimeSpan.FromSeconds(30);
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         foreach (var m in AllowedMeasurements)
