@@ -16,6 +16,7 @@ public enum AdmissionRefusal
 /// every <see cref="Poll"/>. The service rate (slots freed per second, measured from <see cref="Released"/>) sizes
 /// Retry-After and tells a request at once when its turn would come after its deadline.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Naming", "CA1711:Identifiers should not have incorrect suffix", Justification = "It is a queue: callers wait in it for a turn.")]
 public sealed class AdmissionQueue(int maxDepth, TimeProvider time)
 {
     /// <summary>How often the next waiter tries on its own, in case a slot freed without a <see cref="Released"/>.</summary>
