@@ -69,6 +69,7 @@ internal static class CompletionEndpoints
                 MaxCoefficient = mapped.MaxCoefficient,
                 Timeout = mapped.Timeout,
                 Conversation = mapped.Conversation,
+                Tiers = mapped.Tiers,
             };
             var writer = new CompletionResponseWriter(context, requestId, served.Name, chat, time.GetUtcNow().ToUnixTimeSeconds());
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
@@ -121,7 +122,7 @@ internal static class CompletionEndpoints
                             var receipt = completed.Receipt;
                             var gatewayEnd = time.GetUtcNow();
                             var info = new CocoonInfo(requestId, receipt.WorkerId, receipt.ProviderId, receipt.AttestationKind,
-                                receipt.GatewayStart == default ? gatewayStart : receipt.GatewayStart, receipt.WorkerStart, receipt.WorkerEnd, gatewayEnd);
+                                receipt.GatewayStart == default ? gatewayStart : receipt.GatewayStart, receipt.WorkerStart, receipt.WorkerEnd, gatewayEnd) { Tier = receipt.Tier };
                             var usage = new UsageDto(receipt.PromptTokens, receipt.CompletionTokens, receipt.PromptTokens + receipt.CompletionTokens, receipt.TotalCostNanotons,
                                 new PromptTokensDetails(receipt.CachedPromptTokens));
                             metrics.Answered(served.Name, receipt.PromptTokens, receipt.CompletionTokens, receipt.WorkerEnd - receipt.WorkerStart);

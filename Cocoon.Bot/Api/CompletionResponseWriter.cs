@@ -69,6 +69,7 @@ internal sealed class CompletionResponseWriter(HttpContext context, string reque
         h["X-Cocoon-Worker"] = info.WorkerId;
         h["X-Cocoon-Provider"] = info.ProviderId;
         h["X-Cocoon-Attestation"] = info.Attestation;
+        h["X-Cocoon-Tier"] = info.Tier;
         h["X-Cocoon-Worker-Start"] = CompletionEndpoints.Stamp(info.WorkerStart);
         h["X-Cocoon-Worker-End"] = CompletionEndpoints.Stamp(info.WorkerEnd);
         h["X-Cocoon-Gateway-End"] = CompletionEndpoints.Stamp(info.GatewayEnd);

@@ -7,14 +7,17 @@ namespace Cocoon.Bot.Api;
 internal static class ModelsEndpoint
 {
     public static async Task<Results<JsonHttpResult<ModelList>, ApiProblemResult>> ListAsync(
-        ServedModels served, ApiMetrics metrics, CancellationToken cancellationToken)
+        ServedModels served, Cocoon.Engine.Pricing.PriceTable prices, ApiMetrics metrics, CancellationToken cancellationToken)
     {
         try
         {
             var models = await served.RefreshAsync(cancellationToken);
             var list = new ModelList("list", models.Select(m => new ModelDto(
                 m.Name, "model", 0, "cocoon", m.Sha256,
-                m.Workers.Select(w => new ModelWorkerDto(w.WorkerId, w.ProviderId, w.PriceCoefficient, w.Running, w.MaxConcurrency, w.AttestationKind)).ToList())).ToList());
+                m.Workers.Select(w => new ModelWorkerDto(w.WorkerId, w.ProviderId, w.PriceCoefficient, w.Running, w.MaxConcurrency, w.AttestationKind) { Tier = w.Tier }).ToList())
+            {
+                Tiers = Tiers(m, prices),
+            }).ToList());
             metrics.Request("models", StatusCodes.Status200OK);
             return TypedResults.Json(list, ApiJsonContext.Default.ModelList);
         }
@@ -24,5 +27,22 @@ internal static class ModelsEndpoint
             metrics.Refusal(problem.Code ?? problem.Type);
             return problem.ToResult();
         }
+    }
+
+    /// <summary>Each tier the model has a worker in, strongest first, with that tier's list prices.</summary>
+    private static List<ModelTierDto> Tiers(Dispatch.ServedModel model, Cocoon.Engine.Pricing.PriceTable prices)
+    {
+        var tiers = new List<ModelTierDto>();
+        foreach (var tier in Cocoon.Engine.Matching.TrustTiers.All)
+        {
+            var workers = model.Workers.Count(w => w.Tier == tier);
+            if (workers > 0)
+            {
+                var price = prices.For(model.Name, tier);
+                tiers.Add(new ModelTierDto(tier, workers, price.PromptPerMillion, price.CachedPromptPerMillion, price.CompletionPerMillion));
+            }
+        }
+
+        return tiers;
     }
 }

@@ -34,6 +34,10 @@ internal abstract class GenerationRequestDto
 
     /// <summary>Cocoon extension: seconds the caller is willing to wait for the whole answer.</summary>
     public double? Timeout { get; set; }
+
+    /// <summary>Cocoon extension: the trust tiers accepted ("tee", "simulated", "consumer"), a list or a comma-separated string.</summary>
+    [JsonConverter(typeof(StringOrArrayConverter))]
+    public List<string>? CocoonTiers { get; set; }
 }
 
 internal sealed class ChatCompletionRequest : GenerationRequestDto
@@ -135,13 +139,26 @@ internal sealed record CocoonInfo(
     DateTimeOffset GatewayStart,
     DateTimeOffset WorkerStart,
     DateTimeOffset WorkerEnd,
-    DateTimeOffset GatewayEnd);
+    DateTimeOffset GatewayEnd)
+{
+    /// <summary>The trust tier the answer was served in (tee, simulated, consumer); also the X-Cocoon-Tier header.</summary>
+    public string? Tier { get; init; }
+}
 
 internal sealed record ModelList(string Object, IReadOnlyList<ModelDto> Data);
 
-internal sealed record ModelDto(string Id, string Object, long Created, string OwnedBy, string Sha256, IReadOnlyList<ModelWorkerDto> Workers);
+internal sealed record ModelDto(string Id, string Object, long Created, string OwnedBy, string Sha256, IReadOnlyList<ModelWorkerDto> Workers)
+{
+    /// <summary>The trust tiers this model is served in now, each with its list prices (nanotons per 1M tokens at 1.0x).</summary>
+    public IReadOnlyList<ModelTierDto>? Tiers { get; init; }
+}
 
-internal sealed record ModelWorkerDto(string Id, string Provider, int PriceCoefficient, int Running, int MaxConcurrency, string Attestation);
+internal sealed record ModelTierDto(string Tier, int Workers, long PromptPerMillion, long CachedPromptPerMillion, long CompletionPerMillion);
+
+internal sealed record ModelWorkerDto(string Id, string Provider, int PriceCoefficient, int Running, int MaxConcurrency, string Attestation)
+{
+    public string? Tier { get; init; }
+}
 
 internal sealed record ErrorEnvelope(ErrorBody Error);
 

@@ -5,7 +5,11 @@ namespace Cocoon.Bot.Api;
 
 /// <summary>What an OpenAI request becomes before dispatch: the generation, the model and the caller's limits.</summary>
 /// <param name="Conversation">Which of the caller's conversations this is, for the prefix cache (see DispatchRequest.Conversation).</param>
-internal sealed record MappedRequest(string Model, GenerationRequest Generation, bool Stream, bool IncludeUsage, int MaxCoefficient, TimeSpan Timeout, string? Conversation = null);
+internal sealed record MappedRequest(string Model, GenerationRequest Generation, bool Stream, bool IncludeUsage, int MaxCoefficient, TimeSpan Timeout, string? Conversation = null)
+{
+    /// <summary>The trust tiers the caller accepts (cocoon_tiers); null: the gateway's default.</summary>
+    public IReadOnlyList<string>? Tiers { get; init; }
+}
 
 /// <summary>
 /// Validates OpenAI request bodies and maps them onto the shared <see cref="GenerationRequest"/>: the API's own shape
@@ -148,7 +152,11 @@ internal static class RequestMapping
             r.StreamOptions?.IncludeUsage ?? false,
             MaxCoefficient(r.MaxCoefficient),
             Timeout(r.Timeout, options),
-            conversation);
+            conversation) { Tiers = Tiers(r.CocoonTiers) };
+
+    private static IReadOnlyList<string>? Tiers(List<string>? values) =>
+        values is null ? null
+        : Cocoon.Engine.Matching.TrustTiers.Parse(values, out var error) ?? throw ApiProblem.Invalid(error!, "cocoon_tiers", "invalid_value");
 
     private static string RequireModel(string? model) =>
         string.IsNullOrWhiteSpace(model)

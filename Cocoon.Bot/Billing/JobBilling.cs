@@ -32,22 +32,24 @@ public sealed partial class JobBilling(PriceTable prices, ILedger ledger, ILogge
     }
 
     /// <summary>The worst case at the ceiling coefficient (the dearest worker the request could land on).</summary>
-    public long Reserve(string model, GenerationRequest generation, int ceilingCoefficient)
+    public long Reserve(string model, GenerationRequest generation, int ceilingCoefficient, IReadOnlyCollection<string>? tiers = null)
     {
         ArgumentNullException.ThrowIfNull(generation);
-        return prices.Reserve(model, PromptTokenUpperBound(generation), generation.Sampling.MaxTokens, ceilingCoefficient);
+        return tiers is null
+            ? prices.Reserve(model, PromptTokenUpperBound(generation), generation.Sampling.MaxTokens, ceilingCoefficient)
+            : prices.Reserve(model, PromptTokenUpperBound(generation), generation.Sampling.MaxTokens, ceilingCoefficient, tiers);
     }
 
     /// <summary>Holds the worst case; the idempotency key makes a replayed request hold once.</summary>
-    public Task<Hold> HoldAsync(AccountId payer, string requestId, string model, GenerationRequest generation, int ceilingCoefficient, CancellationToken cancellationToken) =>
-        ledger.HoldAsync(payer, Reserve(model, generation, ceilingCoefficient), "dispatch:" + requestId, cancellationToken);
+    public Task<Hold> HoldAsync(AccountId payer, string requestId, string model, GenerationRequest generation, int ceilingCoefficient, CancellationToken cancellationToken, IReadOnlyCollection<string>? tiers = null) =>
+        ledger.HoldAsync(payer, Reserve(model, generation, ceilingCoefficient, tiers), "dispatch:" + requestId, cancellationToken);
 
     /// <summary>The provider's share, the network fee and the rounding remainder for the tokens the receipt reports.</summary>
-    public IReadOnlyList<Payee> Split(string model, UsageReceipt receipt, int workerCoefficient, int maxCoefficient, string providerId)
+    public IReadOnlyList<Payee> Split(string model, UsageReceipt receipt, int workerCoefficient, int maxCoefficient, string providerId, string tier = Engine.Matching.TrustTiers.Tee)
     {
         ArgumentNullException.ThrowIfNull(receipt);
         // Prompt tokens the worker's prefix cache served are billed at the cached-prompt price.
-        var charge = prices.Charge(model, new TokenUsage(receipt.PromptTokens, receipt.CachedPromptTokens, receipt.CompletionTokens), workerCoefficient, maxCoefficient);
+        var charge = prices.Charge(model, new TokenUsage(receipt.PromptTokens, receipt.CachedPromptTokens, receipt.CompletionTokens), workerCoefficient, maxCoefficient, tier);
         var payees = new List<Payee>(3);
         if (charge.ProviderShare > 0)
         {
@@ -68,11 +70,11 @@ public sealed partial class JobBilling(PriceTable prices, ILedger ledger, ILogge
     }
 
     /// <summary>Charges the verified receipt against the hold and releases the rest; returns what was charged.</summary>
-    public Task<long> SettleAsync(Hold hold, string model, UsageReceipt receipt, int workerCoefficient, int maxCoefficient, string providerId)
+    public Task<long> SettleAsync(Hold hold, string model, UsageReceipt receipt, int workerCoefficient, int maxCoefficient, string providerId, string tier = Engine.Matching.TrustTiers.Tee)
     {
         ArgumentNullException.ThrowIfNull(hold);
         // Settling must not be abandoned half way because the caller went away: the answer was delivered.
-        return ledger.SettleAsync(hold.Id, Split(model, receipt, workerCoefficient, maxCoefficient, providerId), CancellationToken.None);
+        return ledger.SettleAsync(hold.Id, Split(model, receipt, workerCoefficient, maxCoefficient, providerId, tier), CancellationToken.None);
     }
 
     /// <summary>Gives a hold back (no answer is billed). Never throws: the ledger's hold expiry is the fallback.</summary>

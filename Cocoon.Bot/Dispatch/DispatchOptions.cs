@@ -43,6 +43,12 @@ public sealed class DispatchOptions : IValidatableObject
     /// <summary>When non-empty, a TDX quote's MRTD (hex) must be one of these.</summary>
     public List<string> AllowedTdxMrTd { get; set; } = [];
 
+    /// <summary>
+    /// Accept workers without a TEE (Worker:Tee=none) into the separate "consumer" trust tier, priced by
+    /// Pricing:Consumer. They get jobs only from callers who list "consumer" among the tiers they accept. Off by default.
+    /// </summary>
+    public bool AllowConsumerWorkers { get; set; }
+
     /// <summary>Accept workers without a provider token (provider "local"). Local development only.</summary>
     public bool AllowLocalProvider { get; set; }
 
@@ -74,6 +80,14 @@ public sealed class DispatchOptions : IValidatableObject
     /// CacheScopes); the same on every gateway instance so a conversation keeps its scope. Empty: a random key per start.
     /// </summary>
     public string? CacheScopeKey { get; set; }
+
+    /// <summary>Requests that may wait for a slot per model when every worker is busy; one more gets 429 with Retry-After.</summary>
+    [Range(0, 100_000, ErrorMessage = "Gateway:QueueDepth must be between 0 (no waiting: busy is an immediate 429) and 100000.")]
+    public int QueueDepth { get; set; } = 256;
+
+    /// <summary>How long a request waits in the admission queue at most (never past its own timeout).</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:10:00", ErrorMessage = "Gateway:QueueWait must be between 0 and 10 minutes.")]
+    public TimeSpan QueueWait { get; set; } = TimeSpan.FromSeconds(30);
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {

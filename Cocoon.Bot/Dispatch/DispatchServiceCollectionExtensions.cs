@@ -26,6 +26,12 @@ public static class DispatchServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<WorkerDirectory>());
         services.AddHostedService(sp => sp.GetRequiredService<ResultRouter>());
         services.TryAddSingleton<CacheScopes>();
+        services.TryAddSingleton(sp =>
+        {
+            var queue = new AdmissionQueue(sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<DispatchOptions>>().Value.QueueDepth, sp.GetRequiredService<TimeProvider>());
+            sp.GetRequiredService<GatewayMetrics>().ObserveAdmissionQueue(() => queue.TotalDepth);
+            return queue;
+        });
         services.TryAddSingleton<WorkerChoice>();
         services.TryAddSingleton<AttemptRunner>();
         services.TryAddSingleton<Dispatcher>();

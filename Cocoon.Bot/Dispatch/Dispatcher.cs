@@ -90,7 +90,7 @@ public sealed partial class Dispatcher(
                     // Hold after the first claim, so a busy answer never touches the ledger. It is not awaited here:
                     // the ledger commits it while the job is sealed, and the attempt waits for it before enqueueing.
                     pendingHold ??= hold is null
-                        ? billing.HoldAsync(request.Payer, request.RequestId, worker.Document.ModelName, request.Generation, choice.PriceCeiling(modelSha, request, worker), cancellationToken)
+                        ? billing.HoldAsync(request.Payer, request.RequestId, worker.Document.ModelName, request.Generation, choice.PriceCeiling(modelSha, request, worker), cancellationToken, choice.AcceptedTiers(request))
                         : null;
                     outcome = await attempts.RunAsync(request, worker, attempt, pendingHold, registration.Reader, delivery, gatewayStart, deadline, cancellationToken).ConfigureAwait(false);
                 }
@@ -115,7 +115,7 @@ public sealed partial class Dispatcher(
                     try
                     {
                         var held = hold ?? throw new InvalidOperationException("An attempt that reached a worker always has a hold.");
-                        charged = await billing.SettleAsync(held, worker.Document.ModelName, receipt.Receipt, worker.PriceCoefficient, request.MaxCoefficient, worker.ProviderId).ConfigureAwait(false);
+                        charged = await billing.SettleAsync(held, worker.Document.ModelName, receipt.Receipt, worker.PriceCoefficient, request.MaxCoefficient, worker.ProviderId, worker.Tier).ConfigureAwait(false);
                     }
                     finally
                     {

@@ -16,7 +16,10 @@ public sealed class GatewayMetrics
     private readonly Counter<long> _cache;
     private readonly Histogram<double> _timeToFirstToken;
     private readonly Histogram<double> _tokensPerSecond;
+    private readonly Histogram<double> _admissionWait;
+    private readonly Counter<long> _admissions;
     private long _queued;
+    private volatile Func<int>? _waiting;
     private int _workersOnline;
 
     public GatewayMetrics(IMeterFactory meterFactory)
@@ -30,6 +33,9 @@ public sealed class GatewayMetrics
         _timeToFirstToken = meter.CreateHistogram<double>("cocoon.time_to_first_token", unit: "s", description: "From dispatch to the first opened piece.");
         _tokensPerSecond = meter.CreateHistogram<double>("cocoon.tokens_per_second", unit: "{token}/s", description: "Completion tokens per second of generation, per request.");
         meter.CreateObservableGauge("cocoon.queue_depth", () => Interlocked.Read(ref _queued), description: "Jobs sealed and enqueued whose first piece has not arrived yet.");
+        _admissionWait = meter.CreateHistogram<double>("cocoon.admission_wait", unit: "s", description: "Time a request waited in the admission queue for a worker slot, by outcome.");
+        _admissions = meter.CreateCounter<long>("cocoon.admissions", description: "Requests that found every worker busy, by outcome (served, queue-full, deadline, cancelled).");
+        meter.CreateObservableGauge("cocoon.admission_queue_depth", () => _waiting?.Invoke() ?? 0, description: "Requests waiting in the admission queue for a worker slot.");
         meter.CreateObservableGauge("cocoon.workers_online", () => Volatile.Read(ref _workersOnline), description: "Workers that are registered and pass the gateway's policy.");
     }
 
@@ -64,6 +70,17 @@ public sealed class GatewayMetrics
     public void Enqueued() => Interlocked.Increment(ref _queued);
 
     public void Dequeued() => Interlocked.Decrement(ref _queued);
+
+    /// <summary>Where the admission-queue depth gauge reads from.</summary>
+    public void ObserveAdmissionQueue(Func<int> depth) => _waiting = depth;
+
+    /// <summary>Outcome is a fixed vocabulary: served, queue-full, deadline, cancelled.</summary>
+    public void Admission(string outcome, TimeSpan waited)
+    {
+        var tag = new KeyValuePair<string, object?>("outcome", outcome);
+        _admissions.Add(1, tag);
+        _admissionWait.Record(waited.TotalSeconds, tag);
+    }
 
     public void WorkersOnline(int count) => Volatile.Write(ref _workersOnline, count);
 }

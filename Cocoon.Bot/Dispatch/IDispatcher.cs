@@ -28,6 +28,12 @@ public sealed record DispatchRequest
     /// (<see cref="CacheScopes"/>); null: nothing is cached for this request.
     /// </summary>
     public string? Conversation { get; init; }
+
+    /// <summary>
+    /// Trust tiers the caller accepts (tee, simulated, consumer); null: the gateway's default, <c>tee</c> plus
+    /// <c>simulated</c> where simulated platforms are trusted. A consumer worker is only ever matched when this lists it.
+    /// </summary>
+    public IReadOnlyList<string>? Tiers { get; init; }
 }
 
 public abstract record DispatchEvent;
@@ -51,12 +57,20 @@ public sealed record DispatchReceipt(
     DateTimeOffset WorkerStart,
     DateTimeOffset WorkerEnd,
     DateTimeOffset GatewayEnd,
-    int CachedPromptTokens = 0);
+    int CachedPromptTokens = 0)
+{
+    /// <summary>The trust tier the answer was served in (tee, simulated, consumer).</summary>
+    public string Tier => Cocoon.Engine.Matching.TrustTiers.FromTeeKind(AttestationKind);
+}
 
 /// <summary>A model the network serves right now, with its live workers.</summary>
 public sealed record ServedModel(string Name, string Sha256, IReadOnlyList<ServedWorker> Workers);
 
-public sealed record ServedWorker(string WorkerId, string ProviderId, int PriceCoefficient, int Running, int MaxConcurrency, string AttestationKind);
+public sealed record ServedWorker(string WorkerId, string ProviderId, int PriceCoefficient, int Running, int MaxConcurrency, string AttestationKind)
+{
+    /// <summary>The worker's trust tier (tee, simulated, consumer).</summary>
+    public string Tier => Cocoon.Engine.Matching.TrustTiers.FromTeeKind(AttestationKind);
+}
 
 /// <summary>Raised when every matching worker is at its concurrency cap.</summary>
 public sealed class WorkersBusyException(TimeSpan retryAfter) : Exception("Every worker for this model is busy.")

@@ -14,7 +14,7 @@ public sealed record ClaimedWorker(EligibleWorker Worker, string LeaseId);
 /// snapshots (the only policy), and the lease step claims a slot in that order (the lease script enforces the cap).
 /// </summary>
 public sealed class WorkerChoice(
-    WorkerDirectory directory, WorkerLeases leases, CacheScopes scopes, GatewayMetrics metrics, IOptions<DispatchOptions> options, TimeProvider time)
+    WorkerDirectory directory, WorkerLeases leases, AdmissionQueue queue, CacheScopes scopes, GatewayMetrics metrics, IOptions<DispatchOptions> options, TimeProvider time)
 {
     private static readonly TimeSpan Wait = TimeSpan.FromMilliseconds(200);
 
@@ -79,73 +79,180 @@ public sealed class WorkerChoice(
     {
         ArgumentNullException.ThrowIfNull(request);
         var leaseId = $"{request.RequestId}/{attempt}";
-        // The gateway cannot count tokens: a prompt has at least one, so only what surely cannot fit is refused here;
-        // the worker's exact count decides the rest (ContextExceededException).
-        const int promptLowerBound = 1;
         var maxTokens = request.Generation.Sampling.MaxTokens;
-        var affinity = scopes.LastWorker(request.Generation.CacheScope);
-        while (true)
+        AdmissionQueue.Ticket? ticket = null;
+        try
         {
-            var match = Matcher.Rank(
-                new JobSpec
-                {
-                    Model = modelSha,
-                    MaxCoefficient = request.MaxCoefficient,
-                    PreferredRegion = request.Region,
-                    FailedWorkers = failed,
-                    RequiredContext = maxTokens + promptLowerBound,
-                    CacheAffinity = affinity,
-                },
-                [.. directory.Eligible.Select(Snapshot)]);
-            foreach (var candidate in match.ClaimOrder)
+            // Requests already wait for this model: a newcomer joins them instead of overtaking.
+            if (attempt == 0 && queue.HasWaiters(modelSha))
             {
-                if (directory.Find(candidate.WorkerId) is not { } worker)
-                {
-                    continue;
-                }
-
-                try
-                {
-                    if (await leases.TryAcquireAsync(worker.Document.WorkerId, leaseId, worker.MaxConcurrency, deadline - time.GetUtcNow() + TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false))
-                    {
-                        if (affinity is not null)
-                        {
-                            metrics.Affinity(string.Equals(affinity, worker.Document.WorkerId, StringComparison.Ordinal));
-                        }
-
-                        return new ClaimedWorker(worker, leaseId);
-                    }
-                }
-                catch (Exception e) when (e is RedisException or TimeoutException)
-                {
-                    break;
-                }
+                ticket = await WaitInQueueAsync(request, modelSha, null, Matcher.DefaultRetryAfter, deadline, cancellationToken).ConfigureAwait(false);
             }
 
-            if (attempt == 0)
-            {
-                if (match.Outcome == MatchOutcome.NoWorker && match.LargestTooSmallContext > 0
-                    && GenerationRules.CheckFit(promptLowerBound, maxTokens, match.LargestTooSmallContext, promptIsLowerBound: true) is { } tooLong)
-                {
-                    throw new GenerationRejectedException(tooLong);
-                }
-
-                // Every worker is at its cap: say so now rather than queue behind an unknown wait.
-                throw match.Outcome == MatchOutcome.NoWorker
-                    ? new ModelUnavailableException(request.Model)
-                    : new WorkersBusyException(match.RetryAfter ?? Matcher.DefaultRetryAfter);
-            }
-
-            if (time.GetUtcNow() >= deadline)
-            {
-                throw new TimeoutException($"No worker could take request {request.RequestId} before its deadline.");
-            }
-
-            await Task.Delay(Wait, time, cancellationToken).ConfigureAwait(false);
+            return await ClaimLoopAsync(request, modelSha, attempt, failed, deadline, leaseId, maxTokens, ticket, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            ticket?.Dispose();
         }
     }
 
-    /// <summary>Frees the slot; a lease that cannot be released (Redis away) expires on its own.</summary>
+    private async Task<ClaimedWorker> ClaimLoopAsync(
+        DispatchRequest request, string modelSha, int attempt, IReadOnlyCollection<string> failed, DateTimeOffset deadline, string leaseId, int maxTokens,
+        AdmissionQueue.Ticket? ticket, CancellationToken cancellationToken)
+    {
+        // The gateway cannot count tokens: a prompt has at least one, so only what surely cannot fit is refused here;
+        // the worker's exact count decides the rest (ContextExceededException).
+        const int promptLowerBound = 1;
+        var affinity = scopes.LastWorker(request.Generation.CacheScope);
+        try
+        {
+            while (true)
+            {
+                var match = Matcher.Rank(
+                    new JobSpec
+                    {
+                        Model = modelSha,
+                        MaxCoefficient = request.MaxCoefficient,
+                        PreferredRegion = request.Region,
+                        FailedWorkers = failed,
+                        RequiredContext = maxTokens + promptLowerBound,
+                        AcceptedTiers = AcceptedTiers(request),
+                        CacheAffinity = affinity,
+                    },
+                    [.. directory.Eligible.Select(Snapshot)]);
+                foreach (var candidate in match.ClaimOrder)
+                {
+                    if (directory.Find(candidate.WorkerId) is not { } worker)
+                    {
+                        continue;
+                    }
+
+                    try
+                    {
+                        if (await leases.TryAcquireAsync(worker.Document.WorkerId, leaseId, worker.MaxConcurrency, deadline - time.GetUtcNow() + TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false))
+                        {
+                            if (ticket is not null)
+                            {
+                                metrics.Admission("served", ticket.Waited);
+                            }
+
+                            if (affinity is not null)
+                            {
+                                metrics.Affinity(string.Equals(affinity, worker.Document.WorkerId, StringComparison.Ordinal));
+                            }
+
+                            return new ClaimedWorker(worker, leaseId);
+                        }
+                    }
+                    catch (Exception e) when (e is RedisException or TimeoutException)
+                    {
+                        break;
+                    }
+                }
+
+                if (attempt == 0)
+                {
+                    if (match.Outcome == MatchOutcome.NoWorker && match.LargestTooSmallContext > 0
+                        && GenerationRules.CheckFit(promptLowerBound, maxTokens, match.LargestTooSmallContext, promptIsLowerBound: true) is { } tooLong)
+                    {
+                        throw new GenerationRejectedException(tooLong);
+                    }
+
+                    if (match.Outcome == MatchOutcome.NoWorker)
+                    {
+                        throw new ModelUnavailableException(request.Model);
+                    }
+
+                    // Every worker is at its cap: wait for a turn in the admission queue (429 when it is full or the
+                    // turn would come too late), then try again.
+                    ticket = await WaitInQueueAsync(request, modelSha, ticket, match.RetryAfter ?? Matcher.DefaultRetryAfter, deadline, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+
+                if (time.GetUtcNow() >= deadline)
+                {
+                    throw new TimeoutException($"No worker could take request {request.RequestId} before its deadline.");
+                }
+
+                await Task.Delay(Wait, time, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            ticket?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Joins the model's admission queue (or keeps the ticket it holds) and waits for a turn; throws
+    /// <see cref="WorkersBusyException"/> with a Retry-After from the measured service rate when the queue is full or
+    /// the wait would pass the queue deadline (Gateway:QueueWait, never past the request's own).
+    /// </summary>
+    private async Task<AdmissionQueue.Ticket> WaitInQueueAsync(
+        DispatchRequest request, string modelSha, AdmissionQueue.Ticket? ticket, TimeSpan fallback, DateTimeOffset deadline, CancellationToken cancellationToken)
+    {
+        var queueDeadline = time.GetUtcNow() + options.Value.QueueWait;
+        if (queueDeadline > deadline)
+        {
+            queueDeadline = deadline;
+        }
+
+        if (ticket is null)
+        {
+            var refusal = queue.TryEnter(modelSha, request.Payer.ToString(), queueDeadline, out ticket);
+            if (refusal != AdmissionRefusal.None || ticket is null)
+            {
+                metrics.Admission(refusal == AdmissionRefusal.QueueFull ? "queue-full" : "deadline", TimeSpan.Zero);
+                throw new WorkersBusyException(queue.RetryAfter(modelSha, queue.Depth(modelSha) + 1, fallback));
+            }
+
+        }
+        else
+        {
+            // The last turn found no free slot after all: wait for the next one.
+            ticket.Dispose();
+            var refusal = queue.TryEnter(modelSha, request.Payer.ToString(), queueDeadline, out var next);
+            if (refusal != AdmissionRefusal.None || next is null)
+            {
+                metrics.Admission(refusal == AdmissionRefusal.QueueFull ? "queue-full" : "deadline", ticket.Waited);
+                throw new WorkersBusyException(queue.RetryAfter(modelSha, queue.Depth(modelSha) + 1, fallback));
+            }
+
+            ticket = next;
+        }
+
+        bool turn;
+        try
+        {
+            turn = await ticket.WaitTurnAsync(queueDeadline, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            metrics.Admission("cancelled", ticket.Waited);
+            ticket.Dispose();
+            throw;
+        }
+
+        if (!turn)
+        {
+            metrics.Admission("deadline", ticket.Waited);
+            var position = queue.Depth(modelSha);
+            ticket.Dispose();
+            throw new WorkersBusyException(queue.RetryAfter(modelSha, position, fallback));
+        }
+
+        return ticket;
+    }
+
+    /// <summary>The tiers a request accepts: its own list, else tee plus simulated where simulated platforms are trusted.</summary>
+    public IReadOnlyList<string> AcceptedTiers(DispatchRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return request.Tiers ?? TrustTiers.Default(options.Value.TrustedSimulatedPlatformKeys.Count > 0);
+    }
+
+    /// <summary>Frees the slot and gives the next waiter its turn; a lease that cannot be released (Redis away) expires on its own.</summary>
     public async Task ReleaseAsync(ClaimedWorker claimed)
     {
         ArgumentNullException.ThrowIfNull(claimed);
@@ -157,6 +264,8 @@ public sealed class WorkerChoice(
         {
             // The lease expires on its own.
         }
+
+        queue.Released(claimed.Worker.Document.ModelSha256);
     }
 
     /// <summary>What the matcher weighs, as the directory reports it; the directory only supplies the numbers.</summary>
@@ -174,5 +283,6 @@ public sealed class WorkerChoice(
         SlaClass = w.SlaClass,
         Reputation = w.Reputation,
         ContextLength = w.Document.ContextLength,
+        Tier = w.Tier,
     };
 }

@@ -28,6 +28,9 @@ public sealed record EligibleWorker(
 
     public double Reputation { get; init; } = NeutralReputation;
 
+    /// <summary>The trust tier the gateway verified: tee, simulated or consumer.</summary>
+    public string Tier => TrustTiers.FromTeeKind(Document.TeeKind);
+
     /// <summary>No worker states a service level yet: every one is best effort.</summary>
     public SlaClass SlaClass { get; init; } = SlaClass.BestEffort;
 }
@@ -77,6 +80,7 @@ public sealed partial class WorkerDirectory : BackgroundService
             ServedModelHashes = _servedModels,
             TrustedSimulatedPlatformKeys = platformKeys,
             AllowSimulated = platformKeys.Count > 0,
+            AllowConsumer = _options.AllowConsumerWorkers,
             AcceptUnverifiedTdxQuotes = _options.AcceptUnverifiedTdxQuotes,
             AllowedTdxMrTd = _options.AllowedTdxMrTd,
             MaxAge = _options.MaxAttestationAge,
@@ -265,6 +269,7 @@ public sealed partial class WorkerDirectory : BackgroundService
         AttestationRefusal.SimulatedNotAllowed => "simulated-not-allowed",
         AttestationRefusal.TdxUnverifiable => "tdx-unverifiable",
         AttestationRefusal.UnknownTee => "unknown-tee",
+        AttestationRefusal.ConsumerNotAllowed => "consumer-not-allowed",
         AttestationRefusal.NotYetValid => "not-yet-valid",
         AttestationRefusal.Expired => "expired",
         AttestationRefusal.UnknownMeasurement => "unknown-measurement",

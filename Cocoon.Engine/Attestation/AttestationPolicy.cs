@@ -28,6 +28,12 @@ public sealed record AttestationPolicy
     /// <summary>When non-empty, a TDX quote's MRTD (hex) must be one of these.</summary>
     public IReadOnlyCollection<string> AllowedTdxMrTd { get; init; } = [];
 
+    /// <summary>
+    /// Accept workers without a TEE (<see cref="TeeKinds.Consumer"/>) into the consumer tier. Off by default. Their
+    /// measurement is self-declared and not checked against <see cref="AllowedMeasurements"/>: nothing backs it.
+    /// </summary>
+    public bool AllowConsumer { get; init; }
+
     /// <summary>A document older than this is refused even before its own expiry: workers must re-attest.</summary>
     public TimeSpan MaxAge { get; init; } = TimeSpan.FromHours(1);
 

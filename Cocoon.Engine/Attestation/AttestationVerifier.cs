@@ -14,6 +14,7 @@ public enum AttestationRefusal
     SimulatedNotAllowed,
     TdxUnverifiable,
     UnknownTee,
+    ConsumerNotAllowed,
     NotYetValid,
     Expired,
     UnknownMeasurement,
@@ -79,6 +80,9 @@ public sealed class AttestationVerifier
         {
             TeeKinds.Simulated => VerifySimulated(doc, evidence, documentHash),
             TeeKinds.Tdx => VerifyTdx(doc, evidence, documentHash),
+            TeeKinds.Consumer => _policy.AllowConsumer
+                ? null
+                : AttestationVerdict.Refuse(AttestationRefusal.ConsumerNotAllowed, $"worker {doc.WorkerId}: workers without a TEE (consumer tier) are not allowed by this gateway", doc),
             _ => AttestationVerdict.Refuse(AttestationRefusal.UnknownTee, $"worker {doc.WorkerId}: TEE kind '{doc.TeeKind}' is not one this gateway knows", doc),
         };
         if (evidenceVerdict is not null)
@@ -102,7 +106,9 @@ public sealed class AttestationVerifier
             return AttestationVerdict.Refuse(AttestationRefusal.Expired, $"worker {doc.WorkerId}: issued at {doc.IssuedAt:O}, older than the {_policy.MaxAge} the policy allows", doc);
         }
 
-        if (!_measurements.Contains(doc.Measurement))
+        // A consumer worker's measurement is its own claim: checking it against the allow-list would suggest an assurance
+        // the consumer tier does not have.
+        if (doc.TeeKind != TeeKinds.Consumer && !_measurements.Contains(doc.Measurement))
         {
             return AttestationVerdict.Refuse(AttestationRefusal.UnknownMeasurement, $"worker {doc.WorkerId}: measurement {doc.Measurement} is not allow-listed", doc);
         }

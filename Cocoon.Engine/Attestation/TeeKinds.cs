@@ -12,6 +12,13 @@ public static class TeeKinds
     /// <summary>Intel TDX: a TD quote from configfs-tsm whose report data binds the document hash.</summary>
     public const string Tdx = "tdx";
 
+    /// <summary>
+    /// No TEE (a consumer GPU, a home PC): the document is signed by the worker's own key only and its evidence is
+    /// empty. Nothing attests the code, the measurement or the privacy of prompts; accepted only by policy, into the
+    /// separate <c>consumer</c> trust tier.
+    /// </summary>
+    public const string Consumer = "consumer";
+
     private static ReadOnlySpan<byte> SimulatedDomain => "cocoon simulated tee v1\0"u8;
 
     /// <summary>What a simulated platform key signs for a document hash.</summary>

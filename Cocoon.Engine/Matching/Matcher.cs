@@ -45,6 +45,9 @@ public sealed record WorkerSnapshot
     /// <summary>Tokens of context one request may fill (prompt and answer), from the attestation; 0 when not stated.</summary>
     public int ContextLength { get; init; }
 
+    /// <summary>The worker's trust tier (<see cref="TrustTiers"/>), from what the gateway verified.</summary>
+    public string Tier { get; init; } = TrustTiers.Tee;
+
     public bool IsFull => RunningJobs >= MaxConcurrency;
 
     /// <summary>Expected wait before this worker could start another job: running jobs x average job time.</summary>
@@ -83,6 +86,12 @@ public sealed record JobSpec
     /// among the workers that qualify and have room. Only an order: it never lets in a worker another rule leaves out.
     /// </summary>
     public string? CacheAffinity { get; init; }
+
+    /// <summary>
+    /// Trust tiers the caller accepts (<see cref="TrustTiers"/>); null accepts any. A worker of another tier is never
+    /// matched, not even as a last resort: a consumer worker never sees a job from a caller who did not opt in.
+    /// </summary>
+    public IReadOnlyCollection<string>? AcceptedTiers { get; init; }
 }
 
 public enum MatchOutcome
@@ -97,7 +106,7 @@ public enum MatchOutcome
     NoWorker,
 }
 
-/// <summary>Why one worker was left out; a worker is reported under the first rule it fails, in the order the matcher checks them (model, context, disabled, paused, excluded, failed before, price, SLA, reputation, full).</summary>
+/// <summary>Why one worker was left out; a worker is reported under the first rule it fails, in the order the matcher checks them (model, tier, context, disabled, paused, excluded, failed before, price, SLA, reputation, full).</summary>
 public enum MatchExclusion
 {
     OtherModel,
@@ -110,6 +119,9 @@ public enum MatchExclusion
     Full,
     ContextTooSmall,
     FailedBefore,
+
+    /// <summary>The worker's trust tier is not one the caller accepts (checked right after the model).</summary>
+    TierNotAccepted,
 }
 
 public sealed record ExcludedWorker(string WorkerId, MatchExclusion Reason);
@@ -208,6 +220,11 @@ public static class Matcher
             && !string.Equals(worker.ModelSha256, job.Model, StringComparison.OrdinalIgnoreCase))
         {
             return MatchExclusion.OtherModel;
+        }
+
+        if (job.AcceptedTiers is { } tiers && !tiers.Contains(worker.Tier, StringComparer.Ordinal))
+        {
+            return MatchExclusion.TierNotAccepted;
         }
 
         // A context the worker does not state (older documents) is not held against it: the worker's own count decides.

@@ -21,6 +21,21 @@ public sealed class PricingOptions
     public ModelPrice Default { get; set; } = ModelPrice.Default;
 
     public Dictionary<string, ModelPrice> Models { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// The network's consumer price table: what workers without a TEE (the consumer tier) charge. Unset: the regular
+    /// prices. "Pricing:Consumer:Default" and "Pricing:Consumer:Models:NAME" as above.
+    /// </summary>
+    public ConsumerPricingOptions? Consumer { get; set; }
+}
+
+/// <summary>Configuration section "Pricing:Consumer": prices for the consumer trust tier.</summary>
+public sealed class ConsumerPricingOptions
+{
+    /// <summary>Unset: a model without its own consumer price uses its regular price.</summary>
+    public ModelPrice? Default { get; set; }
+
+    public Dictionary<string, ModelPrice> Models { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 }
 
 /// <summary>Prices per model (names compared case-insensitively) with a default for any other model.</summary>
@@ -40,7 +55,12 @@ public sealed class PriceTable
         Default = options.Default;
         NetworkFeeBasisPoints = options.NetworkFeeBasisPoints;
         _models = new Dictionary<string, ModelPrice>(options.Models, StringComparer.OrdinalIgnoreCase);
+        _consumerDefault = options.Consumer?.Default;
+        _consumerModels = new Dictionary<string, ModelPrice>(options.Consumer?.Models ?? [], StringComparer.OrdinalIgnoreCase);
     }
+
+    private readonly ModelPrice? _consumerDefault;
+    private readonly Dictionary<string, ModelPrice> _consumerModels;
 
     public ModelPrice Default { get; }
 
@@ -77,8 +97,43 @@ public sealed class PriceTable
             }
         }
 
+        if (options.Consumer?.Default is { } consumerDefault && consumerDefault.Validate("Pricing:Consumer:Default") is { } consumerError)
+        {
+            errors.Add(consumerError);
+        }
+
+        foreach (var (model, price) in options.Consumer?.Models ?? [])
+        {
+            if (price is null)
+            {
+                errors.Add($"Pricing:Consumer:Models:{model} is empty; give it prices or remove it.");
+            }
+            else if (price.Validate($"Pricing:Consumer:Models:{model}") is { } error)
+            {
+                errors.Add(error);
+            }
+        }
+
         return errors;
     }
+
+    /// <summary>
+    /// The price of a model in a trust tier: the consumer table for "consumer" (its model entry, else its default,
+    /// else the regular price), the regular table for every other tier.
+    /// </summary>
+    public ModelPrice For(string model, string tier) =>
+        tier != Matching.TrustTiers.Consumer ? For(model)
+        : _consumerModels.TryGetValue(model ?? "", out var price) ? price
+        : _consumerDefault ?? For(model!);
+
+    /// <summary>The worst case over the tiers a request accepts (it may land on any of them).</summary>
+    public long Reserve(string model, int promptTokens, int maxTokens, int maxCoefficient, IEnumerable<string> tiers) =>
+        (tiers ?? []).Select(t => PriceCalculator.Reserve(For(model, t), promptTokens, maxTokens, maxCoefficient))
+            .DefaultIfEmpty(Reserve(model, promptTokens, maxTokens, maxCoefficient)).Max();
+
+    /// <summary>The bill of one answer served in <paramref name="tier"/>.</summary>
+    public Charge Charge(string model, TokenUsage usage, int workerCoefficient, int maxCoefficient, string tier) =>
+        PriceCalculator.Charge(For(model, tier), usage, workerCoefficient, maxCoefficient, NetworkFeeBasisPoints);
 
     public ModelPrice For(string model) =>
         model is not null && _models.TryGetValue(model, out var price) ? price : Default;

@@ -14,8 +14,11 @@ public sealed class WorkerHostOptions : IValidatableObject
     /// <summary>The provider's worker token (env COCOON_WORKER_TOKEN). Empty: provider "local" (development).</summary>
     public string? Token { get; set; }
 
-    /// <summary>"simulated" (a platform key under COCOON_DATA stands in for the hardware) or "tdx" (Linux configfs-tsm).</summary>
-    [RegularExpression("^(simulated|tdx)$", ErrorMessage = "Worker:Tee must be 'simulated' or 'tdx'.")]
+    /// <summary>
+    /// "simulated" (a platform key under COCOON_DATA stands in for the hardware), "tdx" (Linux configfs-tsm), or
+    /// "none"/"consumer" (no TEE: served only in the consumer tier, where the gateway's policy allows it).
+    /// </summary>
+    [RegularExpression("^(simulated|tdx|none|consumer)$", ErrorMessage = "Worker:Tee must be 'simulated', 'tdx', or 'none' (also spelled 'consumer': no TEE, consumer tier).")]
     public string Tee { get; set; } = "simulated";
 
     /// <summary>A stable id (e.g. the host name) lets a restarted worker reclaim its stream; empty = a new id per start.</summary>

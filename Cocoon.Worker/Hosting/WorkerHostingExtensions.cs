@@ -48,6 +48,11 @@ public static class WorkerHostingExtensions
                     $"Worker:Tee is 'tdx' but {TdxTeeProvider.DefaultReportRoot} does not exist: run inside an Intel TDX guest with configfs-tsm, or set Worker:Tee=simulated.");
         }
 
+        if (kind is "none" or ConsumerTeeProvider.TeeKind)
+        {
+            return new ConsumerTeeProvider();
+        }
+
         return SimulatedTeeProvider.LoadOrCreate(SimulatedPlatformDirectory(configuration));
     }
 }

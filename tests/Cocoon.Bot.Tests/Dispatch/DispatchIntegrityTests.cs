@@ -85,7 +85,8 @@ public sealed class DispatchIntegrityTests(RedisFixture redis) : IClassFixture<R
     [Fact]
     public async Task When_every_worker_is_at_its_cap_the_gateway_answers_busy_with_a_retry_after()
     {
-        await using var network = new DispatchNetwork(redis.Server);
+        // No admission queue: busy is an immediate answer (the queue's own tests are in AdmissionQueueTests).
+        await using var network = new DispatchNetwork(redis.Server, new Dictionary<string, string?> { ["Gateway:QueueDepth"] = "0" });
         await network.StartAsync(_ct);
         using var worker = await ScriptedWorker.CreateAsync(network, _ct, maxConcurrency: 1);
         await worker.RegisterAsync(TimeSpan.FromSeconds(30), _ct);
