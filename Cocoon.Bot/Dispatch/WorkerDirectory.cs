@@ -76,11 +76,16 @@ public sealed partial class WorkerDirectory : BackgroundService
             AllowedMeasurements = _options.AllowedMeasurements,
             ServedModelHashes = _servedModels,
             TrustedSimulatedPlatformKeys = platformKeys,
-            AllowSimulated = platformKeys.Count > 0,
+            AllowSimulated = _options.AllowSimulated,
             AcceptUnverifiedTdxQuotes = _options.AcceptUnverifiedTdxQuotes,
             AllowedTdxMrTd = _options.AllowedTdxMrTd,
             MaxAge = _options.MaxAttestationAge,
         }, time);
+
+        if (_options.AllowSimulated)
+        {
+            LogSimulatedAllowed(logger, platformKeys.Count);
+        }
 
         if (_options.AcceptAnySimulatedMeasurement)
         {
@@ -277,6 +282,9 @@ public sealed partial class WorkerDirectory : BackgroundService
 
     [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Reading the worker registry failed; keeping the last view")]
     private static partial void LogRefreshFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 3009, Level = LogLevel.Warning, Message = "Gateway:AllowSimulated is on: workers attested by {Platforms} simulated TEE platform key(s) get jobs; their documents prove nothing about the hardware. Development only.")]
+    private static partial void LogSimulatedAllowed(ILogger logger, int platforms);
 
     [LoggerMessage(EventId = 3003, Level = LogLevel.Warning, Message = "Gateway:AcceptAnySimulatedMeasurement is on: any build attested by a trusted simulated platform gets jobs. Local development only.")]
     private static partial void LogAnyMeasurement(ILogger logger);

@@ -90,6 +90,7 @@ internal static class UpCommand
             // Trust the simulated TEE key of this machine's worker: the worker says which key it is, so the gateway
             // never reads the worker's files.
             childEnvironment["Gateway__TrustedSimulatedPlatformKeys__0"] = await WorkerPlatformKey.AskAsync(settings.WorkerExe, childEnvironment, cancellationToken);
+            childEnvironment["Gateway__AllowSimulated"] = "true"; // local development: the flag a real deployment leaves off
 
             // The gateway runs in its own folder so its appsettings.json applies; the worker keeps the current folder,
             // where its default model search (./models/*.gguf) looks.
