@@ -45,7 +45,7 @@ public sealed partial class AttemptRunner(
         ArgumentNullException.ThrowIfNull(results);
         ArgumentNullException.ThrowIfNull(delivery);
         var doc = worker.Document;
-        using var sender = Hpke.SetupSender(doc.HpkePublicKey, JobBinding.Info(request.RequestId, attempt, doc.WorkerId, doc.ModelSha256));
+        using var sender = Hpke.SetupSender(doc.HpkePublicKey, JobBinding.Info(request.RequestId, attempt, doc.WorkerId, doc.ModelSha256, deadline));
         var plaintext = JsonSerializer.SerializeToUtf8Bytes(request.Generation, WireJsonContext.Default.GenerationRequest);
         byte[] ciphertext;
         try
@@ -58,6 +58,7 @@ public sealed partial class AttemptRunner(
         }
 
         using var opener = ChunkOpener.Create(sender, request.RequestId);
+        using var control = JobControlKey.Create(sender);
         var job = new JobEnvelope
         {
             RequestId = request.RequestId,
@@ -65,6 +66,7 @@ public sealed partial class AttemptRunner(
             WorkerId = doc.WorkerId,
             ModelSha256 = doc.ModelSha256,
             ReplyTo = gateway.Id,
+            RecipientKey = doc.HpkePublicKey,
             EncapsulatedKey = sender.Enc,
             Ciphertext = ciphertext,
             IssuedAt = time.GetUtcNow(),
@@ -105,9 +107,16 @@ public sealed partial class AttemptRunner(
                         continue; // a late entry of an earlier attempt: harmless, dropped
                     }
 
-                    lastProgress = time.GetUtcNow();
+                    // Anyone who can write to Redis can add entries to this stream: only what authenticates under
+                    // this job's keys may end the attempt or count as progress; the rest is dropped and counted.
                     if (result.Kind == ResultKind.Error)
                     {
+                        if (!control.VerifyError(request.RequestId, attempt, doc.WorkerId, result.Error, result.Mac))
+                        {
+                            metrics.Refused("error-unauthenticated");
+                            continue;
+                        }
+
                         workerDone = true;
                         return AttemptOutcome.Failed(result.Error is { Length: > 0 and <= 64 } reason ? reason : "worker-error");
                     }
@@ -118,15 +127,24 @@ public sealed partial class AttemptRunner(
                         continue; // a duplicate of an entry already opened: the request id + attempt + sequence dedupe it
                     }
 
+                    var chunk = new SealedChunk(result.Sequence, result.Kind == ResultKind.Final, result.Ciphertext ?? []);
+                    if (!opener.Authenticates(chunk))
+                    {
+                        metrics.Refused("chunk-tampered");
+                        continue; // not sealed by the worker at this position: a forgery or an altered copy
+                    }
+
+                    lastProgress = time.GetUtcNow();
                     if (result.Sequence > opener.NextSequence)
                     {
+                        // The worker's own chunk, ahead of its turn: one in between was lost (deleted from the stream).
                         return AttemptOutcome.Failed("chunk-out-of-order");
                     }
 
                     byte[] piece;
                     try
                     {
-                        piece = opener.Open(new SealedChunk(result.Sequence, result.Kind == ResultKind.Final, result.Ciphertext ?? []));
+                        piece = opener.Open(chunk);
                     }
                     catch (ChunkStreamException)
                     {
@@ -203,7 +221,7 @@ public sealed partial class AttemptRunner(
 
             if (!workerDone)
             {
-                cancellations.Cancel(doc.WorkerId, request.RequestId, attempt);
+                cancellations.Cancel(doc.WorkerId, request.RequestId, attempt, control.Cancel(request.RequestId, attempt, doc.WorkerId));
                 LogCancelSent(logger, request.RequestId, doc.WorkerId, attempt);
             }
         }

@@ -31,8 +31,15 @@ public sealed class DispatchOptions : IValidatableObject
     /// </summary>
     public bool AcceptAnySimulatedMeasurement { get; set; }
 
-    /// <summary>Ed25519 public keys (hex) of simulated TEE platforms whose attestations are trusted.</summary>
+    /// <summary>Ed25519 public keys (hex) of simulated TEE platforms whose attestations are trusted (needs AllowSimulated).</summary>
     public List<string> TrustedSimulatedPlatformKeys { get; set; } = [];
+
+    /// <summary>
+    /// Development only: accept workers attested by the simulated TEE (a key on the worker's disk stands in for the
+    /// hardware, so its documents prove nothing about the machine). Off by default; `./cocoon up` and the tests turn
+    /// it on. Logged as a warning at start. Needs at least one TrustedSimulatedPlatformKeys entry.
+    /// </summary>
+    public bool AllowSimulated { get; set; }
 
     /// <summary>
     /// Accept TDX quotes whose report data binds the document although their Intel signature chain cannot be checked
@@ -97,6 +104,28 @@ public sealed class DispatchOptions : IValidatableObject
             if (!Convert.TryFromBase64String(CacheScopeKey, bytes, out var length) || length < 32)
             {
                 yield return new ValidationResult("Gateway:CacheScopeKey must be base64 of at least 32 random bytes (e.g. `openssl rand -base64 32`), or empty for a random key per start.");
+            }
+        }
+
+        if (TrustedSimulatedPlatformKeys.Count > 0 && !AllowSimulated)
+        {
+            yield return new ValidationResult(
+                "Gateway:TrustedSimulatedPlatformKeys is set but Gateway:AllowSimulated is false. Simulated TEE workers are for development only: " +
+                "set Gateway:AllowSimulated=true to accept them on purpose, or remove the keys.");
+        }
+
+        if (AllowSimulated && TrustedSimulatedPlatformKeys.Count == 0)
+        {
+            yield return new ValidationResult(
+                "Gateway:AllowSimulated is true but Gateway:TrustedSimulatedPlatformKeys is empty, so no simulated worker could be trusted: " +
+                "add the key the worker's `platform-key` command prints.");
+        }
+
+        foreach (var key in TrustedSimulatedPlatformKeys)
+        {
+            if (key.Length != 64 || !key.All(Uri.IsHexDigit))
+            {
+                yield return new ValidationResult($"Gateway:TrustedSimulatedPlatformKeys has '{key}', which is not a 64-digit hex Ed25519 public key (the worker's `platform-key` command prints it).");
             }
         }
 

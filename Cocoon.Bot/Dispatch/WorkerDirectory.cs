@@ -79,12 +79,17 @@ public sealed partial class WorkerDirectory : BackgroundService
             AllowedMeasurements = _options.AllowedMeasurements,
             ServedModelHashes = _servedModels,
             TrustedSimulatedPlatformKeys = platformKeys,
-            AllowSimulated = platformKeys.Count > 0,
+            AllowSimulated = _options.AllowSimulated,
             AllowConsumer = _options.AllowConsumerWorkers,
             AcceptUnverifiedTdxQuotes = _options.AcceptUnverifiedTdxQuotes,
             AllowedTdxMrTd = _options.AllowedTdxMrTd,
             MaxAge = _options.MaxAttestationAge,
         }, time);
+
+        if (_options.AllowSimulated)
+        {
+            LogSimulatedAllowed(logger, platformKeys.Count);
+        }
 
         if (_options.AcceptAnySimulatedMeasurement)
         {
@@ -282,6 +287,9 @@ public sealed partial class WorkerDirectory : BackgroundService
 
     [LoggerMessage(EventId = LogEvents.WorkerDirectory + 2, Level = LogLevel.Warning, Message = "Reading the worker registry failed; keeping the last view")]
     private static partial void LogRefreshFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = LogEvents.WorkerDirectory + 9, Level = LogLevel.Warning, Message = "Gateway:AllowSimulated is on: workers attested by {Platforms} simulated TEE platform key(s) get jobs; their documents prove nothing about the hardware. Development only.")]
+    private static partial void LogSimulatedAllowed(ILogger logger, int platforms);
 
     [LoggerMessage(EventId = LogEvents.WorkerDirectory + 3, Level = LogLevel.Warning, Message = "Gateway:AcceptAnySimulatedMeasurement is on: any build attested by a trusted simulated platform gets jobs. Local development only.")]
     private static partial void LogAnyMeasurement(ILogger logger);

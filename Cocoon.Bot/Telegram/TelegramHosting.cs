@@ -57,9 +57,7 @@ public static partial class TelegramHosting
             var o = sp.GetRequiredService<IOptions<TelegramOptions>>().Value;
             return new TelegramKeys(o.RedisPrefix, o.BotId);
         });
-        services.AddSingleton(sp => HostKeySealer.FromConfiguration(
-            sp.GetRequiredService<IOptions<TelegramOptions>>().Value.HostKey,
-            CocoonEnvironment.DataDir(sp.GetRequiredService<IConfiguration>())));
+        services.AddSingleton(sp => HostKeySealer.FromConfiguration(sp.GetRequiredService<IOptions<TelegramOptions>>().Value.HostKey));
 
         services.AddSingleton(sp => new SendThrottle(
             sp.GetRequiredService<TimeProvider>(),

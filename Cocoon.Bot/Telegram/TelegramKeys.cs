@@ -11,6 +11,9 @@ public sealed class TelegramKeys(string prefix, string botId)
     public string Done(long updateId) => $"{_p}:done:{updateId}";
     public string Blocked => $"{_p}:blocked";
     public string Conversation(long chatId) => $"{_p}:conv:{chatId}";
+
+    /// <summary>The conversation's generation, bumped by /new and /forget; no expiry (see ConversationStore).</summary>
+    public string ConversationGeneration(long chatId) => $"{_p}:conv-gen:{chatId}";
     public string User(long userId) => $"{_p}:user:{userId}";
     public string Usage(long userId) => $"{_p}:usage:{userId}";
     public string Group(long chatId) => $"{_p}:group:{chatId}";

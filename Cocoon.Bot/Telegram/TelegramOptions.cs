@@ -97,7 +97,10 @@ public sealed class TelegramOptions : IValidatableObject
     /// <summary>The Mini App's URL for the /topup button (TON payments); no button when empty.</summary>
     public string? MiniAppUrl { get; set; }
 
-    /// <summary>Base64 32-byte key that encrypts conversations at rest; generated under the data folder when empty.</summary>
+    /// <summary>
+    /// Base64 32-byte key that encrypts conversations and queued updates at rest; required with Telegram on, and the
+    /// same on every gateway replica (`./cocoon up` makes one under COCOON_DATA).
+    /// </summary>
     public string? HostKey { get; set; }
 
     /// <summary>Telegram user ids allowed to refund Stars payments with /refund.</summary>
@@ -148,15 +151,13 @@ public sealed class TelegramOptions : IValidatableObject
             }
         }
 
-        if (HostKey is { Length: > 0 })
+        var hostKey = new byte[64];
+        if (HostKey is not { Length: > 0 } || !Convert.TryFromBase64String(HostKey, hostKey, out var n) || n != 32)
         {
-            var bytes = new byte[64];
-            if (!Convert.TryFromBase64String(HostKey, bytes, out var n) || n != 32)
-            {
-                yield return new ValidationResult(
-                    "Telegram:HostKey must be 32 random bytes in base64 (openssl rand -base64 32), or empty to generate one under the data folder.",
-                    [nameof(HostKey)]);
-            }
+            yield return new ValidationResult(
+                "Telegram:HostKey must be 32 random bytes in base64 (openssl rand -base64 32), the same on every gateway replica; " +
+                "it encrypts conversations and queued updates in Redis (`./cocoon up` makes one under COCOON_DATA).",
+                [nameof(HostKey)]);
         }
 
         if (MaxAnswerTokens >= ContextTokens)

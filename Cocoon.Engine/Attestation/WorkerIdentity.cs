@@ -40,23 +40,108 @@ public sealed record AttestationBundle(AttestationDocument Document, byte[] Work
 /// <summary>
 /// A worker's keys, created in memory at start and never written anywhere: X25519 for jobs sealed to it (HPKE),
 /// Ed25519 for its attestation document and usage receipts. A restart means new keys and a new attestation.
+/// The X25519 key also rotates while the worker runs (<see cref="RotateSealing"/>, at each re-attestation), so a
+/// key that leaks opens only the jobs of its own period, not every job the worker ever served (the Redis AOF keeps
+/// their ciphertexts). The previous keys stay until their retirement time, so jobs already sealed to them still open.
 /// </summary>
 public sealed class WorkerIdentity : IDisposable
 {
     private readonly Key _signingKey;
+    private readonly Lock _keysLock = new();
+    private readonly List<(HpkeKeyPair Key, DateTimeOffset RetireAt)> _previous = [];
+    private HpkeKeyPair _sealing;
 
     private WorkerIdentity(string workerId)
     {
         WorkerId = workerId;
-        Sealing = HpkeKeyPair.Generate();
+        _sealing = HpkeKeyPair.Generate();
         _signingKey = Key.Create(SignatureAlgorithm.Ed25519);
         SigningPublicKey = _signingKey.PublicKey.Export(KeyBlobFormat.RawPublicKey);
     }
 
     public string WorkerId { get; }
 
-    /// <summary>The HPKE key pair jobs are sealed to; pass it to <see cref="Hpke.SetupRecipient"/>.</summary>
-    public HpkeKeyPair Sealing { get; }
+    /// <summary>The current HPKE key pair: the one the next attestation publishes and new jobs are sealed to.</summary>
+    public HpkeKeyPair Sealing
+    {
+        get
+        {
+            lock (_keysLock)
+            {
+                return _sealing;
+            }
+        }
+    }
+
+    /// <summary>How many earlier sealing keys are still kept (their jobs may still be queued).</summary>
+    public int PreviousSealingKeys
+    {
+        get
+        {
+            lock (_keysLock)
+            {
+                return _previous.Count;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The key pair (current or not yet retired) whose public key is publicKey; null when none is: the job was
+    /// sealed to a key this run never had, or to one already retired and wiped.
+    /// </summary>
+    public HpkeKeyPair? FindSealing(ReadOnlySpan<byte> publicKey)
+    {
+        lock (_keysLock)
+        {
+            if (publicKey.SequenceEqual(_sealing.PublicKey))
+            {
+                return _sealing;
+            }
+
+            foreach (var (key, _) in _previous)
+            {
+                if (publicKey.SequenceEqual(key.PublicKey))
+                {
+                    return key;
+                }
+            }
+
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Makes a fresh sealing key current; the one it replaces opens jobs until previousRetiresAt (when no gateway can
+    /// still seal to it and no job sealed to it can still be within its deadline), then is wiped by
+    /// <see cref="RetireSealingKeys"/>.
+    /// </summary>
+    public void RotateSealing(DateTimeOffset previousRetiresAt)
+    {
+        var fresh = HpkeKeyPair.Generate();
+        lock (_keysLock)
+        {
+            _previous.Add((_sealing, previousRetiresAt));
+            _sealing = fresh;
+        }
+    }
+
+    /// <summary>Wipes the previous keys whose retirement time has come; returns how many.</summary>
+    public int RetireSealingKeys(DateTimeOffset now)
+    {
+        List<HpkeKeyPair> retired;
+        lock (_keysLock)
+        {
+            retired = [.. _previous.Where(p => p.RetireAt <= now).Select(p => p.Key)];
+            _previous.RemoveAll(p => p.RetireAt <= now);
+        }
+
+        foreach (var key in retired)
+        {
+            key.Dispose();
+        }
+
+        return retired.Count;
+    }
 
     public byte[] SigningPublicKey { get; }
 
@@ -88,7 +173,7 @@ public sealed class WorkerIdentity : IDisposable
             ModelName = claims.ModelName,
             ModelSha256 = claims.ModelSha256.ToLowerInvariant(),
             Measurement = claims.Measurement.ToLowerInvariant(),
-            HpkePublicKey = Sealing.PublicKey,
+            HpkePublicKey = (byte[])Sealing.PublicKey.Clone(),
             SigningPublicKey = SigningPublicKey,
             Hardware = claims.Hardware,
             Region = claims.Region,
@@ -107,7 +192,17 @@ public sealed class WorkerIdentity : IDisposable
 
     public void Dispose()
     {
-        Sealing.Dispose();
+        lock (_keysLock)
+        {
+            _sealing.Dispose();
+            foreach (var (key, _) in _previous)
+            {
+                key.Dispose();
+            }
+
+            _previous.Clear();
+        }
+
         _signingKey.Dispose();
     }
 }

@@ -201,6 +201,24 @@ public sealed class ChunkOpener : IDisposable
         ?? throw new InvalidOperationException("The transcript hash exists only after the final chunk is opened."))
         .Clone();
 
+    /// <summary>
+    /// True when the chunk was sealed with this stream's key at its sequence number and role, whatever the opener's
+    /// state; changes nothing. Lets a reader drop an entry someone else wrote into the stream instead of letting it
+    /// break the stream: only a chunk that authenticates is evidence about the sender.
+    /// </summary>
+    public bool Authenticates(SealedChunk chunk)
+    {
+        ArgumentNullException.ThrowIfNull(chunk);
+        var plaintext = TryDecrypt(chunk);
+        if (plaintext is null)
+        {
+            return false;
+        }
+
+        CryptographicOperations.ZeroMemory(plaintext);
+        return true;
+    }
+
     public byte[] Open(SealedChunk chunk)
     {
         ArgumentNullException.ThrowIfNull(chunk);

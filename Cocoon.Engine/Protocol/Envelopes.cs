@@ -9,13 +9,17 @@ namespace Cocoon.Engine.Protocol;
 /// </summary>
 public static class WireVersion
 {
-    public const int Current = 1;
+    /// <summary>
+    /// 2: the HPKE info is length-prefixed and binds the deadline, the job names the key it is sealed to (keys rotate),
+    /// and error results carry a MAC from the job's HPKE context.
+    /// </summary>
+    public const int Current = 2;
 }
 
 /// <summary>
 /// A job on a worker's stream: the GenerationRequest JSON sealed with HPKE to that worker's X25519 key. The HPKE info
-/// binds request id, attempt, worker id and model hash (see <see cref="JobBinding"/>), so a job copied to another
-/// worker, another attempt or another model fails to open.
+/// binds request id, attempt, worker id, model hash and deadline (see <see cref="JobBinding"/>), so a job copied to
+/// another worker, another attempt or another model, or given a later deadline, fails to open.
 /// </summary>
 public sealed record JobEnvelope
 {
@@ -30,6 +34,12 @@ public sealed record JobEnvelope
 
     /// <summary>The result stream the worker answers on (one per gateway instance).</summary>
     public required string ReplyTo { get; init; }
+
+    /// <summary>
+    /// The worker's X25519 public key the job is sealed to (from the document the gateway verified). A worker rotates
+    /// its key when it re-attests and keeps the previous one for a while; this says which one opens the job.
+    /// </summary>
+    public required byte[] RecipientKey { get; init; }
 
     public required byte[] EncapsulatedKey { get; init; }
     public required byte[] Ciphertext { get; init; }
@@ -69,6 +79,13 @@ public sealed record ResultEnvelope
     public byte[]? Receipt { get; init; }
 
     public string? Error { get; init; }
+
+    /// <summary>
+    /// On Error: HMAC-SHA256 with the job's control key (exported from its HPKE context, see
+    /// <see cref="Crypto.JobControlKey"/>). A gateway drops an error without a valid MAC: anyone who can write to
+    /// Redis could otherwise end a request. Null when the worker could not open the job's context at all.
+    /// </summary>
+    public byte[]? Mac { get; init; }
 }
 
 /// <summary>What a worker publishes in the registry besides its attestation document.</summary>
@@ -105,15 +122,81 @@ public sealed record DeadLetter
     public byte[]? Payload { get; init; }
 }
 
-/// <summary>The HPKE info and chunk-key labels both sides derive from a job; one place so they cannot drift apart.</summary>
+/// <summary>The HPKE info and AAD both sides derive from a job; one place so they cannot drift apart.</summary>
 public static class JobBinding
 {
-    public static byte[] Info(string requestId, int attempt, string workerId, string modelSha256) =>
-        System.Text.Encoding.UTF8.GetBytes(
-            $"cocoon/job/v{WireVersion.Current}\n{requestId}\n{attempt.ToString(System.Globalization.CultureInfo.InvariantCulture)}\n{workerId}\n{modelSha256}");
+    private static ReadOnlySpan<byte> InfoLabel => "cocoon/job/v2"u8;
 
-    /// <summary>HPKE AAD of the job: the reply stream, so a job redirected to another gateway fails to open.</summary>
-    public static byte[] Aad(string replyTo) => System.Text.Encoding.UTF8.GetBytes(replyTo);
+    private static ReadOnlySpan<byte> AadLabel => "cocoon/job-aad/v2"u8;
+
+    /// <summary>
+    /// label || lp(request id) || i32 attempt || lp(worker id) || lp(model hash) || i64 deadline (UTC ticks), with lp =
+    /// u16 big-endian length || UTF-8 bytes and integers big-endian. Every field has a fixed width or a length, so no
+    /// two different jobs share an info (joining with newlines let a field's text take the next field's place).
+    /// The deadline is inside: a job given a later deadline (to run it again after the gateway gave up) fails to open.
+    /// </summary>
+    public static byte[] Info(string requestId, int attempt, string workerId, string modelSha256, DateTimeOffset deadline)
+    {
+        var writer = new BindingWriter(InfoLabel);
+        writer.String(requestId);
+        writer.Int32(attempt);
+        writer.String(workerId);
+        writer.String(modelSha256);
+        writer.Int64(deadline.UtcTicks);
+        return writer.ToArray();
+    }
+
+    /// <summary>HPKE AAD of the job: label || lp(reply stream), so a job redirected to another gateway fails to open.</summary>
+    public static byte[] Aad(string replyTo)
+    {
+        var writer = new BindingWriter(AadLabel);
+        writer.String(replyTo);
+        return writer.ToArray();
+    }
+}
+
+/// <summary>Length-prefixed, fixed-width encoding of the fields a key or MAC binds.</summary>
+internal sealed class BindingWriter
+{
+    private readonly System.Buffers.ArrayBufferWriter<byte> _buffer = new(128);
+
+    public BindingWriter(ReadOnlySpan<byte> label)
+    {
+        String(label);
+    }
+
+    public void String(string value)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        String(System.Text.Encoding.UTF8.GetBytes(value));
+    }
+
+    public void String(ReadOnlySpan<byte> value)
+    {
+        if (value.Length > ushort.MaxValue)
+        {
+            throw new ArgumentException($"A bound field is at most {ushort.MaxValue} bytes, got {value.Length}.", nameof(value));
+        }
+
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(_buffer.GetSpan(2), (ushort)value.Length);
+        _buffer.Advance(2);
+        value.CopyTo(_buffer.GetSpan(value.Length));
+        _buffer.Advance(value.Length);
+    }
+
+    public void Int32(int value)
+    {
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(_buffer.GetSpan(4), value);
+        _buffer.Advance(4);
+    }
+
+    public void Int64(long value)
+    {
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(_buffer.GetSpan(8), value);
+        _buffer.Advance(8);
+    }
+
+    public byte[] ToArray() => _buffer.WrittenSpan.ToArray();
 }
 
 [JsonSourceGenerationOptions(

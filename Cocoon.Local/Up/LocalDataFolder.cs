@@ -62,6 +62,41 @@ internal static class LocalDataFolder
         return seed;
     }
 
+    /// <summary>
+    /// The bot's host key (Telegram:HostKey, base64): 32 random bytes made once under the data folder (owner-only
+    /// file) and passed to every gateway this machine starts, so they all open each other's conversations. The file is
+    /// where gateways used to make their own key, so conversations stored before survive.
+    /// </summary>
+    public static async Task<string> LocalHostKeyAsync(string dataDir, CancellationToken cancellationToken)
+    {
+        var path = Path.Combine(dataDir, "telegram", "host.key");
+        if (File.Exists(path))
+        {
+            var existing = await File.ReadAllBytesAsync(path, cancellationToken);
+            if (existing.Length == 32)
+            {
+                return Convert.ToBase64String(existing);
+            }
+
+            throw new InvalidOperationException($"{path} is not a 32-byte host key; move it away to have a new one made.");
+        }
+
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var key = RandomNumberGenerator.GetBytes(32);
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        await using (var file = new FileStream(path, options))
+        {
+            await file.WriteAsync(key, cancellationToken);
+        }
+
+        return Convert.ToBase64String(key);
+    }
+
     private static void WriteOwnerOnly(string path, string text)
     {
         File.WriteAllText(path, text);

@@ -90,10 +90,18 @@ internal static class UpCommand
             // Trust the simulated TEE key of this machine's worker: the worker says which key it is, so the gateway
             // never reads the worker's files.
             childEnvironment["Gateway__TrustedSimulatedPlatformKeys__0"] = await WorkerPlatformKey.AskAsync(settings.WorkerExe, childEnvironment, cancellationToken);
+            childEnvironment["Gateway__AllowSimulated"] = "true"; // local development: the flag a real deployment leaves off
+
 
             // The gateway runs in its own folder so its appsettings.json applies; the worker keeps the current folder,
             // where its default model search (./models/*.gguf) looks.
-            children.Add(ChildProcess.Start("gateway", settings.GatewayExe, [], childEnvironment, output, Path.GetDirectoryName(settings.GatewayExe)));
+            var gatewayEnvironment = new Dictionary<string, string?>(childEnvironment)
+            {
+                // One host key for the bot's stored conversations, the same for every gateway started here (and
+                // only for gateways: a worker never needs it).
+                ["Telegram__HostKey"] = await LocalDataFolder.LocalHostKeyAsync(settings.DataDir, cancellationToken),
+            };
+            children.Add(ChildProcess.Start("gateway", settings.GatewayExe, [], gatewayEnvironment, output, Path.GetDirectoryName(settings.GatewayExe)));
             var workerEnvironment = new Dictionary<string, string?>(childEnvironment)
             {
                 // llama.cpp's model-loading chatter stays out of the terminal; warnings and errors still show.

@@ -21,7 +21,9 @@ namespace Cocoon.Worker.Hosting;
 /// <summary>
 /// Runs one job entry: open the sealed request, generate, stream sealed chunks and a signed receipt to the gateway's
 /// result stream, and only then acknowledge the entry. Garbage and jobs this worker cannot open go to the dead-letter
-/// stream; in every refusal the gateway is told (with a reason code, never text) so it can re-dispatch at once.
+/// stream; in every refusal the gateway is told (with a reason code, never text, and a MAC from the job's HPKE context
+/// once the worker could open it) so it can re-dispatch at once. A replayed job (an encapsulated key already opened)
+/// is moved aside without a word to the gateway: its refusal would end the genuine attempt it copies.
 /// </summary>
 public sealed class JobProcessor(
     IInferenceService inference,
@@ -34,22 +36,37 @@ public sealed class JobProcessor(
 {
     private readonly ResiliencePipeline _redisRetry = pipelines.GetPipeline(RedisResilience.Pipeline);
 
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string RequestId, int Attempt), CancellationTokenSource> _running = new();
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string RequestId, int Attempt), DateTimeOffset> _cancelledEarly = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string RequestId, int Attempt), RunningJob> _running = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string RequestId, int Attempt), EarlyCancel> _cancelledEarly = new();
+    private readonly ReplayGuard _replays = new(options.Value.ReplayCacheSize, time);
     private const int MaxRememberedCancels = 10_000;
+    private const int MaxCancelsPerJob = 4;
     private long _jobsDone;
     private double _averageMs;
 
-    /// <summary>The gateway no longer wants this job: stop its generation (it is then acknowledged as "cancelled").</summary>
-    public void Cancel(string requestId, int attempt)
+    /// <summary>A job being generated: how to stop it, and the key its cancel must be authenticated with.</summary>
+    private sealed record RunningJob(CancellationTokenSource Stop, JobControlKey Control, string WorkerId);
+
+    /// <summary>Cancels for a job not started yet: checked once the job is opened (its control key exists only then).</summary>
+    private sealed record EarlyCancel(DateTimeOffset At, byte[][] Macs);
+
+    /// <summary>Jobs this worker has opened and still remembers (tests watch it).</summary>
+    public int RememberedJobKeys => _replays.Count;
+
+    /// <summary>
+    /// The gateway no longer wants this job: stop its generation (it is then acknowledged as "cancelled"). Only a
+    /// cancel whose MAC verifies under the job's control key counts; anything else is ignored.
+    /// </summary>
+    public void Cancel(string requestId, int attempt, byte[] mac)
     {
+        ArgumentNullException.ThrowIfNull(mac);
         if (!_running.TryGetValue((requestId, attempt), out var job))
         {
             // Not started yet (still queued) or already over: remember it a while, so a queued job is not run.
             if (_cancelledEarly.Count >= MaxRememberedCancels)
             {
                 var cutoff = time.GetUtcNow() - TimeSpan.FromMinutes(10);
-                foreach (var old in _cancelledEarly.Where(c => c.Value < cutoff).Select(c => c.Key).ToList())
+                foreach (var old in _cancelledEarly.Where(c => c.Value.At < cutoff).Select(c => c.Key).ToList())
                 {
                     _cancelledEarly.TryRemove(old, out _);
                 }
@@ -57,21 +74,32 @@ public sealed class JobProcessor(
 
             if (_cancelledEarly.Count < MaxRememberedCancels)
             {
-                _cancelledEarly[(requestId, attempt)] = time.GetUtcNow();
+                // Not verifiable yet, so a forged cancel must not push out the genuine one: keep a few per job.
+                _cancelledEarly.AddOrUpdate((requestId, attempt), _ => new EarlyCancel(time.GetUtcNow(), [mac]),
+                    (_, e) => e.Macs.Length >= MaxCancelsPerJob ? e : e with { Macs = [.. e.Macs, mac] });
             }
 
             // The job may have started between the look-up above and the note: each side writes its own map, then
             // reads the other's (RunAsync registers, then looks here), so one of them always sees the other. The
             // barrier keeps the read from moving ahead of the write.
             Interlocked.MemoryBarrier();
-            if (!_running.TryGetValue((requestId, attempt), out job) || !_cancelledEarly.TryRemove((requestId, attempt), out _))
+            if (!_running.TryGetValue((requestId, attempt), out job) || !_cancelledEarly.TryRemove((requestId, attempt), out var early)
+                || !Verified(job, requestId, attempt, early.Macs))
             {
                 return;
             }
         }
+        else if (!Verified(job, requestId, attempt, [mac]))
+        {
+            WorkerLog.CancelUnauthenticated(logger, requestId, attempt);
+            return;
+        }
 
-        CancelRunning(job);
+        CancelRunning(job.Stop);
     }
+
+    private static bool Verified(RunningJob job, string requestId, int attempt, byte[][] macs) =>
+        macs.Any(m => job.Control.VerifyCancel(requestId, attempt, job.WorkerId, m));
 
     private static void CancelRunning(CancellationTokenSource job)
     {
@@ -102,28 +130,15 @@ public sealed class JobProcessor(
 
         if (job.WorkerId != session.WorkerId || !string.Equals(job.ModelSha256, session.ModelSha256, StringComparison.OrdinalIgnoreCase))
         {
-            await RefuseAsync(session, entry, job, "wrong-worker", deadLetter: true, cancellationToken).ConfigureAwait(false);
+            await RefuseAsync(session, entry, job, "wrong-worker", deadLetter: true, null, cancellationToken).ConfigureAwait(false);
             return;
         }
 
-        if (entry.Deliveries > 1)
+        if (_replays.Seen(job.EncapsulatedKey))
         {
-            // Never run a job twice: a second run would seal different text under the same stream key and nonces.
-            // The gateway re-seals to a fresh HPKE context instead; past MaxDeliveries the entry is poison.
-            await RefuseAsync(session, entry, job, entry.Deliveries > options.Value.MaxDeliveries ? "repeatedly-failing" : "redelivered",
-                deadLetter: entry.Deliveries > options.Value.MaxDeliveries, cancellationToken).ConfigureAwait(false);
-            return;
-        }
-
-        if (_cancelledEarly.TryRemove((job.RequestId, job.Attempt), out _))
-        {
-            await RefuseAsync(session, entry, job, "cancelled", deadLetter: false, cancellationToken).ConfigureAwait(false);
-            return;
-        }
-
-        if (time.GetUtcNow() >= job.Deadline)
-        {
-            await RefuseAsync(session, entry, job, "expired", deadLetter: false, cancellationToken).ConfigureAwait(false);
+            // Checked before anything is said to the gateway: an authenticated refusal of a copy would end the
+            // genuine attempt. (Only an enc that opened a job is ever recorded, so a forgery cannot block a job.)
+            await DropReplayAsync(session, entry, job, cancellationToken).ConfigureAwait(false);
             return;
         }
 
@@ -131,16 +146,20 @@ public sealed class JobProcessor(
         GenerationRequest? request;
         try
         {
-            context = Hpke.SetupRecipient(session.Identity.Sealing, job.EncapsulatedKey,
-                JobBinding.Info(job.RequestId, job.Attempt, job.WorkerId, job.ModelSha256));
+            var key = session.Identity.FindSealing(job.RecipientKey)
+                ?? throw new CryptographicException("The job is sealed to a key this worker does not hold (any more).");
+            context = Hpke.SetupRecipient(key, job.EncapsulatedKey,
+                JobBinding.Info(job.RequestId, job.Attempt, job.WorkerId, job.ModelSha256, job.Deadline));
         }
-        catch (CryptographicException)
+        catch (Exception e) when (e is CryptographicException or ObjectDisposedException)
         {
-            await RefuseAsync(session, entry, job, "undecryptable", deadLetter: true, cancellationToken).ConfigureAwait(false);
+            // No context, so no MAC: the gateway cannot tell this refusal from a forgery and ignores it.
+            await RefuseAsync(session, entry, job, CannotOpen(entry), deadLetter: true, null, cancellationToken).ConfigureAwait(false);
             return;
         }
 
         using (context)
+        using (var control = JobControlKey.Create(context))
         {
             byte[] plaintext;
             try
@@ -149,7 +168,7 @@ public sealed class JobProcessor(
             }
             catch (CryptographicException)
             {
-                await RefuseAsync(session, entry, job, "undecryptable", deadLetter: true, cancellationToken).ConfigureAwait(false);
+                await RefuseAsync(session, entry, job, CannotOpen(entry), deadLetter: true, control, cancellationToken).ConfigureAwait(false);
                 return;
             }
 
@@ -166,25 +185,58 @@ public sealed class JobProcessor(
                 CryptographicOperations.ZeroMemory(plaintext);
             }
 
+            // From here the job is authenticated (its deadline too): remember its enc so no copy ever runs again.
+            switch (_replays.TryRecord(job.EncapsulatedKey, job.Deadline))
+            {
+                case ReplayGuard.Outcome.Replayed:
+                    await DropReplayAsync(session, entry, job, cancellationToken).ConfigureAwait(false);
+                    return;
+                case ReplayGuard.Outcome.Full:
+                    await RefuseAsync(session, entry, job, "replay-cache-full", deadLetter: false, control, cancellationToken).ConfigureAwait(false);
+                    return;
+            }
+
+            if (entry.Deliveries > 1)
+            {
+                // Never run a job twice: a second run would seal different text under the same stream key and nonces.
+                // The gateway re-seals to a fresh HPKE context instead; past MaxDeliveries the entry is poison.
+                await RefuseAsync(session, entry, job, entry.Deliveries > options.Value.MaxDeliveries ? "repeatedly-failing" : "redelivered",
+                    deadLetter: entry.Deliveries > options.Value.MaxDeliveries, control, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+
+            if (_cancelledEarly.TryRemove((job.RequestId, job.Attempt), out var early)
+                && early.Macs.Any(m => control.VerifyCancel(job.RequestId, job.Attempt, session.WorkerId, m)))
+            {
+                await RefuseAsync(session, entry, job, "cancelled", deadLetter: false, control, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+
+            if (time.GetUtcNow() >= job.Deadline)
+            {
+                await RefuseAsync(session, entry, job, "expired", deadLetter: false, control, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+
             if (request is null)
             {
-                await RefuseAsync(session, entry, job, "invalid-request", deadLetter: true, cancellationToken).ConfigureAwait(false);
+                await RefuseAsync(session, entry, job, "invalid-request", deadLetter: true, control, cancellationToken).ConfigureAwait(false);
                 return;
             }
 
             if (GenerationRules.Check(request) is not null)
             {
                 // The protocol's limits, as the gateway applies them; the rule's message may not travel (only codes do).
-                await RefuseAsync(session, entry, job, "invalid-request", deadLetter: false, cancellationToken).ConfigureAwait(false);
+                await RefuseAsync(session, entry, job, "invalid-request", deadLetter: false, control, cancellationToken).ConfigureAwait(false);
                 return;
             }
 
             using var sealer = ChunkSealer.Create(context, job.RequestId);
-            await RunAsync(session, entry, job, request, sealer, cancellationToken).ConfigureAwait(false);
+            await RunAsync(session, entry, job, request, sealer, control, cancellationToken).ConfigureAwait(false);
         }
     }
 
-    private async Task RunAsync(WorkerSession session, JobEntry entry, JobEnvelope job, GenerationRequest request, ChunkSealer sealer, CancellationToken cancellationToken)
+    private async Task RunAsync(WorkerSession session, JobEntry entry, JobEnvelope job, GenerationRequest request, ChunkSealer sealer, JobControlKey control, CancellationToken cancellationToken)
     {
         var started = time.GetUtcNow();
         var stopwatch = Stopwatch.StartNew();
@@ -193,11 +245,12 @@ public sealed class JobProcessor(
         using var cancelled = new CancellationTokenSource();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, cancelled.Token);
         var key = (job.RequestId, job.Attempt);
-        _running[key] = cancelled;
+        var running = new RunningJob(cancelled, control, session.WorkerId);
+        _running[key] = running;
 
         // A cancel that came after the queued-job check in ProcessAsync but before the line above (see Cancel).
         Interlocked.MemoryBarrier();
-        if (_cancelledEarly.TryRemove(key, out _))
+        if (_cancelledEarly.TryRemove(key, out var early) && Verified(running, job.RequestId, job.Attempt, early.Macs))
         {
             CancelRunning(cancelled);
         }
@@ -243,26 +296,26 @@ public sealed class JobProcessor(
         catch (ContextExceededException e)
         {
             // Only the three numbers travel: the gateway names them in its 400.
-            await RefuseAsync(session, entry, job, e.ReasonCode, deadLetter: false, cancellationToken).ConfigureAwait(false);
+            await RefuseAsync(session, entry, job, e.ReasonCode, deadLetter: false, control, cancellationToken).ConfigureAwait(false);
             return;
         }
         catch (ArgumentException)
         {
             // The inference service refuses a request it cannot run (before any token). The reason text may quote
             // the request, so only the code travels.
-            await RefuseAsync(session, entry, job, "invalid-request", deadLetter: false, cancellationToken).ConfigureAwait(false);
+            await RefuseAsync(session, entry, job, "invalid-request", deadLetter: false, control, cancellationToken).ConfigureAwait(false);
             return;
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             // Acknowledged either way: a job the gateway gave up on is never run again.
-            await RefuseAsync(session, entry, job, cancelled.IsCancellationRequested ? "cancelled" : "expired", deadLetter: false, cancellationToken).ConfigureAwait(false);
+            await RefuseAsync(session, entry, job, cancelled.IsCancellationRequested ? "cancelled" : "expired", deadLetter: false, control, cancellationToken).ConfigureAwait(false);
             return;
         }
         catch (Exception e) when (e is not OperationCanceledException and not RedisException and not ResultUndeliverableException)
         {
             WorkerLog.JobFailed(logger, job.RequestId, job.Attempt, e);
-            await RefuseAsync(session, entry, job, "worker-failed", deadLetter: false, cancellationToken).ConfigureAwait(false);
+            await RefuseAsync(session, entry, job, "worker-failed", deadLetter: false, control, cancellationToken).ConfigureAwait(false);
             return;
         }
         finally
@@ -272,7 +325,7 @@ public sealed class JobProcessor(
 
         if (usage is null)
         {
-            await RefuseAsync(session, entry, job, "worker-failed", deadLetter: false, cancellationToken).ConfigureAwait(false);
+            await RefuseAsync(session, entry, job, "worker-failed", deadLetter: false, control, cancellationToken).ConfigureAwait(false);
             return;
         }
 
@@ -283,10 +336,14 @@ public sealed class JobProcessor(
         WorkerLog.JobDone(logger, job.RequestId, job.Attempt, usage.PromptTokens, usage.CompletionTokens, usage.FinishReason.ToString(), elapsed);
     }
 
-    private async Task RefuseAsync(WorkerSession session, JobEntry entry, JobEnvelope job, string reason, bool deadLetter, CancellationToken cancellationToken)
+    private async Task RefuseAsync(WorkerSession session, JobEntry entry, JobEnvelope job, string reason, bool deadLetter, JobControlKey? control, CancellationToken cancellationToken)
     {
         WorkerLog.JobRefused(logger, job.RequestId, job.Attempt, reason);
-        var refusal = Result(job, session, ResultKind.Error, 0, null) with { Error = reason };
+        var refusal = Result(job, session, ResultKind.Error, 0, null) with
+        {
+            Error = reason,
+            Mac = control?.Error(job.RequestId, job.Attempt, session.WorkerId, reason),
+        };
         if (deadLetter)
         {
             await AppendAsync(job, refusal, cancellationToken).ConfigureAwait(false);
@@ -296,6 +353,15 @@ public sealed class JobProcessor(
         {
             await RetryAsync(job, ct => results.AppendAndAcknowledgeAsync(job.ReplyTo, refusal, session.WorkerId, entry.EntryId, ct), cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Why a job that does not open is moved aside: poison once it has come back too often.</summary>
+    private string CannotOpen(JobEntry entry) => entry.Deliveries > options.Value.MaxDeliveries ? "repeatedly-failing" : "undecryptable";
+
+    private Task DropReplayAsync(WorkerSession session, JobEntry entry, JobEnvelope job, CancellationToken cancellationToken)
+    {
+        WorkerLog.ReplayDropped(logger, job.RequestId, job.Attempt, entry.EntryId);
+        return DeadLetterAsync(session, entry, "replayed", job.RequestId, cancellationToken);
     }
 
     private async Task DeadLetterAsync(WorkerSession session, JobEntry entry, string reason, string? requestId, CancellationToken cancellationToken)
@@ -345,7 +411,7 @@ public sealed class JobProcessor(
         try
         {
             var job = JsonSerializer.Deserialize(payload, WireJsonContext.Default.JobEnvelope);
-            return job is { Version: WireVersion.Current, RequestId.Length: > 0, ReplyTo.Length: > 0, EncapsulatedKey: not null, Ciphertext: not null } ? job : null;
+            return job is { Version: WireVersion.Current, RequestId.Length: > 0, ReplyTo.Length: > 0, RecipientKey: not null, EncapsulatedKey: not null, Ciphertext: not null } ? job : null;
         }
         catch (JsonException)
         {

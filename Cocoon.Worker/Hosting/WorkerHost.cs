@@ -197,6 +197,8 @@ public sealed class WorkerHost(
             {
                 try
                 {
+                    // Previous sealing keys are wiped as soon as their retirement time comes, not only at a rotation.
+                    session.Identity.RetireSealingKeys(time.GetUtcNow());
                     if (session.AttestationAging)
                     {
                         await session.AttestAsync(cancellationToken).ConfigureAwait(false);

@@ -58,6 +58,22 @@ public sealed class WorkerHostOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:00:00.001", "00:00:10", ErrorMessage = "Worker:JobPoll must be between 1 ms and 10 s.")]
     public TimeSpan JobPoll { get; set; } = TimeSpan.FromMilliseconds(250);
 
+    /// <summary>
+    /// After a re-attestation rotates the worker's X25519 key, the previous key keeps opening jobs until its document
+    /// expires (gateways may seal to it until then) plus this grace, which must cover the longest job deadline (the
+    /// gateway's Api:MaxTimeoutSeconds). Then it is wiped: a later leak of it opens nothing newer.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00", ErrorMessage = "Worker:SealingKeyGrace must be between 1 second and 1 day.")]
+    public TimeSpan SealingKeyGrace { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>
+    /// How many encapsulated keys (one per job opened) the worker remembers until their job's deadline, so a replayed
+    /// job never runs a second time under the same HPKE context. When full of unexpired entries new jobs are refused
+    /// ("replay-cache-full") rather than forgetting one.
+    /// </summary>
+    [Range(16, 10_000_000, ErrorMessage = "Worker:ReplayCacheSize must be between 16 and 10000000.")]
+    public int ReplayCacheSize { get; set; } = 200_000;
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (HeartbeatTtl < HeartbeatInterval * 2)

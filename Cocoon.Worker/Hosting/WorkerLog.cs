@@ -36,4 +36,10 @@ internal static partial class WorkerLog
 
     [LoggerMessage(EventId = LogEvents.Host + 10, Level = LogLevel.Information, Message = "Worker {WorkerId} re-attested; valid until {ExpiresAt}")]
     public static partial void Reattested(ILogger logger, string workerId, DateTimeOffset expiresAt);
+
+    [LoggerMessage(EventId = LogEvents.Host + 11, Level = LogLevel.Warning, Message = "Request {RequestId} attempt {Attempt}: ignored a cancel whose MAC does not verify (not sent by the job's gateway)")]
+    public static partial void CancelUnauthenticated(ILogger logger, string requestId, int attempt);
+
+    [LoggerMessage(EventId = LogEvents.Host + 12, Level = LogLevel.Warning, Message = "Request {RequestId} attempt {Attempt}: entry {EntryId} replays a job already opened (same encapsulated key); moved aside unrun")]
+    public static partial void ReplayDropped(ILogger logger, string requestId, int attempt, string entryId);
 }

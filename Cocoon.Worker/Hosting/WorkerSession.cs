@@ -12,7 +12,8 @@ namespace Cocoon.Worker.Hosting;
 
 /// <summary>
 /// This run of the worker: its in-memory keys, its current attestation and what it publishes in the registry.
-/// Re-attesting keeps the keys (jobs in flight stay openable) and only renews the document's validity.
+/// Re-attesting keeps the signing key but rotates the X25519 sealing key: the previous one stays (jobs already sealed
+/// to it still open) until its document has expired plus Worker:SealingKeyGrace, then it is wiped.
 /// </summary>
 public sealed class WorkerSession : IDisposable
 {
@@ -20,9 +21,11 @@ public sealed class WorkerSession : IDisposable
     private readonly TimeProvider _time;
     private readonly WorkerClaims _claims;
     private readonly TimeSpan _validity;
+    private readonly TimeSpan _keyGrace;
 
-    private WorkerSession(WorkerIdentity identity, WorkerClaims claims, ITeeProvider tee, TimeProvider time, TimeSpan validity)
+    private WorkerSession(WorkerIdentity identity, WorkerClaims claims, ITeeProvider tee, TimeProvider time, TimeSpan validity, TimeSpan keyGrace)
     {
+        _keyGrace = keyGrace;
         Identity = identity;
         _claims = claims;
         _tee = tee;
@@ -65,7 +68,7 @@ public sealed class WorkerSession : IDisposable
             options.PriceCoefficient,
             options.MaxConcurrency > 0 ? options.MaxConcurrency : inference.MaxConcurrency,
             inference.Model.ContextLength);
-        var session = new WorkerSession(WorkerIdentity.Create(workerId), claims, tee, time, options.AttestationValidity);
+        var session = new WorkerSession(WorkerIdentity.Create(workerId), claims, tee, time, options.AttestationValidity, options.SealingKeyGrace);
         try
         {
             await session.AttestAsync(cancellationToken).ConfigureAwait(false);
@@ -83,6 +86,14 @@ public sealed class WorkerSession : IDisposable
 
     public async Task AttestAsync(CancellationToken cancellationToken)
     {
+        Identity.RetireSealingKeys(_time.GetUtcNow());
+        if (Bundle is { } previous)
+        {
+            // Gateways may seal to the published key until its document expires; a job sealed then lives until its
+            // deadline, which the grace covers.
+            Identity.RotateSealing(previous.Document.ExpiresAt + _keyGrace);
+        }
+
         var bundle = await Identity.AttestAsync(_claims, _tee, _time, _validity, cancellationToken).ConfigureAwait(false);
         Bundle = bundle;
         Registration = new WorkerRegistration

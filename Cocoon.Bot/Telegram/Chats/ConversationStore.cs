@@ -10,32 +10,58 @@ namespace Cocoon.Bot.Telegram.Chats;
 /// <summary>
 /// Recent turns of a private conversation, sealed with the host key (Redis never holds them in plaintext) and
 /// expiring after the configured idle time. Only as many turns are kept as fit the model's context.
+/// <para>
+/// Each conversation has a generation, kept under its own key without expiry and bound into the blob's associated
+/// data. /new and /forget bump it before deleting the blob, so a copy of the blob saved earlier (a Redis backup, an
+/// AOF, someone with Redis access) no longer opens if it is written back: a forgotten conversation stays forgotten.
+/// Generation 0 (never cleared) seals with the key name alone, as blobs did before generations existed.
+/// </para>
 /// </summary>
 public sealed class ConversationStore(IConnectionMultiplexer redis, TelegramKeys keys, HostKeySealer sealer, IOptions<TelegramOptions> options)
 {
     public async Task<IReadOnlyList<ChatMessage>> LoadAsync(long chatId, CancellationToken cancellationToken)
     {
         var key = keys.Conversation(chatId);
-        var blob = await redis.GetDatabase().StringGetAsync(key).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var db = redis.GetDatabase();
+        var blobRead = db.StringGetAsync(key);
+        var generation = await GenerationAsync(db, chatId).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var blob = await blobRead.WaitAsync(cancellationToken).ConfigureAwait(false);
         if (blob.IsNull)
         {
             return [];
         }
 
-        var json = sealer.Open((byte[])blob!, key);
+        var json = sealer.Open((byte[])blob!, SealContext(key, generation));
         return json is null ? [] : JsonSerializer.Deserialize<List<ChatMessage>>(json) ?? [];
     }
 
     public async Task SaveAsync(long chatId, IReadOnlyList<ChatMessage> turns, CancellationToken cancellationToken)
     {
         var key = keys.Conversation(chatId);
+        var db = redis.GetDatabase();
+        var generation = await GenerationAsync(db, chatId).WaitAsync(cancellationToken).ConfigureAwait(false);
         var kept = Fit(turns, options.Value.ContextTokens - options.Value.MaxAnswerTokens);
-        var blob = sealer.Seal(JsonSerializer.SerializeToUtf8Bytes(kept), key);
-        await redis.GetDatabase().StringSetAsync(key, blob, options.Value.ConversationIdle).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var blob = sealer.Seal(JsonSerializer.SerializeToUtf8Bytes(kept), SealContext(key, generation));
+        await db.StringSetAsync(key, blob, options.Value.ConversationIdle).WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    public Task ClearAsync(long chatId, CancellationToken cancellationToken) =>
-        redis.GetDatabase().KeyDeleteAsync(keys.Conversation(chatId)).WaitAsync(cancellationToken);
+    /// <summary>Bumps the generation first (so no saved copy opens again), then deletes the blob.</summary>
+    public async Task ClearAsync(long chatId, CancellationToken cancellationToken)
+    {
+        var db = redis.GetDatabase();
+        await db.StringIncrementAsync(keys.ConversationGeneration(chatId)).WaitAsync(cancellationToken).ConfigureAwait(false);
+        await db.KeyDeleteAsync(keys.Conversation(chatId)).WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The associated data a conversation blob is sealed with: its key name, and its generation once bumped.</summary>
+    public static string SealContext(string key, long generation) =>
+        generation == 0 ? key : key + "#generation=" + generation.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    private async Task<long> GenerationAsync(IDatabase db, long chatId)
+    {
+        var value = await db.StringGetAsync(keys.ConversationGeneration(chatId)).ConfigureAwait(false);
+        return value.TryParse(out long generation) ? generation : 0;
+    }
 
     /// <summary>The most recent turns whose estimated size fits the budget; the newest turn is always kept (cut if it must be).</summary>
     public static IReadOnlyList<ChatMessage> Fit(IReadOnlyList<ChatMessage> turns, int budgetTokens)

@@ -390,6 +390,7 @@ public static class DispatchBenchmark
                 ["Worker:MaxConcurrency"] = instant ? "64" : "8",
                 ["Llama:MaxConcurrency"] = "8",
                 ["Llama:ContextSize"] = "512",
+                ["Gateway:AllowSimulated"] = "true",
                 ["Gateway:TrustedSimulatedPlatformKeys:0"] = Convert.ToHexStringLower(Cocoon.Worker.Attestation.SimulatedTeeProvider.ReadPlatformPublicKey(Path.Combine(dataDir, "tee"))),
                 ["Gateway:AcceptAnySimulatedMeasurement"] = "true",
                 ["Gateway:AllowLocalProvider"] = "true",

@@ -62,7 +62,8 @@ public sealed record CryptoStages(
         var workerId = identity.WorkerId;
         var modelSha = new string('b', 64);
         var gatewayId = "gw-" + Guid.NewGuid().ToString("N")[..12];
-        var info = JobBinding.Info(requestId, 0, workerId, modelSha);
+        var deadline = DateTimeOffset.UtcNow.AddMinutes(5);
+        var info = JobBinding.Info(requestId, 0, workerId, modelSha, deadline);
         var aad = JobBinding.Aad(gatewayId);
         var request = new GenerationRequest { Prompt = "Once upon a time", Sampling = new SamplingOptions { MaxTokens = 2, Temperature = 0 } };
         var plaintext = JsonSerializer.SerializeToUtf8Bytes(request, WireJsonContext.Default.GenerationRequest);
@@ -77,10 +78,11 @@ public sealed record CryptoStages(
                 WorkerId = workerId,
                 ModelSha256 = modelSha,
                 ReplyTo = gatewayId,
+                RecipientKey = identity.Sealing.PublicKey,
                 EncapsulatedKey = sender.Enc,
                 Ciphertext = sender.Seal(aad, plaintext),
                 IssuedAt = DateTimeOffset.UtcNow,
-                Deadline = DateTimeOffset.UtcNow.AddMinutes(5),
+                Deadline = deadline,
             };
             return JsonSerializer.SerializeToUtf8Bytes(job, WireJsonContext.Default.JobEnvelope);
         }

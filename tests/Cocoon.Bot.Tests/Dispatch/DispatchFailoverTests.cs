@@ -135,7 +135,8 @@ public sealed class DispatchFailoverTests(RedisFixture redis) : IClassFixture<Re
         // Garbage, a job sealed to some other key, and a job that keeps coming back.
         await db.StreamAddAsync(network.Keys.Jobs(session.WorkerId), JobStreams.PayloadField, "not a job"u8.ToArray());
         using var other = Cocoon.Engine.Crypto.HpkeKeyPair.Generate();
-        var sealedToOther = Cocoon.Engine.Crypto.Hpke.Seal(other.PublicKey, JobBinding.Info("r-wrong-key", 0, session.WorkerId, session.ModelSha256), JobBinding.Aad("gw-test"), "{}"u8);
+        var wrongKeyDeadline = DateTimeOffset.UtcNow.AddMinutes(1);
+        var sealedToOther = Cocoon.Engine.Crypto.Hpke.Seal(other.PublicKey, JobBinding.Info("r-wrong-key", 0, session.WorkerId, session.ModelSha256, wrongKeyDeadline), JobBinding.Aad("gw-test"), "{}"u8);
         await jobs.EnqueueAsync(new JobEnvelope
         {
             RequestId = "r-wrong-key",
@@ -143,10 +144,11 @@ public sealed class DispatchFailoverTests(RedisFixture redis) : IClassFixture<Re
             WorkerId = session.WorkerId,
             ModelSha256 = session.ModelSha256,
             ReplyTo = "gw-test",
+            RecipientKey = other.PublicKey,
             EncapsulatedKey = sealedToOther.Enc,
             Ciphertext = sealedToOther.Ciphertext,
             IssuedAt = DateTimeOffset.UtcNow,
-            Deadline = DateTimeOffset.UtcNow.AddMinutes(1),
+            Deadline = wrongKeyDeadline,
         }, _ct);
         var poison = new JobEntry("0-1", JsonSerializer.SerializeToUtf8Bytes(new JobEnvelope
         {
@@ -155,6 +157,7 @@ public sealed class DispatchFailoverTests(RedisFixture redis) : IClassFixture<Re
             WorkerId = session.WorkerId,
             ModelSha256 = session.ModelSha256,
             ReplyTo = "gw-test",
+            RecipientKey = session.Identity.Sealing.PublicKey,
             EncapsulatedKey = new byte[32],
             Ciphertext = [1, 2, 3],
             IssuedAt = DateTimeOffset.UtcNow,

@@ -1,3 +1,4 @@
+using Cocoon.Engine.Protocol;
 using Cocoon.Bot.Dispatch;
 
 namespace Cocoon.Bot.Tests.Dispatch;
@@ -19,33 +20,34 @@ public sealed class DispatchIntegrityTests(RedisFixture redis) : IClassFixture<R
 
         var asking = network.AskAsync(DispatchNetwork.Request(payer, "hello", 16, ScriptedWorker.ModelName), _ct);
 
-        // Attempt 0: a genuine chunk, its replay (dropped), then a chunk from the future (a gap: the attempt is refused).
+        // Attempt 0: a genuine chunk, its replay (dropped), then the worker's own chunk 2 while chunk 1 never came
+        // (deleted from the stream): a gap in an authentic stream, so the attempt is refused.
         using (var job = await worker.NextJobAsync(_ct))
         {
             Assert.Equal(0, job.Job.Attempt);
             Assert.Equal("hello", job.Request.Prompt);
             var first = await job.SendPieceAsync("Hello", _ct);
             await job.SendRawAsync(first, _ct);
-            await job.SendRawAsync(first with { Sequence = 7 }, _ct);
+            _ = job.Sealer.Seal(" lost"u8, isFinal: false);
+            await job.SendRawAsync(job.Chunk(job.Sealer.Seal(" after"u8, isFinal: false)), _ct);
         }
 
-        // Attempt 1 (re-sealed, new key): the same prefix, then a chunk whose ciphertext was altered.
+        // Attempt 1 (re-sealed, new key): entries anyone with Redis access could write are dropped without ending
+        // the attempt: a copy moved to a later position, an altered chunk, a made-up final chunk, and errors with no
+        // MAC or a wrong one. The worker's genuine stream then completes it.
         using (var job = await worker.NextJobAsync(_ct))
         {
             Assert.Equal(1, job.Job.Attempt);
-            await job.SendPieceAsync("Hello", _ct);
+            var first = await job.SendPieceAsync("Hello", _ct);
+            await job.SendRawAsync(first with { Sequence = 7 }, _ct);
             var genuine = job.Chunk(job.Sealer.Seal(" world"u8, isFinal: false));
             var tampered = (byte[])genuine.Ciphertext!.Clone();
             tampered[0] ^= 1;
             await job.SendRawAsync(genuine with { Ciphertext = tampered }, _ct);
-        }
-
-        // Attempt 2: honest.
-        using (var job = await worker.NextJobAsync(_ct))
-        {
-            Assert.Equal(2, job.Job.Attempt);
-            await job.SendPieceAsync("Hello", _ct);
-            await job.SendPieceAsync(" world", _ct);
+            await job.SendRawAsync(genuine with { Kind = ResultKind.Final, Ciphertext = new byte[32] }, _ct);
+            await job.SendRawAsync(genuine with { Kind = ResultKind.Error, Ciphertext = null, Error = "worker-failed" }, _ct);
+            await job.SendRawAsync(genuine with { Kind = ResultKind.Error, Ciphertext = null, Error = "invalid-request", Mac = new byte[32] }, _ct);
+            await job.SendRawAsync(genuine, _ct);
             await job.FinishAsync(promptTokens: 2, completionTokens: 2, _ct);
         }
 
@@ -54,7 +56,8 @@ public sealed class DispatchIntegrityTests(RedisFixture redis) : IClassFixture<R
         Assert.Equal(2, receipt.CompletionTokens);
         Assert.True(network.Refusals.GetValueOrDefault("chunk-replayed") >= 1);
         Assert.True(network.Refusals.GetValueOrDefault("chunk-out-of-order") >= 1);
-        Assert.True(network.Refusals.GetValueOrDefault("chunk-tampered") >= 1);
+        Assert.True(network.Refusals.GetValueOrDefault("chunk-tampered") >= 3);
+        Assert.Equal(2, network.Refusals.GetValueOrDefault("error-unauthenticated"));
         Assert.Equal(1_000_000_000 - receipt.TotalCostNanotons, await network.Ledger.GetBalanceAsync(payer, _ct));
     }
 

@@ -35,6 +35,7 @@ public sealed class DispatchNetwork : IAsyncDisposable
         Prefix = "t" + Guid.NewGuid().ToString("N")[..10] + ":";
         var settings = new Dictionary<string, string?>(BaseSettings)
         {
+            ["Gateway:AllowSimulated"] = "true",
             ["Gateway:TrustedSimulatedPlatformKeys:0"] = Convert.ToHexStringLower(Cocoon.Worker.Attestation.SimulatedTeeProvider.ReadPlatformPublicKey(Path.Combine(Data.Path, "tee"))),
             ["Gateway:AcceptAnySimulatedMeasurement"] = "true",
             ["Gateway:AllowLocalProvider"] = "true",

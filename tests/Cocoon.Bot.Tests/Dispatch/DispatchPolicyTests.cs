@@ -63,6 +63,29 @@ public sealed class DispatchPolicyTests(RedisFixture redis) : IClassFixture<Redi
     }
 
     [Fact]
+    public async Task Simulated_workers_need_the_explicit_development_flag_and_the_gateway_says_so_at_start()
+    {
+        // A platform key alone no longer turns simulated mode on: the gateway refuses to start and names the flag.
+        var refused = new DispatchNetwork(redis.Server, new Dictionary<string, string?> { ["Gateway:AllowSimulated"] = "false" });
+        try
+        {
+            var e = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => refused.StartAsync(_ct));
+            Assert.Contains("Gateway:AllowSimulated", e.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            // Never started, so not stopped either: only its resources go.
+            refused.Gateway.Dispose();
+            refused.Data.Dispose();
+        }
+
+        // With the flag (as `./cocoon up` and the tests set it) it starts, and its log says simulated mode is on.
+        await using var network = new DispatchNetwork(redis.Server);
+        await network.StartAsync(_ct);
+        Assert.Contains(network.Logs, l => l.Contains("Gateway:AllowSimulated is on", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task An_honest_scripted_worker_passes_the_same_policy()
     {
         await using var network = new DispatchNetwork(redis.Server);

@@ -91,7 +91,7 @@ public sealed class ScriptedWorker : IDisposable
             if (entries.Count == 1)
             {
                 var job = System.Text.Json.JsonSerializer.Deserialize(entries[0].Payload!, WireJsonContext.Default.JobEnvelope)!;
-                var context = Hpke.SetupRecipient(Identity.Sealing, job.EncapsulatedKey, JobBinding.Info(job.RequestId, job.Attempt, job.WorkerId, job.ModelSha256));
+                var context = Hpke.SetupRecipient(Identity.Sealing, job.EncapsulatedKey, JobBinding.Info(job.RequestId, job.Attempt, job.WorkerId, job.ModelSha256, job.Deadline));
                 var request = System.Text.Json.JsonSerializer.Deserialize(context.Open(JobBinding.Aad(job.ReplyTo), job.Ciphertext), WireJsonContext.Default.GenerationRequest)!;
                 return new OpenedJob(this, entries[0], job, context, request);
             }

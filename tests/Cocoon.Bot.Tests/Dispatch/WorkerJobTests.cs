@@ -30,8 +30,9 @@ public sealed class WorkerJobTests(RedisFixture redis) : IClassFixture<RedisFixt
         var replyTo = "gw-" + Guid.NewGuid().ToString("N")[..8];
 
         // The gateway gave up before the worker read the entry: the cancel comes first, the job after.
-        processor.Cancel("r-queued", 0);
-        await processor.ProcessAsync(session, SealedJob(session, "r-queued", replyTo, deliveries: 1), _ct);
+        var (queued, cancelMac) = Sealed(session, "r-queued", replyTo, deliveries: 1);
+        processor.Cancel("r-queued", 0, cancelMac);
+        await processor.ProcessAsync(session, queued, _ct);
 
         // A control job, not cancelled, runs: the stand-in is called and the worker answers.
         await processor.ProcessAsync(session, SealedJob(session, "r-control", replyTo, deliveries: 1), _ct);
@@ -152,11 +153,18 @@ public sealed class WorkerJobTests(RedisFixture redis) : IClassFixture<RedisFixt
         }
     }
 
-    private static JobEntry SealedJob(WorkerSession session, string requestId, string replyTo, int deliveries)
+    private static JobEntry SealedJob(WorkerSession session, string requestId, string replyTo, int deliveries) =>
+        Sealed(session, requestId, replyTo, deliveries).Entry;
+
+    /// <summary>A job sealed as the gateway seals it, and the MAC its gateway's cancel of attempt 0 would carry.</summary>
+    private static (JobEntry Entry, byte[] CancelMac) Sealed(WorkerSession session, string requestId, string replyTo, int deliveries)
     {
         var request = new GenerationRequest { Prompt = "Once", Sampling = new SamplingOptions { MaxTokens = 4, Temperature = 0 } };
         var plaintext = JsonSerializer.SerializeToUtf8Bytes(request, WireJsonContext.Default.GenerationRequest);
-        var sealedJob = Hpke.Seal(session.Identity.Sealing.PublicKey, JobBinding.Info(requestId, 0, session.WorkerId, session.ModelSha256), JobBinding.Aad(replyTo), plaintext);
+        var deadline = DateTimeOffset.UtcNow.AddMinutes(1);
+        using var sender = Hpke.SetupSender(session.Identity.Sealing.PublicKey, JobBinding.Info(requestId, 0, session.WorkerId, session.ModelSha256, deadline));
+        var ciphertext = sender.Seal(JobBinding.Aad(replyTo), plaintext);
+        using var control = JobControlKey.Create(sender);
         var envelope = new JobEnvelope
         {
             RequestId = requestId,
@@ -164,12 +172,14 @@ public sealed class WorkerJobTests(RedisFixture redis) : IClassFixture<RedisFixt
             WorkerId = session.WorkerId,
             ModelSha256 = session.ModelSha256,
             ReplyTo = replyTo,
-            EncapsulatedKey = sealedJob.Enc,
-            Ciphertext = sealedJob.Ciphertext,
+            RecipientKey = session.Identity.Sealing.PublicKey,
+            EncapsulatedKey = sender.Enc,
+            Ciphertext = ciphertext,
             IssuedAt = DateTimeOffset.UtcNow,
-            Deadline = DateTimeOffset.UtcNow.AddMinutes(1),
+            Deadline = deadline,
         };
-        return new JobEntry("0-1", JsonSerializer.SerializeToUtf8Bytes(envelope, WireJsonContext.Default.JobEnvelope), Deliveries: deliveries);
+        return (new JobEntry("0-1", JsonSerializer.SerializeToUtf8Bytes(envelope, WireJsonContext.Default.JobEnvelope), Deliveries: deliveries),
+            control.Cancel(requestId, 0, session.WorkerId));
     }
 
     /// <summary>Answers "fine." to anything, and records every prompt it was asked to run.</summary>

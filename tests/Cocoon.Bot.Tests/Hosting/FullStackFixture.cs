@@ -40,6 +40,7 @@ public sealed class FullStackFixture : IAsyncLifetime
         Gateway = new GatewayFactory(Redis.Endpoint, Data.Path, "sk-cocoon-full-" + Guid.NewGuid().ToString("N"), settings: new Dictionary<string, string?>
         {
             ["Redis:Prefix"] = Prefix,
+            ["Gateway:AllowSimulated"] = "true",
             ["Gateway:TrustedSimulatedPlatformKeys:0"] = Convert.ToHexStringLower(Cocoon.Worker.Attestation.SimulatedTeeProvider.ReadPlatformPublicKey(Path.Combine(Data.Path, "tee"))),
             ["Gateway:AcceptAnySimulatedMeasurement"] = "true",
             ["Gateway:AllowLocalProvider"] = "true",

@@ -33,6 +33,7 @@ public sealed class GatewayCompositionTests(RedisFixture fixture) : IClassFixtur
             ["Telegram:Mode"] = "Webhook",
             ["Telegram:WebhookUrl"] = "https://bot.example.org/telegram/webhook",
             ["Telegram:WebhookSecret"] = secret,
+            ["Telegram:HostKey"] = BotHarness.NewHostKey(),
         });
         builder.AddCocoonGateway();
         builder.AddTelegram();

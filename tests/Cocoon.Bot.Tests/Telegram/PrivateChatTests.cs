@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using System.Text;
 using Cocoon.Bot.Telegram;
 using Cocoon.Bot.Telegram.Chats;
@@ -94,6 +95,49 @@ public sealed class PrivateChatTests(RedisFixture fixture) : IClassFixture<Redis
         await api.WaitForAsync("sendMessage", c => c.Text!.StartsWith("Done:", StringComparison.Ordinal));
         Assert.False(await db.KeyExistsAsync(keys.Conversation(User)));
         Assert.False(await db.KeyExistsAsync(keys.User(User)));
+
+        // A copy of the blob saved before /forget and written back does not bring the conversation back: /forget
+        // bumped the conversation's generation, which is part of what the blob must match.
+        await db.StringSetAsync(keys.Conversation(User), blob);
+        Assert.Empty(await bot.Get<ConversationStore>().LoadAsync(User, CancellationToken.None));
+        api.Enqueue(FakeBotApi.TextUpdate(User, User, "what was my secret?", 24));
+        while (dispatcher.Requests.Count < 3)
+        {
+            await Task.Delay(20);
+        }
+
+        Assert.Equal(["user"], dispatcher.Requests[2].Generation.Messages!.Select(m => m.Role));
+    }
+
+    [Fact]
+    public void The_host_key_seals_with_xchacha20_poly1305_and_random_192_bit_nonces_and_still_opens_the_earlier_layout()
+    {
+        var key = RandomNumberGenerator.GetBytes(32);
+        using var sealer = new HostKeySealer(key);
+        var first = sealer.Seal("turns"u8, "ctx");
+        var second = sealer.Seal("turns"u8, "ctx");
+        Assert.Equal(1 + 24 + 5 + 16, first.Length);
+        Assert.Equal(0x02, first[0]);
+        Assert.NotEqual(first.AsSpan(1, 24).ToArray(), second.AsSpan(1, 24).ToArray());
+        Assert.Equal("turns"u8.ToArray(), sealer.Open(first, "ctx"));
+        Assert.Null(sealer.Open(first, "other"));
+
+        // A blob of the earlier layout (ChaCha20-Poly1305, 12-byte nonce, no version byte) still opens after an upgrade.
+        using var legacyKey = NSec.Cryptography.Key.Import(NSec.Cryptography.AeadAlgorithm.ChaCha20Poly1305, key, NSec.Cryptography.KeyBlobFormat.RawSymmetricKey);
+        var nonce = RandomNumberGenerator.GetBytes(12);
+        byte[] legacy = [.. nonce, .. NSec.Cryptography.AeadAlgorithm.ChaCha20Poly1305.Encrypt(legacyKey, nonce, "ctx"u8, "old"u8)];
+        Assert.Equal("old"u8.ToArray(), sealer.Open(legacy, "ctx"));
+    }
+
+    [Fact]
+    public void With_telegram_on_the_host_key_must_be_configured_so_every_replica_shares_it()
+    {
+        var options = new TelegramOptions { BotToken = "1:secret" };
+        var errors = options.Validate(new System.ComponentModel.DataAnnotations.ValidationContext(options)).ToList();
+        Assert.Contains(errors, e => e.ErrorMessage!.Contains("Telegram:HostKey", StringComparison.Ordinal) && e.ErrorMessage.Contains("every gateway replica", StringComparison.Ordinal));
+        options.HostKey = BotHarness.NewHostKey();
+        Assert.DoesNotContain(options.Validate(new System.ComponentModel.DataAnnotations.ValidationContext(options)), e => e.ErrorMessage!.Contains("HostKey", StringComparison.Ordinal));
+        Assert.Throws<InvalidOperationException>(() => HostKeySealer.FromConfiguration(null));
     }
 
     [Fact]

@@ -29,6 +29,7 @@ public sealed class TransportTests(RedisFixture redis) : IClassFixture<RedisFixt
         WorkerId = workerId,
         ModelSha256 = new string('a', 64),
         ReplyTo = "gw",
+        RecipientKey = new byte[32],
         EncapsulatedKey = new byte[32],
         Ciphertext = [9, 9, 9],
         IssuedAt = DateTimeOffset.UtcNow,
