@@ -70,6 +70,13 @@ public static class GatewayHosting
     public static WebApplication MapCocoonGateway(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
+
+        // Outermost, so a fault in routing or the API key handler (e.g. Redis gone mid-lookup) also gets a JSON body;
+        // routing and authentication are then placed explicitly after it instead of implicitly before everything.
+        app.UseMiddleware<ErrorBodyMiddleware>();
+        app.UseRouting();
+        app.UseAuthentication();
+        app.UseAuthorization();
         app.MapOpenAiApi();
         app.MapHealth();
         app.MapPrometheusScrapingEndpoint("/metrics");

@@ -231,6 +231,11 @@ public static class MiniAppEndpoints
         {
             return null;
         }
+        catch (IOException ex) when (!ct.IsCancellationRequested)
+        {
+            // Broken framing (e.g. an overflowing chunk size) is the client's fault: a 400, not a 500.
+            throw new BadHttpRequestException("The request body could not be read.", StatusCodes.Status400BadRequest, ex);
+        }
     }
 
     private static IResult Ok<T>(T value) => Results.Json(value, Json);

@@ -85,15 +85,22 @@ public sealed class TonProofVerifier(IOptions<TonProofOptions> options, TimeProv
     public TonAddress Verify(TonProofRequest proof)
     {
         ArgumentNullException.ThrowIfNull(proof);
+        // The request comes from JSON a client wrote: a missing field is a refused proof, not a NullReferenceException.
+        if (proof.Address is null || proof.Domain is null || proof.Payload is null || proof.SignatureBase64 is null || proof.WalletStateInitBase64 is null)
+        {
+            throw new TonProofException("The proof lacks one of address, domain, payload, signature or wallet state init.");
+        }
+
         var opts = options.Value;
         if (!opts.AllowedDomains.Contains(proof.Domain, StringComparer.OrdinalIgnoreCase))
         {
-            throw new TonProofException($"The proof is for domain '{proof.Domain}', which is not allowed.");
+            throw new TonProofException($"The proof is for domain '{Truncate(proof.Domain)}', which is not allowed.");
         }
 
         var now = clock.GetUtcNow();
-        var signedAt = DateTimeOffset.FromUnixTimeSeconds(proof.Timestamp);
-        if (signedAt < now - opts.MaxAge || signedAt > now + TimeSpan.FromMinutes(1))
+        var age = now.ToUnixTimeSeconds() - proof.Timestamp;
+        // Compared as seconds, so a timestamp far outside DateTimeOffset's range is refused rather than thrown on.
+        if (proof.Timestamp < 0 || age > opts.MaxAge.TotalSeconds || age < -60)
         {
             throw new TonProofException($"The proof timestamp {proof.Timestamp} is stale or in the future.");
         }
@@ -144,6 +151,8 @@ public sealed class TonProofVerifier(IOptions<TonProofOptions> options, TimeProv
 
         return address;
     }
+
+    private static string Truncate(string s) => s.Length <= 64 ? s : s[..64] + "…";
 
     /// <summary><c>sha256(0xFFFF ‖ "ton-connect" ‖ sha256(message))</c>, what the wallet signs.</summary>
     public static byte[] SigningHash(TonAddress address, string domain, long timestamp, string payload)
