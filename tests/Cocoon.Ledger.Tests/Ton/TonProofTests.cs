@@ -76,6 +76,27 @@ public sealed class TonProofTests
         Assert.Contains("public key", Assert.Throws<TonProofException>(() => verifier.Verify(request with { PublicKeyHex = new string('a', 64) })).Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(long.MaxValue)]
+    [InlineData(long.MinValue)]
+    [InlineData(-1L)]
+    [InlineData(253_402_300_800L)] // one second past DateTimeOffset.MaxValue
+    public void A_timestamp_outside_any_date_is_refused_not_thrown_on(long timestamp)
+    {
+        var (verifier, request, _) = Make();
+        Assert.Contains("stale or in the future", Assert.Throws<TonProofException>(() => verifier.Verify(request with { Timestamp = timestamp })).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_proof_missing_a_field_is_refused()
+    {
+        var (verifier, request, _) = Make();
+        foreach (var broken in new[] { request with { WalletStateInitBase64 = null! }, request with { Domain = null! }, request with { SignatureBase64 = null! }, request with { Address = null! } })
+        {
+            Assert.Throws<TonProofException>(() => verifier.Verify(broken));
+        }
+    }
+
     private static (TonProofVerifier Verifier, TonProofRequest Request, WalletV5R1 Wallet) Make(string domain = Domain, TimeSpan age = default, bool issue = true)
     {
         var clock = new FixedClock(Now);
