@@ -17,6 +17,9 @@ public static class GatewayHosting
     /// <summary>Meters exported on /metrics: the dispatcher's and the API's.</summary>
     public static readonly string[] Meters = [GatewayMetrics.MeterName, ApiMetrics.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel"];
 
+    /// <summary>Label combinations one instrument may export; more are counted in its overflow series.</summary>
+    public const int MaxSeriesPerInstrument = 256;
+
     /// <summary>Configuration, options, the shared Redis connection, API keys, the API and metrics.</summary>
     public static WebApplicationBuilder AddCocoonGateway(this WebApplicationBuilder builder)
     {
@@ -62,7 +65,13 @@ public static class GatewayHosting
         services.AddSingleton<MiniApp.WalletLinks>();
         services.AddHostedService<LocalApiKeyRegistration>();
 
-        services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(Meters).AddPrometheusExporter());
+        // Labels are bounded where they are set (ApiMetrics, GatewayMetrics; ASP.NET Core maps unknown methods to
+        // _OTHER and paths to route templates); the cap on label combinations per instrument is the backstop: past it
+        // the SDK counts into one otel_metric_overflow series, so no input can grow /metrics without end.
+        services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            .AddMeter(Meters)
+            .AddView(_ => new MetricStreamConfiguration { CardinalityLimit = MaxSeriesPerInstrument })
+            .AddPrometheusExporter());
         return builder;
     }
 

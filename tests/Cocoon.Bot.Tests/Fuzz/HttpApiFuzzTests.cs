@@ -41,12 +41,14 @@ public sealed partial class HttpApiFuzzTests(ScriptedGatewayFixture fixture) : I
         var statuses = new Dictionary<int, int>();
         await Cocoon.Testing.Fuzz.RunAsync(seed: 1421, cases: 400, async fuzz =>
         {
-            var request = fuzz.Show(Build(fuzz));
+            var request = Build(fuzz);
+            fuzz.Show(Encoding.Latin1.GetString(request));
             var response = await RawHttp.SendAsync(fixture.Gateway.BaseAddress, request);
             var status = response.Status ?? 0;
             statuses[status] = statuses.GetValueOrDefault(status) + 1;
-            Assert.True(status < 500, $"got {status}: {response.BodyText}");
-            if (status >= 400 && response.IsJson)
+            // 503 is an answer, not a failure, when it says what is off ("not configured", "no worker serves it").
+            Assert.True(status < 500 || (status == 503 && response.IsJson && Documented503().IsMatch(response.BodyText)), $"got {status}: {response.BodyText}");
+            if (status >= 400 && response.IsJson && response.Body.Length > 0)
             {
                 using var body = JsonDocument.Parse(response.Body);
                 var code = body.RootElement.GetProperty("error").GetProperty("code");
@@ -55,7 +57,7 @@ public sealed partial class HttpApiFuzzTests(ScriptedGatewayFixture fixture) : I
         });
 
         Assert.DoesNotContain(fixture.Gateway.Logs.Lines, l => l.Contains("[3008]", StringComparison.Ordinal) || l.StartsWith("Error", StringComparison.Ordinal) && l.Contains("Unhandled", StringComparison.OrdinalIgnoreCase));
-        Assert.True(statuses.Keys.Count(s => s is >= 200 and < 300) > 0 && statuses.Keys.Count(s => s >= 400) > 1, "the fuzzer reached both answers and refusals: " + string.Join(", ", statuses.Select(s => $"{s.Key}x{s.Value}")));
+        Assert.True(statuses.Keys.Any(s => s is >= 200 and < 300) && statuses.Keys.Count(s => s >= 400) >= 2, "the fuzzer reached both answers and refusals: " + string.Join(", ", statuses.Select(s => $"{s.Key}x{s.Value}")));
         await AssertMetricLabelsBoundedAsync();
     }
 
@@ -166,8 +168,11 @@ public sealed partial class HttpApiFuzzTests(ScriptedGatewayFixture fixture) : I
         }
 
         Assert.True(values.GetValueOrDefault("reason", []).All(r => Cocoon.Bot.Observability.ApiMetrics.RefusalReasons.Contains(r) || r == "other"), report);
-        Assert.DoesNotContain(values.GetValueOrDefault("http_route", []), r => r.Contains("%", StringComparison.Ordinal));
+        Assert.DoesNotContain(values.GetValueOrDefault("http_route", []), r => r.Contains('%', StringComparison.Ordinal));
     }
+
+    [GeneratedRegex("\"code\":\"(miniapp_disabled|model_unavailable|ton_not_configured|ton_proof_not_configured)\"")]
+    private static partial Regex Documented503();
 
     [GeneratedRegex("([a-z_]+)=\"([^\"]*)\"")]
     private static partial Regex LabelPattern();
