@@ -48,6 +48,8 @@ public static class GatewayHosting
 
         // TON deposits, payouts and the Mini App's wallet login need a chain API (toncenter, or the local chain that
         // `up` starts); without one the API, the bot and Stars payments still run, and the Mini App says TON is off.
+        // ton_proof payloads live in Redis, bound to the user, so every replica checks what any replica issued.
+        services.AddSingleton<Cocoon.Ledger.Ton.ITonProofNonces, MiniApp.RedisTonProofNonces>();
         if (!ChainSetup.UsesLocalChain(builder.Configuration))
         {
             services.AddTonChain(builder.Configuration).AddTonBackgroundServices();

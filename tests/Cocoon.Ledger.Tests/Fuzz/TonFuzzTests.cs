@@ -97,16 +97,20 @@ public sealed class TonFuzzTests
     }
 
     [Fact]
-    public void A_mutated_ton_proof_verifies_only_for_its_wallet_or_is_a_TonProofException()
+    public async Task A_mutated_ton_proof_verifies_only_for_its_wallet_or_is_a_TonProofException()
     {
         using var key = WalletKey.FromSeed(Enumerable.Range(1, 32).Select(i => (byte)i).ToArray());
         var wallet = new WalletV5R1(key.PublicKey);
-        var verifier = new TonProofVerifier(Options.Create(new TonProofOptions { AllowedDomains = [Domain] }), new FixedClock(Now));
+        var clock = new FixedClock(Now);
+        var verifier = new TonProofVerifier(Options.Create(new TonProofOptions { AllowedDomains = [Domain] }), clock, new InMemoryTonProofNonces(clock));
         var stateInit = wallet.StateInit.ToCell().ToBoc();
         var accepted = 0;
-        Cocoon.Testing.Fuzz.Run(seed: 1404, cases: 1500, fuzz =>
+        await Cocoon.Testing.Fuzz.RunAsync(seed: 1404, cases: 1500, async fuzz =>
         {
-            var nonce = verifier.IssueNonce();
+            // Every other case is checked for another user than the one the payload was issued to: never accepted.
+            var owner = "tg:1";
+            var checker = fuzz.Chance(0.5) ? owner : "tg:2";
+            var nonce = await verifier.IssueNonceAsync(owner, default);
             var timestamp = Now.ToUnixTimeSeconds();
             var signature = key.Sign(TonProofVerifier.SigningHash(wallet.Address, Domain, timestamp, nonce));
             var proof = new TonProofRequest(wallet.Address.ToFriendly(), Domain, timestamp, nonce, Convert.ToBase64String(signature),
@@ -126,7 +130,8 @@ public sealed class TonFuzzTests
             fuzz.Show(proof);
             try
             {
-                Assert.Equal(wallet.Address, verifier.Verify(proof));
+                Assert.Equal(wallet.Address, await verifier.VerifyAsync(proof, checker, default));
+                Assert.Equal(owner, checker);
                 accepted++;
             }
             catch (TonProofException)
