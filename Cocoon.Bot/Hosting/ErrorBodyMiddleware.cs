@@ -24,8 +24,12 @@ internal sealed partial class ErrorBodyMiddleware(RequestDelegate next, ILogger<
         }
         catch (Exception) when (context.RequestAborted.IsCancellationRequested)
         {
-            // The client left: nobody reads an answer, and a vanished client is not a server fault.
-            context.Response.StatusCode = 499;
+            // The client left: nobody reads an answer, and a vanished client is not a server fault (the status can
+            // only still be set when nothing was sent).
+            if (!context.Response.HasStarted)
+            {
+                context.Response.StatusCode = 499;
+            }
         }
         catch (Exception ex)
         {
