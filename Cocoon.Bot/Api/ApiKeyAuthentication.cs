@@ -99,12 +99,12 @@ internal sealed class ApiKeyAuthenticationHandler(
             var requestId = CompletionEndpoints.NewRequestId();
             Response.Headers["X-Request-Id"] = requestId;
             Response.Headers["X-Cocoon-Gateway-Start"] = CompletionEndpoints.Stamp(time.GetUtcNow());
-            metrics.Refusal(problem.Code!);
-            ApiLog.Refused(_apiLogger, requestId, problem.Status, problem.Code!);
+            metrics.Refusal(problem.Code);
+            ApiLog.Refused(_apiLogger, requestId, problem.Status, problem.Code);
         }
         else if (endpoint is not null)
         {
-            metrics.Refusal(problem.Code!);
+            metrics.Refusal(problem.Code);
         }
 
         if (endpoint is not null)

@@ -8,12 +8,13 @@ namespace Cocoon.Bot.Api;
 /// An error the API answers with an OpenAI-style body (<c>{"error":{"message","type","param","code"}}</c>).
 /// Thrown by validation and mapping code, turned into the response in one place.
 /// </summary>
-internal sealed partial class ApiProblem(int status, string message, string type, string? param = null, string? code = null) : Exception(message)
+/// Every problem has a code: a client (and the refusal metric) branches on it, never on the message.
+internal sealed partial class ApiProblem(int status, string message, string type, string? param, string code) : Exception(message)
 {
     public int Status { get; } = status;
     public string Type { get; } = type;
     public string? Param { get; } = param;
-    public string? Code { get; } = code;
+    public string Code { get; } = code;
 
     /// <summary>Seconds a client should wait before retrying (429/503), if any.</summary>
     public int? RetryAfterSeconds { get; init; }
@@ -22,7 +23,7 @@ internal sealed partial class ApiProblem(int status, string message, string type
 
     public ApiProblemResult ToResult() => new(this);
 
-    public static ApiProblem Invalid(string message, string? param, string? code = null) =>
+    public static ApiProblem Invalid(string message, string? param, string code) =>
         new(StatusCodes.Status400BadRequest, message, "invalid_request_error", param, code);
 
     public static ApiProblem Unauthorized(string message) =>

@@ -150,7 +150,7 @@ internal static class CompletionEndpoints
                 // Headers are gone: the only honest signal left is an error event in the stream (as OpenAI sends).
                 var problem = MapDispatchFailure(ex, context, logger, requestId) ?? new ApiProblem(StatusCodes.Status502BadGateway, "The answer was interrupted.", "server_error", null, "interrupted");
                 status = problem.Status;
-                ApiLog.StreamFailed(logger, requestId, problem.Code ?? problem.Type, ex);
+                ApiLog.StreamFailed(logger, requestId, problem.Code, ex);
                 await writer.StreamErrorAsync(problem);
             }
             catch (Exception ex) when (!mapped.Stream && ex is not ApiProblem && MapDispatchFailure(ex, context, logger, requestId) is { } problem)
@@ -161,8 +161,8 @@ internal static class CompletionEndpoints
         catch (ApiProblem problem)
         {
             status = problem.Status;
-            metrics.Refusal(problem.Code ?? problem.Type);
-            ApiLog.Refused(logger, requestId, problem.Status, problem.Code ?? problem.Type);
+            metrics.Refusal(problem.Code);
+            ApiLog.Refused(logger, requestId, problem.Status, problem.Code);
             if (!context.Response.HasStarted)
             {
                 await problem.ToResult().ExecuteAsync(context);
@@ -223,9 +223,11 @@ internal static class CompletionEndpoints
         {
             throw ApiProblem.TooLarge(limit);
         }
-        catch (BadHttpRequestException)
+        catch (Exception ex) when (ex is BadHttpRequestException or IOException or InvalidDataException && !context.RequestAborted.IsCancellationRequested)
         {
-            throw ApiProblem.Invalid("The request body could not be read.", null, "invalid_body");
+            // A malformed framing (e.g. a chunk size that overflows: Kestrel throws IOException "Bad chunk size data",
+            // not BadHttpRequestException) is the client's fault, whatever type the server's parser reports it with.
+            throw ApiProblem.Invalid("The request body could not be read (malformed chunked encoding or framing).", null, "invalid_body");
         }
 
         if (buffer.WrittenCount == 0)

@@ -24,7 +24,7 @@ internal static class ModelsEndpoint
         catch (ApiProblem problem)
         {
             metrics.Request("models", problem.Status);
-            metrics.Refusal(problem.Code ?? problem.Type);
+            metrics.Refusal(problem.Code);
             return problem.ToResult();
         }
     }

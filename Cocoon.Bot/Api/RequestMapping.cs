@@ -28,7 +28,7 @@ internal static class RequestMapping
         var messages = new List<ChatMessage>(requested.Count);
         for (var i = 0; i < requested.Count; i++)
         {
-            var m = requested[i] ?? throw ApiProblem.Invalid("A message must be an object.", $"messages[{i}]");
+            var m = requested[i] ?? throw ApiProblem.Invalid("A message must be an object.", $"messages[{i}]", "invalid_type");
             var role = m.Role switch
             {
                 "system" or "developer" => "system",
@@ -72,7 +72,7 @@ internal static class RequestMapping
 
         if (r.MaxTokens is not null && r.MaxCompletionTokens is not null && r.MaxTokens != r.MaxCompletionTokens)
         {
-            throw ApiProblem.Invalid("Give max_tokens or max_completion_tokens, not two different values.", "max_tokens");
+            throw ApiProblem.Invalid("Give max_tokens or max_completion_tokens, not two different values.", "max_tokens", "invalid_value");
         }
 
         var maxTokensParam = r.MaxCompletionTokens is null ? "max_tokens" : "max_completion_tokens";
@@ -223,11 +223,17 @@ internal static class RequestMapping
         _ => value.Value,
     };
 
+    /// <summary>
+    /// The shortest <c>timeout</c> a request may ask for: less cannot cover one round trip to a worker, so it could only
+    /// end in a 504 after holding funds (a fuzzer's 1e-300 did exactly that).
+    /// </summary>
+    public const double MinTimeoutSeconds = 1;
+
     private static TimeSpan Timeout(double? seconds, GatewayOptions options) => seconds switch
     {
         null => TimeSpan.FromSeconds(Math.Min(120, options.MaxTimeoutSeconds)),
-        { } s when !double.IsFinite(s) || s <= 0 || s > options.MaxTimeoutSeconds =>
-            throw ApiProblem.Invalid($"'timeout' must be more than 0 and at most {options.MaxTimeoutSeconds} seconds.", "timeout", "invalid_value"),
+        { } s when !double.IsFinite(s) || s < MinTimeoutSeconds || s > options.MaxTimeoutSeconds =>
+            throw ApiProblem.Invalid($"'timeout' must be between {MinTimeoutSeconds} and {options.MaxTimeoutSeconds} seconds.", "timeout", "invalid_value"),
         { } s => TimeSpan.FromSeconds(s),
     };
 }

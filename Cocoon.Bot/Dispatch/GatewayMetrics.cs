@@ -18,6 +18,10 @@ public sealed class GatewayMetrics
     private readonly Histogram<double> _tokensPerSecond;
     private readonly Histogram<double> _admissionWait;
     private readonly Counter<long> _admissions;
+
+    // A worker reports its own failure reasons (up to 64 characters): the first 32 distinct ones are series, then "other".
+    private readonly Observability.BoundedLabel _reasons = new([], maxOthers: 32);
+    private readonly Observability.BoundedLabel _outcomes = new([], maxOthers: 16);
     private long _queued;
     private volatile Func<int>? _waiting;
     private int _workersOnline;
@@ -39,9 +43,9 @@ public sealed class GatewayMetrics
         meter.CreateObservableGauge("cocoon.workers_online", () => Volatile.Read(ref _workersOnline), description: "Workers that are registered and pass the gateway's policy.");
     }
 
-    public void Refused(string reason) => _refusals.Add(1, new KeyValuePair<string, object?>("reason", reason));
+    public void Refused(string reason) => _refusals.Add(1, new KeyValuePair<string, object?>("reason", _reasons[reason]));
 
-    public void Job(string outcome) => _jobs.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+    public void Job(string outcome) => _jobs.Add(1, new KeyValuePair<string, object?>("outcome", _outcomes[outcome]));
 
     public void Tokens(int prompt, int completion)
     {

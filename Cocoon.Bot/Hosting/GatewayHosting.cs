@@ -17,6 +17,9 @@ public static class GatewayHosting
     /// <summary>Meters exported on /metrics: the dispatcher's and the API's.</summary>
     public static readonly string[] Meters = [GatewayMetrics.MeterName, ApiMetrics.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel"];
 
+    /// <summary>Label combinations one instrument may export; more are counted in its overflow series.</summary>
+    public const int MaxSeriesPerInstrument = 256;
+
     /// <summary>Configuration, options, the shared Redis connection, API keys, the API and metrics.</summary>
     public static WebApplicationBuilder AddCocoonGateway(this WebApplicationBuilder builder)
     {
@@ -45,6 +48,8 @@ public static class GatewayHosting
 
         // TON deposits, payouts and the Mini App's wallet login need a chain API (toncenter, or the local chain that
         // `up` starts); without one the API, the bot and Stars payments still run, and the Mini App says TON is off.
+        // ton_proof payloads live in Redis, bound to the user, so every replica checks what any replica issued.
+        services.AddSingleton<Cocoon.Ledger.Ton.ITonProofNonces, MiniApp.RedisTonProofNonces>();
         if (!ChainSetup.UsesLocalChain(builder.Configuration))
         {
             services.AddTonChain(builder.Configuration).AddTonBackgroundServices();
@@ -63,7 +68,13 @@ public static class GatewayHosting
         services.AddSingleton<MiniApp.MiniAppUsage>();
         services.AddHostedService<LocalApiKeyRegistration>();
 
-        services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(Meters).AddPrometheusExporter());
+        // Labels are bounded where they are set (ApiMetrics, GatewayMetrics; ASP.NET Core maps unknown methods to
+        // _OTHER and paths to route templates); the cap on label combinations per instrument is the backstop: past it
+        // the SDK counts into one otel_metric_overflow series, so no input can grow /metrics without end.
+        services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            .AddMeter(Meters)
+            .AddView(_ => new MetricStreamConfiguration { CardinalityLimit = MaxSeriesPerInstrument })
+            .AddPrometheusExporter());
         return builder;
     }
 
@@ -71,6 +82,13 @@ public static class GatewayHosting
     public static WebApplication MapCocoonGateway(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
+
+        // Outermost, so a fault in routing or the API key handler (e.g. Redis gone mid-lookup) also gets a JSON body;
+        // routing and authentication are then placed explicitly after it instead of implicitly before everything.
+        app.UseMiddleware<ErrorBodyMiddleware>();
+        app.UseRouting();
+        app.UseAuthentication();
+        app.UseAuthorization();
         app.MapOpenAiApi();
         app.MapHealth();
         app.MapPrometheusScrapingEndpoint("/metrics");

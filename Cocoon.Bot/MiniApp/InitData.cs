@@ -132,7 +132,9 @@ public sealed class InitDataValidator(string botToken, TimeSpan maxAge, TimeProv
         {
             using var doc = JsonDocument.Parse(json);
             var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("id", out var id) || !id.TryGetInt64(out var userId) || userId <= 0)
+            // TryGetInt64 throws on anything but a number, so the kind is checked first: a signed "id":"42" is refused, not a 500.
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("id", out var id) || id.ValueKind != JsonValueKind.Number
+                || !id.TryGetInt64(out var userId) || userId <= 0)
             {
                 throw new InitDataException("The init data 'user' has no positive numeric 'id'.");
             }

@@ -165,9 +165,9 @@ public static class MiniAppEndpoints
             return Ok(new TopUpResponse(invoice.Id, invoice.Comment, invoice.AmountDue, transaction.Messages[0].Address, invoices.TransferLink(invoice), transaction));
         });
 
-        api.MapPost("/ton-proof/payload", ([FromServices] TonProofVerifier? verifier) =>
+        api.MapPost("/ton-proof/payload", async (HttpContext http, [FromServices] TonProofVerifier? verifier, CancellationToken ct) =>
             verifier is not null
-                ? Ok(new ProofPayloadResponse(verifier.IssueNonce()))
+                ? Ok(new ProofPayloadResponse(await verifier.IssueNonceAsync(ProofSubject(User(http)), ct).ConfigureAwait(false)))
                 : ProofMissing(tonChain));
 
         api.MapPost("/ton-proof/check", async (HttpContext http, [FromServices] TonProofVerifier? verifier, WalletLinks links, CancellationToken ct) =>
@@ -187,7 +187,7 @@ public static class MiniAppEndpoints
             TonAddress address;
             try
             {
-                address = verifier.Verify(login.ToRequest());
+                address = await verifier.VerifyAsync(login.ToRequest(), ProofSubject(user), ct).ConfigureAwait(false);
             }
             catch (TonProofException e)
             {
@@ -217,6 +217,9 @@ public static class MiniAppEndpoints
 
     private static MiniAppUser User(HttpContext http) => ((InitData)http.Items[InitDataItem]!).User;
 
+    /// <summary>Whom a ton_proof payload is issued to: the Telegram user, so another user cannot spend it.</summary>
+    private static string ProofSubject(MiniAppUser user) => "tg:" + user.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     private static WorkerView View(ServedWorker worker, EligibleWorker? verified) => new(
         worker.WorkerId,
         worker.ProviderId,
@@ -237,6 +240,11 @@ public static class MiniAppEndpoints
         catch (JsonException)
         {
             return null;
+        }
+        catch (IOException ex) when (!ct.IsCancellationRequested)
+        {
+            // Broken framing (e.g. an overflowing chunk size) is the client's fault: a 400, not a 500.
+            throw new BadHttpRequestException("The request body could not be read.", StatusCodes.Status400BadRequest, ex);
         }
     }
 

@@ -31,6 +31,7 @@ public static class ChainSetup
         {
             services.AddOptions<TonProofOptions>().Bind(configuration.GetSection(TonProofOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
             services.AddSingleton<IValidateOptions<TonProofOptions>, TonProofOptionsValidator>();
+            services.TryAddSingleton<ITonProofNonces, InMemoryTonProofNonces>();
             services.AddSingleton<TonProofVerifier>();
         }
         services.AddHttpClient<ToncenterClient>((sp, http) =>

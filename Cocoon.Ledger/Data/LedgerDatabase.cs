@@ -120,6 +120,35 @@ public sealed class LedgerDatabase
 
         await using var db = CreateContext();
         await db.Database.MigrateAsync(cancellationToken);
+        if (SqliteFile is not null)
+        {
+            RestrictToOwner(SqliteFile);
+        }
+    }
+
+    /// <summary>
+    /// The ledger holds every balance: like the key files it is readable and writable by its owner only (mode 600),
+    /// with its -wal and -shm files. Set once SQLite has created them: a pre-created empty file is refused by SQLite
+    /// as read-only during the first migration, so the restriction follows creation within the same start-up.
+    /// </summary>
+    private static void RestrictToOwner(string path)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        foreach (var file in new[] { path, path + "-wal", path + "-shm" }.Where(File.Exists))
+        {
+            try
+            {
+                File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            }
+            catch (UnauthorizedAccessException)
+            {
+                // Someone else's file (a shared deployment set its own modes): leave it as its owner made it.
+            }
+        }
     }
 
     /// <summary>An open raw connection (the writer's hot path and the checker use SQL directly).</summary>

@@ -54,46 +54,99 @@ public sealed class TonProofOptionsValidator : IValidateOptions<TonProofOptions>
 public sealed class TonProofException(string message) : Exception(message);
 
 /// <summary>
-/// Checks TON Connect <c>ton_proof</c> logins: the domain is allowed, the timestamp is fresh, the payload is a nonce
-/// this process issued and not yet used, the state init hashes to the address, and the key in its data signed it.
-/// Nonces live in memory (a restart invalidates outstanding logins, which then simply retry).
+/// Where issued <c>ton_proof</c> payloads wait for their proof: each belongs to one subject (the Telegram user it was
+/// issued to) and is consumed at most once. Gateways share one store (Redis) so any replica can check a proof another
+/// issued; <see cref="InMemoryTonProofNonces"/> serves a single process.
 /// </summary>
-public sealed class TonProofVerifier(IOptions<TonProofOptions> options, TimeProvider clock)
+public interface ITonProofNonces
 {
-    private static readonly byte[] Prefix = Encoding.UTF8.GetBytes("ton-proof-item-v2/");
-    private static readonly byte[] ConnectPrefix = [0xFF, 0xFF, .. Encoding.UTF8.GetBytes("ton-connect")];
-    private readonly ConcurrentDictionary<string, DateTimeOffset> _nonces = new(StringComparer.Ordinal);
+    Task IssueAsync(string subject, string payload, TimeSpan lifetime, CancellationToken cancellationToken);
 
-    /// <summary>A fresh single-use payload for the Mini App to put in its <c>ton_proof</c> request.</summary>
-    public string IssueNonce()
+    /// <summary>True exactly once for a payload issued to <paramref name="subject"/> and not yet expired.</summary>
+    Task<bool> ConsumeAsync(string subject, string payload, CancellationToken cancellationToken);
+}
+
+/// <summary>Payloads in this process's memory: a restart or another replica does not know them (they then simply retry).</summary>
+public sealed class InMemoryTonProofNonces(TimeProvider clock) : ITonProofNonces
+{
+    private readonly ConcurrentDictionary<(string Subject, string Payload), DateTimeOffset> _nonces = new();
+
+    public Task IssueAsync(string subject, string payload, TimeSpan lifetime, CancellationToken cancellationToken)
     {
         var now = clock.GetUtcNow();
-        foreach (var (nonce, expires) in _nonces)
+        foreach (var (key, expires) in _nonces)
         {
             if (expires < now)
             {
-                _nonces.TryRemove(nonce, out _);
+                _nonces.TryRemove(key, out _);
             }
         }
 
+        _nonces[(subject, payload)] = now + lifetime;
+        return Task.CompletedTask;
+    }
+
+    public Task<bool> ConsumeAsync(string subject, string payload, CancellationToken cancellationToken) =>
+        Task.FromResult(_nonces.TryRemove((subject, payload), out var expires) && expires >= clock.GetUtcNow());
+}
+
+/// <summary>
+/// Checks TON Connect <c>ton_proof</c> logins: the domain is allowed, the timestamp is fresh, the payload is a nonce
+/// issued to the same subject (the Telegram user) and not yet used, the state init hashes to the address, and the key
+/// in its data signed it. A payload issued to one user cannot log another in, whichever replica checks it.
+/// </summary>
+public sealed class TonProofVerifier(IOptions<TonProofOptions> options, TimeProvider clock, ITonProofNonces nonces)
+{
+    private static readonly byte[] Prefix = Encoding.UTF8.GetBytes("ton-proof-item-v2/");
+    private static readonly byte[] ConnectPrefix = [0xFF, 0xFF, .. Encoding.UTF8.GetBytes("ton-connect")];
+
+    /// <summary>A fresh single-use payload for <paramref name="subject"/> to put in its <c>ton_proof</c> request.</summary>
+    public async Task<string> IssueNonceAsync(string subject, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(subject);
         var payload = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
-        _nonces[payload] = now + options.Value.MaxAge;
+        await nonces.IssueAsync(subject, payload, options.Value.MaxAge, cancellationToken).ConfigureAwait(false);
         return payload;
     }
 
-    /// <summary>Returns the verified wallet address or throws <see cref="TonProofException"/> saying what is wrong.</summary>
-    public TonAddress Verify(TonProofRequest proof)
+    /// <summary>
+    /// Returns the verified wallet address or throws <see cref="TonProofException"/> saying what is wrong; the payload
+    /// must have been issued to <paramref name="subject"/>, and is used up by a proof that verifies.
+    /// </summary>
+    public async Task<TonAddress> VerifyAsync(TonProofRequest proof, string subject, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(subject);
+        var address = Check(proof);
+
+        // Consumed last, so a forged proof cannot burn a legitimate user's nonce.
+        if (!await nonces.ConsumeAsync(subject, proof.Payload, cancellationToken).ConfigureAwait(false))
+        {
+            throw new TonProofException("The proof payload is not a nonce this server issued to you, or it was already used.");
+        }
+
+        return address;
+    }
+
+    /// <summary>Every check but the payload's: the proof is well-formed, fresh, for an allowed domain and signed by the wallet.</summary>
+    private TonAddress Check(TonProofRequest proof)
     {
         ArgumentNullException.ThrowIfNull(proof);
+        // The request comes from JSON a client wrote: a missing field is a refused proof, not a NullReferenceException.
+        if (proof.Address is null || proof.Domain is null || proof.Payload is null || proof.SignatureBase64 is null || proof.WalletStateInitBase64 is null)
+        {
+            throw new TonProofException("The proof lacks one of address, domain, payload, signature or wallet state init.");
+        }
+
         var opts = options.Value;
         if (!opts.AllowedDomains.Contains(proof.Domain, StringComparer.OrdinalIgnoreCase))
         {
-            throw new TonProofException($"The proof is for domain '{proof.Domain}', which is not allowed.");
+            throw new TonProofException($"The proof is for domain '{Truncate(proof.Domain)}', which is not allowed.");
         }
 
         var now = clock.GetUtcNow();
-        var signedAt = DateTimeOffset.FromUnixTimeSeconds(proof.Timestamp);
-        if (signedAt < now - opts.MaxAge || signedAt > now + TimeSpan.FromMinutes(1))
+        var age = now.ToUnixTimeSeconds() - proof.Timestamp;
+        // Compared as seconds, so a timestamp far outside DateTimeOffset's range is refused rather than thrown on.
+        if (proof.Timestamp < 0 || age > opts.MaxAge.TotalSeconds || age < -60)
         {
             throw new TonProofException($"The proof timestamp {proof.Timestamp} is stale or in the future.");
         }
@@ -136,14 +189,10 @@ public sealed class TonProofVerifier(IOptions<TonProofOptions> options, TimeProv
             throw new TonProofException("The proof signature does not verify.");
         }
 
-        // Consumed last, so a forged proof cannot burn a legitimate user's nonce.
-        if (!_nonces.TryRemove(proof.Payload, out var expires) || expires < now)
-        {
-            throw new TonProofException("The proof payload is not a nonce this server issued, or it was already used.");
-        }
-
         return address;
     }
+
+    private static string Truncate(string s) => s.Length <= 64 ? s : s[..64] + "…";
 
     /// <summary><c>sha256(0xFFFF ‖ "ton-connect" ‖ sha256(message))</c>, what the wallet signs.</summary>
     public static byte[] SigningHash(TonAddress address, string domain, long timestamp, string payload)

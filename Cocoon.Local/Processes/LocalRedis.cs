@@ -22,7 +22,13 @@ internal static class LocalRedis
         }
 
         var dir = Path.Combine(settings.DataDir, "redis");
+        // The AOF holds the API keys and the network's queues: owner-only, like the key files.
+        // Redis has no file-mode setting, so the folder it writes in is 700.
         Directory.CreateDirectory(dir);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
         var exe = Executables.FindOnPath("redis-server")
             ?? throw new UpSettingsException("redis-server is not installed: ./cocoon up installs it with apt; or install the redis-server package.");
         var redis = ChildProcess.Start("redis", exe,

@@ -55,6 +55,11 @@ internal static class UpCommand
                 ["Gateway__AcceptAnySimulatedMeasurement"] = "true",
                 ["Gateway__AllowLocalProvider"] = "true",
             };
+            if (settings.TonProofDomain is { } proofDomain)
+            {
+                // Wallet login (ton_proof) names the Mini App's host; without one the gateway answers 503 for it.
+                childEnvironment["Ton__Proof__AllowedDomains__0"] = proofDomain;
+            }
 
             string chainNote;
             if (settings.ToncenterConfigured)

@@ -23,7 +23,8 @@ internal sealed record UpSettings(
     string? LocalChainDir,
     string? TonApiUrl,
     bool TelegramOn,
-    bool ToncenterConfigured)
+    bool ToncenterConfigured,
+    string? TonProofDomain = null)
 {
     /// <summary>Command-line switches for the programs <c>up</c> starts (the <c>cocoon</c> script passes them).</summary>
     public static IDictionary<string, string> SwitchMappings { get; } = new Dictionary<string, string>
@@ -86,7 +87,30 @@ internal sealed record UpSettings(
         }
 
         return new UpSettings(dataDir, url, redis, redis[..colon].Trim('[', ']'), port, configuredKey, gateway, worker, chainDir, tonUrl,
-            configuration["Telegram:BotToken"] is { Length: > 0 }, tonUrl is not null && configuration["Ton:ApiKey"] is { Length: > 0 });
+            configuration["Telegram:BotToken"] is { Length: > 0 }, tonUrl is not null && configuration["Ton:ApiKey"] is { Length: > 0 },
+            ProofDomain(configuration, uri));
+    }
+
+    /// <summary>
+    /// The host a wallet's <c>ton_proof</c> names for the local Mini App, so wallet login works under <c>up</c>: the
+    /// Mini App's public URL when one is set (Telegram:MiniAppUrl, e.g. a tunnel), else COCOON_HTTP's host and port
+    /// (a wildcard listen address becomes localhost). Null when Ton:Proof:AllowedDomains is set: the operator's list wins.
+    /// </summary>
+    internal static string? ProofDomain(IConfiguration configuration, Uri gatewayUrl)
+    {
+        if (configuration.GetSection("Ton:Proof:AllowedDomains").GetChildren().Any())
+        {
+            return null;
+        }
+
+        if (configuration["Telegram:MiniAppUrl"] is { Length: > 0 } miniApp && Uri.TryCreate(miniApp, UriKind.Absolute, out var miniAppUri) && miniAppUri.Host.Length > 0)
+        {
+            return miniAppUri.Authority;
+        }
+
+        return gatewayUrl.Host is "0.0.0.0" or "[::]" or "+" or "*"
+            ? (gatewayUrl.IsDefaultPort ? "localhost" : $"localhost:{gatewayUrl.Port.ToString(CultureInfo.InvariantCulture)}")
+            : gatewayUrl.Authority;
     }
 
     /// <summary>One of the programs up starts: given explicitly, and present.</summary>

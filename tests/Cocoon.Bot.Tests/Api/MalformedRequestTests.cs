@@ -59,6 +59,10 @@ public sealed class MalformedRequestTests(ScriptedGatewayFixture fixture) : ICla
     [InlineData("""{"model":"scripted-echo","messages":[{"role":"user","content":"hi"}],"tools":[]}""", "unsupported_parameter", "tools")]
     [InlineData("""{"model":"scripted-echo","messages":[{"role":"user","content":"hi"}],"max_coefficient":-1}""", "invalid_value", "max_coefficient")]
     [InlineData("""{"model":"scripted-echo","messages":[{"role":"user","content":"hi"}],"timeout":-3}""", "invalid_value", "timeout")]
+    [InlineData("""{"model":"scripted-echo","messages":[{"role":"user","content":"hi"}],"timeout":1e-300}""", "invalid_value", "timeout")]
+    [InlineData("""{"model":"scripted-echo","messages":[{"role":"user","content":"hi"}],"timeout":0.5}""", "invalid_value", "timeout")]
+    [InlineData("""{"model":"scripted-echo","messages":[null]}""", "invalid_type", "messages[0]")]
+    [InlineData("""{"model":"scripted-echo","messages":[{"role":"user","content":"hi"}],"max_tokens":5,"max_completion_tokens":6}""", "invalid_value", "max_tokens")]
     [InlineData("""{"model":"scripted-echo","messages":[{"role":"user","content":"hi"}],"seed":-1}""", "invalid_value", "seed")]
     [InlineData("""{"model":"scripted-echo","messages":[{"role":"user","content":"hi"}],"stop":["a","b","c","d","e"]}""", "invalid_value", "stop")]
     public async Task Malformed_chat_request_is_a_400_naming_the_parameter(string body, string code, string? param)

@@ -138,6 +138,33 @@ public sealed class MiniAppEndpointTests(MiniAppFixture fixture) : IClassFixture
     }
 
     [Fact]
+    public async Task A_ton_proof_payload_lives_in_redis_and_only_logs_in_the_user_it_was_issued_to()
+    {
+        var owner = NewUserId();
+        using var ownerClient = await fixture.ClientForAsync(owner);
+        using var otherClient = await fixture.ClientForAsync(NewUserId());
+        using var key = WalletKey.FromSeed(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+        var wallet = new WalletV5R1(key.PublicKey, 0, -239);
+        var login = await ProofAsync(ownerClient, key, wallet, MiniAppFixture.Domain);
+
+        // Kept where every replica sees it: Redis, under the owner's id, expiring with the proof's maximum age.
+        var payload = login["proof"]!["payload"]!.GetValue<string>();
+        using (var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(fixture.Redis.Endpoint))
+        {
+            var keys = redis.GetServers()[0].Keys(pattern: "*ton-proof:tg:" + owner + ":" + payload).ToList();
+            var stored = Assert.Single(keys);
+            Assert.NotNull(await redis.GetDatabase().KeyTimeToLiveAsync(stored));
+        }
+
+        var stolen = await JsonAsync(await otherClient.PostAsJsonAsync("ton-proof/check", login), HttpStatusCode.BadRequest);
+        Assert.Equal("invalid_ton_proof", stolen["error"]!["code"]!.GetValue<string>());
+        Assert.Contains("issued to you", stolen["error"]!["message"]!.GetValue<string>(), StringComparison.Ordinal);
+
+        var linked = await JsonAsync(await ownerClient.PostAsJsonAsync("ton-proof/check", login), HttpStatusCode.OK);
+        Assert.Equal(wallet.Address.ToRaw(), linked["address"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task The_page_is_the_built_bundle_served_from_its_folder_only()
     {
         using var anonymous = new HttpClient { BaseAddress = fixture.BaseAddress };

@@ -46,6 +46,11 @@ public sealed partial class UpCommandTests
             Assert.Contains(key, Text(output), StringComparison.Ordinal);
             Assert.Contains("Telegram:  off", Text(output), StringComparison.Ordinal);
             Assert.True(File.Exists(Path.Combine(data.Path, "redis", "appendonly.aof")) || Directory.Exists(Path.Combine(data.Path, "redis", "appendonlydir")), "Redis runs with AOF under COCOON_DATA");
+            if (!OperatingSystem.IsWindows())
+            {
+                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(Path.Combine(data.Path, "redis")));
+                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(data.Path, "ledger.db")));
+            }
 
             using (var http = new HttpClient())
             {

@@ -35,4 +35,31 @@ public sealed class UpSettingsTests
         // The next run reuses the saved key.
         Assert.Equal((key, false), LocalDataFolder.Prepare(settings));
     }
+
+    [Theory]
+    [InlineData("http://127.0.0.1:8080", null, null, "127.0.0.1:8080")]
+    [InlineData("http://localhost:5000", null, null, "localhost:5000")]
+    [InlineData("http://0.0.0.0:8080", null, null, "localhost:8080")]
+    [InlineData("http://127.0.0.1:8080", "https://abc.tunnel.example/miniapp/", null, "abc.tunnel.example")]
+    [InlineData("http://127.0.0.1:8080", null, "app.example.org", null)]
+    public void Wallet_login_gets_a_local_domain_unless_one_is_configured(string url, string? miniAppUrl, string? configured, string? expected)
+    {
+        using var temp = new TempDir("cocoon-up-proof");
+        var program = Path.Combine(temp.Path, "program");
+        File.WriteAllText(program, string.Empty);
+        var values = new Dictionary<string, string?>
+        {
+            ["Cocoon:DataDir"] = Path.Combine(temp.Path, "data"),
+            ["Gateway:Url"] = url,
+            ["Telegram:MiniAppUrl"] = miniAppUrl,
+            ["Ton:Proof:AllowedDomains:0"] = configured,
+        };
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(values.Where(v => v.Value is not null))
+            .AddCommandLine(["--gateway", program, "--worker", program], UpSettings.SwitchMappings)
+            .Build();
+
+        // up passes it as Ton__Proof__AllowedDomains__0, which the gateway's ton_proof check reads as an allowed host.
+        Assert.Equal(expected, UpSettings.From(configuration).TonProofDomain);
+    }
 }
