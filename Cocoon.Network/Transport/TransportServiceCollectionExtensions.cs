@@ -32,6 +32,8 @@ public static class TransportServiceCollectionExtensions
         services.AddSingleton<ResultStreams>();
         services.AddSingleton<JobCancellations>();
         services.AddSingleton<Providers.ProviderDirectory>();
+        services.AddSingleton<Access.WorkerAccess>();
+        services.AddSingleton<Access.WorkerJoins>();
         services.AddRedisResilience();
         return services;
     }
