@@ -34,6 +34,7 @@ public static class TransportServiceCollectionExtensions
         services.AddSingleton<Providers.ProviderDirectory>();
         services.AddSingleton<Access.WorkerAccess>();
         services.AddSingleton<Access.WorkerJoins>();
+        services.AddSingleton<Access.ProviderWorkerControl>();
         services.AddRedisResilience();
         return services;
     }

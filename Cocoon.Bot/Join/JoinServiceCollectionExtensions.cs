@@ -1,0 +1,14 @@
+namespace Cocoon.Bot.Join;
+
+public static class JoinServiceCollectionExtensions
+{
+    /// <summary>The join endpoint's service and the cleanup of workers that left (needs AddDispatch for the attestation policy).</summary>
+    public static IServiceCollection AddWorkerJoin(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        services.AddOptions<JoinOptions>().Bind(configuration.GetSection(JoinOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<JoinService>();
+        services.AddHostedService<JoinSweeper>();
+        return services;
+    }
+}
