@@ -73,6 +73,7 @@ public static class GatewayHosting
         ArgumentNullException.ThrowIfNull(app);
         app.MapOpenAiApi();
         Join.JoinEndpoints.MapJoin(app);
+        Telegram.Providers.ProviderStatusEndpoint.MapProviderStatus(app);
         app.MapHealth();
         app.MapPrometheusScrapingEndpoint("/metrics");
         MiniApp.MiniAppEndpoints.MapMiniApp(app);

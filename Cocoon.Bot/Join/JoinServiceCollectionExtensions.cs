@@ -8,6 +8,7 @@ public static class JoinServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(configuration);
         services.AddOptions<JoinOptions>().Bind(configuration.GetSection(JoinOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<JoinService>();
+        Microsoft.Extensions.DependencyInjection.Extensions.ServiceCollectionDescriptorExtensions.TryAddSingleton<Telegram.Providers.ProviderStatus>(services);
         services.AddHostedService<JoinSweeper>();
         return services;
     }
