@@ -80,7 +80,7 @@ public sealed partial class JoinService(
 
         var credentials = await access.GrantAsync(workerId, cancellationToken).ConfigureAwait(false);
         LogJoined(logger, workerId, provider.ProviderId, doc.TeeKind, doc.ModelName);
-        return (Grant(workerId, provider.ProviderId, credentials), null);
+        return (Grant(workerId, provider.ProviderId, provider.PriceCoefficient ?? doc.PriceCoefficient, credentials), null);
     }
 
     /// <summary>Where the worker stands, for the worker (authenticated by its provider's token) when its Redis access fails.</summary>
@@ -121,7 +121,7 @@ public sealed partial class JoinService(
         return true;
     }
 
-    private JoinGrant Grant(string workerId, string providerId, WorkerCredentials credentials)
+    private JoinGrant Grant(string workerId, string providerId, int priceCoefficient, WorkerCredentials credentials)
     {
         var o = options.Value;
         var endpoint = o.RedisEndpoint is { Length: > 0 } e ? e : ConfigurationOptions.Parse(redis.Value.Endpoint).EndPoints.Select(Format).First();
@@ -138,7 +138,7 @@ public sealed partial class JoinService(
                     var price = prices.For(m.Name);
                     return new JoinModel(m.Name, m.Sha256.ToLowerInvariant(), price.PromptPerMillion, price.CompletionPerMillion);
                 })],
-                1000,
+                priceCoefficient,
                 TimeSpan.FromSeconds(1),
                 TimeSpan.FromSeconds(3)));
     }

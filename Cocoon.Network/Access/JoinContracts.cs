@@ -24,7 +24,11 @@ public sealed record JoinRedis(string Endpoint, string User, string Password, st
 /// <summary>The keys the worker's user may touch: its job stream, its registry entry (heartbeat), its lease key and cancel channel.</summary>
 public sealed record JoinStreams(string Jobs, string Heartbeat, string Leases, string Cancel);
 
-/// <summary>The network's terms: measurements it accepts (empty: any, development only), served models, prices.</summary>
+/// <summary>
+/// The network's terms: measurements it accepts (empty: any, development only), served models with their base prices,
+/// the price coefficient this worker is paid at (the provider's, 1000 = 1.0x), and the heartbeat pace the worker
+/// defaults to (informational: the worker's own Worker:Heartbeat* settings rule).
+/// </summary>
 public sealed record JoinPolicy(
     IReadOnlyList<string> AllowedMeasurements,
     IReadOnlyList<JoinModel> Models,
