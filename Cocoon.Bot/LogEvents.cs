@@ -29,8 +29,14 @@ internal static class LogEvents
     /// <summary>Holds, charges, releases (Billing/JobBilling.cs).</summary>
     public const int Billing = 3300;
 
+    /// <summary>Unhandled failures and unreadable bodies, answered as JSON (Hosting/ErrorBodyMiddleware.cs).</summary>
+    public const int Errors = 3350;
+
     /// <summary>The Mini App and its API (MiniApp/MiniAppLog.cs).</summary>
     public const int MiniApp = 3400;
+
+    /// <summary>Providers' workers joining the network (Join/).</summary>
+    public const int Join = 3500;
 
     /// <summary>Threshold payouts (Payouts/ThresholdPayoutService.cs).</summary>
     public const int Payouts = 3600;

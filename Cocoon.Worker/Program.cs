@@ -7,5 +7,6 @@ return args.FirstOrDefault() switch
     "selfcheck" => await SelfCheckCommand.RunAsync(args[1..]),
     "platform-key" => await PlatformKeyCommand.RunAsync(args[1..]),
     "run" => await Cocoon.Worker.Hosting.RunCommand.RunAsync(args[1..]),
+    "join" => await Cocoon.Worker.Hosting.JoinCommand.RunAsync(args[1..]),
     _ => CliSupport.Usage(args.FirstOrDefault()),
 };

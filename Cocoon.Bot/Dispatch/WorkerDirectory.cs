@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json;
 using Cocoon.Engine.Attestation;
 using Cocoon.Engine.Matching;
+using Cocoon.Network.Access;
 using Cocoon.Network.Providers;
 using Cocoon.Network.Transport;
 using Microsoft.Extensions.Options;
@@ -44,6 +45,7 @@ public sealed partial class WorkerDirectory : BackgroundService
 {
     private readonly WorkerRegistry _registry;
     private readonly ProviderDirectory _providers;
+    private readonly WorkerJoins _joins;
     private readonly AttestationVerifier _verifier;
     private readonly DispatchOptions _options;
     private readonly GatewayMetrics _metrics;
@@ -59,6 +61,7 @@ public sealed partial class WorkerDirectory : BackgroundService
     public WorkerDirectory(
         WorkerRegistry registry,
         ProviderDirectory providers,
+        WorkerJoins joins,
         IOptions<DispatchOptions> options,
         GatewayMetrics metrics,
         TimeProvider time,
@@ -68,6 +71,7 @@ public sealed partial class WorkerDirectory : BackgroundService
         ArgumentNullException.ThrowIfNull(options);
         _registry = registry;
         _providers = providers;
+        _joins = joins;
         _options = options.Value;
         _metrics = metrics;
         _time = time;
@@ -203,6 +207,85 @@ public sealed partial class WorkerDirectory : BackgroundService
             return ("malformed", "the attestation bundle does not parse", null);
         }
 
+        var (attestationRefusal, attestationDetail, doc) = CheckAttestation(bundle);
+        if (doc is null)
+        {
+            return (attestationRefusal, attestationDetail, null);
+        }
+
+        if (doc.WorkerId != worker.Registration.WorkerId || !string.Equals(doc.ModelSha256, worker.Registration.ModelSha256, StringComparison.OrdinalIgnoreCase))
+        {
+            return ("registration-mismatch", $"registry entry {worker.Registration.WorkerId} carries the document of {doc.WorkerId}", null);
+        }
+
+        string providerId;
+        int? coefficientOverride = null;
+        if (doc.ProviderId == ProviderDirectory.LocalProviderId)
+        {
+            if (!_options.AllowLocalProvider)
+            {
+                return ("no-provider", $"worker {doc.WorkerId} has no provider token (set COCOON_WORKER_TOKEN)", null);
+            }
+
+            providerId = ProviderDirectory.LocalProviderId;
+        }
+        else
+        {
+            // The provider is the one the gateway bound the worker id to when it joined (token checked there), and the
+            // document must be signed by the key pinned then: a published document or token hash claims nothing.
+            var join = await _joins.GetAsync(doc.WorkerId, cancellationToken).ConfigureAwait(false);
+            if (join is not { Pinned: true })
+            {
+                return (JoinRefusals.NotJoined, $"worker {doc.WorkerId} claims provider {doc.ProviderId} but did not join through the gateway", null);
+            }
+
+            if (!string.Equals(join.SigningKeyHex, Convert.ToHexStringLower(doc.SigningPublicKey), StringComparison.Ordinal))
+            {
+                return (JoinRefusals.KeyMismatch, $"worker {doc.WorkerId}: the document is signed by another key than the one pinned at join", null);
+            }
+
+            if (join.ProviderId != doc.ProviderId)
+            {
+                return (JoinRefusals.ProviderMismatch, $"worker {doc.WorkerId} joined for {join.ProviderId}, its document names {doc.ProviderId}", null);
+            }
+
+            if (join.State == JoinStates.Revoked)
+            {
+                return (JoinRefusals.TokenRevoked, $"worker {doc.WorkerId}: its provider's token was revoked", null);
+            }
+
+            if (!providerCache.TryGetValue(join.ProviderId, out var provider))
+            {
+                provider = await _providers.GetAsync(join.ProviderId, cancellationToken).ConfigureAwait(false);
+                providerCache[join.ProviderId] = provider;
+            }
+
+            if (provider is null)
+            {
+                return ("unknown-provider", $"worker {doc.WorkerId}: provider {join.ProviderId} is not registered", null);
+            }
+
+            if (provider.Paused)
+            {
+                return (JoinRefusals.Paused, $"worker {doc.WorkerId}: provider {provider.ProviderId} is paused", null);
+            }
+
+            providerId = provider.ProviderId;
+            coefficientOverride = provider.PriceCoefficient;
+        }
+
+        var max = Math.Min(doc.MaxConcurrency, worker.Registration.MaxConcurrency);
+        return ("none", string.Empty, new EligibleWorker(doc, providerId, coefficientOverride ?? doc.PriceCoefficient, max,
+            Math.Max(worker.Leases, worker.Load.Running), worker.Load.AverageJobMilliseconds));
+    }
+
+    /// <summary>
+    /// The attestation checks alone (signature, evidence, freshness, platform, measurement, model), with this gateway's
+    /// development switches: the document when it passes, else the refusal code and detail. The join endpoint asks the
+    /// same question before it hands out credentials.
+    /// </summary>
+    public (string Refusal, string Detail, AttestationDocument? Document) CheckAttestation(AttestationBundle bundle)
+    {
         var verdict = _verifier.Verify(bundle);
         var doc = verdict.Document;
         if (!verdict.Accepted)
@@ -221,47 +304,7 @@ public sealed partial class WorkerDirectory : BackgroundService
             }
         }
 
-        if (doc!.WorkerId != worker.Registration.WorkerId || !string.Equals(doc.ModelSha256, worker.Registration.ModelSha256, StringComparison.OrdinalIgnoreCase))
-        {
-            return ("registration-mismatch", $"registry entry {worker.Registration.WorkerId} carries the document of {doc.WorkerId}", null);
-        }
-
-        string providerId;
-        int? coefficientOverride = null;
-        if (doc.ProviderId == ProviderDirectory.LocalProviderId)
-        {
-            if (!_options.AllowLocalProvider)
-            {
-                return ("no-provider", $"worker {doc.WorkerId} has no provider token (set COCOON_WORKER_TOKEN)", null);
-            }
-
-            providerId = ProviderDirectory.LocalProviderId;
-        }
-        else
-        {
-            if (!providerCache.TryGetValue(doc.ProviderId, out var provider))
-            {
-                provider = await _providers.ResolveTokenHashAsync(doc.ProviderId, cancellationToken).ConfigureAwait(false);
-                providerCache[doc.ProviderId] = provider;
-            }
-
-            if (provider is null)
-            {
-                return ("unknown-provider", $"worker {doc.WorkerId}: its provider token is not registered", null);
-            }
-
-            if (provider.Paused)
-            {
-                return ("provider-paused", $"worker {doc.WorkerId}: provider {provider.ProviderId} is paused", null);
-            }
-
-            providerId = provider.ProviderId;
-            coefficientOverride = provider.PriceCoefficient;
-        }
-
-        var max = Math.Min(doc.MaxConcurrency, worker.Registration.MaxConcurrency);
-        return ("none", string.Empty, new EligibleWorker(doc, providerId, coefficientOverride ?? doc.PriceCoefficient, max,
-            Math.Max(worker.Leases, worker.Load.Running), worker.Load.AverageJobMilliseconds));
+        return ("none", string.Empty, doc);
     }
 
     /// <summary>Stable kebab-case metric labels.</summary>

@@ -75,9 +75,9 @@ internal sealed partial class ErrorBodyMiddleware(RequestDelegate next, ILogger<
     private static string RouteOf(HttpContext context) =>
         (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "(no route)";
 
-    [LoggerMessage(EventId = 3008, Level = LogLevel.Error, Message = "Request {RequestId} ({Method} {Route}) failed with an unhandled exception; answered 500")]
+    [LoggerMessage(EventId = LogEvents.Errors + 1, Level = LogLevel.Error, Message = "Request {RequestId} ({Method} {Route}) failed with an unhandled exception; answered 500")]
     private static partial void LogUnhandled(ILogger logger, string requestId, string method, string route, Exception exception);
 
-    [LoggerMessage(EventId = 3009, Level = LogLevel.Information, Message = "Request {RequestId} refused with {Status}: the body could not be read ({Reason})")]
+    [LoggerMessage(EventId = LogEvents.Errors + 2, Level = LogLevel.Information, Message = "Request {RequestId} refused with {Status}: the body could not be read ({Reason})")]
     private static partial void LogBadRequest(ILogger logger, string requestId, int status, string reason);
 }

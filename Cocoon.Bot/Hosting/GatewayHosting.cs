@@ -44,6 +44,7 @@ public static class GatewayHosting
 
         // The dispatcher brings the shared Redis connection (Redis:*), the worker directory and its Meter.
         services.AddDispatch(builder.Configuration);
+        Join.JoinServiceCollectionExtensions.AddWorkerJoin(services, builder.Configuration);
         services.AddCocoonLedger(builder.Configuration);
 
         // TON deposits, payouts and the Mini App's wallet login need a chain API (toncenter, or the local chain that
@@ -90,6 +91,8 @@ public static class GatewayHosting
         app.UseAuthentication();
         app.UseAuthorization();
         app.MapOpenAiApi();
+        Join.JoinEndpoints.MapJoin(app);
+        Telegram.Providers.ProviderStatusEndpoint.MapProviderStatus(app);
         app.MapHealth();
         app.MapPrometheusScrapingEndpoint("/metrics");
         MiniApp.MiniAppEndpoints.MapMiniApp(app);

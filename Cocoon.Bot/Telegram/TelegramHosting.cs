@@ -96,6 +96,7 @@ public static partial class TelegramHosting
             sp.GetRequiredService<IOptions<TelegramOptions>>().Value.GroupMessagesPerMinute));
         services.AddSingleton<GroupHandler>();
         services.AddSingleton<StarsPayments>();
+        services.TryAddSingleton<ProviderStatus>();
         services.AddSingleton<ProviderCommands>();
         services.AddSingleton<ApiKeyCommands>();
         services.AddSingleton<UpdateRouter>();

@@ -14,6 +14,7 @@ internal static class UpBanner
         b.AppendLine($"  Worker:    one local worker ({settings.WorkerExe} run), simulated TEE attestation");
         b.AppendLine("  Policy:    local development (simulated TEE trusted, any measurement, no provider token needed)");
         b.AppendLine($"  {redisNote}");
+        b.AppendLine("  Redis TLS: off: local Redis stays on loopback without TLS or ACL users (a network for other machines' workers needs both; see \"Run a worker for the network\")");
         b.AppendLine($"  {chainNote}");
         b.AppendLine($"  Data:      {settings.DataDir} (ledger.db, redis/, api-key)");
         b.AppendLine($"  API key:   {apiKey}  ({(apiKeyGenerated ? "generated and saved under the data folder" : settings.ConfiguredApiKey is null ? "saved under the data folder by an earlier up" : "from COCOON_API_KEY")})");

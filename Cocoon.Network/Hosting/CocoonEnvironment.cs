@@ -21,6 +21,9 @@ public static class CocoonEnvironment
         ["COCOON_LLAMA_BACKEND"] = "Llama:Backend",
         ["COCOON_LLAMA_LIB_DIR"] = "Llama:LibraryDir",
         ["COCOON_WORKER_TOKEN"] = "Worker:Token",
+        ["COCOON_JOIN_URL"] = "Worker:JoinUrl",
+        ["COCOON_WORKER_ID"] = "Worker:Id",
+        ["COCOON_TEE"] = "Worker:Tee",
     };
 
     /// <summary>Default data folder: ./.cocoon relative to the working directory (git-ignored).</summary>

@@ -33,4 +33,16 @@ public sealed class RedisKeys(string prefix)
     public RedisKey ProviderToken(string tokenSha256Hex) => Prefix + "provider-token:" + tokenSha256Hex;
 
     public RedisKey Providers => Prefix + "providers";
+
+    /// <summary>Hash: a joined worker's pinned signing key, the provider the gateway bound it to, its state and last refusal.</summary>
+    public RedisKey Join(string workerId) => Prefix + "join:" + workerId;
+
+    /// <summary>Set of worker ids that joined (or tried to) for one provider.</summary>
+    public RedisKey ProviderWorkers(string providerId) => Prefix + "provider-workers:" + providerId;
+
+    /// <summary>Set of joined worker ids: the gateway adds them (joined workers may not write the shared <see cref="Workers"/> set).</summary>
+    public RedisKey Joined => Prefix + "joined";
+
+    /// <summary>Hash of per-worker counters the gateway keeps from verified receipts (jobs, tokens).</summary>
+    public RedisKey WorkerStats(string workerId) => Prefix + "worker-stats:" + workerId;
 }

@@ -15,14 +15,6 @@ public sealed class ResultStreams(IConnectionMultiplexer redis, RedisKeys keys, 
 {
     public const string PayloadField = "result";
 
-    // One script instead of MULTI, XADD, XACK, XDEL, EXEC: atomic in the same way, one command on the wire.
-    private const string AppendAndAcknowledgeScript = """
-        local id = redis.call('XADD', KEYS[1], '*', ARGV[1], ARGV[2])
-        redis.call('XACK', KEYS[2], ARGV[3], ARGV[4])
-        redis.call('XDEL', KEYS[2], ARGV[4])
-        return id
-        """;
-
     /// <summary>Appends a result; when this returns, Redis has it (and with appendfsync always, on disk).</summary>
     public async Task<string> AppendAsync(string gatewayId, ResultEnvelope result, CancellationToken cancellationToken)
     {
@@ -33,20 +25,22 @@ public sealed class ResultStreams(IConnectionMultiplexer redis, RedisKeys keys, 
     }
 
     /// <summary>
-    /// Appends a job's last result and acknowledges (and deletes) the job's entry in one script: the entry leaves
-    /// the pending list in the same step that makes its result durable, never before it, and the worker saves a round
-    /// trip per job. Retrying after an unknown outcome may append the result twice; the gateway drops the copy by its
-    /// sequence number, and XACK/XDEL are idempotent.
+    /// Appends a job's last result and acknowledges (and deletes) the job's entry in one transaction: the entry leaves
+    /// the pending list in the same step that makes its result durable, never before it, and MULTI/EXEC goes out in one
+    /// write. (Not a script: Redis checks a script's declared keys for read and write, and a joined worker may only
+    /// append to result streams, never read them.) Retrying after an unknown outcome may append the result twice; the
+    /// gateway drops the copy by its sequence number, and XACK/XDEL are idempotent.
     /// </summary>
     public async Task<string> AppendAndAcknowledgeAsync(string gatewayId, ResultEnvelope result, string workerId, string jobEntryId, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(result);
         var payload = JsonSerializer.SerializeToUtf8Bytes(result, WireJsonContext.Default.ResultEnvelope);
-        var id = await redis.GetDatabase().ScriptEvaluateAsync(
-            AppendAndAcknowledgeScript,
-            [keys.Results(gatewayId), keys.Jobs(workerId)],
-            [PayloadField, payload, RedisKeys.WorkerGroup, jobEntryId]).WaitAsync(cancellationToken).ConfigureAwait(false);
-        return id.ToString();
+        var tx = redis.GetDatabase().CreateTransaction();
+        var id = tx.StreamAddAsync(keys.Results(gatewayId), PayloadField, payload);
+        _ = tx.StreamAcknowledgeAsync(keys.Jobs(workerId), RedisKeys.WorkerGroup, jobEntryId);
+        _ = tx.StreamDeleteAsync(keys.Jobs(workerId), [jobEntryId]);
+        await tx.ExecuteAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        return (await id.ConfigureAwait(false)).ToString();
     }
 
     /// <summary>

@@ -32,6 +32,9 @@ public static class TransportServiceCollectionExtensions
         services.AddSingleton<ResultStreams>();
         services.AddSingleton<JobCancellations>();
         services.AddSingleton<Providers.ProviderDirectory>();
+        services.AddSingleton<Access.WorkerAccess>();
+        services.AddSingleton<Access.WorkerJoins>();
+        services.AddSingleton<Access.ProviderWorkerControl>();
         services.AddRedisResilience();
         return services;
     }

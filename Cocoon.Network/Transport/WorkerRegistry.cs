@@ -18,9 +18,10 @@ public sealed class WorkerRegistry(IConnectionMultiplexer redis, RedisKeys keys,
 
     /// <summary>
     /// Writes the whole entry (not just a TTL touch) so that an entry lost with a Redis restart comes back with
-    /// the next heartbeat.
+    /// the next heartbeat. A joined worker (announce false) leaves the shared set alone: its Redis user may write only
+    /// its own keys, and the gateway listed it when it joined.
     /// </summary>
-    public async Task PublishAsync(WorkerRegistration registration, WorkerLoad load, TimeSpan ttl, CancellationToken cancellationToken)
+    public async Task PublishAsync(WorkerRegistration registration, WorkerLoad load, TimeSpan ttl, CancellationToken cancellationToken, bool announce = true)
     {
         ArgumentNullException.ThrowIfNull(registration);
         var db = redis.GetDatabase();
@@ -32,26 +33,39 @@ public sealed class WorkerRegistry(IConnectionMultiplexer redis, RedisKeys keys,
             new HashEntry(LoadField, JsonSerializer.SerializeToUtf8Bytes(load, WireJsonContext.Default.WorkerLoad)),
         ]);
         _ = tx.KeyExpireAsync(key, ttl);
-        _ = tx.SetAddAsync(keys.Workers, registration.WorkerId);
+        if (announce)
+        {
+            _ = tx.SetAddAsync(keys.Workers, registration.WorkerId);
+        }
+
         // An abandoned job stream (its worker died for good) goes away by itself, long after any gateway gave up on it.
         _ = tx.KeyExpireAsync(keys.Jobs(registration.WorkerId), ttl * 20 + TimeSpan.FromMinutes(10));
         await tx.ExecuteAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    public async Task RemoveAsync(string workerId, CancellationToken cancellationToken)
+    public async Task RemoveAsync(string workerId, CancellationToken cancellationToken, bool announced = true)
     {
         var db = redis.GetDatabase();
+        if (!announced)
+        {
+            await db.KeyDeleteAsync(keys.Worker(workerId)).WaitAsync(cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         var tx = db.CreateTransaction();
         _ = tx.KeyDeleteAsync(keys.Worker(workerId));
         _ = tx.SetRemoveAsync(keys.Workers, workerId);
         await tx.ExecuteAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Every worker whose entry has not expired, with its current lease count. Prunes expired ids.</summary>
+    /// <summary>
+    /// Every worker whose entry has not expired (announced ones and joined ones), with its current lease count. Prunes
+    /// expired ids from the announced set; joined ids stay until the gateway cleans the worker up.
+    /// </summary>
     public async Task<IReadOnlyList<RegisteredWorker>> ListAsync(CancellationToken cancellationToken)
     {
         var db = redis.GetDatabase();
-        var ids = await db.SetMembersAsync(keys.Workers).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var ids = await db.SetCombineAsync(SetOperation.Union, keys.Workers, keys.Joined).WaitAsync(cancellationToken).ConfigureAwait(false);
         if (ids.Length == 0)
         {
             return [];

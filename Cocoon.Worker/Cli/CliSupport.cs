@@ -20,7 +20,8 @@ internal static class CliSupport
             usage: Cocoon.Worker generate --prompt TEXT [--model PATH] [--max-tokens N] [--temperature T] [--seed S] [--threads N]
                    Cocoon.Worker selfcheck [--model PATH] [--threads N]
                    Cocoon.Worker platform-key
-                   Cocoon.Worker run
+                   Cocoon.Worker run       (serve from COCOON_REDIS directly: local development)
+                   Cocoon.Worker join      (join the network at COCOON_JOIN_URL with COCOON_WORKER_TOKEN, then serve)
             """);
         return 2;
     }

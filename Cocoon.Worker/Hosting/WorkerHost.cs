@@ -29,7 +29,8 @@ public sealed class WorkerHost(
     IOptions<WorkerHostOptions> options,
     TimeProvider time,
     ResiliencePipelineProvider<string> pipelines,
-    ILogger<WorkerHost> logger) : BackgroundService
+    ILogger<WorkerHost> logger,
+    JoinedWorker? joined = null) : BackgroundService
 {
     private readonly ResiliencePipeline _redisRetry = pipelines.GetPipeline(RedisResilience.Pipeline);
 
@@ -49,7 +50,7 @@ public sealed class WorkerHost(
         WorkerSession session;
         try
         {
-            session = await WorkerSession.StartAsync(o, inference, tee, measurement.Value, time, stoppingToken).ConfigureAwait(false);
+            session = await WorkerSession.StartAsync(o, inference, tee, measurement.Value, time, stoppingToken, joined).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -60,7 +61,7 @@ public sealed class WorkerHost(
         using var sessionScope = session;
         var consumer = session.WorkerId;
         await RetryAsync(session, ct => jobs.EnsureGroupAsync(session.WorkerId, ct), stoppingToken).ConfigureAwait(false);
-        await RetryAsync(session, ct => registry.PublishAsync(session.Registration, Load(session), o.HeartbeatTtl, ct), stoppingToken).ConfigureAwait(false);
+        await RetryAsync(session, ct => registry.PublishAsync(session.Registration, Load(session), o.HeartbeatTtl, ct, announce: joined is null), stoppingToken).ConfigureAwait(false);
         var doc = session.Bundle.Document;
         WorkerLog.Started(logger, session.WorkerId, doc.TeeKind, doc.Measurement, doc.ProviderId, doc.ModelName, doc.ModelSha256, session.MaxConcurrency);
         _session.TrySetResult(session);
@@ -155,7 +156,7 @@ public sealed class WorkerHost(
             await heartbeat.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             try
             {
-                await registry.RemoveAsync(session.WorkerId, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(2), CancellationToken.None).ConfigureAwait(false);
+                await registry.RemoveAsync(session.WorkerId, CancellationToken.None, announced: joined is null).WaitAsync(TimeSpan.FromSeconds(2), CancellationToken.None).ConfigureAwait(false);
             }
             catch (Exception e) when (e is RedisException or TimeoutException)
             {
@@ -205,11 +206,17 @@ public sealed class WorkerHost(
                         WorkerLog.Reattested(logger, session.WorkerId, session.Bundle.Document.ExpiresAt);
                     }
 
-                    await registry.PublishAsync(session.Registration, Load(session), o.HeartbeatTtl, cancellationToken).ConfigureAwait(false);
+                    await registry.PublishAsync(session.Registration, Load(session), o.HeartbeatTtl, cancellationToken, announce: joined is null).ConfigureAwait(false);
                 }
                 catch (Exception e) when (e is RedisException or TimeoutException && !cancellationToken.IsCancellationRequested)
                 {
                     WorkerLog.RedisFailed(logger, session.WorkerId, o.HeartbeatInterval.TotalMilliseconds, e);
+
+                    // A joined worker whose Redis user was turned off (paused) or deleted (revoked) asks the gateway why.
+                    if (joined is not null)
+                    {
+                        await joined.AccessFailedAsync(cancellationToken).ConfigureAwait(false);
+                    }
                 }
             }
         }

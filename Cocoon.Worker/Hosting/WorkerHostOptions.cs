@@ -14,6 +14,9 @@ public sealed class WorkerHostOptions : IValidatableObject
     /// <summary>The provider's worker token (env COCOON_WORKER_TOKEN). Empty: provider "local" (development).</summary>
     public string? Token { get; set; }
 
+    /// <summary>The network's join endpoint (env COCOON_JOIN_URL), e.g. https://gateway.example/v1/network/join; `join` needs it.</summary>
+    public string? JoinUrl { get; set; }
+
     /// <summary>
     /// "simulated" (a platform key under COCOON_DATA stands in for the hardware), "tdx" (Linux configfs-tsm), or
     /// "none"/"consumer" (no TEE: served only in the consumer tier, where the gateway's policy allows it).

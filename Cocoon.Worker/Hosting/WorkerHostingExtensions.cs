@@ -37,7 +37,7 @@ public static class WorkerHostingExtensions
     public static string SimulatedPlatformDirectory(IConfiguration configuration) =>
         Path.Combine(CocoonEnvironment.DataDir(configuration), "tee");
 
-    private static ITeeProvider CreateTee(string kind, IConfiguration configuration)
+    internal static ITeeProvider CreateTee(string kind, IConfiguration configuration)
     {
         if (kind == TdxTeeProvider.TeeKind)
         {

@@ -52,14 +52,17 @@ public sealed class WorkerSession : IDisposable
     public static string ProviderClaim(string? token) =>
         string.IsNullOrEmpty(token) ? ProviderDirectory.LocalProviderId : ProviderDirectory.HashToken(token);
 
+    /// <param name="joined">A worker that joined through the gateway keeps the keys it joined with (the gateway pinned
+    /// them) and names the provider the gateway bound it to.</param>
     public static async Task<WorkerSession> StartAsync(
-        WorkerHostOptions options, IInferenceService inference, ITeeProvider tee, string measurement, TimeProvider time, CancellationToken cancellationToken)
+        WorkerHostOptions options, IInferenceService inference, ITeeProvider tee, string measurement, TimeProvider time, CancellationToken cancellationToken,
+        JoinedWorker? joined = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(inference);
-        var workerId = options.Id is { Length: > 0 } id ? id : "w-" + Guid.NewGuid().ToString("N")[..12];
+        var workerId = joined?.Identity.WorkerId ?? (options.Id is { Length: > 0 } id ? id : NewWorkerId());
         var claims = new WorkerClaims(
-            ProviderClaim(options.Token),
+            joined?.Grant.ProviderId ?? ProviderClaim(options.Token),
             inference.Model.Name,
             inference.Model.Sha256.ToLowerInvariant(),
             measurement,
@@ -68,7 +71,7 @@ public sealed class WorkerSession : IDisposable
             options.PriceCoefficient,
             options.MaxConcurrency > 0 ? options.MaxConcurrency : inference.MaxConcurrency,
             inference.Model.ContextLength);
-        var session = new WorkerSession(WorkerIdentity.Create(workerId), claims, tee, time, options.AttestationValidity, options.SealingKeyGrace);
+        var session = new WorkerSession(joined?.Identity ?? WorkerIdentity.Create(workerId), claims, tee, time, options.AttestationValidity, options.SealingKeyGrace);
         try
         {
             await session.AttestAsync(cancellationToken).ConfigureAwait(false);
@@ -80,6 +83,8 @@ public sealed class WorkerSession : IDisposable
             throw;
         }
     }
+
+    public static string NewWorkerId() => "w-" + Guid.NewGuid().ToString("N")[..12];
 
     /// <summary>True when half the document's validity is gone: re-attest before gateways start refusing it.</summary>
     public bool AttestationAging => _time.GetUtcNow() >= Bundle.Document.IssuedAt + (Bundle.Document.ExpiresAt - Bundle.Document.IssuedAt) / 2;

@@ -20,8 +20,16 @@ public sealed class RedisServer : IAsyncDisposable, IDisposable
     }
 
     public RedisServer(bool appendOnly)
+        : this(appendOnly, password: null)
+    {
+    }
+
+    /// <param name="password">When set, ACLs are on: the default user needs this password (requirepass), and
+    /// users made with ACL SETUSER are the only other way in.</param>
+    public RedisServer(bool appendOnly, string? password)
     {
         AppendOnly = appendOnly;
+        Password = password;
         Port = FreePort();
         Start();
     }
@@ -34,6 +42,12 @@ public sealed class RedisServer : IAsyncDisposable, IDisposable
 
     public string Endpoint => $"127.0.0.1:{Port}";
 
+    /// <summary>The default user's password when ACLs are on; null otherwise.</summary>
+    public string? Password { get; }
+
+    /// <summary>The endpoint with the default user's password (what a gateway's COCOON_REDIS holds with ACLs on).</summary>
+    public string AdminEndpoint => Password is null ? Endpoint : $"{Endpoint},password={Password}";
+
     public ConnectionMultiplexer Connect() =>
         ConnectionMultiplexer.Connect(new ConfigurationOptions
         {
@@ -41,6 +55,21 @@ public sealed class RedisServer : IAsyncDisposable, IDisposable
             AbortOnConnectFail = false,
             ConnectRetry = 10,
             AllowAdmin = true,
+            Password = Password,
+        });
+
+    /// <summary>A connection as an ACL user, configured as a joined worker's would be (allowAdmin: as a hostile client's could be).</summary>
+    public ConnectionMultiplexer ConnectAs(string user, string password, bool allowAdmin = false) =>
+        ConnectionMultiplexer.Connect(new ConfigurationOptions
+        {
+            EndPoints = { Endpoint },
+            AbortOnConnectFail = false,
+            ConnectRetry = 3,
+            User = user,
+            Password = password,
+            AllowAdmin = allowAdmin,
+            TieBreaker = string.Empty,
+            ConfigurationChannel = string.Empty,
         });
 
     /// <summary>Stops the server abruptly (SIGKILL), as a crash would.</summary>
@@ -86,7 +115,7 @@ public sealed class RedisServer : IAsyncDisposable, IDisposable
                      "--appendonly", AppendOnly ? "yes" : "no",
                      "--appendfsync", "always",
                      "--daemonize", "no",
-                 })
+                 }.Concat(Password is null ? [] : new[] { "--requirepass", Password }))
         {
             psi.ArgumentList.Add(arg);
         }
@@ -108,7 +137,8 @@ public sealed class RedisServer : IAsyncDisposable, IDisposable
                 stream.Write("PING\r\n"u8);
                 var buf = new byte[64];
                 var n = stream.Read(buf);
-                if (n > 0 && buf[0] == (byte)'+')
+                // With a password, an unauthenticated PING answers -NOAUTH: the server is up all the same.
+                if (n > 0 && (buf[0] == (byte)'+' || System.Text.Encoding.ASCII.GetString(buf, 0, n).StartsWith("-NOAUTH", StringComparison.Ordinal)))
                 {
                     return;
                 }

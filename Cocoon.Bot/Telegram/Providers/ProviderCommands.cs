@@ -3,6 +3,7 @@ using System.Text;
 using Cocoon.Bot.Dispatch;
 using Cocoon.Bot.Telegram.Accounts;
 using Cocoon.Bot.Telegram.Chats;
+using Cocoon.Network.Access;
 using Cocoon.Network.Providers;
 using Cocoon.Ledger.Accounts;
 using Cocoon.Ledger.Payouts;
@@ -24,13 +25,20 @@ public sealed partial class ProviderCommands(
     IServiceScopeFactory scopes,
     IConnectionMultiplexer redis,
     TelegramKeys keys,
-    IDispatcher dispatcher,
     ILedger ledger,
     ChatSender sender,
     TimeProvider time,
     ILogger<ProviderCommands> logger,
+    IConfiguration configuration,
+    ProviderWorkerControl control,
+    ProviderStatus status,
     ILedgerAccounts? accounts = null)
 {
+    /// <summary>The join URL workers use: Gateway:Join:Url, else the gateway's own URL (Gateway:Url) and the join path.</summary>
+    public string JoinUrl => configuration["Gateway:Join:Url"] is { Length: > 0 } url
+        ? url
+        : (configuration["Gateway:Url"] is { Length: > 0 } gateway ? gateway : Network.Hosting.CocoonEnvironment.DefaultHttp).TrimEnd('/') + Join.JoinEndpoints.Path;
+
     private static readonly TimeSpan DraftTtl = TimeSpan.FromMinutes(30);
 
     public const string AddressHelp =
@@ -68,6 +76,9 @@ public sealed partial class ProviderCommands(
             case "pause" or "resume":
                 await PauseAsync(chatId, userId, sub == "pause", parts.Skip(1).FirstOrDefault(), cancellationToken).ConfigureAwait(false);
                 return;
+            case "revoke":
+                await RevokeAsync(chatId, userId, parts.Skip(1).FirstOrDefault(), cancellationToken).ConfigureAwait(false);
+                return;
             case "payout":
                 await PayoutAsync(chatId, userId, parts.Skip(1).FirstOrDefault(), cancellationToken).ConfigureAwait(false);
                 return;
@@ -75,7 +86,7 @@ public sealed partial class ProviderCommands(
                 await sender.SendAsync(chatId,
                     "Sell inference with your GPU:\n/provider register – register and get a worker token\n/provider status – workers online, attestation, load\n" +
                     "/provider earnings – today, 7 days, total, pending payout\n/provider price <coefficient> – e.g. 1.2 for 1.2× the base price\n" +
-                    "/provider pause | resume – stop or restart taking jobs\n/provider payout – pay your earnings to your TON address",
+                    "/provider pause | resume – stop or restart taking jobs\n/provider revoke – new worker token, old one's workers disconnected\n/provider payout – pay your earnings to your TON address",
                     cancellationToken).ConfigureAwait(false);
                 return;
         }
@@ -159,8 +170,10 @@ public sealed partial class ProviderCommands(
         await sender.SendAsync(chatId,
             $"Registered provider {registration.ProviderId} ({name}), price ×{coefficient / 1000.0:0.###}, payouts to {address.ToFriendly()}.\n\n" +
             $"Your worker token (shown once; keep it secret, /provider status never shows it again):\n{registration.WorkerToken}\n\n" +
-            "Start a worker with it:\nCOCOON_WORKER_TOKEN=<token> COCOON_MODEL=<model.gguf> COCOON_REDIS=<network redis> ./cocoon worker\n" +
-            "It appears under /provider status once its attestation is verified.",
+            "Start a worker with it on your GPU machine, in a clone of the Cocoon repository (one worker per model):\n" +
+            $"COCOON_WORKER_TOKEN={registration.WorkerToken} COCOON_JOIN_URL={JoinUrl} ./cocoon worker --model /path/to/model.gguf\n\n" +
+            "The worker joins the network with the token and gets its own Redis credentials from the gateway. " +
+            "If the network refuses it, the worker and /provider status say why and what to do.",
             cancellationToken).ConfigureAwait(false);
     }
 
@@ -173,23 +186,28 @@ public sealed partial class ProviderCommands(
             return;
         }
 
-        var served = await dispatcher.GetModelsAsync(cancellationToken).ConfigureAwait(false);
         var text = new StringBuilder();
         foreach (var p in providers)
         {
-            var workers = served.SelectMany(m => m.Workers.Select(w => (Model: m.Name, Worker: w))).Where(x => x.Worker.ProviderId == p.ProviderId).ToList();
-            text.Append(CultureInfo.InvariantCulture, $"{p.ProviderId} · {p.Profile.Name} · {(p.Paused ? "PAUSED" : "taking jobs")} · price ×{(p.PriceCoefficient ?? 1000) / 1000.0:0.###}\n");
-            text.Append(CultureInfo.InvariantCulture, $"Workers online: {workers.Count}\n");
-            foreach (var (model, w) in workers)
-            {
-                text.Append(CultureInfo.InvariantCulture, $"• {w.WorkerId}: {model}, attestation {w.AttestationKind}, load {w.Running}/{w.MaxConcurrency}\n");
-            }
-
-            text.Append('\n');
+            text.Append(ProviderStatus.Format(await status.BuildAsync(p, cancellationToken).ConfigureAwait(false))).Append('\n');
         }
 
-        text.Append("Reputation scores are not published yet.");
+        text.Append("Reputation scores are not published yet. The same report as JSON: GET " + ProviderStatusEndpoint.Path + " with your worker token as Bearer.");
         await sender.SendAsync(chatId, text.ToString(), cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task RevokeAsync(long chatId, long userId, string? providerId, CancellationToken cancellationToken)
+    {
+        if (await PickAsync(chatId, userId, providerId, cancellationToken).ConfigureAwait(false) is not { } provider)
+        {
+            return;
+        }
+
+        var token = await control.RevokeAsync(provider.ProviderId, cancellationToken).ConfigureAwait(false);
+        await sender.SendAsync(chatId,
+            $"{provider.ProviderId}: the old worker token is revoked and its workers are disconnected. Your new worker token (shown once):\n{token}\n\n" +
+            $"Restart your workers with it:\nCOCOON_WORKER_TOKEN={token} COCOON_JOIN_URL={JoinUrl} ./cocoon worker --model /path/to/model.gguf",
+            cancellationToken).ConfigureAwait(false);
     }
 
     private async Task EarningsAsync(long chatId, long userId, CancellationToken cancellationToken)
@@ -253,6 +271,8 @@ public sealed partial class ProviderCommands(
         }
 
         await directory.SetPausedAsync(provider.ProviderId, pause, cancellationToken).ConfigureAwait(false);
+        // Joined workers lose (or regain) their Redis access at once, not at the next registry refresh.
+        await control.SetPausedAsync(provider.ProviderId, pause, cancellationToken).ConfigureAwait(false);
         await sender.SendAsync(chatId, pause
             ? $"{provider.ProviderId} is paused: its workers get no new jobs (running ones finish)."
             : $"{provider.ProviderId} takes jobs again.", cancellationToken).ConfigureAwait(false);

@@ -22,10 +22,10 @@ public sealed class GatewayFactory(string redisEndpoint, string dataDir, string 
 
     public string ApiKey => apiKey;
 
-    /// <summary>Starts Kestrel on a free port and returns its address.</summary>
-    public Uri Start()
+    /// <summary>Starts Kestrel on a free port (or the given one, when a setting must name it) and returns its address.</summary>
+    public Uri Start(int port = 0)
     {
-        UseKestrel(0);
+        UseKestrel(port);
         StartServer();
         BaseAddress = ClientOptions.BaseAddress;
         using var client = CreateClient();

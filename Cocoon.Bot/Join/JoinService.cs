@@ -1,0 +1,158 @@
+using System.Text;
+using System.Text.Json;
+using Cocoon.Bot.Dispatch;
+using Cocoon.Engine.Attestation;
+using Cocoon.Engine.Pricing;
+using Cocoon.Network.Access;
+using Cocoon.Network.Providers;
+using Cocoon.Network.Transport;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace Cocoon.Bot.Join;
+
+/// <summary>
+/// A worker joins: the gateway authenticates the provider's token itself, checks the attestation with the same policy
+/// the dispatcher uses, pins the worker id to the document's signing key and binds it to the provider, then creates
+/// the worker's own Redis user. Every refusal is recorded for /provider status and answered in words.
+/// </summary>
+public sealed partial class JoinService(
+    ProviderDirectory providers,
+    WorkerJoins joins,
+    WorkerAccess access,
+    WorkerDirectory directory,
+    RedisKeys keys,
+    PriceTable prices,
+    IOptions<JoinOptions> options,
+    IOptions<DispatchOptions> dispatch,
+    IOptions<RedisOptions> redis,
+    ILogger<JoinService> logger)
+{
+    /// <summary>The grant, or the refusal (never both).</summary>
+    public async Task<(JoinGrant? Grant, JoinRefusal? Refusal)> JoinAsync(string token, JoinRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var provider = string.IsNullOrEmpty(token) ? null : await providers.ResolveTokenAsync(token, cancellationToken).ConfigureAwait(false);
+        if (provider is null)
+        {
+            return (null, JoinRefusals.For(JoinRefusals.TokenRevoked, "the worker token is not registered"));
+        }
+
+        AttestationBundle bundle;
+        try
+        {
+            bundle = AttestationBundle.FromJson(request.Attestation);
+        }
+        catch (Exception e) when (e is JsonException or ArgumentException or FormatException)
+        {
+            return (null, JoinRefusals.For("malformed", "the attestation bundle does not parse"));
+        }
+
+        var workerId = bundle.Document.WorkerId;
+        async Task<(JoinGrant?, JoinRefusal?)> RefuseAsync(string reason, string detail)
+        {
+            LogRefused(logger, workerId, provider.ProviderId, reason, detail);
+            await joins.RecordRefusalAsync(workerId, provider.ProviderId, reason, detail, cancellationToken).ConfigureAwait(false);
+            return (null, JoinRefusals.For(reason, detail));
+        }
+
+        var (refusal, detail, doc) = directory.CheckAttestation(bundle);
+        if (doc is null)
+        {
+            return await RefuseAsync(refusal, detail).ConfigureAwait(false);
+        }
+
+        // The document was made for this token (it carries its hash); who the provider is comes from the token itself.
+        if (doc.ProviderId != ProviderDirectory.HashToken(token))
+        {
+            return await RefuseAsync(JoinRefusals.ProviderMismatch, $"worker {workerId}: the document does not carry this token's hash").ConfigureAwait(false);
+        }
+
+        if (provider.Paused)
+        {
+            return await RefuseAsync(JoinRefusals.Paused, $"provider {provider.ProviderId} is paused").ConfigureAwait(false);
+        }
+
+        if (!await joins.PinAsync(workerId, provider.ProviderId, doc.SigningPublicKey, doc.TeeKind, doc.ModelName, cancellationToken).ConfigureAwait(false))
+        {
+            return (null, JoinRefusals.For(JoinRefusals.WorkerIdTaken, $"worker id {workerId} is held by another live worker"));
+        }
+
+        var credentials = await access.GrantAsync(workerId, cancellationToken).ConfigureAwait(false);
+        LogJoined(logger, workerId, provider.ProviderId, doc.TeeKind, doc.ModelName);
+        return (Grant(workerId, provider.ProviderId, provider.PriceCoefficient ?? doc.PriceCoefficient, credentials), null);
+    }
+
+    /// <summary>Where the worker stands, for the worker (authenticated by its provider's token) when its Redis access fails.</summary>
+    public async Task<JoinStatus?> StatusAsync(string token, string workerId, CancellationToken cancellationToken)
+    {
+        var provider = string.IsNullOrEmpty(token) ? null : await providers.ResolveTokenAsync(token, cancellationToken).ConfigureAwait(false);
+        var record = await joins.GetAsync(workerId, cancellationToken).ConfigureAwait(false);
+        if (provider is null)
+        {
+            return new JoinStatus(workerId, JoinStates.Revoked, JoinRefusals.For(JoinRefusals.TokenRevoked, "the worker token is not registered"));
+        }
+
+        if (record is null || record.ProviderId != provider.ProviderId)
+        {
+            return null;
+        }
+
+        if (provider.Paused)
+        {
+            return new JoinStatus(workerId, JoinStates.Paused, JoinRefusals.For(JoinRefusals.Paused, $"provider {provider.ProviderId} is paused"));
+        }
+
+        return new JoinStatus(workerId, record.State, record.Reason is { } reason ? JoinRefusals.For(reason, record.Detail ?? string.Empty) : null);
+    }
+
+    /// <summary>The worker leaves: its Redis user and join record go at once.</summary>
+    public async Task<bool> LeaveAsync(string token, string workerId, CancellationToken cancellationToken)
+    {
+        var provider = string.IsNullOrEmpty(token) ? null : await providers.ResolveTokenAsync(token, cancellationToken).ConfigureAwait(false);
+        var record = await joins.GetAsync(workerId, cancellationToken).ConfigureAwait(false);
+        if (provider is null || record is null || record.ProviderId != provider.ProviderId)
+        {
+            return false;
+        }
+
+        await access.DeleteAsync(workerId, cancellationToken).ConfigureAwait(false);
+        await joins.RemoveAsync(workerId, provider.ProviderId, cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    private JoinGrant Grant(string workerId, string providerId, int priceCoefficient, WorkerCredentials credentials)
+    {
+        var o = options.Value;
+        var endpoint = o.RedisEndpoint is { Length: > 0 } e ? e : ConfigurationOptions.Parse(redis.Value.Endpoint).EndPoints.Select(Format).First();
+        var d = dispatch.Value;
+        return new JoinGrant(
+            workerId,
+            providerId,
+            new JoinRedis(endpoint, credentials.User, credentials.Password, keys.Prefix, o.RedisTls),
+            new JoinStreams(keys.Jobs(workerId)!, keys.Worker(workerId)!, keys.Leases(workerId)!, keys.WorkerCancel(workerId).ToString()),
+            new JoinPolicy(
+                d.AllowedMeasurements,
+                [.. d.Models.Select(m =>
+                {
+                    var price = prices.For(m.Name);
+                    return new JoinModel(m.Name, m.Sha256.ToLowerInvariant(), price.PromptPerMillion, price.CompletionPerMillion);
+                })],
+                priceCoefficient,
+                TimeSpan.FromSeconds(1),
+                TimeSpan.FromSeconds(3)));
+    }
+
+    private static string Format(System.Net.EndPoint endpoint) => endpoint switch
+    {
+        System.Net.DnsEndPoint dns => $"{dns.Host}:{dns.Port}",
+        System.Net.IPEndPoint ip => ip.ToString(),
+        _ => endpoint.ToString() ?? string.Empty,
+    };
+
+    [LoggerMessage(EventId = LogEvents.Join + 1, Level = LogLevel.Information, Message = "Worker {WorkerId} joined for provider {ProviderId} ({TeeKind}, {Model})")]
+    private static partial void LogJoined(ILogger logger, string workerId, string providerId, string teeKind, string model);
+
+    [LoggerMessage(EventId = LogEvents.Join + 2, Level = LogLevel.Warning, Message = "Worker {WorkerId} of provider {ProviderId} refused at join: {Reason} ({Detail})")]
+    private static partial void LogRefused(ILogger logger, string workerId, string providerId, string reason, string detail);
+}

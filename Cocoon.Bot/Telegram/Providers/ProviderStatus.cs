@@ -1,0 +1,151 @@
+using System.Globalization;
+using System.Text;
+using Cocoon.Bot.Dispatch;
+using Cocoon.Bot.Telegram.Accounts;
+using Cocoon.Ledger.Accounts;
+using Cocoon.Network.Access;
+using Cocoon.Network.Providers;
+using Cocoon.Network.Transport;
+
+namespace Cocoon.Bot.Telegram.Providers;
+
+/// <summary>One worker of a provider as /provider status and the JSON endpoint show it.</summary>
+/// <param name="Online">Eligible for jobs right now (registered, attested, policy passed, provider not paused).</param>
+/// <param name="Tier">The attestation it serves under (tdx, simulated); null when it never joined.</param>
+/// <param name="JobsServed">Jobs this run of the worker finished, as its heartbeat reports it.</param>
+/// <param name="Refusal">Why it is not serving (its last refusal), with <paramref name="WhatToDo"/>.</param>
+public sealed record ProviderWorkerStatus(
+    string WorkerId,
+    string State,
+    bool Online,
+    string? Tier,
+    string? Model,
+    long JobsServed,
+    int Running,
+    int MaxConcurrency,
+    string? Refusal,
+    string? RefusalDetail,
+    string? WhatToDo);
+
+/// <summary>What the provider's account received on one UTC day, in nanotons (from the ledger).</summary>
+public sealed record ProviderDayEarnings(DateOnly Day, long Nanotons);
+
+/// <summary>A provider's workers and earnings.</summary>
+public sealed record ProviderStatusReport(
+    string ProviderId,
+    string Name,
+    bool Paused,
+    int PriceCoefficient,
+    IReadOnlyList<ProviderWorkerStatus> Workers,
+    IReadOnlyList<ProviderDayEarnings> EarningsPerDay,
+    long PendingPayoutNanotons);
+
+[System.Text.Json.Serialization.JsonSourceGenerationOptions(System.Text.Json.JsonSerializerDefaults.Web)]
+[System.Text.Json.Serialization.JsonSerializable(typeof(ProviderStatusReport))]
+public sealed partial class ProviderStatusJsonContext : System.Text.Json.Serialization.JsonSerializerContext;
+
+/// <summary>
+/// Builds the provider's report from the join records (state, last refusal), the dispatcher's view (online, tier),
+/// the registry (jobs a worker reports) and the ledger (earnings per day, pending payout).
+/// </summary>
+public sealed class ProviderStatus(
+    WorkerJoins joins,
+    WorkerRegistry registry,
+    IDispatcher dispatcher,
+    ILedger ledger,
+    TimeProvider time,
+    ILedgerAccounts? accounts = null)
+{
+    public const int Days = 7;
+
+    public async Task<ProviderStatusReport> BuildAsync(ProviderInfo provider, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(provider);
+        var served = (await dispatcher.GetModelsAsync(cancellationToken).ConfigureAwait(false))
+            .SelectMany(m => m.Workers.Select(w => (Model: m.Name, Worker: w)))
+            .Where(x => x.Worker.ProviderId == provider.ProviderId)
+            .ToDictionary(x => x.Worker.WorkerId, StringComparer.Ordinal);
+        var live = (await registry.ListAsync(cancellationToken).ConfigureAwait(false)).ToDictionary(w => w.Registration.WorkerId, StringComparer.Ordinal);
+        var workers = new List<ProviderWorkerStatus>();
+        var records = await joins.ListByProviderAsync(provider.ProviderId, cancellationToken).ConfigureAwait(false);
+        foreach (var r in records)
+        {
+            var online = served.TryGetValue(r.WorkerId, out var s);
+            live.TryGetValue(r.WorkerId, out var entry);
+            var refusal = online || r.Reason is null ? null : JoinRefusals.For(r.Reason, r.Detail ?? string.Empty);
+            var state = online ? "online" : r.State == JoinStates.Joined ? entry is null ? "offline" : "not serving" : r.State;
+            workers.Add(new ProviderWorkerStatus(r.WorkerId, state, online, online ? s.Worker.AttestationKind : r.TeeKind, online ? s.Model : r.ModelName,
+                entry?.Load.JobsDone ?? 0, entry?.Load.Running ?? 0, entry?.Load.MaxConcurrency ?? 0, refusal?.Reason, refusal?.Detail, refusal?.WhatToDo));
+        }
+
+        // Workers serving for this provider that did not join (the local development provider has none).
+        foreach (var (id, s) in served.Where(x => records.All(r => r.WorkerId != x.Key)))
+        {
+            live.TryGetValue(id, out var entry);
+            workers.Add(new ProviderWorkerStatus(id, "online", true, s.Worker.AttestationKind, s.Model, entry?.Load.JobsDone ?? 0, s.Worker.Running, s.Worker.MaxConcurrency, null, null, null));
+        }
+
+        var account = AccountId.Provider(provider.ProviderId);
+        var days = new List<ProviderDayEarnings>();
+        if (accounts is not null)
+        {
+            var today = DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
+            long laterReceived = 0;
+            for (var i = 0; i < Days; i++)
+            {
+                var day = today.AddDays(-i);
+                var since = new DateTimeOffset(day.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+                var received = (await accounts.GetActivitySinceAsync(account, since, cancellationToken).ConfigureAwait(false)).Received;
+                days.Add(new ProviderDayEarnings(day, received - laterReceived));
+                laterReceived = received;
+            }
+        }
+
+        var pending = await ledger.GetBalanceAsync(account, cancellationToken).ConfigureAwait(false);
+        return new ProviderStatusReport(provider.ProviderId, provider.Profile.Name, provider.Paused, provider.PriceCoefficient ?? 1000, workers, days, pending);
+    }
+
+    /// <summary>The report as the bot's message.</summary>
+    public static string Format(ProviderStatusReport report)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        var text = new StringBuilder();
+        text.Append(CultureInfo.InvariantCulture, $"{report.ProviderId} · {report.Name} · {(report.Paused ? "PAUSED" : "taking jobs")} · price ×{report.PriceCoefficient / 1000.0:0.###}\n");
+        text.Append(CultureInfo.InvariantCulture, $"Workers online: {report.Workers.Count(w => w.Online)}\n");
+        foreach (var w in report.Workers)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"• {w.WorkerId}: {w.State}");
+            if (w.Model is not null)
+            {
+                text.Append(CultureInfo.InvariantCulture, $", {w.Model}");
+            }
+
+            if (w.Tier is not null)
+            {
+                text.Append(CultureInfo.InvariantCulture, $", tier {w.Tier}");
+            }
+
+            text.Append(CultureInfo.InvariantCulture, $", jobs {w.JobsServed}");
+            if (w.Online)
+            {
+                text.Append(CultureInfo.InvariantCulture, $", load {w.Running}/{w.MaxConcurrency}");
+            }
+
+            text.Append('\n');
+            if (w.Refusal is not null)
+            {
+                text.Append(CultureInfo.InvariantCulture, $"  refused: {w.Refusal} ({w.RefusalDetail})\n  what to do: {w.WhatToDo}\n");
+            }
+        }
+
+        if (report.EarningsPerDay.Count > 0)
+        {
+            text.Append("Earnings per day (UTC): ");
+            text.AppendJoin(", ", report.EarningsPerDay.Select(d => string.Create(CultureInfo.InvariantCulture, $"{d.Day:MM-dd} {Money.Ton(d.Nanotons)}")));
+            text.Append('\n');
+        }
+
+        text.Append(CultureInfo.InvariantCulture, $"Pending payout: {Money.Ton(report.PendingPayoutNanotons)}\n");
+        return text.ToString();
+    }
+}

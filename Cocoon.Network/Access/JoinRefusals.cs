@@ -1,0 +1,48 @@
+namespace Cocoon.Network.Access;
+
+/// <summary>
+/// Every reason a worker may be turned away, in the words the provider reads on the worker's console and in
+/// /provider status, with what to do. The reason codes are the gateway's refusal metric labels.
+/// </summary>
+public static class JoinRefusals
+{
+    public const string TokenRevoked = "token-revoked";
+    public const string Paused = "provider-paused";
+    public const string UntrustedPlatform = "untrusted-platform";
+    public const string UnknownMeasurement = "unknown-measurement";
+    public const string UnknownModel = "unknown-model";
+    public const string WorkerIdTaken = "worker-id-taken";
+    public const string KeyMismatch = "key-mismatch";
+    public const string ProviderMismatch = "provider-mismatch";
+    public const string NotJoined = "not-joined";
+
+    /// <summary>The refusal for a reason code (any code the attestation verifier gives is covered).</summary>
+    public static JoinRefusal For(string reason, string detail) => reason switch
+    {
+        TokenRevoked => new(reason, detail,
+            "This worker token is not registered (or was revoked). Register again with /provider register in the bot and start the worker with the new COCOON_WORKER_TOKEN.", false),
+        Paused => new(reason, detail,
+            "Your provider is paused. Send /provider resume in the bot; the worker waits and starts serving by itself.", true),
+        UntrustedPlatform or "simulated-not-allowed" => new(reason, detail,
+            "This network does not trust this worker's platform. Run the worker in a TEE the network accepts (COCOON_TEE=tdx in an Intel TDX guest), or ask the operator to list your platform key.", false),
+        "tdx-unverifiable" => new(reason, detail,
+            "The network cannot verify this TDX quote. Ask the operator which TDX setup it accepts.", false),
+        UnknownMeasurement => new(reason, detail,
+            "This worker build is not on the network's list of allowed measurements. Install the release the network names (git pull, then ./cocoon worker) or ask the operator to allow this build.", false),
+        UnknownModel => new(reason, detail,
+            "The network does not serve this model. Start the worker with one of the models in the network's policy (COCOON_MODEL or --model).", false),
+        WorkerIdTaken => new(reason, detail,
+            "Another worker holds this worker id. Leave COCOON_WORKER_ID unset (a new id per start) or pick a different one; a stopped worker's id is free again once its registration expires.", true),
+        KeyMismatch => new(reason, detail,
+            "This worker id is pinned to another signing key. Restart the worker so it joins again.", false),
+        ProviderMismatch => new(reason, detail,
+            "The worker's document names another provider than its token. Use the token of the provider this worker belongs to.", false),
+        NotJoined => new(reason, detail,
+            "The worker did not join through the gateway. Start it with ./cocoon worker and COCOON_JOIN_URL.", false),
+        "expired" or "not-yet-valid" => new(reason, detail,
+            "The worker's attestation is not valid now. Check the machine's clock (timedatectl) and restart the worker.", false),
+        "bad-signature" or "evidence-mismatch" or "malformed" => new(reason, detail,
+            "The worker's attestation does not verify. Reinstall the worker (git pull, ./cocoon worker) and try again.", false),
+        _ => new(reason, detail, "Restart the worker; if it is refused again, tell the operator this reason.", false),
+    };
+}

@@ -1,0 +1,24 @@
+using System.Text.RegularExpressions;
+
+namespace Cocoon.Bot.Tests.Join;
+
+/// <summary>The start command the bot prints after /provider register: VAR=value … ./cocoon COMMAND [--flag value …].</summary>
+internal static partial class ProviderInstruction
+{
+    public static (string Command, IReadOnlyDictionary<string, string> Variables) Parse(string message)
+    {
+        var line = message.Split('\n').Single(l => l.Contains("./cocoon ", StringComparison.Ordinal));
+        var variables = new Dictionary<string, string>(StringComparer.Ordinal);
+        var words = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var i = 0;
+        for (; i < words.Length && Assignment().Match(words[i]) is { Success: true } m; i++)
+        {
+            variables[m.Groups[1].Value] = m.Groups[2].Value;
+        }
+
+        return (words[i] + " " + words[i + 1], variables);
+    }
+
+    [GeneratedRegex("^([A-Z_][A-Z0-9_]*)=(.+)$")]
+    private static partial Regex Assignment();
+}

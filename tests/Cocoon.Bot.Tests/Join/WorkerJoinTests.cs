@@ -1,0 +1,215 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Cocoon.Bot.Dispatch;
+using Cocoon.Bot.Tests.Hosting;
+using Cocoon.Bot.Tests.Telegram;
+using Cocoon.Ledger.Ton;
+using Cocoon.Network.Hosting;
+using Cocoon.Testing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Cocoon.Bot.Tests.Join;
+
+/// <summary>
+/// A provider's whole path on a Redis with ACLs on: the bot's /provider register wizard (fake Bot API) issues a token
+/// and an instruction; the instruction's variables start the Cocoon.Worker binary as a separate process with its own
+/// data folder; it joins, serves a request with its own Redis user, shows in /provider status and the JSON endpoint;
+/// a worker on an untrusted platform is refused in words; revoking the token stops the serving worker.
+/// </summary>
+public sealed class WorkerJoinTests
+{
+    private const long Owner = 7101;
+
+    [Fact]
+    public async Task A_worker_joins_with_the_wizards_token_serves_shows_in_status_and_stops_when_revoked()
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(4));
+        var ct = cts.Token;
+        await using var redis = new RedisServer(appendOnly: false, password: "admin-" + Guid.NewGuid().ToString("N"));
+        using var gatewayData = new TempDir("cocoon-join-gw");
+        using var workerData = new TempDir("cocoon-join-worker");
+        using var strangerData = new TempDir("cocoon-join-stranger");
+        var trustedPlatform = Convert.ToHexStringLower(Cocoon.Worker.Attestation.SimulatedTeeProvider.ReadPlatformPublicKey(Path.Combine(workerData.Path, "tee")));
+        await using var api = new FakeBotApi();
+        var port = RedisServer.FreePort();
+        var joinUrl = $"http://127.0.0.1:{port}/v1/network/join";
+        await using var gateway = new GatewayFactory(redis.AdminEndpoint, gatewayData.Path, "sk-cocoon-join-" + Guid.NewGuid().ToString("N"), settings: new Dictionary<string, string?>
+        {
+            ["Redis:Prefix"] = "j" + Guid.NewGuid().ToString("N")[..10] + ":",
+            ["Gateway:TrustedSimulatedPlatformKeys:0"] = trustedPlatform,
+            ["Gateway:AcceptAnySimulatedMeasurement"] = "true",
+            ["Gateway:AllowLocalProvider"] = "true",
+            ["Gateway:RegistryRefresh"] = "00:00:00.100",
+            ["Gateway:ResultPoll"] = "00:00:00.050",
+            ["Gateway:Join:Url"] = joinUrl,
+            ["Telegram:BotToken"] = FakeBotApi.Token,
+            ["Telegram:ApiBaseUrl"] = api.BaseUrl,
+            ["Telegram:RedisPrefix"] = BotHarness.NewPrefix(),
+            ["Telegram:HostKey"] = BotHarness.NewHostKey(),
+            ["Telegram:PollTimeoutSeconds"] = "1",
+        });
+        gateway.Start(port);
+
+        // The wizard, as a provider would go through it.
+        var messageId = 1;
+        async Task<string> SayAsync(string text, Func<string, bool> expect)
+        {
+            var before = api.Calls("sendMessage").Count(c => expect(c.Text!));
+            api.Enqueue(FakeBotApi.TextUpdate(Owner, Owner, text, messageId++));
+            await api.WaitForAsync("sendMessage", c => expect(c.Text!), count: before + 1, timeout: TimeSpan.FromSeconds(60));
+            return api.Calls("sendMessage").Last(c => expect(c.Text!)).Text!;
+        }
+
+        await SayAsync("/provider register", t => t.StartsWith("Let's register", StringComparison.Ordinal));
+        await SayAsync("RTX 4090", t => t.StartsWith("2/5", StringComparison.Ordinal));
+        await SayAsync("24", t => t.StartsWith("3/5", StringComparison.Ordinal));
+        await SayAsync("eu", t => t.StartsWith("4/5", StringComparison.Ordinal));
+        await SayAsync("1", t => t.StartsWith("5/5", StringComparison.Ordinal));
+        var address = new TonAddress(0, Enumerable.Range(1, 32).Select(i => (byte)i).ToArray()).ToFriendly();
+        var registered = await SayAsync(address, t => t.StartsWith("Registered provider", StringComparison.Ordinal));
+        var (command, variables) = ProviderInstruction.Parse(registered);
+        Assert.Equal("./cocoon worker", command);
+        Assert.Equal(joinUrl, variables["COCOON_JOIN_URL"]);
+        var token = variables["COCOON_WORKER_TOKEN"];
+
+        // A worker on a platform the network does not trust is refused before it loads anything, in words, exit 3.
+        using (var stranger = WorkerProcess.Start(variables, strangerData.Path, "w-stranger"))
+        {
+            await stranger.Process.WaitForExitAsync(ct);
+            Assert.Equal(3, stranger.Process.ExitCode);
+            Assert.Contains("the network refused this worker: untrusted-platform", stranger.Output, StringComparison.Ordinal);
+            Assert.Contains("what to do:", stranger.Output, StringComparison.Ordinal);
+        }
+
+        // The provider's worker, as a separate process with its own data folder, started only with what the bot printed.
+        using var worker = WorkerProcess.Start(variables, workerData.Path, "w-provider");
+        var directory = gateway.Services.GetRequiredService<WorkerDirectory>();
+        while (!directory.Eligible.Any(w => w.Document.WorkerId == "w-provider"))
+        {
+            Assert.False(worker.Process.HasExited, "the worker exited: " + worker.Output);
+            await Task.Delay(100, ct);
+        }
+
+        var eligible = directory.Eligible.Single(w => w.Document.WorkerId == "w-provider");
+        Assert.NotEqual("local", eligible.ProviderId);
+        Assert.Contains("joined the network as worker w-provider", worker.Output, StringComparison.Ordinal);
+
+        // It serves a request (the whole path with ACLs on).
+        using var http = gateway.CreateApiClient();
+        using var response = await http.PostAsync("v1/chat/completions", new StringContent(
+            $$"""{"model":"{{eligible.Document.ModelName}}","messages":[{"role":"user","content":"Once upon a time"}],"max_tokens":8}""", Encoding.UTF8, "application/json"), ct);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using (var completion = JsonDocument.Parse(await response.Content.ReadAsStringAsync(ct)))
+        {
+            Assert.True(completion.RootElement.GetProperty("usage").GetProperty("completion_tokens").GetInt32() > 0);
+        }
+
+        // /provider status names the worker online with its tier and the stranger's refusal with what to do.
+        var status = await SayAsync("/provider status", t => t.Contains("w-provider: online", StringComparison.Ordinal));
+        Assert.Contains("tier simulated", status, StringComparison.Ordinal);
+        Assert.Contains("w-stranger: refused", status, StringComparison.Ordinal);
+        Assert.Contains("refused: untrusted-platform", status, StringComparison.Ordinal);
+
+        // The JSON endpoint, with the worker token.
+        using (var anonymous = new HttpClient { BaseAddress = gateway.BaseAddress })
+        {
+            using var unauthorized = await anonymous.GetAsync("v1/provider/status", ct);
+            Assert.Equal(HttpStatusCode.Unauthorized, unauthorized.StatusCode);
+            using var request = new HttpRequestMessage(HttpMethod.Get, "v1/provider/status");
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+            using var json = await anonymous.SendAsync(request, ct);
+            using var report = JsonDocument.Parse(await json.Content.ReadAsStringAsync(ct));
+            var workers = report.RootElement.GetProperty("workers").EnumerateArray().ToList();
+            Assert.True(workers.Single(w => w.GetProperty("workerId").GetString() == "w-provider").GetProperty("online").GetBoolean());
+            Assert.Equal("untrusted-platform", workers.Single(w => w.GetProperty("workerId").GetString() == "w-stranger").GetProperty("refusal").GetString());
+            Assert.Equal(7, report.RootElement.GetProperty("earningsPerDay").GetArrayLength());
+        }
+
+        // Revoking the token deletes the worker's Redis user at once: its next heartbeat fails, it asks the gateway
+        // why, prints the reason and exits 3; the gateway stops offering it.
+        await SayAsync("/provider revoke", t => t.Contains("the old worker token is revoked", StringComparison.Ordinal));
+        await worker.Process.WaitForExitAsync(ct);
+        Assert.Equal(3, worker.Process.ExitCode);
+        Assert.Contains("the network refused this worker: token-revoked", worker.Output, StringComparison.Ordinal);
+        await directory.RefreshAsync(ct);
+        Assert.DoesNotContain(directory.Eligible, w => w.Document.WorkerId == "w-provider");
+    }
+
+    /// <summary>The built Cocoon.Worker with `join`, given only the instruction's variables plus its data folder and test pacing.</summary>
+    private sealed class WorkerProcess : IDisposable
+    {
+        private readonly StringBuilder _output = new();
+
+        private WorkerProcess(Process process) => Process = process;
+
+        public Process Process { get; }
+
+        public string Output
+        {
+            get
+            {
+                lock (_output)
+                {
+                    return _output.ToString();
+                }
+            }
+        }
+
+        public static WorkerProcess Start(IReadOnlyDictionary<string, string> variables, string dataDir, string workerId)
+        {
+            var configuration = AppContext.BaseDirectory.Contains("/Release/", StringComparison.Ordinal) ? "Release" : "Debug";
+            var exe = Path.Combine(SharedFiles.RepoRoot, "Cocoon.Worker", "bin", configuration, "net10.0", "Cocoon.Worker");
+            var psi = new ProcessStartInfo(exe) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+            psi.ArgumentList.Add("join");
+            foreach (var name in CocoonEnvironment.Variables.Keys.Where(n => n != "COCOON_LLAMA_LIB_DIR" && n != "COCOON_LLAMA_BACKEND"))
+            {
+                psi.Environment.Remove(name);
+            }
+
+            foreach (var (name, value) in variables)
+            {
+                psi.Environment[name] = value;
+            }
+
+            psi.Environment["COCOON_MODEL"] = SharedFiles.SmallModel;
+            psi.Environment["COCOON_DATA"] = dataDir;
+            psi.Environment["COCOON_WORKER_ID"] = workerId;
+            psi.Environment["Worker__HeartbeatInterval"] = "00:00:00.200";
+            psi.Environment["Worker__HeartbeatTtl"] = "00:00:01";
+            psi.Environment["Worker__JobPoll"] = "00:00:00.050";
+            psi.Environment["Llama__Threads"] = "1";
+            psi.Environment["Llama__MaxConcurrency"] = "2";
+            var worker = new WorkerProcess(Process.Start(psi) ?? throw new InvalidOperationException("Cocoon.Worker did not start"));
+            worker.Process.OutputDataReceived += (_, e) => worker.Append(e.Data);
+            worker.Process.ErrorDataReceived += (_, e) => worker.Append(e.Data);
+            worker.Process.BeginOutputReadLine();
+            worker.Process.BeginErrorReadLine();
+            return worker;
+        }
+
+        private void Append(string? line)
+        {
+            if (line is not null)
+            {
+                lock (_output)
+                {
+                    _output.AppendLine(line);
+                }
+            }
+        }
+
+        public void Dispose()
+        {
+            if (!Process.HasExited)
+            {
+                Process.Kill(entireProcessTree: true);
+                Process.WaitForExit();
+            }
+
+            Process.Dispose();
+        }
+    }
+}
