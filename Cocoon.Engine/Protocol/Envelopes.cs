@@ -126,4 +126,6 @@ public static class JobBinding
 [JsonSerializable(typeof(WorkerLoad))]
 [JsonSerializable(typeof(DeadLetter))]
 [JsonSerializable(typeof(GenerationRequest))]
+[JsonSerializable(typeof(EmbeddingRequest))]
+[JsonSerializable(typeof(EmbeddingResult))]
 public sealed partial class WireJsonContext : JsonSerializerContext;

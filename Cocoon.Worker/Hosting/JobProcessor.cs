@@ -23,7 +23,7 @@ namespace Cocoon.Worker.Hosting;
 /// result stream, and only then acknowledge the entry. Garbage and jobs this worker cannot open go to the dead-letter
 /// stream; in every refusal the gateway is told (with a reason code, never text) so it can re-dispatch at once.
 /// </summary>
-public sealed class JobProcessor(
+public sealed partial class JobProcessor(
     IInferenceService inference,
     JobStreams jobs,
     ResultStreams results,
@@ -150,6 +150,13 @@ public sealed class JobProcessor(
             catch (CryptographicException)
             {
                 await RefuseAsync(session, entry, job, "undecryptable", deadLetter: true, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+
+            if (inference is Embeddings.IEmbeddingService embedder)
+            {
+                // An embedding worker's jobs are embedding requests (the model hash the job is bound to says so).
+                await EmbedAsync(session, entry, job, context, plaintext, embedder, cancellationToken).ConfigureAwait(false);
                 return;
             }
 

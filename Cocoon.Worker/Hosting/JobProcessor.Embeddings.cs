@@ -1,0 +1,130 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Cocoon.Engine.Attestation;
+using Cocoon.Engine.Crypto;
+using Cocoon.Engine.Protocol;
+using Cocoon.Worker.Embeddings;
+using StackExchange.Redis;
+
+namespace Cocoon.Worker.Hosting;
+
+/// <summary>
+/// The embedding path of a job: the opened plaintext is an <see cref="EmbeddingRequest"/>; the answer is one sealed
+/// final chunk (the <see cref="EmbeddingResult"/> JSON) and a receipt that bills the input tokens (no completion
+/// tokens). Refusals, cancellation and deadlines work as for generation.
+/// </summary>
+public sealed partial class JobProcessor
+{
+    private async Task EmbedAsync(
+        WorkerSession session, Network.Transport.JobEntry entry, JobEnvelope job, HpkeRecipientContext context, byte[] plaintext, IEmbeddingService embedder,
+        CancellationToken cancellationToken)
+    {
+        EmbeddingRequest? request;
+        try
+        {
+            request = JsonSerializer.Deserialize(plaintext, WireJsonContext.Default.EmbeddingRequest);
+        }
+        catch (JsonException)
+        {
+            request = null;
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(plaintext);
+        }
+
+        if (request?.Inputs is null)
+        {
+            await RefuseAsync(session, entry, job, "invalid-request", deadLetter: true, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        if (EmbeddingRules.Check(request) is not null)
+        {
+            await RefuseAsync(session, entry, job, "invalid-request", deadLetter: false, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        using var sealer = ChunkSealer.Create(context, job.RequestId);
+        var started = time.GetUtcNow();
+        var stopwatch = Stopwatch.StartNew();
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(Max(job.Deadline - started, TimeSpan.Zero));
+        using var cancelled = new CancellationTokenSource();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, cancelled.Token);
+        var key = (job.RequestId, job.Attempt);
+        _running[key] = cancelled;
+        Interlocked.MemoryBarrier();
+        if (_cancelledEarly.TryRemove(key, out _))
+        {
+            CancelRunning(cancelled);
+        }
+
+        EmbeddingResult result;
+        try
+        {
+            result = await embedder.EmbedAsync(request, stop.Token).ConfigureAwait(false);
+        }
+        catch (InputTooLongException e)
+        {
+            // Only the numbers travel: the gateway names them in its 400.
+            await RefuseAsync(session, entry, job, e.ReasonCode, deadLetter: false, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        catch (ArgumentException)
+        {
+            await RefuseAsync(session, entry, job, "invalid-request", deadLetter: false, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            await RefuseAsync(session, entry, job, cancelled.IsCancellationRequested ? "cancelled" : "expired", deadLetter: false, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        catch (Exception e) when (e is not OperationCanceledException and not RedisException and not ResultUndeliverableException)
+        {
+            WorkerLog.JobFailed(logger, job.RequestId, job.Attempt, e);
+            await RefuseAsync(session, entry, job, "worker-failed", deadLetter: false, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        finally
+        {
+            _running.TryRemove(key, out _);
+        }
+
+        var answer = JsonSerializer.SerializeToUtf8Bytes(result, WireJsonContext.Default.EmbeddingResult);
+        // JSON (the vectors as base64 inside) is UTF-8 text, as the gateway's attempt reader expects of every chunk.
+        SealedChunk last;
+        try
+        {
+            last = sealer.Seal(answer, isFinal: true);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(answer);
+        }
+
+        var tokens = result.TokenCounts.Sum();
+        var receipt = new UsageReceipt
+        {
+            RequestId = job.RequestId,
+            WorkerId = session.WorkerId,
+            ModelSha256 = session.ModelSha256,
+            PromptTokens = tokens,
+            CompletionTokens = 0,
+            FinishReason = FinishReason.Stop,
+            ChunksSha256 = sealer.TranscriptHash,
+            WorkerStartedAt = started,
+            WorkerFinishedAt = time.GetUtcNow(),
+        }.Sign(session.Identity);
+        var final = Result(job, session, ResultKind.Final, last.Sequence, last.Ciphertext) with { Receipt = Encoding.UTF8.GetBytes(receipt.ToJson()) };
+        await RetryAsync(job, ct => results.AppendAndAcknowledgeAsync(job.ReplyTo, final, session.WorkerId, entry.EntryId, ct), cancellationToken).ConfigureAwait(false);
+
+        var elapsed = stopwatch.Elapsed.TotalMilliseconds;
+        var done = Interlocked.Increment(ref _jobsDone);
+        Volatile.Write(ref _averageMs, done == 1 ? elapsed : (0.8 * Volatile.Read(ref _averageMs)) + (0.2 * elapsed));
+        WorkerLog.JobDone(logger, job.RequestId, job.Attempt, tokens, 0, FinishReason.Stop.ToString(), elapsed);
+    }
+}
