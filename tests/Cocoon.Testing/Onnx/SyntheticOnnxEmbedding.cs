@@ -233,9 +233,11 @@ public static class SyntheticOnnxEmbedding
             "the", "a", "an", "and", "or", "of", "to", "in", "on", "is", "it", "was", "for", "with", "as", "at", "by", "from",
             "cat", "dog", "sat", "mat", "once", "upon", "time", "there", "who", "what", "how", "why", "private", "network",
             "telegram", "ton", "model", "embed", "vector", "search", "query", "knowledge", "base", "cache", "hello", "world",
-            "##s", "##ed", "##ing", "##ly", "##er", "##est", "##ion", "##ings",
+            "##ed", "##ing", "##ly", "##er", "##est", "##ion", "##ings",
         ]);
-        return vocab;
+
+        // A vocabulary lists each token once (BertTokenizer refuses duplicates).
+        return [.. vocab.Distinct(StringComparer.Ordinal)];
     }
 
     /// <summary>A fixed-seed generator, so the weights do not depend on System.Random's algorithm across .NET versions.</summary>
