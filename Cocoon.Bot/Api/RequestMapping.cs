@@ -126,7 +126,7 @@ internal static class RequestMapping
             Timeout(r.Timeout, options));
     }
 
-    private static string RequireModel(string? model) =>
+    internal static string RequireModel(string? model) =>
         string.IsNullOrWhiteSpace(model)
             ? throw ApiProblem.Invalid("'model' is required; GET /v1/models lists the served models.", "model", "missing_required_parameter")
             : model;
@@ -185,14 +185,14 @@ internal static class RequestMapping
         };
     }
 
-    private static int MaxCoefficient(int? value) => value switch
+    internal static int MaxCoefficient(int? value) => value switch
     {
         null => DefaultMaxCoefficient,
         < 1 or > 1_000_000 => throw ApiProblem.Invalid("'max_coefficient' must be between 1 and 1000000 (1000 = 1.0x the base price).", "max_coefficient", "invalid_value"),
         _ => value.Value,
     };
 
-    private static TimeSpan Timeout(double? seconds, GatewayOptions options) => seconds switch
+    internal static TimeSpan Timeout(double? seconds, GatewayOptions options) => seconds switch
     {
         null => TimeSpan.FromSeconds(Math.Min(120, options.MaxTimeoutSeconds)),
         { } s when !double.IsFinite(s) || s <= 0 || s > options.MaxTimeoutSeconds =>
