@@ -57,7 +57,7 @@ public sealed class PrivacyProofTests(FullStackFixture stack) : IClassFixture<Fu
         }
 
         var haystacks = new List<(string Where, byte[] Bytes)>();
-        haystacks.AddRange(await RedisContentsAsync());
+        haystacks.AddRange(await RedisContentsAsync(stack.Redis));
         haystacks.AddRange(Files(stack.Data.Path));
         haystacks.AddRange(Files(stack.Redis.DataDir));
         haystacks.Add(("logs", Encoding.UTF8.GetBytes(string.Join('\n', stack.Logs.Lines))));
@@ -86,7 +86,7 @@ public sealed class PrivacyProofTests(FullStackFixture stack) : IClassFixture<Fu
     }
 
     /// <summary>The canary as UTF-8, UTF-16, hex (both cases) and base64 at every byte alignment.</summary>
-    private static IEnumerable<(string Kind, byte[] Bytes)> Encodings(string canary)
+    internal static IEnumerable<(string Kind, byte[] Bytes)> Encodings(string canary)
     {
         var utf8 = Encoding.UTF8.GetBytes(canary);
         yield return ("canary", utf8);
@@ -105,9 +105,9 @@ public sealed class PrivacyProofTests(FullStackFixture stack) : IClassFixture<Fu
     }
 
     /// <summary>Every key on the server (not only our prefix), its name and its values, by type.</summary>
-    private async Task<List<(string Where, byte[] Bytes)>> RedisContentsAsync()
+    internal static async Task<List<(string Where, byte[] Bytes)>> RedisContentsAsync(Cocoon.Testing.RedisServer redis)
     {
-        using var connection = stack.Redis.Connect();
+        using var connection = redis.Connect();
         var server = connection.GetServer(connection.GetEndPoints()[0]);
         var db = connection.GetDatabase();
         var result = new List<(string, byte[])>();
@@ -166,7 +166,7 @@ public sealed class PrivacyProofTests(FullStackFixture stack) : IClassFixture<Fu
 
     private static byte[] Concat(RedisValue a, RedisValue b) => [.. (byte[])a!, 0, .. (byte[])b!];
 
-    private static IEnumerable<(string Where, byte[] Bytes)> Files(string root)
+    internal static IEnumerable<(string Where, byte[] Bytes)> Files(string root)
     {
         foreach (var file in Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories))
         {

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Text.Json;
 using Cocoon.Engine.Protocol;
 using Cocoon.Testing;
 using Cocoon.Testing.Onnx;
@@ -22,8 +21,6 @@ public sealed class EmbeddingServiceTests
     /// float64 pooling in JavaScript: elements of these unit vectors agree to 1e-5 absolute (they are ~0.2 in size).
     /// </summary>
     public const float Tolerance = 1e-5f;
-
-    private static readonly NodeFolder Reference = new(Path.Combine("tests", "Cocoon.Worker.Tests", "Embeddings", "node"), "onnxruntime-node");
 
     internal static readonly string[] Texts =
     [
@@ -76,24 +73,6 @@ public sealed class EmbeddingServiceTests
 
     private static EmbeddingRequest Request(params string[] texts) => new() { Inputs = [.. texts.Select(t => new EmbeddingInput { Text = t })] };
 
-    private static async Task<(int[][] Ids, double[][] Vectors)> NodeAsync(string dir, string pooling, bool normalize, string[] texts)
-    {
-        var stdin = JsonSerializer.Serialize(new
-        {
-            model = Path.Combine(dir, SyntheticOnnxEmbedding.ModelFile),
-            vocab = Path.Combine(dir, SyntheticOnnxEmbedding.VocabFile),
-            inputs = texts,
-            pooling,
-            normalize,
-        });
-        var result = await Reference.RunAsync("embed.mjs", stdin: stdin);
-        Assert.True(result.ExitCode == 0, result.Stderr);
-        using var doc = JsonDocument.Parse(result.Stdout);
-        var ids = doc.RootElement.GetProperty("ids").EnumerateArray().Select(r => r.EnumerateArray().Select(x => x.GetInt32()).ToArray()).ToArray();
-        var vectors = doc.RootElement.GetProperty("vectors").EnumerateArray().Select(r => r.EnumerateArray().Select(x => x.GetDouble()).ToArray()).ToArray();
-        return (ids, vectors);
-    }
-
     [Theory]
     [InlineData("mean", true)]
     [InlineData("cls", false)]
@@ -105,7 +84,7 @@ public sealed class EmbeddingServiceTests
 
         // All five in one request: they run as one padded batch.
         var result = await service.EmbedAsync(Request(Texts), CancellationToken.None);
-        var (ids, expected) = await NodeAsync(data.File("synthetic-embed"), pooling, normalize, Texts);
+        var (ids, expected) = await NodeEmbeddingReference.EmbedAsync(data.File("synthetic-embed"), pooling, normalize, Texts);
 
         Assert.Equal(SyntheticOnnxEmbedding.Dimensions, result.Dimensions);
         Assert.Equal(ids.Select(r => r.Length), result.TokenCounts);
@@ -164,7 +143,7 @@ public sealed class EmbeddingServiceTests
         using var data = new TempDir("cocoon-embed");
         using var host = await StartAsync(data);
         var service = host.Services.GetRequiredService<IEmbeddingService>();
-        var (ids, _) = await NodeAsync(data.File("synthetic-embed"), "mean", true, ["The cats sat on the mat."]);
+        var (ids, _) = await NodeEmbeddingReference.EmbedAsync(data.File("synthetic-embed"), "mean", true, ["The cats sat on the mat."]);
         var tokens = ids[0][1..^1];
 
         var alone = Vectors(await service.EmbedAsync(Request("The cats sat on the mat."), CancellationToken.None))[0];
