@@ -8,5 +8,6 @@ var benchmarks = new SortedDictionary<string, Func<BenchContext, Task>>(StringCo
     ["llama"] = LlamaBenchmark.RunAsync,
     ["llama-q8"] = LlamaBenchmark.RunLargeAsync,
     ["dispatch"] = Cocoon.Bench.Dispatch.DispatchBenchmark.RunAsync,
+    ["embeddings"] = Cocoon.Bench.Embeddings.EmbeddingBenchmark.RunAsync,
 };
 return await BenchRunner.RunAsync(benchmarks, args);

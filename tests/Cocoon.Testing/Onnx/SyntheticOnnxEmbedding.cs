@@ -31,22 +31,29 @@ public static class SyntheticOnnxEmbedding
     /// </summary>
     public static IReadOnlyList<string> Vocabulary { get; } = BuildVocabulary();
 
-    /// <summary>Writes model.onnx and vocab.txt into <paramref name="directory"/> (created) and returns the model path.</summary>
-    public static string Write(string directory)
+    /// <summary>
+    /// Writes model.onnx and vocab.txt into <paramref name="directory"/> (created) and returns the model path. The
+    /// defaults make the small test model; benchmarks ask for a wider one with feed-forward blocks
+    /// (<see cref="ModelBytes"/>), so ONNX Runtime has real work to do.
+    /// </summary>
+    public static string Write(string directory, int dimensions = Dimensions, int blocks = 0)
     {
         Directory.CreateDirectory(directory);
         var model = Path.Combine(directory, ModelFile);
-        File.WriteAllBytes(model, ModelBytes());
+        File.WriteAllBytes(model, ModelBytes(dimensions, blocks));
         File.WriteAllText(Path.Combine(directory, VocabFile), string.Join('\n', Vocabulary) + "\n");
         return model;
     }
 
-    /// <summary>The ModelProto bytes (deterministic).</summary>
-    public static byte[] ModelBytes()
+    /// <summary>
+    /// The ModelProto bytes (deterministic). <paramref name="blocks"/> adds that many residual feed-forward blocks
+    /// (LayerNormalization, MatMul to 4x width, Tanh, MatMul back, Add) before the last MatMul.
+    /// </summary>
+    public static byte[] ModelBytes(int dimensions = Dimensions, int blocks = 0)
     {
         var random = new Xorshift(20261124);
         var vocab = Vocabulary.Count;
-        const int d = Dimensions;
+        var d = dimensions;
         var graph = new Proto();
         Node(graph, "Gather", ["word_embeddings", "input_ids"], ["tok"], ("axis", 0L));
         Node(graph, "Shape", ["input_ids"], ["ids_shape"]);
@@ -65,7 +72,18 @@ public static class SyntheticOnnxEmbedding
         Node(graph, "Add", ["h0", "dense_bias"], ["h1"]);
         Node(graph, "Tanh", ["h1"], ["h2"]);
         Node(graph, "LayerNormalization", ["h2", "ln_weight", "ln_bias"], ["h3"], ("axis", -1L), ("epsilon", 1e-5f));
-        Node(graph, "MatMul", ["h3", "output_weight"], ["last_hidden_state"]);
+        var last = "h3";
+        for (var b = 0; b < blocks; b++)
+        {
+            Node(graph, "LayerNormalization", [last, "ln_weight", "ln_bias"], [$"b{b}_ln"], ("axis", -1L), ("epsilon", 1e-5f));
+            Node(graph, "MatMul", [$"b{b}_ln", $"b{b}_up"], [$"b{b}_wide"]);
+            Node(graph, "Tanh", [$"b{b}_wide"], [$"b{b}_act"]);
+            Node(graph, "MatMul", [$"b{b}_act", $"b{b}_down"], [$"b{b}_narrow"]);
+            Node(graph, "Add", [last, $"b{b}_narrow"], [$"b{b}_out"]);
+            last = $"b{b}_out";
+        }
+
+        Node(graph, "MatMul", [last, "output_weight"], ["last_hidden_state"]);
         graph.String(2, "cocoon-synthetic-bert");
         graph.Message(5, FloatTensor("word_embeddings", [vocab, d], random.Floats(vocab * d, 1f)));
         graph.Message(5, FloatTensor("position_embeddings", [MaxPositions, d], random.Floats(MaxPositions * d, 0.5f)));
@@ -74,6 +92,12 @@ public static class SyntheticOnnxEmbedding
         graph.Message(5, FloatTensor("ln_weight", [d], [.. random.Floats(d, 0.2f).Select(x => 1f + x)]));
         graph.Message(5, FloatTensor("ln_bias", [d], random.Floats(d, 0.1f)));
         graph.Message(5, FloatTensor("output_weight", [d, d], random.Floats(d * d, 0.3f)));
+        for (var b = 0; b < blocks; b++)
+        {
+            graph.Message(5, FloatTensor($"b{b}_up", [d, 4 * d], random.Floats(4 * d * d, 0.1f)));
+            graph.Message(5, FloatTensor($"b{b}_down", [4 * d, d], random.Floats(4 * d * d, 0.05f)));
+        }
+
         graph.Message(5, Int64Tensor("zero", [], [0]));
         graph.Message(5, Int64Tensor("one", [], [1]));
         graph.Message(5, Int64Tensor("last_axis", [1], [-1]));
