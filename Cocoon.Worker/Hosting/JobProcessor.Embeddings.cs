@@ -17,6 +17,9 @@ namespace Cocoon.Worker.Hosting;
 /// </summary>
 public sealed partial class JobProcessor
 {
+    /// <summary>Well inside the gateway's default stall timeout (60 s).</summary>
+    private static readonly TimeSpan KeepAliveInterval = TimeSpan.FromSeconds(10);
+
     private async Task EmbedAsync(
         WorkerSession session, Network.Transport.JobEntry entry, JobEnvelope job, HpkeRecipientContext context, byte[] plaintext, IEmbeddingService embedder,
         CancellationToken cancellationToken)
@@ -65,7 +68,20 @@ public sealed partial class JobProcessor
         EmbeddingResult result;
         try
         {
-            result = await embedder.EmbedAsync(request, stop.Token).ConfigureAwait(false);
+            var embedding = embedder.EmbedAsync(request, stop.Token);
+            while (!embedding.IsCompleted && !stop.IsCancellationRequested)
+            {
+                // A big request answers only at the end: an empty sealed chunk now and then tells the gateway the job
+                // is alive, so its stall timeout does not give up on a worker that is busy embedding.
+                await Task.WhenAny(embedding, Task.Delay(KeepAliveInterval, time, stop.Token)).ConfigureAwait(false);
+                if (!embedding.IsCompleted && !stop.IsCancellationRequested)
+                {
+                    var alive = sealer.Seal([], isFinal: false);
+                    await AppendAsync(job, Result(job, session, ResultKind.Chunk, alive.Sequence, alive.Ciphertext), cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            result = await embedding.ConfigureAwait(false);
         }
         catch (InputTooLongException e)
         {
