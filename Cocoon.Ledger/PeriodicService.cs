@@ -38,6 +38,6 @@ public abstract partial class PeriodicService(TimeProvider clock, ILogger logger
         while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
     }
 
-    [LoggerMessage(EventId = 5001, Level = LogLevel.Warning, Message = "{Service}: a round failed; retrying at the next interval")]
+    [LoggerMessage(EventId = LogEvents.Services + 1, Level = LogLevel.Warning, Message = "{Service}: a round failed; retrying at the next interval")]
     private static partial void LogRoundFailed(ILogger logger, string service, Exception exception);
 }

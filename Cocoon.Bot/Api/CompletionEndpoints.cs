@@ -74,6 +74,7 @@ internal static class CompletionEndpoints
                 Generation = mapped.Generation,
                 MaxCoefficient = mapped.MaxCoefficient,
                 Timeout = mapped.Timeout,
+                Conversation = mapped.Conversation,
             };
             var writer = new CompletionResponseWriter(context, requestId, served.Name, chat, time.GetUtcNow().ToUnixTimeSeconds());
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
@@ -127,7 +128,8 @@ internal static class CompletionEndpoints
                             var gatewayEnd = time.GetUtcNow();
                             var info = new CocoonInfo(requestId, receipt.WorkerId, receipt.ProviderId, receipt.AttestationKind,
                                 receipt.GatewayStart == default ? gatewayStart : receipt.GatewayStart, receipt.WorkerStart, receipt.WorkerEnd, gatewayEnd);
-                            var usage = new UsageDto(receipt.PromptTokens, receipt.CompletionTokens, receipt.PromptTokens + receipt.CompletionTokens, receipt.TotalCostNanotons);
+                            var usage = new UsageDto(receipt.PromptTokens, receipt.CompletionTokens, receipt.PromptTokens + receipt.CompletionTokens, receipt.TotalCostNanotons,
+                                new PromptTokensDetails(receipt.CachedPromptTokens));
                             metrics.Answered(served.Name, receipt.PromptTokens, receipt.CompletionTokens, receipt.WorkerEnd - receipt.WorkerStart);
                             ApiLog.Answered(logger, requestId, served.Name, receipt.WorkerId, receipt.AttestationKind, receipt.PromptTokens, receipt.CompletionTokens, receipt.TotalCostNanotons, Finish(receipt.FinishReason));
                             if (mapped.Stream)

@@ -6,14 +6,13 @@ namespace Cocoon.Bot.Api;
 // The wire shapes of the OpenAI-compatible API. Requests list every field OpenAI clients send, so that an unknown
 // field can be refused (as the reference API does) while a known-but-unsupported one gets a precise message.
 
-internal sealed class ChatCompletionRequest
+/// <summary>The fields chat and text completions share: the model, streaming, sampling and Cocoon's extensions.</summary>
+internal abstract class GenerationRequestDto
 {
     public string? Model { get; set; }
-    public List<ChatMessageDto>? Messages { get; set; }
     public bool? Stream { get; set; }
     public StreamOptionsDto? StreamOptions { get; set; }
     public int? MaxTokens { get; set; }
-    public int? MaxCompletionTokens { get; set; }
     public float? Temperature { get; set; }
     public float? TopP { get; set; }
     public int? TopK { get; set; }
@@ -27,16 +26,8 @@ internal sealed class ChatCompletionRequest
     public List<string>? Stop { get; set; }
 
     public int? N { get; set; }
-    public bool? Logprobs { get; set; }
-    public int? TopLogprobs { get; set; }
     public string? User { get; set; }
-    public JsonElement? Tools { get; set; }
-    public JsonElement? ToolChoice { get; set; }
-    public bool? ParallelToolCalls { get; set; }
-    public JsonElement? ResponseFormat { get; set; }
     public JsonElement? LogitBias { get; set; }
-    public JsonElement? Metadata { get; set; }
-    public bool? Store { get; set; }
 
     /// <summary>Cocoon extension: the highest worker price coefficient accepted (1000 = 1.0x).</summary>
     public int? MaxCoefficient { get; set; }
@@ -45,37 +36,29 @@ internal sealed class ChatCompletionRequest
     public double? Timeout { get; set; }
 }
 
-internal sealed class CompletionRequest
+internal sealed class ChatCompletionRequest : GenerationRequestDto
 {
-    public string? Model { get; set; }
+    public List<ChatMessageDto>? Messages { get; set; }
+    public int? MaxCompletionTokens { get; set; }
+    public bool? Logprobs { get; set; }
+    public int? TopLogprobs { get; set; }
+    public JsonElement? Tools { get; set; }
+    public JsonElement? ToolChoice { get; set; }
+    public bool? ParallelToolCalls { get; set; }
+    public JsonElement? ResponseFormat { get; set; }
+    public JsonElement? Metadata { get; set; }
+    public bool? Store { get; set; }
+}
 
+internal sealed class CompletionRequest : GenerationRequestDto
+{
     [JsonConverter(typeof(StringOrArrayConverter))]
     public List<string>? Prompt { get; set; }
 
-    public bool? Stream { get; set; }
-    public StreamOptionsDto? StreamOptions { get; set; }
-    public int? MaxTokens { get; set; }
-    public float? Temperature { get; set; }
-    public float? TopP { get; set; }
-    public int? TopK { get; set; }
-    public float? MinP { get; set; }
-    public float? RepetitionPenalty { get; set; }
-    public float? PresencePenalty { get; set; }
-    public float? FrequencyPenalty { get; set; }
-    public long? Seed { get; set; }
-
-    [JsonConverter(typeof(StringOrArrayConverter))]
-    public List<string>? Stop { get; set; }
-
-    public int? N { get; set; }
     public int? BestOf { get; set; }
     public bool? Echo { get; set; }
     public int? Logprobs { get; set; }
     public string? Suffix { get; set; }
-    public string? User { get; set; }
-    public JsonElement? LogitBias { get; set; }
-    public int? MaxCoefficient { get; set; }
-    public double? Timeout { get; set; }
 }
 
 internal sealed class StreamOptionsDto
@@ -135,8 +118,13 @@ internal sealed record TextCompletionResponse(
 
 internal sealed record TextChoice(string Text, int Index, [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] object? Logprobs, [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? FinishReason);
 
-/// <summary>OpenAI's usage plus what the caller paid, in nanotons, as actually posted by the ledger.</summary>
-internal sealed record UsageDto(int PromptTokens, int CompletionTokens, int TotalTokens, long TotalCost);
+/// <summary>
+/// OpenAI's usage plus what the caller paid, in nanotons, as actually posted by the ledger. prompt_tokens_details
+/// .cached_tokens: prompt tokens the worker's prefix cache served (billed at the cached-prompt price), as OpenAI reports them.
+/// </summary>
+internal sealed record UsageDto(int PromptTokens, int CompletionTokens, int TotalTokens, long TotalCost, PromptTokensDetails PromptTokensDetails);
+
+internal sealed record PromptTokensDetails(int CachedTokens);
 
 /// <summary>Who answered and when: the same facts as the X-Cocoon-* headers, for streams whose headers left early.</summary>
 internal sealed record CocoonInfo(

@@ -4,7 +4,8 @@ using Cocoon.Engine.Protocol;
 namespace Cocoon.Bot.Api;
 
 /// <summary>What an OpenAI request becomes before dispatch: the generation, the model and the caller's limits.</summary>
-internal sealed record MappedRequest(string Model, GenerationRequest Generation, bool Stream, bool IncludeUsage, int MaxCoefficient, TimeSpan Timeout);
+/// <param name="Conversation">Which of the caller's conversations this is, for the prefix cache (see DispatchRequest.Conversation).</param>
+internal sealed record MappedRequest(string Model, GenerationRequest Generation, bool Stream, bool IncludeUsage, int MaxCoefficient, TimeSpan Timeout, string? Conversation = null);
 
 /// <summary>
 /// Validates OpenAI request bodies and maps them onto the shared <see cref="GenerationRequest"/>: the API's own shape
@@ -71,14 +72,32 @@ internal static class RequestMapping
         }
 
         var maxTokensParam = r.MaxCompletionTokens is null ? "max_tokens" : "max_completion_tokens";
-        var sampling = Sampling(r.MaxCompletionTokens ?? r.MaxTokens ?? options.DefaultMaxTokens, r.Temperature, r.TopP, r.TopK, r.MinP, r.RepetitionPenalty, r.PresencePenalty, r.FrequencyPenalty, r.Seed, r.Stop, r.N);
-        return new MappedRequest(
-            model,
-            Checked(new GenerationRequest { Messages = messages, Sampling = sampling }, maxTokensParam),
-            r.Stream ?? false,
-            r.StreamOptions?.IncludeUsage ?? false,
-            MaxCoefficient(r.MaxCoefficient),
-            Timeout(r.Timeout, options));
+        return Build(r, model, r.MaxCompletionTokens ?? r.MaxTokens ?? options.DefaultMaxTokens, maxTokensParam, new GenerationRequest { Messages = messages }, options, ChatConversation(r.User, messages));
+    }
+
+    /// <summary>
+    /// The conversation a chat request continues: the caller's `user` when given (OpenAI's end-user id, so a service
+    /// that serves many people under one key keeps them apart), else the conversation's opening (every message up to
+    /// and including the first user message), which every later turn re-sends unchanged. Only a digest is kept.
+    /// </summary>
+    internal static string ChatConversation(string? user, IReadOnlyList<ChatMessage> messages)
+    {
+        if (!string.IsNullOrEmpty(user))
+        {
+            return "user:" + user;
+        }
+
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        foreach (var m in messages)
+        {
+            hash.AppendData(System.Text.Encoding.UTF8.GetBytes($"{m.Role.Length}:{m.Role}{m.Content.Length}:{m.Content}"));
+            if (m.Role == "user")
+            {
+                break;
+            }
+        }
+
+        return "opening:" + Convert.ToHexString(hash.GetHashAndReset());
     }
 
     public static MappedRequest Map(CompletionRequest r, GatewayOptions options)
@@ -116,15 +135,20 @@ internal static class RequestMapping
 
         Unsupported(r.LogitBias, "logit_bias");
         // OpenAI's legacy completions default to 16 tokens; keep that so existing clients behave as they expect.
-        var sampling = Sampling(r.MaxTokens ?? 16, r.Temperature, r.TopP, r.TopK, r.MinP, r.RepetitionPenalty, r.PresencePenalty, r.FrequencyPenalty, r.Seed, r.Stop, r.N);
-        return new MappedRequest(
+        // A raw prompt has no conversation structure: only a caller that names its `user` gets a cache scope.
+        return Build(r, model, r.MaxTokens ?? 16, "max_tokens", new GenerationRequest { Prompt = r.Prompt[0] }, options, string.IsNullOrEmpty(r.User) ? null : "user:" + r.User);
+    }
+
+    /// <summary>What chat and text completions share: sampling, the protocol's rules, streaming and Cocoon's extensions.</summary>
+    private static MappedRequest Build(GenerationRequestDto r, string model, int maxTokens, string maxTokensParam, GenerationRequest input, GatewayOptions options, string? conversation) =>
+        new(
             model,
-            Checked(new GenerationRequest { Prompt = r.Prompt[0], Sampling = sampling }, "max_tokens"),
+            Checked(input with { Sampling = Sampling(maxTokens, r) }, maxTokensParam),
             r.Stream ?? false,
             r.StreamOptions?.IncludeUsage ?? false,
             MaxCoefficient(r.MaxCoefficient),
-            Timeout(r.Timeout, options));
-    }
+            Timeout(r.Timeout, options),
+            conversation);
 
     internal static string RequireModel(string? model) =>
         string.IsNullOrWhiteSpace(model)
@@ -145,10 +169,9 @@ internal static class RequestMapping
 
     private static ApiProblem Refuse(GenerationViolation violation) => ApiProblem.Invalid(violation.Message, violation.Param, violation.Code);
 
-    private static SamplingOptions Sampling(
-        int maxTokens, float? temperature, float? topP, int? topK, float? minP, float? repetitionPenalty,
-        float? presencePenalty, float? frequencyPenalty, long? seed, List<string>? stop, int? n)
+    private static SamplingOptions Sampling(int maxTokens, GenerationRequestDto r)
     {
+        var (n, presencePenalty, frequencyPenalty, seed) = (r.N, r.PresencePenalty, r.FrequencyPenalty, r.Seed);
         var defaults = new SamplingOptions();
         if (n is not null and not 1)
         {
@@ -175,13 +198,13 @@ internal static class RequestMapping
         return defaults with
         {
             MaxTokens = maxTokens,
-            Temperature = temperature ?? defaults.Temperature,
-            TopP = topP ?? defaults.TopP,
-            TopK = topK ?? defaults.TopK,
-            MinP = minP ?? defaults.MinP,
-            RepetitionPenalty = repetitionPenalty ?? defaults.RepetitionPenalty,
+            Temperature = r.Temperature ?? defaults.Temperature,
+            TopP = r.TopP ?? defaults.TopP,
+            TopK = r.TopK ?? defaults.TopK,
+            MinP = r.MinP ?? defaults.MinP,
+            RepetitionPenalty = r.RepetitionPenalty ?? defaults.RepetitionPenalty,
             Seed = seed is { } s ? (uint)s : defaults.Seed,
-            Stop = stop ?? [],
+            Stop = r.Stop ?? [],
         };
     }
 

@@ -57,7 +57,8 @@ public sealed partial class JobBilling(PriceTable prices, ILedger ledger, ILogge
     public IReadOnlyList<Payee> Split(string model, UsageReceipt receipt, int workerCoefficient, int maxCoefficient, string providerId)
     {
         ArgumentNullException.ThrowIfNull(receipt);
-        var charge = prices.Charge(model, TokenUsage.Of(receipt.PromptTokens, receipt.CompletionTokens), workerCoefficient, maxCoefficient);
+        // Prompt tokens the worker's prefix cache served are billed at the cached-prompt price.
+        var charge = prices.Charge(model, new TokenUsage(receipt.PromptTokens, receipt.CachedPromptTokens, receipt.CompletionTokens), workerCoefficient, maxCoefficient);
         var payees = new List<Payee>(3);
         if (charge.ProviderShare > 0)
         {
@@ -99,6 +100,6 @@ public sealed partial class JobBilling(PriceTable prices, ILedger ledger, ILogge
         }
     }
 
-    [LoggerMessage(EventId = 3203, Level = LogLevel.Error, Message = "Releasing hold {HoldId} failed; it expires on its own")]
+    [LoggerMessage(EventId = LogEvents.Billing + 1, Level = LogLevel.Error, Message = "Releasing hold {HoldId} failed; it expires on its own")]
     private static partial void LogReleaseFailed(ILogger logger, Guid holdId, Exception exception);
 }

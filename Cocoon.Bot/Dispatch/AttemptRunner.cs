@@ -211,6 +211,6 @@ public sealed partial class AttemptRunner(
         }
     }
 
-    [LoggerMessage(EventId = 3204, Level = LogLevel.Debug, Message = "Request {RequestId} attempt {Attempt} left before {WorkerId} finished it: cancel sent")]
+    [LoggerMessage(EventId = LogEvents.Attempts + 1, Level = LogLevel.Debug, Message = "Request {RequestId} attempt {Attempt} left before {WorkerId} finished it: cancel sent")]
     private static partial void LogCancelSent(ILogger logger, string requestId, string workerId, int attempt);
 }

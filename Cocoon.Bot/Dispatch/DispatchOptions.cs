@@ -69,8 +69,23 @@ public sealed class DispatchOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:00:00.001", "00:00:10", ErrorMessage = "Gateway:ResultPoll must be between 1 ms and 10 s.")]
     public TimeSpan ResultPoll { get; set; } = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>
+    /// Base64 secret of at least 32 bytes for the prefix-cache scopes (HMAC of payer and conversation, see
+    /// CacheScopes); the same on every gateway instance so a conversation keeps its scope. Empty: a random key per start.
+    /// </summary>
+    public string? CacheScopeKey { get; set; }
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
+        if (!string.IsNullOrEmpty(CacheScopeKey))
+        {
+            var bytes = new byte[CacheScopeKey.Length];
+            if (!Convert.TryFromBase64String(CacheScopeKey, bytes, out var length) || length < 32)
+            {
+                yield return new ValidationResult("Gateway:CacheScopeKey must be base64 of at least 32 random bytes (e.g. `openssl rand -base64 32`), or empty for a random key per start.");
+            }
+        }
+
         foreach (var m in AllowedMeasurements)
         {
             if (m.Length != 64 || !m.All(Uri.IsHexDigit))

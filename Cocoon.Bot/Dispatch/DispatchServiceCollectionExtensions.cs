@@ -25,6 +25,7 @@ public static class DispatchServiceCollectionExtensions
         services.TryAddSingleton<ResultRouter>();
         services.AddHostedService(sp => sp.GetRequiredService<WorkerDirectory>());
         services.AddHostedService(sp => sp.GetRequiredService<ResultRouter>());
+        services.TryAddSingleton<CacheScopes>();
         services.TryAddSingleton<WorkerChoice>();
         services.TryAddSingleton<AttemptRunner>();
         services.TryAddSingleton<Dispatcher>();

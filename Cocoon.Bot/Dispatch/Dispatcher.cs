@@ -25,6 +25,7 @@ public sealed partial class Dispatcher(
     AttemptRunner attempts,
     JobBilling billing,
     ResultRouter router,
+    CacheScopes scopes,
     GatewayMetrics metrics,
     IOptions<DispatchOptions> options,
     TimeProvider time,
@@ -39,6 +40,13 @@ public sealed partial class Dispatcher(
         if ((request.Embedding is { } embedding ? EmbeddingRules.Check(embedding) : GenerationRules.Check(request.Generation)) is { } violation)
         {
             throw new GenerationRejectedException(violation);
+        }
+
+        // The gateway alone sets the scope; whatever a caller put there is replaced.
+        // An embedding job has no KV cache to reuse: it gets no scope.
+        if (request.Embedding is null)
+        {
+            request = request with { Generation = request.Generation with { CacheScope = scopes.For(request.Payer, request.Conversation) } };
         }
 
         var events = Channel.CreateUnbounded<DispatchEvent>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
@@ -214,19 +222,25 @@ public sealed partial class Dispatcher(
     {
         var gatewayEnd = time.GetUtcNow();
         metrics.Tokens(r.PromptTokens, r.CompletionTokens);
+        if (request.Generation.CacheScope is { } scope)
+        {
+            metrics.CachedTokens(r.CachedPromptTokens);
+            scopes.Served(scope, worker.Document.WorkerId);
+        }
+
         metrics.Throughput(r.CompletionTokens, r.WorkerFinishedAt - r.WorkerStartedAt);
         metrics.Job("completed");
         LogCompleted(logger, request.RequestId, worker.Document.WorkerId, attempt, r.PromptTokens, r.CompletionTokens, charged);
         await events.WriteAsync(new DispatchCompleted(new DispatchReceipt(
             request.RequestId, worker.Document.ModelName, r.PromptTokens, r.CompletionTokens, r.FinishReason, charged,
             worker.Document.WorkerId, worker.ProviderId, worker.Document.TeeKind,
-            gatewayStart, r.WorkerStartedAt, r.WorkerFinishedAt, gatewayEnd)), cancellationToken).ConfigureAwait(false);
+            gatewayStart, r.WorkerStartedAt, r.WorkerFinishedAt, gatewayEnd, r.CachedPromptTokens)), cancellationToken).ConfigureAwait(false);
         events.TryComplete();
     }
 
-    [LoggerMessage(EventId = 3201, Level = LogLevel.Information, Message = "Request {RequestId} answered by {WorkerId} (attempt {Attempt}): {PromptTokens}+{CompletionTokens} tokens, charged {Charged} nanotons")]
+    [LoggerMessage(EventId = LogEvents.Dispatch + 1, Level = LogLevel.Information, Message = "Request {RequestId} answered by {WorkerId} (attempt {Attempt}): {PromptTokens}+{CompletionTokens} tokens, charged {Charged} nanotons")]
     private static partial void LogCompleted(ILogger logger, string requestId, string workerId, int attempt, int promptTokens, int completionTokens, long charged);
 
-    [LoggerMessage(EventId = 3202, Level = LogLevel.Warning, Message = "Request {RequestId} attempt {Attempt} on {WorkerId} failed: {Reason}")]
+    [LoggerMessage(EventId = LogEvents.Dispatch + 2, Level = LogLevel.Warning, Message = "Request {RequestId} attempt {Attempt} on {WorkerId} failed: {Reason}")]
     private static partial void LogAttemptFailed(ILogger logger, string requestId, string workerId, int attempt, string reason);
 }

@@ -13,6 +13,7 @@ public sealed class GatewayMetrics
     private readonly Counter<long> _refusals;
     private readonly Counter<long> _jobs;
     private readonly Counter<long> _tokens;
+    private readonly Counter<long> _cache;
     private readonly Histogram<double> _timeToFirstToken;
     private readonly Histogram<double> _tokensPerSecond;
     private long _queued;
@@ -24,7 +25,8 @@ public sealed class GatewayMetrics
         var meter = meterFactory.Create(MeterName);
         _refusals = meter.CreateCounter<long>("cocoon.refusals", description: "Workers, chunks and receipts the gateway refused, by reason.");
         _jobs = meter.CreateCounter<long>("cocoon.jobs", description: "Dispatched requests by outcome.");
-        _tokens = meter.CreateCounter<long>("cocoon.tokens", description: "Tokens served, by kind (prompt, completion).");
+        _tokens = meter.CreateCounter<long>("cocoon.tokens", description: "Tokens served, by kind (prompt, completion, cached: the prompt tokens a worker's prefix cache served).");
+        _cache = meter.CreateCounter<long>("cocoon.prefix_cache", description: "Jobs with a cache scope, by event: hit / miss (cached prompt tokens or none), affinity-hit / affinity-miss (routed to the worker of the previous turn or not).");
         _timeToFirstToken = meter.CreateHistogram<double>("cocoon.time_to_first_token", unit: "s", description: "From dispatch to the first opened piece.");
         _tokensPerSecond = meter.CreateHistogram<double>("cocoon.tokens_per_second", unit: "{token}/s", description: "Completion tokens per second of generation, per request.");
         meter.CreateObservableGauge("cocoon.queue_depth", () => Interlocked.Read(ref _queued), description: "Jobs sealed and enqueued whose first piece has not arrived yet.");
@@ -40,6 +42,14 @@ public sealed class GatewayMetrics
         _tokens.Add(prompt, new KeyValuePair<string, object?>("kind", "prompt"));
         _tokens.Add(completion, new KeyValuePair<string, object?>("kind", "completion"));
     }
+
+    public void CachedTokens(int cached)
+    {
+        _tokens.Add(cached, new KeyValuePair<string, object?>("kind", "cached"));
+        _cache.Add(1, new KeyValuePair<string, object?>("event", cached > 0 ? "hit" : "miss"));
+    }
+
+    public void Affinity(bool hit) => _cache.Add(1, new KeyValuePair<string, object?>("event", hit ? "affinity-hit" : "affinity-miss"));
 
     public void FirstToken(TimeSpan elapsed) => _timeToFirstToken.Record(elapsed.TotalSeconds);
 

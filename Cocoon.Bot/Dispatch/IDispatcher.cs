@@ -28,6 +28,13 @@ public sealed record DispatchRequest
 
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(2);
     public string? Region { get; init; }
+
+    /// <summary>
+    /// The conversation inside the payer's account whose turns may share a worker's prefix cache (a Telegram chat, an
+    /// API caller's `user` or conversation). The dispatcher turns payer + conversation into the job's cache scope
+    /// (<see cref="CacheScopes"/>); null: nothing is cached for this request.
+    /// </summary>
+    public string? Conversation { get; init; }
 }
 
 public abstract record DispatchEvent;
@@ -50,7 +57,8 @@ public sealed record DispatchReceipt(
     DateTimeOffset GatewayStart,
     DateTimeOffset WorkerStart,
     DateTimeOffset WorkerEnd,
-    DateTimeOffset GatewayEnd);
+    DateTimeOffset GatewayEnd,
+    int CachedPromptTokens = 0);
 
 /// <summary>A model the network serves right now, with its live workers; Kind and Dimensions as its workers attest them.</summary>
 public sealed record ServedModel(string Name, string Sha256, IReadOnlyList<ServedWorker> Workers, string Kind = ModelKinds.Chat, int Dimensions = 0);

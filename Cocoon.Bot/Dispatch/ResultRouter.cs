@@ -117,10 +117,10 @@ public sealed partial class ResultRouter(
         }
     }
 
-    [LoggerMessage(EventId = 3101, Level = LogLevel.Warning, Message = "Reading result stream of gateway {GatewayId} failed; retrying in {DelayMs} ms")]
+    [LoggerMessage(EventId = LogEvents.Results + 1, Level = LogLevel.Warning, Message = "Reading result stream of gateway {GatewayId} failed; retrying in {DelayMs} ms")]
     private static partial void LogReadFailed(ILogger logger, string gatewayId, double delayMs, Exception exception);
 
-    [LoggerMessage(EventId = 3102, Level = LogLevel.Warning, Message = "Dropped malformed result entry {EntryId} (not a version-1 result envelope)")]
+    [LoggerMessage(EventId = LogEvents.Results + 2, Level = LogLevel.Warning, Message = "Dropped malformed result entry {EntryId} (not a version-1 result envelope)")]
     private static partial void LogMalformed(ILogger logger, string entryId);
 }
 

@@ -13,7 +13,8 @@ public sealed record ClaimedWorker(EligibleWorker Worker, string LeaseId);
 /// How a worker is chosen: the model is resolved once, the engine's <see cref="Matcher"/> ranks the directory's
 /// snapshots (the only policy), and the lease step claims a slot in that order (the lease script enforces the cap).
 /// </summary>
-public sealed class WorkerChoice(WorkerDirectory directory, WorkerLeases leases, IOptions<DispatchOptions> options, TimeProvider time)
+public sealed class WorkerChoice(
+    WorkerDirectory directory, WorkerLeases leases, CacheScopes scopes, GatewayMetrics metrics, IOptions<DispatchOptions> options, TimeProvider time)
 {
     private static readonly TimeSpan Wait = TimeSpan.FromMilliseconds(200);
 
@@ -112,6 +113,7 @@ public sealed class WorkerChoice(WorkerDirectory directory, WorkerLeases leases,
         // the worker's exact count decides the rest (ContextExceededException).
         const int promptLowerBound = 1;
         var maxTokens = request.MaxCompletionTokens;
+        var affinity = scopes.LastWorker(request.Generation.CacheScope);
         while (true)
         {
             var match = Matcher.Rank(
@@ -122,6 +124,7 @@ public sealed class WorkerChoice(WorkerDirectory directory, WorkerLeases leases,
                     PreferredRegion = request.Region,
                     FailedWorkers = failed,
                     RequiredContext = maxTokens + promptLowerBound,
+                    CacheAffinity = affinity,
                 },
                 [.. directory.Eligible.Select(Snapshot)]);
             foreach (var candidate in match.ClaimOrder)
@@ -135,6 +138,11 @@ public sealed class WorkerChoice(WorkerDirectory directory, WorkerLeases leases,
                 {
                     if (await leases.TryAcquireAsync(worker.Document.WorkerId, leaseId, worker.MaxConcurrency, deadline - time.GetUtcNow() + TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false))
                     {
+                        if (affinity is not null)
+                        {
+                            metrics.Affinity(string.Equals(affinity, worker.Document.WorkerId, StringComparison.Ordinal));
+                        }
+
                         return new ClaimedWorker(worker, leaseId);
                     }
                 }

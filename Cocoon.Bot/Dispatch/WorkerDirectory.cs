@@ -272,15 +272,15 @@ public sealed partial class WorkerDirectory : BackgroundService
         _ => "other",
     };
 
-    [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Worker {WorkerId} refused: {Reason} ({Detail})")]
+    [LoggerMessage(EventId = LogEvents.WorkerDirectory + 1, Level = LogLevel.Warning, Message = "Worker {WorkerId} refused: {Reason} ({Detail})")]
     private static partial void LogRefused(ILogger logger, string workerId, string reason, string detail);
 
-    [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Reading the worker registry failed; keeping the last view")]
+    [LoggerMessage(EventId = LogEvents.WorkerDirectory + 2, Level = LogLevel.Warning, Message = "Reading the worker registry failed; keeping the last view")]
     private static partial void LogRefreshFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(EventId = 3003, Level = LogLevel.Warning, Message = "Gateway:AcceptAnySimulatedMeasurement is on: any build attested by a trusted simulated platform gets jobs. Local development only.")]
+    [LoggerMessage(EventId = LogEvents.WorkerDirectory + 3, Level = LogLevel.Warning, Message = "Gateway:AcceptAnySimulatedMeasurement is on: any build attested by a trusted simulated platform gets jobs. Local development only.")]
     private static partial void LogAnyMeasurement(ILogger logger);
 
-    [LoggerMessage(EventId = 3004, Level = LogLevel.Warning, Message = "Gateway:AllowLocalProvider is on: workers without a provider token get jobs as provider 'local'. Local development only.")]
+    [LoggerMessage(EventId = LogEvents.WorkerDirectory + 4, Level = LogLevel.Warning, Message = "Gateway:AllowLocalProvider is on: workers without a provider token get jobs as provider 'local'. Local development only.")]
     private static partial void LogLocalProvider(ILogger logger);
 }

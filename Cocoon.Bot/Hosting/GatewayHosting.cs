@@ -60,6 +60,7 @@ public static class GatewayHosting
         services.AddSingleton<ApiMetrics>();
         services.AddApiKeyAuthentication();
         services.AddSingleton<MiniApp.WalletLinks>();
+        services.AddSingleton<MiniApp.MiniAppUsage>();
         services.AddHostedService<LocalApiKeyRegistration>();
 
         services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(Meters).AddPrometheusExporter());

@@ -47,7 +47,7 @@ public sealed record ProofPayloadResponse(string Payload);
 public sealed record ProofCheckResponse(string Address, string AddressFriendly);
 
 /// <summary>
-/// The Mini App: a static page at /miniapp/ and JSON endpoints under /miniapp/api/, each authenticated by Telegram
+/// The Mini App: the built front end at /miniapp/ (MiniAppWeb) and JSON endpoints under /miniapp/api/, each authenticated by Telegram
 /// init data (<c>Authorization: tma &lt;initData&gt;</c>). TON endpoints need the TON services (AddTonChain);
 /// without them they answer 503 saying so, and the rest of the Mini App still works.
 /// </summary>
@@ -89,10 +89,13 @@ public static class MiniAppEndpoints
         // The same condition under which the gateway registers the TON services (GatewayHosting).
         var tonChain = !ChainSetup.UsesLocalChain(app.Configuration);
 
-        // Routing ignores the trailing slash, but the page's relative "api/..." URLs need it.
-        app.MapGet("/miniapp/", (HttpContext http) => http.Request.Path.Value?.EndsWith('/') == true
-            ? Results.Content(MiniAppPage.Html, "text/html; charset=utf-8")
-            : Results.Redirect(http.Request.PathBase + "/miniapp/"));
+        var webRoot = MiniAppWeb.FindRoot(options.WebRoot);
+        if (webRoot is null)
+        {
+            MiniAppLog.NotBuilt(logger);
+        }
+
+        MiniAppWeb.Map(app, webRoot);
 
         var api = app.MapGroup("/miniapp/api");
         api.AddEndpointFilter(async (context, next) =>
@@ -205,8 +208,12 @@ public static class MiniAppEndpoints
             return Ok(new ProofCheckResponse(address.ToRaw(), address.ToFriendly(bounceable: false, testOnly: login.Network == "-3")));
         });
 
+        MiniAppChat.Map(api, options, Json, logger);
+        MiniAppAccount.Map(api);
         return app;
     }
+
+    internal static MiniAppUser CurrentUser(HttpContext http) => User(http);
 
     private static MiniAppUser User(HttpContext http) => ((InitData)http.Items[InitDataItem]!).User;
 
@@ -220,7 +227,7 @@ public static class MiniAppEndpoints
         verified is null ? null : Convert.ToHexStringLower(verified.Document.HpkePublicKey),
         verified is null ? null : JsonSerializer.SerializeToElement(verified.Document, AttestationJson.Default.AttestationDocument));
 
-    private static async Task<T?> ReadAsync<T>(HttpContext http, CancellationToken ct)
+    internal static async Task<T?> ReadAsync<T>(HttpContext http, CancellationToken ct)
         where T : class
     {
         try
@@ -233,7 +240,7 @@ public static class MiniAppEndpoints
         }
     }
 
-    private static IResult Ok<T>(T value) => Results.Json(value, Json);
+    internal static IResult Ok<T>(T value) => Results.Json(value, Json);
 
     /// <summary>Wallet login needs the chain and the Mini App's domain (a proof names the domain it was made for).</summary>
     private static IResult ProofMissing(bool tonChain) => tonChain
@@ -244,6 +251,6 @@ public static class MiniAppEndpoints
     private static IResult TonMissing() =>
         Error(StatusCodes.Status503ServiceUnavailable, "ton_not_configured", "TON payments are not configured on this gateway (Ton:ApiUrl, Ton:WalletSeed).");
 
-    private static IResult Error(int status, string code, string message) =>
+    internal static IResult Error(int status, string code, string message) =>
         Results.Json(new MiniAppErrorBody(new MiniAppError(code, message)), Json, statusCode: status);
 }

@@ -26,11 +26,23 @@ public sealed class MiniAppOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:01:00", "1.00:00:00", ErrorMessage = "MiniApp:TopUpValidity must be between 1 minute and 1 day.")]
     public TimeSpan TopUpValidity { get; set; } = TimeSpan.FromMinutes(15);
 
+    /// <summary>The most tokens one Mini App chat answer may generate (the hold is sized for it).</summary>
+    [Range(16, 8192, ErrorMessage = "MiniApp:MaxAnswerTokens must be between 16 and 8192 (e.g. MiniApp__MaxAnswerTokens=512).")]
+    public int MaxAnswerTokens { get; set; } = 512;
+
+    /// <summary>A folder holding the built front end (index.html, app.js); empty means the checkout's or the binary's own copy.</summary>
+    public string? WebRoot { get; set; }
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (TopUpMinimum > TopUpMaximum)
         {
             yield return new ValidationResult("MiniApp:TopUpMinimum must not exceed MiniApp:TopUpMaximum.", [nameof(TopUpMinimum)]);
+        }
+
+        if (!string.IsNullOrWhiteSpace(WebRoot) && !File.Exists(Path.Combine(WebRoot, "index.html")))
+        {
+            yield return new ValidationResult($"MiniApp:WebRoot '{WebRoot}' holds no index.html: point it at the built Mini App (Cocoon.Bot/MiniApp/web/dist) or leave it empty.", [nameof(WebRoot)]);
         }
     }
 }

@@ -51,6 +51,6 @@ internal sealed partial class ThresholdPayoutService(
         }
     }
 
-    [LoggerMessage(EventId = 3601, Level = LogLevel.Information, Message = "Threshold payout requested for {Provider}: {Amount} nanotons (request {RequestId})")]
+    [LoggerMessage(EventId = LogEvents.Payouts + 1, Level = LogLevel.Information, Message = "Threshold payout requested for {Provider}: {Amount} nanotons (request {RequestId})")]
     private static partial void LogRequested(ILogger logger, string provider, long amount, Guid requestId);
 }

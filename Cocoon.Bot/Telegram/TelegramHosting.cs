@@ -1,6 +1,7 @@
 using Cocoon.Bot.Telegram.Accounts;
 using Cocoon.Bot.Telegram.Chats;
 using Cocoon.Bot.Telegram.Groups;
+using Cocoon.Bot.Telegram.Guests;
 using Cocoon.Bot.Telegram.Hosting;
 using Cocoon.Bot.Telegram.Payments;
 using Cocoon.Bot.Telegram.Providers;
@@ -85,6 +86,8 @@ public static partial class TelegramHosting
         services.AddSingleton<UpdateInbox>();
         services.AddSingleton<ChatSender>();
         services.AddSingleton<AnswerStreamer>();
+        services.AddSingleton<GenerationStops>();
+        services.AddSingleton<GuestHandler>();
         services.AddSingleton<AnswerService>();
         services.AddSingleton<ConversationStore>();
         services.AddSingleton<UserStore>();
@@ -129,7 +132,7 @@ public static partial class TelegramHosting
 
         public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-        [LoggerMessage(EventId = 4000, Level = LogLevel.Warning,
+        [LoggerMessage(EventId = LogEvents.TelegramHosting + 1, Level = LogLevel.Warning,
             Message = "Telegram is off: TELEGRAM_BOT_TOKEN (Telegram:BotToken) is not set. Set it to a token from @BotFather to run the bot; the API and Mini App run without it.")]
         private static partial void LogOff(ILogger logger);
     }

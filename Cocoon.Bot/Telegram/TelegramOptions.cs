@@ -61,6 +61,15 @@ public sealed class TelegramOptions : IValidatableObject
     /// <summary>Use sendMessageDraft for streaming in private chats (falls back to edits if the server refuses it).</summary>
     public bool UseDrafts { get; set; } = true;
 
+    /// <summary>Drafts carry a Stop button (Bot API 10.3 can_stop); pressing it cancels the job and keeps what was written.</summary>
+    public bool AllowStop { get; set; } = true;
+
+    /// <summary>Answers are sent as formatted text (the model's Markdown turned into entities), plain text as the fallback.</summary>
+    public bool RichAnswers { get; set; } = true;
+
+    /// <summary>Answer when @-mentioned as a guest in chats the bot is not a member of (Bot API 10.0 guest_message).</summary>
+    public bool GuestMode { get; set; } = true;
+
     /// <summary>A conversation is forgotten after this long without a message.</summary>
     public TimeSpan ConversationIdle { get; set; } = TimeSpan.FromHours(24);
 

@@ -46,6 +46,14 @@ public sealed record UsageReceipt
     [JsonPropertyOrder(9)]
     public required DateTimeOffset WorkerFinishedAt { get; init; }
 
+    /// <summary>
+    /// Prompt tokens the worker took from its prefix cache (part of PromptTokens), billed at the cached-prompt price.
+    /// Left out of the signed JSON when 0, so a receipt without cached tokens is byte for byte what it was before.
+    /// </summary>
+    [JsonPropertyOrder(20)]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public int CachedPromptTokens { get; init; }
+
     internal static ReadOnlySpan<byte> Domain => "cocoon usage receipt v1\0"u8;
 
     /// <summary>Compact UTF-8 JSON with a fixed property order and times in Unix milliseconds.</summary>
@@ -106,6 +114,7 @@ public sealed record SignedUsageReceipt(UsageReceipt Receipt, byte[] Signature)
             && r.ChunksSha256 is { Length: 32 }
             && CryptographicOperations.FixedTimeEquals(r.ChunksSha256, transcriptHash)
             && r.PromptTokens >= 0 && r.CompletionTokens >= 0
+            && r.CachedPromptTokens >= 0 && r.CachedPromptTokens <= r.PromptTokens
             && r.CompletionTokens <= maxTokens
             ? receipt
             : null;

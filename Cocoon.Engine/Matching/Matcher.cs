@@ -77,6 +77,12 @@ public sealed record JobSpec
 
     /// <summary>Tokens of context the job needs at least (prompt and max_tokens); a worker that states less is left out.</summary>
     public int RequiredContext { get; init; }
+
+    /// <summary>
+    /// The worker that served this conversation's previous turn and may still hold its prefix cache: ranked first
+    /// among the workers that qualify and have room. Only an order: it never lets in a worker another rule leaves out.
+    /// </summary>
+    public string? CacheAffinity { get; init; }
 }
 
 public enum MatchOutcome
@@ -129,7 +135,8 @@ public sealed record MatchResult(MatchOutcome Outcome, IReadOnlyList<WorkerSnaps
 /// Chooses workers for a job. Baseline as in the reference network: same model, not disabled, under its concurrency
 /// cap, price coefficient within the caller's maximum, lowest running x average job time first. On top: context size,
 /// SLA class, reputation floor (and reputation as a tie-break), a preferred region, and workers that failed the job
-/// used only as a last resort. Pure: snapshots in, ranking out; the caller claims slots in <see cref="MatchResult.ClaimOrder"/>.
+/// used only as a last resort. A cache affinity (the worker of the conversation's previous turn) ranks first when it
+/// qualifies and has room. Pure: snapshots in, ranking out; the caller claims slots in <see cref="MatchResult.ClaimOrder"/>.
 /// </summary>
 public static class Matcher
 {
@@ -184,7 +191,8 @@ public static class Matcher
 
         var preferred = string.IsNullOrEmpty(job.PreferredRegion) ? null : job.PreferredRegion;
         var ranked = eligible
-            .OrderBy(w => preferred is not null && string.Equals(w.Region, preferred, StringComparison.OrdinalIgnoreCase) ? 0 : 1)
+            .OrderBy(w => job.CacheAffinity is { } affinity && string.Equals(w.WorkerId, affinity, StringComparison.Ordinal) ? 0 : 1)
+            .ThenBy(w => preferred is not null && string.Equals(w.Region, preferred, StringComparison.OrdinalIgnoreCase) ? 0 : 1)
             .ThenBy(w => w.LoadScore)
             .ThenBy(w => w.PriceCoefficient)
             .ThenBy(w => (double)w.RunningJobs / w.MaxConcurrency)

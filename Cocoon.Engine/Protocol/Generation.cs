@@ -25,6 +25,13 @@ public sealed record GenerationRequest
     public IReadOnlyList<ChatMessage>? Messages { get; init; }
     public string? Prompt { get; init; }
     public SamplingOptions Sampling { get; init; } = new();
+
+    /// <summary>
+    /// The prefix-cache scope the gateway gives this job: a keyed hash (HMAC with a gateway secret) of the caller and
+    /// the conversation, opaque to the worker. A worker reuses cached prompt tokens only between jobs of the same
+    /// scope, so one caller's cache never serves, or times, another's. Null: nothing is cached for or reused by this job.
+    /// </summary>
+    public string? CacheScope { get; init; }
 }
 
 public enum FinishReason
@@ -35,12 +42,14 @@ public enum FinishReason
     ContextFull,
 }
 
+/// <summary>Tokens counted by the worker. CachedTokens: prompt tokens taken from the prefix cache (part of PromptTokens, not decoded again).</summary>
 public sealed record GenerationUsage(
     int PromptTokens,
     int CompletionTokens,
     FinishReason FinishReason,
     TimeSpan PromptTime,
-    TimeSpan GenerationTime);
+    TimeSpan GenerationTime,
+    int CachedTokens = 0);
 
 /// <summary>A streamed piece of text (never a split UTF-8 character); the last chunk carries Usage and empty text.</summary>
 public sealed record GenerationChunk(string Text, GenerationUsage? Usage = null)

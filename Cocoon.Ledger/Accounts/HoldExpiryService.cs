@@ -37,10 +37,10 @@ internal sealed partial class HoldExpiryService(
         while (await timer.WaitForNextTickAsync(stoppingToken));
     }
 
-    [LoggerMessage(EventId = 5111, Level = LogLevel.Information, Message = "Released {Count} expired holds")]
+    [LoggerMessage(EventId = LogEvents.Holds + 1, Level = LogLevel.Information, Message = "Released {Count} expired holds")]
     private static partial void LogExpired(ILogger logger, int count);
 
-    [LoggerMessage(EventId = 5112, Level = LogLevel.Error, Message = "Releasing expired holds failed; retrying at the next sweep")]
+    [LoggerMessage(EventId = LogEvents.Holds + 2, Level = LogLevel.Error, Message = "Releasing expired holds failed; retrying at the next sweep")]
     private static partial void LogSweepFailed(ILogger logger, Exception exception);
 }
 

@@ -235,10 +235,10 @@ internal sealed partial class LedgerWriter : IAsyncDisposable
         _connection = null;
     }
 
-    [LoggerMessage(EventId = 5101, Level = LogLevel.Warning, Message = "A ledger batch of {Count} operations failed; retrying each alone")]
+    [LoggerMessage(EventId = LogEvents.Writer + 1, Level = LogLevel.Warning, Message = "A ledger batch of {Count} operations failed; retrying each alone")]
     private static partial void LogBatchFailed(ILogger logger, int count, Exception exception);
 
-    [LoggerMessage(EventId = 5102, Level = LogLevel.Critical, Message = "The ledger writer stopped")]
+    [LoggerMessage(EventId = LogEvents.Writer + 2, Level = LogLevel.Critical, Message = "The ledger writer stopped")]
     private static partial void LogWriterStopped(ILogger logger, Exception exception);
 
     private abstract class Operation(CancellationToken cancellationToken)

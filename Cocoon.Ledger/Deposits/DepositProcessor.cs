@@ -111,9 +111,9 @@ public sealed partial class DepositProcessor(
         await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    [LoggerMessage(EventId = 5200, Level = LogLevel.Information, Message = "Credited {Account} with {Amount} nanotons from transaction {TxHash}; invoice {Status}")]
+    [LoggerMessage(EventId = LogEvents.Deposits + 1, Level = LogLevel.Information, Message = "Credited {Account} with {Amount} nanotons from transaction {TxHash}; invoice {Status}")]
     private static partial void LogCredited(ILogger logger, string account, long amount, string txHash, InvoiceStatus status);
 
-    [LoggerMessage(EventId = 5201, Level = LogLevel.Warning, Message = "Transfer {TxHash} of {Amount} nanotons has no known invoice comment; recorded as unmatched")]
+    [LoggerMessage(EventId = LogEvents.Deposits + 2, Level = LogLevel.Warning, Message = "Transfer {TxHash} of {Amount} nanotons has no known invoice comment; recorded as unmatched")]
     private static partial void LogUnmatched(ILogger logger, string txHash, long amount);
 }

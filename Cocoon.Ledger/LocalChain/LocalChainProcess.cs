@@ -229,9 +229,9 @@ public sealed partial class LocalChainProcess : IAsyncDisposable
         throw new InvalidOperationException("Cocoon.Ledger/LocalChain/server.mjs not found above the app or the current directory; set the local chain's ScriptDirectory.");
     }
 
-    [LoggerMessage(EventId = 5100, Level = LogLevel.Information, Message = "Local TON chain on 127.0.0.1:{Port}, network wallet {Address}, pid {Pid}")]
+    [LoggerMessage(EventId = LogEvents.LocalChain + 1, Level = LogLevel.Information, Message = "Local TON chain on 127.0.0.1:{Port}, network wallet {Address}, pid {Pid}")]
     private static partial void LogStarted(ILogger logger, int port, string address, int pid);
 
-    [LoggerMessage(EventId = 5101, Level = LogLevel.Debug, Message = "local chain: {Line}")]
+    [LoggerMessage(EventId = LogEvents.LocalChain + 2, Level = LogLevel.Debug, Message = "local chain: {Line}")]
     private static partial void LogChainOutput(ILogger logger, string line);
 }

@@ -240,21 +240,21 @@ public sealed partial class PayoutSender(
         await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    [LoggerMessage(EventId = 5300, Level = LogLevel.Information, Message = "Payout batch {BatchId}: {Count} payouts, {Total} nanotons, seqno {Seqno}, stored")]
+    [LoggerMessage(EventId = LogEvents.Payouts + 1, Level = LogLevel.Information, Message = "Payout batch {BatchId}: {Count} payouts, {Total} nanotons, seqno {Seqno}, stored")]
     private static partial void LogPrepared(ILogger logger, Guid batchId, int count, long total, long seqno);
 
-    [LoggerMessage(EventId = 5301, Level = LogLevel.Information, Message = "Payout batch {BatchId} confirmed in transaction {TxHash}; {Count} payouts paid")]
+    [LoggerMessage(EventId = LogEvents.Payouts + 2, Level = LogLevel.Information, Message = "Payout batch {BatchId} confirmed in transaction {TxHash}; {Count} payouts paid")]
     private static partial void LogConfirmed(ILogger logger, Guid batchId, string txHash, int count);
 
-    [LoggerMessage(EventId = 5302, Level = LogLevel.Warning, Message = "Payout batch {BatchId} (seqno {Seqno}) expired unexecuted; its payouts are queued again")]
+    [LoggerMessage(EventId = LogEvents.Payouts + 3, Level = LogLevel.Warning, Message = "Payout batch {BatchId} (seqno {Seqno}) expired unexecuted; its payouts are queued again")]
     private static partial void LogExpired(ILogger logger, Guid batchId, long seqno);
 
-    [LoggerMessage(EventId = 5303, Level = LogLevel.Warning, Message = "Sending payout batch {BatchId} was rejected; the wallet seqno decides next round")]
+    [LoggerMessage(EventId = LogEvents.Payouts + 4, Level = LogLevel.Warning, Message = "Sending payout batch {BatchId} was rejected; the wallet seqno decides next round")]
     private static partial void LogSendRejected(ILogger logger, Exception exception, Guid batchId);
 
-    [LoggerMessage(EventId = 5304, Level = LogLevel.Warning, Message = "Payout {PayoutId} was skipped by the wallet in batch {BatchId}; queued again")]
+    [LoggerMessage(EventId = LogEvents.Payouts + 5, Level = LogLevel.Warning, Message = "Payout {PayoutId} was skipped by the wallet in batch {BatchId}; queued again")]
     private static partial void LogSkipped(ILogger logger, Guid payoutId, Guid batchId);
 
-    [LoggerMessage(EventId = 5305, Level = LogLevel.Warning, Message = "Payout batch {BatchId} has seqno {BatchSeqno} but its wallet is at {WalletSeqno} (-1: not deployed): the chain was reset")]
+    [LoggerMessage(EventId = LogEvents.Payouts + 6, Level = LogLevel.Warning, Message = "Payout batch {BatchId} has seqno {BatchSeqno} but its wallet is at {WalletSeqno} (-1: not deployed): the chain was reset")]
     private static partial void LogSeqnoBehind(ILogger logger, Guid batchId, long batchSeqno, long walletSeqno);
 }

@@ -224,6 +224,7 @@ public sealed partial class JobProcessor(
                         ModelSha256 = session.ModelSha256,
                         PromptTokens = usage!.PromptTokens,
                         CompletionTokens = usage.CompletionTokens,
+                        CachedPromptTokens = usage.CachedTokens,
                         FinishReason = usage.FinishReason,
                         ChunksSha256 = sealer.TranscriptHash,
                         WorkerStartedAt = started,

@@ -12,8 +12,9 @@ namespace Cocoon.Worker.Inference;
 /// The continuous-batching scheduler: one llama_context (with its persistent ggml threadpool) and one decode thread.
 /// Between decode steps it admits queued sequences into free sequence slots (kept in id order, see SequenceSlots),
 /// builds one batch (a token for every running sequence first, then prompt tokens), decodes it, samples, and hands out
-/// text at most every ChunkIntervalMs. A sequence frees its slot and its KV cells the moment it ends. Everything here
-/// runs on the decode thread except Enqueue, RequestAbort and Dispose.
+/// text at most every ChunkIntervalMs. A sequence frees its slot the moment it ends; a job with a cache scope leaves
+/// its KV cells in place for the next job of that scope (see PrefixCache), any other job's cells are cleared. Everything
+/// here runs on the decode thread except Enqueue, RequestAbort and Dispose.
 /// </summary>
 internal sealed partial class DecodeLoop : IDisposable
 {
@@ -27,6 +28,7 @@ internal sealed partial class DecodeLoop : IDisposable
     private readonly Channel<Sequence> _queue;
     private readonly Thread _thread;
     private readonly SequenceSlots _slots;
+    private readonly PrefixCache _cache;
     private readonly List<Sequence> _active = [];
     private readonly long _chunkInterval;
     // Pinned so llama.cpp's abort callback can read it while cancellation callbacks write it through the array.
@@ -36,6 +38,10 @@ internal sealed partial class DecodeLoop : IDisposable
     private long _decodeSteps;
     private long _decodeTicks;
     private long _hostTicks;
+    private long _cacheLookups;
+    private long _cacheHits;
+    private long _cachedTokens;
+    private long _cacheEvictions;
 
     public unsafe DecodeLoop(LlamaModel model, LlamaInferenceOptions options, ILogger logger, TimeProvider time)
     {
@@ -72,6 +78,7 @@ internal sealed partial class DecodeLoop : IDisposable
             ContextLength = Math.Min(options.ContextSize, (int)LlamaNative.llama_n_ctx_seq(_context));
             MaxConcurrency = (int)LlamaNative.llama_n_seq_max(_context);
             _slots = new SequenceSlots(MaxConcurrency);
+            _cache = new PrefixCache(options.ResolvedPrefixCacheTokens);
             _freeSequences = MaxConcurrency;
             _batch = SafeLlamaBatchHandle.Create((int)LlamaNative.llama_n_batch(_context));
         }
@@ -108,8 +115,14 @@ internal sealed partial class DecodeLoop : IDisposable
         TimeSpan.FromSeconds(Volatile.Read(ref _decodeTicks) / (double)Stopwatch.Frequency),
         TimeSpan.FromSeconds(Volatile.Read(ref _hostTicks) / (double)Stopwatch.Frequency));
 
-    /// <summary>Sequence slots not in use right now.</summary>
+    /// <summary>Sequence slots not in use right now (idle sequences that hold a cached prefix count as free).</summary>
     public int FreeSequences => Volatile.Read(ref _freeSequences);
+
+    public PrefixCacheStats CacheStats => new(
+        Volatile.Read(ref _cacheLookups),
+        Volatile.Read(ref _cacheHits),
+        Volatile.Read(ref _cachedTokens),
+        Volatile.Read(ref _cacheEvictions));
 
     /// <summary>Queues a sequence (waits while the queue is full); throws ChannelClosedException once the loop has ended.</summary>
     public ValueTask EnqueueAsync(Sequence sequence, CancellationToken cancellationToken) =>
@@ -243,7 +256,7 @@ internal sealed partial class DecodeLoop : IDisposable
 
     private void Admit()
     {
-        while (_slots.Free > 0 && _queue.Reader.TryRead(out var s))
+        while (_slots.Free + _cache.Count > 0 && _queue.Reader.TryRead(out var s))
         {
             if (s.IsCancelled)
             {
@@ -263,11 +276,51 @@ internal sealed partial class DecodeLoop : IDisposable
                 continue;
             }
 
-            s.SeqId = _slots.Take();
-            Volatile.Write(ref _freeSequences, _slots.Free);
+            s.SeqId = TakeSequence(s);
+            Volatile.Write(ref _freeSequences, _slots.Free + _cache.Count);
             s.StartedAt = _time.GetTimestamp();
             SequenceSlots.Order(_active, s, a => a.SeqId);
         }
+    }
+
+    /// <summary>
+    /// A sequence id for <paramref name="s"/>: the idle sequence of its scope with the longest common prefix (whose
+    /// cells past that prefix are dropped and whose position starts there), else an empty one, else the least recently
+    /// used idle sequence, emptied.
+    /// </summary>
+    private int TakeSequence(Sequence s)
+    {
+        if (s.CacheScope is { } scope && _cache.Enabled)
+        {
+            Interlocked.Increment(ref _cacheLookups);
+            if (_cache.TryTake(scope, s.PromptTokens, out var id, out var prefix))
+            {
+                // A memory that cannot drop a tail (recurrent state) or that lost the start to a sliding window cannot
+                // serve a prefix: the sequence then starts empty.
+                if (LlamaNative.llama_memory_seq_rm(_memory, id, prefix, -1) && LlamaNative.llama_memory_seq_pos_min(_memory, id) == 0)
+                {
+                    s.Position = s.PromptFed = s.CachedTokens = prefix;
+                    Interlocked.Increment(ref _cacheHits);
+                    Interlocked.Add(ref _cachedTokens, prefix);
+                }
+                else
+                {
+                    LlamaNative.llama_memory_seq_rm(_memory, id, -1, -1);
+                }
+
+                return id;
+            }
+        }
+
+        if (_slots.Free > 0)
+        {
+            return _slots.Take();
+        }
+
+        var evicted = _cache.EvictOldest();
+        Interlocked.Increment(ref _cacheEvictions);
+        LlamaNative.llama_memory_seq_rm(_memory, evicted, -1, -1);
+        return evicted;
     }
 
     private int BuildBatch()
@@ -348,6 +401,7 @@ internal sealed partial class DecodeLoop : IDisposable
             }
 
             s.CompletionTokens++;
+            s.Generated.Add(token);
             var length = _model.TokenToPiece(token, piece, out var large);
             var text = s.Text.Push(large ?? piece[..length]);
             if (text.Length > 0)
@@ -406,24 +460,39 @@ internal sealed partial class DecodeLoop : IDisposable
         var now = _time.GetTimestamp();
         var promptTime = s.StartedAt == 0 ? TimeSpan.Zero : _time.GetElapsedTime(s.StartedAt, s.FirstTokenAt == 0 ? now : s.FirstTokenAt);
         var generationTime = s.FirstTokenAt == 0 ? TimeSpan.Zero : _time.GetElapsedTime(s.FirstTokenAt, now);
-        s.Output.Writer.TryWrite(new GenerationChunk(string.Empty, new GenerationUsage(s.PromptTokens.Length, s.CompletionTokens, reason, promptTime, generationTime)));
+        s.Output.Writer.TryWrite(new GenerationChunk(string.Empty, new GenerationUsage(s.PromptTokens.Length, s.CompletionTokens, reason, promptTime, generationTime, s.CachedTokens)));
         s.Output.Writer.TryComplete();
-        Release(s);
+        Release(s, keepCells: true);
     }
 
     private void Fail(Sequence s, Exception error)
     {
         s.Output.Writer.TryComplete(error);
-        Release(s);
+        Release(s, keepCells: false);
     }
 
-    private void Release(Sequence s)
+    private void Release(Sequence s, bool keepCells)
     {
         if (s.SeqId >= 0)
         {
-            LlamaNative.llama_memory_seq_rm(_memory, s.SeqId, -1, -1);
-            _slots.Return(s.SeqId);
-            Volatile.Write(ref _freeSequences, _slots.Free);
+            if (keepCells && s.CacheScope is { } scope && _cache.Enabled && s.Position > 0)
+            {
+                foreach (var id in _cache.Keep(s.SeqId, scope, s.CellTokens()))
+                {
+                    if (id != s.SeqId)
+                    {
+                        Interlocked.Increment(ref _cacheEvictions);
+                    }
+
+                    Clear(id);
+                }
+            }
+            else
+            {
+                Clear(s.SeqId);
+            }
+
+            Volatile.Write(ref _freeSequences, _slots.Free + _cache.Count);
             s.SeqId = -1;
         }
 
@@ -431,12 +500,18 @@ internal sealed partial class DecodeLoop : IDisposable
         s.Dispose();
     }
 
+    private void Clear(int seqId)
+    {
+        LlamaNative.llama_memory_seq_rm(_memory, seqId, -1, -1);
+        _slots.Return(seqId);
+    }
+
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
     private static unsafe byte OnAbort(void* data) => Volatile.Read(ref *(int*)data) != 0 ? (byte)1 : (byte)0;
 
-    [LoggerMessage(EventId = 111, Level = LogLevel.Error, Message = "The decode thread failed")]
+    [LoggerMessage(EventId = LogEvents.DecodeLoop + 1, Level = LogLevel.Error, Message = "The decode thread failed")]
     private static partial void LogLoopFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(EventId = 112, Level = LogLevel.Warning, Message = "llama_decode returned {Code} with {Sequences} sequences active")]
+    [LoggerMessage(EventId = LogEvents.DecodeLoop + 2, Level = LogLevel.Warning, Message = "llama_decode returned {Code} with {Sequences} sequences active")]
     private static partial void LogDecodeFailed(ILogger logger, int code, int sequences);
 }

@@ -6,7 +6,8 @@ namespace Cocoon.Worker.Inference;
 /// <summary>
 /// Settings of the llama.cpp inference service. Keys: Worker:Model (COCOON_MODEL), Llama:Backend (COCOON_LLAMA_BACKEND),
 /// Llama:LibraryDir (COCOON_LLAMA_LIB_DIR), Llama:Threads, Llama:ContextSize, Llama:MaxConcurrency, Llama:BatchSize,
-/// Llama:ThreadPoll, Llama:ChunkIntervalMs, Llama:KvUnified, Llama:QueueCapacity, Cocoon:DataDir (COCOON_DATA).
+/// Llama:ThreadPoll, Llama:ChunkIntervalMs, Llama:KvUnified, Llama:QueueCapacity, Llama:PrefixCacheTokens,
+/// Cocoon:DataDir (COCOON_DATA).
 /// </summary>
 public sealed record LlamaInferenceOptions
 {
@@ -53,6 +54,17 @@ public sealed record LlamaInferenceOptions
     /// </summary>
     public bool KvUnified { get; init; }
 
+    /// <summary>
+    /// Prefix cache budget: most tokens that idle sequences keep in the KV cache after their job ended, for the next
+    /// job of the same cache scope (a conversation's next turn starts from its history instead of decoding it again).
+    /// Null = ContextSize x MaxConcurrency, i.e. limited only by the sequence slots (the KV memory of every slot is
+    /// allocated when the context is created, so the cache needs no memory beyond it; the budget bounds how much of
+    /// past conversations stays in memory). 0 turns the cache off. Least recently used sequences are dropped first.
+    /// </summary>
+    public int? PrefixCacheTokens { get; init; }
+
+    internal int ResolvedPrefixCacheTokens => PrefixCacheTokens ?? checked(ContextSize * MaxConcurrency);
+
     /// <summary>Requests waiting for a slot before GenerateAsync applies back-pressure.</summary>
     public int QueueCapacity { get; init; } = 64;
 
@@ -75,6 +87,7 @@ public sealed record LlamaInferenceOptions
             MaxConcurrency = Int(llama, "MaxConcurrency", 8),
             BatchSize = Int(llama, "BatchSize", 512),
             QueueCapacity = Int(llama, "QueueCapacity", 64),
+            PrefixCacheTokens = string.IsNullOrWhiteSpace(llama["PrefixCacheTokens"]) ? null : Int(llama, "PrefixCacheTokens", 0),
             KvUnified = bool.TryParse(llama["KvUnified"], out var unified) && unified,
             DataDir = configuration["Cocoon:DataDir"],
         };
@@ -90,6 +103,13 @@ public sealed record LlamaInferenceOptions
         Check(ContextSize is >= 16 and <= 1 << 20, "Llama:ContextSize", ContextSize, "a token count between 16 and 1048576");
         Check(MaxConcurrency is >= 1 and <= 256, "Llama:MaxConcurrency", MaxConcurrency, "between 1 and 256 (llama.cpp's sequence limit)");
         Check(BatchSize is >= 32 and <= 65536, "Llama:BatchSize", BatchSize, "between 32 and 65536");
+        var cells = (long)ContextSize * MaxConcurrency;
+        if (PrefixCacheTokens is { } cache && (cache < 0 || cache > cells))
+        {
+            throw new InvalidOperationException(
+                $"Llama:PrefixCacheTokens is {cache}: set it to 0 (no prefix cache) up to {cells} (Llama:ContextSize x Llama:MaxConcurrency), or leave it empty for all of it.");
+        }
+
         Check(QueueCapacity is >= 1 and <= 100_000, "Llama:QueueCapacity", QueueCapacity, "between 1 and 100000");
     }
 

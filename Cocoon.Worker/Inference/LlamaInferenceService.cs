@@ -16,6 +16,9 @@ namespace Cocoon.Worker.Inference;
 /// </summary>
 public sealed partial class LlamaInferenceService : IInferenceService, IDisposable
 {
+    // A base64 HMAC-SHA-256 is 44 characters; anything much longer is not a scope the gateway made.
+    private const int MaxCacheScopeLength = 128;
+
     private readonly LlamaModel _model;
     private readonly DecodeLoop _loop;
     private int _disposed;
@@ -47,6 +50,9 @@ public sealed partial class LlamaInferenceService : IInferenceService, IDisposab
     /// (admitting, building the batch, sampling, detokenizing, handing out text). Idle waits count in neither.
     /// </summary>
     public DecodeLoopStats Stats => _loop.Stats;
+
+    /// <summary>Prefix-cache counters since start (hit rate, cached tokens, evictions).</summary>
+    public PrefixCacheStats CacheStats => _loop.CacheStats;
 
     /// <summary>Sequence slots not in use right now.</summary>
     public int FreeSequences => _loop.FreeSequences;
@@ -105,7 +111,7 @@ public sealed partial class LlamaInferenceService : IInferenceService, IDisposab
     public async IAsyncEnumerable<GenerationChunk> GenerateAsync(GenerationRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        var sequence = new Sequence(Prepare(request), request.Sampling);
+        var sequence = new Sequence(Prepare(request), request.Sampling, request.CacheScope);
         using var registration = cancellationToken.Register(
             static state =>
             {
@@ -164,6 +170,11 @@ public sealed partial class LlamaInferenceService : IInferenceService, IDisposab
             throw new ArgumentException($"{violation.Param}: {violation.Message}", nameof(request));
         }
 
+        if (request.CacheScope is { Length: 0 or > MaxCacheScopeLength })
+        {
+            throw new ArgumentException($"cache_scope: between 1 and {MaxCacheScopeLength} characters, or none.", nameof(request));
+        }
+
         var text = request.Messages is { } messages ? _model.RenderChat(messages) : request.Prompt!;
         var tokens = _model.Tokenize(text);
         if (tokens.Length == 0)
@@ -191,7 +202,7 @@ public sealed partial class LlamaInferenceService : IInferenceService, IDisposab
         _model.Dispose();
     }
 
-    [LoggerMessage(EventId = 110, Level = LogLevel.Information,
+    [LoggerMessage(EventId = LogEvents.Inference + 1, Level = LogLevel.Information,
         Message = "Model {Name} ready: {Architecture}, {Parameters} parameters, {Context} tokens per sequence, {Sequences} sequences, {Threads} threads")]
     private static partial void LogReady(ILogger logger, string name, string architecture, long parameters, int context, int sequences, int threads);
 }

@@ -38,12 +38,12 @@ internal sealed partial class LlamaModelLoader(
     // The holder (a singleton) disposes the service when the host is disposed, after every hosted service stopped.
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    [LoggerMessage(EventId = 120, Level = LogLevel.Information, Message = "Loading the model: {Percent:F0}%")]
+    [LoggerMessage(EventId = LogEvents.ModelLoader + 1, Level = LogLevel.Information, Message = "Loading the model: {Percent:F0}%")]
     private static partial void LogLoading(ILogger logger, float percent);
 
-    [LoggerMessage(EventId = 121, Level = LogLevel.Information, Message = "Loading the model {Model}")]
+    [LoggerMessage(EventId = LogEvents.ModelLoader + 2, Level = LogLevel.Information, Message = "Loading the model {Model}")]
     private static partial void LogLoadingStarted(ILogger logger, string? model);
 
-    [LoggerMessage(EventId = 122, Level = LogLevel.Information, Message = "Model loaded in {Seconds:F1} s")]
+    [LoggerMessage(EventId = LogEvents.ModelLoader + 3, Level = LogLevel.Information, Message = "Model loaded in {Seconds:F1} s")]
     private static partial void LogLoaded(ILogger logger, double seconds);
 }

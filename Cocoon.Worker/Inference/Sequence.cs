@@ -9,16 +9,26 @@ internal sealed class Sequence : IDisposable
 {
     private int _cancelled;
 
-    public Sequence(int[] promptTokens, SamplingOptions sampling)
+    public Sequence(int[] promptTokens, SamplingOptions sampling, string? cacheScope = null)
     {
         PromptTokens = promptTokens;
         Sampling = sampling;
+        CacheScope = cacheScope;
         Text = new TextStream(sampling.Stop);
     }
 
     public int[] PromptTokens { get; }
 
     public SamplingOptions Sampling { get; }
+
+    /// <summary>The job's prefix-cache scope (see GenerationRequest.CacheScope); null = no caching.</summary>
+    public string? CacheScope { get; }
+
+    /// <summary>Prompt tokens found in the prefix cache: the sequence started at this position.</summary>
+    public int CachedTokens { get; set; }
+
+    /// <summary>Sampled tokens in order (end-of-generation excluded); the first Position - prompt length of them are in the KV cache.</summary>
+    public List<int> Generated { get; } = [];
 
     public TextStream Text { get; }
 
@@ -63,6 +73,17 @@ internal sealed class Sequence : IDisposable
 
     /// <summary>Called from any thread; returns true the first time.</summary>
     public bool Cancel() => Interlocked.Exchange(ref _cancelled, 1) == 0;
+
+    /// <summary>The tokens whose cells this sequence holds now: the prompt fed so far, then the generated tokens decoded.</summary>
+    public int[] CellTokens()
+    {
+        if (Position <= PromptTokens.Length)
+        {
+            return PromptTokens[..Position];
+        }
+
+        return [.. PromptTokens, .. System.Runtime.InteropServices.CollectionsMarshal.AsSpan(Generated)[..(Position - PromptTokens.Length)]];
+    }
 
     public void Dispose() => Sampler?.Dispose();
 }

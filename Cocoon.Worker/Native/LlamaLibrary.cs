@@ -168,6 +168,6 @@ public static partial class LlamaLibrary
         }
     }
 
-    [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "llama.cpp loaded from {Directory}; devices: {Devices}")]
+    [LoggerMessage(EventId = LogEvents.NativeLibrary + 1, Level = LogLevel.Information, Message = "llama.cpp loaded from {Directory}; devices: {Devices}")]
     private static partial void LogLoaded(ILogger logger, string directory, string devices);
 }

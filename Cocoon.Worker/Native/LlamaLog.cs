@@ -78,6 +78,6 @@ internal static unsafe partial class LlamaLog
         }
     }
 
-    [LoggerMessage(EventId = 100, Message = "llama.cpp: {Line}")]
+    [LoggerMessage(EventId = LogEvents.LlamaCpp + 1, Message = "llama.cpp: {Line}")]
     private static partial void Native(ILogger logger, LogLevel level, string line);
 }

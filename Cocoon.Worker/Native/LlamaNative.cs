@@ -114,6 +114,10 @@ internal static unsafe partial class LlamaNative
     [LibraryImport(Llama)]
     public static partial int llama_memory_seq_pos_max(nint memory, int seqId);
 
+    /// <summary>Smallest position the sequence holds, -1 when empty; above 0 when a sliding window dropped the start.</summary>
+    [LibraryImport(Llama)]
+    public static partial int llama_memory_seq_pos_min(nint memory, int seqId);
+
     [LibraryImport(Llama)]
     public static partial int llama_decode(SafeLlamaContextHandle context, LlamaBatch batch);
 

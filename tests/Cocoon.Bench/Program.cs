@@ -9,5 +9,6 @@ var benchmarks = new SortedDictionary<string, Func<BenchContext, Task>>(StringCo
     ["llama-q8"] = LlamaBenchmark.RunLargeAsync,
     ["dispatch"] = Cocoon.Bench.Dispatch.DispatchBenchmark.RunAsync,
     ["embeddings"] = Cocoon.Bench.Embeddings.EmbeddingBenchmark.RunAsync,
+    ["market"] = Cocoon.Bench.Market.MarketBenchmark.RunAsync,
 };
 return await BenchRunner.RunAsync(benchmarks, args);

@@ -63,7 +63,10 @@ public sealed class BackendTests
         Touch(dir, "libllama.cuda.v0.5.0.so", "libggml.cuda.v0.5.0.so", "libggml-cuda.so");
         if (LlamaInferenceService.CanLoadSystemLibrary("libcuda.so.1") && LlamaInferenceService.CanLoadSystemLibrary("libcudart.so.13"))
         {
-            return; // a GPU host: the error cannot happen here
+            // A GPU host: the error cannot happen here, so the same call must pick the CUDA libraries instead.
+            var location = LlamaLibraryLocator.Locate(LlamaBackend.Cuda, dir.Path, _ => null, LlamaInferenceService.CanLoadSystemLibrary);
+            Assert.Equal("libllama.cuda.v0.5.0.so", location.LlamaFile);
+            return;
         }
 
         var ex = Assert.Throws<LlamaException>(() =>
@@ -91,16 +94,16 @@ public sealed class BackendTests
     }
 
     [Theory]
-    [InlineData("Llama:Backend", "metal", "COCOON_LLAMA_BACKEND")]
-    [InlineData("Llama:Threads", "-1", "Llama:Threads")]
-    [InlineData("Llama:ContextSize", "4", "Llama:ContextSize")]
-    [InlineData("Llama:MaxConcurrency", "0", "Llama:MaxConcurrency")]
-    [InlineData("Llama:BatchSize", "lots", "Llama:BatchSize")]
-    [InlineData("Llama:ThreadPoll", "101", "Llama:ThreadPoll")]
-    public void BadOptionsNameTheSetting(string key, string value, string named)
+    [InlineData("Llama:Backend", "metal", "COCOON_LLAMA_BACKEND", typeof(LlamaException))]
+    [InlineData("Llama:Threads", "-1", "Llama:Threads", typeof(InvalidOperationException))]
+    [InlineData("Llama:ContextSize", "4", "Llama:ContextSize", typeof(InvalidOperationException))]
+    [InlineData("Llama:MaxConcurrency", "0", "Llama:MaxConcurrency", typeof(InvalidOperationException))]
+    [InlineData("Llama:BatchSize", "lots", "Llama:BatchSize", typeof(InvalidOperationException))]
+    [InlineData("Llama:ThreadPoll", "101", "Llama:ThreadPoll", typeof(InvalidOperationException))]
+    public void BadOptionsNameTheSetting(string key, string value, string named, Type expected)
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { [key] = value }).Build();
-        var ex = Assert.ThrowsAny<Exception>(() => LlamaInferenceOptions.FromConfiguration(configuration).Validate());
+        var ex = Assert.Throws(expected, () => LlamaInferenceOptions.FromConfiguration(configuration).Validate());
         Assert.Contains(named, ex.Message, StringComparison.Ordinal);
     }
 

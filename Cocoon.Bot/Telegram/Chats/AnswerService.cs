@@ -55,6 +55,9 @@ public sealed partial class AnswerService(
                 Messages = request.Messages,
                 Sampling = new SamplingOptions { MaxTokens = options.Value.MaxAnswerTokens },
             },
+
+            // One conversation per chat (and forum topic): its turns share a worker's prefix cache, scoped to the payer.
+            Conversation = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"tg:{request.ChatId}:{request.ThreadId}"),
         };
 
         var target = new StreamTarget(request.ChatId, request.IsPrivate, request.IsPrivate ? null : request.MessageId, request.ThreadId, DraftId: request.MessageId);
@@ -96,12 +99,16 @@ public sealed partial class AnswerService(
             return;
         }
 
-        var who = request.Payer.Value.StartsWith("group:", StringComparison.Ordinal)
-            ? "This group's budget is used up. Anyone can add to it with /topup here."
-            : "Your balance is used up. Top up in a private chat with me (/topup), then ask again.";
-        await sender.SendAsync(request.ChatId, who + " (Your message was not sent to any worker.)", cancellationToken, replyTo: request.MessageId, threadId: request.ThreadId).ConfigureAwait(false);
+        if (request.Payer.Value.StartsWith("group:", StringComparison.Ordinal))
+        {
+            await sender.SendAsync(request.ChatId, "This group's budget is used up. Anyone can add to it with /topup here. (Your message was not sent to any worker.)", cancellationToken, replyTo: request.MessageId, threadId: request.ThreadId).ConfigureAwait(false);
+            return;
+        }
+
+        // The asker's own balance is nobody else's business: only they see this (an ephemeral message).
+        await sender.SendToMemberAsync(request.ChatId, request.UserId, "Your balance is used up. Top up in a private chat with me (/topup), then ask again. (Your message was not sent to any worker.)", cancellationToken, replyTo: request.MessageId, threadId: request.ThreadId).ConfigureAwait(false);
     }
 
-    [LoggerMessage(EventId = 4301, Level = LogLevel.Information, Message = "Account {Account} cannot cover a job: needs {Needed}, has {Available} nanotons")]
+    [LoggerMessage(EventId = LogEvents.AnswerService + 1, Level = LogLevel.Information, Message = "Account {Account} cannot cover a job: needs {Needed}, has {Available} nanotons")]
     private static partial void LogNoFunds(ILogger logger, string account, long needed, long available);
 }

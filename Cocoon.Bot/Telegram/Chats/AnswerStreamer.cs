@@ -12,21 +12,26 @@ namespace Cocoon.Bot.Telegram.Chats;
 
 public sealed record StreamTarget(long ChatId, bool IsPrivate, int? ReplyToMessageId, int? ThreadId, long DraftId);
 
-public sealed record StreamResult(string Text, DispatchReceipt? Receipt);
+/// <summary>The answer as the model wrote it; Stopped when the user pressed Stop (then Text is what was kept).</summary>
+public sealed record StreamResult(string Text, DispatchReceipt? Receipt, bool Stopped = false);
 
 /// <summary>
 /// Shows an answer while it is generated. Private chats get sendMessageDraft previews and one final message;
 /// elsewhere (or when the server refuses drafts) one message is edited, at most once per interval and only when
 /// its text changed. "Typing…" is shown until the first words arrive. Text beyond 4,096 characters continues in
-/// a new message, cut on a paragraph boundary.
+/// a new message, cut on a paragraph boundary (never inside a code or reasoning block). The model's Markdown is sent
+/// as entities (plain text when the server refuses them). Drafts carry a Stop button (Bot API 10.3): pressing it
+/// cancels the job (the dispatch's token) and what was written so far becomes the final message.
 /// </summary>
 public sealed partial class AnswerStreamer(
     ITelegramBotClient bot,
     BlockedChats blocked,
+    GenerationStops stops,
     TimeProvider time,
     IOptions<TelegramOptions> options,
     ILogger<AnswerStreamer> logger)
 {
+    public const string StoppedNote = "⏹ Stopped.";
     private static readonly TimeSpan TypingEvery = TimeSpan.FromSeconds(4);
     private volatile bool _draftsRefused;
 
@@ -34,16 +39,21 @@ public sealed partial class AnswerStreamer(
     {
         ArgumentNullException.ThrowIfNull(target);
         ArgumentNullException.ThrowIfNull(events);
-        var state = new State(target, target.IsPrivate && options.Value.UseDrafts && !_draftsRefused);
+        var state = new State(target, target.IsPrivate && options.Value.UseDrafts && !_draftsRefused) { Plain = !options.Value.RichAnswers };
         var interval = target.IsPrivate ? options.Value.EditInterval : options.Value.GroupEditInterval;
         DispatchReceipt? receipt = null;
+
+        // The job's token joins the dispatch's own (an async iterator combines both): Stop cancels the job, which the
+        // dispatcher passes on to the worker; shutdown still cancels everything.
+        using var stop = target.IsPrivate && options.Value.AllowStop ? stops.Register(target.ChatId, target.DraftId) : null;
+        using var job = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stop?.Token ?? CancellationToken.None);
 
         using var typingStop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var typing = KeepTypingAsync(target, typingStop.Token);
         try
         {
             var lastShown = time.GetTimestamp();
-            await foreach (var ev in events.WithCancellation(cancellationToken).ConfigureAwait(false))
+            await foreach (var ev in events.WithCancellation(job.Token).ConfigureAwait(false))
             {
                 switch (ev)
                 {
@@ -67,14 +77,27 @@ public sealed partial class AnswerStreamer(
                 }
             }
         }
+        catch (OperationCanceledException) when (stop is { Token.IsCancellationRequested: true } && !cancellationToken.IsCancellationRequested)
+        {
+            // The user pressed Stop: the job is cancelled (no receipt, so nothing is charged) and the text so far is kept.
+            state.StoppedByUser = true;
+            LogStopped(logger, target.ChatId, target.DraftId, state.Text.Length);
+        }
         finally
         {
             await typingStop.CancelAsync().ConfigureAwait(false);
             await typing.ConfigureAwait(false);
         }
 
+        var answer = state.Text.ToString();
+        if (state.StoppedByUser)
+        {
+            // A draft kept on Stop still vanishes after a while: the kept text is sent as the final message.
+            state.Text.Append(answer.Trim().Length > 0 ? "\n\n" + StoppedNote : StoppedNote);
+        }
+
         await ShowAsync(state, final: true, cancellationToken).ConfigureAwait(false);
-        return new StreamResult(state.Text.ToString(), receipt);
+        return new StreamResult(answer, receipt, state.StoppedByUser);
     }
 
     private async Task KeepTypingAsync(StreamTarget target, CancellationToken cancellationToken)
@@ -103,13 +126,14 @@ public sealed partial class AnswerStreamer(
             return;
         }
 
-        var pending = s.Text.ToString(s.Committed, s.Text.Length - s.Committed);
+        var pending = s.Carry + s.Text.ToString(s.Committed, s.Text.Length - s.Committed);
         while (pending.Length > MessageSplitter.MaxLength)
         {
-            var (head, restStart) = MessageSplitter.CutFirst(pending);
+            var (head, restStart, carry) = RichCut.CutFirst(pending);
             await PutAsync(s, head, last: true, cancellationToken).ConfigureAwait(false);
-            s.Committed += restStart;
-            pending = pending[restStart..];
+            s.Committed += restStart - s.Carry.Length;
+            s.Carry = carry;
+            pending = carry + pending[restStart..];
         }
 
         var visible = pending.Trim();
@@ -142,6 +166,14 @@ public sealed partial class AnswerStreamer(
             return;
         }
 
+        // The model's Markdown as entities; its own text (markers and all) when the server refused entities.
+        var rich = s.Plain ? new FormattedText(text, []) : RichTextRenderer.Render(text);
+        if (rich.Text.Length == 0)
+        {
+            rich = new FormattedText(text, []);
+        }
+
+        var entities = rich.Entities.Count > 0 ? rich.Entities : null;
         try
         {
             if (s.UseDraft && !last)
@@ -150,9 +182,17 @@ public sealed partial class AnswerStreamer(
                 {
                     try
                     {
-                        await bot.SendMessageDraft(s.Target.ChatId, s.Target.DraftId, text, cancellationToken: cancellationToken).ConfigureAwait(false);
+                        await bot.SendMessageDraft(
+                            s.Target.ChatId, s.Target.DraftId, rich.Text, entities: entities,
+                            canStop: options.Value.AllowStop, keepOnStop: options.Value.AllowStop,
+                            cancellationToken: cancellationToken).ConfigureAwait(false);
                         s.Shown = text;
                         s.AnyShown = true;
+                    }
+                    catch (ApiRequestException ex) when (IsEntityError(ex) && !s.Plain)
+                    {
+                        RefuseEntities(s, ex);
+                        await PutAsync(s, text, last, cancellationToken).ConfigureAwait(false);
                     }
                     catch (ApiRequestException ex) when (ex.ErrorCode is 400 or 404 && !IsNotModified(ex))
                     {
@@ -167,29 +207,39 @@ public sealed partial class AnswerStreamer(
                 return;
             }
 
-            if (s.MessageId is null)
+            try
             {
-                var sent = await bot.SendMessage(
-                    s.Target.ChatId,
-                    text,
-                    replyParameters: s.Target.ReplyToMessageId is { } r ? new ReplyParameters { MessageId = r, AllowSendingWithoutReply = true } : null,
-                    linkPreviewOptions: new LinkPreviewOptions { IsDisabled = true },
-                    messageThreadId: s.Target.ThreadId,
-                    cancellationToken: cancellationToken).ConfigureAwait(false);
-                s.MessageId = sent.MessageId;
-                s.Shown = text;
-            }
-            else if (text != s.Shown)
-            {
-                try
+                if (s.MessageId is null)
                 {
-                    await bot.EditMessageText(s.Target.ChatId, s.MessageId.Value, text, linkPreviewOptions: new LinkPreviewOptions { IsDisabled = true }, cancellationToken: cancellationToken).ConfigureAwait(false);
+                    var sent = await bot.SendMessage(
+                        s.Target.ChatId,
+                        rich.Text,
+                        replyParameters: s.Target.ReplyToMessageId is { } r ? new ReplyParameters { MessageId = r, AllowSendingWithoutReply = true } : null,
+                        linkPreviewOptions: new LinkPreviewOptions { IsDisabled = true },
+                        messageThreadId: s.Target.ThreadId,
+                        entities: entities,
+                        cancellationToken: cancellationToken).ConfigureAwait(false);
+                    s.MessageId = sent.MessageId;
+                    s.Shown = text;
                 }
-                catch (ApiRequestException ex) when (IsNotModified(ex))
+                else if (text != s.Shown)
                 {
-                }
+                    try
+                    {
+                        await bot.EditMessageText(s.Target.ChatId, s.MessageId.Value, rich.Text, linkPreviewOptions: new LinkPreviewOptions { IsDisabled = true }, entities: entities, cancellationToken: cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (ApiRequestException ex) when (IsNotModified(ex))
+                    {
+                    }
 
-                s.Shown = text;
+                    s.Shown = text;
+                }
+            }
+            catch (ApiRequestException ex) when (IsEntityError(ex) && !s.Plain)
+            {
+                RefuseEntities(s, ex);
+                await PutAsync(s, text, last, cancellationToken).ConfigureAwait(false);
+                return;
             }
 
             s.AnyShown = true;
@@ -206,6 +256,17 @@ public sealed partial class AnswerStreamer(
         }
     }
 
+    private void RefuseEntities(State s, ApiRequestException ex)
+    {
+        s.Plain = true;
+        s.Shown = string.Empty; // the same text goes again, as plain text
+        LogEntitiesRefused(logger, ex.Message);
+    }
+
+    /// <summary>Telegram's 400s about formatting ("can't parse entities", "entity … is out of range", …).</summary>
+    internal static bool IsEntityError(ApiRequestException ex) =>
+        ex.ErrorCode == 400 && ex.Message.Contains("entit", StringComparison.OrdinalIgnoreCase);
+
     internal static bool IsNotModified(ApiRequestException ex) =>
         ex.ErrorCode == 400 && ex.Message.Contains("message is not modified", StringComparison.OrdinalIgnoreCase);
 
@@ -219,8 +280,19 @@ public sealed partial class AnswerStreamer(
         public string Shown { get; set; } = string.Empty;
         public bool AnyShown { get; set; }
         public bool Stopped { get; set; }
+        public bool StoppedByUser { get; set; }
+        public bool Plain { get; set; }
+
+        /// <summary>Markdown that reopens a block cut at the end of the previous message.</summary>
+        public string Carry { get; set; } = string.Empty;
     }
 
-    [LoggerMessage(EventId = 4201, Level = LogLevel.Information, Message = "sendMessageDraft refused ({ErrorCode}); streaming by editing messages instead")]
+    [LoggerMessage(EventId = LogEvents.Answers + 1, Level = LogLevel.Information, Message = "Answer in chat {ChatId} (draft {DraftId}) stopped by the user after {Characters} characters")]
+    private static partial void LogStopped(ILogger logger, long chatId, long draftId, int characters);
+
+    [LoggerMessage(EventId = LogEvents.Answers + 2, Level = LogLevel.Information, Message = "Formatted text refused ({Description}); this answer continues as plain text")]
+    private static partial void LogEntitiesRefused(ILogger logger, string description);
+
+    [LoggerMessage(EventId = LogEvents.Answers + 3, Level = LogLevel.Information, Message = "sendMessageDraft refused ({ErrorCode}); streaming by editing messages instead")]
     private static partial void LogDraftsRefused(ILogger logger, int errorCode);
 }

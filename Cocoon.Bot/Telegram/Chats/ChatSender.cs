@@ -42,4 +42,36 @@ public sealed class ChatSender(ITelegramBotClient bot, BlockedChats blocked)
 
         return last;
     }
+
+    /// <summary>
+    /// In a group, a reply meant for one member (their balance, their own limit) as an ephemeral message only they
+    /// see (Bot API 10.2); an older server that refuses it gets the ordinary public reply.
+    /// </summary>
+    public async Task<Message?> SendToMemberAsync(long chatId, long userId, string text, CancellationToken cancellationToken, int? replyTo = null, int? threadId = null)
+    {
+        if (blocked.IsBlocked(chatId))
+        {
+            return null;
+        }
+
+        try
+        {
+            return await bot.SendMessage(
+                chatId,
+                MessageSplitter.CutFirst(text).Head,
+                replyParameters: replyTo is { } r ? new ReplyParameters { MessageId = r, AllowSendingWithoutReply = true } : null,
+                linkPreviewOptions: new LinkPreviewOptions { IsDisabled = true },
+                messageThreadId: threadId,
+                ephemeralMessageParameters: new EphemeralMessageParameters { ReceiverUserId = userId },
+                cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (ApiRequestException ex) when (ex.ErrorCode is 400 or 404 && !ex.Message.Contains("not enough rights", StringComparison.OrdinalIgnoreCase))
+        {
+            return await SendAsync(chatId, text, cancellationToken, replyTo: replyTo, threadId: threadId).ConfigureAwait(false);
+        }
+        catch (ApiRequestException ex) when (ex.ErrorCode == 403)
+        {
+            return null;
+        }
+    }
 }

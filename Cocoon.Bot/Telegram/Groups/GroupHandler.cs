@@ -130,7 +130,7 @@ public sealed partial class GroupHandler(
         if (settings.DailyTokenLimit > 0
             && await settingsStore.TokensTodayAsync(chatId, from.Id, now, cancellationToken).ConfigureAwait(false) >= settings.DailyTokenLimit)
         {
-            await sender.SendAsync(chatId, $"You've used your {settings.DailyTokenLimit} tokens for today in this group. Ask me in a private chat, or try again tomorrow.", cancellationToken, replyTo: message.MessageId, threadId: threadId).ConfigureAwait(false);
+            await sender.SendToMemberAsync(chatId, from.Id, $"You've used your {settings.DailyTokenLimit} tokens for today in this group. Ask me in a private chat, or try again tomorrow.", cancellationToken, replyTo: message.MessageId, threadId: threadId).ConfigureAwait(false);
             return;
         }
 
@@ -168,7 +168,7 @@ public sealed partial class GroupHandler(
         var member = await bot.GetChatMember(chatId, from.Id, cancellationToken).ConfigureAwait(false);
         if (member.Status is not (ChatMemberStatus.Administrator or ChatMemberStatus.Creator))
         {
-            await sender.SendAsync(chatId, "Only the group's admins can change my settings.", cancellationToken, replyTo: message.MessageId, threadId: threadId).ConfigureAwait(false);
+            await sender.SendToMemberAsync(chatId, from.Id, "Only the group's admins can change my settings.", cancellationToken, replyTo: message.MessageId, threadId: threadId).ConfigureAwait(false);
             return;
         }
 
@@ -237,12 +237,12 @@ public sealed partial class GroupHandler(
 
     private static int? ThreadOf(Message message) => message.IsTopicMessage ? message.MessageThreadId : null;
 
-    [LoggerMessage(EventId = 4401, Level = LogLevel.Information, Message = "Added to group {ChatId}")]
+    [LoggerMessage(EventId = LogEvents.Groups + 1, Level = LogLevel.Information, Message = "Added to group {ChatId}")]
     private static partial void LogAdded(ILogger logger, long chatId);
 
-    [LoggerMessage(EventId = 4402, Level = LogLevel.Information, Message = "Removed from group {ChatId}; its settings are deleted")]
+    [LoggerMessage(EventId = LogEvents.Groups + 2, Level = LogLevel.Information, Message = "Removed from group {ChatId}; its settings are deleted")]
     private static partial void LogRemoved(ILogger logger, long chatId);
 
-    [LoggerMessage(EventId = 4403, Level = LogLevel.Information, Message = "Group {ChatId} is over its message rate; an answer was declined politely")]
+    [LoggerMessage(EventId = LogEvents.Groups + 3, Level = LogLevel.Information, Message = "Group {ChatId} is over its message rate; an answer was declined politely")]
     private static partial void LogDeclined(ILogger logger, long chatId);
 }

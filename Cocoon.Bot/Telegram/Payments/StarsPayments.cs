@@ -148,9 +148,14 @@ public sealed partial class StarsPayments(
 
         var account = new AccountId(accountValue.ToString());
         var nanotons = (long)nanotonsValue;
+
+        // Each refund Telegram refused was undone; the next attempt is a new debit, so it needs its own key (with the
+        // first key again the debit would be a no-op and the user would keep the credit and get the Stars back).
+        var round = fields.TryGetValue("refund-round", out var roundValue) ? (long)roundValue : 0;
+        var debitKey = round == 0 ? $"stars-refund:{chargeId}" : $"stars-refund:{chargeId}:{round}";
         try
         {
-            await ledger.CreditAsync(AccountId.StarsClearing, nanotons, account, $"stars-refund:{chargeId}", cancellationToken).ConfigureAwait(false);
+            await ledger.CreditAsync(AccountId.StarsClearing, nanotons, account, debitKey, cancellationToken).ConfigureAwait(false);
         }
         catch (InsufficientFundsException)
         {
@@ -164,8 +169,8 @@ public sealed partial class StarsPayments(
         catch (ApiRequestException ex) when (ex.ErrorCode == 400)
         {
             // Telegram kept the Stars, so the user keeps the credit.
-            await ledger.CreditAsync(account, nanotons, AccountId.StarsClearing, $"stars-refund-undo:{chargeId}", cancellationToken).ConfigureAwait(false);
-            await db.HashSetAsync(key, [new("status", "refund-refused"), new("refund-error", ex.Message)]).WaitAsync(cancellationToken).ConfigureAwait(false);
+            await ledger.CreditAsync(account, nanotons, AccountId.StarsClearing, round == 0 ? $"stars-refund-undo:{chargeId}" : $"stars-refund-undo:{chargeId}:{round}", cancellationToken).ConfigureAwait(false);
+            await db.HashSetAsync(key, [new("status", "refund-refused"), new("refund-error", ex.Message), new("refund-round", round + 1)]).WaitAsync(cancellationToken).ConfigureAwait(false);
             return RefundOutcome.RefusedByTelegram;
         }
 
@@ -225,18 +230,18 @@ public sealed partial class StarsPayments(
         return null;
     }
 
-    [LoggerMessage(EventId = 4501, Level = LogLevel.Information, Message = "Stars payment credited to {Account}: {Stars} stars = {Nanotons} nanotons")]
+    [LoggerMessage(EventId = LogEvents.Payments + 1, Level = LogLevel.Information, Message = "Stars payment credited to {Account}: {Stars} stars = {Nanotons} nanotons")]
     private static partial void LogCredited(ILogger logger, string account, long stars, long nanotons);
 
-    [LoggerMessage(EventId = 4502, Level = LogLevel.Information, Message = "Stars payment {ChargeId} delivered again; already credited")]
+    [LoggerMessage(EventId = LogEvents.Payments + 2, Level = LogLevel.Information, Message = "Stars payment {ChargeId} delivered again; already credited")]
     private static partial void LogDuplicatePayment(ILogger logger, string chargeId);
 
-    [LoggerMessage(EventId = 4503, Level = LogLevel.Warning, Message = "Pre-checkout from user {UserId} refused: {Reason}")]
+    [LoggerMessage(EventId = LogEvents.Payments + 3, Level = LogLevel.Warning, Message = "Pre-checkout from user {UserId} refused: {Reason}")]
     private static partial void LogPreCheckoutRefused(ILogger logger, long userId, string reason);
 
-    [LoggerMessage(EventId = 4504, Level = LogLevel.Warning, Message = "Stars payment {ChargeId} from {UserId} does not match an offer; credited to the payer, refundable by an operator")]
+    [LoggerMessage(EventId = LogEvents.Payments + 4, Level = LogLevel.Warning, Message = "Stars payment {ChargeId} from {UserId} does not match an offer; credited to the payer, refundable by an operator")]
     private static partial void LogOddPayment(ILogger logger, string chargeId, long userId);
 
-    [LoggerMessage(EventId = 4505, Level = LogLevel.Information, Message = "Stars payment refunded: {Nanotons} nanotons taken back from {Account}")]
+    [LoggerMessage(EventId = LogEvents.Payments + 5, Level = LogLevel.Information, Message = "Stars payment refunded: {Nanotons} nanotons taken back from {Account}")]
     private static partial void LogRefunded(ILogger logger, string account, long nanotons);
 }

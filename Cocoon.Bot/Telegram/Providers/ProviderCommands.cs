@@ -340,6 +340,6 @@ public sealed partial class ProviderCommands(
         await db.KeyExpireAsync(key, DraftTtl).WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    [LoggerMessage(EventId = 4601, Level = LogLevel.Information, Message = "Provider {ProviderId} registered by Telegram user {UserId}")]
+    [LoggerMessage(EventId = LogEvents.Providers + 1, Level = LogLevel.Information, Message = "Provider {ProviderId} registered by Telegram user {UserId}")]
     private static partial void LogRegistered(ILogger logger, string providerId, long userId);
 }

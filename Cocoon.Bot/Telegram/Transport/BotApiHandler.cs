@@ -127,15 +127,15 @@ public sealed partial class BotApiHandler(SendThrottle throttle, BlockedChats bl
         return null;
     }
 
-    [LoggerMessage(EventId = 4101, Level = LogLevel.Warning, Message = "Telegram flood limit on {Method}: waiting {RetryAfter} as retry_after asks")]
+    [LoggerMessage(EventId = LogEvents.BotApi + 1, Level = LogLevel.Warning, Message = "Telegram flood limit on {Method}: waiting {RetryAfter} as retry_after asks")]
     private static partial void LogFloodWait(ILogger logger, string method, TimeSpan retryAfter);
 
-    [LoggerMessage(EventId = 4102, Level = LogLevel.Warning, Message = "Network error calling {Method} (attempt {Attempt}); retrying in {Backoff}")]
+    [LoggerMessage(EventId = LogEvents.BotApi + 2, Level = LogLevel.Warning, Message = "Network error calling {Method} (attempt {Attempt}); retrying in {Backoff}")]
     private static partial void LogNetworkRetry(ILogger logger, string method, int attempt, TimeSpan backoff, Exception exception);
 
-    [LoggerMessage(EventId = 4103, Level = LogLevel.Warning, Message = "Bot API server error on {Method} (attempt {Attempt}); retrying in {Backoff}")]
+    [LoggerMessage(EventId = LogEvents.BotApi + 3, Level = LogLevel.Warning, Message = "Bot API server error on {Method} (attempt {Attempt}); retrying in {Backoff}")]
     private static partial void LogServerRetry(ILogger logger, string method, int attempt, TimeSpan backoff);
 
-    [LoggerMessage(EventId = 4104, Level = LogLevel.Information, Message = "Chat {ChatId} refused {Method} with 403: the bot stops sending there until the user writes again")]
+    [LoggerMessage(EventId = LogEvents.BotApi + 4, Level = LogLevel.Information, Message = "Chat {ChatId} refused {Method} with 403: the bot stops sending there until the user writes again")]
     private static partial void LogBlocked(ILogger logger, long chatId, string method);
 }

@@ -51,6 +51,13 @@ public sealed partial class UpdatePump(UpdateRouter router, UpdateInbox inbox, I
             }
         }
 
+        if (update.Type == global::Telegram.Bot.Types.Enums.UpdateType.StoppedMessageGeneration)
+        {
+            // Stop must not queue behind the answer it stops (same chat, same lane): it is handled at once.
+            _ = Task.Run(() => HandleAsync(update, _stopping!.Token), CancellationToken.None);
+            return;
+        }
+
         var lane = _lanes[(int)((ulong)ChatKey(update) % (ulong)_lanes.Length)];
         await lane.Writer.WriteAsync(update, cancellationToken).ConfigureAwait(false);
     }
@@ -101,45 +108,50 @@ public sealed partial class UpdatePump(UpdateRouter router, UpdateInbox inbox, I
                 continue;
             }
 
-            try
-            {
-                await router.HandleAsync(update, stopping).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
-            {
-                // Cut short by shutdown: it stays in the inbox and is handled again on the next start.
-                continue;
-            }
-#pragma warning disable CA1031 // One failing update is logged and skipped; the lane must keep running.
-            catch (Exception ex)
-#pragma warning restore CA1031
-            {
-                LogHandlerFailed(logger, update.Id, update.Type, ex);
-            }
+            await HandleAsync(update, stopping).ConfigureAwait(false);
+        }
+    }
 
-            try
-            {
-                await inbox.CompleteAsync(update.Id, CancellationToken.None).ConfigureAwait(false);
-            }
-#pragma warning disable CA1031 // Redis down: the update is replayed after restart, which is the safe side.
-            catch (Exception ex)
+    private async Task HandleAsync(Update update, CancellationToken stopping)
+    {
+        try
+        {
+            await router.HandleAsync(update, stopping).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            // Cut short by shutdown: it stays in the inbox and is handled again on the next start.
+            return;
+        }
+#pragma warning disable CA1031 // One failing update is logged and skipped; the lane must keep running.
+        catch (Exception ex)
 #pragma warning restore CA1031
+        {
+            LogHandlerFailed(logger, update.Id, update.Type, ex);
+        }
+
+        try
+        {
+            await inbox.CompleteAsync(update.Id, CancellationToken.None).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // Redis down: the update is replayed after restart, which is the safe side.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            LogCompleteFailed(logger, update.Id, ex);
+        }
+        finally
+        {
+            lock (_lock)
             {
-                LogCompleteFailed(logger, update.Id, ex);
-            }
-            finally
-            {
-                lock (_lock)
-                {
-                    _queued.Remove(update.Id);
-                }
+                _queued.Remove(update.Id);
             }
         }
     }
 
-    [LoggerMessage(EventId = 4001, Level = LogLevel.Error, Message = "Handling update {UpdateId} ({UpdateType}) failed; it is skipped")]
+    [LoggerMessage(EventId = LogEvents.UpdatePump + 1, Level = LogLevel.Error, Message = "Handling update {UpdateId} ({UpdateType}) failed; it is skipped")]
     private static partial void LogHandlerFailed(ILogger logger, long updateId, global::Telegram.Bot.Types.Enums.UpdateType updateType, Exception exception);
 
-    [LoggerMessage(EventId = 4002, Level = LogLevel.Warning, Message = "Could not mark update {UpdateId} as handled; it will be replayed after a restart")]
+    [LoggerMessage(EventId = LogEvents.UpdatePump + 2, Level = LogLevel.Warning, Message = "Could not mark update {UpdateId} as handled; it will be replayed after a restart")]
     private static partial void LogCompleteFailed(ILogger logger, long updateId, Exception exception);
 }

@@ -3,6 +3,7 @@ using Cocoon.Bot.Dispatch;
 using Cocoon.Bot.Telegram.Accounts;
 using Cocoon.Bot.Telegram.Chats;
 using Cocoon.Bot.Telegram.Groups;
+using Cocoon.Bot.Telegram.Guests;
 using Cocoon.Bot.Telegram.Payments;
 using Cocoon.Ledger.Accounts;
 using global::Telegram.Bot;
@@ -19,13 +20,21 @@ public sealed class UpdateRouter(
     GroupHandler groups,
     StarsPayments stars,
     UserStore users,
-    IDispatcher dispatcher)
+    IDispatcher dispatcher,
+    GenerationStops stops,
+    GuestHandler guests)
 {
     public async Task HandleAsync(Update update, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(update);
         switch (update)
         {
+            case { StoppedMessageGeneration: { } stopped }:
+                stops.Stop(stopped.Chat.Id, stopped.DraftId);
+                break;
+            case { GuestMessage: { } guest }:
+                await guests.HandleAsync(guest, cancellationToken).ConfigureAwait(false);
+                break;
             case { PreCheckoutQuery: { } query }:
                 await stars.OnPreCheckoutAsync(query, cancellationToken).ConfigureAwait(false);
                 break;

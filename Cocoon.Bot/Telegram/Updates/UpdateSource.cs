@@ -34,6 +34,8 @@ public sealed partial class UpdateSource(
         UpdateType.CallbackQuery,
         UpdateType.MyChatMember,
         UpdateType.PreCheckoutQuery,
+        UpdateType.StoppedMessageGeneration,
+        UpdateType.GuestMessage,
     ];
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -118,15 +120,15 @@ public sealed partial class UpdateSource(
         }
     }
 
-    [LoggerMessage(EventId = 4010, Level = LogLevel.Information, Message = "Telegram bot @{Username} connected ({Mode})")]
+    [LoggerMessage(EventId = LogEvents.UpdateSource + 1, Level = LogLevel.Information, Message = "Telegram bot @{Username} connected ({Mode})")]
     private static partial void LogConnected(ILogger logger, string username, TelegramMode mode);
 
-    [LoggerMessage(EventId = 4011, Level = LogLevel.Information, Message = "Replaying {Count} Telegram updates accepted before the last stop")]
+    [LoggerMessage(EventId = LogEvents.UpdateSource + 2, Level = LogLevel.Information, Message = "Replaying {Count} Telegram updates accepted before the last stop")]
     private static partial void LogReplaying(ILogger logger, int count);
 
-    [LoggerMessage(EventId = 4012, Level = LogLevel.Warning, Message = "getUpdates failed; polling again in {Backoff}")]
+    [LoggerMessage(EventId = LogEvents.UpdateSource + 3, Level = LogLevel.Warning, Message = "getUpdates failed; polling again in {Backoff}")]
     private static partial void LogPollFailed(ILogger logger, TimeSpan backoff, Exception? exception);
 
-    [LoggerMessage(EventId = 4013, Level = LogLevel.Warning, Message = "Telegram {What} failed; retrying in {Backoff}")]
+    [LoggerMessage(EventId = LogEvents.UpdateSource + 4, Level = LogLevel.Warning, Message = "Telegram {What} failed; retrying in {Backoff}")]
     private static partial void LogStartFailed(ILogger logger, string what, TimeSpan backoff, Exception? exception);
 }

@@ -18,6 +18,28 @@ public sealed class OpenAiClientFullPathTests(FullStackFixture stack) : IClassFi
         new(stack.ModelName, new ApiKeyCredential(stack.Gateway.ApiKey), new OpenAIClientOptions { Endpoint = new Uri(stack.Gateway.BaseAddress, "v1") });
 
     [Fact]
+    public async Task The_Mini_App_workers_answer_carries_the_live_workers_HPKE_key_and_attestation_document()
+    {
+        // The same gateway (the Mini App is part of it), so a client can seal for a worker itself, as the README says.
+        var session = await stack.Worker.Services.GetRequiredService<Cocoon.Worker.Hosting.WorkerHost>().Session;
+        var initData = await MiniApp.NodeInitDataSigner.SignAsync(MiniApp.MiniAppFixture.BotToken, 424242, DateTimeOffset.UtcNow.AddMinutes(-1));
+        using var client = new HttpClient { BaseAddress = new Uri(stack.Gateway.BaseAddress, "/miniapp/api/") };
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("tma", initData);
+        using var response = await client.GetAsync("workers");
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, text);
+
+        using var body = JsonDocument.Parse(text);
+        var model = Assert.Single(body.RootElement.GetProperty("models").EnumerateArray());
+        var worker = Assert.Single(model.GetProperty("workers").EnumerateArray());
+        Assert.Equal(session.WorkerId, worker.GetProperty("worker_id").GetString());
+        Assert.Equal(Convert.ToHexStringLower(session.Identity.Sealing.PublicKey), worker.GetProperty("hpke_public_key").GetString());
+        var document = JsonSerializer.Deserialize(worker.GetProperty("attestation_document").GetRawText(), Cocoon.Engine.Attestation.AttestationJson.Default.AttestationDocument);
+        Assert.NotNull(document);
+        Assert.Equal(session.Bundle.Document.ToCanonicalBytes(), document.ToCanonicalBytes());
+    }
+
+    [Fact]
     public void Healthz_was_503_with_a_reason_before_a_worker_registered()
     {
         Assert.Equal(HttpStatusCode.ServiceUnavailable, stack.HealthBeforeWorker.Status);

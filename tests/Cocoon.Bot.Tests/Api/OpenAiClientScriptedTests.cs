@@ -55,8 +55,16 @@ public sealed class OpenAiClientScriptedTests(ScriptedGatewayFixture fixture) : 
     [Fact]
     public async Task Client_sees_busy_as_429()
     {
-        var ex = await Assert.ThrowsAsync<ClientResultException>(() => Chat(Hosting.ScriptedDispatcher.Busy).CompleteChatAsync([new UserChatMessage("hi")], new ChatCompletionOptions()));
+        // The client's own retries are off: it would honour Retry-After three times over before giving up.
+        var client = new ChatClient(Hosting.ScriptedDispatcher.Busy, new ApiKeyCredential(fixture.Gateway.ApiKey), new OpenAIClientOptions
+        {
+            Endpoint = new Uri(fixture.Gateway.BaseAddress, "v1"),
+            RetryPolicy = new System.ClientModel.Primitives.ClientRetryPolicy(maxRetries: 0),
+        });
+        var ex = await Assert.ThrowsAsync<ClientResultException>(() => client.CompleteChatAsync([new UserChatMessage("hi")], new ChatCompletionOptions()));
         Assert.Equal(429, ex.Status);
+        Assert.True(ex.GetRawResponse()!.Headers.TryGetValue("Retry-After", out var retryAfter), "a 429 says when to come back");
+        Assert.True(int.Parse(retryAfter!, System.Globalization.CultureInfo.InvariantCulture) > 0);
     }
 
     [Fact]
@@ -82,6 +90,9 @@ public sealed class OpenAiClientScriptedTests(ScriptedGatewayFixture fixture) : 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         Assert.Equal(1234, doc.RootElement.GetProperty("usage").GetProperty("total_cost").GetInt64());
+
+        // A chat has a conversation (its opening), so it gets a cache scope; the cached tokens are reported as OpenAI does.
+        Assert.Equal(3, doc.RootElement.GetProperty("usage").GetProperty("prompt_tokens_details").GetProperty("cached_tokens").GetInt32());
         foreach (var header in new[] { "X-Cocoon-Gateway-Start", "X-Cocoon-Worker-Start", "X-Cocoon-Worker-End", "X-Cocoon-Gateway-End", "X-Cocoon-Worker", "X-Cocoon-Attestation", "X-Request-Id" })
         {
             Assert.True(response.Headers.Contains(header), header);
@@ -89,6 +100,19 @@ public sealed class OpenAiClientScriptedTests(ScriptedGatewayFixture fixture) : 
 
         Assert.True(DateTimeOffset.Parse(response.Headers.GetValues("X-Cocoon-Gateway-End").Single(), System.Globalization.CultureInfo.InvariantCulture)
             >= DateTimeOffset.Parse(response.Headers.GetValues("X-Cocoon-Gateway-Start").Single(), System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
+    public async Task Streaming_chat_usage_reports_cached_prompt_tokens()
+    {
+        using var http = fixture.Gateway.CreateApiClient();
+        using var response = await http.PostAsync("v1/chat/completions", new StringContent("""{"model":"scripted-echo","messages":[{"role":"user","content":"hi"}],"user":"u-1","stream":true,"stream_options":{"include_usage":true}}""", Encoding.UTF8, "application/json"));
+        var events = (await response.Content.ReadAsStringAsync()).Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("data: [DONE]", events[^1]);
+        using var last = JsonDocument.Parse(events[^2]["data: ".Length..]);
+        var usage = last.RootElement.GetProperty("usage");
+        Assert.Equal(7, usage.GetProperty("prompt_tokens").GetInt32());
+        Assert.Equal(3, usage.GetProperty("prompt_tokens_details").GetProperty("cached_tokens").GetInt32());
     }
 
     [Fact]
@@ -102,6 +126,9 @@ public sealed class OpenAiClientScriptedTests(ScriptedGatewayFixture fixture) : 
         using var last = JsonDocument.Parse(events[^2]["data: ".Length..]);
         Assert.Equal("simulated", last.RootElement.GetProperty("cocoon").GetProperty("attestation").GetString());
         Assert.Equal(1234, last.RootElement.GetProperty("usage").GetProperty("total_cost").GetInt64());
+
+        // A raw prompt without `user` has no conversation: nothing cached.
+        Assert.Equal(0, last.RootElement.GetProperty("usage").GetProperty("prompt_tokens_details").GetProperty("cached_tokens").GetInt32());
         Assert.Equal("stop", last.RootElement.GetProperty("choices")[0].GetProperty("finish_reason").GetString());
     }
 }

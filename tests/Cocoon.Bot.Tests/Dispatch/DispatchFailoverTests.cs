@@ -89,7 +89,7 @@ public sealed class DispatchFailoverTests(RedisFixture redis) : IClassFixture<Re
         await network.StartAsync(_ct);
         await network.StartWorkerAsync(_ct);
         var payer = await network.FundedPayerAsync(1_000_000_000, _ct);
-        var (reference, _) = await network.AskAsync(DispatchNetwork.Request(payer, "The cat sat", 40), _ct);
+        var (reference, referenceReceipt) = await network.AskAsync(DispatchNetwork.Request(payer, "The cat sat", 40), _ct);
 
         var firstPiece = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var asks = Enumerable.Range(0, 4).Select(async _ =>
@@ -117,9 +117,10 @@ public sealed class DispatchFailoverTests(RedisFixture redis) : IClassFixture<Re
         var results = await Task.WhenAll(asks);
 
         Assert.All(results, r => Assert.Equal(reference, r.Text));
-        var charged = results.Sum(r => r.Receipt.TotalCostNanotons);
-        var balance = await network.Ledger.GetBalanceAsync(payer, _ct);
-        Assert.True(balance <= 1_000_000_000 - charged, "every answer is billed");
+        // Every answer is billed exactly once: the reference ask and the four asked across the restart, no more, no less.
+        var charged = referenceReceipt.TotalCostNanotons + results.Sum(r => r.Receipt.TotalCostNanotons);
+        Assert.All(results, r => Assert.True(r.Receipt.TotalCostNanotons > 0));
+        Assert.Equal(1_000_000_000 - charged, await network.Ledger.GetBalanceAsync(payer, _ct));
     }
 
     [Fact]

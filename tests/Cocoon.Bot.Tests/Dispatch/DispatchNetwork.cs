@@ -122,7 +122,8 @@ public sealed class DispatchNetwork : IAsyncDisposable
     }
 
     /// <summary>An in-process worker with the real llama.cpp service on the small model (or the given inference service).</summary>
-    public async Task<(IHost Host, WorkerSession Session)> StartWorkerAsync(CancellationToken cancellationToken, IDictionary<string, string?>? settings = null, IInferenceService? inference = null)
+    public async Task<(IHost Host, WorkerSession Session)> StartWorkerAsync(
+        CancellationToken cancellationToken, IDictionary<string, string?>? settings = null, IInferenceService? inference = null, Func<IInferenceService, IInferenceService>? wrap = null)
     {
         var all = new Dictionary<string, string?>(BaseSettings)
         {
@@ -146,6 +147,11 @@ public sealed class DispatchNetwork : IAsyncDisposable
         if (inference is null)
         {
             builder.Services.AddLlamaInference(builder.Configuration);
+            if (wrap is not null)
+            {
+                // The last registration wins: the worker gets the real service seen through the test's wrapper.
+                builder.Services.AddSingleton(sp => wrap(sp.GetRequiredService<LlamaInferenceHolder>()));
+            }
         }
         else
         {

@@ -179,11 +179,11 @@ public sealed class EmbeddingsFullPathTests(EmbeddingStackFixture stack) : IClas
         var (_, floats, _) = await PostAsync(JsonSerializer.Serialize(new { model = "synthetic-embed", input = inputs, encoding_format = "float" }));
         Assert.Equal(3, floats.GetProperty("data").GetArrayLength());
 
-        var needles = PrivacyProofTests.Encodings(canary).ToList();
+        var needles = PrivacyScanner.Encodings(canary).ToList();
         var haystacks = new List<(string Where, byte[] Bytes)>();
-        haystacks.AddRange(await PrivacyProofTests.RedisContentsAsync(stack.Redis));
-        haystacks.AddRange(PrivacyProofTests.Files(stack.Data.Path));
-        haystacks.AddRange(PrivacyProofTests.Files(stack.Redis.DataDir));
+        haystacks.AddRange(await PrivacyScanner.RedisContentsAsync(stack.Redis));
+        haystacks.AddRange(PrivacyScanner.Files(stack.Data.Path));
+        haystacks.AddRange(PrivacyScanner.Files(stack.Redis.DataDir));
         haystacks.Add(("logs", Encoding.UTF8.GetBytes(string.Join('\n', stack.Logs.Lines))));
         using (var anonymous = new HttpClient { BaseAddress = stack.Gateway.BaseAddress })
         {

@@ -45,6 +45,7 @@ public sealed class FullStackFixture : IAsyncLifetime
             ["Gateway:AllowLocalProvider"] = "true",
             ["Gateway:RegistryRefresh"] = "00:00:00.100",
             ["Gateway:ResultPoll"] = "00:00:00.050",
+            ["MiniApp:BotToken"] = MiniApp.MiniAppFixture.BotToken,
         });
         Gateway.Start();
 

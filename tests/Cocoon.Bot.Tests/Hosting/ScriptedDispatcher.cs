@@ -54,6 +54,8 @@ public sealed class ScriptedDispatcher : IDispatcher
 
         yield return new DispatchCompleted(new DispatchReceipt(
             request.RequestId, request.Model ?? "", 7, 2, FinishReason.Stop, 1234, "worker-1", "provider-1", "simulated",
-            start, start.AddMilliseconds(1), start.AddMilliseconds(5), DateTimeOffset.UtcNow));
+            start, start.AddMilliseconds(1), start.AddMilliseconds(5), DateTimeOffset.UtcNow,
+            // A request with a conversation (a cache scope) reports 3 of its 7 prompt tokens cached.
+            CachedPromptTokens: request.Conversation is null ? 0 : 3));
     }
 }

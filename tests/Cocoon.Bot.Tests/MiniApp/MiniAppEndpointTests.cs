@@ -138,15 +138,29 @@ public sealed class MiniAppEndpointTests(MiniAppFixture fixture) : IClassFixture
     }
 
     [Fact]
-    public async Task The_page_is_self_contained_html()
+    public async Task The_page_is_the_built_bundle_served_from_its_folder_only()
     {
         using var anonymous = new HttpClient { BaseAddress = fixture.BaseAddress };
         using var response = await anonymous.GetAsync("miniapp/");
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
         var html = await response.Content.ReadAsStringAsync();
-        Assert.Contains("tgWebAppData", html, StringComparison.Ordinal);
-        Assert.DoesNotContain("<script src", html, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("<script type=\"module\" src=\"app.js\">", html, StringComparison.Ordinal);
+
+        using var script = await anonymous.GetAsync("miniapp/app.js");
+        Assert.Equal(HttpStatusCode.OK, script.StatusCode);
+        Assert.Equal("text/javascript", script.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("tgWebAppData", await script.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        // Nothing outside the bundle's folder, and the API's namespace is not a file path.
+        using var outside = await anonymous.GetAsync("miniapp/..%2F..%2Fpackage.json");
+        Assert.Equal(HttpStatusCode.NotFound, outside.StatusCode);
+        using var noApi = await anonymous.GetAsync("miniapp/api/no-such-endpoint");
+        Assert.Equal(HttpStatusCode.NotFound, noApi.StatusCode);
+
+        using var manifest = await anonymous.GetAsync("miniapp/tonconnect-manifest.json");
+        var body = JsonNode.Parse(await manifest.Content.ReadAsStringAsync())!;
+        Assert.Equal(new Uri(fixture.BaseAddress, "/miniapp/").ToString(), body["url"]!.GetValue<string>());
 
         using var noRedirect = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = fixture.BaseAddress };
         using var bare = await noRedirect.GetAsync("miniapp");

@@ -36,6 +36,9 @@ public sealed class MiniAppFixture : IAsyncLifetime
         var settings = new Dictionary<string, string?>
         {
             ["MiniApp:BotToken"] = BotToken,
+
+            // Kestrel on a free port (UseKestrel(0) below): without a urls setting the gateway would listen on COCOON_HTTP.
+            ["urls"] = "http://127.0.0.1:0",
             ["Ton:ApiUrl"] = "http://127.0.0.1:9/",
             ["Ton:WalletSeed"] = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32)),
             ["Ton:Proof:AllowedDomains:0"] = Domain,

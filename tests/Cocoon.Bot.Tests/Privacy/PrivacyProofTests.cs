@@ -4,7 +4,6 @@ using System.Text;
 using Cocoon.Bot.Tests.Hosting;
 using OpenAI;
 using OpenAI.Chat;
-using StackExchange.Redis;
 
 namespace Cocoon.Bot.Tests.Privacy;
 
@@ -46,7 +45,7 @@ public sealed class PrivacyProofTests(FullStackFixture stack) : IClassFixture<Fu
 
         // What must not be found: the canary in every encoding, and each answer (whole, and in 24-character windows
         // so a partial leak is caught too).
-        var needles = Encodings(canary).ToList();
+        var needles = PrivacyScanner.Encodings(canary).ToList();
         foreach (var answer in answers)
         {
             needles.Add(("answer", Encoding.UTF8.GetBytes(answer)));
@@ -57,9 +56,9 @@ public sealed class PrivacyProofTests(FullStackFixture stack) : IClassFixture<Fu
         }
 
         var haystacks = new List<(string Where, byte[] Bytes)>();
-        haystacks.AddRange(await RedisContentsAsync(stack.Redis));
-        haystacks.AddRange(Files(stack.Data.Path));
-        haystacks.AddRange(Files(stack.Redis.DataDir));
+        haystacks.AddRange(await PrivacyScanner.RedisContentsAsync(stack.Redis));
+        haystacks.AddRange(PrivacyScanner.Files(stack.Data.Path));
+        haystacks.AddRange(PrivacyScanner.Files(stack.Redis.DataDir));
         haystacks.Add(("logs", Encoding.UTF8.GetBytes(string.Join('\n', stack.Logs.Lines))));
         using (var anonymous = new HttpClient { BaseAddress = stack.Gateway.BaseAddress })
         {
@@ -83,107 +82,5 @@ public sealed class PrivacyProofTests(FullStackFixture stack) : IClassFixture<Fu
 
         // The API key is not logged either.
         Assert.DoesNotContain(stack.Logs.Lines, l => l.Contains(stack.Gateway.ApiKey, StringComparison.Ordinal));
-    }
-
-    /// <summary>The canary as UTF-8, UTF-16, hex (both cases) and base64 at every byte alignment.</summary>
-    internal static IEnumerable<(string Kind, byte[] Bytes)> Encodings(string canary)
-    {
-        var utf8 = Encoding.UTF8.GetBytes(canary);
-        yield return ("canary", utf8);
-        yield return ("canary utf-16", Encoding.Unicode.GetBytes(canary));
-        yield return ("canary hex", Encoding.ASCII.GetBytes(Convert.ToHexStringLower(utf8)));
-        yield return ("canary HEX", Encoding.ASCII.GetBytes(Convert.ToHexString(utf8)));
-        for (var offset = 0; offset < 3; offset++)
-        {
-            // Base64 of any text containing the canary contains, at one of three alignments, this inner run.
-            var shifted = new byte[offset].Concat(utf8).ToArray();
-            var b64 = Convert.ToBase64String(shifted);
-            var inner = b64[((offset * 4 / 3) + 2)..^4];
-            yield return ($"canary base64/{offset}", Encoding.ASCII.GetBytes(inner));
-            yield return ($"canary base64url/{offset}", Encoding.ASCII.GetBytes(inner.Replace('+', '-').Replace('/', '_')));
-        }
-    }
-
-    /// <summary>Every key on the server (not only our prefix), its name and its values, by type.</summary>
-    internal static async Task<List<(string Where, byte[] Bytes)>> RedisContentsAsync(Cocoon.Testing.RedisServer redis)
-    {
-        using var connection = redis.Connect();
-        var server = connection.GetServer(connection.GetEndPoints()[0]);
-        var db = connection.GetDatabase();
-        var result = new List<(string, byte[])>();
-        await foreach (var key in server.KeysAsync(pattern: "*", pageSize: 500))
-        {
-            var where = "redis " + key.ToString();
-            result.Add((where + " (name)", (byte[])key!));
-            switch (await db.KeyTypeAsync(key))
-            {
-                case RedisType.String:
-                    result.Add((where, (byte[])(await db.StringGetAsync(key))!));
-                    break;
-                case RedisType.Hash:
-                    foreach (var e in await db.HashGetAllAsync(key))
-                    {
-                        result.Add((where, Concat(e.Name, e.Value)));
-                    }
-
-                    break;
-                case RedisType.Stream:
-                    foreach (var entry in await db.StreamRangeAsync(key, "-", "+"))
-                    {
-                        foreach (var v in entry.Values)
-                        {
-                            result.Add((where + " " + entry.Id.ToString(), Concat(v.Name, v.Value)));
-                        }
-                    }
-
-                    break;
-                case RedisType.List:
-                    foreach (var v in await db.ListRangeAsync(key))
-                    {
-                        result.Add((where, (byte[])v!));
-                    }
-
-                    break;
-                case RedisType.Set:
-                    foreach (var v in await db.SetMembersAsync(key))
-                    {
-                        result.Add((where, (byte[])v!));
-                    }
-
-                    break;
-                case RedisType.SortedSet:
-                    foreach (var v in await db.SortedSetRangeByRankAsync(key))
-                    {
-                        result.Add((where, (byte[])v!));
-                    }
-
-                    break;
-            }
-        }
-
-        return result;
-    }
-
-    private static byte[] Concat(RedisValue a, RedisValue b) => [.. (byte[])a!, 0, .. (byte[])b!];
-
-    internal static IEnumerable<(string Where, byte[] Bytes)> Files(string root)
-    {
-        foreach (var file in Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories))
-        {
-            byte[] bytes;
-            try
-            {
-                using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-                using var copy = new MemoryStream();
-                stream.CopyTo(copy);
-                bytes = copy.ToArray();
-            }
-            catch (IOException)
-            {
-                continue;
-            }
-
-            yield return (file, bytes);
-        }
     }
 }

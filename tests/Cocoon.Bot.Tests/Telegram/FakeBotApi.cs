@@ -249,6 +249,8 @@ public sealed class FakeBotApi : IAsyncDisposable
         var offset = body["offset"]?.GetValue<int>() ?? 0;
         var timeout = body["timeout"]?.GetValue<int>() ?? 0;
         var limit = body["limit"]?.GetValue<int>() ?? 100;
+        // As Telegram does: with allowed_updates set, an update of an unlisted type is never delivered.
+        var allowed = body["allowed_updates"] is JsonArray list ? list.Select(t => t!.GetValue<string>()).ToHashSet(StringComparer.Ordinal) : null;
         var deadline = DateTime.UtcNow.AddSeconds(timeout);
         while (true)
         {
@@ -256,7 +258,8 @@ public sealed class FakeBotApi : IAsyncDisposable
             lock (_lock)
             {
                 // As Telegram does: a call with an offset confirms (forgets) every earlier update.
-                _updates.RemoveAll(u => u["update_id"]!.GetValue<int>() < offset);
+                _updates.RemoveAll(u => u["update_id"]!.GetValue<int>() < offset
+                    || (allowed is { Count: > 0 } && !u.Select(p => p.Key).Any(k => k != "update_id" && allowed.Contains(k))));
                 if (_updates.Count > 0)
                 {
                     return new JsonArray([.. _updates.Take(limit).Select(u => u.DeepClone())]);
@@ -283,7 +286,20 @@ public sealed class FakeBotApi : IAsyncDisposable
                 return new JsonObject { ["id"] = BotId, ["is_bot"] = true, ["first_name"] = "Cocoon", ["username"] = BotUsername, ["can_join_groups"] = true };
             case "sendMessage":
             case "sendInvoice":
-                return SentMessage(body);
+                {
+                    var message = SentMessage(body);
+                    if (body["ephemeral_message_parameters"] is not null)
+                    {
+                        // An ephemeral message (Bot API 10.2) is identified by its ephemeral_message_id in the chat.
+                        message["ephemeral_message_id"] = message["message_id"]!.GetValue<int>();
+                    }
+
+                    return message;
+                }
+
+            case "answerGuestQuery":
+                // SentGuestMessage (Bot API 10.0): the reply is an inline message posted into the guest chat.
+                return new JsonObject { ["inline_message_id"] = "AgAAA" + Guid.NewGuid().ToString("N")[..16] };
             case "editMessageText":
                 {
                     var message = SentMessage(body);
@@ -404,6 +420,20 @@ public sealed class FakeBotApi : IAsyncDisposable
         var message = Message(chatId, userId, text, messageId);
         message["entities"] = new JsonArray(new JsonObject { ["type"] = "mention", ["offset"] = 0, ["length"] = BotUsername.Length + 1 });
         return new JsonObject { ["message"] = message };
+    }
+
+    /// <summary>A user pressed Stop on a draft sent with can_stop (Bot API 10.3 MessageGenerationStopped).</summary>
+    public static JsonObject StoppedGenerationUpdate(long chatId, long draftId) =>
+        new() { ["stopped_message_generation"] = new JsonObject { ["chat"] = Chat(chatId), ["draft_id"] = draftId } };
+
+    /// <summary>The bot @-mentioned as a guest in a chat it is not a member of (Bot API 10.0 guest_message).</summary>
+    public static JsonObject GuestUpdate(long chatId, long userId, string textAfterMention, int messageId, string guestQueryId)
+    {
+        var text = "@" + BotUsername + " " + textAfterMention;
+        var message = Message(chatId, userId, text, messageId);
+        message["entities"] = new JsonArray(new JsonObject { ["type"] = "mention", ["offset"] = 0, ["length"] = BotUsername.Length + 1 });
+        message["guest_query_id"] = guestQueryId;
+        return new JsonObject { ["guest_message"] = message };
     }
 
     public static JsonObject PhotoUpdate(long chatId, long userId, int messageId)

@@ -49,6 +49,8 @@ public sealed class ProviderTests(RedisFixture fixture) : IClassFixture<RedisFix
         // A normal message now goes to the AI again, and the provider commands act on the new provider.
         await SayAsync("/provider pause", provider.ProviderId + " is paused");
         Assert.True((await bot.Get<ProviderDirectory>().GetAsync(provider.ProviderId, default))!.Paused);
+        await SayAsync("/provider resume", provider.ProviderId + " takes jobs again.");
+        Assert.False((await bot.Get<ProviderDirectory>().GetAsync(provider.ProviderId, default))!.Paused);
         await SayAsync("/provider price 0.9", provider.ProviderId + ": price is now ×0.9");
         await SayAsync("/provider earnings", provider.ProviderId);
         await SayAsync("/provider payout", "Nothing to pay out yet.");

@@ -7,10 +7,11 @@ using Cocoon.Ledger.Accounts;
 namespace Cocoon.Bot.Tests.Telegram;
 
 /// <summary>
-/// Stands in for the dispatcher (another branch's work) at the IDispatcher seam: streams scripted pieces and a
-/// receipt, and records every request that got past its hold so tests can assert that nothing was dispatched. Like the
-/// real dispatcher it resolves a request without a model to the first served one, and with <see cref="Ledger"/> set
-/// its hold on the real ledger is the balance check. The end-to-end test uses the real dispatcher instead.
+/// Stands in for the dispatcher at the IDispatcher seam, so the bot's own behaviour is tested without a worker:
+/// streams scripted pieces and a receipt, and records every request that got past its hold so tests can assert that
+/// nothing was dispatched. Like the real dispatcher it resolves a request without a model to the first served one, and
+/// with <see cref="Ledger"/> set its hold on the real ledger is the balance check. The end-to-end test uses the real
+/// dispatcher instead.
 /// </summary>
 public sealed class ScriptedDispatcher : IDispatcher
 {

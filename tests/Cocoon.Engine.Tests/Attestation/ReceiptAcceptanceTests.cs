@@ -54,7 +54,20 @@ public sealed class ReceiptAcceptanceTests : IDisposable
         Assert.Equal(34, accepted.Receipt.CompletionTokens);
     }
 
-    public static TheoryData<string> Mismatches => ["missing", "garbage", "request", "worker", "model", "transcript", "short-hash", "negative", "over-max", "signer"];
+    [Fact]
+    public void Cached_prompt_tokens_are_signed_and_a_receipt_without_them_keeps_its_old_bytes()
+    {
+        var accepted = SignedUsageReceipt.Accept(Json(Receipt() with { CachedPromptTokens = 5 }), Document(), "req-42", Transcript, maxTokens: 34);
+        Assert.Equal(5, accepted!.Receipt.CachedPromptTokens);
+        Assert.DoesNotContain("cachedPromptTokens", Encoding.UTF8.GetString(Receipt().ToCanonicalBytes()), StringComparison.Ordinal);
+
+        // Changing the cached count after signing breaks the signature.
+        var signed = Receipt() with { CachedPromptTokens = 5 };
+        var tampered = signed.Sign(_worker) with { Receipt = signed with { CachedPromptTokens = 12 } };
+        Assert.Null(SignedUsageReceipt.Accept(Encoding.UTF8.GetBytes(tampered.ToJson()), Document(), "req-42", Transcript, maxTokens: 34));
+    }
+
+    public static TheoryData<string> Mismatches => ["missing", "garbage", "request", "worker", "model", "transcript", "short-hash", "negative", "over-max", "signer", "cached-over-prompt", "cached-negative"];
 
     [Theory]
     [MemberData(nameof(Mismatches))]
@@ -73,6 +86,8 @@ public sealed class ReceiptAcceptanceTests : IDisposable
             "short-hash" => (Json(r with { ChunksSha256 = Transcript[..16] }), Document(), "req-42", Transcript[..16], 34),
             "negative" => (Json(r with { PromptTokens = -1 }), Document(), "req-42", Transcript, 34),
             "over-max" => (Json(r), Document(), "req-42", Transcript, 33),
+            "cached-over-prompt" => (Json(r with { CachedPromptTokens = r.PromptTokens + 1 }), Document(), "req-42", Transcript, 34),
+            "cached-negative" => (Json(r with { CachedPromptTokens = -1 }), Document(), "req-42", Transcript, 34),
             _ => (Json(r), Document(other), "req-42", Transcript, 34),
         };
         Assert.Null(SignedUsageReceipt.Accept(json, doc, request, transcript, max));

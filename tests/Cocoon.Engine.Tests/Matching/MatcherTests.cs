@@ -30,6 +30,24 @@ public sealed class MatcherTests
     private static string[] Ids(MatchResult r) => [.. r.Ranked.Select(w => w.WorkerId)];
 
     [Fact]
+    public void The_cache_affinity_worker_ranks_first_only_when_it_qualifies_and_has_room()
+    {
+        var workers = new[] { W("idle"), W("warm", running: 2, avgSeconds: 3), W("pricey", coefficient: 5000), W("packed", running: 4) };
+        Assert.Equal(["warm", "idle"], Ids(Matcher.Rank(Job with { CacheAffinity = "warm", MaxCoefficient = 2000 }, workers)));
+
+        // Never over the caller's price, never past the cap (a full one stays among the full), never when excluded.
+        Assert.Equal(["idle", "warm"], Ids(Matcher.Rank(Job with { CacheAffinity = "pricey", MaxCoefficient = 2000 }, workers)));
+        var full = Matcher.Rank(Job with { CacheAffinity = "packed", MaxCoefficient = 2000 }, workers);
+        Assert.Equal(["idle", "warm"], Ids(full));
+        Assert.Equal(["packed"], full.Full.Select(w => w.WorkerId));
+        Assert.Equal(["idle"], Ids(Matcher.Rank(Job with { CacheAffinity = "warm", MaxCoefficient = 2000, ExcludedWorkers = ["warm"] }, workers)));
+        Assert.Equal(["idle"], Ids(Matcher.Rank(Job with { CacheAffinity = "warm", MaxCoefficient = 2000, ReputationFloor = 0.5 }, [W("idle"), W("warm", reputation: 0.2)])));
+
+        // A worker nobody has (it left): the usual order.
+        Assert.Equal(["idle", "warm"], Ids(Matcher.Rank(Job with { CacheAffinity = "gone", MaxCoefficient = 2000 }, workers)));
+    }
+
+    [Fact]
     public void Ranks_by_running_jobs_times_average_job_time()
     {
         var result = Matcher.Rank(Job, [W("slow-busy", running: 2, avgSeconds: 5), W("fast-busy", running: 3, avgSeconds: 1), W("idle", running: 0, avgSeconds: 9)]);

@@ -92,7 +92,7 @@ public sealed class LedgerDatabaseTests
         builder.Services.AddCocoonLedger(builder.Configuration);
         using var host = builder.Build();
 
-        var ex = Assert.ThrowsAny<Exception>(() => host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<LedgerOptions>>().Value);
+        var ex = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() => host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<LedgerOptions>>().Value);
         Assert.Contains("Ledger:HoldTtl", ex.Message, StringComparison.Ordinal);
     }
 }

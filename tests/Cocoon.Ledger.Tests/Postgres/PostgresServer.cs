@@ -7,7 +7,8 @@ using Npgsql;
 namespace Cocoon.Ledger.Tests.Postgres;
 
 /// <summary>
-/// A real throw-away PostgreSQL server (initdb + postgres from the PATH) on a free loopback port, in a temp folder,
+/// A real throw-away PostgreSQL server (initdb + postgres from the PATH, or from Debian's
+/// /usr/lib/postgresql/&lt;version&gt;/bin, newest first) on a free loopback port, in a temp folder,
 /// killed and deleted on dispose. PostgreSQL refuses to run as root, so as root it runs as the postgres user.
 /// </summary>
 public sealed class PostgresServer : IAsyncLifetime
@@ -48,9 +49,9 @@ public sealed class PostgresServer : IAsyncLifetime
             await RunAsync("chown", ["-R", "postgres", _dir.Path]);
         }
 
-        await RunAsync("initdb", ["-D", data, "-U", "cocoon", "--auth=trust", "-E", "UTF8", "--no-sync"], asPostgres: true);
+        await RunAsync(Tool("initdb"), ["-D", data, "-U", "cocoon", "--auth=trust", "-E", "UTF8", "--no-sync"], asPostgres: true);
         Port = FreePort();
-        _process = Process.Start(Start("postgres",
+        _process = Process.Start(Start(Tool("postgres"),
             ["-D", data, "-p", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-k", _dir.Path,
              "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=200"], asPostgres: true))!;
 
@@ -90,17 +91,33 @@ public sealed class PostgresServer : IAsyncLifetime
     {
         foreach (var tool in new[] { "initdb", "postgres" })
         {
-            if (!OnPath(tool))
+            if (Find(tool, PostgresBinDirectories()) is null)
             {
-                return $"PostgreSQL is not installed ({tool} is not on the PATH); apt-get install postgresql to run these tests";
+                return $"PostgreSQL is not installed ({tool} is neither on the PATH nor in /usr/lib/postgresql/<version>/bin); apt-get install postgresql to run these tests";
             }
         }
 
-        return IsRoot && !OnPath("runuser") ? "running as root without runuser: PostgreSQL cannot be started" : null;
+        return IsRoot && Find("runuser", []) is null ? "running as root without runuser: PostgreSQL cannot be started" : null;
     }
 
-    private static bool OnPath(string tool) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator).Any(dir => File.Exists(Path.Combine(dir, tool)));
+    private static string Tool(string tool) =>
+        Find(tool, PostgresBinDirectories()) ?? throw new InvalidOperationException($"{tool} not found");
+
+    /// <summary>The full path of a tool: the PATH first, then the given folders in order.</summary>
+    internal static string? Find(string tool, IEnumerable<string> extraDirectories) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Concat(extraDirectories)
+            .Select(dir => Path.Combine(dir, tool))
+            .FirstOrDefault(File.Exists);
+
+    /// <summary>Debian's layout: /usr/lib/postgresql/&lt;version&gt;/bin, the newest version first.</summary>
+    internal static IEnumerable<string> PostgresBinDirectories(string root = "/usr/lib/postgresql") =>
+        !Directory.Exists(root)
+            ? []
+            : Directory.GetDirectories(root)
+                .Select(dir => (Dir: dir, Version: decimal.TryParse(Path.GetFileName(dir), System.Globalization.NumberStyles.Number, System.Globalization.CultureInfo.InvariantCulture, out var v) ? v : -1))
+                .OrderByDescending(d => d.Version)
+                .Select(d => Path.Combine(d.Dir, "bin"));
 
     private static ProcessStartInfo Start(string tool, string[] args, bool asPostgres)
     {

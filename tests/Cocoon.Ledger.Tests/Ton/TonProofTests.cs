@@ -46,11 +46,11 @@ public sealed class TonProofTests
     [Fact]
     public void Forged_signature_is_rejected_and_does_not_burn_the_nonce()
     {
-        var (verifier, request, _) = Make();
+        var (verifier, request, wallet) = Make();
         var sig = Convert.FromBase64String(request.SignatureBase64);
         sig[5] ^= 1;
         Assert.Contains("does not verify", Assert.Throws<TonProofException>(() => verifier.Verify(request with { SignatureBase64 = Convert.ToBase64String(sig) })).Message, StringComparison.Ordinal);
-        verifier.Verify(request);
+        Assert.Equal(wallet.Address, verifier.Verify(request));
     }
 
     [Fact]

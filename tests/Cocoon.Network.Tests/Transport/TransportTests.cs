@@ -79,10 +79,15 @@ public sealed class TransportTests(RedisFixture redis) : IClassFixture<RedisFixt
     {
         var (keys, _) = redis.Scope();
         var leases = new WorkerLeases(redis.Connection, keys);
-        Assert.True(await leases.TryAcquireAsync("w", "a", 1, TimeSpan.FromMilliseconds(100), Ct));
+        Assert.True(await leases.TryAcquireAsync("w", "a", 1, TimeSpan.FromMinutes(10), Ct));
         Assert.False(await leases.TryAcquireAsync("w", "b", 1, TimeSpan.FromMinutes(1), Ct));
-        await Task.Delay(250, Ct);
+
+        // Lease a's holder vanished and its time ran out: moved into the past here rather than waited for, so a slow
+        // machine cannot expire it before the refusal above. The next acquire frees the slot and takes it.
+        var db = redis.Connection.GetDatabase();
+        Assert.False(await db.SortedSetAddAsync(keys.Leases("w"), "a", 1));
         Assert.True(await leases.TryAcquireAsync("w", "b", 1, TimeSpan.FromMinutes(1), Ct));
+        Assert.Equal(["b"], (await db.SortedSetRangeByRankAsync(keys.Leases("w"))).Select(v => v.ToString()));
     }
 
     [Fact]

@@ -276,12 +276,23 @@ public sealed class AttestationTests : IDisposable
     }
 
     [Fact]
-    public void Hardware_detection_reports_this_machine()
+    public void Hardware_detection_reads_the_cpu_model_from_cpuinfo()
     {
-        var hw = Cocoon.Worker.Attestation.HardwareDetection.Detect();
-        Assert.Equal(Environment.ProcessorCount, hw.Threads);
+        var cpuinfo = _dir.File("cpuinfo");
+        File.WriteAllText(cpuinfo, "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Fixture CPU @ 2.10GHz \nflags\t\t: fpu\n\nprocessor\t: 1\nmodel name\t: Second\n");
+        var hw = HardwareDetection.Detect("Fixture GPU", cpuinfo);
+        Assert.Equal("Fixture CPU @ 2.10GHz", hw.Cpu);
+        Assert.Equal("Fixture GPU", hw.Gpu);
         Assert.True(hw.MemoryBytes > 0);
-        Assert.False(string.IsNullOrWhiteSpace(hw.Cpu));
+        Assert.True(hw.Threads > 0);
+
+        // No model line (some ARM kernels), an empty one, or no file at all: the architecture name.
+        var arch = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture.ToString();
+        File.WriteAllText(cpuinfo, "processor\t: 0\nBogoMIPS\t: 50.00\n");
+        Assert.Equal(arch, HardwareDetection.Detect(null, cpuinfo).Cpu);
+        File.WriteAllText(cpuinfo, "model name\t:   \n");
+        Assert.Equal(arch, HardwareDetection.Detect(null, cpuinfo).Cpu);
+        Assert.Equal(arch, HardwareDetection.Detect(null, _dir.File("no-such-cpuinfo")).Cpu);
     }
 
     /// <summary>A TEE kind the verifier does not know, signing nothing: checks the refusal path, not a provider.</summary>

@@ -6,6 +6,13 @@ namespace Cocoon.Worker.Tests.Attestation;
 
 public sealed class MeasurementTests
 {
+    /// <summary>
+    /// One.dll = "one" and libtwo.so = "two", computed outside .NET (Python's hashlib) from the documented layout:
+    /// SHA-256 over, per file in ordinal name order, the name's UTF-8 length (4 bytes, big-endian), the name, and
+    /// the SHA-256 of the contents.
+    /// </summary>
+    private const string KnownMeasurement = "26c776bc291380568d378cd2c5798d850bae7bc33c6a8bcdafe4b4bc24a155e3";
+
     [Fact]
     public void Order_and_location_do_not_matter_content_and_names_do()
     {
@@ -18,7 +25,7 @@ public sealed class MeasurementTests
         }
 
         var m = Measurement.Compute([a.File("One.dll"), a.File("libtwo.so")]);
-        Assert.Matches("^[0-9a-f]{64}$", m);
+        Assert.Equal(KnownMeasurement, m);
         Assert.Equal(m, Measurement.Compute([b.File("libtwo.so"), b.File("One.dll")]));
 
         File.WriteAllText(b.File("libtwo.so"), "two!");
@@ -56,12 +63,20 @@ public sealed class MeasurementTests
     }
 
     [Fact]
-    public void Current_process_measurement_is_stable()
+    public void A_fixture_folder_measures_to_its_known_value_from_any_directory_listing()
     {
-        var m = Measurement.ForCurrentProcess();
-        Assert.Matches("^[0-9a-f]{64}$", m);
-        Assert.Equal(m, Measurement.ForCurrentProcess());
+        using var app = new TempDir("cocoon-measure-app");
+        using var native = new TempDir("cocoon-measure-native");
+        File.WriteAllText(app.File("One.dll"), "one");
+        File.WriteAllText(app.File("appsettings.json"), "not code, not measured");
+        File.WriteAllText(native.File("libtwo.so"), "two");
+        File.WriteAllText(native.File("One.dll"), "a second One.dll: the first directory's wins");
+        Assert.Equal(KnownMeasurement, Measurement.Compute(Measurement.CodeFiles(app.Path, native.Path)));
+    }
 
+    [Fact]
+    public void Current_process_measures_its_assemblies_and_native_libraries()
+    {
         var names = Measurement.CurrentProcessFiles().Select(f => Path.GetFileName(f)).ToArray();
         Assert.Contains("Cocoon.Engine.dll", names);
         Assert.Contains("NSec.Cryptography.dll", names);

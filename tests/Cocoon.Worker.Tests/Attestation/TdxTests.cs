@@ -71,7 +71,18 @@ public sealed class TdxTests : IDisposable
     [Fact]
     public void Default_provider_looks_at_the_kernel_interface()
     {
-        Assert.Equal(Directory.Exists("/sys/kernel/config/tsm/report"), new TdxTeeProvider().IsAvailable);
+        // The kernel's documented path (Documentation/ABI/testing/configfs-tsm), written out rather than read back.
+        Assert.Equal("/sys/kernel/config/tsm/report", TdxTeeProvider.DefaultReportRoot);
+    }
+
+    [Fact]
+    public void Availability_follows_the_report_folder_that_exists()
+    {
+        using var present = new TempDir("cocoon-tsm-present");
+        Assert.True(new TdxTeeProvider(present.Path).IsAvailable);
+        Assert.False(new TdxTeeProvider(Path.Combine(present.Path, "report")).IsAvailable);
+        File.WriteAllText(present.File("report"), "a file, not a folder");
+        Assert.False(new TdxTeeProvider(present.File("report")).IsAvailable);
     }
 
     [Fact]

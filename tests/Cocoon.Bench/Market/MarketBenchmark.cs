@@ -1,0 +1,91 @@
+using System.Diagnostics;
+using System.Globalization;
+using Cocoon.Engine.Market;
+
+namespace Cocoon.Bench.Market;
+
+/// <summary>
+/// `./cocoon bench market`: the honest-market simulation's figures (Cocoon.Engine/Market). First the spot-check rule
+/// alone: how often it rejects an honest answer scored by a second honest worker, and how often one check catches
+/// another model or a truncated answer. Then the market at the defaults (2% replays, canaries, reputation floor) over
+/// several seeds: jobs until each cheater is caught, the share caught within 200 of its jobs, honest workers slashed
+/// or pushed below the floor. Then the same with parts switched off, to show what each part contributes.
+/// COCOON_BENCH_MARKET_SEEDS (default 3) and COCOON_BENCH_MARKET_JOBS (default 100000) override the run.
+/// </summary>
+public static class MarketBenchmark
+{
+    private static readonly double[] Correlations = [0.8, 0.9, 0.95, 0.98];
+
+    public static async Task RunAsync(BenchContext bench)
+    {
+        ArgumentNullException.ThrowIfNull(bench);
+        var seeds = Setting("COCOON_BENCH_MARKET_SEEDS", 3);
+        var jobs = Setting("COCOON_BENCH_MARKET_JOBS", 100_000);
+        var defaults = new MarketOptions { TotalJobs = jobs };
+
+        var clock = Stopwatch.StartNew();
+        var rules = Correlations
+            .Select(rho => MarketSimulation.MeasureRule(defaults with { OtherModelCorrelation = rho, Seed = 7 }, rho == 0.9 ? 3000 : 500, 300))
+            .ToArray();
+        Console.WriteLine($"spot-check rule (tolerance 0.15 logit, 1 + n/100 misses, likelihood z >= -6), worker logit noise sd {defaults.LogitNoise}; {clock.Elapsed.TotalSeconds:F1}s");
+        foreach (var r in rules)
+        {
+            // With a share c of checks catching, a cheater checked at rate f per job escapes 200 jobs with (1 - f c)^200.
+            var escape = Math.Pow(1 - defaults.ReplayFraction * r.OtherModelCatchRate, defaults.CatchWindow);
+            Console.WriteLine(Invariant($"  other model rho {r.OtherModelCorrelation:0.00}: caught by one check {r.OtherModelCatchRate:P1} of {r.OtherModelChecks}; truncated caught {r.TruncatedCatchRate:P1} of {r.TruncatedChecks}; honest rejected {r.HonestRejected} of {r.HonestChecks}; 2% replays alone catch it within 200 jobs with p = {1 - escape:P1}"));
+        }
+
+        // The defaults over all seeds; each comparison over one seed (the bench must stay within minutes on 2 cores).
+        var configurations = new (string Name, MarketOptions Options)[]
+        {
+            ("defaults: 2% replays + canaries 0.5% (5% for a new worker's first 5 verdicts) + floor 0.85", defaults),
+            ("2% replays + floor 0.85, no canaries", defaults with { CanaryRate = 0, NewWorkerCanaryRate = 0 }),
+            ("2% replays alone (no canaries, no floor)", defaults with { CanaryRate = 0, NewWorkerCanaryRate = 0, ReputationFloor = 0 }),
+            ("3% replays + floor 0.85, no canaries", defaults with { ReplayFraction = 0.03, CanaryRate = 0, NewWorkerCanaryRate = 0 }),
+            ("2% replays + canaries 0.5% (no new-worker boost) + floor 0.85", defaults with { NewWorkerCanaryRate = 0.005 }),
+            ("defaults with floor 0.8", defaults with { ReputationFloor = 0.8 }),
+            ("defaults with a closer other model (rho 0.95)", defaults with { OtherModelCorrelation = 0.95 }),
+        };
+
+        var results = new List<object>();
+        foreach (var (name, options) in configurations)
+        {
+            clock.Restart();
+            var runSeeds = ReferenceEquals(options, defaults) ? seeds : 1;
+            var reports = Enumerable.Range(1, runSeeds).Select(seed => MarketSimulation.Run(options.WithSeed(seed))).ToArray();
+            var cheaters = reports.Sum(r => r.AllCheaters);
+            var within = reports.Sum(r => r.AllJobsToCatch.Count(j => j <= options.CatchWindow));
+            var share = cheaters == 0 ? 0 : (double)within / cheaters;
+            // The goal is read per kind: a fast-caught kind (slow workers) must not hide a slow-caught one.
+            var worst = reports[0].Cheaters.Select(c => c.Behaviour).Min(b =>
+            {
+                var f = reports.SelectMany(r => r.Cheaters).Where(x => x.Behaviour == b).ToArray();
+                var n = f.Sum(x => x.Cheaters);
+                return n == 0 ? 0 : (double)f.Sum(x => x.CaughtWithinWindow) / n;
+            });
+            Console.WriteLine($"{name}: {runSeeds} seed(s) x {jobs:N0} jobs, {clock.Elapsed.TotalSeconds:F1}s");
+            Console.WriteLine(Invariant($"  cheaters caught within {options.CatchWindow} of their jobs: {within} of {cheaters} = {share:P2}; worst kind {worst:P2} (goal >= 99% for every kind: {(worst >= 0.99 ? "met" : "not met")})"));
+            foreach (var behaviour in reports[0].Cheaters.Select(c => c.Behaviour))
+            {
+                var c = reports.SelectMany(r => r.Cheaters).Where(f => f.Behaviour == behaviour).ToArray();
+                var n = c.Sum(f => f.Cheaters);
+                var w = c.Sum(f => f.CaughtWithinWindow);
+                var jobsToCatch = reports.SelectMany(r => r.Cheaters.Where(f => f.Behaviour == behaviour)).ToArray();
+                Console.WriteLine(Invariant($"    {behaviour,-10} {n,5} cheaters, within window {(n == 0 ? 0 : (double)w / n),7:P2}, slashed first {c.Sum(f => f.SlashedFirst),5}, below floor first {c.Sum(f => f.FloorFirst),5}, evaded {c.Sum(f => f.Evaded),3}; jobs to catch median {jobsToCatch.Average(f => f.MedianJobsToCatch):F0}, p90 {jobsToCatch.Average(f => f.P90JobsToCatch):F0}, max {jobsToCatch.Max(f => f.MaxJobsToCatch)}"));
+            }
+
+            var honestJobs = reports.Sum(r => r.HonestJobs);
+            Console.WriteLine(Invariant($"  honest: {reports.Sum(r => r.HonestSlashed)} slashed, {reports.Sum(r => r.HonestBelowFloor)} below the floor over {honestJobs:N0} honest jobs ({reports[0].HonestWorkers} honest workers per run); failed spot checks {reports.Sum(r => r.HonestSpotCheckFailures)}, failed canaries {reports.Sum(r => r.HonestCanaryFailures)}, lowest score after 100 jobs {reports.Min(r => r.HonestMinScore):F3}"));
+            Console.WriteLine(Invariant($"  replays {reports.Sum(r => r.Replays):N0} ({reports.Sum(r => r.ReplaysWithoutChecker)} without an eligible checker), canaries {reports.Sum(r => r.Canaries):N0}, tie-breaks {reports.Sum(r => r.TieBreaks)}, checkers overruled {reports.Sum(r => r.CheckersOverruled)}"));
+            results.Add(new { name, options, seeds = runSeeds, cheaters, caughtWithinWindow = within, share, worstKindShare = worst, reports });
+        }
+
+        var path = await bench.WriteJsonAsync("market", new { benchmark = "market", rules, results });
+        Console.WriteLine($"  {path}");
+    }
+
+    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+
+    private static int Setting(string name, int fallback) =>
+        int.TryParse(Environment.GetEnvironmentVariable(name), NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value > 0 ? value : fallback;
+}

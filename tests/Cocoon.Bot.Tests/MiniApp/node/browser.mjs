@@ -1,0 +1,166 @@
+// Drives Debian's chromium (headless, through playwright-core; no browser download) through the Mini App as a
+// Telegram user would. stdin: {"url": ".../miniapp/", "initData": "..."?, "flow": "outside" | "tour" | "chat",
+// "prompt": "..."?, "screenshots": "<folder>"}. Inside "Telegram" the page gets the launch parameters Telegram puts
+// in the URL fragment and a TelegramWebviewProxy (as Telegram's mobile clients inject) that records the events the
+// page posts and answers viewport and theme requests. stdout: one JSON object with what the page showed.
+import { chromium } from "playwright-core";
+import { mkdtemp, mkdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const input = JSON.parse(await new Promise(resolve => {
+  let text = "";
+  process.stdin.on("data", chunk => (text += chunk));
+  process.stdin.on("end", () => resolve(text));
+}));
+
+// Telegram's own palettes (the iOS client's day and night themes).
+const themes = {
+  light: {
+    bg_color: "#ffffff", text_color: "#000000", hint_color: "#8e8e93", link_color: "#007aff", button_color: "#007aff",
+    button_text_color: "#ffffff", secondary_bg_color: "#efeff4", header_bg_color: "#f7f7f7", accent_text_color: "#007aff",
+    section_bg_color: "#ffffff", section_header_text_color: "#6d6d72", subtitle_text_color: "#8e8e93",
+    destructive_text_color: "#ff3b30", section_separator_color: "#c8c7cc", bottom_bar_bg_color: "#f2f2f2",
+  },
+  dark: {
+    bg_color: "#000000", text_color: "#ffffff", hint_color: "#98989e", link_color: "#3e88f7", button_color: "#3e88f7",
+    button_text_color: "#ffffff", secondary_bg_color: "#1c1c1d", header_bg_color: "#1a1a1a", accent_text_color: "#3e88f7",
+    section_bg_color: "#2c2c2e", section_header_text_color: "#8d8e93", subtitle_text_color: "#98989e",
+    destructive_text_color: "#eb5545", section_separator_color: "#3d3d41", bottom_bar_bg_color: "#1d1d1d",
+  },
+};
+
+function launchUrl(theme) {
+  const params = new URLSearchParams({
+    tgWebAppData: input.initData,
+    tgWebAppVersion: "8.0",
+    tgWebAppPlatform: "ios",
+    tgWebAppThemeParams: JSON.stringify(themes[theme]),
+  });
+  return input.url + "#" + params.toString();
+}
+
+// Runs in the page before its scripts: the native side of Telegram's bridge.
+function telegramWebview(theme) {
+  window.__tgEvents = [];
+  const answer = (type, data) => setTimeout(() => window.Telegram?.WebView?.receiveEvent?.(type, data), 0);
+  window.TelegramWebviewProxy = {
+    postEvent(type, json) {
+      const data = json ? JSON.parse(json) : undefined;
+      window.__tgEvents.push({ type, data });
+      if (type === "web_app_request_viewport") {
+        answer("viewport_changed", { height: window.innerHeight, width: window.innerWidth, is_expanded: true, is_state_stable: true });
+      } else if (type === "web_app_request_theme") {
+        answer("theme_changed", { theme_params: theme });
+      } else if (type === "web_app_request_safe_area" || type === "web_app_request_content_safe_area") {
+        answer(type === "web_app_request_safe_area" ? "safe_area_changed" : "content_safe_area_changed", { top: 0, bottom: 0, left: 0, right: 0 });
+      } else if (type === "web_app_open_invoice") {
+        answer("invoice_closed", { slug: data.slug, status: "cancelled" });
+      }
+    },
+  };
+}
+
+const profile = await mkdtemp(join(tmpdir(), "cocoon-chromium-"));
+const result = { screenshots: [], console: [] };
+let context;
+try {
+  await mkdir(input.screenshots, { recursive: true });
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: input.executablePath || "/usr/bin/chromium",
+    headless: true,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync"],
+    viewport: { width: 390, height: 780 },
+    deviceScaleFactor: 2,
+    isMobile: true,
+    hasTouch: true,
+  });
+
+  async function open(theme, inTelegram) {
+    const page = await context.newPage();
+    page.on("console", m => { if (m.type() === "error") result.console.push(m.text()); });
+    page.on("pageerror", e => result.console.push("pageerror: " + e.message));
+    await page.emulateMedia({ colorScheme: theme });
+    if (inTelegram) await page.addInitScript(telegramWebview, themes[theme]);
+    await page.goto(inTelegram ? launchUrl(theme) : input.url, { waitUntil: "load" });
+    return page;
+  }
+
+  async function shot(page, name) {
+    const path = join(input.screenshots, name + ".png");
+    await page.screenshot({ path });
+    result.screenshots.push(path);
+  }
+
+  if (input.flow === "outside") {
+    for (const theme of ["light", "dark"]) {
+      const page = await open(theme, false);
+      await page.getByTestId("outside").waitFor();
+      result.outsideText = await page.getByTestId("outside").innerText();
+      await shot(page, `outside-${theme}`);
+      await page.close();
+    }
+  } else if (input.flow === "tour") {
+    result.themes = {};
+    for (const theme of ["light", "dark"]) {
+      const page = await open(theme, true);
+      const pill = page.getByTestId("header-balance");
+      await page.waitForFunction(() => /TON/.test(document.querySelector("[data-testid=header-balance]")?.textContent ?? ""));
+      await page.locator("select.model option[value]").first().waitFor({ state: "attached" });
+      const seen = { headerBalance: await pill.innerText(), background: await page.evaluate(() => getComputedStyle(document.body).backgroundColor) };
+      await shot(page, `chat-${theme}`);
+      await page.getByTestId("tab-balance").click();
+      await page.getByTestId("stars-50").waitFor();
+      seen.balance = await page.getByTestId("balance").innerText();
+      await page.locator("#ton-connect button").first().waitFor({ timeout: 20000 }).catch(() => {});
+      await shot(page, `balance-${theme}`);
+      await page.getByTestId("tab-usage").click();
+      await page.locator("[data-testid=usage-chart] canvas").waitFor();
+      seen.usageText = await page.locator("[data-screen=usage]").innerText();
+      await shot(page, `usage-${theme}`);
+      await page.getByTestId("tab-provider").click();
+      await page.locator("[data-screen=provider] .card").first().waitFor();
+      seen.providerText = await page.locator("[data-screen=provider]").innerText();
+      await shot(page, `provider-${theme}`);
+      seen.bodyText = await page.locator("body").innerText();
+      seen.events = (await page.evaluate(() => window.__tgEvents)).map(e => e.type);
+      result.themes[theme] = seen;
+      await page.close();
+    }
+  } else if (input.flow === "chat") {
+    const page = await open("light", true);
+    await page.locator("select.model option[value]").first().waitFor({ state: "attached" });
+    // Count the distinct texts the answer bubble shows while it streams.
+    await page.evaluate(() => {
+      window.__answerStates = [];
+      new MutationObserver(() => {
+        const text = document.querySelector("[data-testid=answer] .text")?.textContent ?? "";
+        if (text && window.__answerStates[window.__answerStates.length - 1] !== text) window.__answerStates.push(text);
+      }).observe(document.querySelector("[data-testid=messages]"), { subtree: true, childList: true, characterData: true });
+    });
+    await page.getByTestId("prompt").fill(input.prompt);
+    await page.getByTestId("send").click();
+    await page.getByTestId("stop").waitFor({ state: "visible" });
+    result.stopShownWhileStreaming = true;
+    await page.getByTestId("answer-meta").waitFor({ timeout: 120000 });
+    result.answer = await page.locator("[data-testid=answer] .text").innerText();
+    result.meta = await page.getByTestId("answer-meta").innerText();
+    result.badge = await page.getByTestId("seal-badge").innerText();
+    result.answerStates = await page.evaluate(() => window.__answerStates.length);
+    await page.waitForFunction(() => /TON/.test(document.querySelector("[data-testid=header-balance]")?.textContent ?? ""));
+    result.headerBalance = await page.getByTestId("header-balance").innerText();
+    await shot(page, "chat-answered-light");
+    await page.close();
+  } else {
+    throw new Error("unknown flow " + input.flow);
+  }
+  process.stdout.write(JSON.stringify(result));
+} catch (e) {
+  result.error = String(e && e.stack || e);
+  process.stdout.write(JSON.stringify(result));
+  process.exitCode = 2;
+} finally {
+  await context?.close().catch(() => {});
+  await rm(profile, { recursive: true, force: true });
+}
