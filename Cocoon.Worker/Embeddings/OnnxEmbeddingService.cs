@@ -254,9 +254,9 @@ public sealed partial class OnnxEmbeddingService(EmbeddingOptions options, ILogg
         public TaskCompletionSource<float[]> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
-    [LoggerMessage(EventId = 1701, Level = LogLevel.Information, Message = "Embedding model {Name} ({Sha256}) loaded on ONNX Runtime ({Backend}): {Dimensions} dimensions, {Pooling} pooling, normalize {Normalize}, in {Milliseconds:F0} ms")]
+    [LoggerMessage(EventId = 2701, Level = LogLevel.Information, Message = "Embedding model {Name} ({Sha256}) loaded on ONNX Runtime ({Backend}): {Dimensions} dimensions, {Pooling} pooling, normalize {Normalize}, in {Milliseconds:F0} ms")]
     private static partial void LogLoaded(ILogger logger, string name, string sha256, string backend, int dimensions, string pooling, bool normalize, double milliseconds);
 
-    [LoggerMessage(EventId = 1702, Level = LogLevel.Error, Message = "An embedding batch of {Count} inputs failed")]
+    [LoggerMessage(EventId = 2702, Level = LogLevel.Error, Message = "An embedding batch of {Count} inputs failed")]
     private static partial void LogBatchFailed(ILogger logger, int count, Exception exception);
 }
