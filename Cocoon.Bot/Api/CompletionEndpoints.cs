@@ -60,6 +60,12 @@ internal static class CompletionEndpoints
                 throw ModelUnavailable(served.Name);
             }
 
+            if (served.Kind != ModelKinds.Chat)
+            {
+                var mismatch = WorkerChoice.KindMismatch(served.Name, served.Kind);
+                throw ApiProblem.Invalid(mismatch.Message, mismatch.Param, mismatch.Code);
+            }
+
             var dispatch = new DispatchRequest
             {
                 RequestId = requestId,
@@ -181,7 +187,7 @@ internal static class CompletionEndpoints
     }
 
     /// <summary>Reads at most the configured number of bytes; larger bodies get 413 before they are buffered.</summary>
-    private static async Task<T> ReadBodyAsync<T>(HttpContext context, JsonTypeInfo<T> typeInfo, int limit)
+    internal static async Task<T> ReadBodyAsync<T>(HttpContext context, JsonTypeInfo<T> typeInfo, int limit)
         where T : class
     {
         var request = context.Request;
@@ -247,7 +253,7 @@ internal static class CompletionEndpoints
     }
 
     /// <summary>Maps what the dispatcher throws onto API errors; null means "not ours to translate".</summary>
-    private static ApiProblem? MapDispatchFailure(Exception exception, HttpContext context, ILogger logger, string requestId)
+    internal static ApiProblem? MapDispatchFailure(Exception exception, HttpContext context, ILogger logger, string requestId)
     {
         switch (exception)
         {
@@ -286,7 +292,7 @@ internal static class CompletionEndpoints
         }
     }
 
-    private static ApiProblem ModelUnavailable(string model) =>
+    internal static ApiProblem ModelUnavailable(string model) =>
         new(StatusCodes.Status503ServiceUnavailable, $"No attested worker serves '{model}' right now; retry shortly.", "server_error", "model", "model_unavailable") { RetryAfterSeconds = 5 };
 
     internal static string NewRequestId() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));

@@ -175,6 +175,8 @@ internal sealed record ErrorBody(
     NumberHandling = JsonNumberHandling.Strict,
     MaxDepth = 32)]
 [JsonSerializable(typeof(ChatCompletionRequest))]
+[JsonSerializable(typeof(EmbeddingApiRequest))]
+[JsonSerializable(typeof(CocoonInfo))]
 [JsonSerializable(typeof(CompletionRequest))]
 [JsonSerializable(typeof(ChatCompletionResponse))]
 [JsonSerializable(typeof(ChatCompletionChunk))]

@@ -158,7 +158,7 @@ internal static class RequestMapping
         values is null ? null
         : Cocoon.Engine.Matching.TrustTiers.Parse(values, out var error) ?? throw ApiProblem.Invalid(error!, "cocoon_tiers", "invalid_value");
 
-    private static string RequireModel(string? model) =>
+    internal static string RequireModel(string? model) =>
         string.IsNullOrWhiteSpace(model)
             ? throw ApiProblem.Invalid("'model' is required; GET /v1/models lists the served models.", "model", "missing_required_parameter")
             : model;
@@ -216,7 +216,7 @@ internal static class RequestMapping
         };
     }
 
-    private static int MaxCoefficient(int? value) => value switch
+    internal static int MaxCoefficient(int? value) => value switch
     {
         null => DefaultMaxCoefficient,
         < 1 or > 1_000_000 => throw ApiProblem.Invalid("'max_coefficient' must be between 1 and 1000000 (1000 = 1.0x the base price).", "max_coefficient", "invalid_value"),
@@ -229,7 +229,7 @@ internal static class RequestMapping
     /// </summary>
     public const double MinTimeoutSeconds = 1;
 
-    private static TimeSpan Timeout(double? seconds, GatewayOptions options) => seconds switch
+    internal static TimeSpan Timeout(double? seconds, GatewayOptions options) => seconds switch
     {
         null => TimeSpan.FromSeconds(Math.Min(120, options.MaxTimeoutSeconds)),
         { } s when !double.IsFinite(s) || s < MinTimeoutSeconds || s > options.MaxTimeoutSeconds =>

@@ -40,6 +40,17 @@ public sealed partial class JobBilling(PriceTable prices, ILedger ledger, ILogge
             : prices.Reserve(model, PromptTokenUpperBound(generation), generation.Sampling.MaxTokens, ceilingCoefficient, tiers);
     }
 
+    /// <summary>An embedding job's worst case: every input's upper bound of tokens (<see cref="EmbeddingRules.TokenUpperBound"/>), no completion.</summary>
+    public long Reserve(string model, EmbeddingRequest embedding, int ceilingCoefficient)
+    {
+        ArgumentNullException.ThrowIfNull(embedding);
+        return prices.Reserve(model, (int)Math.Min(int.MaxValue, EmbeddingRules.TokenUpperBound(embedding)), 0, ceilingCoefficient);
+    }
+
+    /// <summary>Holds an embedding job's worst case (billed per input token from the receipt, like a prompt).</summary>
+    public Task<Hold> HoldAsync(AccountId payer, string requestId, string model, EmbeddingRequest embedding, int ceilingCoefficient, CancellationToken cancellationToken) =>
+        ledger.HoldAsync(payer, Reserve(model, embedding, ceilingCoefficient), "dispatch:" + requestId, cancellationToken);
+
     /// <summary>Holds the worst case; the idempotency key makes a replayed request hold once.</summary>
     public Task<Hold> HoldAsync(AccountId payer, string requestId, string model, GenerationRequest generation, int ceilingCoefficient, CancellationToken cancellationToken, IReadOnlyCollection<string>? tiers = null) =>
         ledger.HoldAsync(payer, Reserve(model, generation, ceilingCoefficient, tiers), "dispatch:" + requestId, cancellationToken);

@@ -46,7 +46,9 @@ public sealed partial class AttemptRunner(
         ArgumentNullException.ThrowIfNull(delivery);
         var doc = worker.Document;
         using var sender = Hpke.SetupSender(doc.HpkePublicKey, JobBinding.Info(request.RequestId, attempt, doc.WorkerId, doc.ModelSha256, deadline));
-        var plaintext = JsonSerializer.SerializeToUtf8Bytes(request.Generation, WireJsonContext.Default.GenerationRequest);
+        var plaintext = request.Embedding is { } embedding
+            ? JsonSerializer.SerializeToUtf8Bytes(embedding, WireJsonContext.Default.EmbeddingRequest)
+            : JsonSerializer.SerializeToUtf8Bytes(request.Generation, WireJsonContext.Default.GenerationRequest);
         byte[] ciphertext;
         try
         {
@@ -176,7 +178,7 @@ public sealed partial class AttemptRunner(
                             throw new DispatchFailedException("retry-diverged", "The replacement worker's answer is shorter than what was already streamed.");
                         }
 
-                        return SignedUsageReceipt.Accept(result.Receipt, doc, request.RequestId, opener.TranscriptHash, request.Generation.Sampling.MaxTokens) is { } receipt
+                        return SignedUsageReceipt.Accept(result.Receipt, doc, request.RequestId, opener.TranscriptHash, request.MaxCompletionTokens) is { } receipt
                             ? AttemptOutcome.Completed(receipt)
                             : AttemptOutcome.Failed("receipt-invalid");
                     }

@@ -37,13 +37,17 @@ public sealed partial class Dispatcher(
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentException.ThrowIfNullOrWhiteSpace(request.RequestId);
-        if (GenerationRules.Check(request.Generation) is { } violation)
+        if ((request.Embedding is { } embedding ? EmbeddingRules.Check(embedding) : GenerationRules.Check(request.Generation)) is { } violation)
         {
             throw new GenerationRejectedException(violation);
         }
 
         // The gateway alone sets the scope; whatever a caller put there is replaced.
-        request = request with { Generation = request.Generation with { CacheScope = scopes.For(request.Payer, request.Conversation) } };
+        // An embedding job has no KV cache to reuse: it gets no scope.
+        if (request.Embedding is null)
+        {
+            request = request with { Generation = request.Generation with { CacheScope = scopes.For(request.Payer, request.Conversation) } };
+        }
 
         var events = Channel.CreateUnbounded<DispatchEvent>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -76,6 +80,7 @@ public sealed partial class Dispatcher(
             var gatewayStart = time.GetUtcNow();
             var deadline = gatewayStart + request.Timeout;
             var modelSha = choice.ResolveModel(request.Model);
+            choice.CheckKind(modelSha, request);
             using var registration = router.Register(request.RequestId);
             var delivery = new Delivery(events);
             var failed = new List<string>(); // one entry per failed attempt: a worker that fails twice counts twice
@@ -90,7 +95,9 @@ public sealed partial class Dispatcher(
                     // Hold after the first claim, so a busy answer never touches the ledger. It is not awaited here:
                     // the ledger commits it while the job is sealed, and the attempt waits for it before enqueueing.
                     pendingHold ??= hold is null
-                        ? billing.HoldAsync(request.Payer, request.RequestId, worker.Document.ModelName, request.Generation, choice.PriceCeiling(modelSha, request, worker), cancellationToken, choice.AcceptedTiers(request))
+                        ? request.Embedding is { } embedding
+                            ? billing.HoldAsync(request.Payer, request.RequestId, worker.Document.ModelName, embedding, choice.PriceCeiling(modelSha, request, worker), cancellationToken)
+                            : billing.HoldAsync(request.Payer, request.RequestId, worker.Document.ModelName, request.Generation, choice.PriceCeiling(modelSha, request, worker), cancellationToken, choice.AcceptedTiers(request))
                         : null;
                     outcome = await attempts.RunAsync(request, worker, attempt, pendingHold, registration.Reader, delivery, gatewayStart, deadline, cancellationToken).ConfigureAwait(false);
                 }
@@ -181,6 +188,11 @@ public sealed partial class Dispatcher(
         {
             // The worker's exact count: the same 400 the gateway gives when it can tell before dispatch.
             throw new DispatchFailedException("invalid-request", tooLong.Message);
+        }
+
+        if (InputTooLongException.FromReasonCode(failure) is { } inputTooLong)
+        {
+            throw new GenerationRejectedException(new GenerationViolation("input", inputTooLong.Message, "context_length_exceeded"));
         }
 
         if (failure == "invalid-request")

@@ -14,7 +14,14 @@ public sealed record DispatchRequest
     public required AccountId Payer { get; init; }
     /// <summary>A model name or SHA-256; null for the first served model that has a worker online (resolved once, by the dispatcher).</summary>
     public required string? Model { get; init; }
-    public required GenerationRequest Generation { get; init; }
+    /// <summary>What to generate; unused (left empty) for an embedding request.</summary>
+    public GenerationRequest Generation { get; init; } = new();
+
+    /// <summary>Set for an embedding job: this is what is sealed to the worker instead of <see cref="Generation"/>.</summary>
+    public EmbeddingRequest? Embedding { get; init; }
+
+    /// <summary>The completion tokens the job may bill: max_tokens for generation, none for embeddings.</summary>
+    public int MaxCompletionTokens => Embedding is null ? Generation.Sampling.MaxTokens : 0;
 
     /// <summary>Highest worker price coefficient the caller accepts (1000 = 1.0x).</summary>
     public int MaxCoefficient { get; init; } = 4000;
@@ -63,8 +70,8 @@ public sealed record DispatchReceipt(
     public string Tier => Cocoon.Engine.Matching.TrustTiers.FromTeeKind(AttestationKind);
 }
 
-/// <summary>A model the network serves right now, with its live workers.</summary>
-public sealed record ServedModel(string Name, string Sha256, IReadOnlyList<ServedWorker> Workers);
+/// <summary>A model the network serves right now, with its live workers; Kind and Dimensions as its workers attest them.</summary>
+public sealed record ServedModel(string Name, string Sha256, IReadOnlyList<ServedWorker> Workers, string Kind = ModelKinds.Chat, int Dimensions = 0);
 
 public sealed record ServedWorker(string WorkerId, string ProviderId, int PriceCoefficient, int Running, int MaxConcurrency, string AttestationKind)
 {

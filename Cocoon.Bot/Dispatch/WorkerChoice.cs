@@ -26,7 +26,8 @@ public sealed class WorkerChoice(
     {
         if (string.IsNullOrEmpty(model))
         {
-            return Served().FirstOrDefault(m => m.Workers.Count > 0)?.Sha256 ?? throw new ModelUnavailableException(null);
+            // With no name the request is a chat (the bot's): an embedding model is never the default.
+            return Served().FirstOrDefault(m => m.Workers.Count > 0 && m.Kind == ModelKinds.Chat)?.Sha256 ?? throw new ModelUnavailableException(null);
         }
 
         var configured = options.Value.Models.FirstOrDefault(m => string.Equals(m.Name, model, StringComparison.OrdinalIgnoreCase)
@@ -41,6 +42,34 @@ public sealed class WorkerChoice(
         return served?.Document.ModelSha256 ?? throw new ModelUnavailableException(model);
     }
 
+    /// <summary>
+    /// Refuses (400, param model) a chat request to an embedding model and an embedding request to a chat model, as the
+    /// model's online workers attest its kind; a model with no worker online is left to the claim (503).
+    /// </summary>
+    public void CheckKind(string modelSha, DispatchRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (directory.Eligible.FirstOrDefault(w => string.Equals(w.Document.ModelSha256, modelSha, StringComparison.OrdinalIgnoreCase)) is not { } worker)
+        {
+            return;
+        }
+
+        var kind = ModelKinds.Of(worker.Document.ModelKind);
+        var wanted = request.Embedding is null ? ModelKinds.Chat : ModelKinds.Embedding;
+        if (kind != wanted)
+        {
+            throw new GenerationRejectedException(KindMismatch(worker.Document.ModelName, kind));
+        }
+    }
+
+    /// <summary>The 400 for a model of the other kind: what it is and which endpoint serves it.</summary>
+    public static GenerationViolation KindMismatch(string model, string kind) => new(
+        "model",
+        kind == ModelKinds.Embedding
+            ? $"'{model}' is an embedding model: use POST /v1/embeddings, or name a chat model here."
+            : $"'{model}' is a chat model and cannot make embeddings: use POST /v1/chat/completions with it, or name an embedding model (see GET /v1/models).",
+        "model_not_supported");
+
     /// <summary>Configured models and the models online workers serve, with those workers.</summary>
     public IReadOnlyList<ServedModel> Served()
     {
@@ -52,7 +81,8 @@ public sealed class WorkerChoice(
             var workers = byModel.TryGetValue(sha, out var list) ? list : [];
             var name = configured.TryGetValue(sha, out var n) ? n : workers[0].Document.ModelName;
             models.Add(new ServedModel(name, sha, [.. workers.Select(w =>
-                new ServedWorker(w.Document.WorkerId, w.ProviderId, w.PriceCoefficient, w.Running, w.MaxConcurrency, w.Document.TeeKind))]));
+                new ServedWorker(w.Document.WorkerId, w.ProviderId, w.PriceCoefficient, w.Running, w.MaxConcurrency, w.Document.TeeKind))],
+                ModelKinds.Of(workers.FirstOrDefault()?.Document.ModelKind), workers.FirstOrDefault()?.Document.EmbeddingDimensions ?? 0));
         }
 
         return models;
@@ -79,7 +109,7 @@ public sealed class WorkerChoice(
     {
         ArgumentNullException.ThrowIfNull(request);
         var leaseId = $"{request.RequestId}/{attempt}";
-        var maxTokens = request.Generation.Sampling.MaxTokens;
+        var maxTokens = request.MaxCompletionTokens;
         AdmissionQueue.Ticket? ticket = null;
         try
         {

@@ -80,6 +80,19 @@ public sealed record AttestationDocument
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public int ContextLength { get; init; }
 
+    /// <summary>
+    /// What the model does (<see cref="Protocol.ModelKinds"/>): null for a chat model, as every document before the
+    /// field; "embedding" for an embedding model. Left out of the canonical bytes when null, like ContextLength.
+    /// </summary>
+    [JsonPropertyOrder(16)]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public string? ModelKind { get; init; }
+
+    /// <summary>The length of the vectors an embedding model returns; 0 for a chat model (and left out).</summary>
+    [JsonPropertyOrder(17)]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public int EmbeddingDimensions { get; init; }
+
     [JsonIgnore]
     public bool IsSimulated => TeeKind == TeeKinds.Simulated;
 

@@ -219,6 +219,12 @@ public sealed class AttestationVerifier
             return $"worker {doc.WorkerId}: the context length must not be negative (0 means not stated)";
         }
 
+        if (doc.ModelKind is not (null or Protocol.ModelKinds.Embedding) || doc.EmbeddingDimensions < 0
+            || (doc.ModelKind == Protocol.ModelKinds.Embedding) != (doc.EmbeddingDimensions > 0))
+        {
+            return $"worker {doc.WorkerId}: the model kind must be absent (chat) or 'embedding' with a positive vector length";
+        }
+
         if (doc.ExpiresAt <= doc.IssuedAt)
         {
             return $"worker {doc.WorkerId}: expires before it is issued";

@@ -17,7 +17,9 @@ public sealed record WorkerClaims(
     string Region,
     int PriceCoefficient,
     int MaxConcurrency,
-    int ContextLength = 0);
+    int ContextLength = 0,
+    string? ModelKind = null,
+    int EmbeddingDimensions = 0);
 
 /// <summary>
 /// A signed attestation as it is published: the document, the worker's Ed25519 signature over its canonical bytes
@@ -180,6 +182,8 @@ public sealed class WorkerIdentity : IDisposable
             PriceCoefficient = claims.PriceCoefficient,
             MaxConcurrency = claims.MaxConcurrency,
             ContextLength = claims.ContextLength,
+            ModelKind = claims.ModelKind,
+            EmbeddingDimensions = claims.EmbeddingDimensions,
             IssuedAt = now,
             ExpiresAt = now + validity,
             TeeKind = tee.Kind,

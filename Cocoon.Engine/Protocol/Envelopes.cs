@@ -209,4 +209,6 @@ internal sealed class BindingWriter
 [JsonSerializable(typeof(WorkerLoad))]
 [JsonSerializable(typeof(DeadLetter))]
 [JsonSerializable(typeof(GenerationRequest))]
+[JsonSerializable(typeof(EmbeddingRequest))]
+[JsonSerializable(typeof(EmbeddingResult))]
 public sealed partial class WireJsonContext : JsonSerializerContext;

@@ -57,7 +57,10 @@ public sealed record GenerationChunk(string Text, GenerationUsage? Usage = null)
     public bool IsFinal => Usage is not null;
 }
 
-/// <summary>Identity of a loaded model: the SHA-256 of the GGUF file is what attestation and matching use.</summary>
+/// <summary>
+/// Identity of a loaded model: the SHA-256 of the GGUF file (of an embedding model's files) is what attestation and
+/// matching use. Kind is null for a chat model (<see cref="ModelKinds"/>); an embedding model states its vector length.
+/// </summary>
 public sealed record ModelInfo(
     string Name,
     string Sha256,
@@ -65,4 +68,6 @@ public sealed record ModelInfo(
     long ParameterCount,
     int TrainedContextLength,
     int ContextLength,
-    bool HasChatTemplate);
+    bool HasChatTemplate,
+    string? Kind = null,
+    int EmbeddingDimensions = 0);

@@ -25,7 +25,7 @@ namespace Cocoon.Worker.Hosting;
 /// once the worker could open it) so it can re-dispatch at once. A replayed job (an encapsulated key already opened)
 /// is moved aside without a word to the gateway: its refusal would end the genuine attempt it copies.
 /// </summary>
-public sealed class JobProcessor(
+public sealed partial class JobProcessor(
     IInferenceService inference,
     JobStreams jobs,
     ResultStreams results,
@@ -143,7 +143,7 @@ public sealed class JobProcessor(
         }
 
         HpkeRecipientContext context;
-        GenerationRequest? request;
+        GenerationRequest? request = null;
         try
         {
             var key = session.Identity.FindSealing(job.RecipientKey)
@@ -172,50 +172,73 @@ public sealed class JobProcessor(
                 return;
             }
 
+            // An embedding worker's jobs are embedding requests (the model hash the job is bound to says so); they pass
+            // the same replay, redelivery, cancel and deadline checks below before EmbedAsync reads them.
+            var embedder = inference as Embeddings.IEmbeddingService;
+            if (embedder is null)
+            {
+                try
+                {
+                    request = JsonSerializer.Deserialize(plaintext, WireJsonContext.Default.GenerationRequest);
+                }
+                catch (JsonException)
+                {
+                    request = null;
+                }
+                finally
+                {
+                    CryptographicOperations.ZeroMemory(plaintext);
+                }
+            }
+
             try
             {
-                request = JsonSerializer.Deserialize(plaintext, WireJsonContext.Default.GenerationRequest);
+
+                // From here the job is authenticated (its deadline too): remember its enc so no copy ever runs again.
+                switch (_replays.TryRecord(job.EncapsulatedKey, job.Deadline))
+                {
+                    case ReplayGuard.Outcome.Replayed:
+                        await DropReplayAsync(session, entry, job, cancellationToken).ConfigureAwait(false);
+                        return;
+                    case ReplayGuard.Outcome.Full:
+                        await RefuseAsync(session, entry, job, "replay-cache-full", deadLetter: false, control, cancellationToken).ConfigureAwait(false);
+                        return;
+                }
+
+                if (entry.Deliveries > 1)
+                {
+                    // Never run a job twice: a second run would seal different text under the same stream key and nonces.
+                    // The gateway re-seals to a fresh HPKE context instead; past MaxDeliveries the entry is poison.
+                    await RefuseAsync(session, entry, job, entry.Deliveries > options.Value.MaxDeliveries ? "repeatedly-failing" : "redelivered",
+                        deadLetter: entry.Deliveries > options.Value.MaxDeliveries, control, cancellationToken).ConfigureAwait(false);
+                    return;
+                }
+
+                if (_cancelledEarly.TryRemove((job.RequestId, job.Attempt), out var early)
+                    && early.Macs.Any(m => control.VerifyCancel(job.RequestId, job.Attempt, session.WorkerId, m)))
+                {
+                    await RefuseAsync(session, entry, job, "cancelled", deadLetter: false, control, cancellationToken).ConfigureAwait(false);
+                    return;
+                }
+
+                if (time.GetUtcNow() >= job.Deadline)
+                {
+                    await RefuseAsync(session, entry, job, "expired", deadLetter: false, control, cancellationToken).ConfigureAwait(false);
+                    return;
+                }
+
+                if (embedder is not null)
+                {
+                    await EmbedAsync(session, entry, job, context, plaintext, embedder, control, cancellationToken).ConfigureAwait(false);
+                    return;
             }
-            catch (JsonException)
-            {
-                request = null;
             }
             finally
             {
-                CryptographicOperations.ZeroMemory(plaintext);
-            }
-
-            // From here the job is authenticated (its deadline too): remember its enc so no copy ever runs again.
-            switch (_replays.TryRecord(job.EncapsulatedKey, job.Deadline))
-            {
-                case ReplayGuard.Outcome.Replayed:
-                    await DropReplayAsync(session, entry, job, cancellationToken).ConfigureAwait(false);
-                    return;
-                case ReplayGuard.Outcome.Full:
-                    await RefuseAsync(session, entry, job, "replay-cache-full", deadLetter: false, control, cancellationToken).ConfigureAwait(false);
-                    return;
-            }
-
-            if (entry.Deliveries > 1)
-            {
-                // Never run a job twice: a second run would seal different text under the same stream key and nonces.
-                // The gateway re-seals to a fresh HPKE context instead; past MaxDeliveries the entry is poison.
-                await RefuseAsync(session, entry, job, entry.Deliveries > options.Value.MaxDeliveries ? "repeatedly-failing" : "redelivered",
-                    deadLetter: entry.Deliveries > options.Value.MaxDeliveries, control, cancellationToken).ConfigureAwait(false);
-                return;
-            }
-
-            if (_cancelledEarly.TryRemove((job.RequestId, job.Attempt), out var early)
-                && early.Macs.Any(m => control.VerifyCancel(job.RequestId, job.Attempt, session.WorkerId, m)))
-            {
-                await RefuseAsync(session, entry, job, "cancelled", deadLetter: false, control, cancellationToken).ConfigureAwait(false);
-                return;
-            }
-
-            if (time.GetUtcNow() >= job.Deadline)
-            {
-                await RefuseAsync(session, entry, job, "expired", deadLetter: false, control, cancellationToken).ConfigureAwait(false);
-                return;
+                if (embedder is not null)
+                {
+                    CryptographicOperations.ZeroMemory(plaintext);
+                }
             }
 
             if (request is null)

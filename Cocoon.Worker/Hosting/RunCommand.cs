@@ -10,7 +10,18 @@ namespace Cocoon.Worker.Hosting;
 /// <summary>`Cocoon.Worker run`: serve jobs from Redis until Ctrl-C / SIGTERM.</summary>
 public static class RunCommand
 {
-    public static Task<int> RunAsync(string[] args) => RunAsync(args, (services, configuration) => services.AddLlamaInference(configuration));
+    /// <summary>An embedding model when Embeddings:Model is set (ONNX Runtime), else a chat model (llama.cpp).</summary>
+    public static Task<int> RunAsync(string[] args) => RunAsync(args, (services, configuration) =>
+    {
+        if (configuration["Embeddings:Model"] is { Length: > 0 })
+        {
+            Embeddings.EmbeddingServiceCollectionExtensions.AddOnnxEmbeddings(services, configuration);
+        }
+        else
+        {
+            services.AddLlamaInference(configuration);
+        }
+    });
 
     /// <param name="args">Extra configuration as --Key=Value (e.g. --Worker:MaxConcurrency=4).</param>
     /// <param name="addInference">Registers IInferenceService (the llama.cpp service in production).</param>

@@ -70,7 +70,9 @@ public sealed class WorkerSession : IDisposable
             options.Region,
             options.PriceCoefficient,
             options.MaxConcurrency > 0 ? options.MaxConcurrency : inference.MaxConcurrency,
-            inference.Model.ContextLength);
+            inference.Model.ContextLength,
+            inference.Model.Kind,
+            inference.Model.EmbeddingDimensions);
         var session = new WorkerSession(joined?.Identity ?? WorkerIdentity.Create(workerId), claims, tee, time, options.AttestationValidity, options.SealingKeyGrace);
         try
         {

@@ -8,6 +8,7 @@ var benchmarks = new SortedDictionary<string, Func<BenchContext, Task>>(StringCo
     ["llama"] = LlamaBenchmark.RunAsync,
     ["llama-q8"] = LlamaBenchmark.RunLargeAsync,
     ["dispatch"] = Cocoon.Bench.Dispatch.DispatchBenchmark.RunAsync,
+    ["embeddings"] = Cocoon.Bench.Embeddings.EmbeddingBenchmark.RunAsync,
     ["market"] = Cocoon.Bench.Market.MarketBenchmark.RunAsync,
 };
 return await BenchRunner.RunAsync(benchmarks, args);
