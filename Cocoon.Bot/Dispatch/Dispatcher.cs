@@ -182,7 +182,9 @@ public sealed partial class Dispatcher(
     /// </summary>
     private async Task<bool> NextAttemptAsync(DispatchRequest request, EligibleWorker worker, int attempt, string failure, List<string> failed, CancellationToken cancellationToken)
     {
-        metrics.Refused(failure.StartsWith("context-exceeded:", StringComparison.Ordinal) ? "context-exceeded" : failure);
+        // Reasons that carry numbers (context-exceeded:p:m:c, input-too-long:i:t:m) are counted by their name only.
+        var colon = failure.IndexOf(':', StringComparison.Ordinal);
+        metrics.Refused(colon > 0 ? failure[..colon] : failure);
         LogAttemptFailed(logger, request.RequestId, worker.Document.WorkerId, attempt, failure);
         if (ContextExceededException.FromReasonCode(failure) is { } tooLong)
         {

@@ -84,26 +84,9 @@ public sealed partial class JobProcessor
 
             result = await embedding.ConfigureAwait(false);
         }
-        catch (InputTooLongException e)
+        catch (Exception e) when (Refusal(e, cancelled, cancellationToken) is { } reason)
         {
-            // Only the numbers travel: the gateway names them in its 400.
-            await RefuseAsync(session, entry, job, e.ReasonCode, deadLetter: false, control, cancellationToken).ConfigureAwait(false);
-            return;
-        }
-        catch (ArgumentException)
-        {
-            await RefuseAsync(session, entry, job, "invalid-request", deadLetter: false, control, cancellationToken).ConfigureAwait(false);
-            return;
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            await RefuseAsync(session, entry, job, cancelled.IsCancellationRequested ? "cancelled" : "expired", deadLetter: false, control, cancellationToken).ConfigureAwait(false);
-            return;
-        }
-        catch (Exception e) when (e is not OperationCanceledException and not RedisException and not ResultUndeliverableException)
-        {
-            WorkerLog.JobFailed(logger, job.RequestId, job.Attempt, e);
-            await RefuseAsync(session, entry, job, "worker-failed", deadLetter: false, control, cancellationToken).ConfigureAwait(false);
+            await RefuseAfterFailureAsync(session, entry, job, e, reason, control, cancellationToken).ConfigureAwait(false);
             return;
         }
         finally

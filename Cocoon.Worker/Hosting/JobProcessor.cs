@@ -316,29 +316,9 @@ public sealed partial class JobProcessor(
                 }
             }
         }
-        catch (ContextExceededException e)
+        catch (Exception e) when (Refusal(e, cancelled, cancellationToken) is { } reason)
         {
-            // Only the three numbers travel: the gateway names them in its 400.
-            await RefuseAsync(session, entry, job, e.ReasonCode, deadLetter: false, control, cancellationToken).ConfigureAwait(false);
-            return;
-        }
-        catch (ArgumentException)
-        {
-            // The inference service refuses a request it cannot run (before any token). The reason text may quote
-            // the request, so only the code travels.
-            await RefuseAsync(session, entry, job, "invalid-request", deadLetter: false, control, cancellationToken).ConfigureAwait(false);
-            return;
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            // Acknowledged either way: a job the gateway gave up on is never run again.
-            await RefuseAsync(session, entry, job, cancelled.IsCancellationRequested ? "cancelled" : "expired", deadLetter: false, control, cancellationToken).ConfigureAwait(false);
-            return;
-        }
-        catch (Exception e) when (e is not OperationCanceledException and not RedisException and not ResultUndeliverableException)
-        {
-            WorkerLog.JobFailed(logger, job.RequestId, job.Attempt, e);
-            await RefuseAsync(session, entry, job, "worker-failed", deadLetter: false, control, cancellationToken).ConfigureAwait(false);
+            await RefuseAfterFailureAsync(session, entry, job, e, reason, control, cancellationToken).ConfigureAwait(false);
             return;
         }
         finally
@@ -357,6 +337,32 @@ public sealed partial class JobProcessor(
         // An exponential average answers "how long does a job take here now" better than the all-time mean.
         Volatile.Write(ref _averageMs, done == 1 ? elapsed : (0.8 * Volatile.Read(ref _averageMs)) + (0.2 * elapsed));
         WorkerLog.JobDone(logger, job.RequestId, job.Attempt, usage.PromptTokens, usage.CompletionTokens, usage.FinishReason.ToString(), elapsed);
+    }
+
+    /// <summary>
+    /// What a job that threw tells its gateway, or null to let the exception go (the host is stopping, or Redis or the
+    /// result stream failed: the entry stays pending and is redelivered). Only codes and numbers travel: an exception's
+    /// text may quote the request.
+    /// </summary>
+    private static string? Refusal(Exception e, CancellationTokenSource cancelledByGateway, CancellationToken hostStopping) => e switch
+    {
+        ContextExceededException tooLong => tooLong.ReasonCode,
+        InputTooLongException tooLong => tooLong.ReasonCode,
+        ArgumentException => "invalid-request",
+        OperationCanceledException when !hostStopping.IsCancellationRequested => cancelledByGateway.IsCancellationRequested ? "cancelled" : "expired",
+        OperationCanceledException or RedisException or ResultUndeliverableException => null,
+        _ => "worker-failed",
+    };
+
+    private async Task RefuseAfterFailureAsync(WorkerSession session, JobEntry entry, JobEnvelope job, Exception e, string reason, JobControlKey control, CancellationToken cancellationToken)
+    {
+        if (reason == "worker-failed")
+        {
+            WorkerLog.JobFailed(logger, job.RequestId, job.Attempt, e);
+        }
+
+        // Acknowledged either way: a job the gateway gave up on, or one that cannot run, is never run again.
+        await RefuseAsync(session, entry, job, reason, deadLetter: false, control, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task RefuseAsync(WorkerSession session, JobEntry entry, JobEnvelope job, string reason, bool deadLetter, JobControlKey? control, CancellationToken cancellationToken)

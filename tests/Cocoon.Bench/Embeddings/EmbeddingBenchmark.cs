@@ -52,6 +52,7 @@ public static class EmbeddingBenchmark
             ["Embeddings:Model"] = model,
             ["Embeddings:MaxTokens"] = "128",
             ["Embeddings:MaxBatch"] = "32",
+            ["Gateway:AllowSimulated"] = "true",
             ["Gateway:TrustedSimulatedPlatformKeys:0"] = Convert.ToHexStringLower(Cocoon.Worker.Attestation.SimulatedTeeProvider.ReadPlatformPublicKey(Path.Combine(data.Path, "tee"))),
             ["Gateway:AcceptAnySimulatedMeasurement"] = "true",
             ["Gateway:AllowLocalProvider"] = "true",

@@ -78,7 +78,7 @@ public sealed class UnexpectedFailureTests : IAsyncLifetime
             Assert.DoesNotContain(ThrowingDispatcher.Secret, error.GetProperty("message").GetString(), StringComparison.Ordinal);
 
             // Logged once, with the exception, under the same request id.
-            Assert.Contains(_gateway.Logs.Lines, l => l.Contains("[3008]", StringComparison.Ordinal) && l.Contains(requestId, StringComparison.Ordinal) && l.Contains(ThrowingDispatcher.Secret, StringComparison.Ordinal));
+            Assert.Contains(_gateway.Logs.Lines, l => l.Contains("[3351]", StringComparison.Ordinal) && l.Contains(requestId, StringComparison.Ordinal) && l.Contains(ThrowingDispatcher.Secret, StringComparison.Ordinal));
         }
     }
 

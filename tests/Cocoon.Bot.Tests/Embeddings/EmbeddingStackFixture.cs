@@ -51,6 +51,7 @@ public sealed class EmbeddingStackFixture : IAsyncLifetime
         Gateway = new GatewayFactory(Redis.Endpoint, Data.Path, "sk-cocoon-embed-" + Guid.NewGuid().ToString("N"), settings: new Dictionary<string, string?>
         {
             ["Redis:Prefix"] = Prefix,
+            ["Gateway:AllowSimulated"] = "true",
             ["Gateway:TrustedSimulatedPlatformKeys:0"] = Convert.ToHexStringLower(Cocoon.Worker.Attestation.SimulatedTeeProvider.ReadPlatformPublicKey(Path.Combine(Data.Path, "tee"))),
             ["Gateway:AcceptAnySimulatedMeasurement"] = "true",
             ["Gateway:AllowLocalProvider"] = "true",

@@ -39,6 +39,7 @@ public sealed class WorkerJoinTests
         await using var gateway = new GatewayFactory(redis.AdminEndpoint, gatewayData.Path, "sk-cocoon-join-" + Guid.NewGuid().ToString("N"), settings: new Dictionary<string, string?>
         {
             ["Redis:Prefix"] = "j" + Guid.NewGuid().ToString("N")[..10] + ":",
+            ["Gateway:AllowSimulated"] = "true",
             ["Gateway:TrustedSimulatedPlatformKeys:0"] = trustedPlatform,
             ["Gateway:AcceptAnySimulatedMeasurement"] = "true",
             ["Gateway:AllowLocalProvider"] = "true",

@@ -44,6 +44,7 @@ public sealed class MiniAppBrowserFixture : IAsyncLifetime
         var settings = new Dictionary<string, string?>
         {
             ["Redis:Prefix"] = prefix,
+            ["Gateway:AllowSimulated"] = "true",
             ["Gateway:TrustedSimulatedPlatformKeys:0"] = Convert.ToHexStringLower(Cocoon.Worker.Attestation.SimulatedTeeProvider.ReadPlatformPublicKey(Path.Combine(Data.Path, "tee"))),
             ["Gateway:AcceptAnySimulatedMeasurement"] = "true",
             ["Gateway:AllowLocalProvider"] = "true",
