@@ -41,7 +41,7 @@ public sealed class SimulatedTeeProvider : ITeeProvider, IDisposable
             TryCreate(path);
         }
 
-        var seed = File.ReadAllBytes(path);
+        var seed = ReadSeed(path);
         try
         {
             if (!Key.TryImport(SignatureAlgorithm.Ed25519, seed, KeyBlobFormat.RawPrivateKey, out var key) || key is null)
@@ -79,11 +79,14 @@ public sealed class SimulatedTeeProvider : ITeeProvider, IDisposable
 
     public void Dispose() => _platformKey.Dispose();
 
+    /// <summary>
+    /// Creates the key file with O_EXCL, so of several workers starting together exactly one creates it and the rest
+    /// read that one (a rename-based create is not atomic where the file system lacks hard links).
+    /// </summary>
     private static void TryCreate(string path)
     {
         using var key = Key.Create(SignatureAlgorithm.Ed25519, new KeyCreationParameters { ExportPolicy = KeyExportPolicies.AllowPlaintextArchiving });
         var seed = key.Export(KeyBlobFormat.RawPrivateKey);
-        var temp = path + "." + Guid.NewGuid().ToString("N") + ".tmp";
         try
         {
             var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
@@ -92,25 +95,33 @@ public sealed class SimulatedTeeProvider : ITeeProvider, IDisposable
                 options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
             }
 
-            using (var file = new FileStream(temp, options))
-            {
-                file.Write(seed);
-                file.Flush(flushToDisk: true);
-            }
-
-            // Two workers starting together: the first rename wins and both then read the same key.
-            try
-            {
-                File.Move(temp, path, overwrite: false);
-            }
-            catch (IOException) when (File.Exists(path))
-            {
-            }
+            using var file = new FileStream(path, options);
+            file.Write(seed);
+            file.Flush(flushToDisk: true);
+        }
+        catch (IOException) when (File.Exists(path))
+        {
+            // Another worker created it first: read theirs.
         }
         finally
         {
             System.Security.Cryptography.CryptographicOperations.ZeroMemory(seed);
-            File.Delete(temp);
+        }
+    }
+
+    /// <summary>Reads the seed, waiting briefly while a worker that is creating the file has not written it all yet.</summary>
+    private static byte[] ReadSeed(string path)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            var seed = File.ReadAllBytes(path);
+            if (seed.Length >= 32 || attempt >= 20)
+            {
+                return seed;
+            }
+
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(seed);
+            Thread.Sleep(10);
         }
     }
 }
