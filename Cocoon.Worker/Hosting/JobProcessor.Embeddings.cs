@@ -53,28 +53,18 @@ public sealed partial class JobProcessor
         using var sealer = ChunkSealer.Create(context, job.RequestId);
         var started = time.GetUtcNow();
         var stopwatch = Stopwatch.StartNew();
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(Max(job.Deadline - started, TimeSpan.Zero));
-        using var cancelled = new CancellationTokenSource();
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, cancelled.Token);
-        var key = (job.RequestId, job.Attempt);
-        var running = new RunningJob(cancelled, control, session.WorkerId);
-        _running[key] = running;
-        Interlocked.MemoryBarrier();
-        if (_cancelledEarly.TryRemove(key, out var early) && Verified(running, job.RequestId, job.Attempt, early.Macs))
-        {
-            CancelRunning(cancelled);
-        }
+        using var run = StartRun(session, job, control, started, cancellationToken);
+        var (key, cancelled, stop) = (run.Key, run.Cancelled, run.Stop);
 
         EmbeddingResult result;
         try
         {
-            var embedding = embedder.EmbedAsync(request, stop.Token);
+            var embedding = embedder.EmbedAsync(request, stop);
             while (!embedding.IsCompleted && !stop.IsCancellationRequested)
             {
                 // A big request answers only at the end: an empty sealed chunk now and then tells the gateway the job
                 // is alive, so its stall timeout does not give up on a worker that is busy embedding.
-                await Task.WhenAny(embedding, Task.Delay(KeepAliveInterval, time, stop.Token)).ConfigureAwait(false);
+                await Task.WhenAny(embedding, Task.Delay(KeepAliveInterval, time, stop)).ConfigureAwait(false);
                 if (!embedding.IsCompleted && !stop.IsCancellationRequested)
                 {
                     var alive = sealer.Seal([], isFinal: false);

@@ -263,24 +263,12 @@ public sealed partial class JobProcessor(
     {
         var started = time.GetUtcNow();
         var stopwatch = Stopwatch.StartNew();
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(Max(job.Deadline - started, TimeSpan.Zero));
-        using var cancelled = new CancellationTokenSource();
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, cancelled.Token);
-        var key = (job.RequestId, job.Attempt);
-        var running = new RunningJob(cancelled, control, session.WorkerId);
-        _running[key] = running;
-
-        // A cancel that came after the queued-job check in ProcessAsync but before the line above (see Cancel).
-        Interlocked.MemoryBarrier();
-        if (_cancelledEarly.TryRemove(key, out var early) && Verified(running, job.RequestId, job.Attempt, early.Macs))
-        {
-            CancelRunning(cancelled);
-        }
+        using var run = StartRun(session, job, control, started, cancellationToken);
+        var (key, cancelled, stop) = (run.Key, run.Cancelled, run.Stop);
         GenerationUsage? usage = null;
         try
         {
-            await foreach (var chunk in inference.GenerateAsync(request, stop.Token).ConfigureAwait(false))
+            await foreach (var chunk in inference.GenerateAsync(request, stop).ConfigureAwait(false))
             {
                 if (chunk.IsFinal)
                 {
@@ -337,6 +325,52 @@ public sealed partial class JobProcessor(
         // An exponential average answers "how long does a job take here now" better than the all-time mean.
         Volatile.Write(ref _averageMs, done == 1 ? elapsed : (0.8 * Volatile.Read(ref _averageMs)) + (0.2 * elapsed));
         WorkerLog.JobDone(logger, job.RequestId, job.Attempt, usage.PromptTokens, usage.CompletionTokens, usage.FinishReason.ToString(), elapsed);
+    }
+
+    /// <summary>
+    /// Registers a job as running, with its deadline and the gateway's cancel linked into one stop token, and applies a
+    /// cancel that came after the queued-job check in ProcessAsync but before the registration (see Cancel).
+    /// </summary>
+    private JobRun StartRun(WorkerSession session, JobEnvelope job, JobControlKey control, DateTimeOffset started, CancellationToken cancellationToken)
+    {
+        var run = new JobRun((job.RequestId, job.Attempt), job.Deadline - started, cancellationToken);
+        var running = new RunningJob(run.Cancelled, control, session.WorkerId);
+        _running[run.Key] = running;
+        Interlocked.MemoryBarrier();
+        if (_cancelledEarly.TryRemove(run.Key, out var early) && Verified(running, job.RequestId, job.Attempt, early.Macs))
+        {
+            CancelRunning(run.Cancelled);
+        }
+
+        return run;
+    }
+
+    /// <summary>The token sources of one running job: its deadline, the gateway's cancel, and both linked.</summary>
+    private sealed class JobRun : IDisposable
+    {
+        private readonly CancellationTokenSource _deadline;
+        private readonly CancellationTokenSource _stop;
+
+        public JobRun((string RequestId, int Attempt) key, TimeSpan timeLeft, CancellationToken hostStopping)
+        {
+            Key = key;
+            _deadline = CancellationTokenSource.CreateLinkedTokenSource(hostStopping);
+            _deadline.CancelAfter(timeLeft > TimeSpan.Zero ? timeLeft : TimeSpan.Zero);
+            _stop = CancellationTokenSource.CreateLinkedTokenSource(_deadline.Token, Cancelled.Token);
+        }
+
+        public (string RequestId, int Attempt) Key { get; }
+
+        public CancellationTokenSource Cancelled { get; } = new();
+
+        public CancellationToken Stop => _stop.Token;
+
+        public void Dispose()
+        {
+            _stop.Dispose();
+            Cancelled.Dispose();
+            _deadline.Dispose();
+        }
     }
 
     /// <summary>
@@ -448,7 +482,6 @@ public sealed partial class JobProcessor(
         }
     }
 
-    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 }
 
 /// <summary>The result of a job could not be written before its deadline (Redis unreachable); the job stays pending.</summary>
