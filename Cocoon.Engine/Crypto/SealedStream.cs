@@ -28,6 +28,20 @@ internal static class SealedStream
         return context.Export(ExportLabel, KeySize);
     }
 
+    /// <summary>Builds one end of the stream from the job's HPKE context; the exported key is wiped once imported.</summary>
+    public static T FromContext<T>(HpkeContext context, string requestId, Func<byte[], string, T> create)
+    {
+        var key = ExportKey(context);
+        try
+        {
+            return create(key, requestId);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(key);
+        }
+    }
+
     public static ChaChaAead ImportKey(ReadOnlySpan<byte> streamKey)
     {
         if (streamKey.Length != KeySize)
@@ -83,52 +97,73 @@ internal static class SealedStream
 }
 
 /// <summary>
-/// Seals a streamed answer chunk by chunk (the worker's side). Each chunk's AAD binds the request id, its sequence
-/// number and whether it is the last one, so the opener notices reordered, dropped, replayed, truncated or altered chunks.
+/// What the sealer and the opener each hold: the stream's key, the request id its AADs carry, the position of the next
+/// chunk and the transcript hash over every ciphertext in order, finished by the final chunk.
 /// </summary>
-public sealed class ChunkSealer : IDisposable
+public abstract class ChunkStreamEnd : IDisposable
 {
-    private readonly ChaChaAead _key;
-    private readonly byte[] _requestId;
     private readonly IncrementalHash _transcript = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
     private byte[]? _transcriptHash;
 
-    public ChunkSealer(ReadOnlySpan<byte> streamKey, string requestId)
+    private protected ChunkStreamEnd(ReadOnlySpan<byte> streamKey, string requestId)
     {
-        _requestId = SealedStream.RequestIdBytes(requestId);
-        _key = SealedStream.ImportKey(streamKey);
+        RequestIdBytes = SealedStream.RequestIdBytes(requestId);
+        Key = SealedStream.ImportKey(streamKey);
         RequestId = requestId;
     }
 
-    /// <summary>Keys the stream from the job's HPKE context: <c>Export("cocoon stream v1", 32)</c>.</summary>
-    public static ChunkSealer Create(HpkeContext jobContext, string requestId)
-    {
-        var key = SealedStream.ExportKey(jobContext);
-        try
-        {
-            return new ChunkSealer(key, requestId);
-        }
-        finally
-        {
-            CryptographicOperations.ZeroMemory(key);
-        }
-    }
+    private protected ChaChaAead Key { get; }
+
+    private protected byte[] RequestIdBytes { get; }
 
     public string RequestId { get; }
 
-    /// <summary>The sequence number the next chunk will carry.</summary>
+    /// <summary>The sequence number the next chunk carries.</summary>
     public long NextSequence { get; private set; }
 
+    /// <summary>True once the final chunk has been sealed or opened.</summary>
     public bool IsComplete => _transcriptHash is not null;
 
-    /// <summary>SHA-256 over the sealed ciphertexts in order; available once the final chunk is sealed (it goes into the usage receipt).</summary>
+    /// <summary>
+    /// SHA-256 over the ciphertexts in order, available once the final chunk has passed: the worker puts it into the
+    /// usage receipt and the gateway compares it with the receipt.
+    /// </summary>
     public byte[] TranscriptHash => (byte[])(_transcriptHash
-        ?? throw new InvalidOperationException("The transcript hash exists only after the final chunk is sealed."))
+        ?? throw new InvalidOperationException("The transcript hash exists only after the final chunk."))
         .Clone();
+
+    /// <summary>Takes a chunk that has passed into the transcript and moves to the next position.</summary>
+    private protected void Record(ReadOnlySpan<byte> ciphertext, bool isFinal)
+    {
+        SealedStream.AppendTranscript(_transcript, ciphertext);
+        NextSequence = checked(NextSequence + 1);
+        if (isFinal)
+        {
+            _transcriptHash = _transcript.GetHashAndReset();
+        }
+    }
+
+    public void Dispose()
+    {
+        Key.Dispose();
+        _transcript.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}
+
+/// <summary>
+/// Seals a streamed answer chunk by chunk (the worker's side). Each chunk's AAD binds the request id, its sequence
+/// number and whether it is the last one, so the opener notices reordered, dropped, replayed, truncated or altered chunks.
+/// </summary>
+public sealed class ChunkSealer(ReadOnlySpan<byte> streamKey, string requestId) : ChunkStreamEnd(streamKey, requestId)
+{
+    /// <summary>Keys the stream from the job's HPKE context: <c>Export("cocoon stream v1", 32)</c>.</summary>
+    public static ChunkSealer Create(HpkeContext jobContext, string requestId) =>
+        SealedStream.FromContext(jobContext, requestId, static (key, id) => new ChunkSealer(key, id));
 
     public SealedChunk Seal(ReadOnlySpan<byte> plaintext, bool isFinal)
     {
-        if (_transcriptHash is not null)
+        if (IsComplete)
         {
             throw new InvalidOperationException($"Stream {RequestId} is complete: no chunk can follow the final one.");
         }
@@ -136,21 +171,9 @@ public sealed class ChunkSealer : IDisposable
         var sequence = NextSequence;
         Span<byte> nonce = stackalloc byte[AeadAlgorithm.ChaCha20Poly1305.NonceSize];
         SealedStream.Nonce(sequence, nonce);
-        var ciphertext = _key.Encrypt(nonce, SealedStream.Aad(_requestId, sequence, isFinal), plaintext);
-        SealedStream.AppendTranscript(_transcript, ciphertext);
-        NextSequence = checked(sequence + 1);
-        if (isFinal)
-        {
-            _transcriptHash = _transcript.GetHashAndReset();
-        }
-
+        var ciphertext = Key.Encrypt(nonce, SealedStream.Aad(RequestIdBytes, sequence, isFinal), plaintext);
+        Record(ciphertext, isFinal);
         return new SealedChunk(sequence, isFinal, ciphertext);
-    }
-
-    public void Dispose()
-    {
-        _key.Dispose();
-        _transcript.Dispose();
     }
 }
 
@@ -159,47 +182,13 @@ public sealed class ChunkSealer : IDisposable
 /// exception, and after the first refusal the opener refuses everything: a broken stream is never half-trusted.
 /// One reader per stream: not thread-safe, like the HPKE contexts.
 /// </summary>
-public sealed class ChunkOpener : IDisposable
+public sealed class ChunkOpener(ReadOnlySpan<byte> streamKey, string requestId) : ChunkStreamEnd(streamKey, requestId)
 {
-    private readonly ChaChaAead _key;
-    private readonly byte[] _requestId;
-    private readonly IncrementalHash _transcript = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-    private byte[]? _transcriptHash;
     private ChunkStreamException? _failure;
 
-    public ChunkOpener(ReadOnlySpan<byte> streamKey, string requestId)
-    {
-        _requestId = SealedStream.RequestIdBytes(requestId);
-        _key = SealedStream.ImportKey(streamKey);
-        RequestId = requestId;
-    }
-
     /// <summary>Keys the stream from the job's HPKE context: <c>Export("cocoon stream v1", 32)</c>.</summary>
-    public static ChunkOpener Create(HpkeContext jobContext, string requestId)
-    {
-        var key = SealedStream.ExportKey(jobContext);
-        try
-        {
-            return new ChunkOpener(key, requestId);
-        }
-        finally
-        {
-            CryptographicOperations.ZeroMemory(key);
-        }
-    }
-
-    public string RequestId { get; }
-
-    /// <summary>The sequence number the next chunk must carry.</summary>
-    public long NextSequence { get; private set; }
-
-    /// <summary>True once the final chunk has been opened.</summary>
-    public bool IsComplete => _transcriptHash is not null;
-
-    /// <summary>SHA-256 over the opened ciphertexts in order; compare it with the worker's signed usage receipt.</summary>
-    public byte[] TranscriptHash => (byte[])(_transcriptHash
-        ?? throw new InvalidOperationException("The transcript hash exists only after the final chunk is opened."))
-        .Clone();
+    public static ChunkOpener Create(HpkeContext jobContext, string requestId) =>
+        SealedStream.FromContext(jobContext, requestId, static (key, id) => new ChunkOpener(key, id));
 
     /// <summary>
     /// True when the chunk was sealed with this stream's key at its sequence number and role, whatever the opener's
@@ -253,7 +242,7 @@ public sealed class ChunkOpener : IDisposable
             throw new ChunkStreamFailedException(RequestId, _failure);
         }
 
-        if (_transcriptHash is null)
+        if (!IsComplete)
         {
             _failure = new ChunkStreamTruncatedException(RequestId, NextSequence);
             throw _failure;
@@ -289,14 +278,14 @@ public sealed class ChunkOpener : IDisposable
         Span<byte> nonce = stackalloc byte[AeadAlgorithm.ChaCha20Poly1305.NonceSize];
         SealedStream.Nonce(chunk.Sequence, nonce);
         var plaintext = new byte[ciphertext.Length - tagSize];
-        return _key.Decrypt(nonce, SealedStream.Aad(_requestId, chunk.Sequence, chunk.IsFinal), ciphertext, plaintext)
+        return Key.Decrypt(nonce, SealedStream.Aad(RequestIdBytes, chunk.Sequence, chunk.IsFinal), ciphertext, plaintext)
             ? plaintext
             : null;
     }
 
     private byte[] OpenCore(SealedChunk chunk)
     {
-        if (_transcriptHash is not null)
+        if (IsComplete)
         {
             throw new ChunkAfterFinalException(RequestId, chunk.Sequence);
         }
@@ -312,19 +301,7 @@ public sealed class ChunkOpener : IDisposable
         }
 
         var plaintext = TryDecrypt(chunk) ?? throw new ChunkTamperedException(RequestId, chunk.Sequence);
-        SealedStream.AppendTranscript(_transcript, chunk.Ciphertext);
-        NextSequence++;
-        if (chunk.IsFinal)
-        {
-            _transcriptHash = _transcript.GetHashAndReset();
-        }
-
+        Record(chunk.Ciphertext, chunk.IsFinal);
         return plaintext;
-    }
-
-    public void Dispose()
-    {
-        _key.Dispose();
-        _transcript.Dispose();
     }
 }
