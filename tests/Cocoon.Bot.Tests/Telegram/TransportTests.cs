@@ -43,23 +43,32 @@ public sealed class TransportTests
         Assert.Equal(TimeSpan.Zero, limiter.Reserve(-2, TimeSpan.FromSeconds(20))); // other groups are independent
     }
 
+    /// <summary>
+    /// Sends getMe through the bot's real handler and the `telegram-bot-api` pipeline to <paramref name="inner"/>,
+    /// moving the injected clock by <paramref name="step"/> until the call ends, so every backoff passes at once.
+    /// </summary>
+    private static async Task<HttpResponseMessage> GetMeThroughResilienceAsync(FakeTimeProvider time, HttpMessageHandler inner, TimeSpan step)
+    {
+        using var services = new ServiceCollection().AddSingleton<TimeProvider>(time).AddTelegramResilience().BuildServiceProvider();
+        using var handler = new BotApiHandler(
+            new SendThrottle(time, 30, 30), null!, services.GetRequiredService<ResiliencePipelineProvider<string>>(), NullLogger<BotApiHandler>.Instance) { InnerHandler = inner };
+        using var client = new HttpClient(handler, disposeHandler: false);
+        var call = client.PostAsync("http://127.0.0.1:1/bot1:x/getMe", new StringContent("{}", Encoding.UTF8, "application/json"));
+        while (!call.IsCompleted)
+        {
+            time.Advance(step);
+            await Task.Delay(10);
+        }
+
+        return await call;
+    }
+
     [Fact]
     public async Task A_network_error_is_retried_with_backoff()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
         var inner = new FlakyHandler(failures: 2);
-        using var services = new ServiceCollection().AddSingleton<TimeProvider>(time).AddTelegramResilience().BuildServiceProvider();
-        using var handler = new BotApiHandler(
-            new SendThrottle(time, 30, 30), null!, services.GetRequiredService<ResiliencePipelineProvider<string>>(), NullLogger<BotApiHandler>.Instance) { InnerHandler = inner };
-        using var client = new HttpClient(handler);
-        var call = client.PostAsync("http://127.0.0.1:1/bot1:x/getMe", new StringContent("{}", Encoding.UTF8, "application/json"));
-        while (!call.IsCompleted)
-        {
-            time.Advance(TimeSpan.FromSeconds(1));
-            await Task.Delay(10);
-        }
-
-        using var response = await call;
+        using var response = await GetMeThroughResilienceAsync(time, inner, TimeSpan.FromSeconds(1));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(3, inner.Calls);
     }
@@ -69,18 +78,7 @@ public sealed class TransportTests
     {
         var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
         var inner = new FloodedHandler(time, retryAfterSeconds: 3);
-        using var services = new ServiceCollection().AddSingleton<TimeProvider>(time).AddTelegramResilience().BuildServiceProvider();
-        using var handler = new BotApiHandler(
-            new SendThrottle(time, 30, 30), null!, services.GetRequiredService<ResiliencePipelineProvider<string>>(), NullLogger<BotApiHandler>.Instance) { InnerHandler = inner };
-        using var client = new HttpClient(handler);
-        var call = client.PostAsync("http://127.0.0.1:1/bot1:x/getMe", new StringContent("{}", Encoding.UTF8, "application/json"));
-        while (!call.IsCompleted)
-        {
-            time.Advance(TimeSpan.FromMilliseconds(100));
-            await Task.Delay(5);
-        }
-
-        using var response = await call;
+        using var response = await GetMeThroughResilienceAsync(time, inner, TimeSpan.FromMilliseconds(100));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(2, inner.Calls.Count);
 

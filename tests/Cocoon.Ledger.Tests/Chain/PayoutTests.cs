@@ -37,20 +37,10 @@ public sealed class PayoutTests(LocalChainFixture chain) : IClassFixture<LocalCh
         await host.StartAsync();
         var (providers, addresses) = await RequestThreeAsync(host);
 
-        await using (var scope = host.Restart())
-        {
-            var sender = scope.ServiceProvider.GetRequiredService<PayoutSender>();
-            await sender.DebitRequestedAsync(host.Ct);
-            Assert.NotNull(await sender.PrepareBatchAsync(host.Ct));
+        // The process dies here: signed and stored, never sent.
+        Assert.NotNull(await PrepareBatchAsync(host));
 
-            // The process dies here: signed and stored, never sent.
-        }
-
-        for (var round = 0; round < 3; round++)
-        {
-            await using var scope = host.Restart();
-            await scope.ServiceProvider.GetRequiredService<PayoutSender>().RunOnceAsync(host.Ct);
-        }
+        await RecoverAsync(host);
 
         await AssertPaidOnceAsync(host, providers, addresses);
     }
@@ -62,21 +52,11 @@ public sealed class PayoutTests(LocalChainFixture chain) : IClassFixture<LocalCh
         await host.StartAsync();
         var (providers, addresses) = await RequestThreeAsync(host);
 
-        await using (var scope = host.Restart())
-        {
-            var sender = scope.ServiceProvider.GetRequiredService<PayoutSender>();
-            await sender.DebitRequestedAsync(host.Ct);
-            var batch = await sender.PrepareBatchAsync(host.Ct);
+        // Sent, executed on chain, and the process dies before it writes down that it sent it.
+        var batch = await PrepareBatchAsync(host);
+        await host.Client.SendBocAsync(batch!.Boc, host.Ct);
 
-            // Sent, executed on chain, and the process dies before it writes down that it sent it.
-            await host.Client.SendBocAsync(batch!.Boc, host.Ct);
-        }
-
-        for (var round = 0; round < 3; round++)
-        {
-            await using var scope = host.Restart();
-            await scope.ServiceProvider.GetRequiredService<PayoutSender>().RunOnceAsync(host.Ct);
-        }
+        await RecoverAsync(host);
 
         await AssertPaidOnceAsync(host, providers, addresses);
     }
@@ -103,11 +83,7 @@ public sealed class PayoutTests(LocalChainFixture chain) : IClassFixture<LocalCh
         // The wallet refuses it: valid_until has passed.
         await Assert.ThrowsAsync<ToncenterException>(() => host.Client.SendBocAsync(deadBoc, host.Ct));
 
-        for (var round = 0; round < 3; round++)
-        {
-            await using var scope = host.Restart();
-            await scope.ServiceProvider.GetRequiredService<PayoutSender>().RunOnceAsync(host.Ct);
-        }
+        await RecoverAsync(host);
 
         await using (var scope = host.Restart())
         {
@@ -147,6 +123,25 @@ public sealed class PayoutTests(LocalChainFixture chain) : IClassFixture<LocalCh
         var b = await requests.RequestAsync(AccountId.Provider("x"), to, 10, "same-key", host.Ct);
         Assert.Equal(a.Id, b.Id);
         Assert.Equal(1, await scope.ServiceProvider.GetRequiredService<ChainDbContext>().PayoutRequests.CountAsync(host.Ct));
+    }
+
+    /// <summary>Debits what was requested and signs the batch in a process that then dies (its scope ends).</summary>
+    private static async Task<PayoutBatch?> PrepareBatchAsync(TonTestHost host)
+    {
+        await using var scope = host.Restart();
+        var sender = scope.ServiceProvider.GetRequiredService<PayoutSender>();
+        await sender.DebitRequestedAsync(host.Ct);
+        return await sender.PrepareBatchAsync(host.Ct);
+    }
+
+    /// <summary>Three restarts of the sender, each running one pass, as a crashed process would come back.</summary>
+    private static async Task RecoverAsync(TonTestHost host)
+    {
+        for (var round = 0; round < 3; round++)
+        {
+            await using var scope = host.Restart();
+            await scope.ServiceProvider.GetRequiredService<PayoutSender>().RunOnceAsync(host.Ct);
+        }
     }
 
     private static async Task<(AccountId[] Providers, TonAddress[] Addresses)> RequestThreeAsync(TonTestHost host)

@@ -1,6 +1,7 @@
 using Cocoon.Engine.Protocol;
 using Cocoon.Network.Access;
 using Cocoon.Network.Transport;
+using Cocoon.Network.Tests.Transport;
 using Cocoon.Testing;
 using StackExchange.Redis;
 
@@ -26,30 +27,6 @@ public sealed class AclRedisFixture : IDisposable
 public sealed class WorkerAccessTests(AclRedisFixture fixture) : IClassFixture<AclRedisFixture>
 {
     private readonly CancellationToken Ct = new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token;
-
-    private static WorkerRegistration Registration(string id) => new()
-    {
-        WorkerId = id,
-        ModelName = "m",
-        ModelSha256 = new string('a', 64),
-        Attestation = [1, 2, 3],
-        MaxConcurrency = 2,
-        StartedAt = DateTimeOffset.UtcNow,
-    };
-
-    private static JobEnvelope Job(string workerId, string requestId) => new()
-    {
-        RequestId = requestId,
-        Attempt = 0,
-        WorkerId = workerId,
-        ModelSha256 = new string('a', 64),
-        ReplyTo = "gw",
-        RecipientKey = new byte[32],
-        EncapsulatedKey = new byte[32],
-        Ciphertext = [9, 9, 9],
-        IssuedAt = DateTimeOffset.UtcNow,
-        Deadline = DateTimeOffset.UtcNow.AddMinutes(1),
-    };
 
     private static ResultEnvelope Result(string requestId) => new()
     {
@@ -79,7 +56,7 @@ public sealed class WorkerAccessTests(AclRedisFixture fixture) : IClassFixture<A
         using var adminBlocking = new BlockingReads(fixture.Server.ConnectAs("default", fixture.Server.Password!));
         var gatewayJobs = new JobStreams(fixture.Admin, keys, adminBlocking);
         await gatewayJobs.EnsureGroupAsync("wb", Ct);
-        await gatewayJobs.EnqueueAsync(Job("wb", "rb"), Ct);
+        await gatewayJobs.EnqueueAsync(TransportSamples.Job("wb", "rb"), Ct);
         var gatewayResults = new ResultStreams(fixture.Admin, keys, adminBlocking);
         await gatewayResults.AppendAsync("gw", Result("seed"), Ct);
 
@@ -90,11 +67,11 @@ public sealed class WorkerAccessTests(AclRedisFixture fixture) : IClassFixture<A
         var results = new ResultStreams(connection, keys, blocking);
         var registry = new WorkerRegistry(connection, keys, TimeProvider.System);
         await jobs.EnsureGroupAsync("wa", Ct);
-        await gatewayJobs.EnqueueAsync(Job("wa", "ra"), Ct);
+        await gatewayJobs.EnqueueAsync(TransportSamples.Job("wa", "ra"), Ct);
         var read = await jobs.ReadAsync("wa", "wa", 10, TimeSpan.FromSeconds(1), Ct);
         var entry = Assert.Single(read);
         Assert.Empty(await jobs.ReclaimAsync("wa", "wa", TimeSpan.FromMinutes(1), 10, Ct));
-        await registry.PublishAsync(Registration("wa"), new WorkerLoad(0, 2, 0, 0, DateTimeOffset.UtcNow), TimeSpan.FromSeconds(30), Ct, announce: false);
+        await registry.PublishAsync(TransportSamples.Registration("wa"), new WorkerLoad(0, 2, 0, 0, DateTimeOffset.UtcNow), TimeSpan.FromSeconds(30), Ct, announce: false);
         await results.AppendAndAcknowledgeAsync("gw", Result("ra"), "wa", entry.EntryId, Ct);
         var subscription = await new JobCancellations(connection, keys).SubscribeAsync("wa", (_, _, _) => { }, Ct);
         await subscription.DisposeAsync();
@@ -136,11 +113,11 @@ public sealed class WorkerAccessTests(AclRedisFixture fixture) : IClassFixture<A
         await using var connection = fixture.Server.ConnectAs(a.User, a.Password);
         var registry = new WorkerRegistry(connection, keys, TimeProvider.System);
         var load = new WorkerLoad(0, 2, 0, 0, DateTimeOffset.UtcNow);
-        await registry.PublishAsync(Registration("wa"), load, TimeSpan.FromSeconds(30), Ct, announce: false);
+        await registry.PublishAsync(TransportSamples.Registration("wa"), load, TimeSpan.FromSeconds(30), Ct, announce: false);
 
         await access.DisableAsync("wa", Ct);
         // The next heartbeat fails: the connection was closed and the user may not log in again.
-        await Assert.ThrowsAnyAsync<RedisException>(() => registry.PublishAsync(Registration("wa"), load, TimeSpan.FromSeconds(30), Ct, announce: false));
+        await Assert.ThrowsAnyAsync<RedisException>(() => registry.PublishAsync(TransportSamples.Registration("wa"), load, TimeSpan.FromSeconds(30), Ct, announce: false));
         await using (var again = fixture.Server.ConnectAs(a.User, a.Password))
         {
             await Assert.ThrowsAnyAsync<RedisException>(() => again.GetDatabase().PingAsync());
@@ -149,7 +126,7 @@ public sealed class WorkerAccessTests(AclRedisFixture fixture) : IClassFixture<A
         await access.EnableAsync("wa", Ct);
         await using (var back = fixture.Server.ConnectAs(a.User, a.Password))
         {
-            await new WorkerRegistry(back, keys, TimeProvider.System).PublishAsync(Registration("wa"), load, TimeSpan.FromSeconds(30), Ct, announce: false);
+            await new WorkerRegistry(back, keys, TimeProvider.System).PublishAsync(TransportSamples.Registration("wa"), load, TimeSpan.FromSeconds(30), Ct, announce: false);
         }
 
         await access.DeleteAsync("wa", Ct);

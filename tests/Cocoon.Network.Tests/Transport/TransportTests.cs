@@ -12,29 +12,16 @@ public sealed class TransportTests(RedisFixture redis) : IClassFixture<RedisFixt
     /// <summary>BLOCK for reads that expect what is already there (or nothing).</summary>
     private static readonly TimeSpan Short = TimeSpan.FromMilliseconds(10);
 
-    private static WorkerRegistration Registration(string id, int max = 2) => new()
+    /// <summary>Fresh keys, one job for worker "w" enqueued and read by consumer "c" (so it is pending), and the result streams beside it.</summary>
+    private async Task<(RedisKeys Keys, JobStreams Jobs, ResultStreams Results, JobEntry Entry)> OneJobReadAsync()
     {
-        WorkerId = id,
-        ModelName = "m",
-        ModelSha256 = new string('a', 64),
-        Attestation = [1, 2, 3],
-        MaxConcurrency = max,
-        StartedAt = DateTimeOffset.UtcNow,
-    };
-
-    private static JobEnvelope Job(string workerId, string requestId) => new()
-    {
-        RequestId = requestId,
-        Attempt = 0,
-        WorkerId = workerId,
-        ModelSha256 = new string('a', 64),
-        ReplyTo = "gw",
-        RecipientKey = new byte[32],
-        EncapsulatedKey = new byte[32],
-        Ciphertext = [9, 9, 9],
-        IssuedAt = DateTimeOffset.UtcNow,
-        Deadline = DateTimeOffset.UtcNow.AddMinutes(1),
-    };
+        var (keys, blocking) = redis.Scope();
+        var jobs = new JobStreams(redis.Connection, keys, blocking);
+        var results = new ResultStreams(redis.Connection, keys, blocking);
+        await jobs.EnsureGroupAsync("w", Ct);
+        await jobs.EnqueueAsync(TransportSamples.Job("w", "r1"), Ct);
+        return (keys, jobs, results, Assert.Single(await jobs.ReadAsync("w", "c", 10, Short, Ct)));
+    }
 
     [Fact]
     public async Task Registry_entry_disappears_when_heartbeats_stop()
@@ -42,8 +29,8 @@ public sealed class TransportTests(RedisFixture redis) : IClassFixture<RedisFixt
         var (keys, _) = redis.Scope();
         var registry = new WorkerRegistry(redis.Connection, keys, TimeProvider.System);
         var load = new WorkerLoad(0, 2, 0, 0, DateTimeOffset.UtcNow);
-        await registry.PublishAsync(Registration("w1"), load, TimeSpan.FromSeconds(30), Ct);
-        await registry.PublishAsync(Registration("w2"), load, TimeSpan.FromSeconds(30), Ct);
+        await registry.PublishAsync(TransportSamples.Registration("w1"), load, TimeSpan.FromSeconds(30), Ct);
+        await registry.PublishAsync(TransportSamples.Registration("w2"), load, TimeSpan.FromSeconds(30), Ct);
         Assert.Equal(["w1", "w2"], (await registry.ListAsync(Ct)).Select(w => w.Registration.WorkerId).Order());
 
         // w1's heartbeats stop: its entry's TTL runs out (shortened here rather than waited for, so a slow machine
@@ -97,7 +84,7 @@ public sealed class TransportTests(RedisFixture redis) : IClassFixture<RedisFixt
         var (keys, blocking) = redis.Scope();
         var jobs = new JobStreams(redis.Connection, keys, blocking);
         await jobs.EnsureGroupAsync("w", Ct);
-        await jobs.EnqueueAsync(Job("w", "r1"), Ct);
+        await jobs.EnqueueAsync(TransportSamples.Job("w", "r1"), Ct);
 
         var first = Assert.Single(await jobs.ReadAsync("w", "c1", 10, Short, Ct));
         Assert.Empty(await jobs.ReadAsync("w", "c1", 10, Short, Ct));
@@ -120,12 +107,7 @@ public sealed class TransportTests(RedisFixture redis) : IClassFixture<RedisFixt
     [Fact]
     public async Task Acknowledged_jobs_leave_the_stream_and_results_round_trip_to_a_blocked_reader()
     {
-        var (keys, blocking) = redis.Scope();
-        var jobs = new JobStreams(redis.Connection, keys, blocking);
-        var results = new ResultStreams(redis.Connection, keys, blocking);
-        await jobs.EnsureGroupAsync("w", Ct);
-        await jobs.EnqueueAsync(Job("w", "r1"), Ct);
-        var entry = Assert.Single(await jobs.ReadAsync("w", "c", 10, Short, Ct));
+        var (keys, jobs, results, entry) = await OneJobReadAsync();
         await jobs.AcknowledgeAsync("w", entry.EntryId, Ct);
         Assert.Equal(0, await redis.Connection.GetDatabase().StreamLengthAsync(keys.Jobs("w")));
 
@@ -156,12 +138,7 @@ public sealed class TransportTests(RedisFixture redis) : IClassFixture<RedisFixt
     [Fact]
     public async Task The_last_result_and_the_acknowledgement_land_together()
     {
-        var (keys, blocking) = redis.Scope();
-        var jobs = new JobStreams(redis.Connection, keys, blocking);
-        var results = new ResultStreams(redis.Connection, keys, blocking);
-        await jobs.EnsureGroupAsync("w", Ct);
-        await jobs.EnqueueAsync(Job("w", "r1"), Ct);
-        var entry = Assert.Single(await jobs.ReadAsync("w", "c", 10, Short, Ct));
+        var (keys, jobs, results, entry) = await OneJobReadAsync();
         var db = redis.Connection.GetDatabase();
         Assert.Equal(1, (await db.StreamPendingAsync(keys.Jobs("w"), RedisKeys.WorkerGroup)).PendingMessageCount);
 
