@@ -180,22 +180,11 @@ public sealed class EmbeddingsFullPathTests(EmbeddingStackFixture stack) : IClas
         Assert.Equal(3, floats.GetProperty("data").GetArrayLength());
 
         var needles = PrivacyScanner.Encodings(canary).ToList();
-        var haystacks = new List<(string Where, byte[] Bytes)>();
-        haystacks.AddRange(await PrivacyScanner.RedisContentsAsync(stack.Redis));
-        haystacks.AddRange(PrivacyScanner.Files(stack.Data.Path));
-        haystacks.AddRange(PrivacyScanner.Files(stack.Redis.DataDir));
-        haystacks.Add(("logs", Encoding.UTF8.GetBytes(string.Join('\n', stack.Logs.Lines))));
-        using (var anonymous = new HttpClient { BaseAddress = stack.Gateway.BaseAddress })
-        {
-            haystacks.Add(("/metrics", Encoding.UTF8.GetBytes(await anonymous.GetStringAsync("metrics"))));
-        }
+        var haystacks = await PrivacyScanner.EverywhereAsync(stack.Redis, stack.Data.Path, stack.Logs, stack.Gateway.BaseAddress);
 
         Assert.Contains(haystacks, h => h.Where.Contains("jobs:", StringComparison.Ordinal));
         Assert.Contains(haystacks, h => h.Where.Contains("appendonly", StringComparison.Ordinal));
-        var leaks = (from h in haystacks
-                     from n in needles
-                     where h.Bytes.AsSpan().IndexOf(n.Bytes) >= 0
-                     select $"{n.Kind} found in {h.Where}").Distinct().ToList();
+        var leaks = PrivacyScanner.Leaks(haystacks, needles);
         Assert.True(leaks.Count == 0, string.Join("\n", leaks));
         Assert.Contains(needles, n => Encoding.UTF8.GetBytes(inputs[0]).AsSpan().IndexOf(n.Bytes) >= 0);
     }

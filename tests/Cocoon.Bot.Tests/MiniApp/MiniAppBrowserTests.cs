@@ -80,21 +80,9 @@ public sealed class MiniAppBrowserTests(MiniAppBrowserFixture fixture) : IClassF
         Assert.Contains(fixture.Logs.Lines, l => l.Contains("Mini App answer ma-", StringComparison.Ordinal) && l.Contains(userId.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal));
 
         var needles = PrivacyScanner.Encodings(canary).ToList();
-        needles.Add(("answer", Encoding.UTF8.GetBytes(answer)));
-        for (var i = 0; i + 24 <= answer.Length; i += 8)
-        {
-            needles.Add(("answer window", Encoding.UTF8.GetBytes(answer.Substring(i, 24))));
-        }
+        needles.AddRange(PrivacyScanner.AnswerWindows(answer));
 
-        var haystacks = new List<(string Where, byte[] Bytes)>();
-        haystacks.AddRange(await PrivacyScanner.RedisContentsAsync(fixture.Redis));
-        haystacks.AddRange(PrivacyScanner.Files(fixture.Data.Path));
-        haystacks.AddRange(PrivacyScanner.Files(fixture.Redis.DataDir));
-        haystacks.Add(("logs", Encoding.UTF8.GetBytes(string.Join('\n', fixture.Logs.Lines))));
-        using (var anonymous = new HttpClient { BaseAddress = fixture.BaseAddress })
-        {
-            haystacks.Add(("/metrics", Encoding.UTF8.GetBytes(await anonymous.GetStringAsync("metrics"))));
-        }
+        var haystacks = await PrivacyScanner.EverywhereAsync(fixture.Redis, fixture.Data.Path, fixture.Logs, fixture.BaseAddress);
 
         // The scan looked at something real: the sealed job stream, the ledger, the AOF, the Mini App's usage counters.
         Assert.Contains(haystacks, h => h.Where.Contains("jobs:", StringComparison.Ordinal));

@@ -1,4 +1,5 @@
 using System.Text;
+using Cocoon.Bot.Tests.Hosting;
 using Cocoon.Testing;
 using StackExchange.Redis;
 
@@ -62,6 +63,32 @@ public static class PrivacyScanner
 
             yield return (file, bytes);
         }
+    }
+
+    /// <summary>A reply as needles: whole, and every 24-character window at a step of 8 (a reply leaked in pieces is still found).</summary>
+    public static IEnumerable<(string Kind, byte[] Bytes)> AnswerWindows(string answer)
+    {
+        yield return ("answer", Encoding.UTF8.GetBytes(answer));
+        for (var i = 0; i + 24 <= answer.Length; i += 8)
+        {
+            yield return ("answer window", Encoding.UTF8.GetBytes(answer.Substring(i, 24)));
+        }
+    }
+
+    /// <summary>
+    /// Everything a running stack keeps outside the worker's memory: every Redis key and value, every file under the
+    /// stack's data folder and Redis's own (AOF, RDB), the captured log lines, and what /metrics shows to anyone.
+    /// </summary>
+    public static async Task<List<(string Where, byte[] Bytes)>> EverywhereAsync(RedisServer redis, string dataDir, CapturingLoggerProvider logs, Uri gateway)
+    {
+        var haystacks = new List<(string Where, byte[] Bytes)>();
+        haystacks.AddRange(await RedisContentsAsync(redis));
+        haystacks.AddRange(Files(dataDir));
+        haystacks.AddRange(Files(redis.DataDir));
+        haystacks.Add(("logs", Encoding.UTF8.GetBytes(string.Join('\n', logs.Lines))));
+        using var anonymous = new HttpClient { BaseAddress = gateway };
+        haystacks.Add(("/metrics", Encoding.UTF8.GetBytes(await anonymous.GetStringAsync("metrics"))));
+        return haystacks;
     }
 
     /// <summary>"needle found in haystack" for every needle found, or none.</summary>
