@@ -4,13 +4,13 @@ using Cocoon.Local.Processes;
 
 namespace Cocoon.Local.Up;
 
-/// <summary>Waits until the gateway's /healthz says a worker is attested, or says why the stack is not ready.</summary>
+/// <summary>Waits until the gateway's /healthz counts the attested workers up started, or says why the stack is not ready.</summary>
 internal static class StackReadiness
 {
     public static readonly TimeSpan Budget = TimeSpan.FromMinutes(5);
 
-    /// <summary>Polls /healthz until 200; returns (null, first served model) when ready, else (why not, null).</summary>
-    public static async Task<(string? Problem, string? Model)> WaitAsync(string url, List<ChildProcess> children, CancellationToken cancellationToken)
+    /// <summary>Polls /healthz until it counts <paramref name="workers"/>; returns (null, first served model) when ready, else (why not, null).</summary>
+    public static async Task<(string? Problem, string? Model)> WaitAsync(string url, List<ChildProcess> children, int workers, CancellationToken cancellationToken)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
         var deadline = DateTime.UtcNow + Budget;
@@ -31,10 +31,18 @@ internal static class StackReadiness
                 {
                     using var health = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
                     var models = health.RootElement.GetProperty("models");
-                    return (null, models.GetArrayLength() > 0 ? models[0].GetString() : null);
-                }
+                    var attested = health.RootElement.GetProperty("workers").GetInt32();
+                    if (attested >= workers)
+                    {
+                        return (null, models.GetArrayLength() > 0 ? models[0].GetString() : null);
+                    }
 
-                lastReason = await response.Content.ReadAsStringAsync(cancellationToken);
+                    lastReason = $"{attested} of {workers} workers attested";
+                }
+                else
+                {
+                    lastReason = await response.Content.ReadAsStringAsync(cancellationToken);
+                }
             }
             catch (HttpRequestException)
             {

@@ -11,7 +11,15 @@ internal static class UpBanner
         b.AppendLine();
         b.AppendLine("Cocoon is up.");
         b.AppendLine($"  Gateway:   {settings.Url}  (OpenAI-compatible API under /v1, /healthz, /metrics)");
-        b.AppendLine($"  Worker:    one local worker ({settings.WorkerExe} run), simulated TEE attestation");
+        for (var i = 1; i < settings.Gateways; i++)
+        {
+            b.AppendLine($"             {settings.GatewayUrl(i)}  (gateway {i + 1} of {settings.Gateways}: same Redis, same ledger)");
+        }
+
+        b.AppendLine(settings.Workers == 1
+            ? $"  Worker:    one local worker ({settings.WorkerExe} run), simulated TEE attestation"
+            : $"  Workers:   {settings.Workers} local workers ({settings.WorkerExe} run), simulated TEE attestation");
+        b.AppendLine("  Restarts:  a gateway or worker that exits is started again (1 s backoff, doubling to 30 s); Redis exiting stops everything");
         b.AppendLine("  Policy:    local development (simulated TEE trusted, any measurement, no provider token needed)");
         b.AppendLine($"  {redisNote}");
         b.AppendLine("  Redis TLS: off: local Redis stays on loopback without TLS or ACL users (a network for other machines' workers needs both; see \"Run a worker for the network\")");

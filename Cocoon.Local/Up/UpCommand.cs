@@ -8,9 +8,11 @@ namespace Cocoon.Local.Up;
 
 /// <summary>
 /// <c>./cocoon up</c>: the whole local stack under one process. Starts redis-server when nothing answers at
-/// COCOON_REDIS, the local TON chain, then the gateway and one worker (the programs given by --gateway and --worker),
-/// each as a child process whose output is relayed with a prefix; waits until /healthz says a worker is attested;
-/// Ctrl-C or SIGTERM stops them all, and if any part dies the rest are stopped too, so nothing is left behind.
+/// COCOON_REDIS, the local TON chain, then the gateways and workers (the programs given by --gateway and --worker;
+/// one of each unless --gateways N or --workers M), each as a child process whose output is relayed with a prefix;
+/// waits until every gateway's /healthz says a worker is attested. From then on a gateway or worker that exits is
+/// started again with a backoff; Redis exiting stops the stack. Ctrl-C or SIGTERM stops everything, in order, so
+/// nothing is left behind. The network wallet's seed and the bot's host key go to the gateways only, never a worker.
 /// </summary>
 internal static class UpCommand
 {
@@ -38,11 +40,14 @@ internal static class UpCommand
         }
 
         var children = new List<ChildProcess>();
+        var gateways = new List<SupervisedProcess>();
+        var workers = new List<SupervisedProcess>();
         LocalChainProcess? chain = null;
         using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information));
         try
         {
             var redisNote = await LocalRedis.EnsureAsync(settings, children, output, cancellationToken);
+            var gatewayOnly = new Dictionary<string, string?>();
             var childEnvironment = new Dictionary<string, string?>
             {
                 ["COCOON_DATA"] = settings.DataDir,
@@ -79,7 +84,8 @@ internal static class UpCommand
                     chain = await LocalChainProcess.StartAsync(chainOptions, loggers.CreateLogger("Cocoon.Up.Chain"), cancellationToken);
                     foreach (var (key, value) in chain.ConfigurationValues)
                     {
-                        childEnvironment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+                        // The chain's URL and the network wallet's seed: a worker never needs either.
+                        gatewayOnly[key.Replace(":", "__", StringComparison.Ordinal)] = value;
                     }
 
                     chainNote = $"TON:       local test chain at {chain.BaseUrl} (network wallet {chain.NetworkAddress.ToFriendly(bounceable: false)}); " +
@@ -97,28 +103,51 @@ internal static class UpCommand
             childEnvironment["Gateway__TrustedSimulatedPlatformKeys__0"] = await WorkerPlatformKey.AskAsync(settings.WorkerExe, childEnvironment, cancellationToken);
             childEnvironment["Gateway__AllowSimulated"] = "true"; // local development: the flag a real deployment leaves off
 
-
-            // The gateway runs in its own folder so its appsettings.json applies; the worker keeps the current folder,
-            // where its default model search (./models/*.gguf) looks.
-            var gatewayEnvironment = new Dictionary<string, string?>(childEnvironment)
+            // The gateways run in their own folder so its appsettings.json applies; the workers keep the current
+            // folder, where their default model search (./models/*.gguf) looks.
+            // One host key for the bot's stored conversations, the same for every gateway started here.
+            gatewayOnly["Telegram__HostKey"] = await LocalDataFolder.LocalHostKeyAsync(settings.DataDir, cancellationToken);
+            for (var i = 0; i < settings.Gateways; i++)
             {
-                // One host key for the bot's stored conversations, the same for every gateway started here (and
-                // only for gateways: a worker never needs it).
-                ["Telegram__HostKey"] = await LocalDataFolder.LocalHostKeyAsync(settings.DataDir, cancellationToken),
-            };
-            children.Add(ChildProcess.Start("gateway", settings.GatewayExe, [], gatewayEnvironment, output, Path.GetDirectoryName(settings.GatewayExe)));
+                var gatewayEnvironment = new Dictionary<string, string?>(childEnvironment) { ["COCOON_HTTP"] = settings.GatewayUrl(i) };
+                foreach (var (key, value) in gatewayOnly)
+                {
+                    gatewayEnvironment[key] = value;
+                }
+
+                var name = settings.Gateways == 1 ? "gateway" : $"gateway-{i + 1}";
+                gateways.Add(new SupervisedProcess(name, () => ChildProcess.Start(name, settings.GatewayExe, [], gatewayEnvironment, output, Path.GetDirectoryName(settings.GatewayExe)), output));
+            }
+
             var workerEnvironment = new Dictionary<string, string?>(childEnvironment)
             {
                 // llama.cpp's model-loading chatter stays out of the terminal; warnings and errors still show.
                 ["Logging__LogLevel__Cocoon.Worker.Native.LlamaCpp"] = "Warning",
             };
-            children.Add(ChildProcess.Start("worker", settings.WorkerExe, ["run"], workerEnvironment, output));
-
-            var (problem, model) = await StackReadiness.WaitAsync(settings.Url, children, cancellationToken);
-            if (problem is not null)
+            for (var i = 0; i < settings.Workers; i++)
             {
-                await Console.Error.WriteLineAsync("cocoon up: " + problem);
-                return 1;
+                var name = settings.Workers == 1 ? "worker" : $"worker-{i + 1}";
+                workers.Add(new SupervisedProcess(name, () => ChildProcess.Start(name, settings.WorkerExe, ["run"], workerEnvironment, output), output));
+            }
+
+            string? model = null;
+            for (var i = 0; i < settings.Gateways; i++)
+            {
+                var running = children.Concat(gateways.Concat(workers).Select(p => p.Current)).ToList();
+                var (problem, served) = await StackReadiness.WaitAsync(settings.GatewayUrl(i), running, settings.Workers, cancellationToken);
+                if (problem is not null)
+                {
+                    await Console.Error.WriteLineAsync("cocoon up: " + problem);
+                    return 1;
+                }
+
+                model ??= served;
+            }
+
+            // Ready: from now on a gateway or worker that exits is started again; Redis exiting stops everything.
+            foreach (var process in gateways.Concat(workers))
+            {
+                process.Supervise();
             }
 
             UpBanner.Print(output, settings, apiKey, apiKeyGenerated, redisNote, chainNote, model ?? "MODEL");
@@ -143,12 +172,15 @@ internal static class UpCommand
         }
         finally
         {
-            if (children.Count > 0)
+            var names = workers.Concat(gateways).Select(p => p.Name).Concat(Enumerable.Reverse(children).Select(c => c.Name == "redis" && chain is not null ? "TON chain, redis" : c.Name)).ToList();
+            if (names.Count > 0)
             {
-                await output.WriteLineAsync("cocoon up: stopping " + string.Join(", ", Enumerable.Reverse(children).Select(c => c.Name == "redis" && chain is not null ? "TON chain, redis" : c.Name)));
+                await output.WriteLineAsync("cocoon up: stopping " + string.Join(", ", names));
             }
 
-            // Reverse start order: the worker finishes first, then the gateway, the chain, and Redis (flushing its AOF) last.
+            // Reverse start order: the workers finish first, then the gateways, the chain, and Redis (flushing its AOF) last.
+            await Task.WhenAll(workers.Select(w => w.DisposeAsync().AsTask()));
+            await Task.WhenAll(gateways.Select(g => g.DisposeAsync().AsTask()));
             foreach (var child in Enumerable.Reverse(children).Where(c => c.Name != "redis"))
             {
                 await child.DisposeAsync();

@@ -24,14 +24,28 @@ internal sealed record UpSettings(
     string? TonApiUrl,
     bool TelegramOn,
     bool ToncenterConfigured,
-    string? TonProofDomain = null)
+    string? TonProofDomain = null,
+    int Gateways = 1,
+    int Workers = 1)
 {
+    public const int MaxGateways = 8;
+    public const int MaxWorkers = 16;
+
+    /// <summary>Gateway <paramref name="index"/> (from 0) listens on COCOON_HTTP's port plus its index.</summary>
+    public string GatewayUrl(int index)
+    {
+        var uri = new UriBuilder(Url) { Port = new Uri(Url).Port + index };
+        return uri.Uri.GetLeftPart(UriPartial.Authority);
+    }
+
     /// <summary>Command-line switches for the programs <c>up</c> starts (the <c>cocoon</c> script passes them).</summary>
     public static IDictionary<string, string> SwitchMappings { get; } = new Dictionary<string, string>
     {
         ["--gateway"] = "Up:GatewayPath",
         ["--worker"] = "Up:WorkerPath",
         ["--chain"] = "Up:LocalChainDir",
+        ["--gateways"] = "Up:Gateways",
+        ["--workers"] = "Up:Workers",
     };
 
     public static UpSettings From(IConfiguration configuration)
@@ -86,9 +100,32 @@ internal sealed record UpSettings(
             throw new UpSettingsException($"Ton:ApiUrl must be an absolute toncenter URL (a toncenter v2 API URL), not '{tonUrl}'.");
         }
 
+        var gateways = Count(configuration, "Up:Gateways", "--gateways", MaxGateways);
+        var workers = Count(configuration, "Up:Workers", "--workers", MaxWorkers);
+        if (uri.Port + gateways - 1 > 65535)
+        {
+            throw new UpSettingsException($"--gateways {gateways} needs ports {uri.Port} to {uri.Port + gateways - 1} (COCOON_HTTP's port and the ones after it); choose a lower port in COCOON_HTTP.");
+        }
+
         return new UpSettings(dataDir, url, redis, redis[..colon].Trim('[', ']'), port, configuredKey, gateway, worker, chainDir, tonUrl,
             configuration["Telegram:BotToken"] is { Length: > 0 }, tonUrl is not null && configuration["Ton:ApiKey"] is { Length: > 0 },
-            ProofDomain(configuration, uri));
+            ProofDomain(configuration, uri), gateways, workers);
+    }
+
+    /// <summary>How many gateways or workers to start: 1 when not given, else 1 to <paramref name="max"/>.</summary>
+    private static int Count(IConfiguration configuration, string key, string option, int max)
+    {
+        if (configuration[key] is not { Length: > 0 } text)
+        {
+            return 1;
+        }
+
+        if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n < 1 || n > max)
+        {
+            throw new UpSettingsException($"{option} ({key}) must be a whole number from 1 to {max}, not '{text}'.");
+        }
+
+        return n;
     }
 
     /// <summary>

@@ -85,6 +85,71 @@ public sealed partial class UpCommandTests
     }
 
     [Fact]
+    public async Task Two_gateways_and_two_workers_share_one_network_a_killed_worker_comes_back_and_no_worker_holds_the_wallet_seed()
+    {
+        using var data = new TempDir("cocoon-up");
+        var redisPort = RedisServer.FreePort();
+        var httpPort = RedisServer.FreePort();
+        var env = new Dictionary<string, string>
+        {
+            ["COCOON_DATA"] = data.Path,
+            ["COCOON_REDIS"] = $"127.0.0.1:{redisPort}",
+            ["COCOON_HTTP"] = $"http://127.0.0.1:{httpPort}",
+            ["COCOON_MODEL"] = SharedFiles.SmallModel,
+            ["Llama__Threads"] = "1",
+            ["Llama__MaxConcurrency"] = "1",
+        };
+        var output = new StringBuilder();
+        var chainDir = Path.Combine(SharedFiles.RepoRoot, "Cocoon.Ledger", "LocalChain");
+        using var up = Start([.. UpArgs, "--chain", chainDir, "--gateways", "2", "--workers", "2"], env, output);
+        try
+        {
+            await WaitForAsync(() => Contains(output, "Cocoon is up.") || up.HasExited, TimeSpan.FromMinutes(4));
+            Assert.False(up.HasExited, "up exited early:\n" + Text(output));
+            Assert.Contains("local test chain at", Text(output), StringComparison.Ordinal);
+            Assert.Contains($"http://127.0.0.1:{httpPort + 1}", Text(output), StringComparison.Ordinal);
+
+            // The wallet seed and the bot's host key reach the gateways and no worker.
+            var workers = Running(data.Path, "Cocoon.Worker");
+            var gateways = Running(data.Path, "Cocoon.Bot");
+            Assert.Equal(2, workers.Count);
+            Assert.Equal(2, gateways.Count);
+            Assert.All(gateways, g => Assert.Contains("Ton__WalletSeed=", g.Environ, StringComparison.Ordinal));
+            Assert.All(workers, w => Assert.DoesNotContain("Ton__WalletSeed=", w.Environ, StringComparison.Ordinal));
+            Assert.All(workers, w => Assert.DoesNotContain("Telegram__HostKey=", w.Environ, StringComparison.Ordinal));
+
+            // A worker killed outright is started again; the stack keeps answering through the second gateway.
+            _ = Kill(workers[0].Pid, 9);
+            await WaitForAsync(() => Contains(output, "starting it again"), TimeSpan.FromMinutes(1));
+            Assert.Contains("starting it again", Text(output), StringComparison.Ordinal);
+            await WaitForAsync(() => Running(data.Path, "Cocoon.Worker").Count(w => w.Pid != workers[0].Pid) == 2, TimeSpan.FromMinutes(1));
+            Assert.Equal(2, Running(data.Path, "Cocoon.Worker").Count(w => w.Pid != workers[0].Pid));
+            Assert.False(up.HasExited, "one worker's death stopped the stack:\n" + Text(output));
+
+            var askOutput = new StringBuilder();
+            using (var ask = Start(["ask", "--max-tokens", "8", "Once upon a time"], new Dictionary<string, string>(env) { ["COCOON_HTTP"] = $"http://127.0.0.1:{httpPort + 1}" }, askOutput))
+            {
+                Assert.True(ask.WaitForExit(TimeSpan.FromMinutes(1)), "ask finished");
+                ask.WaitForExit();
+                Assert.True(ask.ExitCode == 0, Text(askOutput));
+            }
+        }
+        finally
+        {
+            if (!up.HasExited)
+            {
+                _ = Kill(up.Id, 15);
+            }
+
+            Assert.True(up.WaitForExit(TimeSpan.FromSeconds(90)), "up stopped after SIGTERM");
+        }
+
+        Assert.Equal(0, up.ExitCode);
+        Assert.False(await AnswersAsync(httpPort + 1), "the second gateway was stopped");
+        Assert.Empty(ProcessesUsing(data.Path));
+    }
+
+    [Fact]
     public void Invalid_setting_stops_up_with_a_message_naming_it()
     {
         using var data = new TempDir("cocoon-up");
@@ -154,6 +219,34 @@ public sealed partial class UpCommandTests
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return process;
+    }
+
+    /// <summary>Live processes of one program (by its executable's name) started for the test's data folder, with their environment.</summary>
+    private static List<(int Pid, string Environ)> Running(string dataDir, string program)
+    {
+        var found = new List<(int, string)>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid))
+            {
+                continue;
+            }
+
+            try
+            {
+                var argv0 = File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0')[0];
+                var environ = File.ReadAllText(Path.Combine(dir, "environ"));
+                if (Path.GetFileName(argv0) == program && environ.Contains("COCOON_DATA=" + dataDir + "\0", StringComparison.Ordinal))
+                {
+                    found.Add((pid, environ));
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+            }
+        }
+
+        return found;
     }
 
     /// <summary>Live processes whose command line or environment mentions the test's data folder.</summary>
