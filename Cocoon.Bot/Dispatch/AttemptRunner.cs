@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -5,6 +6,7 @@ using System.Threading.Channels;
 using Cocoon.Engine.Attestation;
 using Cocoon.Engine.Crypto;
 using Cocoon.Engine.Protocol;
+using Cocoon.Network.Observability;
 using Cocoon.Network.Transport;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
@@ -36,7 +38,26 @@ public sealed partial class AttemptRunner(
 {
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>One attempt inside its own span; the worker's span joins it through the envelope's traceparent.</summary>
     public async Task<AttemptOutcome> RunAsync(
+        DispatchRequest request, EligibleWorker worker, int attempt, Task? funds, ChannelReader<ResultEnvelope> results, Delivery delivery,
+        DateTimeOffset gatewayStart, DateTimeOffset deadline, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(worker);
+        using var span = CocoonTracing.Gateway.StartActivity("cocoon.attempt");
+        span?.SetTag("cocoon.worker_id", worker.Document.WorkerId);
+        span?.SetTag("cocoon.attempt", attempt);
+        var outcome = await RunCoreAsync(request, worker, attempt, funds, results, delivery, gatewayStart, deadline, cancellationToken).ConfigureAwait(false);
+        span?.SetTag("cocoon.outcome", outcome.Failure ?? "completed");
+        if (outcome.Failure is { } failure)
+        {
+            span?.SetStatus(ActivityStatusCode.Error, failure);
+        }
+
+        return outcome;
+    }
+
+    private async Task<AttemptOutcome> RunCoreAsync(
         DispatchRequest request, EligibleWorker worker, int attempt, Task? funds, ChannelReader<ResultEnvelope> results, Delivery delivery,
         DateTimeOffset gatewayStart, DateTimeOffset deadline, CancellationToken cancellationToken)
     {
@@ -73,6 +94,7 @@ public sealed partial class AttemptRunner(
             Ciphertext = ciphertext,
             IssuedAt = time.GetUtcNow(),
             Deadline = deadline,
+            TraceParent = CocoonTracing.CurrentTraceParent(),
         };
         if (funds is not null)
         {

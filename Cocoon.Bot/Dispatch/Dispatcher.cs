@@ -1,8 +1,10 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Cocoon.Bot.Billing;
 using Cocoon.Engine.Protocol;
 using Cocoon.Ledger.Accounts;
+using Cocoon.Network.Observability;
 using Microsoft.Extensions.Options;
 
 namespace Cocoon.Bot.Dispatch;
@@ -73,6 +75,9 @@ public sealed partial class Dispatcher(
 
     private async Task RunAsync(DispatchRequest request, ChannelWriter<DispatchEvent> events, CancellationToken cancellationToken)
     {
+        using var span = CocoonTracing.Gateway.StartActivity("cocoon.dispatch");
+        span?.SetTag("cocoon.request_id", request.RequestId);
+        span?.SetTag("cocoon.model", request.Model);
         Hold? hold = null;
         Task<Hold>? pendingHold = null;
         try
@@ -131,6 +136,8 @@ public sealed partial class Dispatcher(
 
                     hold = null;
                     await CompleteAsync(request, worker, attempt, receipt.Receipt, charged, gatewayStart, events, cancellationToken).ConfigureAwait(false);
+                    span?.SetTag("cocoon.outcome", "completed");
+                    span?.SetTag("cocoon.attempts", attempt + 1);
                     return;
                 }
 
@@ -138,6 +145,7 @@ public sealed partial class Dispatcher(
                 if (await NextAttemptAsync(request, worker, attempt, outcome.Failure!, failed, cancellationToken).ConfigureAwait(false))
                 {
                     attempt++;
+                    metrics.Redispatched();
                 }
             }
         }
@@ -161,7 +169,7 @@ public sealed partial class Dispatcher(
                 await billing.ReleaseAsync(hold.Id).ConfigureAwait(false);
             }
 
-            metrics.Job(e switch
+            var reason = e switch
             {
                 WorkersBusyException => "busy",
                 ModelUnavailableException => "unavailable",
@@ -171,7 +179,10 @@ public sealed partial class Dispatcher(
                 OperationCanceledException => "cancelled",
                 TimeoutException => "timeout",
                 _ => "error",
-            });
+            };
+            metrics.Job(reason);
+            span?.SetTag("cocoon.outcome", reason);
+            span?.SetStatus(ActivityStatusCode.Error, reason);
             events.TryComplete(e);
         }
     }

@@ -18,6 +18,7 @@ public sealed class GatewayMetrics
     private readonly Histogram<double> _tokensPerSecond;
     private readonly Histogram<double> _admissionWait;
     private readonly Counter<long> _admissions;
+    private readonly Counter<long> _redispatches;
 
     // A worker reports its own failure reasons (up to 64 characters): the first 32 distinct ones are series, then "other".
     private readonly Observability.BoundedLabel _reasons = new([], maxOthers: 32);
@@ -40,10 +41,13 @@ public sealed class GatewayMetrics
         _admissionWait = meter.CreateHistogram<double>("cocoon.admission_wait", unit: "s", description: "Time a request waited in the admission queue for a worker slot, by outcome.");
         _admissions = meter.CreateCounter<long>("cocoon.admissions", description: "Requests that found every worker busy, by outcome (served, queue-full, deadline, cancelled).");
         meter.CreateObservableGauge("cocoon.admission_queue_depth", () => _waiting?.Invoke() ?? 0, description: "Requests waiting in the admission queue for a worker slot.");
+        _redispatches = meter.CreateCounter<long>("cocoon.redispatches", description: "Requests sent to another worker after an attempt failed (a worker died, stalled, refused or sent a broken stream).");
         meter.CreateObservableGauge("cocoon.workers_online", () => Volatile.Read(ref _workersOnline), description: "Workers that are registered and pass the gateway's policy.");
     }
 
     public void Refused(string reason) => _refusals.Add(1, new KeyValuePair<string, object?>("reason", _reasons[reason]));
+
+    public void Redispatched() => _redispatches.Add(1);
 
     public void Job(string outcome) => _jobs.Add(1, new KeyValuePair<string, object?>("outcome", _outcomes[outcome]));
 

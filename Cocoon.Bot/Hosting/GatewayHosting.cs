@@ -2,12 +2,14 @@ using Cocoon.Bot.Api;
 using Cocoon.Bot.Dispatch;
 using Cocoon.Bot.Observability;
 using Cocoon.Network.Hosting;
+using Cocoon.Network.Observability;
 using Cocoon.Ledger;
 using Cocoon.Ledger.Chain;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
 
 namespace Cocoon.Bot.Hosting;
 
@@ -76,6 +78,11 @@ public static class GatewayHosting
             .AddMeter(Meters)
             .AddView(_ => new MetricStreamConfiguration { CardinalityLimit = MaxSeriesPerInstrument })
             .AddPrometheusExporter());
+
+        // Traces only when a collector is configured; the HTTP request is the root span, the dispatch and its
+        // attempts its children, and the worker's job joins through the envelope. /metrics and /healthz are left out.
+        services.AddCocoonTracing(builder.Configuration, "cocoon-gateway", tracing => tracing.AddAspNetCoreInstrumentation(o =>
+            o.Filter = context => !context.Request.Path.StartsWithSegments("/metrics") && !context.Request.Path.StartsWithSegments("/healthz")));
         return builder;
     }
 

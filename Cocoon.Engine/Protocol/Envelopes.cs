@@ -47,6 +47,12 @@ public sealed record JobEnvelope
 
     /// <summary>After this the gateway has given up on the attempt; a worker drops the job instead of running it.</summary>
     public required DateTimeOffset Deadline { get; init; }
+
+    /// <summary>
+    /// The gateway's attempt span as a W3C traceparent, so the worker's span joins the request's trace. Plain routing
+    /// data like the ids above (never user content), and not authenticated: it can only misfile a trace.
+    /// </summary>
+    public string? TraceParent { get; init; }
 }
 
 public enum ResultKind

@@ -5,6 +5,7 @@ using System.Text;
 using Cocoon.Engine.Attestation;
 using Cocoon.Engine.Crypto;
 using Cocoon.Engine.Protocol;
+using Cocoon.Network.Observability;
 using Cocoon.Network.Transport;
 using Cocoon.Worker.Inference;
 using Microsoft.Extensions.Configuration;
@@ -127,6 +128,13 @@ public sealed partial class JobProcessor(
             await DeadLetterAsync(session, entry, "malformed", null, cancellationToken).ConfigureAwait(false);
             return;
         }
+
+        // The job's span joins the gateway's attempt span (the envelope carries its traceparent), so one request is
+        // one trace across both processes. Ids and the outcome only: the prompt is still sealed here.
+        using var span = CocoonTracing.Worker.StartActivity("cocoon.job", ActivityKind.Consumer, CocoonTracing.ParentOf(job.TraceParent));
+        span?.SetTag("cocoon.request_id", job.RequestId);
+        span?.SetTag("cocoon.attempt", job.Attempt);
+        span?.SetTag("cocoon.worker_id", session.WorkerId);
 
         if (job.WorkerId != session.WorkerId || !string.Equals(job.ModelSha256, session.ModelSha256, StringComparison.OrdinalIgnoreCase))
         {
@@ -294,6 +302,8 @@ public sealed partial class JobProcessor(
                         Receipt = Encoding.UTF8.GetBytes(receipt.ToJson()),
                     };
                     await RetryAsync(job, ct => results.AppendAndAcknowledgeAsync(job.ReplyTo, final, session.WorkerId, entry.EntryId, ct), cancellationToken).ConfigureAwait(false);
+                    Activity.Current?.SetTag("cocoon.outcome", "completed");
+                    Activity.Current?.SetTag("cocoon.completion_tokens", usage.CompletionTokens);
                     break;
                 }
 
@@ -402,6 +412,7 @@ public sealed partial class JobProcessor(
     private async Task RefuseAsync(WorkerSession session, JobEntry entry, JobEnvelope job, string reason, bool deadLetter, JobControlKey? control, CancellationToken cancellationToken)
     {
         WorkerLog.JobRefused(logger, job.RequestId, job.Attempt, reason);
+        Activity.Current?.SetTag("cocoon.outcome", reason);
         var refusal = Result(job, session, ResultKind.Error, 0, null) with
         {
             Error = reason,
@@ -430,6 +441,7 @@ public sealed partial class JobProcessor(
     private async Task DeadLetterAsync(WorkerSession session, JobEntry entry, string reason, string? requestId, CancellationToken cancellationToken)
     {
         WorkerLog.DeadLettered(logger, entry.EntryId, requestId, reason);
+        Activity.Current?.SetTag("cocoon.outcome", reason);
         await jobs.DeadLetterAsync(session.WorkerId, entry, reason, requestId, cancellationToken).ConfigureAwait(false);
     }
 

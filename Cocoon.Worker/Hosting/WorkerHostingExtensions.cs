@@ -1,6 +1,7 @@
 using Cocoon.Worker.Attestation;
 using Cocoon.Engine.Attestation;
 using Cocoon.Network.Hosting;
+using Cocoon.Network.Observability;
 using Cocoon.Network.Transport;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -24,6 +25,7 @@ public static class WorkerHostingExtensions
         ArgumentNullException.ThrowIfNull(configuration);
         services.AddOptions<WorkerHostOptions>().Bind(configuration.GetSection(WorkerHostOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddCocoonRedis(configuration);
+        services.AddCocoonTracing(configuration, "cocoon-worker");
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<ITeeProvider>(sp => CreateTee(sp.GetRequiredService<IOptions<WorkerHostOptions>>().Value.Tee, configuration));
         services.TryAddSingleton(_ => new WorkerMeasurement(Measurement.ForCurrentProcess(configuration["Llama:LibraryDir"])));
