@@ -9,6 +9,9 @@ public sealed class TelegramKeys(string prefix, string botId)
     public string Offset => $"{_p}:offset";
     public string Inbox => $"{_p}:inbox";
     public string Done(long updateId) => $"{_p}:done:{updateId}";
+
+    /// <summary>Which gateway replica is handling an inbox update (expires unless that replica renews it).</summary>
+    public string Lease(long updateId) => $"{_p}:lease:{updateId}";
     public string Blocked => $"{_p}:blocked";
     public string Conversation(long chatId) => $"{_p}:conv:{chatId}";
 

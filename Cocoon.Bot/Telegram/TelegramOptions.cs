@@ -41,6 +41,13 @@ public sealed class TelegramOptions : IValidatableObject
     [Range(1, 10_000)]
     public int LaneCapacity { get; set; } = 64;
 
+    /// <summary>
+    /// How long a gateway replica owns an inbox update it is handling without renewing (it renews every third of
+    /// this while the handler runs). An update whose owner died is taken over by another replica after this.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00", ErrorMessage = "Telegram:InboxLease must be between 1 second and 1 hour.")]
+    public TimeSpan InboxLease { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Telegram allows about 30 messages a second across all chats.</summary>
     [Range(0.1, 1000)]
     public double MessagesPerSecond { get; set; } = 30;

@@ -105,6 +105,7 @@ public sealed partial class UpdatePump(UpdateRouter router, UpdateInbox inbox, I
         {
             if (_draining)
             {
+                await ReleaseAsync(update.Id).ConfigureAwait(false);
                 continue;
             }
 
@@ -116,11 +117,44 @@ public sealed partial class UpdatePump(UpdateRouter router, UpdateInbox inbox, I
     {
         try
         {
+            // Another replica may be handling it (it accepted the update, or took it over): then it is not ours.
+            if (!await inbox.ClaimAsync(update.Id, stopping).ConfigureAwait(false))
+            {
+                LogNotOurs(logger, update.Id);
+                lock (_lock)
+                {
+                    _queued.Remove(update.Id);
+                }
+
+                return;
+            }
+        }
+#pragma warning disable CA1031 // Redis down: leave the update in the inbox; a sweep hands it out again.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            LogClaimFailed(logger, update.Id, ex);
+            lock (_lock)
+            {
+                _queued.Remove(update.Id);
+            }
+
+            return;
+        }
+
+        using var renewal = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        var renewing = RenewWhileHandlingAsync(update.Id, renewal.Token);
+        try
+        {
             await router.HandleAsync(update, stopping).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
-            // Cut short by shutdown: it stays in the inbox and is handled again on the next start.
+            // Cut short by shutdown: it stays in the inbox and its lease is given up, so the next sweep (here after a
+            // restart, or on another replica) handles it again at once.
+            await renewal.CancelAsync().ConfigureAwait(false);
+            await renewing.ConfigureAwait(false);
+            await ReleaseAsync(update.Id).ConfigureAwait(false);
             return;
         }
 #pragma warning disable CA1031 // One failing update is logged and skipped; the lane must keep running.
@@ -142,6 +176,8 @@ public sealed partial class UpdatePump(UpdateRouter router, UpdateInbox inbox, I
         }
         finally
         {
+            await renewal.CancelAsync().ConfigureAwait(false);
+            await renewing.ConfigureAwait(false);
             lock (_lock)
             {
                 _queued.Remove(update.Id);
@@ -149,9 +185,62 @@ public sealed partial class UpdatePump(UpdateRouter router, UpdateInbox inbox, I
         }
     }
 
+    private async Task ReleaseAsync(long updateId)
+    {
+        try
+        {
+            await inbox.ReleaseAsync(updateId, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is StackExchange.Redis.RedisException or TimeoutException)
+        {
+            // The lease then simply runs out.
+            LogRenewFailed(logger, updateId, ex);
+        }
+    }
+
+    /// <summary>Keeps this replica's lease on the update alive while its handler runs (every third of the lease).</summary>
+    private async Task RenewWhileHandlingAsync(long updateId, CancellationToken cancellationToken)
+    {
+        var every = options.Value.InboxLease / 3;
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(every, cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    if (!await inbox.RenewAsync(updateId, cancellationToken).ConfigureAwait(false))
+                    {
+                        LogLeaseLost(logger, updateId);
+                        return;
+                    }
+                }
+                catch (Exception ex) when (ex is StackExchange.Redis.RedisException or TimeoutException)
+                {
+                    LogRenewFailed(logger, updateId, ex);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
     [LoggerMessage(EventId = LogEvents.UpdatePump + 1, Level = LogLevel.Error, Message = "Handling update {UpdateId} ({UpdateType}) failed; it is skipped")]
     private static partial void LogHandlerFailed(ILogger logger, long updateId, global::Telegram.Bot.Types.Enums.UpdateType updateType, Exception exception);
 
-    [LoggerMessage(EventId = LogEvents.UpdatePump + 2, Level = LogLevel.Warning, Message = "Could not mark update {UpdateId} as handled; it will be replayed after a restart")]
+    [LoggerMessage(EventId = LogEvents.UpdatePump + 2, Level = LogLevel.Warning, Message = "Could not mark update {UpdateId} as handled; the next inbox sweep hands it out again")]
     private static partial void LogCompleteFailed(ILogger logger, long updateId, Exception exception);
+
+    [LoggerMessage(EventId = LogEvents.UpdatePump + 3, Level = LogLevel.Debug, Message = "Update {UpdateId} is handled by another replica (or done); skipped here")]
+    private static partial void LogNotOurs(ILogger logger, long updateId);
+
+    [LoggerMessage(EventId = LogEvents.UpdatePump + 4, Level = LogLevel.Warning, Message = "Could not claim update {UpdateId}; it stays in the inbox for the next sweep")]
+    private static partial void LogClaimFailed(ILogger logger, long updateId, Exception exception);
+
+    [LoggerMessage(EventId = LogEvents.UpdatePump + 5, Level = LogLevel.Warning, Message = "The lease on update {UpdateId} expired while it was handled; another replica may take it over")]
+    private static partial void LogLeaseLost(ILogger logger, long updateId);
+
+    [LoggerMessage(EventId = LogEvents.UpdatePump + 6, Level = LogLevel.Warning, Message = "Could not renew the lease on update {UpdateId}; retrying")]
+    private static partial void LogRenewFailed(ILogger logger, long updateId, Exception exception);
 }

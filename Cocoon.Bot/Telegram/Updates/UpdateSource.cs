@@ -60,20 +60,45 @@ public sealed partial class UpdateSource(
             return true;
         }, (outcome, _, delay) => LogStartFailed(logger, "start-up", delay, outcome.Exception), maxAttempts: null, stoppingToken).ConfigureAwait(false);
 
-        var pending = await inbox.PendingAsync(stoppingToken).ConfigureAwait(false);
-        if (pending.Count > 0)
-        {
-            LogReplaying(logger, pending.Count);
-        }
-
-        foreach (var update in pending)
-        {
-            await pump.EnqueueAsync(update, stoppingToken).ConfigureAwait(false);
-        }
-
+        // Updates accepted but not handled (by this replica before a restart, or by one that died) are handed out
+        // again by a sweep, now and every half lease; a live replica's updates keep their lease and are left alone.
+        var sweeping = SweepAsync(stoppingToken);
         if (o.Mode == TelegramMode.Polling)
         {
             await PollAsync(stoppingToken).ConfigureAwait(false);
+        }
+
+        await sweeping.ConfigureAwait(false);
+    }
+
+    private async Task SweepAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                var claimed = await inbox.ClaimPendingAsync(stoppingToken).ConfigureAwait(false);
+                if (claimed.Count > 0)
+                {
+                    LogReplaying(logger, claimed.Count);
+                }
+
+                foreach (var update in claimed)
+                {
+                    await pump.EnqueueAsync(update, stoppingToken).ConfigureAwait(false);
+                }
+
+                await Task.Delay(options.Value.InboxLease / 2, stoppingToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is StackExchange.Redis.RedisException or TimeoutException)
+            {
+                LogSweepFailed(logger, ex);
+                await Task.Delay(options.Value.InboxLease / 2, stoppingToken).ConfigureAwait(false);
+            }
         }
     }
 
@@ -123,11 +148,14 @@ public sealed partial class UpdateSource(
     [LoggerMessage(EventId = LogEvents.UpdateSource + 1, Level = LogLevel.Information, Message = "Telegram bot @{Username} connected ({Mode})")]
     private static partial void LogConnected(ILogger logger, string username, TelegramMode mode);
 
-    [LoggerMessage(EventId = LogEvents.UpdateSource + 2, Level = LogLevel.Information, Message = "Replaying {Count} Telegram updates accepted before the last stop")]
+    [LoggerMessage(EventId = LogEvents.UpdateSource + 2, Level = LogLevel.Information, Message = "Handling {Count} Telegram updates left in the inbox (accepted before a restart, or by a replica that stopped)")]
     private static partial void LogReplaying(ILogger logger, int count);
 
     [LoggerMessage(EventId = LogEvents.UpdateSource + 3, Level = LogLevel.Warning, Message = "getUpdates failed; polling again in {Backoff}")]
     private static partial void LogPollFailed(ILogger logger, TimeSpan backoff, Exception? exception);
+
+    [LoggerMessage(EventId = LogEvents.UpdateSource + 5, Level = LogLevel.Warning, Message = "The Telegram inbox sweep failed; trying again")]
+    private static partial void LogSweepFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(EventId = LogEvents.UpdateSource + 4, Level = LogLevel.Warning, Message = "Telegram {What} failed; retrying in {Backoff}")]
     private static partial void LogStartFailed(ILogger logger, string what, TimeSpan backoff, Exception? exception);

@@ -1,4 +1,9 @@
 using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+using Cocoon.Bot.Telegram.Updates;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Options;
 using Cocoon.Bot.Api;
 using Cocoon.Bot.Dispatch;
 using Cocoon.Network.Transport;
@@ -92,6 +97,23 @@ public sealed class BotHarness : IAsyncDisposable
         var host = builder.Build();
         await host.StartAsync();
         return new BotHarness(host, multiplexer, ownData);
+    }
+
+    /// <summary>Delivers an update as Telegram's webhook POST would, with the secret header (or none); returns the status.</summary>
+    public async Task<int> PostWebhookAsync(JsonObject update, string? secret)
+    {
+        ArgumentNullException.ThrowIfNull(update);
+        var context = new DefaultHttpContext { RequestServices = Services };
+        if (secret is not null)
+        {
+            context.Request.Headers[WebhookEndpoint.SecretHeader] = secret;
+        }
+
+        context.Request.Body = new MemoryStream(Encoding.UTF8.GetBytes(update.ToJsonString()));
+        context.Response.Body = new MemoryStream();
+        var result = await WebhookEndpoint.HandleAsync(context, Get<UpdateInbox>(), Get<UpdatePump>(), Get<IOptions<TelegramOptions>>());
+        await result.ExecuteAsync(context);
+        return context.Response.StatusCode;
     }
 
     public T Get<T>()
