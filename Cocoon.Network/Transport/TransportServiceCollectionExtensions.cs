@@ -42,7 +42,7 @@ public static class TransportServiceCollectionExtensions
     private static ConnectionMultiplexer Connect(IServiceProvider services, string clientName)
     {
         var options = services.GetRequiredService<IOptions<RedisOptions>>().Value;
-        var config = ConfigurationOptions.Parse(options.Endpoint);
+        var config = RedisConnection.Configure(options);
         // Start even when Redis is not up yet (or restarting): commands fail fast and the loops retry.
         config.AbortOnConnectFail = false;
         config.ConnectRetry = 5;
