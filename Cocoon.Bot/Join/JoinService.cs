@@ -152,7 +152,7 @@ public sealed partial class JoinService(
         var (configured, configuredTls) = RedisConnection.StripScheme(join.RedisEndpoint ?? string.Empty);
         var hostPort = configured.Length > 0
             ? configured
-            : ConfigurationOptions.Parse(RedisConnection.StripScheme(redis.Endpoint).Rest).EndPoints.Select(Format).First();
+            : ConfigurationOptions.Parse(RedisConnection.StripScheme(redis.Endpoint).Address).EndPoints.Select(Format).First();
         var tls = join.RedisTls || configuredTls || (configured.Length == 0 && RedisConnection.UsesTls(redis));
         if (!tls)
         {

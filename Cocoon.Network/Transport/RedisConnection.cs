@@ -27,7 +27,7 @@ public static class RedisConnection
 
         if (!string.IsNullOrEmpty(options.TlsCaFile))
         {
-            var ca = X509Certificate2.CreateFromPemFile(options.TlsCaFile);
+            var ca = X509Certificate2.CreateFromPem(File.ReadAllText(options.TlsCaFile));
             config.CertificateValidation += TrustOnly(ca);
         }
 
@@ -43,7 +43,7 @@ public static class RedisConnection
     }
 
     /// <summary>The endpoint without its redis:// or rediss:// scheme, and whether the scheme asked for TLS.</summary>
-    public static (string Rest, bool Tls) StripScheme(string endpoint)
+    public static (string Address, bool Tls) StripScheme(string endpoint)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
         if (endpoint.StartsWith(TlsScheme, StringComparison.OrdinalIgnoreCase))
