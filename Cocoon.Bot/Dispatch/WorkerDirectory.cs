@@ -321,7 +321,7 @@ public sealed partial class WorkerDirectory : BackgroundService
     /// <summary>Stable kebab-case metric labels for heartbeats that are not believed.</summary>
     public static string HeartbeatRefusalName(HeartbeatRefusal refusal) => refusal switch
     {
-        HeartbeatRefusal.Unsigned => "unsigned-heartbeat",
+        HeartbeatRefusal.NoSignature => "unsigned-heartbeat",
         HeartbeatRefusal.BadSignature => "forged-heartbeat",
         HeartbeatRefusal.Malformed => "malformed-heartbeat",
         HeartbeatRefusal.Stale => "stale-heartbeat",

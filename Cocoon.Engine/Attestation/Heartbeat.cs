@@ -44,7 +44,7 @@ public static class Heartbeat
 public enum HeartbeatRefusal
 {
     None,
-    Unsigned,
+    NoSignature,
     BadSignature,
     Malformed,
     Stale,
@@ -68,7 +68,7 @@ public sealed class HeartbeatCheck(TimeSpan maxAge)
     {
         if (signature.IsEmpty)
         {
-            return (HeartbeatRefusal.Unsigned, null);
+            return (HeartbeatRefusal.NoSignature, null);
         }
 
         if (!Heartbeat.Verify(signingPublicKey, workerId, loadJson, signature))

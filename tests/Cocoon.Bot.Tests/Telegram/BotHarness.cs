@@ -64,6 +64,9 @@ public sealed class BotHarness : IAsyncDisposable
             ["Telegram:EditInterval"] = "00:00:00.200",
             ["Telegram:GroupEditInterval"] = "00:00:00.200",
             ["Telegram:FreeAllowanceNanotons"] = "50000000",
+
+            // The answer tests compare the model's text exactly; TierTests turn the tier line under answers back on.
+            ["Telegram:ShowTier"] = "false",
         };
         foreach (var (k, v) in settings ?? new Dictionary<string, string?>())
         {

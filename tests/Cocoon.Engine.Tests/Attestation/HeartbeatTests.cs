@@ -35,7 +35,7 @@ public sealed class HeartbeatTests
         Assert.Equal(HeartbeatRefusal.BadSignature, check.Check("w1", other.SigningPublicKey, Load(Now), signature, Now).Refusal);
         Assert.Equal(HeartbeatRefusal.BadSignature, check.Check("w2", identity.SigningPublicKey, Load(Now), signature, Now).Refusal);
         Assert.Equal(HeartbeatRefusal.BadSignature, check.Check("w1", identity.SigningPublicKey, Load(Now), signature.AsSpan(1), Now).Refusal);
-        Assert.Equal(HeartbeatRefusal.Unsigned, check.Check("w1", identity.SigningPublicKey, Load(Now), [], Now).Refusal);
+        Assert.Equal(HeartbeatRefusal.NoSignature, check.Check("w1", identity.SigningPublicKey, Load(Now), [], Now).Refusal);
     }
 
     [Fact]
