@@ -86,6 +86,9 @@ public sealed class BotHarness : IAsyncDisposable
         else
         {
             builder.Services.AddSingleton(ledger);
+
+            // API keys live in the ledger database, which a given ledger double does not bring.
+            builder.Services.AddSingleton(_ => Cocoon.Ledger.LedgerServiceCollectionExtensions.CreateDatabase(builder.Configuration));
         }
 
         builder.Services.AddCocoonRedis(builder.Configuration);
