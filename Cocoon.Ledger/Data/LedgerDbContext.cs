@@ -21,6 +21,8 @@ public abstract class LedgerDbContext(DbContextOptions options) : DbContext(opti
 
     public DbSet<ApiKeyRecord> ApiKeys => Set<ApiKeyRecord>();
 
+    public DbSet<ProviderRecord> Providers => Set<ProviderRecord>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         ArgumentNullException.ThrowIfNull(modelBuilder);
@@ -76,6 +78,19 @@ public abstract class LedgerDbContext(DbContextOptions options) : DbContext(opti
             k.HasIndex(x => x.KeySha256).IsUnique();
             k.HasIndex(x => x.Owner);
         });
+
+        modelBuilder.Entity<ProviderRecord>(p =>
+        {
+            p.ToTable(LedgerTables.Providers);
+            p.HasKey(x => x.ProviderId);
+            p.Property(x => x.ProviderId).HasMaxLength(64);
+            p.Property(x => x.Name).HasMaxLength(200);
+            p.Property(x => x.PayoutAddress).HasMaxLength(100);
+            p.Property(x => x.Contact).HasMaxLength(200);
+            p.Property(x => x.TokenSha256).HasMaxLength(64);
+            p.HasIndex(x => x.TokenSha256).IsUnique();
+            p.HasIndex(x => x.TelegramUserId);
+        });
     }
 
     /// <summary>
@@ -100,6 +115,7 @@ public static class LedgerTables
     public const string Postings = "LedgerPostings";
     public const string Holds = "LedgerHolds";
     public const string ApiKeys = "ApiKeys";
+    public const string Providers = "Providers";
 }
 
 public sealed class SqliteLedgerDbContext(DbContextOptions<SqliteLedgerDbContext> options) : LedgerDbContext(options);

@@ -31,6 +31,7 @@ public static class TransportServiceCollectionExtensions
         services.AddSingleton<JobStreams>();
         services.AddSingleton<ResultStreams>();
         services.AddSingleton<JobCancellations>();
+        services.TryAddSingleton<Providers.IProviderStore, Providers.RedisProviderStore>();
         services.AddSingleton<Providers.ProviderDirectory>();
         services.AddSingleton<Access.WorkerAccess>();
         services.AddSingleton<Access.WorkerJoins>();

@@ -93,6 +93,8 @@ public sealed class BotHarness : IAsyncDisposable
 
         builder.Services.AddCocoonRedis(builder.Configuration);
         builder.Services.AddSingleton<ApiKeyStore>();
+        builder.Services.AddSingleton<Cocoon.Network.Providers.RedisProviderStore>();
+        builder.Services.AddSingleton<Cocoon.Network.Providers.IProviderStore, Cocoon.Bot.Providers.LedgerProviderStore>();
         services?.Invoke(builder.Services);
         builder.AddTelegram();
         var host = builder.Build();

@@ -172,6 +172,52 @@ namespace Cocoon.Ledger.Data.Migrations.Sqlite
 
                     b.ToTable("LedgerPostings", (string)null);
                 });
+
+            modelBuilder.Entity("Cocoon.Ledger.Data.ProviderRecord", b =>
+                {
+                    b.Property<string>("ProviderId")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Contact")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("CreatedAtMs")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<bool>("Paused")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("PayoutAddress")
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int?>("PriceCoefficient")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long?>("TelegramUserId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("TokenSha256")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("ProviderId");
+
+                    b.HasIndex("TelegramUserId");
+
+                    b.HasIndex("TokenSha256")
+                        .IsUnique();
+
+                    b.ToTable("Providers", (string)null);
+                });
 #pragma warning restore 612, 618
         }
     }
