@@ -1,8 +1,10 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
-using Cocoon.Network.Transport;
 using Cocoon.Ledger.Accounts;
+using Cocoon.Ledger.Data;
+using Cocoon.Network.Transport;
+using Microsoft.EntityFrameworkCore;
 using StackExchange.Redis;
 
 namespace Cocoon.Bot.Api;
@@ -11,29 +13,29 @@ namespace Cocoon.Bot.Api;
 public sealed record ApiKeyInfo(string KeyId, AccountId Owner, DateTimeOffset CreatedAt);
 
 /// <summary>
-/// Bearer keys for the <c>/v1</c> API, kept in Redis only as SHA-256 hashes: a leaked Redis dump lets no one call
-/// the API. The key carries 256 random bits, so an unsalted hash is enough (no dictionary to attack).
+/// Bearer keys for the <c>/v1</c> API, kept in the ledger database (table ApiKeys) only as SHA-256 hashes: which
+/// account pays for a key is money state, so it is not in Redis, where workers connect; and a leaked database dump
+/// lets no one call the API. The key carries 256 random bits, so an unsalted hash is enough (no dictionary to attack).
 /// </summary>
 /// <remarks>
-/// Layout (under the network's Redis prefix, default <c>cocoon:</c>): <c>apikey:hash:{sha256}</c> → hash {id, owner, created}; <c>apikey:id:{id}</c> → hash
-/// {hash, owner, created}; <c>apikey:owner:{owner}</c> → set of ids. Create and revoke are MULTI/EXEC so a
-/// key is never half-registered.
+/// Keys made before the move lived in Redis (<c>apikey:hash:{sha256}</c>, <c>apikey:id:{id}</c>,
+/// <c>apikey:owner:{owner}</c> under the network's prefix). The first use after start copies any of those into the
+/// database and deletes them from Redis, so existing keys keep working.
 /// </remarks>
-public sealed class ApiKeyStore(IConnectionMultiplexer redis, RedisKeys keys, TimeProvider time)
+public sealed class ApiKeyStore(LedgerDatabase database, IConnectionMultiplexer redis, RedisKeys keys, TimeProvider time)
 {
     /// <summary>Prefix of every key handed out, so a leaked key is recognisable by secret scanners.</summary>
     public const string KeyPrefix = "sk-cocoon-";
 
-    private readonly string _hashPrefix = keys.Prefix + "apikey:hash:";
-    private readonly string _idPrefix = keys.Prefix + "apikey:id:";
-    private readonly string _ownerPrefix = keys.Prefix + "apikey:owner:";
+    private readonly Lock _readyLock = new();
+    private Task? _ready;
 
     /// <summary>Creates a new key for the owner. The plaintext key is returned once and never stored.</summary>
     public async Task<(string Key, string KeyId)> CreateAsync(AccountId owner, CancellationToken cancellationToken)
     {
         var keyId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
         var key = KeyPrefix + Base64Url(RandomNumberGenerator.GetBytes(32));
-        await RegisterAsync(key, keyId, owner, cancellationToken);
+        await RegisterAsync(HashKey(key), keyId, owner, time.GetUtcNow().ToUnixTimeMilliseconds(), cancellationToken).ConfigureAwait(false);
         return (key, keyId);
     }
 
@@ -45,39 +47,28 @@ public sealed class ApiKeyStore(IConnectionMultiplexer redis, RedisKeys keys, Ti
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(key);
         ArgumentException.ThrowIfNullOrWhiteSpace(keyId);
-        var db = redis.GetDatabase();
-        var existing = await db.HashGetAsync(_idPrefix + keyId, "hash").WaitAsync(cancellationToken);
+        await ReadyAsync(cancellationToken).ConfigureAwait(false);
         var hash = HashKey(key);
-        if (existing.HasValue && existing.ToString() == hash)
+        await using (var db = database.CreateContext())
         {
-            return;
+            var existing = await db.ApiKeys.AsNoTracking().FirstOrDefaultAsync(k => k.KeyId == keyId, cancellationToken).ConfigureAwait(false);
+            if (existing is not null && existing.KeySha256 == hash && existing.Owner == owner.Value)
+            {
+                return;
+            }
         }
 
-        if (existing.HasValue)
-        {
-            await RevokeAsync(keyId, cancellationToken);
-        }
-
-        await RegisterAsync(key, keyId, owner, cancellationToken);
+        await RevokeAsync(keyId, cancellationToken).ConfigureAwait(false);
+        await RegisterAsync(hash, keyId, owner, time.GetUtcNow().ToUnixTimeMilliseconds(), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Revokes a key by id. Returns false when no such key exists.</summary>
     public async Task<bool> RevokeAsync(string keyId, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(keyId);
-        var db = redis.GetDatabase();
-        var fields = await db.HashGetAllAsync(_idPrefix + keyId).WaitAsync(cancellationToken);
-        if (fields.Length == 0)
-        {
-            return false;
-        }
-
-        var map = fields.ToDictionary(f => f.Name.ToString(), f => f.Value.ToString());
-        var tx = db.CreateTransaction();
-        _ = tx.KeyDeleteAsync(_hashPrefix + map["hash"]);
-        _ = tx.KeyDeleteAsync(_idPrefix + keyId);
-        _ = tx.SetRemoveAsync(_ownerPrefix + map["owner"], keyId);
-        return await tx.ExecuteAsync().WaitAsync(cancellationToken);
+        await ReadyAsync(cancellationToken).ConfigureAwait(false);
+        await using var db = database.CreateContext();
+        return await db.ApiKeys.Where(k => k.KeyId == keyId).ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false) > 0;
     }
 
     /// <summary>The account that pays for calls made with this key, or null for an unknown or revoked key.</summary>
@@ -88,44 +79,111 @@ public sealed class ApiKeyStore(IConnectionMultiplexer redis, RedisKeys keys, Ti
             return null;
         }
 
+        await ReadyAsync(cancellationToken).ConfigureAwait(false);
+
         // The lookup is by hash, so timing reveals nothing about the stored key's plaintext.
-        var owner = await redis.GetDatabase().HashGetAsync(_hashPrefix + HashKey(key), "owner").WaitAsync(cancellationToken);
-        return owner.HasValue ? new AccountId(owner.ToString()) : null;
+        var hash = HashKey(key);
+        await using var db = database.CreateContext();
+        var owner = await db.ApiKeys.AsNoTracking().Where(k => k.KeySha256 == hash).Select(k => k.Owner).FirstOrDefaultAsync(cancellationToken).ConfigureAwait(false);
+        return owner is null ? null : new AccountId(owner);
     }
 
     /// <summary>The key ids an owner holds (for <c>/apikey</c> listings), oldest first.</summary>
     public async Task<IReadOnlyList<ApiKeyInfo>> ListAsync(AccountId owner, CancellationToken cancellationToken)
     {
-        var db = redis.GetDatabase();
-        var ids = await db.SetMembersAsync(_ownerPrefix + owner.Value).WaitAsync(cancellationToken);
-        var result = new List<ApiKeyInfo>(ids.Length);
-        foreach (var id in ids)
-        {
-            var created = await db.HashGetAsync(_idPrefix + id, "created").WaitAsync(cancellationToken);
-            if (created.HasValue && long.TryParse(created.ToString(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var ms))
-            {
-                result.Add(new ApiKeyInfo(id.ToString(), owner, DateTimeOffset.FromUnixTimeMilliseconds(ms)));
-            }
-        }
-
-        return result.OrderBy(k => k.CreatedAt).ToList();
+        await ReadyAsync(cancellationToken).ConfigureAwait(false);
+        await using var db = database.CreateContext();
+        var rows = await db.ApiKeys.AsNoTracking().Where(k => k.Owner == owner.Value).OrderBy(k => k.CreatedAtMs).ThenBy(k => k.KeyId)
+            .ToListAsync(cancellationToken).ConfigureAwait(false);
+        return [.. rows.Select(r => new ApiKeyInfo(r.KeyId, owner, DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAtMs)))];
     }
 
     internal static string HashKey(string key) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
 
-    private async Task RegisterAsync(string key, string keyId, AccountId owner, CancellationToken cancellationToken)
+    /// <summary>The database's migrations, then the one-time move of keys still in Redis; retried after a failure.</summary>
+    private Task ReadyAsync(CancellationToken cancellationToken)
     {
-        var hash = HashKey(key);
-        var created = time.GetUtcNow().ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
-        var db = redis.GetDatabase();
-        var tx = db.CreateTransaction();
-        _ = tx.HashSetAsync(_hashPrefix + hash, [new("id", keyId), new("owner", owner.Value), new("created", created)]);
-        _ = tx.HashSetAsync(_idPrefix + keyId, [new("hash", hash), new("owner", owner.Value), new("created", created)]);
-        _ = tx.SetAddAsync(_ownerPrefix + owner.Value, keyId);
-        if (!await tx.ExecuteAsync().WaitAsync(cancellationToken))
+        lock (_readyLock)
         {
-            throw new InvalidOperationException("Redis refused to register the API key.");
+            if (_ready is null || _ready.IsFaulted || _ready.IsCanceled)
+            {
+                _ready = PrepareAsync(cancellationToken);
+            }
+
+            return _ready;
         }
+    }
+
+    private async Task PrepareAsync(CancellationToken cancellationToken)
+    {
+        await database.MigrateAsync(cancellationToken).ConfigureAwait(false);
+        await MoveFromRedisAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Copies keys of the earlier Redis layout into the database and deletes them from Redis. Idempotent.</summary>
+    private async Task MoveFromRedisAsync(CancellationToken cancellationToken)
+    {
+        var idPrefix = keys.Prefix + "apikey:id:";
+        var redisDb = redis.GetDatabase();
+        foreach (var server in redis.GetServers().Where(s => s.IsConnected && !s.IsReplica))
+        {
+            await foreach (var idKey in server.KeysAsync(pattern: RedisPattern(idPrefix) + "*").WithCancellation(cancellationToken).ConfigureAwait(false))
+            {
+                var fields = (await redisDb.HashGetAllAsync(idKey).WaitAsync(cancellationToken).ConfigureAwait(false)).ToDictionary(f => f.Name.ToString(), f => f.Value.ToString());
+                var keyId = idKey.ToString()[idPrefix.Length..];
+                if (fields.TryGetValue("hash", out var hash) && fields.TryGetValue("owner", out var owner))
+                {
+                    var created = fields.TryGetValue("created", out var c) && long.TryParse(c, NumberStyles.Integer, CultureInfo.InvariantCulture, out var ms) ? ms : time.GetUtcNow().ToUnixTimeMilliseconds();
+                    await using var db = database.CreateContext();
+                    if (!await db.ApiKeys.AnyAsync(k => k.KeyId == keyId || k.KeySha256 == hash, cancellationToken).ConfigureAwait(false))
+                    {
+                        try
+                        {
+                            await RegisterAsync(hash, keyId, new AccountId(owner), created, cancellationToken, ready: false).ConfigureAwait(false);
+                        }
+                        catch (DbUpdateException)
+                        {
+                            // Another gateway moved it at the same moment.
+                        }
+                    }
+
+                    var tx = redisDb.CreateTransaction();
+                    _ = tx.KeyDeleteAsync(keys.Prefix + "apikey:hash:" + hash);
+                    _ = tx.SetRemoveAsync(keys.Prefix + "apikey:owner:" + owner, keyId);
+                    _ = tx.KeyDeleteAsync(idKey);
+                    await tx.ExecuteAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+    }
+
+    private async Task RegisterAsync(string hash, string keyId, AccountId owner, long createdAtMs, CancellationToken cancellationToken, bool ready = true)
+    {
+        if (ready)
+        {
+            await ReadyAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await using var db = database.CreateContext();
+        db.ApiKeys.Add(new ApiKeyRecord { KeyId = keyId, KeySha256 = hash, Owner = owner.Value, CreatedAtMs = createdAtMs });
+        await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Escapes the glob characters of a literal key prefix for SCAN MATCH.</summary>
+    private static string RedisPattern(string literal)
+    {
+        var b = new StringBuilder(literal.Length);
+        foreach (var ch in literal)
+        {
+            if (ch is '*' or '?' or '[' or ']' or '\\')
+            {
+                b.Append('\\');
+            }
+
+            b.Append(ch);
+        }
+
+        return b.ToString();
     }
 
     private static string Base64Url(byte[] bytes) =>

@@ -78,6 +78,13 @@ public sealed class DispatchOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:00:01", "30.00:00:00", ErrorMessage = "Gateway:MaxAttestationAge must be between 1 second and 30 days.")]
     public TimeSpan MaxAttestationAge { get; set; } = TimeSpan.FromHours(24);
 
+    /// <summary>
+    /// A worker's signed heartbeat older than this (by the time it signed, give or take the same for clock skew) is not
+    /// believed: a copy of its last entry cannot keep a dead worker matched longer than this.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00", ErrorMessage = "Gateway:HeartbeatMaxAge must be between 1 second and 1 hour.")]
+    public TimeSpan HeartbeatMaxAge { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>How long one blocking read of the result stream waits (at most 2 s) before the reader loops (touching the stream's TTL).</summary>
     [Range(typeof(TimeSpan), "00:00:00.001", "00:00:10", ErrorMessage = "Gateway:ResultPoll must be between 1 ms and 10 s.")]
     public TimeSpan ResultPoll { get; set; } = TimeSpan.FromMilliseconds(200);

@@ -47,6 +47,7 @@ public sealed partial class WorkerDirectory : BackgroundService
     private readonly ProviderDirectory _providers;
     private readonly WorkerJoins _joins;
     private readonly AttestationVerifier _verifier;
+    private readonly HeartbeatCheck _heartbeats;
     private readonly DispatchOptions _options;
     private readonly GatewayMetrics _metrics;
     private readonly TimeProvider _time;
@@ -89,6 +90,7 @@ public sealed partial class WorkerDirectory : BackgroundService
             AllowedTdxMrTd = _options.AllowedTdxMrTd,
             MaxAge = _options.MaxAttestationAge,
         }, time);
+        _heartbeats = new HeartbeatCheck(_options.HeartbeatMaxAge);
 
         if (_options.AllowSimulated)
         {
@@ -158,6 +160,7 @@ public sealed partial class WorkerDirectory : BackgroundService
         }
 
         _registered = registered.Select(w => w.Registration.WorkerId).ToFrozenSet(StringComparer.Ordinal);
+        _heartbeats.Forget(id => !_registered.Contains(id));
         _eligible = eligible;
         _metrics.WorkersOnline(eligible.Count);
     }
@@ -274,9 +277,17 @@ public sealed partial class WorkerDirectory : BackgroundService
             coefficientOverride = provider.PriceCoefficient;
         }
 
+        // The load and liveness count only when the worker's attested key signed them, recently, and not older than
+        // what this gateway already saw from it (a forged or written-back entry is refused, not believed).
+        var (heartbeatRefusal, load) = _heartbeats.Check(doc.WorkerId, doc.SigningPublicKey, worker.LoadJson, worker.LoadSignature, _time.GetUtcNow());
+        if (load is null)
+        {
+            return (HeartbeatRefusalName(heartbeatRefusal), $"worker {doc.WorkerId}: its heartbeat is {HeartbeatRefusalName(heartbeatRefusal)}", null);
+        }
+
         var max = Math.Min(doc.MaxConcurrency, worker.Registration.MaxConcurrency);
         return ("none", string.Empty, new EligibleWorker(doc, providerId, coefficientOverride ?? doc.PriceCoefficient, max,
-            Math.Max(worker.Leases, worker.Load.Running), worker.Load.AverageJobMilliseconds));
+            Math.Max(worker.Leases, load.Running), load.AverageJobMilliseconds));
     }
 
     /// <summary>
@@ -306,6 +317,17 @@ public sealed partial class WorkerDirectory : BackgroundService
 
         return ("none", string.Empty, doc);
     }
+
+    /// <summary>Stable kebab-case metric labels for heartbeats that are not believed.</summary>
+    public static string HeartbeatRefusalName(HeartbeatRefusal refusal) => refusal switch
+    {
+        HeartbeatRefusal.NoSignature => "unsigned-heartbeat",
+        HeartbeatRefusal.BadSignature => "forged-heartbeat",
+        HeartbeatRefusal.Malformed => "malformed-heartbeat",
+        HeartbeatRefusal.Stale => "stale-heartbeat",
+        HeartbeatRefusal.Replayed => "replayed-heartbeat",
+        _ => "other",
+    };
 
     /// <summary>Stable kebab-case metric labels.</summary>
     public static string RefusalName(AttestationRefusal refusal) => refusal switch

@@ -64,6 +64,10 @@ public static class GatewayHosting
         }
 
         services.AddSingleton<ApiKeyStore>();
+
+        // Provider profiles (payout addresses, price overrides, token hashes) live in the ledger database.
+        services.AddSingleton<Cocoon.Network.Providers.RedisProviderStore>();
+        services.Replace(ServiceDescriptor.Singleton<Cocoon.Network.Providers.IProviderStore, Providers.LedgerProviderStore>());
         services.AddSingleton<ServedModels>();
         services.AddSingleton<ApiMetrics>();
         services.AddApiKeyAuthentication();

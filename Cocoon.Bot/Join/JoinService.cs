@@ -124,12 +124,12 @@ public sealed partial class JoinService(
     private JoinGrant Grant(string workerId, string providerId, int priceCoefficient, WorkerCredentials credentials)
     {
         var o = options.Value;
-        var endpoint = o.RedisEndpoint is { Length: > 0 } e ? e : ConfigurationOptions.Parse(redis.Value.Endpoint).EndPoints.Select(Format).First();
+        var (endpoint, tls, ca) = RedisForWorkers(o, redis.Value);
         var d = dispatch.Value;
         return new JoinGrant(
             workerId,
             providerId,
-            new JoinRedis(endpoint, credentials.User, credentials.Password, keys.Prefix, o.RedisTls),
+            new JoinRedis(endpoint, credentials.User, credentials.Password, keys.Prefix, tls, ca),
             new JoinStreams(keys.Jobs(workerId)!, keys.Worker(workerId)!, keys.Leases(workerId)!, keys.WorkerCancel(workerId).ToString()),
             new JoinPolicy(
                 d.AllowedMeasurements,
@@ -141,6 +141,26 @@ public sealed partial class JoinService(
                 priceCoefficient,
                 TimeSpan.FromSeconds(1),
                 TimeSpan.FromSeconds(3)));
+    }
+
+    /// <summary>
+    /// Where workers reach Redis: Gateway:Join:RedisEndpoint, else the gateway's own endpoint; "rediss://host:port" with
+    /// the CA's PEM when TLS is on (asked for, or the gateway's own connection uses it).
+    /// </summary>
+    internal static (string Endpoint, bool Tls, string? CaPem) RedisForWorkers(JoinOptions join, RedisOptions redis)
+    {
+        var (configured, configuredTls) = RedisConnection.StripScheme(join.RedisEndpoint ?? string.Empty);
+        var hostPort = configured.Length > 0
+            ? configured
+            : ConfigurationOptions.Parse(RedisConnection.StripScheme(redis.Endpoint).Address).EndPoints.Select(Format).First();
+        var tls = join.RedisTls || configuredTls || (configured.Length == 0 && RedisConnection.UsesTls(redis));
+        if (!tls)
+        {
+            return (hostPort, false, null);
+        }
+
+        var caFile = join.RedisTlsCaFile is { Length: > 0 } f ? f : redis.TlsCaFile;
+        return (RedisConnection.TlsScheme + hostPort, true, string.IsNullOrEmpty(caFile) ? null : File.ReadAllText(caFile));
     }
 
     private static string Format(System.Net.EndPoint endpoint) => endpoint switch

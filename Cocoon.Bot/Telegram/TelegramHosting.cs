@@ -90,6 +90,7 @@ public static partial class TelegramHosting
         services.AddSingleton<ConversationStore>();
         services.AddSingleton<UserStore>();
         services.AddSingleton<PrivateChatHandler>();
+        services.AddSingleton<TierCommands>();
         services.AddSingleton<GroupSettingsStore>();
         services.AddSingleton(sp => new GroupRateLimiter(
             sp.GetRequiredService<TimeProvider>(),

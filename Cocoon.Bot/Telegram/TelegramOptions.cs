@@ -74,6 +74,9 @@ public sealed class TelegramOptions : IValidatableObject
     /// <summary>Answers are sent as formatted text (the model's Markdown turned into entities), plain text as the fallback.</summary>
     public bool RichAnswers { get; set; } = true;
 
+    /// <summary>Put the trust tier an answer was served in (tee, simulated, consumer) on a line under it.</summary>
+    public bool ShowTier { get; set; } = true;
+
     /// <summary>Answer when @-mentioned as a guest in chats the bot is not a member of (Bot API 10.0 guest_message).</summary>
     public bool GuestMode { get; set; } = true;
 

@@ -19,6 +19,10 @@ public abstract class LedgerDbContext(DbContextOptions options) : DbContext(opti
 
     public DbSet<HoldRecord> Holds => Set<HoldRecord>();
 
+    public DbSet<ApiKeyRecord> ApiKeys => Set<ApiKeyRecord>();
+
+    public DbSet<ProviderRecord> Providers => Set<ProviderRecord>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         ArgumentNullException.ThrowIfNull(modelBuilder);
@@ -63,6 +67,30 @@ public abstract class LedgerDbContext(DbContextOptions options) : DbContext(opti
             // Only active holds are ever looked up by expiry; a partial index stays as small as they are few.
             h.HasIndex(x => x.ExpiresAtMs).HasFilter("\"State\" = 0").HasDatabaseName("IX_LedgerHolds_Active_ExpiresAtMs");
         });
+
+        modelBuilder.Entity<ApiKeyRecord>(k =>
+        {
+            k.ToTable(LedgerTables.ApiKeys);
+            k.HasKey(x => x.KeyId);
+            k.Property(x => x.KeyId).HasMaxLength(64);
+            k.Property(x => x.KeySha256).HasMaxLength(64);
+            k.Property(x => x.Owner).HasMaxLength(200);
+            k.HasIndex(x => x.KeySha256).IsUnique();
+            k.HasIndex(x => x.Owner);
+        });
+
+        modelBuilder.Entity<ProviderRecord>(p =>
+        {
+            p.ToTable(LedgerTables.Providers);
+            p.HasKey(x => x.ProviderId);
+            p.Property(x => x.ProviderId).HasMaxLength(64);
+            p.Property(x => x.Name).HasMaxLength(200);
+            p.Property(x => x.PayoutAddress).HasMaxLength(100);
+            p.Property(x => x.Contact).HasMaxLength(200);
+            p.Property(x => x.TokenSha256).HasMaxLength(64);
+            p.HasIndex(x => x.TokenSha256).IsUnique();
+            p.HasIndex(x => x.TelegramUserId);
+        });
     }
 
     /// <summary>
@@ -86,6 +114,8 @@ public static class LedgerTables
     public const string Entries = "LedgerEntries";
     public const string Postings = "LedgerPostings";
     public const string Holds = "LedgerHolds";
+    public const string ApiKeys = "ApiKeys";
+    public const string Providers = "Providers";
 }
 
 public sealed class SqliteLedgerDbContext(DbContextOptions<SqliteLedgerDbContext> options) : LedgerDbContext(options);

@@ -18,8 +18,12 @@ public sealed record JoinGrant(
     JoinStreams Streams,
     JoinPolicy Policy);
 
-/// <summary>The Redis endpoint (host:port), the worker's own ACL user and password, and the network's key prefix.</summary>
-public sealed record JoinRedis(string Endpoint, string User, string Password, string Prefix, bool Tls);
+/// <summary>
+/// The Redis endpoint ("host:port", or "rediss://host:port" when the network's Redis runs TLS), the worker's own ACL
+/// user and password, the network's key prefix, and with TLS the PEM of the CA the worker must verify the server's
+/// certificate against (null: the system's roots, for a server with a publicly trusted certificate).
+/// </summary>
+public sealed record JoinRedis(string Endpoint, string User, string Password, string Prefix, bool Tls, string? CaCertificate = null);
 
 /// <summary>The keys the worker's user may touch: its job stream, its registry entry (heartbeat), its lease key and cancel channel.</summary>
 public sealed record JoinStreams(string Jobs, string Heartbeat, string Leases, string Cancel);

@@ -14,6 +14,7 @@ public static class CocoonEnvironment
         ["COCOON_MODEL"] = "Worker:Model",
         ["COCOON_DATA"] = "Cocoon:DataDir",
         ["COCOON_REDIS"] = "Redis:Endpoint",
+        ["COCOON_REDIS_CA"] = "Redis:TlsCaFile",
         ["COCOON_HTTP"] = "Gateway:Url",
         ["COCOON_API_KEY"] = "Gateway:ApiKey",
         ["TELEGRAM_BOT_TOKEN"] = "Telegram:BotToken",

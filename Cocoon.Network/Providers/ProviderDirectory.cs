@@ -1,8 +1,5 @@
-using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
-using Cocoon.Network.Transport;
-using StackExchange.Redis;
 
 namespace Cocoon.Network.Providers;
 
@@ -22,11 +19,11 @@ public sealed record ProviderInfo(
 public sealed record ProviderRegistration(string ProviderId, string WorkerToken);
 
 /// <summary>
-/// Providers and their worker tokens, in Redis. Only SHA-256(token) is stored: a worker puts the same hash into
-/// its attestation document, and the gateway resolves the hash to the provider, so the token itself never leaves
-/// the provider's machines after registration.
+/// Providers and their worker tokens, in an <see cref="IProviderStore"/> (the gateway's ledger database). Only
+/// SHA-256(token) is stored: a worker puts the same hash into its attestation document, and the gateway resolves the
+/// hash to the provider, so the token itself never leaves the provider's machines after registration.
 /// </summary>
-public sealed class ProviderDirectory(IConnectionMultiplexer redis, RedisKeys keys, TimeProvider time)
+public sealed class ProviderDirectory(IProviderStore store, TimeProvider time)
 {
     /// <summary>Workers without a token (local development) belong to this provider; gateways accept it only when configured to.</summary>
     public const string LocalProviderId = "local";
@@ -48,33 +45,17 @@ public sealed class ProviderDirectory(IConnectionMultiplexer redis, RedisKeys ke
         ArgumentException.ThrowIfNullOrWhiteSpace(profile.Name);
         var providerId = "p" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
         var token = TokenPrefix + Base64Url(RandomNumberGenerator.GetBytes(32));
-        var tokenHash = HashToken(token);
-        var db = redis.GetDatabase();
-        var tx = db.CreateTransaction();
-        _ = tx.HashSetAsync(keys.Provider(providerId), ToHash(profile, tokenHash, time.GetUtcNow()));
-        _ = tx.StringSetAsync(keys.ProviderToken(tokenHash), providerId);
-        _ = tx.SetAddAsync(keys.Providers, providerId);
-        await tx.ExecuteAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        var created = DateTimeOffset.FromUnixTimeMilliseconds(time.GetUtcNow().ToUnixTimeMilliseconds());
+        await store.AddAsync(new ProviderInfo(providerId, profile, false, null, HashToken(token), created), cancellationToken).ConfigureAwait(false);
         return new ProviderRegistration(providerId, token);
     }
 
     /// <summary>Issues a new token and invalidates the old one (workers must restart with the new one).</summary>
     public async Task<string?> RotateTokenAsync(string providerId, CancellationToken cancellationToken)
     {
-        var current = await GetAsync(providerId, cancellationToken).ConfigureAwait(false);
-        if (current is null)
-        {
-            return null;
-        }
-
         var token = TokenPrefix + Base64Url(RandomNumberGenerator.GetBytes(32));
         var tokenHash = HashToken(token);
-        var tx = redis.GetDatabase().CreateTransaction();
-        _ = tx.KeyDeleteAsync(keys.ProviderToken(current.TokenSha256));
-        _ = tx.StringSetAsync(keys.ProviderToken(tokenHash), providerId);
-        _ = tx.HashSetAsync(keys.Provider(providerId), "tokenSha256", tokenHash);
-        await tx.ExecuteAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
-        return token;
+        return await store.UpdateAsync(providerId, p => p with { TokenSha256 = tokenHash }, cancellationToken).ConfigureAwait(false) ? token : null;
     }
 
     /// <summary>The provider a worker token belongs to, or null.</summary>
@@ -82,34 +63,20 @@ public sealed class ProviderDirectory(IConnectionMultiplexer redis, RedisKeys ke
         ResolveTokenHashAsync(HashToken(token), cancellationToken);
 
     /// <summary>The provider whose token hashes to tokenSha256 (lower-case hex, as in attestation documents), or null.</summary>
-    public async Task<ProviderInfo?> ResolveTokenHashAsync(string tokenSha256, CancellationToken cancellationToken)
+    public Task<ProviderInfo?> ResolveTokenHashAsync(string tokenSha256, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(tokenSha256);
-        var id = await redis.GetDatabase().StringGetAsync(keys.ProviderToken(tokenSha256.ToLowerInvariant())).WaitAsync(cancellationToken).ConfigureAwait(false);
-        return id.IsNull ? null : await GetAsync(id!, cancellationToken).ConfigureAwait(false);
+        return store.FindByTokenHashAsync(tokenSha256.ToLowerInvariant(), cancellationToken);
     }
 
-    public async Task<ProviderInfo?> GetAsync(string providerId, CancellationToken cancellationToken)
+    public Task<ProviderInfo?> GetAsync(string providerId, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(providerId);
-        var entries = await redis.GetDatabase().HashGetAllAsync(keys.Provider(providerId)).WaitAsync(cancellationToken).ConfigureAwait(false);
-        return entries.Length == 0 ? null : FromHash(providerId, entries);
+        return store.GetAsync(providerId, cancellationToken);
     }
 
-    public async Task<IReadOnlyList<ProviderInfo>> ListAsync(CancellationToken cancellationToken)
-    {
-        var ids = await redis.GetDatabase().SetMembersAsync(keys.Providers).WaitAsync(cancellationToken).ConfigureAwait(false);
-        var result = new List<ProviderInfo>(ids.Length);
-        foreach (var id in ids)
-        {
-            if (await GetAsync(id!, cancellationToken).ConfigureAwait(false) is { } info)
-            {
-                result.Add(info);
-            }
-        }
-
-        return [.. result.OrderBy(p => p.CreatedAt)];
-    }
+    public async Task<IReadOnlyList<ProviderInfo>> ListAsync(CancellationToken cancellationToken) =>
+        [.. (await store.ListAsync(cancellationToken).ConfigureAwait(false)).OrderBy(p => p.CreatedAt)];
 
     /// <summary>Providers registered by one Telegram user.</summary>
     public async Task<IReadOnlyList<ProviderInfo>> ListByOwnerAsync(long telegramUserId, CancellationToken cancellationToken) =>
@@ -117,7 +84,7 @@ public sealed class ProviderDirectory(IConnectionMultiplexer redis, RedisKeys ke
 
     /// <summary>A paused provider's workers get no new jobs. Returns false when the provider does not exist.</summary>
     public Task<bool> SetPausedAsync(string providerId, bool paused, CancellationToken cancellationToken) =>
-        SetFieldAsync(providerId, "paused", paused ? "1" : "0", cancellationToken);
+        store.UpdateAsync(providerId, p => p with { Paused = paused }, cancellationToken);
 
     /// <summary>Overrides the price coefficient of all the provider's workers (1000 = 1.0x); null returns to each worker's own.</summary>
     public Task<bool> SetPriceCoefficientAsync(string providerId, int? coefficient, CancellationToken cancellationToken)
@@ -127,44 +94,7 @@ public sealed class ProviderDirectory(IConnectionMultiplexer redis, RedisKeys ke
             throw new ArgumentOutOfRangeException(nameof(coefficient), coefficient, $"A price coefficient is between {MinCoefficient} and {MaxCoefficient} (1000 = 1.0x).");
         }
 
-        return SetFieldAsync(providerId, "coefficient", coefficient?.ToString(CultureInfo.InvariantCulture) ?? string.Empty, cancellationToken);
-    }
-
-    private async Task<bool> SetFieldAsync(string providerId, string field, string value, CancellationToken cancellationToken)
-    {
-        // Only an existing provider: a typo must not create a half-empty record.
-        const string script = "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return 1 end return 0";
-        var result = await redis.GetDatabase().ScriptEvaluateAsync(script, [keys.Provider(providerId)], [field, value]).WaitAsync(cancellationToken).ConfigureAwait(false);
-        return (int)result == 1;
-    }
-
-    private static HashEntry[] ToHash(ProviderProfile profile, string tokenHash, DateTimeOffset createdAt) =>
-    [
-        new("name", profile.Name),
-        new("telegramUserId", profile.TelegramUserId?.ToString(CultureInfo.InvariantCulture) ?? string.Empty),
-        new("payoutAddress", profile.PayoutAddress ?? string.Empty),
-        new("contact", profile.Contact ?? string.Empty),
-        new("paused", "0"),
-        new("coefficient", string.Empty),
-        new("tokenSha256", tokenHash),
-        new("createdAt", createdAt.ToUnixTimeMilliseconds()),
-    ];
-
-    private static ProviderInfo FromHash(string providerId, HashEntry[] entries)
-    {
-        var map = entries.ToDictionary(e => (string)e.Name!, e => (string?)e.Value ?? string.Empty);
-        string? Optional(string name) => map.TryGetValue(name, out var v) && v.Length > 0 ? v : null;
-        return new ProviderInfo(
-            providerId,
-            new ProviderProfile(
-                Optional("name") ?? providerId,
-                Optional("telegramUserId") is { } uid ? long.Parse(uid, CultureInfo.InvariantCulture) : null,
-                Optional("payoutAddress"),
-                Optional("contact")),
-            Optional("paused") == "1",
-            Optional("coefficient") is { } c ? int.Parse(c, CultureInfo.InvariantCulture) : null,
-            Optional("tokenSha256") ?? string.Empty,
-            DateTimeOffset.FromUnixTimeMilliseconds(Optional("createdAt") is { } t ? long.Parse(t, CultureInfo.InvariantCulture) : 0));
+        return store.UpdateAsync(providerId, p => p with { PriceCoefficient = coefficient }, cancellationToken);
     }
 
     private static string Base64Url(byte[] bytes) =>

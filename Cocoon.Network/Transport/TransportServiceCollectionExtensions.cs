@@ -31,6 +31,7 @@ public static class TransportServiceCollectionExtensions
         services.AddSingleton<JobStreams>();
         services.AddSingleton<ResultStreams>();
         services.AddSingleton<JobCancellations>();
+        services.TryAddSingleton<Providers.IProviderStore, Providers.RedisProviderStore>();
         services.AddSingleton<Providers.ProviderDirectory>();
         services.AddSingleton<Access.WorkerAccess>();
         services.AddSingleton<Access.WorkerJoins>();
@@ -42,7 +43,7 @@ public static class TransportServiceCollectionExtensions
     private static ConnectionMultiplexer Connect(IServiceProvider services, string clientName)
     {
         var options = services.GetRequiredService<IOptions<RedisOptions>>().Value;
-        var config = ConfigurationOptions.Parse(options.Endpoint);
+        var config = RedisConnection.Configure(options);
         // Start even when Redis is not up yet (or restarting): commands fail fast and the loops retry.
         config.AbortOnConnectFail = false;
         config.ConnectRetry = 5;

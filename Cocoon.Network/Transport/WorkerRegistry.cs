@@ -1,11 +1,20 @@
 using System.Text.Json;
+using Cocoon.Engine.Attestation;
 using Cocoon.Engine.Protocol;
 using StackExchange.Redis;
 
 namespace Cocoon.Network.Transport;
 
-/// <summary>A live registry entry as gateways read it.</summary>
-public sealed record RegisteredWorker(WorkerRegistration Registration, WorkerLoad Load, int Leases);
+/// <summary>
+/// A live registry entry as gateways read it. LoadJson and LoadSignature are the load's stored bytes and the worker's
+/// signature over them (<see cref="Heartbeat"/>); a gateway believes the load only when the signature verifies.
+/// </summary>
+public sealed record RegisteredWorker(WorkerRegistration Registration, WorkerLoad Load, int Leases)
+{
+    public byte[] LoadJson { get; init; } = [];
+
+    public byte[] LoadSignature { get; init; } = [];
+}
 
 /// <summary>
 /// Workers announce themselves with their attestation and live load in a hash that expires unless heartbeats
@@ -15,22 +24,27 @@ public sealed class WorkerRegistry(IConnectionMultiplexer redis, RedisKeys keys,
 {
     private const string RegistrationField = "registration";
     private const string LoadField = "load";
+    private const string LoadSignatureField = "load-signature";
 
     /// <summary>
     /// Writes the whole entry (not just a TTL touch) so that an entry lost with a Redis restart comes back with
     /// the next heartbeat. A joined worker (announce false) leaves the shared set alone: its Redis user may write only
-    /// its own keys, and the gateway listed it when it joined.
+    /// its own keys, and the gateway listed it when it joined. The load is signed with <paramref name="signer"/>'s
+    /// attested key (gateways refuse an unsigned one); null only for tests of the registry itself.
     /// </summary>
-    public async Task PublishAsync(WorkerRegistration registration, WorkerLoad load, TimeSpan ttl, CancellationToken cancellationToken, bool announce = true)
+    public async Task PublishAsync(
+        WorkerRegistration registration, WorkerLoad load, TimeSpan ttl, CancellationToken cancellationToken, bool announce = true, WorkerIdentity? signer = null)
     {
         ArgumentNullException.ThrowIfNull(registration);
         var db = redis.GetDatabase();
         var key = keys.Worker(registration.WorkerId);
+        var loadJson = JsonSerializer.SerializeToUtf8Bytes(load, WireJsonContext.Default.WorkerLoad);
         var tx = db.CreateTransaction();
         _ = tx.HashSetAsync(key,
         [
             new HashEntry(RegistrationField, JsonSerializer.SerializeToUtf8Bytes(registration, WireJsonContext.Default.WorkerRegistration)),
-            new HashEntry(LoadField, JsonSerializer.SerializeToUtf8Bytes(load, WireJsonContext.Default.WorkerLoad)),
+            new HashEntry(LoadField, loadJson),
+            new HashEntry(LoadSignatureField, signer is null ? RedisValue.EmptyString : Heartbeat.Sign(signer, loadJson)),
         ]);
         _ = tx.KeyExpireAsync(key, ttl);
         if (announce)
@@ -75,7 +89,7 @@ public sealed class WorkerRegistry(IConnectionMultiplexer redis, RedisKeys keys,
         var batch = db.CreateBatch();
         var reads = ids.Select(id => (
             Id: (string)id!,
-            Fields: batch.HashGetAsync(keys.Worker(id!), [RegistrationField, LoadField]),
+            Fields: batch.HashGetAsync(keys.Worker(id!), [RegistrationField, LoadField, LoadSignatureField]),
             Leases: batch.SortedSetLengthAsync(keys.Leases(id!), now, double.PositiveInfinity))).ToList();
         batch.Execute();
         await Task.WhenAll(reads.Select(r => (Task)r.Fields).Concat(reads.Select(r => r.Leases))).WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -98,7 +112,11 @@ public sealed class WorkerRegistry(IConnectionMultiplexer redis, RedisKeys keys,
                 continue;
             }
 
-            live.Add(new RegisteredWorker(registration, load, (int)await leases.ConfigureAwait(false)));
+            live.Add(new RegisteredWorker(registration, load, (int)await leases.ConfigureAwait(false))
+            {
+                LoadJson = (byte[])values[1]!,
+                LoadSignature = values[2].IsNullOrEmpty ? [] : (byte[])values[2]!,
+            });
         }
 
         if (expired.Count > 0)

@@ -1,6 +1,7 @@
 using Cocoon.Engine.Attestation;
 using Cocoon.Network.Access;
 using Cocoon.Network.Hosting;
+using Cocoon.Network.Transport;
 using Cocoon.Worker.Attestation;
 using Cocoon.Worker.Inference;
 using Microsoft.Extensions.Configuration;
@@ -83,9 +84,24 @@ public static class JoinCommand
         }
 
         Console.Error.WriteLine($"cocoon: joined the network as worker {grant.WorkerId} of provider {grant.ProviderId}; Redis {grant.Redis.Endpoint} as {grant.Redis.User}{(grant.Redis.Tls ? " (TLS)" : " (no TLS)")}");
+        // With TLS the worker trusts the CA the join answer pins, and only that CA: it is written to the data folder
+        // (owner-only) for the Redis client to load.
+        string? caFile = null;
+        if (grant.Redis.Tls && grant.Redis.CaCertificate is { Length: > 0 } caPem)
+        {
+            caFile = Path.Combine(dataDir, "redis-ca.pem");
+            await File.WriteAllTextAsync(caFile, caPem, ct).ConfigureAwait(false);
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(caFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            }
+        }
+
+        var (hostPort, _) = RedisConnection.StripScheme(grant.Redis.Endpoint);
         configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
-            ["Redis:Endpoint"] = $"{grant.Redis.Endpoint},user={grant.Redis.User},password={grant.Redis.Password},tiebreaker=,configChannel={(grant.Redis.Tls ? ",ssl=true" : string.Empty)}",
+            ["Redis:Endpoint"] = $"{(grant.Redis.Tls ? RedisConnection.TlsScheme : string.Empty)}{hostPort},user={grant.Redis.User},password={grant.Redis.Password},tiebreaker=,configChannel=",
+            ["Redis:TlsCaFile"] = caFile,
             ["Redis:Prefix"] = grant.Redis.Prefix,
             ["Worker:Id"] = grant.WorkerId,
         });

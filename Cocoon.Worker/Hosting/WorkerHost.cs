@@ -61,7 +61,7 @@ public sealed class WorkerHost(
         using var sessionScope = session;
         var consumer = session.WorkerId;
         await RetryAsync(session, ct => jobs.EnsureGroupAsync(session.WorkerId, ct), stoppingToken).ConfigureAwait(false);
-        await RetryAsync(session, ct => registry.PublishAsync(session.Registration, Load(session), o.HeartbeatTtl, ct, announce: joined is null), stoppingToken).ConfigureAwait(false);
+        await RetryAsync(session, ct => registry.PublishAsync(session.Registration, Load(session), o.HeartbeatTtl, ct, announce: joined is null, signer: session.Identity), stoppingToken).ConfigureAwait(false);
         var doc = session.Bundle.Document;
         WorkerLog.Started(logger, session.WorkerId, doc.TeeKind, doc.Measurement, doc.ProviderId, doc.ModelName, doc.ModelSha256, session.MaxConcurrency);
         _session.TrySetResult(session);
@@ -206,7 +206,7 @@ public sealed class WorkerHost(
                         WorkerLog.Reattested(logger, session.WorkerId, session.Bundle.Document.ExpiresAt);
                     }
 
-                    await registry.PublishAsync(session.Registration, Load(session), o.HeartbeatTtl, cancellationToken, announce: joined is null).ConfigureAwait(false);
+                    await registry.PublishAsync(session.Registration, Load(session), o.HeartbeatTtl, cancellationToken, announce: joined is null, signer: session.Identity).ConfigureAwait(false);
                 }
                 catch (Exception e) when (e is RedisException or TimeoutException && !cancellationToken.IsCancellationRequested)
                 {

@@ -27,12 +27,34 @@ public sealed class RedisServer : IAsyncDisposable, IDisposable
     /// <param name="password">When set, ACLs are on: the default user needs this password (requirepass), and
     /// users made with ACL SETUSER are the only other way in.</param>
     public RedisServer(bool appendOnly, string? password)
+        : this(appendOnly, password, tls: false)
+    {
+    }
+
+    /// <param name="tls">Also listen with TLS on <see cref="TlsPort"/>, with a CA and server certificate made for this
+    /// server (<see cref="Certificates"/>); the plain port stays for the tests' own administrative connection.</param>
+    public RedisServer(bool appendOnly, string? password, bool tls)
     {
         AppendOnly = appendOnly;
         Password = password;
         Port = FreePort();
+        if (tls)
+        {
+            TlsPort = FreePort();
+            Certificates = TestCertificates.Create(_dir.Path);
+        }
+
         Start();
     }
+
+    /// <summary>The TLS port, when started with tls.</summary>
+    public int? TlsPort { get; }
+
+    /// <summary>The CA and server certificate, when started with tls.</summary>
+    public TestCertificates? Certificates { get; }
+
+    /// <summary>rediss://127.0.0.1:{TlsPort}, when started with tls.</summary>
+    public string TlsEndpoint => TlsPort is { } p ? $"rediss://127.0.0.1:{p}" : throw new InvalidOperationException("this server was started without TLS");
 
     public int Port { get; }
 
@@ -115,7 +137,16 @@ public sealed class RedisServer : IAsyncDisposable, IDisposable
                      "--appendonly", AppendOnly ? "yes" : "no",
                      "--appendfsync", "always",
                      "--daemonize", "no",
-                 }.Concat(Password is null ? [] : new[] { "--requirepass", Password }))
+                 }.Concat(Password is null ? [] : new[] { "--requirepass", Password })
+                  .Concat(TlsPort is not { } tlsPort ? [] : new[]
+                  {
+                      "--tls-port", tlsPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                      "--tls-cert-file", Certificates!.CertFile,
+                      "--tls-key-file", Certificates.KeyFile,
+                      "--tls-ca-cert-file", Certificates.CaFile,
+                      // Clients authenticate with their ACL user and password, not with a client certificate.
+                      "--tls-auth-clients", "no",
+                  }))
         {
             psi.ArgumentList.Add(arg);
         }

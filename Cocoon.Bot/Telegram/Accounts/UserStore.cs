@@ -24,6 +24,19 @@ public sealed class UserStore(IConnectionMultiplexer redis, TelegramKeys keys)
     public Task SetModelAsync(long userId, string model, CancellationToken cancellationToken) =>
         redis.GetDatabase().HashSetAsync(keys.User(userId), "model", model).WaitAsync(cancellationToken);
 
+    /// <summary>The trust tiers the user accepts (/tier); null: the network's default.</summary>
+    public async Task<IReadOnlyList<string>?> GetTiersAsync(long userId, CancellationToken cancellationToken)
+    {
+        var v = await redis.GetDatabase().HashGetAsync(keys.User(userId), "tiers").WaitAsync(cancellationToken).ConfigureAwait(false);
+        return v.IsNullOrEmpty ? null : Cocoon.Engine.Matching.TrustTiers.Parse([v.ToString()], out _);
+    }
+
+    /// <summary>Sets the tiers the user accepts; null goes back to the network's default.</summary>
+    public Task SetTiersAsync(long userId, IReadOnlyList<string>? tiers, CancellationToken cancellationToken) =>
+        tiers is null
+            ? redis.GetDatabase().HashDeleteAsync(keys.User(userId), "tiers").WaitAsync(cancellationToken)
+            : redis.GetDatabase().HashSetAsync(keys.User(userId), "tiers", string.Join(',', tiers)).WaitAsync(cancellationToken);
+
     public Task<bool> IsSeenAsync(long userId, CancellationToken cancellationToken) =>
         redis.GetDatabase().HashExistsAsync(keys.User(userId), "seen").WaitAsync(cancellationToken);
 

@@ -16,7 +16,8 @@ public sealed record AskRequest(
     int MessageId,
     int? ThreadId,
     IReadOnlyList<ChatMessage> Messages,
-    string? Model);
+    string? Model,
+    IReadOnlyList<string>? Tiers = null);
 
 public enum AskOutcome
 {
@@ -50,6 +51,9 @@ public sealed partial class AnswerService(
             RequestId = $"tg-{request.ChatId}-{request.MessageId}",
             Payer = request.Payer,
             Model = model,
+
+            // The user's /tier setting; null leaves the gateway's default (never consumer unless the user opted in).
+            Tiers = request.Tiers,
             Generation = new GenerationRequest
             {
                 Messages = request.Messages,
@@ -78,6 +82,11 @@ public sealed partial class AnswerService(
             var who = model is null ? "Every worker" : $"Every worker for {model}";
             await sender.SendAsync(request.ChatId, $"{who} is busy right now. Please try again in about {seconds} s.", cancellationToken, replyTo: request.IsPrivate ? null : request.MessageId, threadId: request.ThreadId).ConfigureAwait(false);
             return new AskResult(AskOutcome.Busy);
+        }
+        catch (ModelUnavailableException) when (request.Tiers is not null)
+        {
+            await sender.SendAsync(request.ChatId, $"No worker in the tiers you accept ({string.Join(", ", request.Tiers)}) is online right now. /tier changes which tiers you accept.", cancellationToken, replyTo: request.IsPrivate ? null : request.MessageId, threadId: request.ThreadId).ConfigureAwait(false);
+            return new AskResult(AskOutcome.NoModel);
         }
         catch (ModelUnavailableException) when (model is null)
         {

@@ -95,6 +95,11 @@ public sealed partial class AnswerStreamer(
             // A draft kept on Stop still vanishes after a while: the kept text is sent as the final message.
             state.Text.Append(answer.Trim().Length > 0 ? "\n\n" + StoppedNote : StoppedNote);
         }
+        else if (receipt is not null && options.Value.ShowTier)
+        {
+            // Every answer says in which trust tier it was served (the conversation keeps only the model's text).
+            state.Text.Append("\n\n" + TierLabels.Footer(receipt.Tier));
+        }
 
         await ShowAsync(state, final: true, cancellationToken).ConfigureAwait(false);
         return new StreamResult(answer, receipt, state.StoppedByUser);

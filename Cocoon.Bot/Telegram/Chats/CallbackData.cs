@@ -5,6 +5,7 @@ public static class CallbackData
 {
     public const string TopUpMenu = "topup";
     public const string ModelPrefix = "m:";
+    public const string TierPrefix = "tier:";
     public const string StarsPrefix = "stars:";
     public const string GroupStarsPrefix = "gstars:";
 }

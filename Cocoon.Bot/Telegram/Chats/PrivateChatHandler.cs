@@ -23,6 +23,7 @@ public sealed class PrivateChatHandler(
     StarsPayments stars,
     ProviderCommands providers,
     ApiKeyCommands apiKeys,
+    TierCommands tiers,
     ChatSender sender,
     BlockedChats blocked,
     TimeProvider time,
@@ -42,6 +43,7 @@ public sealed class PrivateChatHandler(
         "Just write to me and I answer.\n\n" +
         "/new – start a new conversation\n/model – choose the model\n/balance – your balance\n" +
         "/usage – recent answers, tokens and cost\n/privacy – who answered your last prompt\n" +
+        "/tier – which trust tiers may answer you (tee, simulated, consumer)\n" +
         "/topup – add credit (Telegram Stars or TON)\n/apikey – a key for the OpenAI-compatible API\n" +
         "/provider – sell inference with your GPU\n/forget – delete everything stored about you\n\n" +
         "In groups, add me and mention me, reply to me, or use /ask.";
@@ -87,9 +89,10 @@ public sealed class PrivateChatHandler(
         var turns = new List<ChatMessage>(history) { new("user", text) };
         var context = ConversationStore.Fit(turns, options.Value.ContextTokens - options.Value.MaxAnswerTokens);
         var model = await users.GetModelAsync(userId, cancellationToken).ConfigureAwait(false);
+        var accepted = await users.GetTiersAsync(userId, cancellationToken).ConfigureAwait(false);
 
         var result = await answers.AskAsync(
-            new AskRequest(chatId, IsPrivate: true, userId, AccountId.User(userId), message.MessageId, null, context, model),
+            new AskRequest(chatId, IsPrivate: true, userId, AccountId.User(userId), message.MessageId, null, context, model, accepted),
             cancellationToken).ConfigureAwait(false);
         if (result is { Outcome: AskOutcome.Answered, Stream: { } stream })
         {
@@ -144,6 +147,9 @@ public sealed class PrivateChatHandler(
                 break;
             case "privacy":
                 await SendPrivacyAsync(chatId, userId, cancellationToken).ConfigureAwait(false);
+                break;
+            case "tier":
+                await tiers.HandleAsync(chatId, userId, command.Args, cancellationToken).ConfigureAwait(false);
                 break;
             case "topup":
                 await sender.SendAsync(chatId, "Add credit with Telegram Stars" + (options.Value.MiniAppUrl is { Length: > 0 } ? " or with TON in the Mini App" : string.Empty) + ":",
@@ -215,13 +221,19 @@ public sealed class PrivateChatHandler(
             return;
         }
 
-        var hardware = !string.Equals(r.AttestationKind, "simulated", StringComparison.OrdinalIgnoreCase);
+        var tier = r.Tier;
+        var accepted = await users.GetTiersAsync(userId, cancellationToken).ConfigureAwait(false);
         var text =
             $"Your last prompt ({r.Model}, request {r.RequestId}):\n" +
             $"• answered by worker {r.WorkerId} of provider {r.ProviderId}\n" +
-            $"• attestation: {r.AttestationKind} — " + (hardware
-                ? "a hardware TEE report verified by the gateway before your prompt was sealed to it.\n"
-                : "SIMULATED: the worker's keys and measurement are checked, but no hardware enclave vouches for them. Good for testing, not a hardware guarantee.\n") +
+            $"• trust tier: {TierLabels.Explain(tier)}\n" +
+            $"• attestation: {r.AttestationKind} — " + (tier switch
+            {
+                Cocoon.Engine.Matching.TrustTiers.Tee => "a hardware TEE report verified by the gateway before your prompt was sealed to it.\n",
+                Cocoon.Engine.Matching.TrustTiers.Simulated => "SIMULATED: the worker's keys and measurement are checked, but no hardware enclave vouches for them. Good for testing, not a hardware guarantee.\n",
+                _ => "NONE: no TEE; only the worker's own key signed its document.\n",
+            }) +
+            $"• tiers you accept: {TierLabels.Describe(accepted, tiers.NetworkDefault)} (/tier changes them)\n" +
             $"• sealed on the gateway at {r.GatewayStart:HH:mm:ss} UTC, worker ran {r.WorkerStart:HH:mm:ss}–{r.WorkerEnd:HH:mm:ss}\n" +
             $"• {r.PromptTokens}+{r.CompletionTokens} tokens, cost {Money.Ton(r.TotalCostNanotons)}, finished: {r.FinishReason}\n" +
             "Only ciphertext went through the queue; the conversation is stored encrypted and expires when idle.";

@@ -15,6 +15,7 @@ public static class CommandMenu
         new("balance", "Your balance"),
         new("usage", "Recent answers: tokens and cost"),
         new("privacy", "Who answered your last prompt, under which attestation"),
+        new("tier", "Which trust tiers may answer you (tee, simulated, consumer)"),
         new("topup", "Add credit with Telegram Stars or TON"),
         new("apikey", "Create or revoke a key for the /v1 API"),
         new("provider", "Sell inference: register, status, earnings, payout"),

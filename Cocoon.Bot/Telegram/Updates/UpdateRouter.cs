@@ -22,7 +22,8 @@ public sealed class UpdateRouter(
     UserStore users,
     IDispatcher dispatcher,
     GenerationStops stops,
-    GuestHandler guests)
+    GuestHandler guests,
+    TierCommands tiers)
 {
     public async Task HandleAsync(Update update, CancellationToken cancellationToken)
     {
@@ -88,6 +89,11 @@ public sealed class UpdateRouter(
                 await bot.AnswerCallbackQuery(callback.Id, cancellationToken: cancellationToken).ConfigureAwait(false);
                 await stars.SendInvoiceAsync(group.Id, AccountId.Group(group.Id), groupAmount, cancellationToken).ConfigureAwait(false);
                 return;
+            }
+
+            if (data.StartsWith(CallbackData.TierPrefix, StringComparison.Ordinal))
+            {
+                notice = await tiers.SetAsync(callback.From.Id, data[CallbackData.TierPrefix.Length..], cancellationToken).ConfigureAwait(false);
             }
 
             if (data.StartsWith(CallbackData.ModelPrefix, StringComparison.Ordinal))

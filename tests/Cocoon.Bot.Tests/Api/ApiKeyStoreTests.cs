@@ -1,13 +1,28 @@
 using Cocoon.Bot.Api;
 using Cocoon.Ledger.Accounts;
+using Cocoon.Ledger.Data;
+using Microsoft.EntityFrameworkCore;
 using Cocoon.Testing;
 using StackExchange.Redis;
 
 namespace Cocoon.Bot.Tests.Api;
 
-public sealed class ApiKeyStoreTests(RedisFixture redis) : IClassFixture<RedisFixture>
+public sealed class ApiKeyStoreTests : IClassFixture<RedisFixture>, IDisposable
 {
-    private readonly ApiKeyStore _store = new(redis.Connection, new Cocoon.Network.Transport.RedisKeys("t" + Guid.NewGuid().ToString("N")[..8] + ":"), TimeProvider.System);
+    private readonly RedisFixture redis;
+    private readonly TempDir _data = new("cocoon-apikeys");
+    private readonly Cocoon.Network.Transport.RedisKeys _keys = new("t" + Guid.NewGuid().ToString("N")[..8] + ":");
+    private readonly LedgerDatabase Database;
+    private readonly ApiKeyStore _store;
+
+    public ApiKeyStoreTests(RedisFixture redis)
+    {
+        this.redis = redis;
+        Database = new LedgerDatabase(LedgerDatabase.DefaultConnectionString(_data.Path));
+        _store = new ApiKeyStore(Database, redis.Connection, _keys, TimeProvider.System);
+    }
+
+    public void Dispose() => _data.Dispose();
 
     [Fact]
     public async Task Created_key_validates_to_its_owner_until_revoked()
@@ -26,25 +41,52 @@ public sealed class ApiKeyStoreTests(RedisFixture redis) : IClassFixture<RedisFi
     }
 
     [Fact]
-    public async Task Redis_holds_only_the_hash_of_a_key()
+    public async Task The_ledger_database_holds_only_the_hash_of_a_key_and_redis_holds_nothing_of_it()
     {
         var owner = AccountId.User(Random.Shared.NextInt64(1, long.MaxValue));
-        var (key, _) = await _store.CreateAsync(owner, CancellationToken.None);
+        var (key, id) = await _store.CreateAsync(owner, CancellationToken.None);
         var secret = key[ApiKeyStore.KeyPrefix.Length..];
 
-        var server = redis.Connection.GetServer(redis.Connection.GetEndPoints()[0]);
-        var db = redis.Connection.GetDatabase();
-        await foreach (var k in server.KeysAsync(pattern: "*"))
+        await using (var db = Database.CreateContext())
         {
-            Assert.DoesNotContain(secret, k.ToString(), StringComparison.Ordinal);
-            if (await db.KeyTypeAsync(k) == RedisType.Hash)
-            {
-                foreach (var entry in await db.HashGetAllAsync(k))
-                {
-                    Assert.DoesNotContain(secret, entry.Value.ToString(), StringComparison.Ordinal);
-                }
-            }
+            var row = await db.ApiKeys.SingleAsync(k => k.KeyId == id);
+            Assert.Equal(ApiKeyStore.HashKey(key), row.KeySha256);
+            Assert.Equal(owner.Value, row.Owner);
         }
+
+        Assert.DoesNotContain(secret, await File.ReadAllTextAsync(Database.SqliteFile!), StringComparison.Ordinal);
+        var server = redis.Connection.GetServer(redis.Connection.GetEndPoints()[0]);
+        await foreach (var k in server.KeysAsync(pattern: _keys.Prefix + "*"))
+        {
+            Assert.DoesNotContain("apikey", k.ToString(), StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task Keys_of_the_earlier_redis_layout_move_into_the_database_and_leave_redis()
+    {
+        // A key made before the move, as the Redis layout held it.
+        var owner = AccountId.User(Random.Shared.NextInt64(1, long.MaxValue));
+        const string key = "sk-cocoon-made-before-the-move-0123456789";
+        var hash = ApiKeyStore.HashKey(key);
+        var db = redis.Connection.GetDatabase();
+        var created = DateTimeOffset.UtcNow.AddDays(-3).ToUnixTimeMilliseconds();
+        await db.HashSetAsync(_keys.Prefix + "apikey:hash:" + hash, [new("id", "old1"), new("owner", owner.Value), new("created", created)]);
+        await db.HashSetAsync(_keys.Prefix + "apikey:id:old1", [new("hash", hash), new("owner", owner.Value), new("created", created)]);
+        await db.SetAddAsync(_keys.Prefix + "apikey:owner:" + owner.Value, "old1");
+
+        Assert.Equal(owner, await _store.ValidateAsync(key, CancellationToken.None));
+        var listed = Assert.Single(await _store.ListAsync(owner, CancellationToken.None));
+        Assert.Equal(("old1", created), (listed.KeyId, listed.CreatedAt.ToUnixTimeMilliseconds()));
+        Assert.False(await db.KeyExistsAsync(_keys.Prefix + "apikey:hash:" + hash));
+        Assert.False(await db.KeyExistsAsync(_keys.Prefix + "apikey:id:old1"));
+        Assert.False(await db.KeyExistsAsync(_keys.Prefix + "apikey:owner:" + owner.Value));
+
+        // A second gateway (or a restart) finds nothing left to move and the same key.
+        var again = new ApiKeyStore(Database, redis.Connection, _keys, TimeProvider.System);
+        Assert.Equal(owner, await again.ValidateAsync(key, CancellationToken.None));
+        Assert.True(await again.RevokeAsync("old1", CancellationToken.None));
+        Assert.Null(await _store.ValidateAsync(key, CancellationToken.None));
     }
 
     [Fact]

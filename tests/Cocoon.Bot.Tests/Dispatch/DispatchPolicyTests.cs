@@ -97,6 +97,51 @@ public sealed class DispatchPolicyTests(RedisFixture redis) : IClassFixture<Redi
     }
 
     [Fact]
+    public async Task A_forged_replayed_or_unsigned_heartbeat_is_refused_and_the_workers_next_one_is_believed()
+    {
+        await using var network = new DispatchNetwork(redis.Server);
+        await network.StartAsync(_ct);
+        using var worker = await ScriptedWorker.CreateAsync(network, _ct);
+        await worker.RegisterAsync(TimeSpan.FromSeconds(30), _ct);
+        await network.Directory.RefreshAsync(_ct);
+        Assert.Single(network.Directory.Eligible);
+        var db = network.Connection.GetDatabase();
+        var key = network.Keys.Worker(worker.WorkerId);
+        var first = await db.HashGetAsync(key, ["load", "load-signature"]);
+
+        async Task RefusedAsync(string reason)
+        {
+            await network.Directory.RefreshAsync(_ct);
+            Assert.Empty(network.Directory.Eligible);
+            Assert.True(network.Refusals.GetValueOrDefault(reason) >= 1, $"refusal '{reason}' not counted: {string.Join(", ", network.Refusals)}");
+        }
+
+        async Task BelievedAgainAsync()
+        {
+            await worker.RegisterAsync(TimeSpan.FromSeconds(30), _ct);
+            await network.Directory.RefreshAsync(_ct);
+            Assert.Single(network.Directory.Eligible);
+        }
+
+        // Someone with Redis access rewrites the load (an idle-looking worker draws jobs), keeping the signature.
+        var forged = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(
+            new Cocoon.Engine.Protocol.WorkerLoad(0, 2, 1, 999, DateTimeOffset.UtcNow), Cocoon.Engine.Protocol.WireJsonContext.Default.WorkerLoad);
+        await db.HashSetAsync(key, "load", forged);
+        await RefusedAsync("forged-heartbeat");
+        await BelievedAgainAsync();
+
+        // The first, honestly signed heartbeat written back after a newer one was seen.
+        await db.HashSetAsync(key, [new("load", first[0]), new("load-signature", first[1])]);
+        await RefusedAsync("replayed-heartbeat");
+        await BelievedAgainAsync();
+
+        // A load without a signature.
+        await db.HashSetAsync(key, "load-signature", string.Empty);
+        await RefusedAsync("unsigned-heartbeat");
+        await BelievedAgainAsync();
+    }
+
+    [Fact]
     public async Task A_worker_that_stops_heartbeating_leaves_matching_within_its_ttl()
     {
         await using var network = new DispatchNetwork(redis.Server);
@@ -127,7 +172,7 @@ public sealed class DispatchPolicyTests(RedisFixture redis) : IClassFixture<Redi
             Attestation = System.Text.Encoding.UTF8.GetBytes(documentOwner.Bundle.ToJson()),
             MaxConcurrency = 2,
             StartedAt = DateTimeOffset.UtcNow,
-        }, new Cocoon.Engine.Protocol.WorkerLoad(0, 2, 0, 0, DateTimeOffset.UtcNow), TimeSpan.FromSeconds(30), ct);
+        }, new Cocoon.Engine.Protocol.WorkerLoad(0, 2, 0, 0, DateTimeOffset.UtcNow), TimeSpan.FromSeconds(30), ct, signer: documentOwner.Identity);
     }
 
     private sealed class FixedClock(DateTimeOffset now) : TimeProvider

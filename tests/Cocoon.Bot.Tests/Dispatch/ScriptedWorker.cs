@@ -76,7 +76,7 @@ public sealed class ScriptedWorker : IDisposable
             Attestation = Encoding.UTF8.GetBytes(Bundle.ToJson()),
             MaxConcurrency = MaxConcurrency,
             StartedAt = DateTimeOffset.UtcNow,
-        }, new WorkerLoad(0, MaxConcurrency, 0, 0, DateTimeOffset.UtcNow), ttl, cancellationToken);
+        }, new WorkerLoad(0, MaxConcurrency, 0, 0, DateTimeOffset.UtcNow), ttl, cancellationToken, signer: Identity);
     }
 
     public async Task<long> QueuedJobsAsync() =>

@@ -139,6 +139,58 @@ public sealed class WorkerJoinTests
         Assert.DoesNotContain(directory.Eligible, w => w.Document.WorkerId == "w-provider");
     }
 
+    [Fact]
+    public async Task Over_tls_the_join_answer_hands_out_rediss_and_the_ca_and_the_worker_serves_a_job()
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(4));
+        var ct = cts.Token;
+        // The gateway too connects over TLS; the plain port is only the test's.
+        await using var redis = new RedisServer(appendOnly: false, password: "admin-" + Guid.NewGuid().ToString("N"), tls: true);
+        using var gatewayData = new TempDir("cocoon-tls-gw");
+        using var workerData = new TempDir("cocoon-tls-worker");
+        var trustedPlatform = Convert.ToHexStringLower(Cocoon.Worker.Attestation.SimulatedTeeProvider.ReadPlatformPublicKey(Path.Combine(workerData.Path, "tee")));
+        var port = RedisServer.FreePort();
+        var joinUrl = $"http://127.0.0.1:{port}/v1/network/join";
+        await using var gateway = new GatewayFactory($"{redis.TlsEndpoint},password={redis.Password}", gatewayData.Path, "sk-cocoon-tls-" + Guid.NewGuid().ToString("N"), settings: new Dictionary<string, string?>
+        {
+            ["Redis:Prefix"] = "t" + Guid.NewGuid().ToString("N")[..10] + ":",
+            ["Redis:TlsCaFile"] = redis.Certificates!.CaFile,
+            ["Gateway:AllowSimulated"] = "true",
+            ["Gateway:TrustedSimulatedPlatformKeys:0"] = trustedPlatform,
+            ["Gateway:AcceptAnySimulatedMeasurement"] = "true",
+            ["Gateway:RegistryRefresh"] = "00:00:00.100",
+            ["Gateway:ResultPoll"] = "00:00:00.050",
+            ["Gateway:Join:Url"] = joinUrl,
+        });
+        gateway.Start(port);
+        var registration = await gateway.Services.GetRequiredService<Cocoon.Network.Providers.ProviderDirectory>()
+            .RegisterAsync(new Cocoon.Network.Providers.ProviderProfile("tls provider"), ct);
+
+        using var worker = WorkerProcess.Start(new Dictionary<string, string>
+        {
+            ["COCOON_WORKER_TOKEN"] = registration.WorkerToken,
+            ["COCOON_JOIN_URL"] = joinUrl,
+        }, workerData.Path, "w-tls");
+        var directory = gateway.Services.GetRequiredService<WorkerDirectory>();
+        while (!directory.Eligible.Any(w => w.Document.WorkerId == "w-tls"))
+        {
+            Assert.False(worker.Process.HasExited, "the worker exited: " + worker.Output);
+            await Task.Delay(100, ct);
+        }
+
+        Assert.Contains($"Redis {redis.TlsEndpoint} as ", worker.Output, StringComparison.Ordinal);
+        Assert.Contains("(TLS)", worker.Output, StringComparison.Ordinal);
+        // The worker trusts the CA the join answer pinned: it wrote exactly that CA to its data folder.
+        Assert.Equal(await File.ReadAllTextAsync(redis.Certificates.CaFile, ct), await File.ReadAllTextAsync(Path.Combine(workerData.Path, "redis-ca.pem"), ct));
+
+        using var http = gateway.CreateApiClient();
+        using var response = await http.PostAsync("v1/chat/completions", new StringContent(
+            $$"""{"model":"{{directory.Eligible.Single(w => w.Document.WorkerId == "w-tls").Document.ModelName}}","messages":[{"role":"user","content":"Once upon a time"}],"max_tokens":8}""", Encoding.UTF8, "application/json"), ct);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var completion = JsonDocument.Parse(await response.Content.ReadAsStringAsync(ct));
+        Assert.True(completion.RootElement.GetProperty("usage").GetProperty("completion_tokens").GetInt32() > 0);
+    }
+
     /// <summary>The built Cocoon.Worker with `join`, given only the instruction's variables plus its data folder and test pacing.</summary>
     private sealed class WorkerProcess : IDisposable
     {

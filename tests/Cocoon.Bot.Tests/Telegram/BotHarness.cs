@@ -69,6 +69,9 @@ public sealed class BotHarness : IAsyncDisposable
             ["Telegram:EditInterval"] = "00:00:00.200",
             ["Telegram:GroupEditInterval"] = "00:00:00.200",
             ["Telegram:FreeAllowanceNanotons"] = "50000000",
+
+            // The answer tests compare the model's text exactly; TierTests turn the tier line under answers back on.
+            ["Telegram:ShowTier"] = "false",
         };
         foreach (var (k, v) in settings ?? new Dictionary<string, string?>())
         {
@@ -88,10 +91,15 @@ public sealed class BotHarness : IAsyncDisposable
         else
         {
             builder.Services.AddSingleton(ledger);
+
+            // API keys live in the ledger database, which a given ledger double does not bring.
+            builder.Services.AddSingleton(_ => Cocoon.Ledger.LedgerServiceCollectionExtensions.CreateDatabase(builder.Configuration));
         }
 
         builder.Services.AddCocoonRedis(builder.Configuration);
         builder.Services.AddSingleton<ApiKeyStore>();
+        builder.Services.AddSingleton<Cocoon.Network.Providers.RedisProviderStore>();
+        builder.Services.AddSingleton<Cocoon.Network.Providers.IProviderStore, Cocoon.Bot.Providers.LedgerProviderStore>();
         services?.Invoke(builder.Services);
         builder.AddTelegram();
         var host = builder.Build();

@@ -26,6 +26,9 @@ public sealed class ScriptedDispatcher : IDispatcher
 
     public IReadOnlyList<string> Models { get; set; } = ["stories260K"];
 
+    /// <summary>The attestation kind the scripted receipts name (so the trust tier an answer carries).</summary>
+    public string AttestationKind { get; set; } = "simulated";
+
     public IReadOnlyList<DispatchRequest> Requests => [.. _requests];
 
     /// <summary>When set, each request holds one nanoton first (InsufficientFundsException on an empty account) and releases it.</summary>
@@ -59,7 +62,7 @@ public sealed class ScriptedDispatcher : IDispatcher
 
         var now = DateTimeOffset.UtcNow;
         yield return new DispatchCompleted(new DispatchReceipt(
-            request.RequestId, model, 7, pieces.Count, FinishReason.Stop, 1234, "worker-1", "provider-1", "simulated", now, now, now, now));
+            request.RequestId, model, 7, pieces.Count, FinishReason.Stop, 1234, "worker-1", "provider-1", AttestationKind, now, now, now, now));
     }
 
     public Task<IReadOnlyList<ServedModel>> GetModelsAsync(CancellationToken cancellationToken) =>

@@ -155,7 +155,7 @@ public sealed class TransportTests(RedisFixture redis) : IClassFixture<RedisFixt
     public async Task Provider_tokens_resolve_by_hash_and_pause_and_price_stick()
     {
         var (keys, _) = redis.Scope();
-        var directory = new ProviderDirectory(redis.Connection, keys, TimeProvider.System);
+        var directory = new ProviderDirectory(new RedisProviderStore(redis.Connection, keys), TimeProvider.System);
         var registration = await directory.RegisterAsync(new ProviderProfile("Alice GPUs", TelegramUserId: 42), Ct);
 
         var resolved = await directory.ResolveTokenHashAsync(ProviderDirectory.HashToken(registration.WorkerToken), Ct);
