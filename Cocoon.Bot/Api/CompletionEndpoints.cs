@@ -178,7 +178,7 @@ internal static class CompletionEndpoints
     }
 
     /// <summary>Reads at most the configured number of bytes; larger bodies get 413 before they are buffered.</summary>
-    private static async Task<T> ReadBodyAsync<T>(HttpContext context, JsonTypeInfo<T> typeInfo, int limit)
+    internal static async Task<T> ReadBodyAsync<T>(HttpContext context, JsonTypeInfo<T> typeInfo, int limit)
         where T : class
     {
         var request = context.Request;
@@ -242,7 +242,7 @@ internal static class CompletionEndpoints
     }
 
     /// <summary>Maps what the dispatcher throws onto API errors; null means "not ours to translate".</summary>
-    private static ApiProblem? MapDispatchFailure(Exception exception, HttpContext context, ILogger logger, string requestId)
+    internal static ApiProblem? MapDispatchFailure(Exception exception, HttpContext context, ILogger logger, string requestId)
     {
         switch (exception)
         {

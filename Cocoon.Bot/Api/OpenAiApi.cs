@@ -12,6 +12,8 @@ internal static class OpenAiApi
         var keyed = v1.MapGroup(string.Empty).RequireAuthorization(ApiKeyAuthentication.Policy);
         keyed.MapPost("/chat/completions", CompletionEndpoints.ChatCompletionsAsync).WithMetadata(new ApiEndpointName("chat.completions", StampsRequest: true));
         keyed.MapPost("/completions", CompletionEndpoints.CompletionsAsync).WithMetadata(new ApiEndpointName("completions", StampsRequest: true));
+        keyed.MapPost("/sealed/reserve", SealedEndpoints.ReserveAsync).WithMetadata(new ApiEndpointName("sealed.reserve", StampsRequest: false));
+        keyed.MapPost("/sealed/chat/completions", SealedEndpoints.ChatAsync).WithMetadata(new ApiEndpointName("sealed.chat.completions", StampsRequest: false));
         keyed.MapGet("/models", ModelsEndpoint.ListAsync).WithMetadata(new ApiEndpointName("models", StampsRequest: false));
 
         // Unknown /v1 paths answer in the API's own error format rather than an empty 404, key or no key.

@@ -27,6 +27,7 @@ public static class DispatchServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<ResultRouter>());
         services.TryAddSingleton<WorkerChoice>();
         services.TryAddSingleton<AttemptRunner>();
+        services.TryAddSingleton<SealedRelay>();
         services.TryAddSingleton<Dispatcher>();
         services.TryAddSingleton<IDispatcher>(sp => sp.GetRequiredService<Dispatcher>());
         return services;

@@ -30,6 +30,9 @@ public sealed record EligibleWorker(
 
     /// <summary>No worker states a service level yet: every one is best effort.</summary>
     public SlaClass SlaClass { get; init; } = SlaClass.BestEffort;
+
+    /// <summary>The signed bundle as the worker published it (document, worker signature, TEE evidence), so a client can re-verify it.</summary>
+    public byte[]? AttestationBundle { get; init; }
 }
 
 /// <summary>
@@ -252,7 +255,7 @@ public sealed partial class WorkerDirectory : BackgroundService
 
         var max = Math.Min(doc.MaxConcurrency, worker.Registration.MaxConcurrency);
         return ("none", string.Empty, new EligibleWorker(doc, providerId, coefficientOverride ?? doc.PriceCoefficient, max,
-            Math.Max(worker.Leases, worker.Load.Running), worker.Load.AverageJobMilliseconds));
+            Math.Max(worker.Leases, worker.Load.Running), worker.Load.AverageJobMilliseconds) { AttestationBundle = worker.Registration.Attestation });
     }
 
     /// <summary>Stable kebab-case metric labels.</summary>
