@@ -59,7 +59,7 @@ internal static class SealedEndpoints
                     bundle.Evidence.Kind, Convert.ToBase64String(bundle.Evidence.Payload), bundle.Evidence.PlatformPublicKey is { } pk ? Convert.ToHexStringLower(pk) : null),
                 new SealedPolicyView(
                     [.. options.AllowedMeasurements.Select(m => m.ToLowerInvariant())], options.AcceptAnySimulatedMeasurement,
-                    [.. options.TrustedSimulatedPlatformKeys.Select(k => k.ToLowerInvariant())], [.. options.Models.Select(m => m.Sha256.ToLowerInvariant())])),
+                    [.. options.TrustedSimulatedPlatformKeys.Select(k => k.ToLowerInvariant())], [.. options.Models.Select(m => m.Sha256.ToLowerInvariant())], options.Models.Count == 0)),
                 SealedJsonContext.Default.SealedReservationView);
         }
         catch (ApiProblem problem)
@@ -176,8 +176,12 @@ internal sealed record SealedChatRequest(string? RequestId, string? Enc, string?
 
 internal sealed record SealedAttestationView(string Document, string WorkerSignature, string EvidenceKind, string EvidencePayload, string? PlatformPublicKey);
 
-/// <summary>What this gateway's directory accepts; a client checks the worker against it (and may pin its own copy).</summary>
-internal sealed record SealedPolicyView(IReadOnlyList<string> AllowedMeasurements, bool AcceptAnySimulatedMeasurement, IReadOnlyList<string> TrustedSimulatedPlatformKeys, IReadOnlyList<string> ServedModelHashes);
+/// <summary>
+/// What this gateway's directory accepts; a client checks the worker against it (and may pin its own copy). The two
+/// development switches are published as they are: any simulated measurement, and any model when none is configured.
+/// </summary>
+internal sealed record SealedPolicyView(IReadOnlyList<string> AllowedMeasurements, bool AcceptAnySimulatedMeasurement, IReadOnlyList<string> TrustedSimulatedPlatformKeys, IReadOnlyList<string> ServedModelHashes,
+    bool AcceptAnyModel);
 
 internal sealed record SealedReservationView(
     string RequestId, int Attempt, string ReplyTo, string WorkerId, string Model, string ModelSha256, string HpkePublicKey, int MaxTokens, DateTimeOffset ExpiresAt,

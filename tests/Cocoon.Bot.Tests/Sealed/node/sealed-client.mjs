@@ -32,7 +32,7 @@ function verifyAttestation(reservation) {
   const policy = reservation.policy;
   const docBytes = b64(a.document);
   // Self-test of the check: a changed byte in the document must fail the worker's signature.
-  if (input.tamperDocument) docBytes[docBytes.indexOf('"priceCoefficient":') + 19] ^= 1; // a digit stays a digit: still valid JSON
+  if (input.tamperDocument) docBytes[docBytes.indexOf('"workerId":"') + 12] ^= 1; // one letter of a string: still valid JSON
   const doc = JSON.parse(docBytes.toString("utf8"));
   const signing = b64(doc.signingPublicKey);
   if (!ed25519Verify(signing, Buffer.concat([enc.encode("cocoon attestation document v1\0"), docBytes]), b64(a.worker_signature))) fail("the worker's signature does not cover the document");
@@ -46,7 +46,7 @@ function verifyAttestation(reservation) {
   // A client may pin the measurement it trusts instead of taking the gateway's published allow-list.
   if (input.pinnedMeasurement && input.pinnedMeasurement.toLowerCase() !== measurement) fail(`measurement ${measurement} is not the pinned ${input.pinnedMeasurement}`);
   const model = doc.modelSha256.toLowerCase();
-  if (!policy.served_model_hashes.includes(model) || model !== reservation.model_sha256.toLowerCase()) fail(`model ${model} is not the reserved, served model`);
+  if (!(policy.served_model_hashes.includes(model) || policy.accept_any_model) || model !== reservation.model_sha256.toLowerCase()) fail(`model ${model} is not the reserved, served model`);
   if (doc.workerId !== reservation.worker_id) fail("the document is another worker's");
   if (doc.expiresAt <= Date.now()) fail("the document has expired");
   return { doc, measurement, platform };
@@ -87,7 +87,11 @@ async function attempt(exclude, breakBinding) {
   const recipientPublicKey = await suite.kem.deserializePublicKey(new Uint8Array(b64(doc.hpkePublicKey)).buffer);
   const info = enc.encode(`cocoon/job/v1\n${reservation.request_id}\n${reservation.attempt + (breakBinding ? 1 : 0)}\n${doc.workerId}\n${doc.modelSha256}`);
   const sender = await suite.createSenderContext({ recipientPublicKey, info: info.buffer });
-  const generation = { messages: input.messages, sampling: { maxTokens: input.maxTokens, temperature: input.temperature ?? 0 } };
+  // Every sampling field spelled out, as the gateway's own serializer writes them (camelCase, the worker's defaults).
+  const generation = {
+    messages: input.messages,
+    sampling: { maxTokens: input.maxTokens, temperature: input.temperature ?? 0, topP: 0.95, topK: 40, minP: 0.05, repetitionPenalty: 1, seed: 42, stop: [] },
+  };
   const ciphertext = new Uint8Array(await sender.seal(enc.encode(JSON.stringify(generation)).buffer, enc.encode(reservation.reply_to).buffer));
   const streamKey = Buffer.from(await sender.export(enc.encode("cocoon stream v1").buffer, 32));
 
