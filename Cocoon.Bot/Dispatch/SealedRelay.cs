@@ -98,6 +98,14 @@ public sealed partial class SealedRelay(
         var modelSha = choice.ResolveModel(model);
         var now = time.GetUtcNow();
         var claimed = await choice.ClaimAsync(routing, modelSha, 0, exclude, now + RequestTimeout, cancellationToken).ConfigureAwait(false);
+        if (exclude.Contains(claimed.Worker.Document.WorkerId))
+        {
+            // The matcher falls back to failed workers when nothing else is eligible; a client that excluded a worker
+            // (it failed this client's sealed request) asked for another one, so there is none.
+            await choice.ReleaseAsync(claimed).ConfigureAwait(false);
+            throw new ModelUnavailableException(model);
+        }
+
         var reservation = new SealedReservation(requestId, 0, gateway.Id, claimed, payer, maxTokens, now + ReservationLifetime, now + RequestTimeout);
         _reservations[requestId] = reservation;
         LogReserved(logger, requestId, claimed.Worker.Document.WorkerId);
