@@ -26,13 +26,19 @@ internal static class SealedEndpoints
         ChatForAsync(context, user.Payer(), relay, gateway, loggers);
 
     /// <summary>The reservation for any payer: the API key's account here, the Telegram user's in the Mini App.</summary>
+    /// <param name="answerCap">The Mini App's answer limit: max_tokens defaults to it and is capped by it.</param>
     public static async Task<IResult> ReserveForAsync(
-        HttpContext context, AccountId payer, SealedRelay relay, IOptions<DispatchOptions> dispatch, IOptions<GatewayOptions> gateway, ILoggerFactory loggers)
+        HttpContext context, AccountId payer, SealedRelay relay, IOptions<DispatchOptions> dispatch, IOptions<GatewayOptions> gateway, ILoggerFactory loggers, int? answerCap = null)
     {
         var logger = loggers.CreateLogger(ApiLog.Category);
         try
         {
             var body = await CompletionEndpoints.ReadBodyAsync(context, SealedJsonContext.Default.SealedReserveRequest, gateway.Value.MaxRequestBodyBytes);
+            if (answerCap is { } cap)
+            {
+                body = body with { MaxTokens = body.MaxTokens <= 0 ? cap : Math.Min(body.MaxTokens, cap) };
+            }
+
             if (body.MaxTokens <= 0)
             {
                 throw ApiProblem.Invalid("'max_tokens' is required for a sealed request (the hold and the receipt check use it) and must be positive.", "max_tokens", "invalid_value");
@@ -70,7 +76,9 @@ internal static class SealedEndpoints
     }
 
     /// <summary>The relay for any payer (see <see cref="ReserveForAsync"/>).</summary>
-    public static async Task ChatForAsync(HttpContext context, AccountId payer, SealedRelay relay, IOptions<GatewayOptions> gateway, ILoggerFactory loggers)
+    /// <param name="completed">Runs once the receipt is settled (the Mini App counts the user's usage there).</param>
+    public static async Task ChatForAsync(
+        HttpContext context, AccountId payer, SealedRelay relay, IOptions<GatewayOptions> gateway, ILoggerFactory loggers, Func<SealedRelayCompleted, Task>? completed = null)
     {
         var logger = loggers.CreateLogger(ApiLog.Category);
         var requestId = "sealed";
@@ -132,6 +140,11 @@ internal static class SealedEndpoints
                             // The receipt travels as the worker's exact JSON text, so a client can check the signature over its bytes.
                             await SendAsync(context, JsonSerializer.Serialize(new SealedDoneView(done.ReceiptJson,
                                 new UsageDto(done.Receipt.PromptTokens, done.Receipt.CompletionTokens, done.Receipt.PromptTokens + done.Receipt.CompletionTokens, done.ChargedNanotons)), SealedJsonContext.Default.SealedDoneView));
+
+                            if (completed is not null)
+                            {
+                                await completed(done);
+                            }
 
                             await SendAsync(context, "[DONE]");
                             return;

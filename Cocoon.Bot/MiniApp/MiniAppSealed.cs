@@ -13,11 +13,19 @@ namespace Cocoon.Bot.MiniApp;
 /// </summary>
 internal static class MiniAppSealed
 {
-    public static void Map(RouteGroupBuilder api)
+    public static void Map(RouteGroupBuilder api, MiniAppOptions options)
     {
         api.MapPost("/sealed/reserve", (HttpContext http, SealedRelay relay, IOptions<DispatchOptions> dispatch, IOptions<GatewayOptions> gateway, ILoggerFactory loggers) =>
-            SealedEndpoints.ReserveForAsync(http, AccountId.User(MiniAppEndpoints.CurrentUser(http).Id), relay, dispatch, gateway, loggers));
-        api.MapPost("/sealed/chat", (HttpContext http, SealedRelay relay, IOptions<GatewayOptions> gateway, ILoggerFactory loggers) =>
-            SealedEndpoints.ChatForAsync(http, AccountId.User(MiniAppEndpoints.CurrentUser(http).Id), relay, gateway, loggers));
+            SealedEndpoints.ReserveForAsync(http, AccountId.User(MiniAppEndpoints.CurrentUser(http).Id), relay, dispatch, gateway, loggers, options.MaxAnswerTokens));
+        api.MapPost("/sealed/chat", (HttpContext http, SealedRelay relay, MiniAppUsage usage, TimeProvider time, IOptions<GatewayOptions> gateway, ILoggerFactory loggers) =>
+        {
+            var user = MiniAppEndpoints.CurrentUser(http);
+            return SealedEndpoints.ChatForAsync(http, AccountId.User(user.Id), relay, gateway, loggers, async done =>
+            {
+                // The usage chart counts sealed answers too (token counts and cost from the receipt: never text).
+                await usage.AddAsync(user.Id, time.GetUtcNow(), done.Receipt.PromptTokens, done.Receipt.CompletionTokens, done.ChargedNanotons, CancellationToken.None).ConfigureAwait(false);
+                MiniAppLog.ChatAnswered(loggers.CreateLogger("Cocoon.Bot.MiniApp"), done.Receipt.RequestId, user.Id, "sealed", done.Receipt.WorkerId, done.Receipt.PromptTokens, done.Receipt.CompletionTokens, done.ChargedNanotons);
+            });
+        });
     }
 }

@@ -3,7 +3,7 @@
 import { Api, ApiError, ModelView, ton } from "./api";
 import { clear, h } from "./dom";
 import { icon } from "./icons";
-import { sealingPlan } from "./seal";
+import { describe, Reservation, sealForWorker, sealingPlan, verifyWorker } from "./seal";
 import type { Shell } from "./telegram";
 
 interface Turn { role: "user" | "assistant"; content: string }
@@ -67,6 +67,11 @@ export function chatScreen(api: Api, shell: Shell, onSpent: () => void): HTMLEle
     setRunning(controller);
     let received = "";
     try {
+      if (sealingPlan([]).by === "browser") {
+        const outcome = await askSealed(controller, text => { received = text; body.textContent = text; answer.scrollIntoView({ block: "end" }); }, answer);
+        if (outcome === "answered") { turns.push({ role: "assistant", content: received }); return; }
+        // Not sealed here (the reason is on the badge): the gateway seals instead, and the badge says so.
+      }
       const response = await fetch("api/chat", {
         method: "POST",
         headers: { Authorization: api.authorization, "Content-Type": "application/json" },
@@ -118,6 +123,66 @@ export function chatScreen(api: Api, shell: Shell, onSpent: () => void): HTMLEle
       answer.classList.remove("streaming");
       setRunning(null);
       input.focus();
+    }
+  }
+
+  /**
+   * The browser-sealed turn: reserve a worker, verify its attestation here, seal, relay, open. Returns "fallback" (with
+   * the reason on the badge) when this browser cannot verify or seal; gateway errors (funds, busy) are thrown as usual.
+   * A retryable relay failure before any text is re-sealed once to another worker (the gateway cannot re-seal).
+   */
+  async function askSealed(controller: AbortController, show: (text: string) => void, answer: HTMLElement): Promise<"answered" | "fallback"> {
+    const headers = { Authorization: api.authorization, "Content-Type": "application/json" };
+    const exclude: string[] = [];
+    for (let attempt = 0; ; attempt++) {
+      const r = await Api.read<Reservation>(await fetch("api/sealed/reserve", {
+        method: "POST", headers, body: JSON.stringify({ model: select.value || undefined, exclude_workers: exclude }), signal: controller.signal,
+      }));
+      let job;
+      try {
+        const worker = await verifyWorker(r);
+        job = await sealForWorker(r, worker, turns);
+        badge.className = "badge browser";
+        badge.replaceChildren(icon("lock", 13), describe(worker));
+        badgeDetail.textContent = "Only this page and the attested worker can read the message and the answer; the gateway relays ciphertext.";
+      } catch (e: any) {
+        badge.className = "badge gateway";
+        badge.replaceChildren(icon("lock", 13), "Sealed by the gateway (not in this browser)");
+        badgeDetail.textContent = `This browser could not seal to a verified worker: ${e?.message ?? e}. The gateway seals to the worker's attested key instead.`;
+        return "fallback";
+      }
+      const response = await fetch("api/sealed/chat", { method: "POST", headers, body: job.body, signal: controller.signal });
+      if (!response.ok || !response.body) {
+        const failed = await response.json().catch(() => ({}));
+        if (failed?.error?.retryable && attempt === 0) { exclude.push(failed.error.worker_id); continue; }
+        throw new ApiError(response.status, failed?.error?.code ?? "http_" + response.status, failed?.error?.message ?? `The gateway answered ${response.status}.`);
+      }
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = "", text = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value;
+        let end: number;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          const line = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          if (!line.startsWith("data: ") || line === "data: [DONE]") continue;
+          const event = JSON.parse(line.slice(6));
+          if (event.error) throw new ApiError(502, event.error.code, event.error.message);
+          if (event.receipt_json) {
+            const u = event.usage;
+            answer.append(h("div", { class: "meta", "data-testid": "answer-meta" },
+              `${ton(u.total_cost, 6)} · ${u.prompt_tokens}+${u.completion_tokens} tokens · sealed in this browser, receipt signed by the worker`));
+            shell.notify("success");
+            onSpent();
+            continue;
+          }
+          text += await job.open(event);
+          show(text);
+        }
+      }
+      return "answered";
     }
   }
 
