@@ -72,7 +72,7 @@ public sealed class WorkerJobTests(RedisFixture redis) : IClassFixture<RedisFixt
         var stalling = new StallingInference();
         await network.StartWorkerAsync(_ct, inference: stalling);
         var payer = await network.FundedPayerAsync(1_000_000_000, _ct);
-        var request = DispatchNetwork.Request(payer, "Once upon a time", 4096, model: stalling.Model.Name) with { Timeout = TimeSpan.FromMinutes(5) };
+        var request = DispatchNetwork.Request(payer, "Once upon a time", 4000, model: stalling.Model.Name) with { Timeout = TimeSpan.FromMinutes(5) };
 
         using var caller = CancellationTokenSource.CreateLinkedTokenSource(_ct);
         var dispatch = Task.Run(async () =>
@@ -105,7 +105,7 @@ public sealed class WorkerJobTests(RedisFixture redis) : IClassFixture<RedisFixt
         var stalling = new StallingInference();
         var (host, _) = await network.StartWorkerAsync(_ct, inference: stalling);
         var payer = await network.FundedPayerAsync(1_000_000_000, _ct);
-        var request = DispatchNetwork.Request(payer, "Once upon a time", 4096, model: stalling.Model.Name) with { Timeout = TimeSpan.FromSeconds(2) };
+        var request = DispatchNetwork.Request(payer, "Once upon a time", 4000, model: stalling.Model.Name) with { Timeout = TimeSpan.FromSeconds(2) };
 
         await Assert.ThrowsAsync<TimeoutException>(async () =>
         {
