@@ -150,7 +150,7 @@ public sealed class DispatchNetwork : IAsyncDisposable
             if (wrap is not null)
             {
                 // The last registration wins: the worker gets the real service seen through the test's wrapper.
-                builder.Services.AddSingleton(sp => wrap(sp.GetRequiredService<LlamaInferenceService>()));
+                builder.Services.AddSingleton(sp => wrap(sp.GetRequiredService<LlamaInferenceHolder>()));
             }
         }
         else
