@@ -93,14 +93,23 @@ public sealed class ClientSealedTests(FullStackFixture stack) : IClassFixture<Fu
         Assert.True(leaks.Count == 0, string.Join("\n", leaks));
     }
 
-    [Fact]
-    public async Task A_failed_sealed_attempt_is_a_retryable_error_naming_the_worker_and_the_client_re_seals()
+    [Theory]
+    [InlineData("attempt")]
+    [InlineData("deadline")]
+    public async Task A_failed_sealed_attempt_is_a_retryable_error_naming_the_worker_nothing_is_billed_twice_and_the_client_re_seals(string broken)
     {
         var session = await SessionAsync();
+        var ledger = stack.Gateway.Services.GetRequiredService<ILedger>();
+        var before = await ledger.GetBalanceAsync(GatewayOptions.LocalDeveloper, CancellationToken.None);
 
-        // The first seal uses a wrong attempt number in the HPKE info (as a stale reservation would): the worker cannot
-        // open it, the gateway cannot re-seal it, so it answers 503 naming the failure and the worker; the client reserves again.
-        var (run, output) = await RunClientAsync("Once upon a time", i => { i["breakFirstBinding"] = true; i["maxAttempts"] = 2; });
+        // The first seal binds a wrong attempt number, or a deadline 1 ms later than the reservation's, into the v2 HPKE
+        // info (as a stale or altered reservation would): the worker cannot open it, and the gateway cannot re-seal a job
+        // it never saw, so it answers 503 naming the failure and the worker; the client reserves again and re-seals.
+        var (run, output) = await RunClientAsync("Once upon a time", i =>
+        {
+            i["breakFirstBinding"] = broken == "deadline" ? "deadline" : true;
+            i["maxAttempts"] = 2;
+        });
 
         Assert.True(run.ExitCode == 0, run.Stderr);
         var attempts = output!["attempts"]!.AsArray();
@@ -112,10 +121,22 @@ public sealed class ClientSealedTests(FullStackFixture stack) : IClassFixture<Fu
         Assert.Equal("undecryptable", failed["error"]!["code"]!.GetValue<string>());
         Assert.Equal(session.WorkerId, failed["error"]!["worker_id"]!.GetValue<string>());
         Assert.True(failed["error"]!["retryable"]!.GetValue<bool>());
-        Assert.True(attempts[1]!["ok"]!.GetValue<bool>(), run.Stdout);
-        Assert.NotEqual(failed["requestId"]?.GetValue<string>(), attempts[1]!["requestId"]!.GetValue<string>());
 
-        // Excluding the failed worker (the only one here) leaves no worker: the re-seal cannot go to the same worker by accident.
+        // A worker that cannot open the job has no control key to MAC its refusal with: the client sees it unauthenticated.
+        Assert.False(failed["error"]!["authenticated"]!.GetValue<bool>());
+        Assert.True(attempts[1]!["ok"]!.GetValue<bool>(), run.Stdout);
+        Assert.NotEqual(failed["requestId"]!.GetValue<string>(), attempts[1]!["requestId"]!.GetValue<string>());
+
+        // Billed once, for the answer only: the failed attempt's hold was released in full.
+        var charged = attempts[1]!["usage"]!["total_cost"]!.GetValue<long>();
+        Assert.True(charged > 0);
+        Assert.Equal(before - charged, await ledger.GetBalanceAsync(GatewayOptions.LocalDeveloper, CancellationToken.None));
+        Assert.Contains(stack.Logs.Lines, l => l.Contains($"Sealed request {failed["requestId"]!.GetValue<string>()} on {session.WorkerId} failed: undecryptable", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Excluding_the_failed_worker_leaves_no_worker_so_the_re_seal_never_goes_back_to_it_by_accident()
+    {
         var (excluded, excludedOutput) = await RunClientAsync("Once upon a time", i => { i["breakFirstBinding"] = true; i["maxAttempts"] = 2; i["excludeFailed"] = true; });
         Assert.True(excluded.ExitCode == 0, excluded.Stderr);
         Assert.True(excludedOutput?["attempts"]?.AsArray().Count == 2 && excludedOutput["error"]?["code"] is not null, excluded.Stdout);
@@ -149,12 +170,25 @@ public sealed class ClientSealedTests(FullStackFixture stack) : IClassFixture<Fu
         Assert.Equal(stack.ModelName, reservation.RootElement.GetProperty("model").GetString());
 
         // Garbage sealed to nobody: the worker refuses it; the gateway says so and the reservation is spent.
-        var body = $$"""{"request_id":"{{requestId}}","enc":"{{Convert.ToBase64String(new byte[32])}}","ciphertext":"{{Convert.ToBase64String(new byte[64])}}"}""";
+        var body = $$"""{"request_id":"{{requestId}}","enc":"{{Convert.ToBase64String(new byte[32])}}","ciphertext":"{{Convert.ToBase64String(new byte[64])}}","cancel_mac":"{{new string('0', 64)}}"}""";
         using var first = await http.PostAsync("v1/sealed/chat/completions", new StringContent(body, Encoding.UTF8, "application/json"));
         Assert.Equal(HttpStatusCode.ServiceUnavailable, first.StatusCode);
         using var second = await http.PostAsync("v1/sealed/chat/completions", new StringContent(body, Encoding.UTF8, "application/json"));
         Assert.Equal(HttpStatusCode.NotFound, second.StatusCode);
         Assert.Contains("reservation_not_found", await second.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        // The reservation names the deadline the HPKE info binds, exactly (whole milliseconds, and as UTC ticks).
+        var deadline = reservation.RootElement.GetProperty("deadline").GetDateTimeOffset();
+        Assert.Equal(deadline.UtcTicks.ToString(System.Globalization.CultureInfo.InvariantCulture), reservation.RootElement.GetProperty("deadline_ticks").GetString());
+        Assert.Equal(0, deadline.UtcTicks % TimeSpan.TicksPerMillisecond);
+
+        // Without the cancel MAC the gateway could not stop the worker when the client leaves: refused before relaying.
+        using var again = await http.PostAsync("v1/sealed/reserve", new StringContent($$"""{"model":"{{stack.ModelName}}","max_tokens":8}""", Encoding.UTF8, "application/json"));
+        using var againDoc = JsonDocument.Parse(await again.Content.ReadAsStringAsync());
+        var noMac = $$"""{"request_id":"{{againDoc.RootElement.GetProperty("request_id").GetString()}}","enc":"{{Convert.ToBase64String(new byte[32])}}","ciphertext":"{{Convert.ToBase64String(new byte[64])}}"}""";
+        using var refused = await http.PostAsync("v1/sealed/chat/completions", new StringContent(noMac, Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Contains("cancel_mac", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
 
         using var noTokens = await http.PostAsync("v1/sealed/reserve", new StringContent($$"""{"model":"{{stack.ModelName}}"}""", Encoding.UTF8, "application/json"));
         Assert.Equal(HttpStatusCode.BadRequest, noTokens.StatusCode);

@@ -126,8 +126,9 @@ async function attempt(exclude, breakBinding) {
   const streamKey = Buffer.from(await sender.export(enc.encode("cocoon stream v1").buffer, 32));
   // The control key stays here; the gateway gets the one MAC it needs to stop this attempt on this worker.
   const controlKey = Buffer.from(await sender.export(enc.encode("cocoon control v1").buffer, 32));
-  const mac = cancelMac(controlKey, reservation.request_id, reservation.attempt, doc.workerId);
-  if (input.wrongCancelMac) mac[0] ^= 1;
+  const rightMac = cancelMac(controlKey, reservation.request_id, reservation.attempt, doc.workerId);
+  const mac = Buffer.from(rightMac);
+  if (input.wrongCancelMac) mac[0] ^= 1; // self-test: the worker must ignore a cancel that is not the client's
 
   const abort = new AbortController();
   const sent = await fetch(new URL("v1/sealed/chat/completions", input.base), {
@@ -168,7 +169,8 @@ async function attempt(exclude, breakBinding) {
   } catch (e) {
     if (!abort.signal.aborted) throw e;
     // Stopped on purpose: the gateway sees the connection close and sends the worker this attempt's cancel.
-    return { ok: false, step: "stopped", stopped: true, text, requestId: reservation.request_id, workerId: doc.workerId };
+    // The right MAC is printed only for the wrong-MAC self-test, so the test can then send the real cancel itself.
+    return { ok: false, step: "stopped", stopped: true, text, requestId: reservation.request_id, workerId: doc.workerId, cancelMac: input.wrongCancelMac ? rightMac.toString("hex") : undefined };
   }
   if (error) { return { ok: false, step: "stream", status: 200, requestId: reservation.request_id, workerId: doc.workerId, error }; }
   receiptJson ?? fail("the stream ended without a receipt");
