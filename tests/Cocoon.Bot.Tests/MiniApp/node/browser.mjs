@@ -1,5 +1,5 @@
 // Drives Debian's chromium (headless, through playwright-core; no browser download) through the Mini App as a
-// Telegram user would. stdin: {"url": ".../miniapp/", "initData": "..."?, "flow": "outside" | "tour" | "chat",
+// Telegram user would. stdin: {"url": ".../miniapp/", "initData": "..."?, "flow": "outside" | "tour" | "chat" | "stop" | "tampered",
 // "prompt": "..."?, "screenshots": "<folder>"}. Inside "Telegram" the page gets the launch parameters Telegram puts
 // in the URL fragment and a TelegramWebviewProxy (as Telegram's mobile clients inject) that records the events the
 // page posts and answers viewport and theme requests. stdout: one JSON object with what the page showed.
@@ -151,6 +151,65 @@ try {
     await page.waitForFunction(() => /TON/.test(document.querySelector("[data-testid=header-balance]")?.textContent ?? ""));
     result.headerBalance = await page.getByTestId("header-balance").innerText();
     await shot(page, "chat-answered-light");
+    await page.close();
+  } else if (input.flow === "stop") {
+    // A sealed answer that is still streaming, stopped with the stop button.
+    const page = await open("light", true);
+    await page.locator("select.model option[value]").first().waitFor({ state: "attached" });
+    await page.getByTestId("prompt").fill(input.prompt);
+    await page.getByTestId("send").click();
+    await page.waitForFunction(() => /a time/.test(document.querySelector("[data-testid=answer] .text")?.textContent ?? ""));
+    result.badge = await page.getByTestId("seal-badge").innerText();
+    result.badgeState = await page.getByTestId("seal-badge").getAttribute("data-state");
+    result.streamed = await page.locator("[data-testid=answer] .text").innerText();
+    await shot(page, "chat-sealed-streaming-light");
+    await page.getByTestId("stop").click();
+    await page.locator("[data-testid=answer] .meta").filter({ hasText: "Stopped." }).waitFor();
+    result.sendVisibleAgain = await page.getByTestId("send").isVisible();
+    result.answer = await page.locator("[data-testid=answer]").innerText();
+    await page.close();
+  } else if (input.flow === "tampered") {
+    // Whoever hands the page a worker's attestation (the gateway, or anything between) alters it: once the document
+    // itself (another HPKE key inside, so the worker's signature no longer covers it), once the key the reservation
+    // names beside a genuine document. The page must refuse both and send the prompt nowhere.
+    const page = await open("light", true);
+    const sent = [];
+    page.on("request", r => { if (/\/api\/(sealed\/chat|chat)$/.test(new URL(r.url()).pathname)) sent.push(r.url()); });
+    let mode = "document";
+    await page.route("**/api/sealed/reserve", async route => {
+      const response = await route.fetch();
+      const reservation = await response.json();
+      const attacker = Buffer.alloc(32, 7).toString("base64");
+      if (mode === "document") {
+        const doc = JSON.parse(Buffer.from(reservation.attestation.document, "base64").toString("utf8"));
+        doc.hpkePublicKey = attacker;
+        reservation.attestation.document = Buffer.from(JSON.stringify(doc)).toString("base64");
+        reservation.hpke_public_key = Buffer.alloc(32, 7).toString("hex");
+      } else {
+        reservation.hpke_public_key = Buffer.alloc(32, 7).toString("hex");
+      }
+      await route.fulfill({ response, json: reservation });
+    });
+    await page.locator("select.model option[value]").first().waitFor({ state: "attached" });
+    result.refusals = [];
+    for (const m of ["document", "key"]) {
+      mode = m;
+      await page.getByTestId("prompt").fill(input.prompt);
+      await page.getByTestId("send").click();
+      await page.locator("[data-testid=seal-badge][data-state=refused]").waitFor();
+      await page.locator("[data-testid=answer].error").last().waitFor();
+      result.refusals.push({
+        mode: m,
+        badge: await page.getByTestId("seal-badge").innerText(),
+        detail: await page.locator(".seal .hint").innerText(),
+        answer: await page.locator("[data-testid=answer].error").last().innerText(),
+      });
+      await page.getByTestId("send").waitFor({ state: "visible" });
+      if (m === "document") await shot(page, "chat-refused-worker-light");
+      // The next turn starts from a clean badge state so the second wait sees its own refusal.
+      await page.evaluate(() => document.querySelector("[data-testid=seal-badge]").removeAttribute("data-state"));
+    }
+    result.sent = sent;
     await page.close();
   } else {
     throw new Error("unknown flow " + input.flow);
