@@ -1,5 +1,5 @@
 // Drives Debian's chromium (headless, through playwright-core; no browser download) through the Mini App as a
-// Telegram user would. stdin: {"url": ".../miniapp/", "initData": "..."?, "flow": "outside" | "tour" | "chat" | "stop" | "tampered",
+// Telegram user would. stdin: {"url": ".../miniapp/", "initData": "..."?, "flow": "outside" | "tour" | "chat" | "stop" | "tampered" | "wallet",
 // "prompt": "..."?, "screenshots": "<folder>"}. Inside "Telegram" the page gets the launch parameters Telegram puts
 // in the URL fragment and a TelegramWebviewProxy (as Telegram's mobile clients inject) that records the events the
 // page posts and answers viewport and theme requests. stdout: one JSON object with what the page showed.
@@ -7,6 +7,7 @@ import { chromium } from "playwright-core";
 import { mkdtemp, mkdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createTestWallet, injectedBridge } from "./test-wallet.mjs";
 
 const input = JSON.parse(await new Promise(resolve => {
   let text = "";
@@ -77,8 +78,9 @@ try {
     hasTouch: true,
   });
 
-  async function open(theme, inTelegram) {
+  async function open(theme, inTelegram, before) {
     const page = await context.newPage();
+    if (before) await before(page);
     page.on("console", m => { if (m.type() === "error") result.console.push(m.text()); });
     page.on("pageerror", e => result.console.push("pageerror: " + e.message));
     await page.emulateMedia({ colorScheme: theme });
@@ -210,6 +212,39 @@ try {
       await page.evaluate(() => document.querySelector("[data-testid=seal-badge]").removeAttribute("data-state"));
     }
     result.sent = sent;
+    await page.close();
+  } else if (input.flow === "wallet") {
+    // TON Connect for real: @tonconnect/ui in the page finds the injected test wallet (window.cocoonTestWallet.tonconnect,
+    // as an in-wallet browser injects it), connects with a ton_proof the gateway checks, and sends the top-up, which
+    // the wallet signs (v5r1) and sends to the local chain; the page shows the balance once the deposit watcher credits it.
+    const wallet = await createTestWallet(input.chainUrl);
+    result.walletAddress = wallet.address;
+    const page = await open("light", true, async p => {
+      await p.exposeFunction("__walletConnect", request => wallet.connect(request));
+      await p.exposeFunction("__walletSend", params => wallet.sendTransaction(params));
+      await p.addInitScript(injectedBridge);
+    });
+    await page.getByTestId("tab-balance").click();
+    await page.waitForFunction(() => /TON/.test(document.querySelector("[data-testid=balance]")?.textContent ?? ""));
+    result.balanceBefore = await page.getByTestId("balance").innerText();
+    const connect = page.locator("#ton-connect button").first();
+    await connect.waitFor({ timeout: 30000 });
+    await connect.click();
+    // An embedded wallet connects at once; otherwise the modal lists it among the injected wallets.
+    const linked = page.getByTestId("money-status").filter({ hasText: "Wallet verified and linked" });
+    const listed = page.getByText("Cocoon Test Wallet").first();
+    await Promise.race([linked.waitFor({ timeout: 30000 }), listed.waitFor({ timeout: 30000 }).then(() => listed.click()).catch(() => {})]);
+    await linked.waitFor({ timeout: 30000 });
+    result.linkedStatus = await page.getByTestId("money-status").innerText();
+    result.walletLine = await page.getByTestId("wallet").innerText();
+    await shot(page, "balance-wallet-linked-light");
+    await page.getByLabel("TON amount").fill(String(input.amountTon ?? 2));
+    await page.getByTestId("ton-topup").click({ force: true });
+    await page.getByTestId("money-status").filter({ hasText: "Credited" }).waitFor({ timeout: 150000 });
+    result.creditedStatus = await page.getByTestId("money-status").innerText();
+    result.balanceAfter = await page.getByTestId("balance").innerText();
+    result.sent = wallet.sent;
+    await shot(page, "balance-ton-credited-light");
     await page.close();
   } else {
     throw new Error("unknown flow " + input.flow);
