@@ -6,7 +6,7 @@ namespace Cocoon.Bot.Tests.MiniApp;
 
 /// <summary>
 /// TON Connect in a real browser: the page's own @tonconnect/ui finds a test wallet injected through TON Connect's JS
-/// bridge (window.cocoonTestWallet.tonconnect, as in-wallet browsers inject theirs), connects with a ton_proof the
+/// bridge (window.tonkeeper.tonconnect: Tonkeeper's bridge key, as its in-app browser injects it), connects with a ton_proof the
 /// gateway checks, and tops up with sendTransaction; the wallet (node/test-wallet.mjs, a v5r1 wallet under a fresh
 /// key) signs the transfer and sends it to the local chain, and the balance rises when the deposit watcher credits it.
 /// </summary>

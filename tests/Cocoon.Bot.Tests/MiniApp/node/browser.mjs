@@ -214,7 +214,7 @@ try {
     result.sent = sent;
     await page.close();
   } else if (input.flow === "wallet") {
-    // TON Connect for real: @tonconnect/ui in the page finds the injected test wallet (window.cocoonTestWallet.tonconnect,
+    // TON Connect for real: @tonconnect/ui in the page finds the injected test wallet (window.tonkeeper.tonconnect,
     // as an in-wallet browser injects it), connects with a ton_proof the gateway checks, and sends the top-up, which
     // the wallet signs (v5r1) and sends to the local chain; the page shows the balance once the deposit watcher credits it.
     const wallet = await createTestWallet(input.chainUrl);
@@ -224,6 +224,7 @@ try {
       await p.exposeFunction("__walletSend", params => wallet.sendTransaction(params));
       await p.addInitScript(injectedBridge);
     });
+    await page.waitForFunction(() => /TON/.test(document.querySelector("[data-testid=header-balance]")?.textContent ?? ""));
     await page.getByTestId("tab-balance").click();
     await page.waitForFunction(() => /TON/.test(document.querySelector("[data-testid=balance]")?.textContent ?? ""));
     result.balanceBefore = await page.getByTestId("balance").innerText();
@@ -232,15 +233,32 @@ try {
     await connect.click();
     // An embedded wallet connects at once; otherwise the modal lists it among the injected wallets.
     const linked = page.getByTestId("money-status").filter({ hasText: "Wallet verified and linked" });
-    const listed = page.getByText("Cocoon Test Wallet").first();
-    await Promise.race([linked.waitFor({ timeout: 30000 }), listed.waitFor({ timeout: 30000 }).then(() => listed.click()).catch(() => {})]);
-    await linked.waitFor({ timeout: 30000 });
+    const listed = page.getByText("Tonkeeper").first();
+    // The modal lists injected wallets among all wallets: open the full list if it is not on the first screen.
+    const all = page.getByText(/View all/).first();
+    const first = await Promise.race([
+      linked.waitFor({ timeout: 30000 }).then(() => "linked"),
+      listed.waitFor({ timeout: 30000 }).then(() => "listed"),
+      all.waitFor({ timeout: 30000 }).then(() => "all"),
+    ]).catch(() => "none");
+    result.connectPath = [first];
+    if (first === "all" && !(await listed.isVisible())) { await all.click(); await listed.waitFor({ timeout: 15000 }).catch(() => {}); result.connectPath.push("all-wallets"); }
+    if (first !== "linked" && await listed.isVisible()) { await listed.click(); result.connectPath.push("clicked-wallet"); }
+    try {
+      await linked.waitFor({ timeout: 30000 });
+    } catch (e) {
+      result.walletCalls = wallet.calls;
+      result.modalText = await page.locator("body").innerText().catch(() => null);
+      result.status = await page.getByTestId("money-status").innerText().catch(() => null);
+      await shot(page, "wallet-debug");
+      throw new Error(`not linked: ${JSON.stringify({ path: result.connectPath, calls: wallet.calls, status: result.status, modal: result.modalText?.slice(-600) })}`);
+    }
     result.linkedStatus = await page.getByTestId("money-status").innerText();
     result.walletLine = await page.getByTestId("wallet").innerText();
     await shot(page, "balance-wallet-linked-light");
     await page.getByLabel("TON amount").fill(String(input.amountTon ?? 2));
     await page.getByTestId("ton-topup").click({ force: true });
-    await page.getByTestId("money-status").filter({ hasText: "Credited" }).waitFor({ timeout: 150000 });
+    await page.getByTestId("money-status").filter({ hasText: /Credited: \+/ }).waitFor({ timeout: 150000 });
     result.creditedStatus = await page.getByTestId("money-status").innerText();
     result.balanceAfter = await page.getByTestId("balance").innerText();
     result.sent = wallet.sent;

@@ -14,6 +14,7 @@ export async function createTestWallet(chainUrl) {
   const chain = new URL(chainUrl);
   let seqno = 0;
   const sent = [];
+  const calls = [];
 
   async function post(path, body) {
     const response = await fetch(new URL(path, chain), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
@@ -29,9 +30,11 @@ export async function createTestWallet(chainUrl) {
     address: wallet.address.toRawString(),
     publicKey: key.publicKey.toString("hex"),
     sent,
+    calls,
 
     /** TON Connect's ton_addr item and, when asked, a ton_proof (spec: "ton-proof-item-v2/" message, signed over 0xffff "ton-connect" hash). */
     async connect(request) {
+      calls.push("connect " + JSON.stringify(request).slice(0, 300));
       const items = [{ name: "ton_addr", address: wallet.address.toRawString(), network: "-239", publicKey: key.publicKey.toString("hex"), walletStateInit: stateInit }];
       const proofItem = (request.items ?? []).find(i => i.name === "ton_proof");
       if (proofItem) {
@@ -51,6 +54,7 @@ export async function createTestWallet(chainUrl) {
 
     /** sendTransaction: every message as an internal transfer in one signed v5r1 external message, sent to the chain. */
     async sendTransaction(params) {
+      calls.push("sendTransaction");
       if (params.validUntil && params.validUntil < Date.now() / 1000) throw new Error("the request expired");
       const messages = params.messages.map(m => {
         const to = Address.parseFriendly(m.address);
@@ -68,13 +72,16 @@ export async function createTestWallet(chainUrl) {
 }
 
 // Runs in the page before its scripts: the JS bridge an injected (in-wallet browser) wallet puts on window, which
-// @tonconnect/sdk discovers (window.<key>.tonconnect with walletInfo) and talks to with connect/send/listen.
+// @tonconnect/sdk finds (window.<jsBridgeKey>.tonconnect) and talks to with connect/send/listen. The SDK only looks
+// for the bridge keys of wallets in its list (fetched from GitHub, else its built-in fallback list; any other key is
+// discovered only in its QA mode), so the test wallet answers under Tonkeeper's key, as Tonkeeper's in-app browser
+// does; isWalletBrowser makes it the embedded wallet, which @tonconnect/ui connects to without the wallet picker.
 export function injectedBridge() {
   const listeners = [];
   let connected = null;
   let id = 0;
   const device = { platform: "iphone", appName: "cocoontestwallet", appVersion: "1.0.0", maxProtocolVersion: 2, features: ["SendTransaction", { name: "SendTransaction", maxMessages: 4 }] };
-  window.cocoonTestWallet = {
+  window.tonkeeper = {
     tonconnect: {
       deviceInfo: device,
       walletInfo: { name: "Cocoon Test Wallet", app_name: "cocoontestwallet", image: "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg'/%3E", about_url: "https://example.invalid", platforms: ["ios", "android", "chrome"] },
