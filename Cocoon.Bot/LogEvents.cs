@@ -41,6 +41,9 @@ internal static class LogEvents
     /// <summary>Threshold payouts (Payouts/ThresholdPayoutService.cs).</summary>
     public const int Payouts = 3600;
 
+    /// <summary>Client-sealed requests relayed unopened (Dispatch/SealedRelay.cs).</summary>
+    public const int SealedRelay = 3700;
+
     /// <summary>The bot's start-up (Telegram/TelegramHosting.cs).</summary>
     public const int TelegramHosting = 4000;
 

@@ -13,6 +13,8 @@ internal static class OpenAiApi
         keyed.MapPost("/chat/completions", CompletionEndpoints.ChatCompletionsAsync).WithMetadata(new ApiEndpointName("chat.completions", StampsRequest: true));
         keyed.MapPost("/completions", CompletionEndpoints.CompletionsAsync).WithMetadata(new ApiEndpointName("completions", StampsRequest: true));
         keyed.MapPost("/embeddings", EmbeddingEndpoints.EmbeddingsAsync).WithMetadata(new ApiEndpointName("embeddings", StampsRequest: true));
+        keyed.MapPost("/sealed/reserve", SealedEndpoints.ReserveAsync).WithMetadata(new ApiEndpointName("sealed.reserve", StampsRequest: false));
+        keyed.MapPost("/sealed/chat/completions", SealedEndpoints.ChatAsync).WithMetadata(new ApiEndpointName("sealed.chat.completions", StampsRequest: false));
         keyed.MapGet("/models", ModelsEndpoint.ListAsync).WithMetadata(new ApiEndpointName("models", StampsRequest: false));
 
         // Unknown /v1 paths answer in the API's own error format rather than an empty 404, key or no key.

@@ -55,6 +55,13 @@ public sealed partial class JobBilling(PriceTable prices, ILedger ledger, ILogge
     public Task<Hold> HoldAsync(AccountId payer, string requestId, string model, GenerationRequest generation, int ceilingCoefficient, CancellationToken cancellationToken, IReadOnlyCollection<string>? tiers = null) =>
         ledger.HoldAsync(payer, Reserve(model, generation, ceilingCoefficient, tiers), "dispatch:" + requestId, cancellationToken);
 
+    /// <summary>
+    /// Holds the worst case of a client-sealed job, whose prompt the gateway cannot see: the sealed body's length bounds
+    /// the prompt's bytes (the ciphertext is the GenerationRequest JSON plus a tag), so it bounds its tokens too.
+    /// </summary>
+    public Task<Hold> HoldSealedAsync(AccountId payer, string requestId, string model, int promptTokenBound, int maxTokens, int ceilingCoefficient, string tier, CancellationToken cancellationToken) =>
+        ledger.HoldAsync(payer, prices.Reserve(model, promptTokenBound, maxTokens, ceilingCoefficient, [tier]), "dispatch:" + requestId, cancellationToken);
+
     /// <summary>The provider's share, the network fee and the rounding remainder for the tokens the receipt reports.</summary>
     public IReadOnlyList<Payee> Split(string model, UsageReceipt receipt, int workerCoefficient, int maxCoefficient, string providerId, string tier = Engine.Matching.TrustTiers.Tee)
     {

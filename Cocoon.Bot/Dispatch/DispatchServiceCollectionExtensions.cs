@@ -34,6 +34,7 @@ public static class DispatchServiceCollectionExtensions
         });
         services.TryAddSingleton<WorkerChoice>();
         services.TryAddSingleton<AttemptRunner>();
+        services.TryAddSingleton<SealedRelay>();
         services.TryAddSingleton<Dispatcher>();
         services.TryAddSingleton<IDispatcher>(sp => sp.GetRequiredService<Dispatcher>());
         return services;

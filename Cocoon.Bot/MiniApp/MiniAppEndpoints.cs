@@ -209,6 +209,7 @@ public static class MiniAppEndpoints
         });
 
         MiniAppChat.Map(api, options, Json, logger);
+        MiniAppSealed.Map(api, options);
         MiniAppAccount.Map(api);
         return app;
     }

@@ -73,6 +73,18 @@ public sealed class WorkerRegistry(IConnectionMultiplexer redis, RedisKeys keys,
     }
 
     /// <summary>
+    /// One worker's registration as it stands in the registry now (null when it has expired or is of another wire
+    /// version): what a client-sealed request hands the client so it can verify the worker's attestation itself.
+    /// </summary>
+    public async Task<WorkerRegistration?> GetRegistrationAsync(string workerId, CancellationToken cancellationToken)
+    {
+        var value = await redis.GetDatabase().HashGetAsync(keys.Worker(workerId), RegistrationField).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return value.IsNull
+            ? null
+            : JsonSerializer.Deserialize((byte[])value!, WireJsonContext.Default.WorkerRegistration) is { Version: WireVersion.Current } registration ? registration : null;
+    }
+
+    /// <summary>
     /// Every worker whose entry has not expired (announced ones and joined ones), with its current lease count. Prunes
     /// expired ids from the announced set; joined ids stay until the gateway cleans the worker up.
     /// </summary>

@@ -15,7 +15,7 @@ internal static class MiniAppBrowser
         Environment.GetEnvironmentVariable("COCOON_DATA") is { Length: > 0 } data ? data : Path.Combine(SharedFiles.RepoRoot, ".cocoon"),
         "test-results", "miniapp-screenshots");
 
-    public static async Task<JsonObject> RunAsync(string flow, Uri baseAddress, string? initData = null, string? prompt = null)
+    public static async Task<JsonObject> RunAsync(string flow, Uri baseAddress, string? initData = null, string? prompt = null, JsonObject? extra = null)
     {
         Assert.True(File.Exists("/usr/bin/chromium"), "Debian's chromium is missing: ./cocoon test installs it (apt-get install chromium).");
         var request = new JsonObject
@@ -26,6 +26,11 @@ internal static class MiniAppBrowser
             ["prompt"] = prompt,
             ["screenshots"] = ScreenshotDir,
         };
+        foreach (var (key, value) in extra ?? [])
+        {
+            request[key] = value?.DeepClone();
+        }
+
         var (exitCode, stdout, stderr) = await Folder.RunAsync("browser.mjs", stdin: request.ToJsonString(), timeout: TimeSpan.FromMinutes(4));
         var answer = JsonNode.Parse(stdout.Length > 0 ? stdout : "{}") as JsonObject ?? [];
         Assert.True(exitCode == 0, $"node browser.mjs ({flow}) failed (exit {exitCode}): {answer["error"]} console: {answer["console"]} {stderr}");

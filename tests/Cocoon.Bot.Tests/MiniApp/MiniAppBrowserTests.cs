@@ -69,15 +69,20 @@ public sealed class MiniAppBrowserTests(MiniAppBrowserFixture fixture) : IClassF
         Assert.True(result["stopShownWhileStreaming"]!.GetValue<bool>());
         var meta = result["meta"]!.GetValue<string>();
         Assert.Contains("tokens", meta, StringComparison.Ordinal);
-        Assert.Contains("sealed by the gateway", meta, StringComparison.Ordinal);
-        Assert.Contains("Sealed by the gateway", result["badge"]!.GetValue<string>(), StringComparison.Ordinal);
+        // Sealed in the browser: the page verified the worker's attestation, sealed the prompt and opened the stream itself.
+        Assert.Contains("sealed in this browser", meta, StringComparison.Ordinal);
+        var badge = result["badge"]!.GetValue<string>();
+        Assert.Contains("Sealed in this browser to a verified worker (simulated, measurement ", badge, StringComparison.Ordinal);
+        var session = await fixture.Worker.Services.GetRequiredService<Cocoon.Worker.Hosting.WorkerHost>().Session;
+        Assert.Contains(session.Bundle.Document.Measurement.ToLowerInvariant()[..12], badge, StringComparison.Ordinal);
+        Assert.Contains(session.Bundle.Document.ModelSha256.ToLowerInvariant()[..12], badge, StringComparison.Ordinal);
 
         var ledger = fixture.Host.Services.GetRequiredService<ILedger>();
         var balance = await ledger.GetBalanceAsync(AccountId.User(userId), CancellationToken.None);
         Assert.InRange(balance, 1, 999_999_999);
 
         // The answer was logged as ids and counts only.
-        Assert.Contains(fixture.Logs.Lines, l => l.Contains("Mini App answer ma-", StringComparison.Ordinal) && l.Contains(userId.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal));
+        Assert.Contains(fixture.Logs.Lines, l => l.Contains("Mini App answer sealed-", StringComparison.Ordinal) && l.Contains(userId.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal));
 
         var needles = PrivacyScanner.Encodings(canary).ToList();
         needles.AddRange(PrivacyScanner.AnswerWindows(answer));

@@ -3,7 +3,7 @@
 import { Api, ApiError, ModelView, ton } from "./api";
 import { clear, h } from "./dom";
 import { icon } from "./icons";
-import { sealingPlan } from "./seal";
+import { describe, Refused, Reservation, SealedError, sealForWorker, sealingPlan, verifyWorker } from "./seal";
 import type { Shell } from "./telegram";
 
 interface Turn { role: "user" | "assistant"; content: string }
@@ -67,6 +67,11 @@ export function chatScreen(api: Api, shell: Shell, onSpent: () => void): HTMLEle
     setRunning(controller);
     let received = "";
     try {
+      if (sealingPlan([]).by === "browser") {
+        const outcome = await askSealed(controller, text => { received = text; body.textContent = text; answer.scrollIntoView({ block: "end" }); }, answer);
+        if (outcome === "answered") { turns.push({ role: "assistant", content: received }); return; }
+        // Not sealed here (the reason is on the badge): the gateway seals instead, and the badge says so.
+      }
       const response = await fetch("api/chat", {
         method: "POST",
         headers: { Authorization: api.authorization, "Content-Type": "application/json" },
@@ -118,6 +123,85 @@ export function chatScreen(api: Api, shell: Shell, onSpent: () => void): HTMLEle
       answer.classList.remove("streaming");
       setRunning(null);
       input.focus();
+    }
+  }
+
+  /**
+   * The browser-sealed turn: reserve a worker, verify its attestation here, seal, relay, open. Returns "fallback" (with
+   * the reason on the badge) when this browser cannot verify (a gap in the page, not a failed check); a worker whose
+   * attestation does not verify is refused and nothing is sent (the badge says why). Gateway errors (funds, busy) are
+   * thrown as usual. A retryable relay failure before any text is re-sealed once to another worker: the gateway cannot
+   * re-seal a job it never saw, so a new reservation (new request id, new hold) is the only retry; nothing is billed twice.
+   */
+  async function askSealed(controller: AbortController, show: (text: string) => void, answer: HTMLElement): Promise<"answered" | "fallback"> {
+    const headers = { Authorization: api.authorization, "Content-Type": "application/json" };
+    const exclude: string[] = [];
+    for (let attempt = 0; ; attempt++) {
+      const r = await Api.read<Reservation>(await fetch("api/sealed/reserve", {
+        method: "POST", headers, body: JSON.stringify({ model: select.value || undefined, exclude_workers: exclude }), signal: controller.signal,
+      }));
+      let job;
+      try {
+        const worker = await verifyWorker(r);
+        job = await sealForWorker(r, worker, turns);
+        badge.className = "badge browser";
+        badge.dataset.state = "verified";
+        badge.replaceChildren(icon("lock", 13), describe(worker));
+        badgeDetail.textContent = "Only this page and the attested worker can read the message and the answer; the gateway relays ciphertext.";
+      } catch (e: any) {
+        if (e instanceof Refused) {
+          badge.className = "badge refused";
+          badge.dataset.state = "refused";
+          badge.replaceChildren(icon("lock", 13), `Refused worker ${r.worker_id.slice(0, 16)}: its attestation does not verify`);
+          badgeDetail.textContent = `This page checked the worker's attestation and it failed: ${e.message}. Your message was not sent, to this worker or the gateway.`;
+          throw new ApiError(0, "attestation_refused", `Not sent: the worker's attestation does not verify (${e.message}).`);
+        }
+        badge.className = "badge gateway";
+        badge.dataset.state = "gateway";
+        badge.replaceChildren(icon("lock", 13), "Sealed by the gateway (not in this browser)");
+        badgeDetail.textContent = `This browser could not seal to a verified worker: ${e?.message ?? e}. The gateway seals to the worker's attested key instead.`;
+        return "fallback";
+      }
+      const response = await fetch("api/sealed/chat", { method: "POST", headers, body: job.body, signal: controller.signal });
+      let failure: SealedError | null = null;
+      if (!response.ok || !response.body) {
+        const failed = await response.json().catch(() => ({}));
+        if (!failed?.error?.worker_id) throw new ApiError(response.status, failed?.error?.code ?? "http_" + response.status, failed?.error?.message ?? `The gateway answered ${response.status}.`);
+        failure = failed.error;
+      }
+      let text = "";
+      if (!failure) {
+        const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+        let buffer = "";
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buffer += value;
+          let end: number;
+          while ((end = buffer.indexOf("\n\n")) >= 0) {
+            const line = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            if (!line.startsWith("data: ") || line === "data: [DONE]") continue;
+            const event = JSON.parse(line.slice(6));
+            if (event.error) { failure = event.error; continue; }
+            if (event.receipt_json) {
+              const u = event.usage;
+              answer.append(h("div", { class: "meta", "data-testid": "answer-meta" },
+                `${ton(u.total_cost, 6)} · ${u.prompt_tokens}+${u.completion_tokens} tokens · sealed in this browser, receipt signed by the worker`));
+              shell.notify("success");
+              onSpent();
+              continue;
+            }
+            text += await job.open(event);
+            show(text);
+          }
+        }
+      }
+      if (!failure) return "answered";
+      // Only this page can tell whether a refusal is the worker's: its MAC is keyed from this page's HPKE context.
+      const who = await job.authentic(failure) ? "the worker refused" : "the attempt failed";
+      if (failure.retryable && attempt === 0 && !text) { exclude.push(failure.worker_id); continue; }
+      throw new ApiError(502, failure.code, `Not answered: ${who} (${failure.code}); nothing was charged.`);
     }
   }
 

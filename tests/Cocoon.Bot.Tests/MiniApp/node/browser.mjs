@@ -1,5 +1,5 @@
 // Drives Debian's chromium (headless, through playwright-core; no browser download) through the Mini App as a
-// Telegram user would. stdin: {"url": ".../miniapp/", "initData": "..."?, "flow": "outside" | "tour" | "chat",
+// Telegram user would. stdin: {"url": ".../miniapp/", "initData": "..."?, "flow": "outside" | "tour" | "chat" | "stop" | "tampered" | "wallet",
 // "prompt": "..."?, "screenshots": "<folder>"}. Inside "Telegram" the page gets the launch parameters Telegram puts
 // in the URL fragment and a TelegramWebviewProxy (as Telegram's mobile clients inject) that records the events the
 // page posts and answers viewport and theme requests. stdout: one JSON object with what the page showed.
@@ -7,6 +7,7 @@ import { chromium } from "playwright-core";
 import { mkdtemp, mkdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createTestWallet, injectedBridge } from "./test-wallet.mjs";
 
 const input = JSON.parse(await new Promise(resolve => {
   let text = "";
@@ -77,8 +78,9 @@ try {
     hasTouch: true,
   });
 
-  async function open(theme, inTelegram) {
+  async function open(theme, inTelegram, before) {
     const page = await context.newPage();
+    if (before) await before(page);
     page.on("console", m => { if (m.type() === "error") result.console.push(m.text()); });
     page.on("pageerror", e => result.console.push("pageerror: " + e.message));
     await page.emulateMedia({ colorScheme: theme });
@@ -151,6 +153,116 @@ try {
     await page.waitForFunction(() => /TON/.test(document.querySelector("[data-testid=header-balance]")?.textContent ?? ""));
     result.headerBalance = await page.getByTestId("header-balance").innerText();
     await shot(page, "chat-answered-light");
+    await page.close();
+  } else if (input.flow === "stop") {
+    // A sealed answer that is still streaming, stopped with the stop button.
+    const page = await open("light", true);
+    await page.locator("select.model option[value]").first().waitFor({ state: "attached" });
+    await page.getByTestId("prompt").fill(input.prompt);
+    await page.getByTestId("send").click();
+    await page.waitForFunction(() => /a time/.test(document.querySelector("[data-testid=answer] .text")?.textContent ?? ""));
+    result.badge = await page.getByTestId("seal-badge").innerText();
+    result.badgeState = await page.getByTestId("seal-badge").getAttribute("data-state");
+    result.streamed = await page.locator("[data-testid=answer] .text").innerText();
+    await shot(page, "chat-sealed-streaming-light");
+    await page.getByTestId("stop").click();
+    await page.locator("[data-testid=answer] .meta").filter({ hasText: "Stopped." }).waitFor();
+    result.sendVisibleAgain = await page.getByTestId("send").isVisible();
+    result.answer = await page.locator("[data-testid=answer]").innerText();
+    await page.close();
+  } else if (input.flow === "tampered") {
+    // Whoever hands the page a worker's attestation (the gateway, or anything between) alters it: once the document
+    // itself (another HPKE key inside, so the worker's signature no longer covers it), once the key the reservation
+    // names beside a genuine document. The page must refuse both and send the prompt nowhere.
+    const page = await open("light", true);
+    const sent = [];
+    page.on("request", r => { if (/\/api\/(sealed\/chat|chat)$/.test(new URL(r.url()).pathname)) sent.push(r.url()); });
+    let mode = "document";
+    await page.route("**/api/sealed/reserve", async route => {
+      const response = await route.fetch();
+      const reservation = await response.json();
+      const attacker = Buffer.alloc(32, 7).toString("base64");
+      if (mode === "document") {
+        const doc = JSON.parse(Buffer.from(reservation.attestation.document, "base64").toString("utf8"));
+        doc.hpkePublicKey = attacker;
+        reservation.attestation.document = Buffer.from(JSON.stringify(doc)).toString("base64");
+        reservation.hpke_public_key = Buffer.alloc(32, 7).toString("hex");
+      } else {
+        reservation.hpke_public_key = Buffer.alloc(32, 7).toString("hex");
+      }
+      await route.fulfill({ response, json: reservation });
+    });
+    await page.locator("select.model option[value]").first().waitFor({ state: "attached" });
+    result.refusals = [];
+    for (const m of ["document", "key"]) {
+      mode = m;
+      await page.getByTestId("prompt").fill(input.prompt);
+      await page.getByTestId("send").click();
+      await page.locator("[data-testid=seal-badge][data-state=refused]").waitFor();
+      await page.locator("[data-testid=answer].error").last().waitFor();
+      result.refusals.push({
+        mode: m,
+        badge: await page.getByTestId("seal-badge").innerText(),
+        detail: await page.locator(".seal .hint").innerText(),
+        answer: await page.locator("[data-testid=answer].error").last().innerText(),
+      });
+      await page.getByTestId("send").waitFor({ state: "visible" });
+      if (m === "document") await shot(page, "chat-refused-worker-light");
+      // The next turn starts from a clean badge state so the second wait sees its own refusal.
+      await page.evaluate(() => document.querySelector("[data-testid=seal-badge]").removeAttribute("data-state"));
+    }
+    result.sent = sent;
+    await page.close();
+  } else if (input.flow === "wallet") {
+    // TON Connect for real: @tonconnect/ui in the page finds the injected test wallet (window.tonkeeper.tonconnect,
+    // as an in-wallet browser injects it), connects with a ton_proof the gateway checks, and sends the top-up, which
+    // the wallet signs (v5r1) and sends to the local chain; the page shows the balance once the deposit watcher credits it.
+    const wallet = await createTestWallet(input.chainUrl);
+    result.walletAddress = wallet.address;
+    const page = await open("light", true, async p => {
+      await p.exposeFunction("__walletConnect", request => wallet.connect(request));
+      await p.exposeFunction("__walletSend", params => wallet.sendTransaction(params));
+      await p.addInitScript(injectedBridge);
+    });
+    await page.waitForFunction(() => /TON/.test(document.querySelector("[data-testid=header-balance]")?.textContent ?? ""));
+    await page.getByTestId("tab-balance").click();
+    await page.waitForFunction(() => /TON/.test(document.querySelector("[data-testid=balance]")?.textContent ?? ""));
+    result.balanceBefore = await page.getByTestId("balance").innerText();
+    const connect = page.locator("#ton-connect button").first();
+    await connect.waitFor({ timeout: 30000 });
+    await connect.click();
+    // An embedded wallet connects at once; otherwise the modal lists it among the injected wallets.
+    const linked = page.getByTestId("money-status").filter({ hasText: "Wallet verified and linked" });
+    const listed = page.getByText("Tonkeeper").first();
+    // The modal lists injected wallets among all wallets: open the full list if it is not on the first screen.
+    const all = page.getByText(/View all/).first();
+    const first = await Promise.race([
+      linked.waitFor({ timeout: 30000 }).then(() => "linked"),
+      listed.waitFor({ timeout: 30000 }).then(() => "listed"),
+      all.waitFor({ timeout: 30000 }).then(() => "all"),
+    ]).catch(() => "none");
+    result.connectPath = [first];
+    if (first === "all" && !(await listed.isVisible())) { await all.click(); await listed.waitFor({ timeout: 15000 }).catch(() => {}); result.connectPath.push("all-wallets"); }
+    if (first !== "linked" && await listed.isVisible()) { await listed.click(); result.connectPath.push("clicked-wallet"); }
+    try {
+      await linked.waitFor({ timeout: 30000 });
+    } catch (e) {
+      result.walletCalls = wallet.calls;
+      result.modalText = await page.locator("body").innerText().catch(() => null);
+      result.status = await page.getByTestId("money-status").innerText().catch(() => null);
+      await shot(page, "wallet-debug");
+      throw new Error(`not linked: ${JSON.stringify({ path: result.connectPath, calls: wallet.calls, status: result.status, modal: result.modalText?.slice(-600) })}`);
+    }
+    result.linkedStatus = await page.getByTestId("money-status").innerText();
+    result.walletLine = await page.getByTestId("wallet").innerText();
+    await shot(page, "balance-wallet-linked-light");
+    await page.getByLabel("TON amount").fill(String(input.amountTon ?? 2));
+    await page.getByTestId("ton-topup").click({ force: true });
+    await page.getByTestId("money-status").filter({ hasText: /Credited: \+/ }).waitFor({ timeout: 150000 });
+    result.creditedStatus = await page.getByTestId("money-status").innerText();
+    result.balanceAfter = await page.getByTestId("balance").innerText();
+    result.sent = wallet.sent;
+    await shot(page, "balance-ton-credited-light");
     await page.close();
   } else {
     throw new Error("unknown flow " + input.flow);
