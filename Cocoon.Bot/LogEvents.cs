@@ -41,6 +41,9 @@ internal static class LogEvents
     /// <summary>Threshold payouts (Payouts/ThresholdPayoutService.cs).</summary>
     public const int Payouts = 3600;
 
+    /// <summary>Worker reputation, spot checks, canaries and SLA refunds (Reputation/).</summary>
+    public const int Reputation = 3700;
+
     /// <summary>The bot's start-up (Telegram/TelegramHosting.cs).</summary>
     public const int TelegramHosting = 4000;
 

@@ -96,6 +96,13 @@ public sealed class DispatchOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:00:00", "00:10:00", ErrorMessage = "Gateway:QueueWait must be between 0 and 10 minutes.")]
     public TimeSpan QueueWait { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// The reputation score (0..1, see Cocoon.Engine/Reputation) below which a worker gets no job unless the caller
+    /// sets its own floor. A new worker starts at about 0.90; two failed jobs in its first twenty take it below 0.85.
+    /// </summary>
+    [Range(0.0, 1.0, ErrorMessage = "Gateway:ReputationFloor must be between 0 (match any worker) and 1.")]
+    public double ReputationFloor { get; set; } = 0.85;
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (!string.IsNullOrEmpty(CacheScopeKey))

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Cocoon.Bot.Billing;
+using Cocoon.Bot.Reputation;
 using Cocoon.Engine.Protocol;
 using Cocoon.Ledger.Accounts;
 using Microsoft.Extensions.Options;
@@ -26,6 +27,7 @@ public sealed partial class Dispatcher(
     JobBilling billing,
     ResultRouter router,
     CacheScopes scopes,
+    WorkerOutcomes outcomes,
     GatewayMetrics metrics,
     IOptions<DispatchOptions> options,
     TimeProvider time,
@@ -75,6 +77,7 @@ public sealed partial class Dispatcher(
     {
         Hold? hold = null;
         Task<Hold>? pendingHold = null;
+        EligibleWorker? running = null; // the worker holding the job while an attempt runs
         try
         {
             var gatewayStart = time.GetUtcNow();
@@ -99,7 +102,9 @@ public sealed partial class Dispatcher(
                             ? billing.HoldAsync(request.Payer, request.RequestId, worker.Document.ModelName, embedding, choice.PriceCeiling(modelSha, request, worker), cancellationToken)
                             : billing.HoldAsync(request.Payer, request.RequestId, worker.Document.ModelName, request.Generation, choice.PriceCeiling(modelSha, request, worker), cancellationToken, choice.AcceptedTiers(request))
                         : null;
+                    running = worker;
                     outcome = await attempts.RunAsync(request, worker, attempt, pendingHold, registration.Reader, delivery, gatewayStart, deadline, cancellationToken).ConfigureAwait(false);
+                    running = null;
                 }
                 catch
                 {
@@ -131,10 +136,16 @@ public sealed partial class Dispatcher(
 
                     hold = null;
                     await CompleteAsync(request, worker, attempt, receipt.Receipt, charged, gatewayStart, events, cancellationToken).ConfigureAwait(false);
+
+                    // After the answer is complete: the user never waits for the record.
+                    await outcomes.CompletedAsync(worker, receipt.Receipt, outcome.Timings!).ConfigureAwait(false);
                     return;
                 }
 
                 await leaseReleased.ConfigureAwait(false);
+
+                // Recorded before the next claim, so the matcher ranks the re-dispatch with the failure counted.
+                await outcomes.FailedAsync(worker, outcome.Failure!).ConfigureAwait(false);
                 if (await NextAttemptAsync(request, worker, attempt, outcome.Failure!, failed, cancellationToken).ConfigureAwait(false))
                 {
                     attempt++;
@@ -143,6 +154,11 @@ public sealed partial class Dispatcher(
         }
         catch (Exception e)
         {
+            if (e is TimeoutException && running is not null)
+            {
+                await outcomes.AbandonedAsync(running).ConfigureAwait(false);
+            }
+
             if (pendingHold is not null)
             {
                 // The attempt failed before (or while) waiting for the hold: if the ledger took it, give it back.

@@ -41,6 +41,9 @@ public sealed record DispatchRequest
     /// <c>simulated</c> where simulated platforms are trusted. A consumer worker is only ever matched when this lists it.
     /// </summary>
     public IReadOnlyList<string>? Tiers { get; init; }
+
+    /// <summary>The lowest reputation score (0..1) a worker may have to get this request; null: Gateway:ReputationFloor.</summary>
+    public double? ReputationFloor { get; init; }
 }
 
 public abstract record DispatchEvent;

@@ -15,7 +15,8 @@ namespace Cocoon.Bot.Dispatch;
 
 /// <summary>
 /// A worker that passed this gateway's policy, with the load the registry reported: the inputs of the matcher (which
-/// holds the choosing policy). Reputation is a neutral constant until the network computes scores.
+/// holds the choosing policy). Its reputation is not here: the matcher reads it from the shared
+/// <see cref="Reputation.ReputationBook"/>.
 /// </summary>
 public sealed record EligibleWorker(
     AttestationDocument Document,
@@ -25,10 +26,6 @@ public sealed record EligibleWorker(
     int Running,
     double AverageJobMilliseconds)
 {
-    public const double NeutralReputation = 1.0;
-
-    public double Reputation { get; init; } = NeutralReputation;
-
     /// <summary>The trust tier the gateway verified: tee, simulated or consumer.</summary>
     public string Tier => TrustTiers.FromTeeKind(Document.TeeKind);
 
