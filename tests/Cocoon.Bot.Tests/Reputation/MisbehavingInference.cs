@@ -1,0 +1,25 @@
+using System.Runtime.CompilerServices;
+using Cocoon.Engine.Protocol;
+using Cocoon.Worker.Inference;
+
+namespace Cocoon.Bot.Tests.Reputation;
+
+/// <summary>
+/// The real inference service seen through a test-only fault: a worker that fails every job (it throws before the
+/// first token, so the worker refuses with worker-failed). Only tests can build one: no configuration reaches it.
+/// </summary>
+public sealed class FailingInference(IInferenceService inner) : IInferenceService
+{
+    public ModelInfo Model => inner.Model;
+
+    public int MaxConcurrency => inner.MaxConcurrency;
+
+    public async IAsyncEnumerable<GenerationChunk> GenerateAsync(GenerationRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await Task.Yield();
+        throw new InvalidOperationException("a test worker that fails every job");
+#pragma warning disable CS0162 // an iterator needs a yield to be one
+        yield break;
+#pragma warning restore CS0162
+    }
+}
