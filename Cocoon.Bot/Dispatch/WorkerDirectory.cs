@@ -29,7 +29,7 @@ public sealed record EligibleWorker(
     /// <summary>The trust tier the gateway verified: tee, simulated or consumer.</summary>
     public string Tier => TrustTiers.FromTeeKind(Document.TeeKind);
 
-    /// <summary>No worker states a service level yet: every one is best effort.</summary>
+    /// <summary>The service level the worker's provider promises in its registration (best effort when it states none).</summary>
     public SlaClass SlaClass { get; init; } = SlaClass.BestEffort;
 }
 
@@ -273,7 +273,10 @@ public sealed partial class WorkerDirectory : BackgroundService
 
         var max = Math.Min(doc.MaxConcurrency, worker.Registration.MaxConcurrency);
         return ("none", string.Empty, new EligibleWorker(doc, providerId, coefficientOverride ?? doc.PriceCoefficient, max,
-            Math.Max(worker.Leases, worker.Load.Running), worker.Load.AverageJobMilliseconds));
+            Math.Max(worker.Leases, worker.Load.Running), worker.Load.AverageJobMilliseconds)
+        {
+            SlaClass = SlaClasses.Parse(worker.Registration.SlaClass),
+        });
     }
 
     /// <summary>
