@@ -103,6 +103,9 @@ public sealed class DispatchOptions : IValidatableObject
     [Range(0.0, 1.0, ErrorMessage = "Gateway:ReputationFloor must be between 0 (match any worker) and 1.")]
     public double ReputationFloor { get; set; } = 0.85;
 
+    /// <summary>SLA class targets and the refund share (Gateway:Sla:*).</summary>
+    public Reputation.SlaOptions Sla { get; set; } = new();
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (!string.IsNullOrEmpty(CacheScopeKey))
@@ -141,6 +144,15 @@ public sealed class DispatchOptions : IValidatableObject
             if (m.Length != 64 || !m.All(Uri.IsHexDigit))
             {
                 yield return new ValidationResult($"Gateway:AllowedMeasurements has '{m}', which is not a 64-digit hex SHA-256 measurement.");
+            }
+        }
+
+        var sla = new List<ValidationResult>();
+        if (!Validator.TryValidateObject(Sla, new ValidationContext(Sla), sla, validateAllProperties: true))
+        {
+            foreach (var r in sla)
+            {
+                yield return r;
             }
         }
 

@@ -36,6 +36,7 @@ public static class DispatchServiceCollectionExtensions
         services.TryAddSingleton<ReputationBook>();
         services.AddHostedService(sp => sp.GetRequiredService<ReputationBook>());
         services.TryAddSingleton<WorkerOutcomes>();
+        services.TryAddSingleton<SlaRefunds>();
         services.TryAddSingleton<WorkerChoice>();
         services.TryAddSingleton<AttemptRunner>();
         services.TryAddSingleton<Dispatcher>();

@@ -28,6 +28,7 @@ public sealed partial class Dispatcher(
     ResultRouter router,
     CacheScopes scopes,
     WorkerOutcomes outcomes,
+    SlaRefunds refunds,
     GatewayMetrics metrics,
     IOptions<DispatchOptions> options,
     TimeProvider time,
@@ -135,7 +136,8 @@ public sealed partial class Dispatcher(
                     }
 
                     hold = null;
-                    await CompleteAsync(request, worker, attempt, receipt.Receipt, charged, gatewayStart, events, cancellationToken).ConfigureAwait(false);
+                    var refunded = await refunds.RefundAsync(request, worker, receipt.Receipt, outcome.Timings!, charged).ConfigureAwait(false);
+                    await CompleteAsync(request, worker, attempt, receipt.Receipt, charged, refunded, gatewayStart, events, cancellationToken).ConfigureAwait(false);
 
                     // After the answer is complete: the user never waits for the record.
                     await outcomes.CompletedAsync(worker, receipt.Receipt, outcome.Timings!).ConfigureAwait(false);
@@ -235,7 +237,7 @@ public sealed partial class Dispatcher(
     }
 
     private async Task CompleteAsync(
-        DispatchRequest request, EligibleWorker worker, int attempt, Engine.Attestation.UsageReceipt r, long charged, DateTimeOffset gatewayStart,
+        DispatchRequest request, EligibleWorker worker, int attempt, Engine.Attestation.UsageReceipt r, long charged, long refunded, DateTimeOffset gatewayStart,
         ChannelWriter<DispatchEvent> events, CancellationToken cancellationToken)
     {
         var gatewayEnd = time.GetUtcNow();
@@ -250,9 +252,9 @@ public sealed partial class Dispatcher(
         metrics.Job("completed");
         LogCompleted(logger, request.RequestId, worker.Document.WorkerId, attempt, r.PromptTokens, r.CompletionTokens, charged);
         await events.WriteAsync(new DispatchCompleted(new DispatchReceipt(
-            request.RequestId, worker.Document.ModelName, r.PromptTokens, r.CompletionTokens, r.FinishReason, charged,
+            request.RequestId, worker.Document.ModelName, r.PromptTokens, r.CompletionTokens, r.FinishReason, charged - refunded,
             worker.Document.WorkerId, worker.ProviderId, worker.Document.TeeKind,
-            gatewayStart, r.WorkerStartedAt, r.WorkerFinishedAt, gatewayEnd, r.CachedPromptTokens)), cancellationToken).ConfigureAwait(false);
+            gatewayStart, r.WorkerStartedAt, r.WorkerFinishedAt, gatewayEnd, r.CachedPromptTokens, refunded)), cancellationToken).ConfigureAwait(false);
         events.TryComplete();
     }
 

@@ -152,6 +152,7 @@ public sealed class WorkerChoice(
                         AcceptedTiers = AcceptedTiers(request),
                         CacheAffinity = affinity,
                         ReputationFloor = request.ReputationFloor ?? options.Value.ReputationFloor,
+                        SlaClass = request.SlaClass,
                     },
                     [.. directory.Eligible.Select(Snapshot)]);
                 foreach (var candidate in match.ClaimOrder)

@@ -25,7 +25,7 @@ public sealed partial class ReputationBook(
 
     private readonly ConcurrentDictionary<string, ReputationState> _states = new(StringComparer.Ordinal);
 
-    public ReputationModel Model { get; } = new(ReputationPolicy.Default);
+    public ReputationModel Model { get; } = new(options.Value.Sla.Policy());
 
     private RedisKey Key => keys.Prefix + "reputation";
 

@@ -23,3 +23,20 @@ public sealed class FailingInference(IInferenceService inner) : IInferenceServic
 #pragma warning restore CS0162
     }
 }
+
+/// <summary>The real inference service, holding back its first piece for a while: a worker too slow for its class.</summary>
+public sealed class SlowInference(IInferenceService inner, TimeSpan firstTokenDelay) : IInferenceService
+{
+    public ModelInfo Model => inner.Model;
+
+    public int MaxConcurrency => inner.MaxConcurrency;
+
+    public async IAsyncEnumerable<GenerationChunk> GenerateAsync(GenerationRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await Task.Delay(firstTokenDelay, cancellationToken).ConfigureAwait(false);
+        await foreach (var chunk in inner.GenerateAsync(request, cancellationToken).ConfigureAwait(false))
+        {
+            yield return chunk;
+        }
+    }
+}
