@@ -112,6 +112,9 @@ public sealed partial class WorkerDirectory : BackgroundService
     /// <summary>True while the worker's registry entry exists (it heartbeats), whether or not it still gets new jobs.</summary>
     public bool IsRegistered(string workerId) => _registered.Contains(workerId);
 
+    /// <summary>How many workers the last registry read found (eligible or not).</summary>
+    public int RegisteredCount => _registered.Count;
+
     public EligibleWorker? Find(string workerId) => _eligible.FirstOrDefault(w => w.Document.WorkerId == workerId);
 
     /// <summary>Re-reads the registry now (the dispatcher calls it when its view looks stale).</summary>

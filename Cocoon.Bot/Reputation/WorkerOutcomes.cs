@@ -12,7 +12,7 @@ namespace Cocoon.Bot.Reputation;
 /// or was cancelled before it started, Redis was away) are not held against it. Never throws: a lost record costs a
 /// data point, not the user's answer.
 /// </summary>
-public sealed class WorkerOutcomes(ReputationBook book, ILogger<WorkerOutcomes> logger)
+public sealed class WorkerOutcomes(ReputationBook book, WorkerDirectory directory, ILogger<WorkerOutcomes> logger)
 {
     /// <summary>The reputation result of a failed attempt's reason code; null when it says nothing about the worker.</summary>
     public static JobResult? Classify(string failure)
@@ -39,8 +39,23 @@ public sealed class WorkerOutcomes(ReputationBook book, ILogger<WorkerOutcomes> 
         return RecordAsync(worker, new JobOutcome(JobResult.Completed, worker.SlaClass, timings.TimeToFirstToken, timings.TokensPerSecond(receipt.CompletionTokens)));
     }
 
-    public Task FailedAsync(EligibleWorker worker, string failure) =>
-        Classify(failure) is { } result ? RecordAsync(worker, new JobOutcome(result, worker.SlaClass)) : Task.CompletedTask;
+    public Task FailedAsync(EligibleWorker worker, string failure)
+    {
+        ArgumentNullException.ThrowIfNull(worker);
+        if (Classify(failure) is not { } result)
+        {
+            return Task.CompletedTask;
+        }
+
+        // A worker that left the registry alone went away; when it is back already (a Redis blip) or every worker
+        // left with it (Redis restarted and lost the registry), the gateway lost its view, not the worker its job.
+        if (failure == "worker-lost" && (directory.IsRegistered(worker.Document.WorkerId) || directory.RegisteredCount == 0))
+        {
+            return Task.CompletedTask;
+        }
+
+        return RecordAsync(worker, new JobOutcome(result, worker.SlaClass));
+    }
 
     /// <summary>The request's deadline passed while the worker held the job.</summary>
     public Task AbandonedAsync(EligibleWorker worker) => RecordAsync(worker, new JobOutcome(JobResult.Abandoned, worker.SlaClass));
