@@ -106,6 +106,9 @@ public sealed class DispatchOptions : IValidatableObject
     /// <summary>SLA class targets and the refund share (Gateway:Sla:*).</summary>
     public Reputation.SlaOptions Sla { get; set; } = new();
 
+    /// <summary>Blind canaries (Gateway:Canaries:*): off unless an interval and a bank are set.</summary>
+    public Reputation.CanaryOptions Canaries { get; set; } = new();
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (!string.IsNullOrEmpty(CacheScopeKey))
@@ -153,6 +156,18 @@ public sealed class DispatchOptions : IValidatableObject
             foreach (var r in sla)
             {
                 yield return r;
+            }
+        }
+
+        foreach (var entry in Canaries.Bank)
+        {
+            var results = new List<ValidationResult>();
+            if (!Validator.TryValidateObject(entry, new ValidationContext(entry), results, validateAllProperties: true))
+            {
+                foreach (var r in results)
+                {
+                    yield return r;
+                }
             }
         }
 

@@ -40,3 +40,36 @@ public sealed class SlowInference(IInferenceService inner, TimeSpan firstTokenDe
         }
     }
 }
+
+/// <summary>
+/// The real inference service, cut short: it passes on the first <paramref name="keep"/> pieces and then reports the
+/// answer as finished (a worker saving compute by truncating). A test-only seam: no configuration reaches it.
+/// </summary>
+public sealed class TruncatingInference(IInferenceService inner, int keep) : IInferenceService
+{
+    public ModelInfo Model => inner.Model;
+
+    public int MaxConcurrency => inner.MaxConcurrency;
+
+    public async IAsyncEnumerable<GenerationChunk> GenerateAsync(GenerationRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var kept = 0;
+        await foreach (var chunk in inner.GenerateAsync(request, cancellationToken).ConfigureAwait(false))
+        {
+            if (chunk.IsFinal)
+            {
+                yield return chunk;
+                yield break;
+            }
+
+            if (chunk.Text.Length > 0 && kept++ == keep)
+            {
+                // Stop here, claiming an honest stop with the tokens actually sent.
+                yield return new GenerationChunk(string.Empty, new GenerationUsage(1, keep, FinishReason.Stop, TimeSpan.Zero, TimeSpan.Zero));
+                yield break;
+            }
+
+            yield return chunk;
+        }
+    }
+}
