@@ -109,6 +109,9 @@ public sealed class DispatchOptions : IValidatableObject
     /// <summary>Blind canaries (Gateway:Canaries:*): off unless an interval and a bank are set.</summary>
     public Reputation.CanaryOptions Canaries { get; set; } = new();
 
+    /// <summary>Spot-check replays of greedy requests (Gateway:Replays:*).</summary>
+    public Reputation.ReplayOptions Replays { get; set; } = new();
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (!string.IsNullOrEmpty(CacheScopeKey))
@@ -156,6 +159,20 @@ public sealed class DispatchOptions : IValidatableObject
             foreach (var r in sla)
             {
                 yield return r;
+            }
+        }
+
+        if (!(Replays.Fraction is >= 0 and <= 1))
+        {
+            yield return new ValidationResult("Gateway:Replays:Fraction must be between 0 (off) and 1 (every greedy request).");
+        }
+
+        if (!string.IsNullOrEmpty(Replays.Secret))
+        {
+            var bytes = new byte[Replays.Secret.Length];
+            if (!Convert.TryFromBase64String(Replays.Secret, bytes, out var length) || length < 32)
+            {
+                yield return new ValidationResult("Gateway:Replays:Secret must be base64 of at least 32 random bytes (e.g. `openssl rand -base64 32`), or empty for a random one per start.");
             }
         }
 

@@ -37,6 +37,8 @@ public static class DispatchServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<ReputationBook>());
         services.TryAddSingleton<WorkerOutcomes>();
         services.TryAddSingleton<SlaRefunds>();
+        services.TryAddSingleton<UnbilledJobs>();
+        services.TryAddSingleton<Replays>();
         services.TryAddSingleton<Canaries>();
         services.AddHostedService(sp => sp.GetRequiredService<Canaries>());
         services.TryAddSingleton<WorkerChoice>();

@@ -29,6 +29,7 @@ public sealed partial class Dispatcher(
     CacheScopes scopes,
     WorkerOutcomes outcomes,
     SlaRefunds refunds,
+    Replays replays,
     GatewayMetrics metrics,
     IOptions<DispatchOptions> options,
     TimeProvider time,
@@ -141,6 +142,13 @@ public sealed partial class Dispatcher(
 
                     // After the answer is complete: the user never waits for the record.
                     await outcomes.CompletedAsync(worker, receipt.Receipt, outcome.Timings!).ConfigureAwait(false);
+                    if (replays.ShouldReplay(request))
+                    {
+                        // In the background: the user has the answer and never waits for the check.
+                        var delivered = delivery.Text;
+                        _ = replays.CheckAsync(request, worker, delivered, CancellationToken.None);
+                    }
+
                     return;
                 }
 

@@ -1,12 +1,9 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
-using System.Threading.Channels;
 using Cocoon.Bot.Dispatch;
 using Cocoon.Engine.Protocol;
 using Cocoon.Engine.Reputation;
-using Cocoon.Ledger.Accounts;
-using Cocoon.Network.Transport;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
@@ -31,17 +28,13 @@ public enum CanaryResult
 /// </summary>
 public sealed partial class Canaries(
     WorkerDirectory directory,
-    WorkerLeases leases,
-    ResultRouter router,
-    AttemptRunner attempts,
+    UnbilledJobs jobs,
     ReputationBook book,
     WorkerOutcomes outcomes,
     IOptions<DispatchOptions> options,
     TimeProvider time,
     ILogger<Canaries> logger) : BackgroundService
 {
-    private static readonly TimeSpan Deadline = TimeSpan.FromMinutes(2);
-
     private readonly ConcurrentQueue<CanaryEntry> _added = new();
 
     /// <summary>The configured bank and entries added since start (e.g. computed by the network after a model was added).</summary>
@@ -71,70 +64,22 @@ public sealed partial class Canaries(
         }
 
         var entry = entries[RandomNumberGenerator.GetInt32(entries.Count)];
-        var requestId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12)); // as the API draws its ids
-        var request = new DispatchRequest
+        var answer = await jobs.RunAsync(worker, new GenerationRequest
         {
-            RequestId = requestId,
-            Payer = AccountId.NetworkFee,
-            Model = worker.Document.ModelSha256,
-            Generation = new GenerationRequest
-            {
-                Prompt = entry.Prompt,
-                Sampling = new SamplingOptions { MaxTokens = entry.MaxTokens, Temperature = 0, Seed = (uint)RandomNumberGenerator.GetInt32(int.MaxValue) },
-            },
-            Timeout = Deadline,
-        };
-        var leaseId = requestId + "/0";
-        var start = time.GetUtcNow();
-        var deadline = start + Deadline;
-        if (!await leases.TryAcquireAsync(workerId, leaseId, worker.MaxConcurrency, Deadline + TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false))
+            Prompt = entry.Prompt,
+            Sampling = new SamplingOptions { MaxTokens = entry.MaxTokens, Temperature = 0, Seed = (uint)RandomNumberGenerator.GetInt32(int.MaxValue) },
+        }, cancellationToken).ConfigureAwait(false);
+        if (answer is null)
         {
             return CanaryResult.NoVerdict; // busy: a canary never takes a user's slot
         }
 
-        var pieces = Channel.CreateUnbounded<DispatchEvent>();
-        AttemptOutcome outcome;
-        try
-        {
-            using var registration = router.Register(requestId);
-            outcome = await attempts.RunAsync(request, worker, 0, null, registration.Reader, new Delivery(pieces.Writer), start, deadline, cancellationToken).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-            // No answer before the deadline: a late answer is a wrong one.
-            outcome = AttemptOutcome.Failed("late");
-        }
-        catch (DispatchFailedException)
-        {
-            outcome = AttemptOutcome.Failed("diverged");
-        }
-        finally
-        {
-            try
-            {
-                await leases.ReleaseAsync(workerId, leaseId, CancellationToken.None).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is RedisException or TimeoutException)
-            {
-                // The lease expires on its own.
-            }
-        }
-
-        pieces.Writer.TryComplete();
-        var text = new StringBuilder();
-        while (pieces.Reader.TryRead(out var e))
-        {
-            if (e is DispatchPiece p)
-            {
-                text.Append(p.Text);
-            }
-        }
-
+        var (outcome, text) = (answer.Outcome, answer.Text);
         CanaryResult result;
         if (outcome.Receipt is { } receipt)
         {
             await outcomes.CompletedAsync(worker, receipt.Receipt, outcome.Timings!).ConfigureAwait(false);
-            result = string.Equals(AnswerHash(text.ToString()), entry.AnswerSha256, StringComparison.OrdinalIgnoreCase) ? CanaryResult.Passed : CanaryResult.Failed;
+            result = string.Equals(AnswerHash(text), entry.AnswerSha256, StringComparison.OrdinalIgnoreCase) ? CanaryResult.Passed : CanaryResult.Failed;
         }
         else if (outcome.Failure == "late")
         {
