@@ -44,6 +44,9 @@ internal static class LogEvents
     /// <summary>Client-sealed requests relayed unopened (Dispatch/SealedRelay.cs).</summary>
     public const int SealedRelay = 3700;
 
+    /// <summary>Worker reputation, spot checks, canaries and SLA refunds (Reputation/).</summary>
+    public const int Reputation = 3800;
+
     /// <summary>The bot's start-up (Telegram/TelegramHosting.cs).</summary>
     public const int TelegramHosting = 4000;
 

@@ -76,6 +76,8 @@ internal static class CompletionEndpoints
                 Timeout = mapped.Timeout,
                 Conversation = mapped.Conversation,
                 Tiers = mapped.Tiers,
+                SlaClass = mapped.SlaClass,
+                ReputationFloor = mapped.ReputationFloor,
             };
             var writer = new CompletionResponseWriter(context, requestId, served.Name, chat, time.GetUtcNow().ToUnixTimeSeconds());
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
@@ -130,7 +132,7 @@ internal static class CompletionEndpoints
                             var info = new CocoonInfo(requestId, receipt.WorkerId, receipt.ProviderId, receipt.AttestationKind,
                                 receipt.GatewayStart == default ? gatewayStart : receipt.GatewayStart, receipt.WorkerStart, receipt.WorkerEnd, gatewayEnd) { Tier = receipt.Tier };
                             var usage = new UsageDto(receipt.PromptTokens, receipt.CompletionTokens, receipt.PromptTokens + receipt.CompletionTokens, receipt.TotalCostNanotons,
-                                new PromptTokensDetails(receipt.CachedPromptTokens));
+                                new PromptTokensDetails(receipt.CachedPromptTokens), receipt.SlaRefundNanotons);
                             metrics.Answered(served.Name, receipt.PromptTokens, receipt.CompletionTokens, receipt.WorkerEnd - receipt.WorkerStart);
                             ApiLog.Answered(logger, requestId, served.Name, receipt.WorkerId, receipt.AttestationKind, receipt.PromptTokens, receipt.CompletionTokens, receipt.TotalCostNanotons, Finish(receipt.FinishReason));
                             if (mapped.Stream)

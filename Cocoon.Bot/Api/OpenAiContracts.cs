@@ -38,6 +38,12 @@ internal abstract class GenerationRequestDto
     /// <summary>Cocoon extension: the trust tiers accepted ("tee", "simulated", "consumer"), a list or a comma-separated string.</summary>
     [JsonConverter(typeof(StringOrArrayConverter))]
     public List<string>? CocoonTiers { get; set; }
+
+    /// <summary>Cocoon extension: the service level asked for ("best-effort", "standard", "premium"); a breach is refunded in part.</summary>
+    public string? CocoonSla { get; set; }
+
+    /// <summary>Cocoon extension: the lowest worker reputation score (0..1) accepted; default the gateway's floor.</summary>
+    public double? CocoonReputationFloor { get; set; }
 }
 
 internal sealed class ChatCompletionRequest : GenerationRequestDto
@@ -126,7 +132,11 @@ internal sealed record TextChoice(string Text, int Index, [property: JsonIgnore(
 /// OpenAI's usage plus what the caller paid, in nanotons, as actually posted by the ledger. prompt_tokens_details
 /// .cached_tokens: prompt tokens the worker's prefix cache served (billed at the cached-prompt price), as OpenAI reports them.
 /// </summary>
-internal sealed record UsageDto(int PromptTokens, int CompletionTokens, int TotalTokens, long TotalCost, PromptTokensDetails PromptTokensDetails);
+/// <param name="TotalCost">What the answer cost in the end, in nanotons: the charge less <paramref name="SlaRefund"/>.</param>
+/// <param name="SlaRefund">Nanotons refunded because the answer missed its SLA class's targets (absent when none).</param>
+internal sealed record UsageDto(
+    int PromptTokens, int CompletionTokens, int TotalTokens, long TotalCost, PromptTokensDetails PromptTokensDetails,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] long SlaRefund = 0);
 
 internal sealed record PromptTokensDetails(int CachedTokens);
 

@@ -9,6 +9,12 @@ internal sealed record MappedRequest(string Model, GenerationRequest Generation,
 {
     /// <summary>The trust tiers the caller accepts (cocoon_tiers); null: the gateway's default.</summary>
     public IReadOnlyList<string>? Tiers { get; init; }
+
+    /// <summary>The service level asked for (cocoon_sla).</summary>
+    public Cocoon.Engine.Matching.SlaClass SlaClass { get; init; }
+
+    /// <summary>The lowest reputation accepted (cocoon_reputation_floor); null: the gateway's floor.</summary>
+    public double? ReputationFloor { get; init; }
 }
 
 /// <summary>
@@ -152,7 +158,14 @@ internal static class RequestMapping
             r.StreamOptions?.IncludeUsage ?? false,
             MaxCoefficient(r.MaxCoefficient),
             Timeout(r.Timeout, options),
-            conversation) { Tiers = Tiers(r.CocoonTiers) };
+            conversation) { Tiers = Tiers(r.CocoonTiers), SlaClass = Sla(r.CocoonSla), ReputationFloor = Floor(r.CocoonReputationFloor) };
+
+    private static Cocoon.Engine.Matching.SlaClass Sla(string? value) =>
+        value is null ? Cocoon.Engine.Matching.SlaClass.BestEffort
+        : Cocoon.Engine.Matching.SlaClasses.TryParse(value) ?? throw ApiProblem.Invalid("cocoon_sla must be best-effort, standard or premium.", "cocoon_sla", "invalid_value");
+
+    private static double? Floor(double? value) =>
+        value is null or (>= 0 and <= 1) ? value : throw ApiProblem.Invalid("cocoon_reputation_floor must be between 0 and 1.", "cocoon_reputation_floor", "invalid_value");
 
     private static IReadOnlyList<string>? Tiers(List<string>? values) =>
         values is null ? null

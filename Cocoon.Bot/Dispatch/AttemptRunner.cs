@@ -13,10 +13,26 @@ using StackExchange.Redis;
 
 namespace Cocoon.Bot.Dispatch;
 
-/// <summary>How one attempt ended: the verified receipt, or a reason code (the worker's or ours).</summary>
-public sealed record AttemptOutcome(SignedUsageReceipt? Receipt, string? Failure)
+/// <summary>
+/// What the gateway measured itself on a completed attempt (never the worker's claim): when the job was enqueued, when
+/// its first authenticated piece arrived and when the final one did.
+/// </summary>
+public sealed record AttemptTimings(DateTimeOffset Enqueued, DateTimeOffset FirstPiece, DateTimeOffset Finished)
 {
-    public static AttemptOutcome Completed(SignedUsageReceipt receipt) => new(receipt, null);
+    public TimeSpan TimeToFirstToken => FirstPiece - Enqueued;
+
+    /// <summary>Completion tokens per second after the first piece; an answer that came in one piece has no measurable rate and meets any.</summary>
+    public double TokensPerSecond(int completionTokens)
+    {
+        var seconds = (Finished - FirstPiece).TotalSeconds;
+        return completionTokens <= 1 || seconds <= 0 ? double.PositiveInfinity : (completionTokens - 1) / seconds;
+    }
+}
+
+/// <summary>How one attempt ended: the verified receipt and the gateway's timings, or a reason code (the worker's or ours).</summary>
+public sealed record AttemptOutcome(SignedUsageReceipt? Receipt, string? Failure, AttemptTimings? Timings = null)
+{
+    public static AttemptOutcome Completed(SignedUsageReceipt receipt, AttemptTimings timings) => new(receipt, null, timings);
 
     public static AttemptOutcome Failed(string reason) => new(null, reason);
 }
@@ -114,6 +130,8 @@ public sealed partial class AttemptRunner(
         }
 
         metrics.Enqueued();
+        var enqueuedAt = time.GetUtcNow();
+        DateTimeOffset? firstPieceAt = null;
         var queued = true;
         // Until the worker says it is done (its final chunk or a refusal), leaving this attempt for any reason (the
         // caller went away, a deadline, a stall, a broken stream) tells the worker to stop and free its slot.
@@ -181,6 +199,11 @@ public sealed partial class AttemptRunner(
                         metrics.Dequeued();
                     }
 
+                    if (firstPieceAt is null && piece.Length > 0)
+                    {
+                        firstPieceAt = lastProgress;
+                    }
+
                     var firstBefore = delivery.Delivered == 0;
                     if (!await delivery.OfferAsync(Encoding.UTF8.GetString(piece), cancellationToken).ConfigureAwait(false))
                     {
@@ -201,7 +224,7 @@ public sealed partial class AttemptRunner(
                         }
 
                         return SignedUsageReceipt.Accept(result.Receipt, doc, request.RequestId, opener.TranscriptHash, request.MaxCompletionTokens) is { } receipt
-                            ? AttemptOutcome.Completed(receipt)
+                            ? AttemptOutcome.Completed(receipt, new AttemptTimings(enqueuedAt, firstPieceAt ?? lastProgress, lastProgress))
                             : AttemptOutcome.Failed("receipt-invalid");
                     }
                 }

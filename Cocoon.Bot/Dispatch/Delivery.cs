@@ -14,6 +14,9 @@ public sealed class Delivery(ChannelWriter<DispatchEvent> events)
 
     public int Delivered => _delivered.Length;
 
+    /// <summary>The whole text the user was sent (for a spot-check replay to compare; never stored or logged).</summary>
+    public string Text => _delivered.ToString();
+
     public bool AttemptCoversDelivered => _attemptLength >= _delivered.Length;
 
     public void BeginAttempt() => _attemptLength = 0;

@@ -103,6 +103,22 @@ public sealed class DispatchOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:00:00", "00:10:00", ErrorMessage = "Gateway:QueueWait must be between 0 and 10 minutes.")]
     public TimeSpan QueueWait { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// The reputation score (0..1, see Cocoon.Engine/Reputation) below which a worker gets no job unless the caller
+    /// sets its own floor. A new worker starts at about 0.90; two failed jobs in its first twenty take it below 0.85.
+    /// </summary>
+    [Range(0.0, 1.0, ErrorMessage = "Gateway:ReputationFloor must be between 0 (match any worker) and 1.")]
+    public double ReputationFloor { get; set; } = 0.85;
+
+    /// <summary>SLA class targets and the refund share (Gateway:Sla:*).</summary>
+    public Reputation.SlaOptions Sla { get; set; } = new();
+
+    /// <summary>Blind canaries (Gateway:Canaries:*): off unless an interval and a bank are set.</summary>
+    public Reputation.CanaryOptions Canaries { get; set; } = new();
+
+    /// <summary>Spot-check replays of greedy requests (Gateway:Replays:*).</summary>
+    public Reputation.ReplayOptions Replays { get; set; } = new();
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (!string.IsNullOrEmpty(CacheScopeKey))
@@ -141,6 +157,41 @@ public sealed class DispatchOptions : IValidatableObject
             if (m.Length != 64 || !m.All(Uri.IsHexDigit))
             {
                 yield return new ValidationResult($"Gateway:AllowedMeasurements has '{m}', which is not a 64-digit hex SHA-256 measurement.");
+            }
+        }
+
+        var sla = new List<ValidationResult>();
+        if (!Validator.TryValidateObject(Sla, new ValidationContext(Sla), sla, validateAllProperties: true))
+        {
+            foreach (var r in sla)
+            {
+                yield return r;
+            }
+        }
+
+        if (!(Replays.Fraction is >= 0 and <= 1))
+        {
+            yield return new ValidationResult("Gateway:Replays:Fraction must be between 0 (off) and 1 (every greedy request).");
+        }
+
+        if (!string.IsNullOrEmpty(Replays.Secret))
+        {
+            var bytes = new byte[Replays.Secret.Length];
+            if (!Convert.TryFromBase64String(Replays.Secret, bytes, out var length) || length < 32)
+            {
+                yield return new ValidationResult("Gateway:Replays:Secret must be base64 of at least 32 random bytes (e.g. `openssl rand -base64 32`), or empty for a random one per start.");
+            }
+        }
+
+        foreach (var entry in Canaries.Bank)
+        {
+            var results = new List<ValidationResult>();
+            if (!Validator.TryValidateObject(entry, new ValidationContext(entry), results, validateAllProperties: true))
+            {
+                foreach (var r in results)
+                {
+                    yield return r;
+                }
             }
         }
 

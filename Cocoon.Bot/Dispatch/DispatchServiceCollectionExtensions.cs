@@ -1,4 +1,5 @@
 using Cocoon.Bot.Billing;
+using Cocoon.Bot.Reputation;
 using Cocoon.Network.Transport;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -32,6 +33,14 @@ public static class DispatchServiceCollectionExtensions
             sp.GetRequiredService<GatewayMetrics>().ObserveAdmissionQueue(() => queue.TotalDepth);
             return queue;
         });
+        services.TryAddSingleton<ReputationBook>();
+        services.AddHostedService(sp => sp.GetRequiredService<ReputationBook>());
+        services.TryAddSingleton<WorkerOutcomes>();
+        services.TryAddSingleton<SlaRefunds>();
+        services.TryAddSingleton<UnbilledJobs>();
+        services.TryAddSingleton<Replays>();
+        services.TryAddSingleton<Canaries>();
+        services.AddHostedService(sp => sp.GetRequiredService<Canaries>());
         services.TryAddSingleton<WorkerChoice>();
         services.TryAddSingleton<AttemptRunner>();
         services.TryAddSingleton<SealedRelay>();

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Cocoon.Bot.Billing;
+using Cocoon.Bot.Reputation;
 using Cocoon.Engine.Protocol;
 using Cocoon.Ledger.Accounts;
 using Cocoon.Network.Observability;
@@ -28,6 +29,9 @@ public sealed partial class Dispatcher(
     JobBilling billing,
     ResultRouter router,
     CacheScopes scopes,
+    WorkerOutcomes outcomes,
+    SlaRefunds refunds,
+    Replays replays,
     GatewayMetrics metrics,
     IOptions<DispatchOptions> options,
     TimeProvider time,
@@ -80,6 +84,7 @@ public sealed partial class Dispatcher(
         span?.SetTag("cocoon.model", request.Model);
         Hold? hold = null;
         Task<Hold>? pendingHold = null;
+        EligibleWorker? running = null; // the worker holding the job while an attempt runs
         try
         {
             var gatewayStart = time.GetUtcNow();
@@ -104,7 +109,9 @@ public sealed partial class Dispatcher(
                             ? billing.HoldAsync(request.Payer, request.RequestId, worker.Document.ModelName, embedding, choice.PriceCeiling(modelSha, request, worker), cancellationToken)
                             : billing.HoldAsync(request.Payer, request.RequestId, worker.Document.ModelName, request.Generation, choice.PriceCeiling(modelSha, request, worker), cancellationToken, choice.AcceptedTiers(request))
                         : null;
+                    running = worker;
                     outcome = await attempts.RunAsync(request, worker, attempt, pendingHold, registration.Reader, delivery, gatewayStart, deadline, cancellationToken).ConfigureAwait(false);
+                    running = null;
                 }
                 catch
                 {
@@ -135,13 +142,27 @@ public sealed partial class Dispatcher(
                     }
 
                     hold = null;
-                    await CompleteAsync(request, worker, attempt, receipt.Receipt, charged, gatewayStart, events, cancellationToken).ConfigureAwait(false);
+                    var refunded = await refunds.RefundAsync(request, worker, receipt.Receipt, outcome.Timings!, charged).ConfigureAwait(false);
+                    await CompleteAsync(request, worker, attempt, receipt.Receipt, charged, refunded, gatewayStart, events, cancellationToken).ConfigureAwait(false);
                     span?.SetTag("cocoon.outcome", "completed");
                     span?.SetTag("cocoon.attempts", attempt + 1);
+
+                    // After the answer is complete: the user never waits for the record.
+                    await outcomes.CompletedAsync(worker, receipt.Receipt, outcome.Timings!).ConfigureAwait(false);
+                    if (replays.ShouldReplay(request))
+                    {
+                        // In the background: the user has the answer and never waits for the check.
+                        var delivered = delivery.Text;
+                        _ = replays.CheckAsync(request, worker, delivered, CancellationToken.None);
+                    }
+
                     return;
                 }
 
                 await leaseReleased.ConfigureAwait(false);
+
+                // Recorded before the next claim, so the matcher ranks the re-dispatch with the failure counted.
+                await outcomes.FailedAsync(worker, outcome.Failure!).ConfigureAwait(false);
                 if (await NextAttemptAsync(request, worker, attempt, outcome.Failure!, failed, cancellationToken).ConfigureAwait(false))
                 {
                     attempt++;
@@ -151,6 +172,11 @@ public sealed partial class Dispatcher(
         }
         catch (Exception e)
         {
+            if (e is TimeoutException && running is not null)
+            {
+                await outcomes.AbandonedAsync(running).ConfigureAwait(false);
+            }
+
             if (pendingHold is not null)
             {
                 // The attempt failed before (or while) waiting for the hold: if the ledger took it, give it back.
@@ -230,7 +256,7 @@ public sealed partial class Dispatcher(
     }
 
     private async Task CompleteAsync(
-        DispatchRequest request, EligibleWorker worker, int attempt, Engine.Attestation.UsageReceipt r, long charged, DateTimeOffset gatewayStart,
+        DispatchRequest request, EligibleWorker worker, int attempt, Engine.Attestation.UsageReceipt r, long charged, long refunded, DateTimeOffset gatewayStart,
         ChannelWriter<DispatchEvent> events, CancellationToken cancellationToken)
     {
         var gatewayEnd = time.GetUtcNow();
@@ -245,9 +271,9 @@ public sealed partial class Dispatcher(
         metrics.Job("completed");
         LogCompleted(logger, request.RequestId, worker.Document.WorkerId, attempt, r.PromptTokens, r.CompletionTokens, charged);
         await events.WriteAsync(new DispatchCompleted(new DispatchReceipt(
-            request.RequestId, worker.Document.ModelName, r.PromptTokens, r.CompletionTokens, r.FinishReason, charged,
+            request.RequestId, worker.Document.ModelName, r.PromptTokens, r.CompletionTokens, r.FinishReason, charged - refunded,
             worker.Document.WorkerId, worker.ProviderId, worker.Document.TeeKind,
-            gatewayStart, r.WorkerStartedAt, r.WorkerFinishedAt, gatewayEnd, r.CachedPromptTokens)), cancellationToken).ConfigureAwait(false);
+            gatewayStart, r.WorkerStartedAt, r.WorkerFinishedAt, gatewayEnd, r.CachedPromptTokens, refunded)), cancellationToken).ConfigureAwait(false);
         events.TryComplete();
     }
 

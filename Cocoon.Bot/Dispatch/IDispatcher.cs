@@ -41,6 +41,15 @@ public sealed record DispatchRequest
     /// <c>simulated</c> where simulated platforms are trusted. A consumer worker is only ever matched when this lists it.
     /// </summary>
     public IReadOnlyList<string>? Tiers { get; init; }
+
+    /// <summary>The lowest reputation score (0..1) a worker may have to get this request; null: Gateway:ReputationFloor.</summary>
+    public double? ReputationFloor { get; init; }
+
+    /// <summary>
+    /// The service level asked for: only workers that promise it are matched, and a breach the gateway measures refunds
+    /// part of the charge (Reputation/SlaRefunds). Best effort (default) promises nothing.
+    /// </summary>
+    public Cocoon.Engine.Matching.SlaClass SlaClass { get; init; } = Cocoon.Engine.Matching.SlaClass.BestEffort;
 }
 
 public abstract record DispatchEvent;
@@ -49,7 +58,10 @@ public sealed record DispatchPiece(string Text) : DispatchEvent;
 
 public sealed record DispatchCompleted(DispatchReceipt Receipt) : DispatchEvent;
 
-/// <summary>What the user is told about an answer: tokens, cost actually posted, and who answered under which attestation.</summary>
+/// <summary>
+/// What the user is told about an answer: tokens, what it cost in the end (the charge less any SLA refund, which
+/// <see cref="SlaRefundNanotons"/> states), and who answered under which attestation.
+/// </summary>
 public sealed record DispatchReceipt(
     string RequestId,
     string Model,
@@ -64,7 +76,8 @@ public sealed record DispatchReceipt(
     DateTimeOffset WorkerStart,
     DateTimeOffset WorkerEnd,
     DateTimeOffset GatewayEnd,
-    int CachedPromptTokens = 0)
+    int CachedPromptTokens = 0,
+    long SlaRefundNanotons = 0)
 {
     /// <summary>The trust tier the answer was served in (tee, simulated, consumer).</summary>
     public string Tier => Cocoon.Engine.Matching.TrustTiers.FromTeeKind(AttestationKind);

@@ -1,3 +1,4 @@
+using Cocoon.Bot.Reputation;
 using Cocoon.Engine.Matching;
 using Cocoon.Engine.Protocol;
 using Cocoon.Network.Transport;
@@ -14,7 +15,8 @@ public sealed record ClaimedWorker(EligibleWorker Worker, string LeaseId);
 /// snapshots (the only policy), and the lease step claims a slot in that order (the lease script enforces the cap).
 /// </summary>
 public sealed class WorkerChoice(
-    WorkerDirectory directory, WorkerLeases leases, AdmissionQueue queue, CacheScopes scopes, GatewayMetrics metrics, IOptions<DispatchOptions> options, TimeProvider time)
+    WorkerDirectory directory, WorkerLeases leases, AdmissionQueue queue, CacheScopes scopes, ReputationBook reputation, GatewayMetrics metrics,
+    IOptions<DispatchOptions> options, TimeProvider time)
 {
     private static readonly TimeSpan Wait = TimeSpan.FromMilliseconds(200);
 
@@ -149,6 +151,8 @@ public sealed class WorkerChoice(
                         RequiredContext = maxTokens + promptLowerBound,
                         AcceptedTiers = AcceptedTiers(request),
                         CacheAffinity = affinity,
+                        ReputationFloor = request.ReputationFloor ?? options.Value.ReputationFloor,
+                        SlaClass = request.SlaClass,
                     },
                     [.. directory.Eligible.Select(Snapshot)]);
                 foreach (var candidate in match.ClaimOrder)
@@ -298,8 +302,8 @@ public sealed class WorkerChoice(
         queue.Released(claimed.Worker.Document.ModelSha256);
     }
 
-    /// <summary>What the matcher weighs, as the directory reports it; the directory only supplies the numbers.</summary>
-    private static WorkerSnapshot Snapshot(EligibleWorker w) => new()
+    /// <summary>What the matcher weighs, as the directory and the reputation book report it; they only supply the numbers.</summary>
+    private WorkerSnapshot Snapshot(EligibleWorker w) => new()
     {
         WorkerId = w.Document.WorkerId,
         ProviderId = w.ProviderId,
@@ -311,7 +315,7 @@ public sealed class WorkerChoice(
         PriceCoefficient = w.PriceCoefficient,
         Region = w.Document.Region,
         SlaClass = w.SlaClass,
-        Reputation = w.Reputation,
+        Reputation = reputation.Score(w.Document.WorkerId),
         ContextLength = w.Document.ContextLength,
         Tier = w.Tier,
     };

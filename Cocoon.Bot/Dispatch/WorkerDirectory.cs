@@ -15,7 +15,8 @@ namespace Cocoon.Bot.Dispatch;
 
 /// <summary>
 /// A worker that passed this gateway's policy, with the load the registry reported: the inputs of the matcher (which
-/// holds the choosing policy). Reputation is a neutral constant until the network computes scores.
+/// holds the choosing policy). Its reputation is not here: the matcher reads it from the shared
+/// <see cref="Reputation.ReputationBook"/>.
 /// </summary>
 public sealed record EligibleWorker(
     AttestationDocument Document,
@@ -25,14 +26,10 @@ public sealed record EligibleWorker(
     int Running,
     double AverageJobMilliseconds)
 {
-    public const double NeutralReputation = 1.0;
-
-    public double Reputation { get; init; } = NeutralReputation;
-
     /// <summary>The trust tier the gateway verified: tee, simulated or consumer.</summary>
     public string Tier => TrustTiers.FromTeeKind(Document.TeeKind);
 
-    /// <summary>No worker states a service level yet: every one is best effort.</summary>
+    /// <summary>The service level the worker's provider promises in its registration (best effort when it states none).</summary>
     public SlaClass SlaClass { get; init; } = SlaClass.BestEffort;
 }
 
@@ -116,6 +113,9 @@ public sealed partial class WorkerDirectory : BackgroundService
 
     /// <summary>True while the worker's registry entry exists (it heartbeats), whether or not it still gets new jobs.</summary>
     public bool IsRegistered(string workerId) => _registered.Contains(workerId);
+
+    /// <summary>How many workers the last registry read found (eligible or not).</summary>
+    public int RegisteredCount => _registered.Count;
 
     public EligibleWorker? Find(string workerId) => _eligible.FirstOrDefault(w => w.Document.WorkerId == workerId);
 
@@ -287,7 +287,10 @@ public sealed partial class WorkerDirectory : BackgroundService
 
         var max = Math.Min(doc.MaxConcurrency, worker.Registration.MaxConcurrency);
         return ("none", string.Empty, new EligibleWorker(doc, providerId, coefficientOverride ?? doc.PriceCoefficient, max,
-            Math.Max(worker.Leases, load.Running), load.AverageJobMilliseconds));
+            Math.Max(worker.Leases, load.Running), load.AverageJobMilliseconds)
+        {
+            SlaClass = SlaClasses.Parse(worker.Registration.SlaClass),
+        });
     }
 
     /// <summary>

@@ -107,6 +107,12 @@ public sealed record WorkerRegistration
 
     public required int MaxConcurrency { get; init; }
     public required DateTimeOffset StartedAt { get; init; }
+
+    /// <summary>
+    /// The service level the provider promises (best-effort, standard, premium; null = best-effort). Not attested: it
+    /// is a promise the provider answers for with its earnings (a breach refunds the user) and its reputation.
+    /// </summary>
+    public string? SlaClass { get; init; }
 }
 
 /// <summary>The live part of a worker's registry entry, refreshed by every heartbeat.</summary>

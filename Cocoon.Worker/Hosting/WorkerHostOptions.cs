@@ -35,6 +35,14 @@ public sealed class WorkerHostOptions : IValidatableObject
     [Range(1, 100_000, ErrorMessage = "Worker:PriceCoefficient must be between 1 and 100000 (1000 = 1.0x).")]
     public int PriceCoefficient { get; set; } = 1000;
 
+    /// <summary>
+    /// The service level this worker promises: best-effort (default), standard or premium (published targets: time to
+    /// first token and tokens per second). Jobs of a class go only to workers that promise it; a breach refunds the
+    /// user a share of the charge from the provider's earnings and lowers the worker's reputation.
+    /// </summary>
+    [RegularExpression("^(best-effort|standard|premium)$", ErrorMessage = "Worker:SlaClass must be best-effort, standard or premium.")]
+    public string SlaClass { get; set; } = "best-effort";
+
     /// <summary>Jobs run at once; default (0) = what the inference service decodes together.</summary>
     [Range(0, 1024, ErrorMessage = "Worker:MaxConcurrency must be between 0 (= the inference service's) and 1024.")]
     public int MaxConcurrency { get; set; }

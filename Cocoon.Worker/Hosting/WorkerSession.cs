@@ -22,9 +22,11 @@ public sealed class WorkerSession : IDisposable
     private readonly WorkerClaims _claims;
     private readonly TimeSpan _validity;
     private readonly TimeSpan _keyGrace;
+    private readonly string _slaClass;
 
-    private WorkerSession(WorkerIdentity identity, WorkerClaims claims, ITeeProvider tee, TimeProvider time, TimeSpan validity, TimeSpan keyGrace)
+    private WorkerSession(WorkerIdentity identity, WorkerClaims claims, ITeeProvider tee, TimeProvider time, TimeSpan validity, TimeSpan keyGrace, string slaClass)
     {
+        _slaClass = slaClass;
         _keyGrace = keyGrace;
         Identity = identity;
         _claims = claims;
@@ -73,7 +75,7 @@ public sealed class WorkerSession : IDisposable
             inference.Model.ContextLength,
             inference.Model.Kind,
             inference.Model.EmbeddingDimensions);
-        var session = new WorkerSession(joined?.Identity ?? WorkerIdentity.Create(workerId), claims, tee, time, options.AttestationValidity, options.SealingKeyGrace);
+        var session = new WorkerSession(joined?.Identity ?? WorkerIdentity.Create(workerId), claims, tee, time, options.AttestationValidity, options.SealingKeyGrace, options.SlaClass);
         try
         {
             await session.AttestAsync(cancellationToken).ConfigureAwait(false);
@@ -111,6 +113,7 @@ public sealed class WorkerSession : IDisposable
             Attestation = Encoding.UTF8.GetBytes(bundle.ToJson()),
             MaxConcurrency = _claims.MaxConcurrency,
             StartedAt = StartedAt,
+            SlaClass = _slaClass,
         };
     }
 

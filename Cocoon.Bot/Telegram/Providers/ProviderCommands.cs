@@ -192,7 +192,7 @@ public sealed partial class ProviderCommands(
             text.Append(ProviderStatus.Format(await status.BuildAsync(p, cancellationToken).ConfigureAwait(false))).Append('\n');
         }
 
-        text.Append("Reputation scores are not published yet. The same report as JSON: GET " + ProviderStatusEndpoint.Path + " with your worker token as Bearer.");
+        text.Append("A worker whose reputation falls below the network's floor (Gateway:ReputationFloor, 0.85 unless the network set another) gets no jobs. The same report as JSON: GET " + ProviderStatusEndpoint.Path + " with your worker token as Bearer.");
         await sender.SendAsync(chatId, text.ToString(), cancellationToken).ConfigureAwait(false);
     }
 

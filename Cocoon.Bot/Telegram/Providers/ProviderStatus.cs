@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text;
 using Cocoon.Bot.Dispatch;
+using Cocoon.Bot.Reputation;
+using Cocoon.Engine.Reputation;
 using Cocoon.Bot.Telegram.Accounts;
 using Cocoon.Ledger.Accounts;
 using Cocoon.Network.Access;
@@ -14,6 +16,8 @@ namespace Cocoon.Bot.Telegram.Providers;
 /// <param name="Tier">The attestation it serves under (tdx, simulated); null when it never joined.</param>
 /// <param name="JobsServed">Jobs this run of the worker finished, as its heartbeat reports it.</param>
 /// <param name="Refusal">Why it is not serving (its last refusal), with <paramref name="WhatToDo"/>.</param>
+/// <param name="Reputation">The worker's reputation score (0..1) as every gateway reads it; below the network's floor it gets no jobs.</param>
+/// <param name="ReputationReasons">The reasons behind the score, each a stable code and a sentence with the numbers.</param>
 public sealed record ProviderWorkerStatus(
     string WorkerId,
     string State,
@@ -25,7 +29,9 @@ public sealed record ProviderWorkerStatus(
     int MaxConcurrency,
     string? Refusal,
     string? RefusalDetail,
-    string? WhatToDo);
+    string? WhatToDo,
+    double? Reputation = null,
+    IReadOnlyList<ReputationReason>? ReputationReasons = null);
 
 /// <summary>What the provider's account received on one UTC day, in nanotons (from the ledger).</summary>
 public sealed record ProviderDayEarnings(DateOnly Day, long Nanotons);
@@ -54,7 +60,8 @@ public sealed class ProviderStatus(
     IDispatcher dispatcher,
     ILedger ledger,
     TimeProvider time,
-    ILedgerAccounts? accounts = null)
+    ILedgerAccounts? accounts = null,
+    ReputationBook? reputation = null)
 {
     public const int Days = 7;
 
@@ -83,6 +90,15 @@ public sealed class ProviderStatus(
         {
             live.TryGetValue(id, out var entry);
             workers.Add(new ProviderWorkerStatus(id, "online", true, s.Worker.AttestationKind, s.Model, entry?.Load.JobsDone ?? 0, s.Worker.Running, s.Worker.MaxConcurrency, null, null, null));
+        }
+
+        if (reputation is not null)
+        {
+            for (var i = 0; i < workers.Count; i++)
+            {
+                var score = await reputation.ReadAsync(workers[i].WorkerId, cancellationToken).ConfigureAwait(false);
+                workers[i] = workers[i] with { Reputation = Math.Round(score.Value, 3), ReputationReasons = score.Reasons };
+            }
         }
 
         var account = AccountId.Provider(provider.ProviderId);
@@ -126,12 +142,22 @@ public sealed class ProviderStatus(
             }
 
             text.Append(CultureInfo.InvariantCulture, $", jobs {w.JobsServed}");
+            if (w.Reputation is { } score)
+            {
+                text.Append(CultureInfo.InvariantCulture, $", reputation {score:0.000}");
+            }
+
             if (w.Online)
             {
                 text.Append(CultureInfo.InvariantCulture, $", load {w.Running}/{w.MaxConcurrency}");
             }
 
             text.Append('\n');
+            foreach (var reason in w.ReputationReasons ?? [])
+            {
+                text.Append(CultureInfo.InvariantCulture, $"  {reason.Code}: {reason.Message}\n");
+            }
+
             if (w.Refusal is not null)
             {
                 text.Append(CultureInfo.InvariantCulture, $"  refused: {w.Refusal} ({w.RefusalDetail})\n  what to do: {w.WhatToDo}\n");

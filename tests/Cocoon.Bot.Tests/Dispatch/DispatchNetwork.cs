@@ -41,6 +41,10 @@ public sealed class DispatchNetwork : IAsyncDisposable
             ["Gateway:AllowLocalProvider"] = "true",
             ["Gateway:RegistryRefresh"] = "00:00:00.100",
             ["Gateway:ResultPoll"] = "00:00:00.050",
+
+            // Spot-check replays pick requests at random (2%): off here so that no test sees a replay job it did not
+            // ask for; the replay tests turn them on.
+            ["Gateway:Replays:Fraction"] = "0",
         };
         foreach (var (k, v) in gatewaySettings ?? new Dictionary<string, string?>())
         {

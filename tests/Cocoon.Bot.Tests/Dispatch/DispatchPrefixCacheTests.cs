@@ -65,7 +65,9 @@ public sealed class DispatchPrefixCacheTests(RedisFixture redis) : IClassFixture
 
         var history = "One day, a cat" + first + " The cat";
         var (_, second) = await stack.AskAsync(Turn(payer, history, "chat-1"), _ct);
-        var (_, elsewhere) = await stack.AskAsync(Turn(payer, history, "chat-2"), _ct);
+        // Another conversation has no affinity: it follows the ranking, here a region (b-worker's two completed jobs
+        // would otherwise give it the better reputation, the next tie-break).
+        var (_, elsewhere) = await stack.AskAsync(Turn(payer, history, "chat-2") with { Region = "local" }, _ct);
         Assert.Equal("b-worker", second.WorkerId);
         Assert.True(second.CachedPromptTokens > 0);
         Assert.Equal("a-worker", elsewhere.WorkerId);
