@@ -25,6 +25,7 @@ public static class WorkerHostingExtensions
         services.AddOptions<WorkerHostOptions>().Bind(configuration.GetSection(WorkerHostOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddCocoonRedis(configuration);
         services.TryAddSingleton(TimeProvider.System);
+        services.TryAddKeyedSingleton(JobProcessor.DeadlineClock, (sp, _) => sp.GetRequiredService<TimeProvider>());
         services.TryAddSingleton<ITeeProvider>(sp => CreateTee(sp.GetRequiredService<IOptions<WorkerHostOptions>>().Value.Tee, configuration));
         services.TryAddSingleton(_ => new WorkerMeasurement(Measurement.ForCurrentProcess(configuration["Llama:LibraryDir"])));
         services.AddSingleton<JobProcessor>();
