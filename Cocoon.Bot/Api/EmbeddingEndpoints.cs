@@ -52,6 +52,13 @@ internal static class EmbeddingEndpoints
                     "dimensions", "unsupported_value");
             }
 
+            // The worker's rule where the gateway can count exactly (token arrays): refused in the same words before
+            // any hold or dispatch. Texts are counted by the worker's tokenizer only.
+            if (EmbeddingRules.CheckTokenArrays(mapped.Embedding, served.ContextLength) is { } tooLong)
+            {
+                throw ApiProblem.Invalid(tooLong.Message, "input", "context_length_exceeded");
+            }
+
             var dispatch = new DispatchRequest
             {
                 RequestId = requestId,

@@ -84,7 +84,8 @@ public sealed record DispatchReceipt(
 }
 
 /// <summary>A model the network serves right now, with its live workers; Kind and Dimensions as its workers attest them.</summary>
-public sealed record ServedModel(string Name, string Sha256, IReadOnlyList<ServedWorker> Workers, string Kind = ModelKinds.Chat, int Dimensions = 0);
+/// <param name="ContextLength">The smallest context its workers attested (0 with no worker); for an embedding model, the tokens one input may hold.</param>
+public sealed record ServedModel(string Name, string Sha256, IReadOnlyList<ServedWorker> Workers, string Kind = ModelKinds.Chat, int Dimensions = 0, int ContextLength = 0);
 
 public sealed record ServedWorker(string WorkerId, string ProviderId, int PriceCoefficient, int Running, int MaxConcurrency, string AttestationKind)
 {

@@ -84,7 +84,8 @@ public sealed class WorkerChoice(
             var name = configured.TryGetValue(sha, out var n) ? n : workers[0].Document.ModelName;
             models.Add(new ServedModel(name, sha, [.. workers.Select(w =>
                 new ServedWorker(w.Document.WorkerId, w.ProviderId, w.PriceCoefficient, w.Running, w.MaxConcurrency, w.Document.TeeKind))],
-                ModelKinds.Of(workers.FirstOrDefault()?.Document.ModelKind), workers.FirstOrDefault()?.Document.EmbeddingDimensions ?? 0));
+                ModelKinds.Of(workers.FirstOrDefault()?.Document.ModelKind), workers.FirstOrDefault()?.Document.EmbeddingDimensions ?? 0,
+                workers.Count > 0 ? workers.Min(w => w.Document.ContextLength) : 0));
         }
 
         return models;

@@ -18,6 +18,12 @@ public sealed class TelegramKeys(string prefix, string botId)
     /// <summary>The conversation's generation, bumped by /new and /forget; no expiry (see ConversationStore).</summary>
     public string ConversationGeneration(long chatId) => $"{_p}:conv-gen:{chatId}";
     public string User(long userId) => $"{_p}:user:{userId}";
+
+    /// <summary>One user's guest conversation in one chat (kept only when they opted in: /guestmemory on).</summary>
+    public string GuestConversation(long userId, long chatId) => $"{_p}:guest-conv:{userId}:{chatId}";
+
+    /// <summary>The generation of all of one user's guest conversations: bumping it makes every one of them unreadable.</summary>
+    public string GuestConversationGeneration(long userId) => $"{_p}:guest-conv-gen:{userId}";
     public string Usage(long userId) => $"{_p}:usage:{userId}";
     public string Group(long chatId) => $"{_p}:group:{chatId}";
     public string GroupTokens(long chatId, long userId, string day) => $"{_p}:group:{chatId}:tokens:{userId}:{day}";

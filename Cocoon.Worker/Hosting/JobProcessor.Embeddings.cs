@@ -53,7 +53,7 @@ public sealed partial class JobProcessor
         using var sealer = ChunkSealer.Create(context, job.RequestId);
         var started = time.GetUtcNow();
         var stopwatch = Stopwatch.StartNew();
-        using var run = StartRun(session, job, control, started, cancellationToken);
+        using var run = StartRun(session, job, control, cancellationToken);
         var (key, cancelled, stop) = (run.Key, run.Cancelled, run.Stop);
 
         EmbeddingResult result;

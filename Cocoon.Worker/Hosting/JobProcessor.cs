@@ -32,9 +32,17 @@ public sealed partial class JobProcessor(
     ResultStreams results,
     IOptions<WorkerHostOptions> options,
     TimeProvider time,
+    [FromKeyedServices(JobProcessor.DeadlineClock)] TimeProvider deadlines,
     ResiliencePipelineProvider<string> pipelines,
     ILogger<JobProcessor> logger)
 {
+    /// <summary>
+    /// The clock that starts and fires a running job's own deadline (the host's TimeProvider unless a test registers
+    /// its own under this key): with it held still, only the gateway's cancel can stop a job, so tests can tell the
+    /// two apart.
+    /// </summary>
+    public const string DeadlineClock = "cocoon-job-deadlines";
+
     private readonly ResiliencePipeline _redisRetry = pipelines.GetPipeline(RedisResilience.Pipeline);
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string RequestId, int Attempt), RunningJob> _running = new();
@@ -229,7 +237,7 @@ public sealed partial class JobProcessor(
                     return;
                 }
 
-                if (time.GetUtcNow() >= job.Deadline)
+                if (deadlines.GetUtcNow() >= job.Deadline)
                 {
                     await RefuseAsync(session, entry, job, "expired", deadLetter: false, control, cancellationToken).ConfigureAwait(false);
                     return;
@@ -271,7 +279,7 @@ public sealed partial class JobProcessor(
     {
         var started = time.GetUtcNow();
         var stopwatch = Stopwatch.StartNew();
-        using var run = StartRun(session, job, control, started, cancellationToken);
+        using var run = StartRun(session, job, control, cancellationToken);
         var (key, cancelled, stop) = (run.Key, run.Cancelled, run.Stop);
         GenerationUsage? usage = null;
         try
@@ -341,9 +349,9 @@ public sealed partial class JobProcessor(
     /// Registers a job as running, with its deadline and the gateway's cancel linked into one stop token, and applies a
     /// cancel that came after the queued-job check in ProcessAsync but before the registration (see Cancel).
     /// </summary>
-    private JobRun StartRun(WorkerSession session, JobEnvelope job, JobControlKey control, DateTimeOffset started, CancellationToken cancellationToken)
+    private JobRun StartRun(WorkerSession session, JobEnvelope job, JobControlKey control, CancellationToken cancellationToken)
     {
-        var run = new JobRun((job.RequestId, job.Attempt), job.Deadline - started, cancellationToken);
+        var run = new JobRun((job.RequestId, job.Attempt), job.Deadline - deadlines.GetUtcNow(), deadlines, cancellationToken);
         var running = new RunningJob(run.Cancelled, control, session.WorkerId);
         _running[run.Key] = running;
         Interlocked.MemoryBarrier();
@@ -361,12 +369,11 @@ public sealed partial class JobProcessor(
         private readonly CancellationTokenSource _deadline;
         private readonly CancellationTokenSource _stop;
 
-        public JobRun((string RequestId, int Attempt) key, TimeSpan timeLeft, CancellationToken hostStopping)
+        public JobRun((string RequestId, int Attempt) key, TimeSpan timeLeft, TimeProvider clock, CancellationToken hostStopping)
         {
             Key = key;
-            _deadline = CancellationTokenSource.CreateLinkedTokenSource(hostStopping);
-            _deadline.CancelAfter(timeLeft > TimeSpan.Zero ? timeLeft : TimeSpan.Zero);
-            _stop = CancellationTokenSource.CreateLinkedTokenSource(_deadline.Token, Cancelled.Token);
+            _deadline = new CancellationTokenSource(timeLeft > TimeSpan.Zero ? timeLeft : TimeSpan.Zero, clock);
+            _stop = CancellationTokenSource.CreateLinkedTokenSource(hostStopping, _deadline.Token, Cancelled.Token);
         }
 
         public (string RequestId, int Attempt) Key { get; }

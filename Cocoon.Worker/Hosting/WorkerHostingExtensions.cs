@@ -27,6 +27,7 @@ public static class WorkerHostingExtensions
         services.AddCocoonRedis(configuration);
         services.AddCocoonTracing(configuration, "cocoon-worker");
         services.TryAddSingleton(TimeProvider.System);
+        services.TryAddKeyedSingleton(JobProcessor.DeadlineClock, (sp, _) => sp.GetRequiredService<TimeProvider>());
         services.TryAddSingleton<ITeeProvider>(sp => CreateTee(sp.GetRequiredService<IOptions<WorkerHostOptions>>().Value.Tee, configuration));
         services.TryAddSingleton(_ => new WorkerMeasurement(Measurement.ForCurrentProcess(configuration["Llama:LibraryDir"])));
         services.AddSingleton<JobProcessor>();

@@ -67,6 +67,14 @@ public sealed class UserStore(IConnectionMultiplexer redis, TelegramKeys keys)
         return [.. items.Select(i => JsonSerializer.Deserialize<UsageEntry>(i.ToString())!)];
     }
 
+    /// <summary>Whether the user asked to keep context in guest chats (/guestmemory on); off unless they opted in.</summary>
+    public async Task<bool> GetGuestMemoryAsync(long userId, CancellationToken cancellationToken) =>
+        (await redis.GetDatabase().HashGetAsync(keys.User(userId), "guest-memory").WaitAsync(cancellationToken).ConfigureAwait(false)).TryParse(out long on) && on == 1;
+
+    public Task SetGuestMemoryAsync(long userId, bool on, CancellationToken cancellationToken) =>
+        on ? redis.GetDatabase().HashSetAsync(keys.User(userId), "guest-memory", 1).WaitAsync(cancellationToken)
+            : redis.GetDatabase().HashDeleteAsync(keys.User(userId), "guest-memory").WaitAsync(cancellationToken);
+
     /// <summary>/forget: the user's settings, receipts, usage and any half-finished provider registration.</summary>
     public Task ForgetAsync(long userId, CancellationToken cancellationToken) =>
         redis.GetDatabase().KeyDeleteAsync([keys.User(userId), keys.Usage(userId), keys.ProviderDraft(userId), keys.Conversation(userId)]).WaitAsync(cancellationToken);

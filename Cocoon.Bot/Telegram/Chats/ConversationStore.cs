@@ -19,12 +19,28 @@ namespace Cocoon.Bot.Telegram.Chats;
 /// </summary>
 public sealed class ConversationStore(IConnectionMultiplexer redis, TelegramKeys keys, HostKeySealer sealer, IOptions<TelegramOptions> options)
 {
-    public async Task<IReadOnlyList<ChatMessage>> LoadAsync(long chatId, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<ChatMessage>> LoadAsync(long chatId, CancellationToken cancellationToken) =>
+        LoadAsync(keys.Conversation(chatId), keys.ConversationGeneration(chatId), cancellationToken);
+
+    public Task SaveAsync(long chatId, IReadOnlyList<ChatMessage> turns, CancellationToken cancellationToken) =>
+        SaveAsync(keys.Conversation(chatId), keys.ConversationGeneration(chatId), turns, cancellationToken);
+
+    /// <summary>A user's guest conversation in one chat; one generation per user covers all of their guest chats.</summary>
+    public Task<IReadOnlyList<ChatMessage>> LoadGuestAsync(long userId, long chatId, CancellationToken cancellationToken) =>
+        LoadAsync(keys.GuestConversation(userId, chatId), keys.GuestConversationGeneration(userId), cancellationToken);
+
+    public Task SaveGuestAsync(long userId, long chatId, IReadOnlyList<ChatMessage> turns, CancellationToken cancellationToken) =>
+        SaveAsync(keys.GuestConversation(userId, chatId), keys.GuestConversationGeneration(userId), turns, cancellationToken);
+
+    /// <summary>Every guest conversation of the user becomes unreadable at once (the blobs then expire unread).</summary>
+    public Task ForgetGuestsAsync(long userId, CancellationToken cancellationToken) =>
+        redis.GetDatabase().StringIncrementAsync(keys.GuestConversationGeneration(userId)).WaitAsync(cancellationToken);
+
+    private async Task<IReadOnlyList<ChatMessage>> LoadAsync(string key, string generationKey, CancellationToken cancellationToken)
     {
-        var key = keys.Conversation(chatId);
         var db = redis.GetDatabase();
         var blobRead = db.StringGetAsync(key);
-        var generation = await GenerationAsync(db, chatId).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var generation = await GenerationAsync(db, generationKey).WaitAsync(cancellationToken).ConfigureAwait(false);
         var blob = await blobRead.WaitAsync(cancellationToken).ConfigureAwait(false);
         if (blob.IsNull)
         {
@@ -35,11 +51,10 @@ public sealed class ConversationStore(IConnectionMultiplexer redis, TelegramKeys
         return json is null ? [] : JsonSerializer.Deserialize<List<ChatMessage>>(json) ?? [];
     }
 
-    public async Task SaveAsync(long chatId, IReadOnlyList<ChatMessage> turns, CancellationToken cancellationToken)
+    private async Task SaveAsync(string key, string generationKey, IReadOnlyList<ChatMessage> turns, CancellationToken cancellationToken)
     {
-        var key = keys.Conversation(chatId);
         var db = redis.GetDatabase();
-        var generation = await GenerationAsync(db, chatId).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var generation = await GenerationAsync(db, generationKey).WaitAsync(cancellationToken).ConfigureAwait(false);
         var kept = Fit(turns, options.Value.ContextTokens - options.Value.MaxAnswerTokens);
         var blob = sealer.Seal(JsonSerializer.SerializeToUtf8Bytes(kept), SealContext(key, generation));
         await db.StringSetAsync(key, blob, options.Value.ConversationIdle).WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -57,9 +72,9 @@ public sealed class ConversationStore(IConnectionMultiplexer redis, TelegramKeys
     public static string SealContext(string key, long generation) =>
         generation == 0 ? key : key + "#generation=" + generation.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
-    private async Task<long> GenerationAsync(IDatabase db, long chatId)
+    private static async Task<long> GenerationAsync(IDatabase db, string generationKey)
     {
-        var value = await db.StringGetAsync(keys.ConversationGeneration(chatId)).ConfigureAwait(false);
+        var value = await db.StringGetAsync(generationKey).ConfigureAwait(false);
         return value.TryParse(out long generation) ? generation : 0;
     }
 

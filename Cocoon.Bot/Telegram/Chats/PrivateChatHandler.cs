@@ -45,7 +45,8 @@ public sealed class PrivateChatHandler(
         "/usage – recent answers, tokens and cost\n/privacy – who answered your last prompt\n" +
         "/tier – which trust tiers may answer you (tee, simulated, consumer)\n" +
         "/topup – add credit (Telegram Stars or TON)\n/apikey – a key for the OpenAI-compatible API\n" +
-        "/provider – sell inference with your GPU\n/forget – delete everything stored about you\n\n" +
+        "/provider – sell inference with your GPU\n/forget – delete everything stored about you\n" +
+        "/guestmemory on|off – keep context when you mention me in chats I'm not in (off by default)\n\n" +
         "In groups, add me and mention me, reply to me, or use /ask.";
 
     public const string Unsupported =
@@ -105,6 +106,28 @@ public sealed class PrivateChatHandler(
         }
     }
 
+    /// <summary>
+    /// Guest chats keep no context unless the user opts in here; turning it off also makes every kept guest
+    /// conversation unreadable at once.
+    /// </summary>
+    private async Task GuestMemoryAsync(long chatId, long userId, string args, CancellationToken cancellationToken)
+    {
+        if (args is "on" or "off")
+        {
+            await users.SetGuestMemoryAsync(userId, args == "on", cancellationToken).ConfigureAwait(false);
+            if (args == "off")
+            {
+                await conversations.ForgetGuestsAsync(userId, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        var on = await users.GetGuestMemoryAsync(userId, cancellationToken).ConfigureAwait(false);
+        await sender.SendAsync(chatId, on
+            ? "Guest chats: I keep our recent turns (encrypted, per chat) when you mention me in chats I'm not a member of. /guestmemory off forgets them."
+            : "Guest chats: each mention stands alone; I keep no context. /guestmemory on keeps our recent turns per chat (encrypted).",
+            cancellationToken).ConfigureAwait(false);
+    }
+
     private async Task HandleCommandAsync(Message message, long userId, Command command, CancellationToken cancellationToken)
     {
         var chatId = message.Chat.Id;
@@ -126,8 +149,12 @@ public sealed class PrivateChatHandler(
                 await conversations.ClearAsync(chatId, cancellationToken).ConfigureAwait(false);
                 await sender.SendAsync(chatId, "Started a new conversation. The previous one is deleted.", cancellationToken).ConfigureAwait(false);
                 break;
+            case "guestmemory":
+                await GuestMemoryAsync(chatId, userId, command.Args.ToLowerInvariant(), cancellationToken).ConfigureAwait(false);
+                break;
             case "forget":
                 await conversations.ClearAsync(chatId, cancellationToken).ConfigureAwait(false);
+                await conversations.ForgetGuestsAsync(userId, cancellationToken).ConfigureAwait(false);
                 await users.ForgetAsync(userId, cancellationToken).ConfigureAwait(false);
                 await sender.SendAsync(chatId,
                     "Done: your conversation, model choice, receipts and usage history are deleted. " +

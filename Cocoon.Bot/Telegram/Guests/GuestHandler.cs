@@ -1,5 +1,6 @@
 using System.Text;
 using Cocoon.Bot.Dispatch;
+using Cocoon.Bot.Telegram.Accounts;
 using Cocoon.Bot.Telegram.Chats;
 using Cocoon.Bot.Telegram.Hosting;
 using Cocoon.Engine.Protocol;
@@ -16,14 +17,17 @@ namespace Cocoon.Bot.Telegram.Guests;
 /// <summary>
 /// Guest mode (Bot API 10.0): a user @-mentions the bot in a chat it is not a member of; Telegram sends a
 /// guest_message carrying a guest_query_id, and the bot posts its reply into that chat with answerGuestQuery (one
-/// inline-style message). The asker pays from their own balance. As in a private chat nothing is stored: the question
-/// is the whole context (no history is kept for guest chats), and the answer is sent once it is complete.
+/// inline-style message). The asker pays from their own balance. The question is the whole context unless the asker
+/// opted in with /guestmemory on: then their recent turns in that chat are kept, sealed like a private conversation.
+/// The answer is sent once it is complete.
 /// </summary>
 public sealed partial class GuestHandler(
     ITelegramBotClient bot,
     BotIdentity identity,
     IDispatcher dispatcher,
     ILedger ledger,
+    ConversationStore conversations,
+    UserStore users,
     IOptions<TelegramOptions> options,
     ILogger<GuestHandler> logger)
 {
@@ -64,6 +68,11 @@ public sealed partial class GuestHandler(
             return;
         }
 
+        var remember = await users.GetGuestMemoryAsync(from.Id, cancellationToken).ConfigureAwait(false);
+        var turns = new List<ChatMessage>(remember ? await conversations.LoadGuestAsync(from.Id, message.Chat.Id, cancellationToken).ConfigureAwait(false) : [])
+        {
+            new("user", question),
+        };
         var answer = new StringBuilder();
         try
         {
@@ -75,7 +84,7 @@ public sealed partial class GuestHandler(
                 Model = model,
                 Generation = new GenerationRequest
                 {
-                    Messages = [new ChatMessage("user", question)],
+                    Messages = [.. ConversationStore.Fit(turns, options.Value.ContextTokens - options.Value.MaxAnswerTokens)],
                     Sampling = new SamplingOptions { MaxTokens = options.Value.MaxAnswerTokens },
                 },
             };
@@ -119,6 +128,12 @@ public sealed partial class GuestHandler(
         catch (ApiRequestException ex) when (AnswerStreamer.IsEntityError(ex))
         {
             await AnswerAsync(queryId, new FormattedText(head, []), cancellationToken).ConfigureAwait(false);
+        }
+
+        if (remember)
+        {
+            turns.Add(new ChatMessage("assistant", markdown));
+            await conversations.SaveGuestAsync(from.Id, message.Chat.Id, turns, cancellationToken).ConfigureAwait(false);
         }
 
         LogAnswered(logger, from.Id);

@@ -128,7 +128,8 @@ public sealed class DispatchNetwork : IAsyncDisposable
 
     /// <summary>An in-process worker with the real llama.cpp service on the small model (or the given inference service).</summary>
     public async Task<(IHost Host, WorkerSession Session)> StartWorkerAsync(
-        CancellationToken cancellationToken, IDictionary<string, string?>? settings = null, IInferenceService? inference = null, Func<IInferenceService, IInferenceService>? wrap = null)
+        CancellationToken cancellationToken, IDictionary<string, string?>? settings = null, IInferenceService? inference = null, Func<IInferenceService, IInferenceService>? wrap = null,
+        TimeProvider? jobDeadlines = null)
     {
         var all = new Dictionary<string, string?>(BaseSettings)
         {
@@ -161,6 +162,12 @@ public sealed class DispatchNetwork : IAsyncDisposable
         else
         {
             builder.Services.AddSingleton(inference);
+        }
+
+        if (jobDeadlines is not null)
+        {
+            // Registered before AddWorkerHost, whose TryAdd then keeps it: the clock of the jobs' own deadlines only.
+            builder.Services.AddKeyedSingleton(JobProcessor.DeadlineClock, jobDeadlines);
         }
 
         builder.Services.AddWorkerHost(builder.Configuration);

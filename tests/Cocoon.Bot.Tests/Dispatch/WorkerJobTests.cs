@@ -7,6 +7,7 @@ using Cocoon.Network.Transport;
 using Cocoon.Worker.Hosting;
 using Cocoon.Worker.Inference;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Cocoon.Bot.Tests.Dispatch;
 
@@ -99,12 +100,14 @@ public sealed class WorkerJobTests(RedisFixture redis) : IClassFixture<RedisFixt
     }
 
     [Fact]
-    public async Task At_the_deadline_the_generation_stops_and_nothing_is_charged()
+    public async Task At_the_gateway_deadline_its_cancel_stops_the_generation_and_nothing_is_charged()
     {
+        // The worker's own deadline clock is held still, so its own timer never fires: only the cancel the gateway
+        // sends when the request's deadline passes can stop the generation.
         await using var network = new DispatchNetwork(redis.Server);
         await network.StartAsync(_ct);
         var stalling = new StallingInference();
-        var (host, _) = await network.StartWorkerAsync(_ct, inference: stalling);
+        var (host, _) = await network.StartWorkerAsync(_ct, inference: stalling, jobDeadlines: new FakeTimeProvider(DateTimeOffset.UtcNow));
         var payer = await network.FundedPayerAsync(1_000_000_000, _ct);
         var request = DispatchNetwork.Request(payer, "Once upon a time", 4000, model: stalling.Model.Name) with { Timeout = TimeSpan.FromSeconds(2) };
 
@@ -123,6 +126,30 @@ public sealed class WorkerJobTests(RedisFixture redis) : IClassFixture<RedisFixt
         }
 
         Assert.Equal(1_000_000_000, await WaitForBalanceAsync(network, payer, 1_000_000_000));
+    }
+
+    [Fact]
+    public async Task At_its_own_deadline_the_worker_stops_the_generation_and_answers_expired()
+    {
+        // No gateway listens and none sends a cancel: the job's deadline, on the worker's own clock, must stop it.
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var network = new DispatchNetwork(redis.Server);
+        await network.StartAsync(_ct);
+        var stalling = new StallingInference();
+        var (host, session) = await network.StartWorkerAsync(_ct, inference: stalling, jobDeadlines: clock);
+        var processor = host.Services.GetRequiredService<JobProcessor>();
+        var replyTo = "gw-" + Guid.NewGuid().ToString("N")[..8];
+
+        var running = processor.ProcessAsync(session, SealedJob(session, "r-deadline", replyTo, deliveries: 1), _ct);
+        await stalling.Started.WaitAsync(_ct);
+        Assert.False(stalling.Stopped.IsCompleted);
+
+        clock.Advance(TimeSpan.FromMinutes(2)); // past the job's deadline (a minute after it was sealed)
+        Assert.Equal("cancelled", await stalling.Stopped.WaitAsync(_ct));
+        await running.WaitAsync(_ct);
+
+        var result = Assert.Single(await ReadResultsAsync(network, replyTo, 1));
+        Assert.Equal(("r-deadline", ResultKind.Error, "expired"), (result.RequestId, result.Kind, result.Error));
     }
 
     private static async Task<long> WaitForBalanceAsync(DispatchNetwork network, Cocoon.Ledger.Accounts.AccountId payer, long expected)
@@ -206,6 +233,7 @@ public sealed class WorkerJobTests(RedisFixture redis) : IClassFixture<RedisFixt
     private sealed class StallingInference : IInferenceService
     {
         private readonly TaskCompletionSource<string> _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public ModelInfo Model { get; } = new("stalling-test", new string('f', 64), "none", 0, 4096, 4096, HasChatTemplate: false);
 
@@ -213,9 +241,13 @@ public sealed class WorkerJobTests(RedisFixture redis) : IClassFixture<RedisFixt
 
         public Task<string> Stopped => _stopped.Task;
 
+        /// <summary>Completes once the first piece has been handed to the worker.</summary>
+        public Task Started => _started.Task;
+
         public async IAsyncEnumerable<GenerationChunk> GenerateAsync(GenerationRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
         {
             yield return new GenerationChunk("Once");
+            _started.TrySetResult();
             try
             {
                 await Task.Delay(Timeout.Infinite, cancellationToken);

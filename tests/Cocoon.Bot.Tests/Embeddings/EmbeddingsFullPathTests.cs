@@ -149,6 +149,33 @@ public sealed class EmbeddingsFullPathTests(EmbeddingStackFixture stack) : IClas
     }
 
     [Fact]
+    public async Task A_token_array_longer_than_the_model_takes_is_refused_by_the_gateway_before_dispatch_in_the_workers_words()
+    {
+        var ledger = stack.Gateway.Services.GetRequiredService<ILedger>();
+        var before = await ledger.GetBalanceAsync(GatewayOptions.LocalDeveloper, CancellationToken.None);
+
+        // 127 ids + [CLS] + [SEP] = 129 > 128; 126 ids fit exactly (the control: the same path answers it).
+        var (status, doc, response) = await PostAsync($$"""{"model":"synthetic-embed","input":[[5],[{{string.Join(',', Enumerable.Repeat(7, 127))}}]]}""");
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        var error = doc.GetProperty("error");
+        Assert.Equal("input", error.GetProperty("param").GetString());
+        Assert.Equal("context_length_exceeded", error.GetProperty("code").GetString());
+        Assert.Contains("input[1] is 129 tokens long, and this model takes at most 128 tokens per input", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Contains("\"truncate\": true", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+
+        // Before dispatch: no worker and no dispatcher line ever names this request (the worker logs its refusals
+        // before it answers, so a refusal by the worker would be in the log by the time the 400 came back).
+        var requestId = response.Headers.GetValues("X-Request-Id").Single();
+        Assert.DoesNotContain(stack.Logs.Lines, l => l.Contains(requestId, StringComparison.Ordinal)
+            && (l.Contains(" Cocoon.Worker.", StringComparison.Ordinal) || l.Contains(" Cocoon.Bot.Dispatch.", StringComparison.Ordinal)));
+        Assert.Equal(before, await ledger.GetBalanceAsync(GatewayOptions.LocalDeveloper, CancellationToken.None));
+
+        var (fitStatus, fit, _) = await PostAsync($$"""{"model":"synthetic-embed","input":[[{{string.Join(',', Enumerable.Repeat(7, 126))}}]]}""");
+        Assert.Equal(HttpStatusCode.OK, fitStatus);
+        Assert.Equal(128, fit.GetProperty("usage").GetProperty("prompt_tokens").GetInt32());
+    }
+
+    [Fact]
     public async Task A_chat_model_asked_for_embeddings_and_the_embedding_model_asked_for_chat_are_400s()
     {
         var (status, doc, _) = await PostAsync($$"""{"model":"{{stack.ChatModel}}","input":"hello"}""");

@@ -174,6 +174,49 @@ public sealed class ModernTelegramTests(RedisFixture fixture) : IClassFixture<Re
     }
 
     [Fact]
+    public async Task Guest_context_is_kept_per_chat_only_after_the_user_opts_in_and_is_forgotten_when_they_opt_out()
+    {
+        await using var api = new FakeBotApi();
+        var dispatcher = new ScriptedDispatcher { Answer = r => ["Answer " + r.Generation.Messages!.Count + "."] };
+        var prefix = BotHarness.NewPrefix();
+        await using var bot = await BotHarness.StartAsync(redis, api, dispatcher, null, prefix, BotHarness.NewHostKey());
+        const long asker = 1607;
+        await bot.Ledger.CreditAsync(AccountId.User(asker), 10_000_000, AccountId.FreeAllowance, "guest-fund-" + Guid.NewGuid(), default);
+
+        // Off by default: the second question in the same chat carries nothing of the first.
+        api.Enqueue(FakeBotApi.GuestUpdate(-100781, asker, "pineapple question", 81, "gq-m1"));
+        await api.WaitForAsync("answerGuestQuery", c => true, count: 1);
+        api.Enqueue(FakeBotApi.GuestUpdate(-100781, asker, "follow-up", 82, "gq-m2"));
+        await api.WaitForAsync("answerGuestQuery", c => true, count: 2);
+        Assert.Single(dispatcher.Requests[1].Generation.Messages!);
+
+        // Opting in is a private command, stored per user.
+        api.Enqueue(FakeBotApi.TextUpdate(asker, asker, "/guestmemory on", 83));
+        await api.WaitForAsync("sendMessage", c => c.ChatId == asker && c.Text!.Contains("I keep our recent turns", StringComparison.Ordinal));
+
+        api.Enqueue(FakeBotApi.GuestUpdate(-100781, asker, "pineapple again", 84, "gq-m3"));
+        await api.WaitForAsync("answerGuestQuery", c => true, count: 3);
+        api.Enqueue(FakeBotApi.GuestUpdate(-100781, asker, "and then?", 85, "gq-m4"));
+        await api.WaitForAsync("answerGuestQuery", c => true, count: 4);
+        Assert.Equal(
+            [("user", "pineapple again"), ("assistant", "Answer 1."), ("user", "and then?")],
+            dispatcher.Requests[3].Generation.Messages!.Select(m => (m.Role, m.Content)));
+
+        // Per chat: another chat the user mentions the bot in starts empty. Kept turns are sealed, never plaintext.
+        api.Enqueue(FakeBotApi.GuestUpdate(-100782, asker, "elsewhere", 86, "gq-m5"));
+        await api.WaitForAsync("answerGuestQuery", c => true, count: 5);
+        Assert.Single(dispatcher.Requests[4].Generation.Messages!);
+        await RedisPlaintext.AssertAbsentAsync(bot.Redis, prefix + ":*", "pineapple again", "Answer 1.");
+
+        // Opting out forgets what was kept and keeps nothing more.
+        api.Enqueue(FakeBotApi.TextUpdate(asker, asker, "/guestmemory off", 87));
+        await api.WaitForAsync("sendMessage", c => c.ChatId == asker && c.Text!.Contains("I keep no context", StringComparison.Ordinal));
+        api.Enqueue(FakeBotApi.GuestUpdate(-100781, asker, "still there?", 88, "gq-m6"));
+        await api.WaitForAsync("answerGuestQuery", c => true, count: 6);
+        Assert.Single(dispatcher.Requests[5].Generation.Messages!);
+    }
+
+    [Fact]
     public async Task A_guest_without_a_balance_is_told_so_and_nothing_is_dispatched()
     {
         await using var api = new FakeBotApi();

@@ -119,6 +119,39 @@ public sealed class DepositTests(LocalChainFixture chain) : IClassFixture<LocalC
     }
 
     [Fact]
+    public async Task An_aborted_transaction_carrying_an_invoice_comment_is_not_credited()
+    {
+        await using var host = new TonTestHost(chain);
+        await host.StartAsync();
+        var user = AccountId.User(Random.Shared.NextInt64(1, long.MaxValue));
+        await using var scope = host.Restart();
+        var invoice = await scope.ServiceProvider.GetRequiredService<DepositInvoices>().CreateAsync(user, 100_000_000, host.Ct);
+        var processor = scope.ServiceProvider.GetRequiredService<DepositProcessor>();
+        await processor.PollAsync(host.Ct);
+
+        // 30,000 nanotons is below the basechain's flat gas price (40,000), so the wallet cannot buy gas: the real
+        // TVM skips the compute phase (no-gas) and the transaction is aborted, though it carries the invoice comment.
+        var aborted = await chain.Chain.PayAsync(30_000, invoice.Comment, "aborts", host.Ct);
+        var seen = await host.Client.GetTransactionsAsync(host.Wallet.Address, aborted.Lt, aborted.Lt, 1, 0, ascending: true, host.Ct);
+        var tx = Assert.Single(seen);
+        Assert.Equal(aborted.TransactionHash, tx.Hash);
+        Assert.Equal(true, tx.Aborted);
+        Assert.Equal(invoice.Comment, tx.InMessage?.Comment);
+        Assert.Equal(30_000, tx.InMessage?.Value);
+
+        // Then a normal payment with the same comment, so the processor is shown to read this account and comment.
+        await chain.Chain.PayAsync(100_000_000, invoice.Comment, "pays", host.Ct);
+        Assert.Equal(2, await processor.PollAsync(host.Ct));
+
+        Assert.Equal(100_000_000, await host.Ledger.GetBalanceAsync(user, host.Ct));
+        var db = scope.ServiceProvider.GetRequiredService<ChainDbContext>();
+        var stored = await db.Invoices.AsNoTracking().SingleAsync(i => i.Id == invoice.Id, host.Ct);
+        Assert.Equal(InvoiceStatus.Paid, stored.Status);
+        Assert.Equal(100_000_000, stored.AmountReceived);
+        Assert.False(await db.Receipts.AnyAsync(r => r.TransactionHash == aborted.TransactionHash, host.Ct));
+    }
+
+    [Fact]
     public async Task The_top_up_request_pays_the_deposit_address_with_the_invoice_comment()
     {
         await using var host = new TonTestHost(chain);
