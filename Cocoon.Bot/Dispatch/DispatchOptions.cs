@@ -96,6 +96,10 @@ public sealed class DispatchOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:00:00", "00:10:00", ErrorMessage = "Gateway:QueueWait must be between 0 and 10 minutes.")]
     public TimeSpan QueueWait { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>How long a stopped answer waits for the worker's receipt for the part taken (after that it is not billed).</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:01:00", ErrorMessage = "Gateway:StoppedReceiptWait must be between 10 ms and 1 minute.")]
+    public TimeSpan StoppedReceiptWait { get; set; } = TimeSpan.FromSeconds(5);
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (!string.IsNullOrEmpty(CacheScopeKey))

@@ -1,4 +1,5 @@
 using Cocoon.Bot.Billing;
+using Cocoon.Bot.Receipts;
 using Cocoon.Network.Transport;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -34,6 +35,7 @@ public static class DispatchServiceCollectionExtensions
         });
         services.TryAddSingleton<WorkerChoice>();
         services.TryAddSingleton<AttemptRunner>();
+        services.TryAddSingleton<ReceiptBook>();
         services.TryAddSingleton<Dispatcher>();
         services.TryAddSingleton<IDispatcher>(sp => sp.GetRequiredService<Dispatcher>());
         return services;

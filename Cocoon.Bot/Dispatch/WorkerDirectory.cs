@@ -32,6 +32,9 @@ public sealed record EligibleWorker(
     /// <summary>The trust tier the gateway verified: tee, simulated or consumer.</summary>
     public string Tier => TrustTiers.FromTeeKind(Document.TeeKind);
 
+    /// <summary>The attestation bundle the document was verified from (stored beside each receipt it signs).</summary>
+    public AttestationBundle? Bundle { get; init; }
+
     /// <summary>No worker states a service level yet: every one is best effort.</summary>
     public SlaClass SlaClass { get; init; } = SlaClass.BestEffort;
 }
@@ -276,7 +279,7 @@ public sealed partial class WorkerDirectory : BackgroundService
 
         var max = Math.Min(doc.MaxConcurrency, worker.Registration.MaxConcurrency);
         return ("none", string.Empty, new EligibleWorker(doc, providerId, coefficientOverride ?? doc.PriceCoefficient, max,
-            Math.Max(worker.Leases, worker.Load.Running), worker.Load.AverageJobMilliseconds));
+            Math.Max(worker.Leases, worker.Load.Running), worker.Load.AverageJobMilliseconds) { Bundle = bundle });
     }
 
     /// <summary>

@@ -126,6 +126,9 @@ public sealed class ChunkSealer : IDisposable
         ?? throw new InvalidOperationException("The transcript hash exists only after the final chunk is sealed."))
         .Clone();
 
+    /// <summary>SHA-256 over the ciphertexts sealed so far (a stopped answer's receipt covers only these).</summary>
+    public byte[] TranscriptHashSoFar() => _transcriptHash is { } done ? (byte[])done.Clone() : _transcript.GetCurrentHash();
+
     public SealedChunk Seal(ReadOnlySpan<byte> plaintext, bool isFinal)
     {
         if (_transcriptHash is not null)
@@ -218,6 +221,9 @@ public sealed class ChunkOpener : IDisposable
         CryptographicOperations.ZeroMemory(plaintext);
         return true;
     }
+
+    /// <summary>SHA-256 over the ciphertexts opened so far: what a stopped answer's receipt must hash.</summary>
+    public byte[] TranscriptHashSoFar() => _transcriptHash is { } done ? (byte[])done.Clone() : _transcript.GetCurrentHash();
 
     public byte[] Open(SealedChunk chunk)
     {

@@ -1,3 +1,4 @@
+using Cocoon.Ledger.Receipts;
 using Microsoft.EntityFrameworkCore;
 
 namespace Cocoon.Ledger.Data;
@@ -18,6 +19,10 @@ public abstract class LedgerDbContext(DbContextOptions options) : DbContext(opti
     public DbSet<Posting> Postings => Set<Posting>();
 
     public DbSet<HoldRecord> Holds => Set<HoldRecord>();
+
+    public DbSet<ReceiptRecord> Receipts => Set<ReceiptRecord>();
+
+    public DbSet<ReceiptAnchor> ReceiptAnchors => Set<ReceiptAnchor>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -63,6 +68,26 @@ public abstract class LedgerDbContext(DbContextOptions options) : DbContext(opti
             // Only active holds are ever looked up by expiry; a partial index stays as small as they are few.
             h.HasIndex(x => x.ExpiresAtMs).HasFilter("\"State\" = 0").HasDatabaseName("IX_LedgerHolds_Active_ExpiresAtMs");
         });
+
+        modelBuilder.Entity<ReceiptRecord>(r =>
+        {
+            r.ToTable(LedgerTables.Receipts);
+            r.HasKey(x => x.RequestId);
+            r.Property(x => x.RequestId).HasMaxLength(200);
+            r.Property(x => x.Payer).HasMaxLength(200);
+            r.Property(x => x.WorkerId).HasMaxLength(200);
+            // Only receipts still waiting for an anchor are looked up in order; they are few.
+            r.HasIndex(x => x.CreatedAtMs).HasFilter("\"AnchorId\" IS NULL").HasDatabaseName("IX_Receipts_Unanchored_CreatedAtMs");
+        });
+
+        modelBuilder.Entity<ReceiptAnchor>(a =>
+        {
+            a.ToTable(LedgerTables.ReceiptAnchors);
+            a.HasKey(x => x.Id);
+            a.Property(x => x.RootHex).HasMaxLength(64);
+            a.Property(x => x.MessageHash).HasMaxLength(64);
+            a.Property(x => x.TransactionHash).HasMaxLength(64);
+        });
     }
 
     /// <summary>
@@ -86,6 +111,8 @@ public static class LedgerTables
     public const string Entries = "LedgerEntries";
     public const string Postings = "LedgerPostings";
     public const string Holds = "LedgerHolds";
+    public const string Receipts = "Receipts";
+    public const string ReceiptAnchors = "ReceiptAnchors";
 }
 
 public sealed class SqliteLedgerDbContext(DbContextOptions<SqliteLedgerDbContext> options) : LedgerDbContext(options);
