@@ -14,7 +14,7 @@ namespace Cocoon.Bot.Api;
 /// </summary>
 internal static class ReceiptsEndpoint
 {
-    public static async Task<IResult> GetAsync(string id, ClaimsPrincipal user, ReceiptStore store, ApiMetrics metrics, CancellationToken cancellationToken)
+    public static async Task<IResult> GetAsync(string id, ClaimsPrincipal user, ReceiptStore store, ApiMetrics metrics, IServiceProvider services, CancellationToken cancellationToken)
     {
         var found = id.Length is > 0 and <= 200 ? await store.FindAsync(id, user.Payer().Value, cancellationToken) : null;
         if (found is not { } hit)
@@ -25,6 +25,8 @@ internal static class ReceiptsEndpoint
 
         var proof = hit.Anchor is { } anchor ? await store.LeavesAsync(anchor.Id, cancellationToken) : null;
         metrics.Request("receipts", StatusCodes.Status200OK);
-        return Results.Content(ReceiptDocument.Build(hit.Receipt, hit.Anchor, proof).ToJsonString(), "application/json");
+        // The wallet exists only where a chain is configured; without one receipts are never anchored.
+        var account = services.GetService<Cocoon.Ledger.Ton.NetworkWallet>()?.Address.ToRaw();
+        return Results.Content(ReceiptDocument.Build(hit.Receipt, hit.Anchor, proof, account).ToJsonString(), "application/json");
     }
 }

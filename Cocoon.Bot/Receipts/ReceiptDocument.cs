@@ -13,7 +13,8 @@ public static class ReceiptDocument
     /// <summary>The message the worker's Ed25519 key signs: this prefix, then the canonical receipt bytes.</summary>
     public const string SignedPrefix = "cocoon usage receipt v1\0";
 
-    public static JsonObject Build(ReceiptRecord record, ReceiptAnchor? anchor, IReadOnlyList<ReceiptRecord>? leaves)
+    /// <param name="anchorAccount">The network wallet (raw address) whose transaction holds the root, where a chain is configured.</param>
+    public static JsonObject Build(ReceiptRecord record, ReceiptAnchor? anchor, IReadOnlyList<ReceiptRecord>? leaves, string? anchorAccount = null)
     {
         ArgumentNullException.ThrowIfNull(record);
         var signed = SignedUsageReceipt.FromJson(record.SignedReceiptJson);
@@ -29,12 +30,12 @@ public static class ReceiptDocument
             ["leaf"] = Convert.ToHexStringLower(ReceiptMerkle.Leaf(canonical, signed.Signature)),
             ["charged_nanotons"] = record.ChargedNanotons,
             ["attestation"] = record.AttestationJson.Length > 0 ? JsonNode.Parse(record.AttestationJson) : null,
-            ["anchor"] = anchor is null || leaves is null ? null : Anchor(record, anchor, leaves),
+            ["anchor"] = anchor is null || leaves is null ? null : Anchor(record, anchor, leaves, anchorAccount),
         };
         return doc;
     }
 
-    private static JsonObject Anchor(ReceiptRecord record, ReceiptAnchor anchor, IReadOnlyList<ReceiptRecord> leaves)
+    private static JsonObject Anchor(ReceiptRecord record, ReceiptAnchor anchor, IReadOnlyList<ReceiptRecord> leaves, string? account)
     {
         var hashes = leaves.Select(l =>
         {
@@ -56,6 +57,7 @@ public static class ReceiptDocument
             ["proof"] = proof,
             ["transaction"] = anchor.TransactionHash is null ? null : new JsonObject
             {
+                ["account"] = account,
                 ["hash"] = anchor.TransactionHash,
                 ["lt"] = anchor.TransactionLt?.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 ["fee_nanotons"] = anchor.FeeNanotons,

@@ -40,15 +40,15 @@ public sealed class ReceiptAnchor
 
     public int LeafCount { get; set; }
 
-    /// <summary>The external message's hash (hex) the wallet sent; the chain's transaction is found from it.</summary>
+    /// <summary>The signed external message's hash (base64, as the chain API reports it); the chain's transaction is found from it.</summary>
     public string? MessageHash { get; set; }
 
-    /// <summary>The wallet's transaction that carries the root (hex hash and logical time), once seen on chain.</summary>
+    /// <summary>The wallet's transaction that carries the root (base64 hash as the chain API reports it, and logical time), once seen on chain.</summary>
     public string? TransactionHash { get; set; }
 
     public long? TransactionLt { get; set; }
 
-    /// <summary>What committing the root cost the network wallet, in nanotons (total fees of its transaction).</summary>
+    /// <summary>What committing the root cost the network wallet, in nanotons (its transaction's total fees plus the forwarding fee of the root message).</summary>
     public long? FeeNanotons { get; set; }
 
     public long CreatedAtMs { get; set; }

@@ -97,6 +97,15 @@ public sealed class ReceiptStore(LedgerDatabase database)
         return anchor;
     }
 
+    /// <summary>Anchors whose root is not yet seen on chain, oldest first.</summary>
+    public async Task<IReadOnlyList<ReceiptAnchor>> PendingAnchorsAsync(CancellationToken cancellationToken)
+    {
+        await database.MigrateAsync(cancellationToken).ConfigureAwait(false);
+        await using var db = database.CreateContext();
+        return await db.ReceiptAnchors.AsNoTracking().Where(a => a.TransactionHash == null)
+            .OrderBy(a => a.Id).ToListAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     public async Task UpdateAnchorAsync(ReceiptAnchor anchor, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(anchor);
