@@ -58,7 +58,7 @@ public sealed partial class ReceiptAnchorRound(ReceiptStore store, IServiceScope
         return anchor;
     }
 
-    [LoggerMessage(EventId = 3220, Level = LogLevel.Information, Message = "Receipts anchor {AnchorId}: root {Root} over {Count} receipts sent to the chain")]
+    [LoggerMessage(EventId = LogEvents.Receipts + 2, Level = LogLevel.Information, Message = "Receipts anchor {AnchorId}: root {Root} over {Count} receipts sent to the chain")]
     private static partial void LogCommitted(ILogger logger, long anchorId, string root, int count);
 }
 

@@ -32,6 +32,6 @@ public sealed partial class ReceiptBook(ReceiptStore store, TimeProvider time, I
         }
     }
 
-    [LoggerMessage(EventId = 3207, Level = LogLevel.Error, Message = "Storing the receipt of request {RequestId} failed; the answer was billed, the receipt cannot be fetched")]
+    [LoggerMessage(EventId = LogEvents.Receipts + 1, Level = LogLevel.Error, Message = "Storing the receipt of request {RequestId} failed; the answer was billed, the receipt cannot be fetched")]
     private static partial void LogStoreFailed(ILogger logger, string requestId, Exception exception);
 }

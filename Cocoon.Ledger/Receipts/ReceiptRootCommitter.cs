@@ -120,12 +120,12 @@ public sealed partial class ReceiptRootCommitter(
         }
     }
 
-    [LoggerMessage(EventId = 5320, Level = LogLevel.Information, Message = "Receipts anchor {AnchorId}: root {Root} over {Leaves} receipts committed in transaction {TxHash} for {Fee} nanotons")]
+    [LoggerMessage(EventId = LogEvents.Receipts + 1, Level = LogLevel.Information, Message = "Receipts anchor {AnchorId}: root {Root} over {Leaves} receipts committed in transaction {TxHash} for {Fee} nanotons")]
     private static partial void LogAnchored(ILogger logger, long anchorId, string root, int leaves, string txHash, long fee);
 
-    [LoggerMessage(EventId = 5321, Level = LogLevel.Warning, Message = "Receipts anchor {AnchorId}: its message expired unexecuted; signed again with the wallet's current seqno")]
+    [LoggerMessage(EventId = LogEvents.Receipts + 2, Level = LogLevel.Warning, Message = "Receipts anchor {AnchorId}: its message expired unexecuted; signed again with the wallet's current seqno")]
     private static partial void LogResigned(ILogger logger, long anchorId);
 
-    [LoggerMessage(EventId = 5322, Level = LogLevel.Warning, Message = "Sending receipts anchor {AnchorId} was rejected; it is signed again once its message expires")]
+    [LoggerMessage(EventId = LogEvents.Receipts + 3, Level = LogLevel.Warning, Message = "Sending receipts anchor {AnchorId} was rejected; it is signed again once its message expires")]
     private static partial void LogSendRejected(ILogger logger, Exception exception, long anchorId);
 }
