@@ -15,6 +15,7 @@ internal static class OpenAiApi
         keyed.MapPost("/embeddings", EmbeddingEndpoints.EmbeddingsAsync).WithMetadata(new ApiEndpointName("embeddings", StampsRequest: true));
         keyed.MapGet("/models", ModelsEndpoint.ListAsync).WithMetadata(new ApiEndpointName("models", StampsRequest: false));
         keyed.MapGet("/receipts/{id}", ReceiptsEndpoint.GetAsync).WithMetadata(new ApiEndpointName("receipts", StampsRequest: false));
+        keyed.MapGet("/attestation", AttestationEndpoint.GetAsync).WithMetadata(new ApiEndpointName("attestation", StampsRequest: false));
         v1.MapGet("/attestation/policy", AttestationPolicyEndpoint.Get);
 
         // Unknown /v1 paths answer in the API's own error format rather than an empty 404, key or no key.

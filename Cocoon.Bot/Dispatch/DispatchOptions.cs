@@ -100,6 +100,10 @@ public sealed class DispatchOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:00:00.010", "00:01:00", ErrorMessage = "Gateway:StoppedReceiptWait must be between 10 ms and 1 minute.")]
     public TimeSpan StoppedReceiptWait { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>How long GET /v1/attestation waits for each worker's signed statement over the client's nonce.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:01:00", ErrorMessage = "Gateway:AttestationChallengeWait must be between 100 ms and 1 minute.")]
+    public TimeSpan AttestationChallengeWait { get; set; } = TimeSpan.FromSeconds(5);
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (!string.IsNullOrEmpty(CacheScopeKey))

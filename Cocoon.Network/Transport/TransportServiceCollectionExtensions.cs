@@ -31,6 +31,7 @@ public static class TransportServiceCollectionExtensions
         services.AddSingleton<JobStreams>();
         services.AddSingleton<ResultStreams>();
         services.AddSingleton<JobCancellations>();
+        services.AddSingleton<AttestationChallenges>();
         services.AddSingleton<Providers.ProviderDirectory>();
         services.AddSingleton<Access.WorkerAccess>();
         services.AddSingleton<Access.WorkerJoins>();
