@@ -22,7 +22,8 @@ public sealed class UpdateRouter(
     UserStore users,
     IDispatcher dispatcher,
     GenerationStops stops,
-    GuestHandler guests)
+    GuestHandler guests,
+    Receipts.VerifyButton verify)
 {
     public async Task HandleAsync(Update update, CancellationToken cancellationToken)
     {
@@ -66,6 +67,12 @@ public sealed class UpdateRouter(
         string? notice = null;
         try
         {
+            if (data.StartsWith(Receipts.VerifyButton.Prefix, StringComparison.Ordinal))
+            {
+                await verify.HandleAsync(callback, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+
             if (data == CallbackData.TopUpMenu)
             {
                 await bot.AnswerCallbackQuery(callback.Id, cancellationToken: cancellationToken).ConfigureAwait(false);
