@@ -66,10 +66,22 @@ public static class ReceiptBenchmark
             _ = opener.Open(sealer.Seal([], isFinal: true));
         });
 
+        // GET /v1/attestation: per worker asked, one statement signed over the client's nonce and checked by the gateway.
+        var nonce = RandomNumberGenerator.GetBytes(AttestationStatement.NonceSize);
+        var statement = new AttestationStatement
+        {
+            Nonce = nonce, WorkerId = identity.WorkerId, ModelSha256 = doc.ModelSha256, HpkePublicKey = doc.HpkePublicKey, IssuedAt = DateTimeOffset.UtcNow,
+        };
+        var statementJson = System.Text.Encoding.UTF8.GetBytes(statement.Sign(identity).ToJson());
+        var statementSign = Mean(() => _ = statement.Sign(identity).ToJson());
+        var statementAccept = Mean(() => _ = SignedAttestationStatement.Accept(statementJson, doc, nonce));
+
         var added = hashes + sign + accept;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"receipts: hashes {hashes:F1} µs + sign {sign:F1} µs + accept {accept:F1} µs = {added:F1} µs per answer ({Chunks} chunks); sealing+opening the same answer {seal:F1} µs; ratio {added / seal:F2}"));
-        await context.WriteJsonAsync("receipts", new { hashes, sign, accept, added, seal, ratio = added / seal, chunks = Chunks }).ConfigureAwait(false);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"attestation statement: worker signs {statementSign:F1} µs, gateway accepts {statementAccept:F1} µs per worker per GET /v1/attestation"));
+        await context.WriteJsonAsync("receipts", new { hashes, sign, accept, added, seal, ratio = added / seal, chunks = Chunks, statementSign, statementAccept }).ConfigureAwait(false);
     }
 
     private static double Mean(Action action)
