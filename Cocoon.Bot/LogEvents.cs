@@ -26,6 +26,9 @@ internal static class LogEvents
     /// <summary>One attempt on one worker (Dispatch/AttemptRunner.cs).</summary>
     public const int Attempts = 3250;
 
+    /// <summary>Receipts: storing them for their payer, anchoring their roots (Receipts/).</summary>
+    public const int Receipts = 3270;
+
     /// <summary>Holds, charges, releases (Billing/JobBilling.cs).</summary>
     public const int Billing = 3300;
 

@@ -29,6 +29,7 @@ public static class LedgerServiceCollectionExtensions
         services.TryAddSingleton<JournalLedger>();
         services.TryAddSingleton<ILedger>(sp => sp.GetRequiredService<JournalLedger>());
         services.TryAddSingleton<ILedgerAccounts>(sp => sp.GetRequiredService<JournalLedger>());
+        services.TryAddSingleton<Receipts.ReceiptStore>();
         services.AddHostedService<LedgerMigrationService>();
         services.AddHostedService<HoldExpiryService>();
         return services;

@@ -26,6 +26,9 @@ internal static class LogEvents
     /// <summary>TON payouts (Payouts/PayoutSender.cs).</summary>
     public const int Payouts = 5300;
 
+    /// <summary>Receipt roots anchored on TON (Receipts/ReceiptRootCommitter.cs).</summary>
+    public const int Receipts = 5400;
+
     /// <summary>The development-only local chain (LocalChain/LocalChainProcess.cs).</summary>
     public const int LocalChain = 5900;
 }

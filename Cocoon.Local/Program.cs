@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Cocoon.Local.Ask;
 using Cocoon.Local.Up;
+using Cocoon.Local.Verify;
 
 // Ctrl-C and SIGTERM cancel the command instead of killing the process, so up can stop its children in order.
 using var stop = new CancellationTokenSource();
@@ -12,9 +13,12 @@ switch (args)
         return await UpCommand.RunAsync(args[1..], stop.Token);
     case ["ask", ..]:
         return await AskCommand.RunAsync(args[1..], stop.Token);
+    case ["verify", ..]:
+        return await VerifyCommand.RunAsync(args[1..], stop.Token);
     default:
         await Console.Error.WriteLineAsync(
             "usage: Cocoon.Local up --gateway PATH --worker PATH [--chain DIR]   (./cocoon up passes these)\n" +
-            "       Cocoon.Local ask [--model NAME] [--max-tokens N] \"TEXT\"");
+            "       Cocoon.Local ask [--model NAME] [--max-tokens N] \"TEXT\"\n" +
+            "       Cocoon.Local verify [--chain URL] RECEIPT-ID");
         return 2;
 }

@@ -46,6 +46,8 @@ internal static class CompletionEndpoints
         var started = Stopwatch.GetTimestamp();
         var gatewayStart = time.GetUtcNow();
         context.Response.Headers["X-Request-Id"] = requestId;
+        // The receipt id is the request id: GET /v1/receipts/{id} returns the worker's signed receipt to this key's payer.
+        context.Response.Headers["X-Cocoon-Receipt-Id"] = requestId;
         context.Response.Headers["X-Cocoon-Gateway-Start"] = Stamp(gatewayStart);
         metrics.Started();
         var status = StatusCodes.Status200OK;
@@ -130,7 +132,14 @@ internal static class CompletionEndpoints
                             var receipt = completed.Receipt;
                             var gatewayEnd = time.GetUtcNow();
                             var info = new CocoonInfo(requestId, receipt.WorkerId, receipt.ProviderId, receipt.AttestationKind,
-                                receipt.GatewayStart == default ? gatewayStart : receipt.GatewayStart, receipt.WorkerStart, receipt.WorkerEnd, gatewayEnd) { Tier = receipt.Tier };
+                                receipt.GatewayStart == default ? gatewayStart : receipt.GatewayStart, receipt.WorkerStart, receipt.WorkerEnd, gatewayEnd)
+                            {
+                                Tier = receipt.Tier,
+                                ReceiptId = requestId,
+                                RequestSha256 = receipt.RequestSha256,
+                                ResponseSha256 = receipt.ResponseSha256,
+                                CanonicalRequest = Convert.ToBase64String(Engine.Attestation.ReceiptHashes.CanonicalRequest(mapped.Generation)),
+                            };
                             var usage = new UsageDto(receipt.PromptTokens, receipt.CompletionTokens, receipt.PromptTokens + receipt.CompletionTokens, receipt.TotalCostNanotons,
                                 new PromptTokensDetails(receipt.CachedPromptTokens), receipt.SlaRefundNanotons);
                             metrics.Answered(served.Name, receipt.PromptTokens, receipt.CompletionTokens, receipt.WorkerEnd - receipt.WorkerStart);

@@ -73,6 +73,11 @@ internal sealed class CompletionResponseWriter(HttpContext context, string reque
         h["X-Cocoon-Worker-Start"] = CompletionEndpoints.Stamp(info.WorkerStart);
         h["X-Cocoon-Worker-End"] = CompletionEndpoints.Stamp(info.WorkerEnd);
         h["X-Cocoon-Gateway-End"] = CompletionEndpoints.Stamp(info.GatewayEnd);
+        if (info.RequestSha256 is { } request && info.ResponseSha256 is { } response)
+        {
+            h["X-Cocoon-Request-Sha256"] = request;
+            h["X-Cocoon-Response-Sha256"] = response;
+        }
     }
 
     public Task WriteWholeAsync(string text, string finish, UsageDto usage, CocoonInfo info) => chat

@@ -16,6 +16,9 @@ internal static class OpenAiApi
         keyed.MapPost("/sealed/reserve", SealedEndpoints.ReserveAsync).WithMetadata(new ApiEndpointName("sealed.reserve", StampsRequest: false));
         keyed.MapPost("/sealed/chat/completions", SealedEndpoints.ChatAsync).WithMetadata(new ApiEndpointName("sealed.chat.completions", StampsRequest: false));
         keyed.MapGet("/models", ModelsEndpoint.ListAsync).WithMetadata(new ApiEndpointName("models", StampsRequest: false));
+        keyed.MapGet("/receipts/{id}", ReceiptsEndpoint.GetAsync).WithMetadata(new ApiEndpointName("receipts", StampsRequest: false));
+        keyed.MapGet("/attestation", AttestationEndpoint.GetAsync).WithMetadata(new ApiEndpointName("attestation", StampsRequest: false));
+        v1.MapGet("/attestation/policy", AttestationPolicyEndpoint.Get);
 
         // Unknown /v1 paths answer in the API's own error format rather than an empty 404, key or no key.
         v1.Map("/{**rest}", (HttpRequest request) => new ApiProblem(

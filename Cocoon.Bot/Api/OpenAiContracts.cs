@@ -153,6 +153,21 @@ internal sealed record CocoonInfo(
 {
     /// <summary>The trust tier the answer was served in (tee, simulated, consumer); also the X-Cocoon-Tier header.</summary>
     public string? Tier { get; init; }
+
+    /// <summary>The id <c>GET /v1/receipts/{id}</c> answers to (the request id).</summary>
+    public string? ReceiptId { get; init; }
+
+    /// <summary>The receipt's request hash: SHA-256 of <see cref="CanonicalRequest"/>'s bytes (lowercase hex).</summary>
+    public string? RequestSha256 { get; init; }
+
+    /// <summary>The receipt's response hash: SHA-256 of the answer text's UTF-8 bytes (lowercase hex).</summary>
+    public string? ResponseSha256 { get; init; }
+
+    /// <summary>
+    /// Base64 of the exact bytes sealed to the worker (the canonical request JSON the gateway built from this call), so
+    /// the caller can recompute the request hash and read what was run. Only in the answer to the caller, never stored.
+    /// </summary>
+    public string? CanonicalRequest { get; init; }
 }
 
 internal sealed record ModelList(string Object, IReadOnlyList<ModelDto> Data);

@@ -29,12 +29,18 @@ public sealed record AttemptTimings(DateTimeOffset Enqueued, DateTimeOffset Firs
     }
 }
 
-/// <summary>How one attempt ended: the verified receipt and the gateway's timings, or a reason code (the worker's or ours).</summary>
-public sealed record AttemptOutcome(SignedUsageReceipt? Receipt, string? Failure, AttemptTimings? Timings = null)
+/// <summary>
+/// How one attempt ended: the verified receipt and the gateway's timings, or a reason code (the worker's or ours). A
+/// stopped attempt (the caller left after part of the answer) carries the worker's receipt for the part the gateway
+/// took, when it came in time.
+/// </summary>
+public sealed record AttemptOutcome(SignedUsageReceipt? Receipt, string? Failure, AttemptTimings? Timings = null, bool Stopped = false)
 {
     public static AttemptOutcome Completed(SignedUsageReceipt receipt, AttemptTimings timings) => new(receipt, null, timings);
 
     public static AttemptOutcome Failed(string reason) => new(null, reason);
+
+    public static AttemptOutcome StoppedWith(SignedUsageReceipt? receipt) => new(receipt, "cancelled", Stopped: true);
 }
 
 /// <summary>
@@ -85,7 +91,10 @@ public sealed partial class AttemptRunner(
         using var sender = Hpke.SetupSender(doc.HpkePublicKey, JobBinding.Info(request.RequestId, attempt, doc.WorkerId, doc.ModelSha256, deadline));
         var plaintext = request.Embedding is { } embedding
             ? JsonSerializer.SerializeToUtf8Bytes(embedding, WireJsonContext.Default.EmbeddingRequest)
-            : JsonSerializer.SerializeToUtf8Bytes(request.Generation, WireJsonContext.Default.GenerationRequest);
+            : ReceiptHashes.CanonicalRequest(request.Generation);
+        // The receipt's request hash: the plaintext exactly as sealed (chat and embeddings alike).
+        var requestSha256 = ReceiptHashes.Request(plaintext);
+        using var response = new ResponseHasher();
         byte[] ciphertext;
         try
         {
@@ -193,6 +202,7 @@ public sealed partial class AttemptRunner(
                         return AttemptOutcome.Failed("chunk-tampered");
                     }
 
+                    response.Append(piece);
                     if (queued)
                     {
                         queued = false;
@@ -223,7 +233,8 @@ public sealed partial class AttemptRunner(
                             throw new DispatchFailedException("retry-diverged", "The replacement worker's answer is shorter than what was already streamed.");
                         }
 
-                        return SignedUsageReceipt.Accept(result.Receipt, doc, request.RequestId, opener.TranscriptHash, request.MaxCompletionTokens) is { } receipt
+                        var content = new ReceiptContent(requestSha256, response.Current(), Stopped: false);
+                        return SignedUsageReceipt.Accept(result.Receipt, doc, request.RequestId, opener.TranscriptHash, request.MaxCompletionTokens, content) is { } receipt
                             ? AttemptOutcome.Completed(receipt, new AttemptTimings(enqueuedAt, firstPieceAt ?? lastProgress, lastProgress))
                             : AttemptOutcome.Failed("receipt-invalid");
                     }
@@ -259,6 +270,17 @@ public sealed partial class AttemptRunner(
                 }
             }
         }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && !workerDone && opener.NextSequence > 0)
+        {
+            // The caller stopped the answer after taking part of it: the worker signs a receipt for exactly the chunks
+            // opened here, so the provider is paid for the tokens the caller got and the caller for no more.
+            workerDone = true;
+            var taken = opener.NextSequence;
+            cancellations.Cancel(doc.WorkerId, request.RequestId, attempt, control.Stop(request.RequestId, attempt, doc.WorkerId, taken), taken);
+            LogCancelSent(logger, request.RequestId, doc.WorkerId, attempt);
+            var content = new ReceiptContent(requestSha256, response.Current(), Stopped: true);
+            return AttemptOutcome.StoppedWith(await StoppedReceiptAsync(request, doc, attempt, results, control, opener.TranscriptHashSoFar(), content).ConfigureAwait(false));
+        }
         finally
         {
             if (queued)
@@ -273,6 +295,53 @@ public sealed partial class AttemptRunner(
             }
         }
     }
+
+    /// <summary>
+    /// Waits (at most <see cref="DispatchOptions.StoppedReceiptWait"/>, whatever the caller does) for the worker's
+    /// authenticated refusal of a stopped attempt; chunks it sealed after the ones taken are skipped. Null when no
+    /// acceptable receipt came: then nothing is billed, as before receipts for stopped answers existed.
+    /// </summary>
+    private async Task<SignedUsageReceipt?> StoppedReceiptAsync(
+        DispatchRequest request, AttestationDocument doc, int attempt, ChannelReader<ResultEnvelope> results, JobControlKey control, byte[] transcriptHash,
+        ReceiptContent content)
+    {
+        using var wait = new CancellationTokenSource(options.Value.StoppedReceiptWait, time);
+        try
+        {
+            while (await results.WaitToReadAsync(wait.Token).ConfigureAwait(false))
+            {
+                while (results.TryRead(out var result))
+                {
+                    if (result.Attempt != attempt || result.WorkerId != doc.WorkerId)
+                    {
+                        continue;
+                    }
+
+                    if (result.Kind == ResultKind.Final)
+                    {
+                        // The worker finished before it saw the stop: its receipt covers more than was taken.
+                        LogNoStoppedReceipt(logger, request.RequestId, doc.WorkerId, attempt);
+                        return null;
+                    }
+
+                    if (result.Kind == ResultKind.Error && control.VerifyError(request.RequestId, attempt, doc.WorkerId, result.Error, result.Mac))
+                    {
+                        return SignedUsageReceipt.Accept(result.Receipt, doc, request.RequestId, transcriptHash, request.MaxCompletionTokens, content);
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The worker did not answer in time.
+        }
+
+        LogNoStoppedReceipt(logger, request.RequestId, doc.WorkerId, attempt);
+        return null;
+    }
+
+    [LoggerMessage(EventId = LogEvents.Attempts + 2, Level = LogLevel.Warning, Message = "Request {RequestId} attempt {Attempt} was stopped but {WorkerId} sent no valid receipt for the part taken: not billed")]
+    private static partial void LogNoStoppedReceipt(ILogger logger, string requestId, string workerId, int attempt);
 
     [LoggerMessage(EventId = LogEvents.Attempts + 1, Level = LogLevel.Debug, Message = "Request {RequestId} attempt {Attempt} left before {WorkerId} finished it: cancel sent")]
     private static partial void LogCancelSent(ILogger logger, string requestId, string workerId, int attempt);

@@ -119,6 +119,14 @@ public sealed class DispatchOptions : IValidatableObject
     /// <summary>Spot-check replays of greedy requests (Gateway:Replays:*).</summary>
     public Reputation.ReplayOptions Replays { get; set; } = new();
 
+    /// <summary>How long a stopped answer waits for the worker's receipt for the part taken (after that it is not billed).</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:01:00", ErrorMessage = "Gateway:StoppedReceiptWait must be between 10 ms and 1 minute.")]
+    public TimeSpan StoppedReceiptWait { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long GET /v1/attestation waits for each worker's signed statement over the client's nonce.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:01:00", ErrorMessage = "Gateway:AttestationChallengeWait must be between 100 ms and 1 minute.")]
+    public TimeSpan AttestationChallengeWait { get; set; } = TimeSpan.FromSeconds(5);
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (!string.IsNullOrEmpty(CacheScopeKey))

@@ -1,5 +1,6 @@
 using Cocoon.Bot.Billing;
 using Cocoon.Bot.Reputation;
+using Cocoon.Bot.Receipts;
 using Cocoon.Network.Transport;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -44,6 +45,7 @@ public static class DispatchServiceCollectionExtensions
         services.TryAddSingleton<WorkerChoice>();
         services.TryAddSingleton<AttemptRunner>();
         services.TryAddSingleton<SealedRelay>();
+        services.TryAddSingleton<ReceiptBook>();
         services.TryAddSingleton<Dispatcher>();
         services.TryAddSingleton<IDispatcher>(sp => sp.GetRequiredService<Dispatcher>());
         return services;

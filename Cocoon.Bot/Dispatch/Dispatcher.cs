@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Cocoon.Bot.Billing;
 using Cocoon.Bot.Reputation;
+using Cocoon.Bot.Receipts;
 using Cocoon.Engine.Protocol;
 using Cocoon.Ledger.Accounts;
 using Cocoon.Network.Observability;
@@ -27,6 +28,7 @@ public sealed partial class Dispatcher(
     WorkerChoice choice,
     AttemptRunner attempts,
     JobBilling billing,
+    ReceiptBook receipts,
     ResultRouter router,
     CacheScopes scopes,
     WorkerOutcomes outcomes,
@@ -128,6 +130,22 @@ public sealed partial class Dispatcher(
 
                 // The attempt is over, so its slot is free: the release travels to Redis while the ledger settles.
                 var leaseReleased = choice.ReleaseAsync(claimed);
+                if (outcome.Stopped)
+                {
+                    await leaseReleased.ConfigureAwait(false);
+                    if (outcome.Receipt is { } part)
+                    {
+                        // The caller stopped the answer: bill the part it took, from the worker's receipt for it.
+                        var held = hold ?? throw new InvalidOperationException("An attempt that reached a worker always has a hold.");
+                        var charged = await billing.SettleAsync(held, worker.Document.ModelName, part.Receipt, worker.PriceCoefficient, request.MaxCoefficient, worker.ProviderId, worker.Tier).ConfigureAwait(false);
+                        hold = null;
+                        await receipts.RecordAsync(request.RequestId, request.Payer, part, worker.Bundle, charged).ConfigureAwait(false);
+                        LogStoppedBilled(logger, request.RequestId, worker.Document.WorkerId, attempt, part.Receipt.CompletionTokens, charged);
+                    }
+
+                    throw new OperationCanceledException(cancellationToken);
+                }
+
                 if (outcome.Receipt is { } receipt)
                 {
                     long charged;
@@ -142,6 +160,7 @@ public sealed partial class Dispatcher(
                     }
 
                     hold = null;
+                    await receipts.RecordAsync(request.RequestId, request.Payer, receipt, worker.Bundle, charged).ConfigureAwait(false);
                     var refunded = await refunds.RefundAsync(request, worker, receipt.Receipt, outcome.Timings!, charged).ConfigureAwait(false);
                     await CompleteAsync(request, worker, attempt, receipt.Receipt, charged, refunded, gatewayStart, events, cancellationToken).ConfigureAwait(false);
                     span?.SetTag("cocoon.outcome", "completed");
@@ -273,7 +292,11 @@ public sealed partial class Dispatcher(
         await events.WriteAsync(new DispatchCompleted(new DispatchReceipt(
             request.RequestId, worker.Document.ModelName, r.PromptTokens, r.CompletionTokens, r.FinishReason, charged - refunded,
             worker.Document.WorkerId, worker.ProviderId, worker.Document.TeeKind,
-            gatewayStart, r.WorkerStartedAt, r.WorkerFinishedAt, gatewayEnd, r.CachedPromptTokens, refunded)), cancellationToken).ConfigureAwait(false);
+            gatewayStart, r.WorkerStartedAt, r.WorkerFinishedAt, gatewayEnd, r.CachedPromptTokens, refunded)
+        {
+            RequestSha256 = Convert.ToHexStringLower(r.RequestSha256),
+            ResponseSha256 = Convert.ToHexStringLower(r.ResponseSha256),
+        }), cancellationToken).ConfigureAwait(false);
         events.TryComplete();
     }
 
@@ -282,4 +305,7 @@ public sealed partial class Dispatcher(
 
     [LoggerMessage(EventId = LogEvents.Dispatch + 2, Level = LogLevel.Warning, Message = "Request {RequestId} attempt {Attempt} on {WorkerId} failed: {Reason}")]
     private static partial void LogAttemptFailed(ILogger logger, string requestId, string workerId, int attempt, string reason);
+
+    [LoggerMessage(EventId = LogEvents.Dispatch + 9, Level = LogLevel.Information, Message = "Request {RequestId} stopped by the caller on {WorkerId} (attempt {Attempt}): {CompletionTokens} tokens taken, charged {Charged} nanotons")]
+    private static partial void LogStoppedBilled(ILogger logger, string requestId, string workerId, int attempt, int completionTokens, long charged);
 }

@@ -81,6 +81,12 @@ public sealed record DispatchReceipt(
 {
     /// <summary>The trust tier the answer was served in (tee, simulated, consumer).</summary>
     public string Tier => Cocoon.Engine.Matching.TrustTiers.FromTeeKind(AttestationKind);
+
+    /// <summary>The signed receipt's request hash (lowercase hex): SHA-256 of the canonical request sealed to the worker.</summary>
+    public string? RequestSha256 { get; init; }
+
+    /// <summary>The signed receipt's response hash (lowercase hex): SHA-256 of the answer text's UTF-8 bytes.</summary>
+    public string? ResponseSha256 { get; init; }
 }
 
 /// <summary>A model the network serves right now, with its live workers; Kind and Dimensions as its workers attest them.</summary>

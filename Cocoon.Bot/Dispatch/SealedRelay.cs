@@ -321,8 +321,9 @@ public sealed partial class SealedRelay(
 
                     workerDone = true;
                     // The receipt is checked against what the gateway can see: the ciphertext transcript and the
-                    // plaintext routing bounds (max_tokens; the sealed body's length for the prompt).
-                    if (SignedUsageReceipt.Accept(result.Receipt, doc, r.RequestId, transcript.Finish(), r.MaxTokens) is not { } receipt
+                    // plaintext routing bounds (max_tokens; the sealed body's length for the prompt). The request and
+                    // response hashes it signs are the client's to check: the gateway never saw either text.
+                    if (SignedUsageReceipt.Accept(result.Receipt, doc, r.RequestId, transcript.Finish(), r.MaxTokens, ReceiptContent.Blind(stopped: false)) is not { } receipt
                         || receipt.Receipt.PromptTokens > promptBound)
                     {
                         throw Failed("receipt-invalid", doc.WorkerId);

@@ -29,6 +29,9 @@ public sealed record EligibleWorker(
     /// <summary>The trust tier the gateway verified: tee, simulated or consumer.</summary>
     public string Tier => TrustTiers.FromTeeKind(Document.TeeKind);
 
+    /// <summary>The attestation bundle the document was verified from (stored beside each receipt it signs).</summary>
+    public AttestationBundle? Bundle { get; init; }
+
     /// <summary>The service level the worker's provider promises in its registration (best effort when it states none).</summary>
     public SlaClass SlaClass { get; init; } = SlaClass.BestEffort;
 }
@@ -290,6 +293,7 @@ public sealed partial class WorkerDirectory : BackgroundService
             Math.Max(worker.Leases, load.Running), load.AverageJobMilliseconds)
         {
             SlaClass = SlaClasses.Parse(worker.Registration.SlaClass),
+            Bundle = bundle,
         });
     }
 

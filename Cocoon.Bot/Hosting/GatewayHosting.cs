@@ -61,6 +61,7 @@ public static class GatewayHosting
                 .ValidateDataAnnotations()
                 .ValidateOnStart();
             services.AddHostedService<Payouts.ThresholdPayoutService>();
+            Receipts.ReceiptAnchoringServiceCollectionExtensions.AddReceiptAnchoring(services, builder.Configuration);
         }
 
         services.AddSingleton<ApiKeyStore>();

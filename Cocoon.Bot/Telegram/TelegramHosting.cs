@@ -87,6 +87,7 @@ public static partial class TelegramHosting
         services.AddSingleton<GenerationStops>();
         services.AddSingleton<GuestHandler>();
         services.AddSingleton<AnswerService>();
+        services.AddSingleton<Receipts.VerifyButton>();
         services.AddSingleton<ConversationStore>();
         services.AddSingleton<UserStore>();
         services.AddSingleton<PrivateChatHandler>();

@@ -21,6 +21,8 @@ namespace Cocoon.Engine.Attestation;
 [JsonSerializable(typeof(AttestationBundle))]
 [JsonSerializable(typeof(UsageReceipt))]
 [JsonSerializable(typeof(SignedUsageReceipt))]
+[JsonSerializable(typeof(AttestationStatement))]
+[JsonSerializable(typeof(SignedAttestationStatement))]
 public sealed partial class AttestationJson : JsonSerializerContext;
 
 /// <summary>Times as Unix milliseconds: one spelling per instant, whatever offset the value was created with.</summary>

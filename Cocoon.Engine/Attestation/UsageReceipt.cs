@@ -8,12 +8,15 @@ using NSec.Cryptography;
 namespace Cocoon.Engine.Attestation;
 
 /// <summary>
-/// What a worker vouches for after a job: the tokens it counted and a hash of exactly the ciphertexts it sent
-/// (<see cref="Crypto.ChunkSealer.TranscriptHash"/>), so the bill is tied to the answer the gateway received.
+/// What a worker vouches for after a job: the tokens it counted, a hash of exactly the ciphertexts it sent
+/// (<see cref="Crypto.ChunkSealer.TranscriptHash"/>), so the bill is tied to the answer the gateway received, and
+/// (version 2) hashes the caller can recompute from its own bytes: the request as sealed and the answer text
+/// (<see cref="ReceiptHashes"/>), with the price coefficient and the TEE kind the worker ran under. Hashes only:
+/// a receipt never holds text, so it can be stored, returned and anchored.
 /// </summary>
 public sealed record UsageReceipt
 {
-    public const int CurrentVersion = 1;
+    public const int CurrentVersion = 2;
 
     [JsonPropertyOrder(0)]
     public int Version { get; init; } = CurrentVersion;
@@ -48,11 +51,27 @@ public sealed record UsageReceipt
 
     /// <summary>
     /// Prompt tokens the worker took from its prefix cache (part of PromptTokens), billed at the cached-prompt price.
-    /// Left out of the signed JSON when 0, so a receipt without cached tokens is byte for byte what it was before.
+    /// Left out of the signed JSON when 0 (it came before receipt v2; order 20 keeps it after the v2 fields).
     /// </summary>
     [JsonPropertyOrder(20)]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public int CachedPromptTokens { get; init; }
+
+    /// <summary>SHA-256 of the request exactly as sealed to the worker (<see cref="ReceiptHashes.Request"/>).</summary>
+    [JsonPropertyOrder(10)]
+    public required byte[] RequestSha256 { get; init; }
+
+    /// <summary>SHA-256 of the answer text the worker sent: the UTF-8 bytes of every chunk's text, concatenated.</summary>
+    [JsonPropertyOrder(11)]
+    public required byte[] ResponseSha256 { get; init; }
+
+    /// <summary>The worker's price multiplier in thousandths, as in its attestation document.</summary>
+    [JsonPropertyOrder(12)]
+    public required int PriceCoefficient { get; init; }
+
+    /// <summary>The TEE the worker ran in (<see cref="TeeKinds"/>), as in its attestation document.</summary>
+    [JsonPropertyOrder(13)]
+    public required string TeeKind { get; init; }
 
     internal static ReadOnlySpan<byte> Domain => "cocoon usage receipt v1\0"u8;
 
@@ -84,13 +103,16 @@ public sealed record SignedUsageReceipt(UsageReceipt Receipt, byte[] Signature)
 
     /// <summary>
     /// The receipt of one attempt as the gateway accepts it, or null: it parses, carries the signature of the worker
-    /// that was attested (<paramref name="worker"/>), names this request, that worker and its model, hashes exactly the
-    /// ciphertexts the gateway received (<paramref name="transcriptHash"/>) and bills no more completion tokens than
-    /// the request allowed. Any failure is the same null: a receipt is either the bill or worthless.
+    /// that was attested (<paramref name="worker"/>), names this request, that worker, its model, price and TEE kind,
+    /// hashes exactly the ciphertexts the gateway received (<paramref name="transcriptHash"/>), the request it sealed
+    /// and the text it opened (<paramref name="content"/>), and bills no more completion tokens than the request
+    /// allowed. A stopped answer's receipt (the caller left) must say <see cref="FinishReason.Cancelled"/>, and only
+    /// such a receipt may. Any failure is the same null: a receipt is either the bill or worthless.
     /// </summary>
-    public static SignedUsageReceipt? Accept(byte[]? json, AttestationDocument worker, string requestId, ReadOnlySpan<byte> transcriptHash, int maxTokens)
+    public static SignedUsageReceipt? Accept(byte[]? json, AttestationDocument worker, string requestId, ReadOnlySpan<byte> transcriptHash, int maxTokens, ReceiptContent content)
     {
         ArgumentNullException.ThrowIfNull(worker);
+        ArgumentNullException.ThrowIfNull(content);
         if (json is null)
         {
             return null;
@@ -116,6 +138,12 @@ public sealed record SignedUsageReceipt(UsageReceipt Receipt, byte[] Signature)
             && r.PromptTokens >= 0 && r.CompletionTokens >= 0
             && r.CachedPromptTokens >= 0 && r.CachedPromptTokens <= r.PromptTokens
             && r.CompletionTokens <= maxTokens
+            && r.Version == UsageReceipt.CurrentVersion
+            && r.RequestSha256 is { Length: 32 } && (content.RequestSha256 is null || CryptographicOperations.FixedTimeEquals(r.RequestSha256, content.RequestSha256))
+            && r.ResponseSha256 is { Length: 32 } && (content.ResponseSha256 is null || CryptographicOperations.FixedTimeEquals(r.ResponseSha256, content.ResponseSha256))
+            && r.PriceCoefficient == worker.PriceCoefficient
+            && r.TeeKind == worker.TeeKind
+            && (r.FinishReason == FinishReason.Cancelled) == content.Stopped
             ? receipt
             : null;
     }
@@ -125,4 +153,15 @@ public sealed record SignedUsageReceipt(UsageReceipt Receipt, byte[] Signature)
     public static SignedUsageReceipt FromJson(string json) =>
         JsonSerializer.Deserialize(json, AttestationJson.Default.SignedUsageReceipt)
         ?? throw new JsonException("The usage receipt is null.");
+}
+
+/// <summary>
+/// What the gateway itself computed for one attempt, for <see cref="SignedUsageReceipt.Accept"/>: the hash of the request
+/// it sealed, the hash of the text it opened, and whether the answer was stopped (a receipt for the part delivered).
+/// A gateway that relays a request the client sealed itself sees neither text: <see cref="Blind"/> leaves both hashes
+/// to the client, which recomputes them from its own bytes (the receipt must still carry them).
+/// </summary>
+public sealed record ReceiptContent(byte[]? RequestSha256, byte[]? ResponseSha256, bool Stopped)
+{
+    public static ReceiptContent Blind(bool stopped) => new(null, null, stopped);
 }

@@ -20,6 +20,8 @@ public sealed class JobControlKey : IDisposable
 
     private static ReadOnlySpan<byte> CancelLabel => "cocoon/control/cancel/v1"u8;
 
+    private static ReadOnlySpan<byte> StopLabel => "cocoon/control/stop/v1"u8;
+
     private readonly byte[] _key;
     private bool _disposed;
 
@@ -62,6 +64,23 @@ public sealed class JobControlKey : IDisposable
 
     public bool VerifyCancel(string requestId, int attempt, string workerId, byte[]? mac) =>
         Verify(Cancel(requestId, attempt, workerId), mac);
+
+    /// <summary>
+    /// The gateway's MAC over "stop (request, attempt) on this worker after I took this many chunks": the worker signs
+    /// a receipt for exactly those chunks, so the count is authenticated like the rest.
+    /// </summary>
+    public byte[] Stop(string requestId, int attempt, string workerId, long chunksTaken)
+    {
+        var writer = new BindingWriter(StopLabel);
+        writer.String(requestId);
+        writer.Int32(attempt);
+        writer.String(workerId);
+        writer.Int64(chunksTaken);
+        return Mac(writer.ToArray());
+    }
+
+    public bool VerifyStop(string requestId, int attempt, string workerId, long chunksTaken, byte[]? mac) =>
+        Verify(Stop(requestId, attempt, workerId, chunksTaken), mac);
 
     private byte[] Mac(byte[] message)
     {

@@ -132,6 +132,9 @@ public abstract class ChunkStreamEnd : IDisposable
         ?? throw new InvalidOperationException("The transcript hash exists only after the final chunk."))
         .Clone();
 
+    /// <summary>SHA-256 over the ciphertexts so far (a stopped answer's receipt covers only these).</summary>
+    public byte[] TranscriptHashSoFar() => _transcriptHash is { } done ? (byte[])done.Clone() : _transcript.GetCurrentHash();
+
     /// <summary>Takes a chunk that has passed into the transcript and moves to the next position.</summary>
     private protected void Record(ReadOnlySpan<byte> ciphertext, bool isFinal)
     {

@@ -65,6 +65,12 @@ public enum ResultKind
 
     /// <summary>The worker refuses or failed the job; Error says why (never user text).</summary>
     Error,
+
+    /// <summary>
+    /// Not a job: the worker's signed answer to an attestation challenge (RequestId is the challenge id, Statement the
+    /// signed statement, see <see cref="Attestation.AttestationStatement"/>).
+    /// </summary>
+    Statement,
 }
 
 /// <summary>One entry on a gateway's result stream.</summary>
@@ -85,6 +91,9 @@ public sealed record ResultEnvelope
     public byte[]? Receipt { get; init; }
 
     public string? Error { get; init; }
+
+    /// <summary>On Statement: the worker's signed attestation statement (serialized by the attestation code).</summary>
+    public byte[]? Statement { get; init; }
 
     /// <summary>
     /// On Error: HMAC-SHA256 with the job's control key (exported from its HPKE context, see

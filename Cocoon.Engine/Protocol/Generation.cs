@@ -51,8 +51,12 @@ public sealed record GenerationUsage(
     TimeSpan GenerationTime,
     int CachedTokens = 0);
 
-/// <summary>A streamed piece of text (never a split UTF-8 character); the last chunk carries Usage and empty text.</summary>
-public sealed record GenerationChunk(string Text, GenerationUsage? Usage = null)
+/// <summary>
+/// A streamed piece of text (never a split UTF-8 character); the last chunk carries Usage and empty text.
+/// <paramref name="CompletionTokens"/> counts the tokens generated up to this piece and <paramref name="PromptTokens"/>
+/// the prompt's, <paramref name="CachedTokens"/> the prompt tokens from the prefix cache (what a stopped answer bills).
+/// </summary>
+public sealed record GenerationChunk(string Text, GenerationUsage? Usage = null, int CompletionTokens = 0, int PromptTokens = 0, int CachedTokens = 0)
 {
     public bool IsFinal => Usage is not null;
 }

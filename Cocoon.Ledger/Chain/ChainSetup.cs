@@ -53,6 +53,7 @@ public static class ChainSetup
         services.AddScoped<DepositProcessor>();
         services.AddScoped<PayoutRequests>();
         services.AddScoped<PayoutSender>();
+        services.AddScoped<Receipts.ReceiptRootCommitter>();
         services.AddScoped<ThresholdPayouts>();
         return services;
     }

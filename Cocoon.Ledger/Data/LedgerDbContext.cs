@@ -1,3 +1,4 @@
+using Cocoon.Ledger.Receipts;
 using Microsoft.EntityFrameworkCore;
 
 namespace Cocoon.Ledger.Data;
@@ -22,6 +23,10 @@ public abstract class LedgerDbContext(DbContextOptions options) : DbContext(opti
     public DbSet<ApiKeyRecord> ApiKeys => Set<ApiKeyRecord>();
 
     public DbSet<ProviderRecord> Providers => Set<ProviderRecord>();
+
+    public DbSet<ReceiptRecord> Receipts => Set<ReceiptRecord>();
+
+    public DbSet<ReceiptAnchor> ReceiptAnchors => Set<ReceiptAnchor>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -91,6 +96,26 @@ public abstract class LedgerDbContext(DbContextOptions options) : DbContext(opti
             p.HasIndex(x => x.TokenSha256).IsUnique();
             p.HasIndex(x => x.TelegramUserId);
         });
+
+        modelBuilder.Entity<ReceiptRecord>(r =>
+        {
+            r.ToTable(LedgerTables.Receipts);
+            r.HasKey(x => x.RequestId);
+            r.Property(x => x.RequestId).HasMaxLength(200);
+            r.Property(x => x.Payer).HasMaxLength(200);
+            r.Property(x => x.WorkerId).HasMaxLength(200);
+            // Only receipts still waiting for an anchor are looked up in order; they are few.
+            r.HasIndex(x => x.CreatedAtMs).HasFilter("\"AnchorId\" IS NULL").HasDatabaseName("IX_Receipts_Unanchored_CreatedAtMs");
+        });
+
+        modelBuilder.Entity<ReceiptAnchor>(a =>
+        {
+            a.ToTable(LedgerTables.ReceiptAnchors);
+            a.HasKey(x => x.Id);
+            a.Property(x => x.RootHex).HasMaxLength(64);
+            a.Property(x => x.MessageHash).HasMaxLength(64);
+            a.Property(x => x.TransactionHash).HasMaxLength(64);
+        });
     }
 
     /// <summary>
@@ -116,6 +141,8 @@ public static class LedgerTables
     public const string Holds = "LedgerHolds";
     public const string ApiKeys = "ApiKeys";
     public const string Providers = "Providers";
+    public const string Receipts = "Receipts";
+    public const string ReceiptAnchors = "ReceiptAnchors";
 }
 
 public sealed class SqliteLedgerDbContext(DbContextOptions<SqliteLedgerDbContext> options) : LedgerDbContext(options);

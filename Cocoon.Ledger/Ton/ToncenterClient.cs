@@ -14,7 +14,14 @@ public sealed record ChainMessage(
     long Value,
     bool Bounced,
     string? Comment,
-    string? Opcode);
+    string? Opcode)
+{
+    /// <summary>The body as a bag of cells (base64), when the API reports it (v3 message_content.body).</summary>
+    public string? BodyBoc { get; init; }
+
+    /// <summary>The forwarding fee the sender paid on top of the value (internal messages; v3 fwd_fee), 0 when not reported.</summary>
+    public long ForwardFee { get; init; }
+}
 
 /// <summary>A transaction of one account. <see cref="Aborted"/> is null when the API shape does not say (v2).</summary>
 public sealed record ChainTransaction(
@@ -24,7 +31,11 @@ public sealed record ChainTransaction(
     TonAddress Account,
     bool? Aborted,
     ChainMessage? InMessage,
-    IReadOnlyList<ChainMessage> OutMessages);
+    IReadOnlyList<ChainMessage> OutMessages)
+{
+    /// <summary>What the transaction cost its account, in nanotons (v3 total_fees, v2 fee); 0 when not reported.</summary>
+    public long TotalFees { get; init; }
+}
 
 public sealed record WalletInformation(bool IsWallet, long Balance, string AccountState, uint? Seqno, long LastTransactionLt);
 
@@ -195,12 +206,16 @@ public sealed class ToncenterClient(HttpClient http)
             TonAddress.Parse(tx.GetProperty("account").GetString()!),
             aborted,
             tx.TryGetProperty("in_msg", out var inMsg) && inMsg.ValueKind == JsonValueKind.Object ? ParseV3Message(inMsg) : null,
-            tx.TryGetProperty("out_msgs", out var outs) ? [.. outs.EnumerateArray().Select(ParseV3Message)] : []);
+            tx.TryGetProperty("out_msgs", out var outs) ? [.. outs.EnumerateArray().Select(ParseV3Message)] : [])
+        {
+            TotalFees = tx.TryGetProperty("total_fees", out var fees) && fees.ValueKind != JsonValueKind.Null ? ParseLong(fees) : 0,
+        };
     }
 
     private static ChainMessage ParseV3Message(JsonElement m)
     {
         string? comment = null;
+        string? bodyBoc = null;
         if (m.TryGetProperty("message_content", out var content) && content.ValueKind == JsonValueKind.Object)
         {
             if (content.TryGetProperty("decoded", out var decoded) && decoded.ValueKind == JsonValueKind.Object
@@ -212,6 +227,11 @@ public sealed class ToncenterClient(HttpClient http)
             {
                 comment = TryComment(boc);
             }
+
+            if (content.TryGetProperty("body", out var raw) && raw.ValueKind == JsonValueKind.String)
+            {
+                bodyBoc = raw.GetString();
+            }
         }
 
         return new ChainMessage(
@@ -221,7 +241,11 @@ public sealed class ToncenterClient(HttpClient http)
             m.TryGetProperty("value", out var v) && v.ValueKind != JsonValueKind.Null ? ParseLong(v) : 0,
             m.TryGetProperty("bounced", out var b) && b.ValueKind == JsonValueKind.True,
             comment,
-            m.TryGetProperty("opcode", out var op) && op.ValueKind == JsonValueKind.String ? op.GetString() : null);
+            m.TryGetProperty("opcode", out var op) && op.ValueKind == JsonValueKind.String ? op.GetString() : null)
+        {
+            BodyBoc = bodyBoc,
+            ForwardFee = m.TryGetProperty("fwd_fee", out var fwd) && fwd.ValueKind != JsonValueKind.Null ? ParseLong(fwd) : 0,
+        };
     }
 
     internal static ChainTransaction ParseV2Transaction(JsonElement tx)

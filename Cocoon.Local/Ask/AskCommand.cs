@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using Cocoon.Local.Up;
+using Cocoon.Local.Verify;
 using Cocoon.Network.Hosting;
 using Microsoft.Extensions.Configuration;
 
@@ -130,6 +131,7 @@ internal static class AskCommand
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cancellationToken), Encoding.UTF8);
         var stdout = Console.Out;
         JsonElement? usage = null, info = null;
+        var answer = new StringBuilder();
         while (await reader.ReadLineAsync(cancellationToken) is { } line)
         {
             if (!line.StartsWith("data: ", StringComparison.Ordinal))
@@ -156,6 +158,7 @@ internal static class AskCommand
             {
                 if (choice.GetProperty("delta").TryGetProperty("content", out var content) && content.GetString() is { Length: > 0 } piece)
                 {
+                    answer.Append(piece);
                     await stdout.WriteAsync(piece);
                     await stdout.FlushAsync(cancellationToken);
                 }
@@ -173,6 +176,14 @@ internal static class AskCommand
         }
 
         await stdout.WriteLineAsync();
+        if (response.Headers.TryGetValues("X-Cocoon-Receipt-Id", out var ids) && ids.FirstOrDefault() is { Length: > 0 } receiptId
+            && info is { } withRequest && withRequest.TryGetProperty("canonical_request", out var canonical) && canonical.GetString() is { Length: > 0 } sealedRequest)
+        {
+            // The caller's own copy of what was run and answered, for `./cocoon verify` to hash: it never leaves this machine.
+            await VerifyCommand.SaveAsync(receiptId, Convert.FromBase64String(sealedRequest), answer.ToString(), cancellationToken);
+            await Console.Error.WriteLineAsync($"--- receipt {receiptId}: check it with ./cocoon verify {receiptId}");
+        }
+
         if (usage is { } us && info is { } inf)
         {
             var cost = us.GetProperty("total_cost").GetInt64();

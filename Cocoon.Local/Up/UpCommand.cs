@@ -82,6 +82,8 @@ internal static class UpCommand
                         ScriptDirectory = settings.LocalChainDir,
                     };
                     chain = await LocalChainProcess.StartAsync(chainOptions, loggers.CreateLogger("Cocoon.Up.Chain"), cancellationToken);
+                    // `verify` reads the anchors' transactions from this chain (its port changes every run).
+                    await File.WriteAllTextAsync(Path.Combine(settings.DataDir, Verify.VerifyCommand.ChainUrlFile), chain.BaseUrl.ToString(), cancellationToken);
                     foreach (var (key, value) in chain.ConfigurationValues)
                     {
                         // The chain's URL and the network wallet's seed: a worker never needs either.

@@ -10,7 +10,7 @@ public sealed record WorkerCredentials(string User, string Password);
 /// <summary>
 /// One Redis ACL user per joined worker, made by the gateway's (administrative) connection: the worker may run only
 /// the commands its job loop and heartbeat need, only on its own job stream, registry entry and lease key, may append
-/// (never read) results and dead letters, and may listen only on its own cancel channel. Everything else — other
+/// (never read) results and dead letters, and may listen only on its own cancel and challenge channels. Everything else — other
 /// workers' streams, the gateway's result streams, FLUSHALL, CONFIG, KEYS, ACL — answers NOPERM.
 /// </summary>
 public sealed class WorkerAccess(IConnectionMultiplexer redis, RedisKeys keys)
@@ -48,6 +48,7 @@ public sealed class WorkerAccess(IConnectionMultiplexer redis, RedisKeys keys)
             "%W~" + keys.Prefix + "results:*",
             "%W~" + (string)keys.DeadLetters!,
             "&" + keys.WorkerCancel(workerId),
+            "&" + keys.WorkerChallenge(workerId),
             "-@all",
             .. ConnectionCommands,
             .. WorkerCommands,

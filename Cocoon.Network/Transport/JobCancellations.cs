@@ -9,18 +9,25 @@ namespace Cocoon.Network.Transport;
 /// which frees its sequence and slot at once instead of when the answer would have ended. The MAC (hex, made with the
 /// job's control key, see <see cref="Cocoon.Engine.Crypto.JobControlKey"/>) is checked by the worker, so only the
 /// gateway that sealed the job can stop it. Best effort by design: a cancel lost while the subscription reconnects
-/// only means the job runs to its end, as it did before. The message holds ids and the MAC only.
+/// only means the job runs to its end, as it did before. The message holds ids and the MAC only. A stop after the
+/// caller took part of the answer says how many chunks the gateway took ("attempt/chunks:mac:request id", the MAC then
+/// covers the count too): the worker signs a receipt for exactly those.
 /// </summary>
 public sealed class JobCancellations(IConnectionMultiplexer redis, RedisKeys keys)
 {
-    /// <summary>Fire and forget: never delays or fails the caller's own clean-up.</summary>
-    public void Cancel(string workerId, string requestId, int attempt, byte[] mac)
+    /// <summary>
+    /// Fire and forget: never delays or fails the caller's own clean-up. <paramref name="chunksTaken"/>: how many chunks
+    /// of the answer the gateway took before it stopped the job (the MAC must then be the stop MAC over that count).
+    /// </summary>
+    public void Cancel(string workerId, string requestId, int attempt, byte[] mac, long? chunksTaken = null)
     {
         ArgumentNullException.ThrowIfNull(mac);
+        var head = attempt.ToString(CultureInfo.InvariantCulture)
+            + (chunksTaken is { } n ? "/" + n.ToString(CultureInfo.InvariantCulture) : string.Empty);
         try
         {
             redis.GetSubscriber().Publish(keys.WorkerCancel(workerId),
-                attempt.ToString(CultureInfo.InvariantCulture) + ":" + Convert.ToHexStringLower(mac) + ":" + requestId, CommandFlags.FireAndForget);
+                head + ":" + Convert.ToHexStringLower(mac) + ":" + requestId, CommandFlags.FireAndForget);
         }
         catch (RedisException)
         {
@@ -29,19 +36,19 @@ public sealed class JobCancellations(IConnectionMultiplexer redis, RedisKeys key
     }
 
     /// <summary>
-    /// Calls onCancel(requestId, attempt, mac) for each well-formed cancel sent to this worker until the result is
-    /// disposed; the callee verifies the MAC.
+    /// Calls onCancel(requestId, attempt, mac, chunksTaken) for each well-formed cancel sent to this worker until the
+    /// result is disposed; the callee verifies the MAC.
     /// </summary>
-    public async Task<IAsyncDisposable> SubscribeAsync(string workerId, Action<string, int, byte[]> onCancel, CancellationToken cancellationToken)
+    public async Task<IAsyncDisposable> SubscribeAsync(string workerId, Action<string, int, byte[], long?> onCancel, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(onCancel);
         var channel = keys.WorkerCancel(workerId);
         var subscriber = redis.GetSubscriber();
         await subscriber.SubscribeAsync(channel, (_, message) =>
         {
-            if (Parse((string?)message) is var (requestId, attempt, mac))
+            if (Parse((string?)message) is var (requestId, attempt, mac, chunks))
             {
-                onCancel(requestId, attempt, mac);
+                onCancel(requestId, attempt, mac, chunks);
             }
         }).WaitAsync(cancellationToken).ConfigureAwait(false);
         return new Subscription(subscriber, channel);
@@ -49,11 +56,30 @@ public sealed class JobCancellations(IConnectionMultiplexer redis, RedisKeys key
 
     private static readonly System.Buffers.SearchValues<char> HexDigits = System.Buffers.SearchValues.Create("0123456789abcdefABCDEF");
 
-    /// <summary>"attempt:64 hex digits:request id", or null.</summary>
-    internal static (string RequestId, int Attempt, byte[] Mac)? Parse(string? text)
+    /// <summary>"attempt[/chunks taken]:64 hex digits:request id", or null.</summary>
+    internal static (string RequestId, int Attempt, byte[] Mac, long? ChunksTaken)? Parse(string? text)
     {
         var colon = text?.IndexOf(':', StringComparison.Ordinal) ?? -1;
-        if (colon <= 0 || !int.TryParse(text.AsSpan(0, colon), NumberStyles.None, CultureInfo.InvariantCulture, out var attempt))
+        if (colon <= 0)
+        {
+            return null;
+        }
+
+        var head = text.AsSpan(0, colon);
+        long? chunks = null;
+        var slash = head.IndexOf('/');
+        if (slash >= 0)
+        {
+            if (!long.TryParse(head[(slash + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var n))
+            {
+                return null;
+            }
+
+            chunks = n;
+            head = head[..slash];
+        }
+
+        if (!int.TryParse(head, NumberStyles.None, CultureInfo.InvariantCulture, out var attempt))
         {
             return null;
         }
@@ -65,7 +91,7 @@ public sealed class JobCancellations(IConnectionMultiplexer redis, RedisKeys key
             return null;
         }
 
-        return (rest[(macHex + 1)..], attempt, Convert.FromHexString(rest.AsSpan(0, macHex)));
+        return (rest[(macHex + 1)..], attempt, Convert.FromHexString(rest.AsSpan(0, macHex)), chunks);
     }
 
     private sealed class Subscription(ISubscriber subscriber, RedisChannel channel) : IAsyncDisposable

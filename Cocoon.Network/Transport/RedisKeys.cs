@@ -28,6 +28,9 @@ public sealed class RedisKeys(string prefix)
     /// <summary>Pub/sub channel on which gateways ask a worker to stop a job (see <see cref="JobCancellations"/>).</summary>
     public RedisChannel WorkerCancel(string workerId) => RedisChannel.Literal(Prefix + "cancel:worker:" + workerId);
 
+    /// <summary>Pub/sub channel on which gateways relay a client's attestation nonce to a worker (see <see cref="AttestationChallenges"/>).</summary>
+    public RedisChannel WorkerChallenge(string workerId) => RedisChannel.Literal(Prefix + "challenge:worker:" + workerId);
+
     public RedisKey Provider(string providerId) => Prefix + "provider:" + providerId;
 
     public RedisKey ProviderToken(string tokenSha256Hex) => Prefix + "provider-token:" + tokenSha256Hex;

@@ -32,6 +32,7 @@ public static class TransportServiceCollectionExtensions
         services.AddSingleton<ResultStreams>();
         services.AddSingleton<JobCancellations>();
         services.TryAddSingleton<Providers.IProviderStore, Providers.RedisProviderStore>();
+        services.AddSingleton<AttestationChallenges>();
         services.AddSingleton<Providers.ProviderDirectory>();
         services.AddSingleton<Access.WorkerAccess>();
         services.AddSingleton<Access.WorkerJoins>();

@@ -21,8 +21,8 @@ public sealed partial class JobProcessor
     private static readonly TimeSpan KeepAliveInterval = TimeSpan.FromSeconds(10);
 
     private async Task EmbedAsync(
-        WorkerSession session, Network.Transport.JobEntry entry, JobEnvelope job, HpkeRecipientContext context, byte[] plaintext, IEmbeddingService embedder,
-        JobControlKey control, CancellationToken cancellationToken)
+        WorkerSession session, Network.Transport.JobEntry entry, JobEnvelope job, HpkeRecipientContext context, byte[] plaintext, byte[] requestSha256,
+        IEmbeddingService embedder, JobControlKey control, CancellationToken cancellationToken)
     {
         EmbeddingRequest? request;
         try
@@ -87,8 +87,12 @@ public sealed partial class JobProcessor
         var answer = JsonSerializer.SerializeToUtf8Bytes(result, WireJsonContext.Default.EmbeddingResult);
         // JSON (the vectors as base64 inside) is UTF-8 text, as the gateway's attempt reader expects of every chunk.
         SealedChunk last;
+        byte[] responseSha256;
         try
         {
+            // The receipt hashes an embedding answer as it does a chat answer: the text the worker sent (here the
+            // canonical EmbeddingResult JSON), as the gateway opens it.
+            responseSha256 = SHA256.HashData(answer);
             last = sealer.Seal(answer, isFinal: true);
         }
         finally
@@ -97,18 +101,7 @@ public sealed partial class JobProcessor
         }
 
         var tokens = result.TokenCounts.Sum();
-        var receipt = new UsageReceipt
-        {
-            RequestId = job.RequestId,
-            WorkerId = session.WorkerId,
-            ModelSha256 = session.ModelSha256,
-            PromptTokens = tokens,
-            CompletionTokens = 0,
-            FinishReason = FinishReason.Stop,
-            ChunksSha256 = sealer.TranscriptHash,
-            WorkerStartedAt = started,
-            WorkerFinishedAt = time.GetUtcNow(),
-        }.Sign(session.Identity);
+        var receipt = Receipt(session, job, started, requestSha256, tokens, 0, 0, FinishReason.Stop, sealer.TranscriptHash, responseSha256);
         var final = Result(job, session, ResultKind.Final, last.Sequence, last.Ciphertext) with { Receipt = Encoding.UTF8.GetBytes(receipt.ToJson()) };
         await RetryAsync(job, ct => results.AppendAndAcknowledgeAsync(job.ReplyTo, final, session.WorkerId, entry.EntryId, ct), cancellationToken).ConfigureAwait(false);
 

@@ -47,6 +47,10 @@ public sealed partial class JobProcessor(
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string RequestId, int Attempt), RunningJob> _running = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string RequestId, int Attempt), EarlyCancel> _cancelledEarly = new();
+
+    // How many chunks the gateway took before it stopped a running job (from an authenticated stop only): the worker
+    // signs a receipt for exactly those.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string RequestId, int Attempt), long> _stoppedAt = new();
     private readonly ReplayGuard _replays = new(options.Value.ReplayCacheSize, time);
     private const int MaxRememberedCancels = 10_000;
     private const int MaxCancelsPerJob = 4;
@@ -64,11 +68,27 @@ public sealed partial class JobProcessor(
 
     /// <summary>
     /// The gateway no longer wants this job: stop its generation (it is then acknowledged as "cancelled"). Only a
-    /// cancel whose MAC verifies under the job's control key counts; anything else is ignored.
+    /// cancel whose MAC verifies under the job's control key counts; anything else is ignored. When the gateway says
+    /// how many chunks it took (<paramref name="chunksTaken"/>, covered by the MAC), the refusal carries a receipt
+    /// signed for exactly those, so the provider is paid for what the caller got. A job not running yet has sent no
+    /// chunk: such a stop is an ordinary cancel.
     /// </summary>
-    public void Cancel(string requestId, int attempt, byte[] mac)
+    public void Cancel(string requestId, int attempt, byte[] mac, long? chunksTaken = null)
     {
         ArgumentNullException.ThrowIfNull(mac);
+        if (chunksTaken is { } taken && _running.TryGetValue((requestId, attempt), out var stopped))
+        {
+            if (!stopped.Control.VerifyStop(requestId, attempt, stopped.WorkerId, taken, mac))
+            {
+                WorkerLog.CancelUnauthenticated(logger, requestId, attempt);
+                return;
+            }
+
+            _stoppedAt[(requestId, attempt)] = taken;
+            CancelRunning(stopped.Stop);
+            return;
+        }
+
         if (!_running.TryGetValue((requestId, attempt), out var job))
         {
             // Not started yet (still queued) or already over: remember it a while, so a queued job is not run.
@@ -160,6 +180,7 @@ public sealed partial class JobProcessor(
 
         HpkeRecipientContext context;
         GenerationRequest? request = null;
+        byte[] requestSha256;
         try
         {
             var key = session.Identity.FindSealing(job.RecipientKey)
@@ -187,6 +208,9 @@ public sealed partial class JobProcessor(
                 await RefuseAsync(session, entry, job, CannotOpen(entry), deadLetter: true, control, cancellationToken).ConfigureAwait(false);
                 return;
             }
+
+            // What the receipt's request hash covers, for chat and embeddings alike: the plaintext exactly as sealed.
+            requestSha256 = ReceiptHashes.Request(plaintext);
 
             // An embedding worker's jobs are embedding requests (the model hash the job is bound to says so); they pass
             // the same replay, redelivery, cancel and deadline checks below before EmbedAsync reads them.
@@ -245,7 +269,7 @@ public sealed partial class JobProcessor(
 
                 if (embedder is not null)
                 {
-                    await EmbedAsync(session, entry, job, context, plaintext, embedder, control, cancellationToken).ConfigureAwait(false);
+                    await EmbedAsync(session, entry, job, context, plaintext, requestSha256, embedder, control, cancellationToken).ConfigureAwait(false);
                     return;
             }
             }
@@ -271,12 +295,17 @@ public sealed partial class JobProcessor(
             }
 
             using var sealer = ChunkSealer.Create(context, job.RequestId);
-            await RunAsync(session, entry, job, request, sealer, control, cancellationToken).ConfigureAwait(false);
+            await RunAsync(session, entry, job, request, requestSha256, sealer, control, cancellationToken).ConfigureAwait(false);
         }
     }
 
-    private async Task RunAsync(WorkerSession session, JobEntry entry, JobEnvelope job, GenerationRequest request, ChunkSealer sealer, JobControlKey control, CancellationToken cancellationToken)
+    private async Task RunAsync(
+        WorkerSession session, JobEntry entry, JobEnvelope job, GenerationRequest request, byte[] requestSha256, ChunkSealer sealer, JobControlKey control,
+        CancellationToken cancellationToken)
     {
+        using var response = new ResponseHasher();
+        // After each sealed chunk: the hashes and the token counts a receipt for the answer up to there would carry.
+        var soFar = new List<PartialAnswer>();
         var started = time.GetUtcNow();
         var stopwatch = Stopwatch.StartNew();
         using var run = StartRun(session, job, control, cancellationToken);
@@ -289,20 +318,11 @@ public sealed partial class JobProcessor(
                 if (chunk.IsFinal)
                 {
                     usage = chunk.Usage;
-                    var last = sealer.Seal(Encoding.UTF8.GetBytes(chunk.Text), isFinal: true);
-                    var receipt = new UsageReceipt
-                    {
-                        RequestId = job.RequestId,
-                        WorkerId = session.WorkerId,
-                        ModelSha256 = session.ModelSha256,
-                        PromptTokens = usage!.PromptTokens,
-                        CompletionTokens = usage.CompletionTokens,
-                        CachedPromptTokens = usage.CachedTokens,
-                        FinishReason = usage.FinishReason,
-                        ChunksSha256 = sealer.TranscriptHash,
-                        WorkerStartedAt = started,
-                        WorkerFinishedAt = time.GetUtcNow(),
-                    }.Sign(session.Identity);
+                    var lastText = Encoding.UTF8.GetBytes(chunk.Text);
+                    response.Append(lastText);
+                    var last = sealer.Seal(lastText, isFinal: true);
+                    var receipt = Receipt(session, job, started, requestSha256, usage!.PromptTokens, usage.CachedTokens, usage.CompletionTokens,
+                        usage.FinishReason, sealer.TranscriptHash, response.Current());
                     // The result (last chunk + receipt) and the acknowledgement go in one transaction: the entry leaves
                     // the pending list exactly when its result is durable.
                     var final = Result(job, session, ResultKind.Final, last.Sequence, last.Ciphertext) with
@@ -317,19 +337,33 @@ public sealed partial class JobProcessor(
 
                 if (chunk.Text.Length > 0)
                 {
-                    var sealedChunk = sealer.Seal(Encoding.UTF8.GetBytes(chunk.Text), isFinal: false);
+                    var text = Encoding.UTF8.GetBytes(chunk.Text);
+                    response.Append(text);
+                    var sealedChunk = sealer.Seal(text, isFinal: false);
+                    soFar.Add(new PartialAnswer(sealer.TranscriptHashSoFar(), response.Current(), chunk.PromptTokens, chunk.CachedTokens, chunk.CompletionTokens));
                     await AppendAsync(job, Result(job, session, ResultKind.Chunk, sealedChunk.Sequence, sealedChunk.Ciphertext), cancellationToken).ConfigureAwait(false);
                 }
             }
         }
         catch (Exception e) when (Refusal(e, cancelled, cancellationToken) is { } reason)
         {
-            await RefuseAfterFailureAsync(session, entry, job, e, reason, control, cancellationToken).ConfigureAwait(false);
+            // A stop after the gateway took some chunks carries the receipt for exactly those (hashes and tokens as
+            // they stood after the last one taken).
+            byte[]? stoppedReceipt = null;
+            if (reason == "cancelled" && _stoppedAt.TryRemove(key, out var taken) && taken >= 1 && taken <= soFar.Count)
+            {
+                var part = soFar[(int)taken - 1];
+                stoppedReceipt = Encoding.UTF8.GetBytes(Receipt(session, job, started, requestSha256, part.PromptTokens, part.CachedTokens,
+                    part.CompletionTokens, FinishReason.Cancelled, part.Transcript, part.Response).ToJson());
+            }
+
+            await RefuseAfterFailureAsync(session, entry, job, e, reason, control, cancellationToken, stoppedReceipt).ConfigureAwait(false);
             return;
         }
         finally
         {
             _running.TryRemove(key, out _);
+            _stoppedAt.TryRemove(key, out _);
         }
 
         if (usage is null)
@@ -405,7 +439,33 @@ public sealed partial class JobProcessor(
         _ => "worker-failed",
     };
 
-    private async Task RefuseAfterFailureAsync(WorkerSession session, JobEntry entry, JobEnvelope job, Exception e, string reason, JobControlKey control, CancellationToken cancellationToken)
+    /// <summary>Hashes and token counts after one sealed chunk: what a receipt for the answer up to there carries.</summary>
+    private sealed record PartialAnswer(byte[] Transcript, byte[] Response, int PromptTokens, int CachedTokens, int CompletionTokens);
+
+    /// <summary>The signed receipt v2 of one job (the full answer, or the part a stopped job's gateway took).</summary>
+    private SignedUsageReceipt Receipt(
+        WorkerSession session, JobEnvelope job, DateTimeOffset started, byte[] requestSha256, int promptTokens, int cachedTokens, int completionTokens,
+        FinishReason finish, byte[] transcript, byte[] responseSha256) => new UsageReceipt
+        {
+            RequestId = job.RequestId,
+            WorkerId = session.WorkerId,
+            ModelSha256 = session.ModelSha256,
+            PromptTokens = promptTokens,
+            CompletionTokens = completionTokens,
+            CachedPromptTokens = cachedTokens,
+            FinishReason = finish,
+            ChunksSha256 = transcript,
+            WorkerStartedAt = started,
+            WorkerFinishedAt = time.GetUtcNow(),
+            RequestSha256 = requestSha256,
+            ResponseSha256 = responseSha256,
+            PriceCoefficient = session.Bundle.Document.PriceCoefficient,
+            TeeKind = session.Bundle.Document.TeeKind,
+        }.Sign(session.Identity);
+
+    private async Task RefuseAfterFailureAsync(
+        WorkerSession session, JobEntry entry, JobEnvelope job, Exception e, string reason, JobControlKey control, CancellationToken cancellationToken,
+        byte[]? receipt = null)
     {
         if (reason == "worker-failed")
         {
@@ -413,10 +473,12 @@ public sealed partial class JobProcessor(
         }
 
         // Acknowledged either way: a job the gateway gave up on, or one that cannot run, is never run again.
-        await RefuseAsync(session, entry, job, reason, deadLetter: false, control, cancellationToken).ConfigureAwait(false);
+        await RefuseAsync(session, entry, job, reason, deadLetter: false, control, cancellationToken, receipt).ConfigureAwait(false);
     }
 
-    private async Task RefuseAsync(WorkerSession session, JobEntry entry, JobEnvelope job, string reason, bool deadLetter, JobControlKey? control, CancellationToken cancellationToken)
+    private async Task RefuseAsync(
+        WorkerSession session, JobEntry entry, JobEnvelope job, string reason, bool deadLetter, JobControlKey? control, CancellationToken cancellationToken,
+        byte[]? receipt = null)
     {
         WorkerLog.JobRefused(logger, job.RequestId, job.Attempt, reason);
         Activity.Current?.SetTag("cocoon.outcome", reason);
@@ -424,6 +486,7 @@ public sealed partial class JobProcessor(
         {
             Error = reason,
             Mac = control?.Error(job.RequestId, job.Attempt, session.WorkerId, reason),
+            Receipt = receipt,
         };
         if (deadLetter)
         {

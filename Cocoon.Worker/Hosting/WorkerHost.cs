@@ -26,6 +26,8 @@ public sealed class WorkerHost(
     JobStreams jobs,
     JobCancellations cancellations,
     JobProcessor processor,
+    AttestationChallenges challenges,
+    ChallengeResponder responder,
     IOptions<WorkerHostOptions> options,
     TimeProvider time,
     ResiliencePipelineProvider<string> pipelines,
@@ -76,6 +78,9 @@ public sealed class WorkerHost(
         IAsyncDisposable? cancels = null;
         await RetryAsync(session, async ct => cancels = await cancellations.SubscribeAsync(session.WorkerId, processor.Cancel, ct).ConfigureAwait(false), stoppingToken).ConfigureAwait(false);
         await using var cancelSubscription = cancels!;
+        IAsyncDisposable? challengeFeed = null;
+        await RetryAsync(session, async ct => challengeFeed = await challenges.SubscribeAsync(session.WorkerId, c => responder.Answer(session, c, stoppingToken), ct).ConfigureAwait(false), stoppingToken).ConfigureAwait(false);
+        await using var challengeSubscription = challengeFeed!;
         using var heartbeatCts = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         var heartbeat = HeartbeatAsync(session, heartbeatCts.Token);
         var nextReclaim = time.GetUtcNow();

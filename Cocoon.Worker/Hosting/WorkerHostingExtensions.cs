@@ -31,6 +31,7 @@ public static class WorkerHostingExtensions
         services.TryAddSingleton<ITeeProvider>(sp => CreateTee(sp.GetRequiredService<IOptions<WorkerHostOptions>>().Value.Tee, configuration));
         services.TryAddSingleton(_ => new WorkerMeasurement(Measurement.ForCurrentProcess(configuration["Llama:LibraryDir"])));
         services.AddSingleton<JobProcessor>();
+        services.AddSingleton<ChallengeResponder>();
         services.AddSingleton<WorkerHost>();
         services.AddHostedService(sp => sp.GetRequiredService<WorkerHost>());
         return services;

@@ -42,4 +42,10 @@ internal static partial class WorkerLog
 
     [LoggerMessage(EventId = LogEvents.Host + 12, Level = LogLevel.Warning, Message = "Request {RequestId} attempt {Attempt}: entry {EntryId} replays a job already opened (same encapsulated key); moved aside unrun")]
     public static partial void ReplayDropped(ILogger logger, string requestId, int attempt, string entryId);
+
+    [LoggerMessage(EventId = LogEvents.Host + 13, Level = LogLevel.Debug, Message = "Attestation challenge {ChallengeId} answered to {ReplyTo}")]
+    public static partial void ChallengeAnswered(ILogger logger, string challengeId, string replyTo);
+
+    [LoggerMessage(EventId = LogEvents.Host + 14, Level = LogLevel.Warning, Message = "Attestation challenge {ChallengeId} dropped: {Reason}")]
+    public static partial void ChallengeDropped(ILogger logger, string challengeId, string reason);
 }

@@ -444,7 +444,7 @@ internal sealed partial class DecodeLoop : IDisposable
             s.Pending.Clear();
         }
 
-        s.Output.Writer.TryWrite(new GenerationChunk(text));
+        s.Output.Writer.TryWrite(new GenerationChunk(text, null, s.CompletionTokens, s.PromptTokens.Length, s.CachedTokens));
         s.LastChunkAt = now;
     }
 
@@ -454,7 +454,7 @@ internal sealed partial class DecodeLoop : IDisposable
         s.Pending.Clear();
         if (rest.Length > 0)
         {
-            s.Output.Writer.TryWrite(new GenerationChunk(rest));
+            s.Output.Writer.TryWrite(new GenerationChunk(rest, null, s.CompletionTokens, s.PromptTokens.Length, s.CachedTokens));
         }
 
         var now = _time.GetTimestamp();

@@ -10,5 +10,6 @@ var benchmarks = new SortedDictionary<string, Func<BenchContext, Task>>(StringCo
     ["dispatch"] = Cocoon.Bench.Dispatch.DispatchBenchmark.RunAsync,
     ["embeddings"] = Cocoon.Bench.Embeddings.EmbeddingBenchmark.RunAsync,
     ["market"] = Cocoon.Bench.Market.MarketBenchmark.RunAsync,
+    ["receipts"] = Cocoon.Bench.Receipts.ReceiptBenchmark.RunAsync,
 };
 return await BenchRunner.RunAsync(benchmarks, args);

@@ -64,7 +64,7 @@ public sealed partial class AnswerService(
             Conversation = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"tg:{request.ChatId}:{request.ThreadId}"),
         };
 
-        var target = new StreamTarget(request.ChatId, request.IsPrivate, request.IsPrivate ? null : request.MessageId, request.ThreadId, DraftId: request.MessageId);
+        var target = new StreamTarget(request.ChatId, request.IsPrivate, request.IsPrivate ? null : request.MessageId, request.ThreadId, DraftId: request.MessageId, dispatch.RequestId);
         try
         {
             var result = await streamer.StreamAsync(target, dispatcher.DispatchAsync(dispatch, cancellationToken), cancellationToken).ConfigureAwait(false);

@@ -5,12 +5,14 @@ using global::Telegram.Bot;
 using global::Telegram.Bot.Exceptions;
 using global::Telegram.Bot.Types;
 using global::Telegram.Bot.Types.Enums;
+using global::Telegram.Bot.Types.ReplyMarkups;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Cocoon.Bot.Telegram.Chats;
 
-public sealed record StreamTarget(long ChatId, bool IsPrivate, int? ReplyToMessageId, int? ThreadId, long DraftId);
+/// <param name="RequestId">The dispatch's request id: the final message gets a "Verify" button for its receipt.</param>
+public sealed record StreamTarget(long ChatId, bool IsPrivate, int? ReplyToMessageId, int? ThreadId, long DraftId, string? RequestId = null);
 
 /// <summary>The answer as the model wrote it; Stopped when the user pressed Stop (then Text is what was kept).</summary>
 public sealed record StreamResult(string Text, DispatchReceipt? Receipt, bool Stopped = false);
@@ -79,7 +81,8 @@ public sealed partial class AnswerStreamer(
         }
         catch (OperationCanceledException) when (stop is { Token.IsCancellationRequested: true } && !cancellationToken.IsCancellationRequested)
         {
-            // The user pressed Stop: the job is cancelled (no receipt, so nothing is charged) and the text so far is kept.
+            // The user pressed Stop: the job is cancelled (billed only from the worker's receipt for the part delivered,
+            // if it sends one) and the text so far is kept.
             state.StoppedByUser = true;
             LogStopped(logger, target.ChatId, target.DraftId, state.Text.Length);
         }
@@ -101,6 +104,8 @@ public sealed partial class AnswerStreamer(
             state.Text.Append("\n\n" + TierLabels.Footer(receipt.Tier));
         }
 
+        // A stopped answer may have a receipt for its part too (the dispatcher stores it): the button says if not.
+        state.FinalMarkup = (receipt is not null || state.StoppedByUser) && target.RequestId is { } id ? Receipts.VerifyButton.Keyboard(id) : null;
         await ShowAsync(state, final: true, cancellationToken).ConfigureAwait(false);
         return new StreamResult(answer, receipt, state.StoppedByUser);
     }
@@ -144,6 +149,7 @@ public sealed partial class AnswerStreamer(
         var visible = pending.Trim();
         if (final)
         {
+            s.Finishing = true;
             if (visible.Length > 0)
             {
                 await PutAsync(s, pending.TrimEnd(), last: true, cancellationToken).ConfigureAwait(false);
@@ -179,6 +185,7 @@ public sealed partial class AnswerStreamer(
         }
 
         var entities = rich.Entities.Count > 0 ? rich.Entities : null;
+        var markup = last && s.Finishing ? s.FinalMarkup : null;
         try
         {
             if (s.UseDraft && !last)
@@ -223,6 +230,7 @@ public sealed partial class AnswerStreamer(
                         linkPreviewOptions: new LinkPreviewOptions { IsDisabled = true },
                         messageThreadId: s.Target.ThreadId,
                         entities: entities,
+                        replyMarkup: markup,
                         cancellationToken: cancellationToken).ConfigureAwait(false);
                     s.MessageId = sent.MessageId;
                     s.Shown = text;
@@ -231,13 +239,18 @@ public sealed partial class AnswerStreamer(
                 {
                     try
                     {
-                        await bot.EditMessageText(s.Target.ChatId, s.MessageId.Value, rich.Text, linkPreviewOptions: new LinkPreviewOptions { IsDisabled = true }, entities: entities, cancellationToken: cancellationToken).ConfigureAwait(false);
+                        await bot.EditMessageText(s.Target.ChatId, s.MessageId.Value, rich.Text, linkPreviewOptions: new LinkPreviewOptions { IsDisabled = true }, entities: entities, replyMarkup: markup, cancellationToken: cancellationToken).ConfigureAwait(false);
                     }
                     catch (ApiRequestException ex) when (IsNotModified(ex))
                     {
                     }
 
                     s.Shown = text;
+                }
+                else if (markup is not null)
+                {
+                    // The last preview already shows the final text: only the button is new.
+                    await bot.EditMessageReplyMarkup(s.Target.ChatId, s.MessageId.Value, markup, cancellationToken: cancellationToken).ConfigureAwait(false);
                 }
             }
             catch (ApiRequestException ex) when (IsEntityError(ex) && !s.Plain)
@@ -287,6 +300,11 @@ public sealed partial class AnswerStreamer(
         public bool Stopped { get; set; }
         public bool StoppedByUser { get; set; }
         public bool Plain { get; set; }
+
+        /// <summary>The final show is under way: its last message carries <see cref="FinalMarkup"/>.</summary>
+        public bool Finishing { get; set; }
+
+        public InlineKeyboardMarkup? FinalMarkup { get; set; }
 
         /// <summary>Markdown that reopens a block cut at the end of the previous message.</summary>
         public string Carry { get; set; } = string.Empty;

@@ -23,7 +23,8 @@ public sealed class UpdateRouter(
     IDispatcher dispatcher,
     GenerationStops stops,
     GuestHandler guests,
-    TierCommands tiers)
+    TierCommands tiers,
+    Receipts.VerifyButton verify)
 {
     public async Task HandleAsync(Update update, CancellationToken cancellationToken)
     {
@@ -67,6 +68,12 @@ public sealed class UpdateRouter(
         string? notice = null;
         try
         {
+            if (data.StartsWith(Receipts.VerifyButton.Prefix, StringComparison.Ordinal))
+            {
+                await verify.HandleAsync(callback, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+
             if (data == CallbackData.TopUpMenu)
             {
                 await bot.AnswerCallbackQuery(callback.Id, cancellationToken: cancellationToken).ConfigureAwait(false);

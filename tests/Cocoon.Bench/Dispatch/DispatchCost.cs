@@ -100,6 +100,10 @@ public sealed record CryptoStages(
             ChunksSha256 = new byte[32],
             WorkerStartedAt = DateTimeOffset.UtcNow,
             WorkerFinishedAt = DateTimeOffset.UtcNow,
+            RequestSha256 = new byte[32],
+            ResponseSha256 = new byte[32],
+            PriceCoefficient = 1000,
+            TeeKind = TeeKinds.Simulated,
         };
         var signed = receipt.Sign(identity);
         using var streamContext = Hpke.SetupSender(identity.Sealing.PublicKey, info);

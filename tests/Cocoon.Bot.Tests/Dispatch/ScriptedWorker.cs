@@ -92,8 +92,9 @@ public sealed class ScriptedWorker : IDisposable
             {
                 var job = System.Text.Json.JsonSerializer.Deserialize(entries[0].Payload!, WireJsonContext.Default.JobEnvelope)!;
                 var context = Hpke.SetupRecipient(Identity.Sealing, job.EncapsulatedKey, JobBinding.Info(job.RequestId, job.Attempt, job.WorkerId, job.ModelSha256, job.Deadline));
-                var request = System.Text.Json.JsonSerializer.Deserialize(context.Open(JobBinding.Aad(job.ReplyTo), job.Ciphertext), WireJsonContext.Default.GenerationRequest)!;
-                return new OpenedJob(this, entries[0], job, context, request);
+                var plaintext = context.Open(JobBinding.Aad(job.ReplyTo), job.Ciphertext);
+                var request = System.Text.Json.JsonSerializer.Deserialize(plaintext, WireJsonContext.Default.GenerationRequest)!;
+                return new OpenedJob(this, entries[0], job, context, request) { RequestSha256 = ReceiptHashes.Request(plaintext) };
             }
         }
     }
@@ -109,6 +110,12 @@ public sealed class ScriptedWorker : IDisposable
 
         public GenerationRequest Request { get; } = request;
 
+        /// <summary>SHA-256 of the request exactly as it was sealed (what a receipt must carry).</summary>
+        public required byte[] RequestSha256 { get; init; }
+
+        /// <summary>The UTF-8 text sent so far, for the receipt's response hash.</summary>
+        public List<byte> SentText { get; } = [];
+
         public ChunkSealer Sealer { get; } = ChunkSealer.Create(context, job.RequestId);
 
         public ResultEnvelope Chunk(SealedChunk sealedChunk) => new()
@@ -123,7 +130,9 @@ public sealed class ScriptedWorker : IDisposable
 
         public async Task<ResultEnvelope> SendPieceAsync(string text, CancellationToken cancellationToken)
         {
-            var result = Chunk(Sealer.Seal(Encoding.UTF8.GetBytes(text), isFinal: false));
+            var bytes = Encoding.UTF8.GetBytes(text);
+            SentText.AddRange(bytes);
+            var result = Chunk(Sealer.Seal(bytes, isFinal: false));
             await worker.SendAsync(Job, result, cancellationToken);
             return result;
         }
@@ -145,6 +154,10 @@ public sealed class ScriptedWorker : IDisposable
                 ChunksSha256 = Sealer.TranscriptHash,
                 WorkerStartedAt = Job.IssuedAt,
                 WorkerFinishedAt = DateTimeOffset.UtcNow,
+                RequestSha256 = RequestSha256,
+                ResponseSha256 = System.Security.Cryptography.SHA256.HashData(SentText.ToArray()),
+                PriceCoefficient = worker.Bundle.Document.PriceCoefficient,
+                TeeKind = worker.Bundle.Document.TeeKind,
             };
             var signed = (alter?.Invoke(receipt) ?? receipt).Sign(worker.Identity);
             await worker.SendAsync(Job, Chunk(last) with { Receipt = Encoding.UTF8.GetBytes(signed.ToJson()) }, cancellationToken);

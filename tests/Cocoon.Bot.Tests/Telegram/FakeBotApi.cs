@@ -301,6 +301,7 @@ public sealed class FakeBotApi : IAsyncDisposable
                 // SentGuestMessage (Bot API 10.0): the reply is an inline message posted into the guest chat.
                 return new JsonObject { ["inline_message_id"] = "AgAAA" + Guid.NewGuid().ToString("N")[..16] };
             case "editMessageText":
+            case "editMessageReplyMarkup":
                 {
                     var message = SentMessage(body);
                     message["message_id"] = body["message_id"]!.GetValue<int>();
@@ -350,6 +351,12 @@ public sealed class FakeBotApi : IAsyncDisposable
         if (body["text"] is { } text)
         {
             message["text"] = text.DeepClone();
+        }
+
+        if (body["reply_markup"] is JsonObject markup && markup["inline_keyboard"] is not null)
+        {
+            // Telegram echoes an inline keyboard in the sent Message.
+            message["reply_markup"] = markup.DeepClone();
         }
 
         if (body["title"] is { } title)

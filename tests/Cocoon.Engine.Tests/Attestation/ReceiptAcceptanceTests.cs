@@ -9,6 +9,9 @@ namespace Cocoon.Engine.Tests.Attestation;
 public sealed class ReceiptAcceptanceTests : IDisposable
 {
     private static readonly byte[] Transcript = SHA256.HashData("sealed chunks"u8);
+    private static readonly byte[] RequestHash = SHA256.HashData("canonical request"u8);
+    private static readonly byte[] ResponseHash = SHA256.HashData("answer text"u8);
+    private static readonly ReceiptContent Content = new(RequestHash, ResponseHash, Stopped: false);
     private readonly WorkerIdentity _worker = WorkerIdentity.Create("worker-7");
 
     public void Dispose() => _worker.Dispose();
@@ -42,6 +45,10 @@ public sealed class ReceiptAcceptanceTests : IDisposable
         ChunksSha256 = Transcript,
         WorkerStartedAt = DateTimeOffset.UnixEpoch,
         WorkerFinishedAt = DateTimeOffset.UnixEpoch.AddSeconds(1),
+        RequestSha256 = RequestHash,
+        ResponseSha256 = ResponseHash,
+        PriceCoefficient = 1000,
+        TeeKind = TeeKinds.Simulated,
     };
 
     private byte[] Json(UsageReceipt receipt) => Encoding.UTF8.GetBytes(receipt.Sign(_worker).ToJson());
@@ -49,25 +56,26 @@ public sealed class ReceiptAcceptanceTests : IDisposable
     [Fact]
     public void A_matching_receipt_is_accepted_with_the_model_hash_compared_case_insensitively()
     {
-        var accepted = SignedUsageReceipt.Accept(Json(Receipt()), Document(), "req-42", Transcript, maxTokens: 34);
+        var accepted = SignedUsageReceipt.Accept(Json(Receipt()), Document(), "req-42", Transcript, maxTokens: 34, Content);
         Assert.NotNull(accepted);
         Assert.Equal(34, accepted.Receipt.CompletionTokens);
     }
 
     [Fact]
-    public void Cached_prompt_tokens_are_signed_and_a_receipt_without_them_keeps_its_old_bytes()
+    public void Cached_prompt_tokens_are_signed_and_a_receipt_without_them_leaves_the_field_out()
     {
-        var accepted = SignedUsageReceipt.Accept(Json(Receipt() with { CachedPromptTokens = 5 }), Document(), "req-42", Transcript, maxTokens: 34);
+        var accepted = SignedUsageReceipt.Accept(Json(Receipt() with { CachedPromptTokens = 5 }), Document(), "req-42", Transcript, maxTokens: 34, Content);
         Assert.Equal(5, accepted!.Receipt.CachedPromptTokens);
         Assert.DoesNotContain("cachedPromptTokens", Encoding.UTF8.GetString(Receipt().ToCanonicalBytes()), StringComparison.Ordinal);
 
         // Changing the cached count after signing breaks the signature.
         var signed = Receipt() with { CachedPromptTokens = 5 };
         var tampered = signed.Sign(_worker) with { Receipt = signed with { CachedPromptTokens = 12 } };
-        Assert.Null(SignedUsageReceipt.Accept(Encoding.UTF8.GetBytes(tampered.ToJson()), Document(), "req-42", Transcript, maxTokens: 34));
+        Assert.Null(SignedUsageReceipt.Accept(Encoding.UTF8.GetBytes(tampered.ToJson()), Document(), "req-42", Transcript, maxTokens: 34, Content));
     }
 
-    public static TheoryData<string> Mismatches => ["missing", "garbage", "request", "worker", "model", "transcript", "short-hash", "negative", "over-max", "signer", "cached-over-prompt", "cached-negative"];
+    public static TheoryData<string> Mismatches => ["missing", "garbage", "request", "worker", "model", "transcript", "short-hash", "negative", "over-max", "signer",
+        "cached-over-prompt", "cached-negative", "request-hash", "response-hash", "price", "tee", "version", "stopped-not-cancelled", "cancelled-not-stopped"];
 
     [Theory]
     [MemberData(nameof(Mismatches))]
@@ -75,6 +83,13 @@ public sealed class ReceiptAcceptanceTests : IDisposable
     {
         var r = Receipt();
         using var other = WorkerIdentity.Create("worker-7");
+        var content = mismatch switch
+        {
+            "request-hash" => Content with { RequestSha256 = SHA256.HashData("changed request"u8) },
+            "response-hash" => Content with { ResponseSha256 = SHA256.HashData("changed answer"u8) },
+            "stopped-not-cancelled" => Content with { Stopped = true },
+            _ => Content,
+        };
         var (json, doc, request, transcript, max) = mismatch switch
         {
             "missing" => (null, Document(), "req-42", Transcript, 34),
@@ -88,8 +103,21 @@ public sealed class ReceiptAcceptanceTests : IDisposable
             "over-max" => (Json(r), Document(), "req-42", Transcript, 33),
             "cached-over-prompt" => (Json(r with { CachedPromptTokens = r.PromptTokens + 1 }), Document(), "req-42", Transcript, 34),
             "cached-negative" => (Json(r with { CachedPromptTokens = -1 }), Document(), "req-42", Transcript, 34),
-            _ => (Json(r), Document(other), "req-42", Transcript, 34),
+            "price" => (Json(r with { PriceCoefficient = 900 }), Document(), "req-42", Transcript, 34),
+            "tee" => (Json(r with { TeeKind = TeeKinds.Tdx }), Document(), "req-42", Transcript, 34),
+            "version" => (Json(r with { Version = 1 }), Document(), "req-42", Transcript, 34),
+            "cancelled-not-stopped" => (Json(r with { FinishReason = FinishReason.Cancelled }), Document(), "req-42", Transcript, 34),
+            "signer" => (Json(r), Document(other), "req-42", Transcript, 34),
+            _ => (Json(r), Document(), "req-42", Transcript, 34),
         };
-        Assert.Null(SignedUsageReceipt.Accept(json, doc, request, transcript, max));
+        Assert.Null(SignedUsageReceipt.Accept(json, doc, request, transcript, max, content));
+    }
+
+    [Fact]
+    public void A_stopped_answer_is_accepted_only_with_a_cancelled_receipt_for_the_part_taken()
+    {
+        var stopped = Content with { Stopped = true };
+        var part = Receipt() with { FinishReason = FinishReason.Cancelled, CompletionTokens = 3 };
+        Assert.NotNull(SignedUsageReceipt.Accept(Json(part), Document(), "req-42", Transcript, maxTokens: 34, stopped));
     }
 }

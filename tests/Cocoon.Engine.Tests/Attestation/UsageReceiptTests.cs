@@ -23,6 +23,10 @@ public sealed class UsageReceiptTests : IDisposable
         ChunksSha256 = chunksHash ?? SHA256.HashData("chunks"u8),
         WorkerStartedAt = new DateTimeOffset(2026, 11, 23, 12, 0, 0, 250, TimeSpan.Zero),
         WorkerFinishedAt = new DateTimeOffset(2026, 11, 23, 12, 0, 1, 750, TimeSpan.Zero),
+        RequestSha256 = SHA256.HashData("request"u8),
+        ResponseSha256 = SHA256.HashData("response"u8),
+        PriceCoefficient = 1000,
+        TeeKind = TeeKinds.Simulated,
     };
 
     [Fact]
@@ -49,7 +53,7 @@ public sealed class UsageReceiptTests : IDisposable
         Assert.Equal(opener.TranscriptHash, signed.Receipt.ChunksSha256);
     }
 
-    public static TheoryData<string> Fields => ["request", "worker", "model", "prompt", "completion", "finish", "chunks", "start", "end", "version"];
+    public static TheoryData<string> Fields => ["request", "worker", "model", "prompt", "completion", "finish", "chunks", "start", "end", "version", "request-hash", "response-hash", "price", "tee"];
 
     [Theory]
     [MemberData(nameof(Fields))]
@@ -68,7 +72,11 @@ public sealed class UsageReceiptTests : IDisposable
             "chunks" => r with { ChunksSha256 = SHA256.HashData("other"u8) },
             "start" => r with { WorkerStartedAt = r.WorkerStartedAt.AddMilliseconds(1) },
             "end" => r with { WorkerFinishedAt = r.WorkerFinishedAt.AddMilliseconds(-1) },
-            _ => r with { Version = 2 },
+            "request-hash" => r with { RequestSha256 = SHA256.HashData("other request"u8) },
+            "response-hash" => r with { ResponseSha256 = SHA256.HashData("other response"u8) },
+            "price" => r with { PriceCoefficient = 1001 },
+            "tee" => r with { TeeKind = TeeKinds.Tdx },
+            _ => r with { Version = 1 },
         };
         Assert.False((signed with { Receipt = tampered }).Verify(_worker.SigningPublicKey));
     }
@@ -100,9 +108,11 @@ public sealed class UsageReceiptTests : IDisposable
     {
         var text = System.Text.Encoding.UTF8.GetString(Receipt(new byte[32]).ToCanonicalBytes());
         Assert.Equal(
-            "{\"version\":1,\"requestId\":\"req-42\",\"workerId\":\"worker-7\",\"modelSha256\":\"" + new string('a', 64) +
+            "{\"version\":2,\"requestId\":\"req-42\",\"workerId\":\"worker-7\",\"modelSha256\":\"" + new string('a', 64) +
             "\",\"promptTokens\":12,\"completionTokens\":34,\"finishReason\":\"Stop\",\"chunksSha256\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"," +
-            "\"workerStartedAt\":1795435200250,\"workerFinishedAt\":1795435201750}",
+            "\"workerStartedAt\":1795435200250,\"workerFinishedAt\":1795435201750," +
+            "\"requestSha256\":\"H1i5FFsk0QjXrDiIcziz6jIpgzucHkGCUDQ/kHv9EEc=\",\"responseSha256\":\"qfSz0ipSP9raQchcF1QlvNFbMrTND1TZQzrM1S1xlaE=\"," +
+            "\"priceCoefficient\":1000,\"teeKind\":\"simulated\"}",
             text);
     }
 }

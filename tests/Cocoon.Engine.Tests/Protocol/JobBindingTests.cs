@@ -63,6 +63,13 @@ public sealed class JobBindingTests
         Assert.False(workerControl.VerifyCancel("r-1", 0, "w-2", cancel));
         Assert.False(workerControl.VerifyCancel("r-1", 0, "w-1", error)); // an error's MAC is not a cancel's
 
+        // A stop after part of the answer: its MAC covers the chunk count, and it is neither a cancel nor another count.
+        var stop = gatewayControl.Stop("r-1", 0, "w-1", 5);
+        Assert.True(workerControl.VerifyStop("r-1", 0, "w-1", 5, stop));
+        Assert.False(workerControl.VerifyStop("r-1", 0, "w-1", 6, stop));
+        Assert.False(workerControl.VerifyCancel("r-1", 0, "w-1", stop));
+        Assert.False(workerControl.VerifyStop("r-1", 0, "w-1", 5, cancel));
+
         // Another job's context (another enc) gives another key.
         using var other = Hpke.SetupSender(workerKey.PublicKey, info);
         using var otherControl = JobControlKey.Create(other);

@@ -73,7 +73,7 @@ public sealed class WorkerAccessTests(AclRedisFixture fixture) : IClassFixture<A
         Assert.Empty(await jobs.ReclaimAsync("wa", "wa", TimeSpan.FromMinutes(1), 10, Ct));
         await registry.PublishAsync(TransportSamples.Registration("wa"), new WorkerLoad(0, 2, 0, 0, DateTimeOffset.UtcNow), TimeSpan.FromSeconds(30), Ct, announce: false);
         await results.AppendAndAcknowledgeAsync("gw", Result("ra"), "wa", entry.EntryId, Ct);
-        var subscription = await new JobCancellations(connection, keys).SubscribeAsync("wa", (_, _, _) => { }, Ct);
+        var subscription = await new JobCancellations(connection, keys).SubscribeAsync("wa", (_, _, _, _) => { }, Ct);
         await subscription.DisposeAsync();
         await registry.RemoveAsync("wa", Ct, announced: false);
 

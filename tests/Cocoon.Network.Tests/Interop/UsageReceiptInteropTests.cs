@@ -23,6 +23,10 @@ public sealed class UsageReceiptInteropTests : IDisposable
         ChunksSha256 = SHA256.HashData("chunks"u8),
         WorkerStartedAt = new DateTimeOffset(2026, 11, 23, 12, 0, 0, 250, TimeSpan.Zero),
         WorkerFinishedAt = new DateTimeOffset(2026, 11, 23, 12, 0, 1, 750, TimeSpan.Zero),
+        RequestSha256 = SHA256.HashData("request"u8),
+        ResponseSha256 = SHA256.HashData("response"u8),
+        PriceCoefficient = 1000,
+        TeeKind = TeeKinds.Simulated,
     };
 
     [Fact]

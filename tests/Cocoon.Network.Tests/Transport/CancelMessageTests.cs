@@ -16,6 +16,33 @@ public sealed class CancelMessageTests
         Assert.Equal(Convert.FromHexString(Mac), parsed.Value.Mac);
     }
 
+    [Fact]
+    public void A_stop_after_part_of_the_answer_carries_the_chunk_count()
+    {
+        var parsed = JobCancellations.Parse("2/17:" + Mac + ":r-1");
+        Assert.NotNull(parsed);
+        Assert.Equal(("r-1", 2, (long?)17), (parsed.Value.RequestId, parsed.Value.Attempt, parsed.Value.ChunksTaken));
+        Assert.Null(JobCancellations.Parse("2:" + Mac + ":r-1")!.Value.ChunksTaken);
+        Assert.Null(JobCancellations.Parse("2/x:" + Mac + ":r-1"));
+        Assert.Null(JobCancellations.Parse("2/-1:" + Mac + ":r-1"));
+        Assert.Null(JobCancellations.Parse("/5:" + Mac + ":r-1"));
+    }
+
+    [Fact]
+    public void An_attestation_challenge_parses_and_anything_else_is_ignored()
+    {
+        var nonce = new string('0', 63) + "1";
+        var parsed = AttestationChallenges.Parse(nonce + ":att-1:gw:with:colons");
+        Assert.NotNull(parsed);
+        Assert.Equal(("att-1", "gw:with:colons"), (parsed.ChallengeId, parsed.ReplyTo));
+        Assert.Equal(Convert.FromHexString(nonce), parsed.Nonce);
+        Assert.Null(AttestationChallenges.Parse(nonce[..62] + ":att-1:gw"));
+        Assert.Null(AttestationChallenges.Parse(new string('g', 64) + ":att-1:gw"));
+        Assert.Null(AttestationChallenges.Parse(nonce + ":att-1:"));
+        Assert.Null(AttestationChallenges.Parse(nonce + "::gw"));
+        Assert.Null(AttestationChallenges.Parse(null));
+    }
+
     [Theory]
     [InlineData("0:r-1")] // the old form, without a MAC
     [InlineData("x:aaaa:r-1")]

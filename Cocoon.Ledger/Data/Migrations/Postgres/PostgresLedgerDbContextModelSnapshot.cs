@@ -229,6 +229,89 @@ namespace Cocoon.Ledger.Data.Migrations.Postgres
 
                     b.ToTable("Providers", (string)null);
                 });
+
+            modelBuilder.Entity("Cocoon.Ledger.Receipts.ReceiptAnchor", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<long>("CreatedAtMs")
+                        .HasColumnType("bigint");
+
+                    b.Property<long?>("FeeNanotons")
+                        .HasColumnType("bigint");
+
+                    b.Property<int>("LeafCount")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("MessageHash")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<string>("RootHex")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<string>("TransactionHash")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<long?>("TransactionLt")
+                        .HasColumnType("bigint");
+
+                    b.HasKey("Id");
+
+                    b.ToTable("ReceiptAnchors", (string)null);
+                });
+
+            modelBuilder.Entity("Cocoon.Ledger.Receipts.ReceiptRecord", b =>
+                {
+                    b.Property<string>("RequestId")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<long?>("AnchorId")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("AttestationJson")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<long>("ChargedNanotons")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("CreatedAtMs")
+                        .HasColumnType("bigint");
+
+                    b.Property<int?>("LeafIndex")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("Payer")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<string>("SignedReceiptJson")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("WorkerId")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.HasKey("RequestId");
+
+                    b.HasIndex("CreatedAtMs")
+                        .HasDatabaseName("IX_Receipts_Unanchored_CreatedAtMs")
+                        .HasFilter("\"AnchorId\" IS NULL");
+
+                    b.ToTable("Receipts", (string)null);
+                });
 #pragma warning restore 612, 618
         }
     }

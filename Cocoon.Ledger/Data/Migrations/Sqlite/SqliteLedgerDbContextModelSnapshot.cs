@@ -218,6 +218,87 @@ namespace Cocoon.Ledger.Data.Migrations.Sqlite
 
                     b.ToTable("Providers", (string)null);
                 });
+
+            modelBuilder.Entity("Cocoon.Ledger.Receipts.ReceiptAnchor", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("CreatedAtMs")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long?>("FeeNanotons")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("LeafCount")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("MessageHash")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("RootHex")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("TransactionHash")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long?>("TransactionLt")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Id");
+
+                    b.ToTable("ReceiptAnchors", (string)null);
+                });
+
+            modelBuilder.Entity("Cocoon.Ledger.Receipts.ReceiptRecord", b =>
+                {
+                    b.Property<string>("RequestId")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long?>("AnchorId")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("AttestationJson")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("ChargedNanotons")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("CreatedAtMs")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int?>("LeafIndex")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Payer")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("SignedReceiptJson")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("WorkerId")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("RequestId");
+
+                    b.HasIndex("CreatedAtMs")
+                        .HasDatabaseName("IX_Receipts_Unanchored_CreatedAtMs")
+                        .HasFilter("\"AnchorId\" IS NULL");
+
+                    b.ToTable("Receipts", (string)null);
+                });
 #pragma warning restore 612, 618
         }
     }

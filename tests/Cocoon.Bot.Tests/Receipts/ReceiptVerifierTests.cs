@@ -1,0 +1,86 @@
+using System.Text.Json.Nodes;
+using Cocoon.Bot.Receipts;
+using Cocoon.Bot.Tests.Dispatch;
+using Cocoon.Engine.Attestation;
+using Cocoon.Ledger.Receipts;
+using Cocoon.Testing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Cocoon.Bot.Tests.Receipts;
+
+/// <summary>
+/// A real answer's receipt, as GET /v1/receipts/{id} returns it, checked by an independent verifier written from the
+/// format alone (Node's own Ed25519 and SHA-256): it accepts the real receipt and rejects each kind of forgery.
+/// </summary>
+public sealed class ReceiptVerifierTests(RedisFixture redis) : IClassFixture<RedisFixture>
+{
+    private static readonly NodeFolder Node = new(Path.Combine("tests", "Cocoon.Network.Tests", "Interop", "node"), Path.Combine("@hpke", "core"));
+    private readonly CancellationToken _ct = new CancellationTokenSource(TimeSpan.FromSeconds(120)).Token;
+
+    [Fact]
+    public async Task The_node_verifier_accepts_a_real_receipt_and_rejects_each_forgery()
+    {
+        await using var stack = new DispatchNetwork(redis.Server);
+        await stack.StartAsync(_ct);
+        await stack.StartWorkerAsync(_ct);
+        var payer = await stack.FundedPayerAsync(1_000_000_000, _ct);
+        var first = DispatchNetwork.Request(payer, "Once upon a time", 12);
+        var second = DispatchNetwork.Request(payer, "The cat", 8);
+        var (answer, _) = await stack.AskAsync(first, _ct);
+        await stack.AskAsync(second, _ct);
+
+        // Anchor both receipts as the anchoring period would (the tree and the stored leaves; no chain here).
+        var store = stack.Gateway.Services.GetRequiredService<ReceiptStore>();
+        var records = await store.UnanchoredAsync(10, _ct);
+        Assert.Equal(2, records.Count);
+        var leaves = records.Select(r => ReceiptMerkle.Leaf(SignedUsageReceipt.FromJson(r.SignedReceiptJson))).ToList();
+        var root = ReceiptMerkle.Root(leaves);
+        await store.AddAnchorAsync(new ReceiptAnchor { RootHex = Convert.ToHexStringLower(root), LeafCount = 2 }, records.Select(r => r.RequestId).ToList(), _ct);
+
+        var (record, anchor) = (await store.FindAsync(first.RequestId, payer.Value, _ct))!.Value;
+        var document = ReceiptDocument.Build(record, anchor, await store.LeavesAsync(anchor!.Id, _ct));
+        var request = Convert.ToBase64String(ReceiptHashes.CanonicalRequest(first.Generation));
+        var rootHex = Convert.ToHexStringLower(root);
+
+        var real = await VerifyAsync(document, request, answer, rootHex);
+        Assert.True(real["ok"]!.GetValue<bool>(), real.ToJsonString());
+
+        Assert.Equal("response-hash", Failed(await VerifyAsync(document, request, answer + "!", rootHex)));
+        var changedRequest = Convert.ToBase64String(ReceiptHashes.CanonicalRequest(first.Generation with { Prompt = "Once upon a tim" }));
+        Assert.Equal("request-hash", Failed(await VerifyAsync(document, changedRequest, answer, rootHex)));
+        Assert.Equal("inclusion", Failed(await VerifyAsync(document, request, answer, Convert.ToHexStringLower(leaves[0]))));
+
+        // A receipt signed by a key that is not in the attested document.
+        using var stranger = WorkerIdentity.Create("stranger");
+        var forged = SignedUsageReceipt.FromJson(record.SignedReceiptJson).Receipt.Sign(stranger);
+        var forgedDocument = ReceiptDocument.Build(new ReceiptRecord
+        {
+            RequestId = record.RequestId,
+            Payer = record.Payer,
+            WorkerId = record.WorkerId,
+            SignedReceiptJson = forged.ToJson(),
+            AttestationJson = record.AttestationJson,
+        }, null, null);
+        Assert.Equal("signature", Failed(await VerifyAsync(forgedDocument, request, answer, null)));
+    }
+
+    private static string Failed(JsonObject verdict)
+    {
+        Assert.False(verdict["ok"]!.GetValue<bool>(), verdict.ToJsonString());
+        var failed = verdict["checks"]!.AsArray().Where(c => !c!["ok"]!.GetValue<bool>()).Select(c => c!["name"]!.GetValue<string>()).ToList();
+        return Assert.Single(failed);
+    }
+
+    private static async Task<JsonObject> VerifyAsync(JsonObject receipt, string request, string answer, string? root)
+    {
+        var input = new JsonObject { ["receipt"] = receipt.DeepClone(), ["request"] = request, ["answer"] = answer };
+        if (root is not null)
+        {
+            input["root"] = root;
+        }
+
+        var result = await Node.RunAsync("verify-receipt.mjs", stdin: input.ToJsonString());
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        return (JsonObject)JsonNode.Parse(result.Stdout)!;
+    }
+}
