@@ -1,3 +1,4 @@
+using Cocoon.Bot.Hosting;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -27,8 +28,7 @@ public sealed class ApiKeyStore(LedgerDatabase database, IConnectionMultiplexer 
     /// <summary>Prefix of every key handed out, so a leaked key is recognisable by secret scanners.</summary>
     public const string KeyPrefix = "sk-cocoon-";
 
-    private readonly Lock _readyLock = new();
-    private Task? _ready;
+    private ReadyOnce? _ready;
 
     /// <summary>Creates a new key for the owner. The plaintext key is returned once and never stored.</summary>
     public async Task<(string Key, string KeyId)> CreateAsync(AccountId owner, CancellationToken cancellationToken)
@@ -101,18 +101,8 @@ public sealed class ApiKeyStore(LedgerDatabase database, IConnectionMultiplexer 
     internal static string HashKey(string key) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
 
     /// <summary>The database's migrations, then the one-time move of keys still in Redis; retried after a failure.</summary>
-    private Task ReadyAsync(CancellationToken cancellationToken)
-    {
-        lock (_readyLock)
-        {
-            if (_ready is null || _ready.IsFaulted || _ready.IsCanceled)
-            {
-                _ready = PrepareAsync(cancellationToken);
-            }
-
-            return _ready;
-        }
-    }
+    private Task ReadyAsync(CancellationToken cancellationToken) =>
+        LazyInitializer.EnsureInitialized(ref _ready, () => new ReadyOnce(PrepareAsync)).EnsureAsync(cancellationToken);
 
     private async Task PrepareAsync(CancellationToken cancellationToken)
     {

@@ -49,9 +49,7 @@ internal static class CompletionEndpoints
         // The receipt id is the request id: GET /v1/receipts/{id} returns the worker's signed receipt to this key's payer.
         context.Response.Headers["X-Cocoon-Receipt-Id"] = requestId;
         context.Response.Headers["X-Cocoon-Gateway-Start"] = Stamp(gatewayStart);
-        metrics.Started();
-        var status = StatusCodes.Status200OK;
-        try
+        await ApiExchange.RunAsync(context, metrics, logger, requestId, endpoint, async () =>
         {
             var body = await ReadBodyAsync(context, typeInfo, options.MaxRequestBodyBytes);
             var mapped = map(body, options);
@@ -154,7 +152,7 @@ internal static class CompletionEndpoints
                                 await writer.WriteWholeAsync((text ?? completion)!.ToString(), Finish(receipt.FinishReason), usage, info);
                             }
 
-                            return;
+                            return StatusCodes.Status200OK;
                     }
 
                     more = await events.MoveNextAsync();
@@ -166,35 +164,15 @@ internal static class CompletionEndpoints
             {
                 // Headers are gone: the only honest signal left is an error event in the stream (as OpenAI sends).
                 var problem = MapDispatchFailure(ex, context, logger, requestId) ?? new ApiProblem(StatusCodes.Status502BadGateway, "The answer was interrupted.", "server_error", null, "interrupted");
-                status = problem.Status;
                 ApiLog.StreamFailed(logger, requestId, problem.Code, ex);
                 await writer.StreamErrorAsync(problem);
+                return problem.Status;
             }
             catch (Exception ex) when (!mapped.Stream && ex is not ApiProblem && MapDispatchFailure(ex, context, logger, requestId) is { } problem)
             {
                 throw problem;
             }
-        }
-        catch (ApiProblem problem)
-        {
-            status = problem.Status;
-            metrics.Refusal(problem.Code);
-            ApiLog.Refused(logger, requestId, problem.Status, problem.Code);
-            if (!context.Response.HasStarted)
-            {
-                await problem.ToResult().ExecuteAsync(context);
-            }
-        }
-        catch (Exception) when (context.RequestAborted.IsCancellationRequested)
-        {
-            status = 499;
-            ApiLog.ClientGone(logger, requestId);
-        }
-        finally
-        {
-            metrics.Finished();
-            metrics.Request(endpoint, status);
-        }
+        });
     }
 
     /// <summary>Reads at most the configured number of bytes; larger bodies get 413 before they are buffered.</summary>

@@ -26,9 +26,7 @@ internal static class EmbeddingEndpoints
         var gatewayStart = time.GetUtcNow();
         context.Response.Headers["X-Request-Id"] = requestId;
         context.Response.Headers["X-Cocoon-Gateway-Start"] = CompletionEndpoints.Stamp(gatewayStart);
-        metrics.Started();
-        var status = StatusCodes.Status200OK;
-        try
+        await ApiExchange.RunAsync(context, metrics, logger, requestId, "embeddings", async () =>
         {
             var body = await CompletionEndpoints.ReadBodyAsync(context, ApiJsonContext.Default.EmbeddingApiRequest, options.MaxRequestBodyBytes);
             var mapped = EmbeddingMapping.Map(body, options);
@@ -120,27 +118,8 @@ internal static class EmbeddingEndpoints
             }
 
             await WriteAsync(context, served.Name, mapped.Base64, result, receipt, info);
-        }
-        catch (ApiProblem problem)
-        {
-            status = problem.Status;
-            metrics.Refusal(problem.Code ?? problem.Type);
-            ApiLog.Refused(logger, requestId, problem.Status, problem.Code ?? problem.Type);
-            if (!context.Response.HasStarted)
-            {
-                await problem.ToResult().ExecuteAsync(context);
-            }
-        }
-        catch (Exception) when (context.RequestAborted.IsCancellationRequested)
-        {
-            status = 499;
-            ApiLog.ClientGone(logger, requestId);
-        }
-        finally
-        {
-            metrics.Finished();
-            metrics.Request("embeddings", status);
-        }
+            return StatusCodes.Status200OK;
+        });
     }
 
     /// <summary>OpenAI's list of embeddings; base64 is the float32 little-endian bytes, as OpenAI encodes them.</summary>

@@ -57,23 +57,10 @@ public sealed partial class Dispatcher(
             request = request with { Generation = request.Generation with { CacheScope = scopes.For(request.Payer, request.Conversation) } };
         }
 
-        var events = Channel.CreateUnbounded<DispatchEvent>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var run = RunAsync(request, events.Writer, cts.Token);
-        try
+        // The caller stopped listening (or the answer is complete): the attempt is stopped; RunAsync releases the hold.
+        await foreach (var e in ProducedStream.RunAsync<DispatchEvent>((writer, ct) => RunAsync(request, writer, ct), cancellationToken).ConfigureAwait(false))
         {
-            await foreach (var e in events.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
-            {
-                yield return e;
-            }
-
-            await run.ConfigureAwait(false);
-        }
-        finally
-        {
-            // The caller stopped listening (or the answer is complete): stop the attempt; the hold is released by RunAsync.
-            await cts.CancelAsync().ConfigureAwait(false);
-            await run.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            yield return e;
         }
     }
 

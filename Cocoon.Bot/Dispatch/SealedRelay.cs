@@ -210,22 +210,10 @@ public sealed partial class SealedRelay(
         SealedReservation reservation, byte[] encapsulatedKey, byte[] ciphertext, byte[] cancelMac, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(reservation);
-        var events = Channel.CreateUnbounded<SealedRelayEvent>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var run = RunAsync(reservation, encapsulatedKey, ciphertext, cancelMac, events.Writer, cts.Token);
-        try
+        await foreach (var e in ProducedStream.RunAsync<SealedRelayEvent>(
+            (writer, ct) => RunAsync(reservation, encapsulatedKey, ciphertext, cancelMac, writer, ct), cancellationToken).ConfigureAwait(false))
         {
-            await foreach (var e in events.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
-            {
-                yield return e;
-            }
-
-            await run.ConfigureAwait(false);
-        }
-        finally
-        {
-            await cts.CancelAsync().ConfigureAwait(false);
-            await run.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            yield return e;
         }
     }
 

@@ -1,3 +1,4 @@
+using Cocoon.Bot.Hosting;
 using Cocoon.Ledger.Data;
 using Cocoon.Network.Providers;
 using Microsoft.EntityFrameworkCore;
@@ -11,8 +12,7 @@ namespace Cocoon.Bot.Providers;
 /// </summary>
 public sealed class LedgerProviderStore(LedgerDatabase database, RedisProviderStore earlier) : IProviderStore
 {
-    private readonly Lock _readyLock = new();
-    private Task? _ready;
+    private ReadyOnce? _ready;
 
     public async Task AddAsync(ProviderInfo provider, CancellationToken cancellationToken)
     {
@@ -95,18 +95,8 @@ public sealed class LedgerProviderStore(LedgerDatabase database, RedisProviderSt
         DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAtMs));
 
     /// <summary>The database's migrations, then the one-time move of Redis records; retried after a failure.</summary>
-    private Task ReadyAsync(CancellationToken cancellationToken)
-    {
-        lock (_readyLock)
-        {
-            if (_ready is null || _ready.IsFaulted || _ready.IsCanceled)
-            {
-                _ready = PrepareAsync(cancellationToken);
-            }
-
-            return _ready;
-        }
-    }
+    private Task ReadyAsync(CancellationToken cancellationToken) =>
+        LazyInitializer.EnsureInitialized(ref _ready, () => new ReadyOnce(PrepareAsync)).EnsureAsync(cancellationToken);
 
     private async Task PrepareAsync(CancellationToken cancellationToken)
     {

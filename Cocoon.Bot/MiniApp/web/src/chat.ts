@@ -79,30 +79,18 @@ export function chatScreen(api: Api, shell: Shell, onSpent: () => void): HTMLEle
         signal: controller.signal,
       });
       if (!response.ok || !response.body) await Api.read(response);
-      const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-      let buffer = "";
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buffer += value;
-        let end: number;
-        while ((end = buffer.indexOf("\n\n")) >= 0) {
-          const line = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          if (!line.startsWith("data: ")) continue;
-          const event = JSON.parse(line.slice(6));
-          if (event.type === "piece") {
-            received += event.text;
-            body.textContent = received;
-            answer.scrollIntoView({ block: "end" });
-          } else if (event.type === "done") {
-            answer.append(h("div", { class: "meta", "data-testid": "answer-meta" },
-              `${ton(event.cost_nanotons, 6)} · ${event.prompt_tokens}+${event.completion_tokens} tokens · ${event.attestation_kind} worker · sealed by the ${event.sealed_by}`));
-            shell.notify("success");
-            onSpent();
-          } else if (event.type === "error") {
-            throw new ApiError(502, event.code, event.message);
-          }
+      for await (const event of serverSentEvents(response.body!)) {
+        if (event.type === "piece") {
+          received += event.text;
+          body.textContent = received;
+          answer.scrollIntoView({ block: "end" });
+        } else if (event.type === "done") {
+          answer.append(h("div", { class: "meta", "data-testid": "answer-meta" },
+            `${ton(event.cost_nanotons, 6)} · ${event.prompt_tokens}+${event.completion_tokens} tokens · ${event.attestation_kind} worker · sealed by the ${event.sealed_by}`));
+          shell.notify("success");
+          onSpent();
+        } else if (event.type === "error") {
+          throw new ApiError(502, event.code, event.message);
         }
       }
       turns.push({ role: "assistant", content: received });
@@ -171,30 +159,18 @@ export function chatScreen(api: Api, shell: Shell, onSpent: () => void): HTMLEle
       }
       let text = "";
       if (!failure) {
-        const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-        let buffer = "";
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          buffer += value;
-          let end: number;
-          while ((end = buffer.indexOf("\n\n")) >= 0) {
-            const line = buffer.slice(0, end);
-            buffer = buffer.slice(end + 2);
-            if (!line.startsWith("data: ") || line === "data: [DONE]") continue;
-            const event = JSON.parse(line.slice(6));
-            if (event.error) { failure = event.error; continue; }
-            if (event.receipt_json) {
-              const u = event.usage;
-              answer.append(h("div", { class: "meta", "data-testid": "answer-meta" },
-                `${ton(u.total_cost, 6)} · ${u.prompt_tokens}+${u.completion_tokens} tokens · sealed in this browser, receipt signed by the worker`));
-              shell.notify("success");
-              onSpent();
-              continue;
-            }
-            text += await job.open(event);
-            show(text);
+        for await (const event of serverSentEvents(response.body!)) {
+          if (event.error) { failure = event.error; continue; }
+          if (event.receipt_json) {
+            const u = event.usage;
+            answer.append(h("div", { class: "meta", "data-testid": "answer-meta" },
+              `${ton(u.total_cost, 6)} · ${u.prompt_tokens}+${u.completion_tokens} tokens · sealed in this browser, receipt signed by the worker`));
+            shell.notify("success");
+            onSpent();
+            continue;
           }
+          text += await job.open(event);
+          show(text);
         }
       }
       if (!failure) return "answered";
@@ -214,4 +190,21 @@ export function chatScreen(api: Api, shell: Shell, onSpent: () => void): HTMLEle
     h("div", { class: "chat-head" }, select, h("div", { class: "seal" }, badge, badgeDetail)),
     log,
     h("div", { class: "composer" }, input, send, stop));
+}
+
+/** The JSON of each `data:` event of a server-sent event stream, in order (the closing `[DONE]` is not an event). */
+async function* serverSentEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<any> {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    let end: number;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const line = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      if (line.startsWith("data: ") && line !== "data: [DONE]") yield JSON.parse(line.slice(6));
+    }
+  }
 }
