@@ -10,7 +10,7 @@ internal static class StackReadiness
     public static readonly TimeSpan Budget = TimeSpan.FromMinutes(5);
 
     /// <summary>Polls /healthz until it counts <paramref name="workers"/>; returns (null, first served model) when ready, else (why not, null).</summary>
-    public static async Task<(string? Problem, string? Model)> WaitAsync(string url, List<ChildProcess> children, int workers, CancellationToken cancellationToken)
+    public static async Task<(string? Problem, string? Model)> WaitAsync(string url, IReadOnlyList<ChildProcess> children, int workers, CancellationToken cancellationToken)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
         var deadline = DateTime.UtcNow + Budget;
