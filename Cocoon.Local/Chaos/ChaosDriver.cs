@@ -90,23 +90,35 @@ internal sealed class ChaosDriver(ChaosStack stack, ChaosSettings settings, Chao
     {
         var jobs = new ConcurrentBag<ChaosJob>();
         using var gate = new SemaphoreSlim(settings.Concurrency);
-        using var stopKills = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var kills = faults.KillWorkersAsync(() => Progress, stopKills.Token);
         Task gatewayKill = Task.CompletedTask, redisRestart = Task.CompletedTask;
         var running = new List<Task>(settings.Jobs);
         var nextNote = 0.1;
         for (var i = 0; i < settings.Jobs; i++)
         {
             await gate.WaitAsync(cancellationToken);
+            if (faults.BehindOnWorkerKills(i))
+            {
+                if (!await faults.ReadyToKillWorkerAsync(cancellationToken))
+                {
+                    // Jobs can be quicker than a worker's restart: the run waits for it rather than end short of its kills.
+                    await faults.WaitReadyToKillWorkerAsync(cancellationToken);
+                }
+                else if (i - Volatile.Read(ref _finished) >= settings.Concurrency - 1)
+                {
+                    // With every other slot busy, so the kill meets the jobs in flight.
+                    faults.KillWorker();
+                }
+            }
+
             if (i == settings.Jobs * 3 / 10)
             {
                 gatewayKill = faults.KillGatewayAsync(cancellationToken);
             }
             else if (i == settings.Jobs * 6 / 10)
             {
-                // After gateway 2 is back, so the two faults are measured apart.
-                var after = gatewayKill;
-                redisRestart = Task.Run(async () => { await after; await faults.RestartRedisAsync(cancellationToken); }, cancellationToken);
+                // Once gateway 2 is back (the run waits for it), so the two faults are measured apart.
+                await gatewayKill;
+                redisRestart = faults.RestartRedisAsync(cancellationToken);
             }
 
             var index = i;
@@ -130,8 +142,6 @@ internal sealed class ChaosDriver(ChaosStack stack, ChaosSettings settings, Chao
         }
 
         await Task.WhenAll(running);
-        await stopKills.CancelAsync();
-        await kills;
         await gatewayKill;
         await redisRestart;
         return jobs.OrderBy(j => j.Index).ToList();

@@ -4,8 +4,8 @@ namespace Cocoon.Local.Chaos;
 
 /// <summary>
 /// The faults a chaos run injects into the running stack, and when they happened: workers SIGKILLed one at a time (the
-/// next only once the last one is back and attested) until about <see cref="ChaosSettings.WorkerKillShare"/> of the
-/// jobs were re-dispatched because of one; gateway 2 SIGKILLed once; Redis restarted once (SIGTERM, so it writes its
+/// next only once the last one is back and attested) while fewer than <see cref="ChaosSettings.WorkerKillShare"/> of
+/// the jobs started so far were re-dispatched because of one; gateway 2 SIGKILLed once; Redis restarted once (SIGTERM, so it writes its
 /// AOF; up starts it again on the same data folder).
 /// </summary>
 internal sealed class ChaosFaults(ChaosStack stack, ChaosSettings settings, TextWriter output)
@@ -14,6 +14,9 @@ internal sealed class ChaosFaults(ChaosStack stack, ChaosSettings settings, Text
     private static readonly string[] WorkerDeathReasons = ["worker-lost", "stalled"];
 
     private readonly object _gate = new();
+    private readonly Random _random = new();
+    private DateTime _lastKill = DateTime.MinValue;
+    private int? _lastPid;
 
     public int WorkerKills { get; private set; }
 
@@ -42,43 +45,58 @@ internal sealed class ChaosFaults(ChaosStack stack, ChaosSettings settings, Text
         o.Gateway == 1 && o.Transport is not null && GatewayKilledAt is { } killed && o.Ended >= killed &&
         (GatewayBackAt is not { } back || o.Started <= back + TimeSpan.FromSeconds(2));
 
-    /// <summary>Kills workers while the run lags behind its share of hit jobs; returns when <paramref name="cancellationToken"/> ends the run.</summary>
-    public async Task KillWorkersAsync(Func<double> progress, CancellationToken cancellationToken)
+    /// <summary>Fewer jobs were hit by a worker kill than the run's share of the jobs started so far.</summary>
+    public bool BehindOnWorkerKills(int started) =>
+        started < settings.Jobs * 0.95 && JobsHitByWorkerKills() < Math.Ceiling(settings.Jobs * ChaosSettings.WorkerKillShare) * started / settings.Jobs;
+
+    /// <summary>
+    /// The last worker killed is back: a new process, attested at gateway 1, and long enough ago that its death was
+    /// seen (the registration's TTL is 3 s), so every kill meets a full set of workers.
+    /// </summary>
+    public async Task<bool> ReadyToKillWorkerAsync(CancellationToken cancellationToken)
     {
-        var target = Math.Ceiling(settings.Jobs * ChaosSettings.WorkerKillShare);
-        var random = new Random();
-        var lastKill = DateTime.MinValue;
-        int? lastPid = null;
-        try
+        if (DateTime.UtcNow - _lastKill < TimeSpan.FromSeconds(5))
         {
-            while (!cancellationToken.IsCancellationRequested)
-            {
-                await Task.Delay(500, cancellationToken);
-                var hits = JobsHitByWorkerKills();
-                if (hits >= target || hits >= target * progress() + 1 || DateTime.UtcNow - lastKill < TimeSpan.FromSeconds(8) || progress() > 0.95)
-                {
-                    continue;
-                }
-
-                // The last one killed is back (a new process, attested), so every kill meets a full set of workers.
-                var workers = stack.Children("Cocoon.Worker");
-                if (workers.Count < ChaosSettings.Workers || workers.Any(w => w.Pid == lastPid) || await stack.WorkersSeenAsync(0, cancellationToken) is not >= ChaosSettings.Workers)
-                {
-                    continue;
-                }
-
-                var victim = workers[random.Next(workers.Count)].Pid;
-                if (ChaosStack.Signal(victim, ChaosStack.Sigkill))
-                {
-                    lastPid = victim;
-                    lastKill = DateTime.UtcNow;
-                    WorkerKills++;
-                    Say($"SIGKILL worker pid {victim} (kill {WorkerKills}; {hits} of {target} jobs hit so far)");
-                }
-            }
+            return false;
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+
+        var workers = stack.Children("Cocoon.Worker");
+        return workers.Count >= ChaosSettings.Workers && workers.All(w => w.Pid != _lastPid) &&
+            await stack.WorkersSeenAsync(0, cancellationToken) is >= ChaosSettings.Workers;
+    }
+
+    /// <summary>Waits (up to 3 minutes) until <see cref="ReadyToKillWorkerAsync"/>.</summary>
+    public async Task WaitReadyToKillWorkerAsync(CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow.AddMinutes(3);
+        while (!await ReadyToKillWorkerAsync(cancellationToken))
         {
+            if (DateTime.UtcNow > deadline)
+            {
+                Problem("a killed worker was not back and attested within 3 minutes");
+                return;
+            }
+
+            await Task.Delay(250, cancellationToken);
+        }
+    }
+
+    /// <summary>SIGKILLs one of up's workers at random.</summary>
+    public void KillWorker()
+    {
+        var workers = stack.Children("Cocoon.Worker");
+        if (workers.Count == 0)
+        {
+            return;
+        }
+
+        var victim = workers[_random.Next(workers.Count)].Pid;
+        if (ChaosStack.Signal(victim, ChaosStack.Sigkill))
+        {
+            _lastPid = victim;
+            _lastKill = DateTime.UtcNow;
+            WorkerKills++;
+            Say($"SIGKILL worker pid {victim} (kill {WorkerKills}; {JobsHitByWorkerKills()} jobs hit so far)");
         }
     }
 
