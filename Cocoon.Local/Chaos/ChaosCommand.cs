@@ -74,7 +74,7 @@ internal static class ChaosCommand
         }
         finally
         {
-            if (pass)
+            if (pass && !settings.Keep)
             {
                 Directory.Delete(data, recursive: true);
             }

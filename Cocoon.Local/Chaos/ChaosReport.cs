@@ -18,6 +18,7 @@ internal sealed class ChaosReport
     public Dictionary<string, int> Failed { get; private init; } = [];
     public int CutByGatewayKill { get; private init; }
     public List<string> Lost { get; private init; } = [];
+    public List<string> FailedDetails { get; private init; } = [];
     public List<string> AnsweredTwice { get; private init; } = [];
     public List<string> BilledTwice { get; private init; } = [];
     public int ChargedWithoutReceiptAfterGatewayKill { get; private init; }
@@ -37,6 +38,7 @@ internal sealed class ChaosReport
     {
         var failed = new Dictionary<string, int>(StringComparer.Ordinal);
         var lost = new List<string>();
+        var failedDetails = new List<string>();
         var twice = new List<string>();
         var billed = new List<string>();
         int completed = 0, afterRetry = 0, cut = 0, chargedAfterKill = 0;
@@ -101,6 +103,7 @@ internal sealed class ChaosReport
             else if (final.FailedClearly)
             {
                 failed[final.ErrorCode!] = failed.GetValueOrDefault(final.ErrorCode!) + 1;
+                failedDetails.Add($"job {job.Index} ({final.RequestId ?? "no request id"}) on gateway {final.Gateway + 1} at {final.Ended:HH:mm:ss.fff}: status {final.Status}, {final.ErrorCode}, {final.Text.Length} characters received first");
             }
             else if (faults.CutByGatewayKill(final))
             {
@@ -121,6 +124,7 @@ internal sealed class ChaosReport
             Failed = failed,
             CutByGatewayKill = cut,
             Lost = lost,
+            FailedDetails = failedDetails,
             AnsweredTwice = twice,
             BilledTwice = billed,
             ChargedWithoutReceiptAfterGatewayKill = chargedAfterKill,
@@ -149,7 +153,7 @@ internal sealed class ChaosReport
         b.AppendLine(CultureInfo.InvariantCulture, $"  billed twice:      {BilledTwice.Count} ({Settlements} settlements in the ledger)");
         b.AppendLine(CultureInfo.InvariantCulture, $"  holds left open:   {HoldsLeft}");
         b.AppendLine(CultureInfo.InvariantCulture, $"  ledger check:      {Check.Summary}");
-        foreach (var (title, list) in new[] { ("lost", Lost), ("answered twice", AnsweredTwice), ("billed twice", BilledTwice), ("fault problems", f.Problems) })
+        foreach (var (title, list) in new[] { ("failed", FailedDetails), ("lost", Lost), ("answered twice", AnsweredTwice), ("billed twice", BilledTwice), ("fault problems", f.Problems) })
         {
             foreach (var line in list.Take(10))
             {

@@ -6,7 +6,7 @@ namespace Cocoon.Local.Chaos;
 /// What <c>./cocoon chaos</c> runs: how many streamed requests, how many at a time, and the programs <c>up</c> starts
 /// (the <c>cocoon</c> script passes --gateway and --worker as it does for <c>up</c>).
 /// </summary>
-internal sealed record ChaosSettings(int Jobs, int Concurrency, int MaxTokens, TimeSpan RequestTimeout, string GatewayExe, string WorkerExe)
+internal sealed record ChaosSettings(int Jobs, int Concurrency, int MaxTokens, TimeSpan RequestTimeout, string GatewayExe, string WorkerExe, bool Keep = false)
 {
     public const int Gateways = 2;
     public const int Workers = 3;
@@ -24,12 +24,13 @@ internal sealed record ChaosSettings(int Jobs, int Concurrency, int MaxTokens, T
     public static TimeSpan SweepInterval => TimeSpan.FromSeconds(5);
 
     public const string Usage =
-        "usage: Cocoon.Local chaos --gateway PATH --worker PATH [--jobs N] [--concurrency C] [--max-tokens M] [--timeout SECONDS]   (./cocoon chaos passes the paths)";
+        "usage: Cocoon.Local chaos --gateway PATH --worker PATH [--jobs N] [--concurrency C] [--max-tokens M] [--timeout SECONDS] [--keep]   (./cocoon chaos passes the paths)";
 
     public static ChaosSettings Parse(string[] args)
     {
         int jobs = 200, concurrency = 8, maxTokens = 12, timeout = 60;
         string? gateway = null, worker = null;
+        var keep = false;
         for (var i = 0; i < args.Length; i++)
         {
             var value = i + 1 < args.Length ? args[i + 1] : null;
@@ -47,6 +48,10 @@ internal sealed record ChaosSettings(int Jobs, int Concurrency, int MaxTokens, T
                 case "--timeout":
                     timeout = Number("--timeout", value, 5, 600);
                     break;
+                case "--keep":
+                    keep = true;
+                    i--; // takes no value
+                    break;
                 case "--gateway":
                     gateway = Program("--gateway", value, "Cocoon.Bot");
                     break;
@@ -62,7 +67,8 @@ internal sealed record ChaosSettings(int Jobs, int Concurrency, int MaxTokens, T
 
         return new ChaosSettings(jobs, concurrency, maxTokens, TimeSpan.FromSeconds(timeout),
             gateway ?? throw new ChaosSettingsException("the gateway program is not given: pass --gateway PATH with the built Cocoon.Bot; ./cocoon chaos does this."),
-            worker ?? throw new ChaosSettingsException("the worker program is not given: pass --worker PATH with the built Cocoon.Worker; ./cocoon chaos does this."));
+            worker ?? throw new ChaosSettingsException("the worker program is not given: pass --worker PATH with the built Cocoon.Worker; ./cocoon chaos does this."),
+            keep);
     }
 
     private static int Number(string option, string? value, int min, int max) =>
