@@ -15,6 +15,7 @@ internal sealed class ChaosFaults(ChaosStack stack, ChaosSettings settings, Text
 
     private readonly object _gate = new();
     private readonly Random _random = new();
+    private readonly List<DateTime> _killTimes = [];
     private DateTime _lastKill = DateTime.MinValue;
     private int? _lastPid;
 
@@ -33,9 +34,28 @@ internal sealed class ChaosFaults(ChaosStack stack, ChaosSettings settings, Text
     /// <summary>Gateway 2 is down (killed, not yet serving again): a client sends to gateway 1 instead.</summary>
     public bool GatewayDown => GatewayKilledAt is not null && GatewayBackAt is null;
 
-    /// <summary>Jobs re-dispatched because their worker died (the gateways' own warnings).</summary>
-    public int JobsHitByWorkerKills() =>
-        stack.FailedAttempts.Count(a => a.Value.Any(r => WorkerDeathReasons.Contains(r)));
+    /// <summary>
+    /// Jobs re-dispatched because a killed worker died under them: a worker-death failure the gateways reported within
+    /// <see cref="Attribution"/> of a kill. The same failures right after the Redis restart are that fault's, not a kill's.
+    /// </summary>
+    public int JobsHitByWorkerKills()
+    {
+        List<DateTime> kills;
+        lock (_gate)
+        {
+            kills = [.. _killTimes];
+        }
+
+        return stack.FailedAttempts.Count(a => a.Value.Any(r => WorkerDeathReasons.Contains(r.Reason) && !DuringRedisRestart(r.At) && kills.Any(k => r.At >= k && r.At <= k + Attribution)));
+    }
+
+    /// <summary>Jobs that had an attempt fail while Redis restarted or just after (the gateways' reasons).</summary>
+    public int JobsRedispatchedByRedisRestart() => stack.FailedAttempts.Count(a => a.Value.Any(r => DuringRedisRestart(r.At)));
+
+    /// <summary>How long after a fault a failed attempt is put down to it: the registration TTL (3 s), a refresh and slack for a loaded machine.</summary>
+    private static readonly TimeSpan Attribution = TimeSpan.FromSeconds(10);
+
+    private bool DuringRedisRestart(DateTime at) => RedisStoppedAt is { } stopped && at >= stopped && at <= (RedisBackAt ?? DateTime.MaxValue - Attribution) + Attribution;
 
     /// <summary>
     /// A request to gateway 2 that lost its connection while gateway 2 was dead (from its kill until it served again):
@@ -95,6 +115,11 @@ internal sealed class ChaosFaults(ChaosStack stack, ChaosSettings settings, Text
         {
             _lastPid = victim;
             _lastKill = DateTime.UtcNow;
+            lock (_gate)
+            {
+                _killTimes.Add(_lastKill);
+            }
+
             WorkerKills++;
             Say($"SIGKILL worker pid {victim} (kill {WorkerKills}; {JobsHitByWorkerKills()} jobs hit so far)");
         }

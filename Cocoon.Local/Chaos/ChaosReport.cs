@@ -24,6 +24,7 @@ internal sealed class ChaosReport
     public int ChargedWithoutReceiptAfterGatewayKill { get; private init; }
     public int Settlements { get; private init; }
     public int JobsHitByWorkerKills { get; private init; }
+    public int JobsRedispatchedByRedisRestart { get; private init; }
     public Dictionary<string, int> AttemptFailures { get; private init; } = [];
     public long HoldsLeft { get; private init; }
     public required LedgerCheckReport Check { get; init; }
@@ -115,7 +116,7 @@ internal sealed class ChaosReport
             }
         }
 
-        var reasons = stack.FailedAttempts.Values.SelectMany(q => q).GroupBy(r => r, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
+        var reasons = stack.FailedAttempts.Values.SelectMany(q => q).GroupBy(r => r.Reason, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
         return new ChaosReport
         {
             Jobs = jobs.Count,
@@ -130,6 +131,7 @@ internal sealed class ChaosReport
             ChargedWithoutReceiptAfterGatewayKill = chargedAfterKill,
             Settlements = charges.Values.Sum(c => c.Settlements),
             JobsHitByWorkerKills = faults.JobsHitByWorkerKills(),
+            JobsRedispatchedByRedisRestart = faults.JobsRedispatchedByRedisRestart(),
             AttemptFailures = reasons,
             HoldsLeft = holdsLeft,
             Check = check,
@@ -143,7 +145,7 @@ internal sealed class ChaosReport
         var f = Faults;
         b.AppendLine(CultureInfo.InvariantCulture, $"cocoon chaos: {Jobs} streamed chat completions, {settings.Concurrency} at a time, over {ChaosSettings.Gateways} gateways and {ChaosSettings.Workers} workers; greedy, max_tokens {settings.MaxTokens}; wall time {wall:hh\\:mm\\:ss}");
         b.AppendLine(CultureInfo.InvariantCulture, $"  faults:            {f.WorkerKills} worker SIGKILLs hitting {JobsHitByWorkerKills} jobs ({Percent(JobsHitByWorkerKills, Jobs)}; re-dispatched to another worker), " +
-            $"1 gateway SIGKILL ({Seconds(f.GatewayKilledAt, f.GatewayBackAt)} until it served again), 1 Redis restart ({Seconds(f.RedisStoppedAt, f.RedisBackAt)} until it answered again)");
+            $"1 gateway SIGKILL ({Seconds(f.GatewayKilledAt, f.GatewayBackAt)} until it served again), 1 Redis restart ({Seconds(f.RedisStoppedAt, f.RedisBackAt)} until it answered again; {JobsRedispatchedByRedisRestart} jobs had an attempt fail with it)");
         b.AppendLine(CultureInfo.InvariantCulture, $"  attempt failures:  {(AttemptFailures.Count == 0 ? "none" : string.Join(", ", AttemptFailures.OrderByDescending(r => r.Value).Select(r => $"{r.Key} {r.Value}")))} (the gateways' re-dispatch reasons)");
         b.AppendLine(CultureInfo.InvariantCulture, $"  completed:         {Completed} ({CompletedAfterRetry} of them after a retry on the other gateway)");
         b.AppendLine(CultureInfo.InvariantCulture, $"  failed, clear:     {Failed.Values.Sum()}{(Failed.Count == 0 ? string.Empty : " (" + string.Join(", ", Failed.OrderByDescending(r => r.Value).Select(r => $"{r.Key} {r.Value}")) + ")")}");

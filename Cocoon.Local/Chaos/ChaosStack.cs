@@ -45,8 +45,8 @@ internal sealed partial class ChaosStack : IAsyncDisposable
 
     public string GatewayUrl(int index) => $"http://127.0.0.1:{(HttpPort + index).ToString(CultureInfo.InvariantCulture)}";
 
-    /// <summary>Per request id, the reasons its failed attempts were given (the gateways' warnings).</summary>
-    public ConcurrentDictionary<string, ConcurrentQueue<string>> FailedAttempts { get; } = new();
+    /// <summary>Per request id, the reasons its failed attempts were given (the gateways' warnings) and when they were read.</summary>
+    public ConcurrentDictionary<string, ConcurrentQueue<(string Reason, DateTime At)>> FailedAttempts { get; } = new();
 
     public static ChaosStack Start(ChaosSettings settings, string dataDir)
     {
@@ -204,7 +204,7 @@ internal sealed partial class ChaosStack : IAsyncDisposable
 
         if (AttemptFailed().Match(line) is { Success: true } m)
         {
-            FailedAttempts.GetOrAdd(m.Groups["id"].Value, _ => new ConcurrentQueue<string>()).Enqueue(m.Groups["reason"].Value);
+            FailedAttempts.GetOrAdd(m.Groups["id"].Value, _ => new ConcurrentQueue<(string, DateTime)>()).Enqueue((m.Groups["reason"].Value, DateTime.UtcNow));
         }
     }
 
