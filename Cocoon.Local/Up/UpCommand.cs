@@ -117,6 +117,17 @@ internal static class UpCommand
 
                 var name = settings.Gateways == 1 ? "gateway" : $"gateway-{i + 1}";
                 gateways.Add(new SupervisedProcess(name, () => ChildProcess.Start(name, settings.GatewayExe, [], gatewayEnvironment, output, Path.GetDirectoryName(settings.GatewayExe)), output));
+                if (i == 0 && settings.Gateways > 1)
+                {
+                    // The first gateway creates and migrates the ledger before the others open it: two gateways that
+                    // start on a fresh ledger.db together race (one opens the other's half-made file read-only and exits).
+                    var running = (redis is null ? gateways : gateways.Append(redis)).Select(p => p.Current).ToList();
+                    if (await StackReadiness.WaitListeningAsync(settings.GatewayUrl(0), running, cancellationToken) is { } problem)
+                    {
+                        await Console.Error.WriteLineAsync("cocoon up: " + problem);
+                        return 1;
+                    }
+                }
             }
 
             var workerEnvironment = new Dictionary<string, string?>(childEnvironment)
