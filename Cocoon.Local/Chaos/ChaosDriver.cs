@@ -106,7 +106,7 @@ internal sealed class ChaosDriver(ChaosStack stack, ChaosSettings settings, Chao
                 else if (i - Volatile.Read(ref _finished) >= settings.Concurrency - 1)
                 {
                     // With every other slot busy, so the kill meets the jobs in flight.
-                    faults.KillWorker();
+                    await faults.KillWorkerAsync(cancellationToken);
                 }
             }
 

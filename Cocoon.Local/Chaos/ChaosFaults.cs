@@ -101,16 +101,23 @@ internal sealed class ChaosFaults(ChaosStack stack, ChaosSettings settings, Text
         }
     }
 
-    /// <summary>SIGKILLs one of up's workers at random.</summary>
-    public void KillWorker()
+    /// <summary>
+    /// SIGKILLs the busiest of up's workers: the one that used the most CPU over the last 200 ms (an idle worker
+    /// waits on Redis and uses none), so the kill meets jobs rather than an empty worker.
+    /// </summary>
+    public async Task KillWorkerAsync(CancellationToken cancellationToken)
     {
-        var workers = stack.Children("Cocoon.Worker");
+        var workers = stack.Children("Cocoon.Worker").Select(w => w.Pid).ToList();
         if (workers.Count == 0)
         {
             return;
         }
 
-        var victim = workers[_random.Next(workers.Count)].Pid;
+        var before = workers.ToDictionary(p => p, ChaosStack.CpuTicks);
+        await Task.Delay(200, cancellationToken);
+        var busiest = workers.Max(p => ChaosStack.CpuTicks(p) - before[p]);
+        var candidates = workers.Where(p => ChaosStack.CpuTicks(p) - before[p] >= busiest).ToList();
+        var victim = candidates[_random.Next(candidates.Count)];
         if (ChaosStack.Signal(victim, ChaosStack.Sigkill))
         {
             _lastPid = victim;

@@ -147,6 +147,22 @@ internal sealed partial class ChaosStack : IAsyncDisposable
         Children("Cocoon.Bot").Where(c => c.Environ.Contains("\0COCOON_HTTP=" + GatewayUrl(index) + "\0", StringComparison.Ordinal) || c.Environ.StartsWith("COCOON_HTTP=" + GatewayUrl(index) + "\0", StringComparison.Ordinal))
             .Select(c => (int?)c.Pid).FirstOrDefault();
 
+    /// <summary>CPU time (user + system, in clock ticks) a process used so far; 0 when it is gone.</summary>
+    public static long CpuTicks(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            // After "(comm) ": state is field 0, utime field 11, stime field 12.
+            return long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+        {
+            return 0;
+        }
+    }
+
     public static bool Signal(int pid, int signal) => Kill(pid, signal) == 0;
 
     public const int Sigkill = 9;
