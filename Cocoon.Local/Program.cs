@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Cocoon.Local.Ask;
+using Cocoon.Local.Chaos;
 using Cocoon.Local.Up;
 using Cocoon.Local.Verify;
 
@@ -11,6 +12,8 @@ switch (args)
 {
     case ["up", ..]:
         return await UpCommand.RunAsync(args[1..], stop.Token);
+    case ["chaos", ..]:
+        return await ChaosCommand.RunAsync(args[1..], stop.Token);
     case ["ask", ..]:
         return await AskCommand.RunAsync(args[1..], stop.Token);
     case ["verify", ..]:
@@ -19,6 +22,7 @@ switch (args)
         await Console.Error.WriteLineAsync(
             "usage: Cocoon.Local up --gateway PATH --worker PATH [--chain DIR]   (./cocoon up passes these)\n" +
             "       Cocoon.Local ask [--model NAME] [--max-tokens N] \"TEXT\"\n" +
-            "       Cocoon.Local verify [--chain URL] RECEIPT-ID");
+            "       Cocoon.Local verify [--chain URL] RECEIPT-ID\n" +
+            "       Cocoon.Local chaos --gateway PATH --worker PATH [--jobs N] [--concurrency C]   (./cocoon chaos passes the paths)");
         return 2;
 }

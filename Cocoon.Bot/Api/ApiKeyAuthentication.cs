@@ -2,8 +2,10 @@ using System.Security.Claims;
 using System.Text.Encodings.Web;
 using Cocoon.Bot.Observability;
 using Cocoon.Ledger.Accounts;
+using Cocoon.Network.Transport;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
+using Polly.Registry;
 
 namespace Cocoon.Bot.Api;
 
@@ -52,10 +54,14 @@ internal sealed class ApiKeyAuthenticationHandler(
     UrlEncoder encoder,
     ApiKeyStore keys,
     ApiMetrics metrics,
-    TimeProvider time)
+    TimeProvider time,
+    ResiliencePipelineProvider<string> pipelines)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, loggers, encoder)
 {
     private const string BearerPrefix = "Bearer ";
+
+    /// <summary>How long a key check waits for Redis to answer again (a local restart takes about a second).</summary>
+    private static readonly TimeSpan KeyCheckPatience = TimeSpan.FromSeconds(10);
 
     private readonly ILogger _apiLogger = loggers.CreateLogger(ApiLog.Category);
 
@@ -72,12 +78,21 @@ internal sealed class ApiKeyAuthenticationHandler(
             return AuthenticateResult.Fail(ApiKeyAuthentication.NotBearer);
         }
 
-        if (await keys.ValidateAsync(header[BearerPrefix.Length..].Trim(), Context.RequestAborted) is not { } payer)
+        // A Redis restart (seconds) is waited out rather than answered with a 500: the key check retries through the
+        // cocoon-redis pipeline for a bounded time, then the failure reaches the error middleware as before.
+        AccountId? payer = null;
+        var key = header[BearerPrefix.Length..].Trim();
+        await pipelines.GetPipeline(RedisResilience.Pipeline).ExecuteAsync(
+            async ct => payer = await keys.ValidateAsync(key, ct),
+            (e, delay) => ApiLog.KeyCheckRetry(_apiLogger, delay.TotalMilliseconds, e),
+            Context.RequestAborted,
+            time.GetUtcNow() + KeyCheckPatience);
+        if (payer is not { } found)
         {
             return AuthenticateResult.Fail(ApiKeyAuthentication.UnknownKey);
         }
 
-        var identity = new ClaimsIdentity([new Claim(ApiKeyAuthentication.PayerClaim, payer.Value)], ApiKeyAuthentication.Scheme);
+        var identity = new ClaimsIdentity([new Claim(ApiKeyAuthentication.PayerClaim, found.Value)], ApiKeyAuthentication.Scheme);
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), ApiKeyAuthentication.Scheme));
     }
 

@@ -26,4 +26,7 @@ internal static partial class ApiLog
 
     [LoggerMessage(EventId = LogEvents.Api + 7, Level = LogLevel.Warning, Message = "Registering the local developer API key failed (Redis not up yet?); retrying in {DelayMs} ms")]
     public static partial void LocalKeyRetry(ILogger logger, double delayMs, Exception exception);
+
+    [LoggerMessage(EventId = LogEvents.Api + 8, Level = LogLevel.Warning, Message = "Checking an API key failed (Redis restarting?); retrying in {DelayMs} ms")]
+    public static partial void KeyCheckRetry(ILogger logger, double delayMs, Exception exception);
 }

@@ -5,15 +5,20 @@ using Cocoon.Local.Up;
 
 namespace Cocoon.Local.Processes;
 
-/// <summary>The Redis <c>up</c> uses: the one already answering at COCOON_REDIS, else a redis-server it starts and owns.</summary>
+/// <summary>
+/// The Redis <c>up</c> uses: the one already answering at COCOON_REDIS, else a redis-server it starts and owns. The
+/// one it owns is supervised like a worker once the stack is ready: when it exits it is started again with the same
+/// data folder and AOF, so the queues and keys come back and the gateways and workers reconnect (their
+/// <c>cocoon-redis</c> pipeline retries) instead of the whole stack stopping.
+/// </summary>
 internal static class LocalRedis
 {
-    /// <summary>Starts redis-server (AOF under the data folder) unless one answers; returns a line for the banner.</summary>
-    public static async Task<string> EnsureAsync(UpSettings settings, List<ChildProcess> children, TextWriter output, CancellationToken cancellationToken)
+    /// <summary>Starts redis-server (AOF under the data folder) unless one answers; returns a line for the banner and the process when up started it.</summary>
+    public static async Task<(string Note, SupervisedProcess? Redis)> EnsureAsync(UpSettings settings, TextWriter output, CancellationToken cancellationToken)
     {
         if (await AnswersAsync(settings.RedisHost, settings.RedisPort, cancellationToken))
         {
-            return $"Redis: using the one already answering at {settings.RedisEndpoint}";
+            return ($"Redis: using the one already answering at {settings.RedisEndpoint}", null);
         }
 
         if (!IsLoopback(settings.RedisHost))
@@ -31,28 +36,35 @@ internal static class LocalRedis
         }
         var exe = Executables.FindOnPath("redis-server")
             ?? throw new UpSettingsException("redis-server is not installed: ./cocoon up installs it with apt; or install the redis-server package.");
-        var redis = ChildProcess.Start("redis", exe,
+        string[] arguments =
             ["--port", settings.RedisPort.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--dir", dir,
-             "--appendonly", "yes", "--appendfsync", "everysec", "--save", string.Empty, "--daemonize", "no", "--loglevel", "warning"],
-            new Dictionary<string, string?>(), output);
-        children.Add(redis);
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (!await AnswersAsync(settings.RedisHost, settings.RedisPort, cancellationToken))
+             "--appendonly", "yes", "--appendfsync", "everysec", "--save", string.Empty, "--daemonize", "no", "--loglevel", "warning"];
+        var redis = new SupervisedProcess("redis", () => ChildProcess.Start("redis", exe, arguments, new Dictionary<string, string?>(), output), output);
+        try
         {
-            if (redis.HasExited)
+            var deadline = DateTime.UtcNow.AddSeconds(20);
+            while (!await AnswersAsync(settings.RedisHost, settings.RedisPort, cancellationToken))
             {
-                throw new UpSettingsException($"redis-server exited with code {redis.ExitCode}; is port {settings.RedisPort} taken? Set COCOON_REDIS to another host:port.");
-            }
+                if (redis.Current.HasExited)
+                {
+                    throw new UpSettingsException($"redis-server exited with code {redis.Current.ExitCode}; is port {settings.RedisPort} taken? Set COCOON_REDIS to another host:port.");
+                }
 
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new UpSettingsException($"redis-server did not answer on {settings.RedisEndpoint} within 20 s.");
-            }
+                if (DateTime.UtcNow > deadline)
+                {
+                    throw new UpSettingsException($"redis-server did not answer on {settings.RedisEndpoint} within 20 s.");
+                }
 
-            await Task.Delay(50, cancellationToken);
+                await Task.Delay(50, cancellationToken);
+            }
+        }
+        catch
+        {
+            await redis.DisposeAsync();
+            throw;
         }
 
-        return $"Redis: started at {settings.RedisEndpoint} (data and AOF under {dir})";
+        return ($"Redis: started at {settings.RedisEndpoint} (data and AOF under {dir})", redis);
     }
 
     public static async Task<bool> AnswersAsync(string host, int port, CancellationToken cancellationToken)

@@ -9,8 +9,41 @@ internal static class StackReadiness
 {
     public static readonly TimeSpan Budget = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// Waits until the gateway at <paramref name="url"/> answers HTTP at all (any status): its start-up, the ledger's
+    /// migration included, is over. Null when it does; else why not.
+    /// </summary>
+    public static async Task<string?> WaitListeningAsync(string url, IReadOnlyList<ChildProcess> children, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        var deadline = DateTime.UtcNow + Budget;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (children.FirstOrDefault(c => c.HasExited) is { } dead)
+            {
+                return $"the {dead.Name} exited with code {dead.ExitCode} before the stack was ready (its output is above).";
+            }
+
+            try
+            {
+                using var response = await http.GetAsync(url.TrimEnd('/') + "/healthz", cancellationToken);
+                return null;
+            }
+            catch (HttpRequestException)
+            {
+            }
+            catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+            }
+
+            await Task.Delay(250, cancellationToken);
+        }
+
+        return $"the gateway at {url} did not answer within {Budget.TotalMinutes} minutes";
+    }
+
     /// <summary>Polls /healthz until it counts <paramref name="workers"/>; returns (null, first served model) when ready, else (why not, null).</summary>
-    public static async Task<(string? Problem, string? Model)> WaitAsync(string url, List<ChildProcess> children, int workers, CancellationToken cancellationToken)
+    public static async Task<(string? Problem, string? Model)> WaitAsync(string url, IReadOnlyList<ChildProcess> children, int workers, CancellationToken cancellationToken)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
         var deadline = DateTime.UtcNow + Budget;

@@ -19,7 +19,7 @@ internal static class UpBanner
         b.AppendLine(settings.Workers == 1
             ? $"  Worker:    one local worker ({settings.WorkerExe} run), simulated TEE attestation"
             : $"  Workers:   {settings.Workers} local workers ({settings.WorkerExe} run), simulated TEE attestation");
-        b.AppendLine("  Restarts:  a gateway or worker that exits is started again (1 s backoff, doubling to 30 s); Redis exiting stops everything");
+        b.AppendLine("  Restarts:  a gateway, worker or the Redis up started that exits is started again (1 s backoff, doubling to 30 s; Redis with the same data folder and AOF)");
         b.AppendLine("  Policy:    local development (simulated TEE trusted, any measurement, no provider token needed)");
         b.AppendLine($"  {redisNote}");
         b.AppendLine("  Redis TLS: off: local Redis stays on loopback without TLS or ACL users (a network for other machines' workers needs both; see \"Run a worker for the network\")");

@@ -10,8 +10,8 @@ namespace Cocoon.Local.Up;
 /// <c>./cocoon up</c>: the whole local stack under one process. Starts redis-server when nothing answers at
 /// COCOON_REDIS, the local TON chain, then the gateways and workers (the programs given by --gateway and --worker;
 /// one of each unless --gateways N or --workers M), each as a child process whose output is relayed with a prefix;
-/// waits until every gateway's /healthz says a worker is attested. From then on a gateway or worker that exits is
-/// started again with a backoff; Redis exiting stops the stack. Ctrl-C or SIGTERM stops everything, in order, so
+/// waits until every gateway's /healthz says a worker is attested. From then on a gateway, worker or the Redis up
+/// started that exits is started again with a backoff (Redis with the same data folder and AOF). Ctrl-C or SIGTERM stops everything, in order, so
 /// nothing is left behind. The network wallet's seed and the bot's host key go to the gateways only, never a worker.
 /// </summary>
 internal static class UpCommand
@@ -39,14 +39,14 @@ internal static class UpCommand
             return 2;
         }
 
-        var children = new List<ChildProcess>();
+        SupervisedProcess? redis = null;
         var gateways = new List<SupervisedProcess>();
         var workers = new List<SupervisedProcess>();
         LocalChainProcess? chain = null;
         using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information));
         try
         {
-            var redisNote = await LocalRedis.EnsureAsync(settings, children, output, cancellationToken);
+            (var redisNote, redis) = await LocalRedis.EnsureAsync(settings, output, cancellationToken);
             var gatewayOnly = new Dictionary<string, string?>();
             var childEnvironment = new Dictionary<string, string?>
             {
@@ -119,6 +119,17 @@ internal static class UpCommand
 
                 var name = settings.Gateways == 1 ? "gateway" : $"gateway-{i + 1}";
                 gateways.Add(new SupervisedProcess(name, () => ChildProcess.Start(name, settings.GatewayExe, [], gatewayEnvironment, output, Path.GetDirectoryName(settings.GatewayExe)), output));
+                if (i == 0 && settings.Gateways > 1)
+                {
+                    // The first gateway creates and migrates the ledger before the others open it: two gateways that
+                    // start on a fresh ledger.db together race (one opens the other's half-made file read-only and exits).
+                    var running = (redis is null ? gateways : gateways.Append(redis)).Select(p => p.Current).ToList();
+                    if (await StackReadiness.WaitListeningAsync(settings.GatewayUrl(0), running, cancellationToken) is { } problem)
+                    {
+                        await Console.Error.WriteLineAsync("cocoon up: " + problem);
+                        return 1;
+                    }
+                }
             }
 
             var workerEnvironment = new Dictionary<string, string?>(childEnvironment)
@@ -135,7 +146,7 @@ internal static class UpCommand
             string? model = null;
             for (var i = 0; i < settings.Gateways; i++)
             {
-                var running = children.Concat(gateways.Concat(workers).Select(p => p.Current)).ToList();
+                var running = (redis is null ? gateways.Concat(workers) : gateways.Concat(workers).Append(redis)).Select(p => p.Current).ToList();
                 var (problem, served) = await StackReadiness.WaitAsync(settings.GatewayUrl(i), running, settings.Workers, cancellationToken);
                 if (problem is not null)
                 {
@@ -146,21 +157,15 @@ internal static class UpCommand
                 model ??= served;
             }
 
-            // Ready: from now on a gateway or worker that exits is started again; Redis exiting stops everything.
+            // Ready: from now on a gateway, worker or Redis that exits is started again.
+            redis?.Supervise();
             foreach (var process in gateways.Concat(workers))
             {
                 process.Supervise();
             }
 
             UpBanner.Print(output, settings, apiKey, apiKeyGenerated, redisNote, chainNote, model ?? "MODEL");
-            await Task.WhenAny(children.Select(c => c.Exited).Append(Task.Delay(Timeout.Infinite, cancellationToken)));
-            if (!cancellationToken.IsCancellationRequested)
-            {
-                var dead = children.First(c => c.HasExited);
-                await Console.Error.WriteLineAsync($"cocoon up: the {dead.Name} stopped (exit code {dead.ExitCode}); stopping the rest.");
-                return 1;
-            }
-
+            await Task.Delay(Timeout.Infinite, cancellationToken);
             return 0;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -174,7 +179,17 @@ internal static class UpCommand
         }
         finally
         {
-            var names = workers.Concat(gateways).Select(p => p.Name).Concat(Enumerable.Reverse(children).Select(c => c.Name == "redis" && chain is not null ? "TON chain, redis" : c.Name)).ToList();
+            var names = workers.Concat(gateways).Select(p => p.Name).ToList();
+            if (chain is not null)
+            {
+                names.Add("TON chain");
+            }
+
+            if (redis is not null)
+            {
+                names.Add("redis");
+            }
+
             if (names.Count > 0)
             {
                 await output.WriteLineAsync("cocoon up: stopping " + string.Join(", ", names));
@@ -183,19 +198,14 @@ internal static class UpCommand
             // Reverse start order: the workers finish first, then the gateways, the chain, and Redis (flushing its AOF) last.
             await Task.WhenAll(workers.Select(w => w.DisposeAsync().AsTask()));
             await Task.WhenAll(gateways.Select(g => g.DisposeAsync().AsTask()));
-            foreach (var child in Enumerable.Reverse(children).Where(c => c.Name != "redis"))
-            {
-                await child.DisposeAsync();
-            }
-
             if (chain is not null)
             {
                 await chain.DisposeAsync();
             }
 
-            foreach (var child in children.Where(c => c.Name == "redis"))
+            if (redis is not null)
             {
-                await child.DisposeAsync();
+                await redis.DisposeAsync();
             }
         }
     }
