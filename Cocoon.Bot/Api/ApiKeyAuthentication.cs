@@ -53,12 +53,14 @@ internal sealed class ApiKeyAuthenticationHandler(
     ILoggerFactory loggers,
     UrlEncoder encoder,
     ApiKeyStore keys,
+    Hosting.LocalApiKeyRegistration local,
     ApiMetrics metrics,
     TimeProvider time,
     ResiliencePipelineProvider<string> pipelines)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, loggers, encoder)
 {
     private const string BearerPrefix = "Bearer ";
+    private static readonly TimeSpan LocalKeyWait = TimeSpan.FromSeconds(15);
 
     /// <summary>How long a key check waits for Redis to answer again (a local restart takes about a second).</summary>
     private static readonly TimeSpan KeyCheckPatience = TimeSpan.FromSeconds(10);
@@ -87,6 +89,19 @@ internal sealed class ApiKeyAuthenticationHandler(
             (e, delay) => ApiLog.KeyCheckRetry(_apiLogger, delay.TotalMilliseconds, e),
             Context.RequestAborted,
             time.GetUtcNow() + KeyCheckPatience);
+        if (payer is null && !local.Registered.IsCompleted)
+        {
+            // Just after start the local key may not be in the store yet: wait for it (briefly) before refusing.
+            try
+            {
+                await local.Registered.WaitAsync(LocalKeyWait, Context.RequestAborted);
+                payer = await keys.ValidateAsync(key, Context.RequestAborted);
+            }
+            catch (TimeoutException)
+            {
+            }
+        }
+
         if (payer is not { } found)
         {
             return AuthenticateResult.Fail(ApiKeyAuthentication.UnknownKey);

@@ -74,7 +74,8 @@ public static class GatewayHosting
         services.AddApiKeyAuthentication();
         services.AddSingleton<MiniApp.WalletLinks>();
         services.AddSingleton<MiniApp.MiniAppUsage>();
-        services.AddHostedService<LocalApiKeyRegistration>();
+        services.AddSingleton<LocalApiKeyRegistration>();
+        services.AddHostedService(sp => sp.GetRequiredService<LocalApiKeyRegistration>());
 
         // Labels are bounded where they are set (ApiMetrics, GatewayMetrics; ASP.NET Core maps unknown methods to
         // _OTHER and paths to route templates); the cap on label combinations per instrument is the backstop: past it
