@@ -122,7 +122,8 @@ async function attempt(exclude, breakBinding) {
     messages: input.messages,
     sampling: { maxTokens: input.maxTokens, temperature: input.temperature ?? 0, topP: 0.95, topK: 40, minP: 0.05, repetitionPenalty: 1, seed: 42, stop: [] },
   };
-  const ciphertext = new Uint8Array(await sender.seal(enc.encode(JSON.stringify(generation)).buffer, new Uint8Array(jobAad(reservation.reply_to)).buffer));
+  const requestBytes = enc.encode(JSON.stringify(generation));
+  const ciphertext = new Uint8Array(await sender.seal(requestBytes.slice().buffer, new Uint8Array(jobAad(reservation.reply_to)).buffer));
   const streamKey = Buffer.from(await sender.export(enc.encode("cocoon stream v1").buffer, 32));
   // The control key stays here; the gateway gets the one MAC it needs to stop this attempt on this worker.
   const controlKey = Buffer.from(await sender.export(enc.encode("cocoon control v1").buffer, 32));
@@ -143,6 +144,7 @@ async function attempt(exclude, breakBinding) {
 
   // Read the SSE stream: sealed chunks in order, then the receipt, then [DONE] (or an error event).
   let text = "", receiptJson = null, usage = null, error = null, next = 0, buffered = "";
+  const pieces = [];
   const transcript = createHash("sha256");
   const decoder = new TextDecoder();
   let opened = 0;
@@ -159,7 +161,9 @@ async function attempt(exclude, breakBinding) {
       if (event.error) { error = refusal(event.error); continue; }
       if (event.receipt_json) { receiptJson = event.receipt_json; usage = event.usage; continue; }
       if (event.sequence !== next++) fail(`chunk ${event.sequence} out of order`);
-      text += openChunk(streamKey, reservation.request_id, event).toString("utf8");
+      const piece = openChunk(streamKey, reservation.request_id, event);
+      pieces.push(piece);
+      text += piece.toString("utf8");
       const sealed = b64(event.ciphertext), len = Buffer.alloc(4);
       len.writeUInt32BE(sealed.length);
       transcript.update(len).update(sealed);
@@ -182,6 +186,9 @@ async function attempt(exclude, breakBinding) {
   const r = signed.receipt;
   if (r.requestId !== reservation.request_id || r.workerId !== doc.workerId || r.modelSha256.toLowerCase() !== doc.modelSha256.toLowerCase()) fail("the receipt is for another request");
   if (Buffer.compare(b64(r.chunksSha256), transcript.digest()) !== 0) fail("the receipt's transcript hash is not the stream we opened");
+  // The two hashes only this client can check (the gateway never saw either text): what it sealed and what it read.
+  if (Buffer.compare(b64(r.requestSha256), createHash("sha256").update(requestBytes).digest()) !== 0) fail("the receipt's request hash is not the request we sealed");
+  if (Buffer.compare(b64(r.responseSha256), createHash("sha256").update(Buffer.concat(pieces)).digest()) !== 0) fail("the receipt's response hash is not the answer we opened");
   if (usage.completion_tokens !== r.completionTokens || usage.prompt_tokens !== r.promptTokens) fail("the usage differs from the receipt");
 
   return ({ ok: true, text, requestId: reservation.request_id, workerId: doc.workerId, measurement, platform, modelSha256: doc.modelSha256, teeKind: doc.teeKind, usage, receipt: r });
