@@ -77,6 +77,14 @@ public sealed class MiniAppBrowserTests(MiniAppBrowserFixture fixture) : IClassF
         Assert.Contains(session.Bundle.Document.Measurement.ToLowerInvariant()[..12], badge, StringComparison.Ordinal);
         Assert.Contains(session.Bundle.Document.ModelSha256.ToLowerInvariant()[..12], badge, StringComparison.Ordinal);
 
+        // The answer verified in one tap, in the page: every line of the receipt check holds.
+        var check = result["receiptCheck"]!.GetValue<string>();
+        Assert.Equal("true", result["receiptOk"]!.GetValue<string>());
+        Assert.Contains("✔ signed by the attested worker", check, StringComparison.Ordinal);
+        Assert.Contains("✔ request hash is what this page sealed", check, StringComparison.Ordinal);
+        Assert.Contains("✔ answer hash is what this page read", check, StringComparison.Ordinal);
+        Assert.DoesNotContain("✘", check, StringComparison.Ordinal);
+
         var ledger = fixture.Host.Services.GetRequiredService<ILedger>();
         var balance = await ledger.GetBalanceAsync(AccountId.User(userId), CancellationToken.None);
         Assert.InRange(balance, 1, 999_999_999);

@@ -163,8 +163,20 @@ export function chatScreen(api: Api, shell: Shell, onSpent: () => void): HTMLEle
           if (event.error) { failure = event.error; continue; }
           if (event.receipt_json) {
             const u = event.usage;
+            const receipt: string = event.receipt_json;
             answer.append(h("div", { class: "meta", "data-testid": "answer-meta" },
               `${ton(u.total_cost, 6)} · ${u.prompt_tokens}+${u.completion_tokens} tokens · sealed in this browser, receipt signed by the worker`));
+            // One tap: the page checks the receipt itself, with the bytes only it holds.
+            const verify = h("button", { class: "link", "data-testid": "verify-answer", type: "button" }, "Verify this answer") as HTMLButtonElement;
+            verify.addEventListener("click", async () => {
+              verify.disabled = true;
+              const lines = await job.checkReceipt(receipt);
+              const all = lines.every(l => l.ok);
+              verify.replaceWith(h("div", { class: all ? "meta verified" : "meta error", "data-testid": "receipt-check", "data-ok": String(all) },
+                ...lines.map(l => h("div", {}, `${l.ok ? "✔" : "✘"} ${l.name}`)),
+                h("div", {}, `Receipt ${r.request_id}: its anchor on TON is checked by ./cocoon verify ${r.request_id}.`)));
+            });
+            answer.append(verify);
             shell.notify("success");
             onSpent();
             continue;

@@ -112,8 +112,17 @@ export async function verifyWorker(r: Reservation): Promise<VerifiedWorker> {
 
 export interface SealedError { message: string; code: string; worker_id: string; retryable: boolean; worker_mac?: string }
 
+/** One line of the in-page receipt check: what was checked and whether it held. */
+export interface ReceiptCheckLine { name: string; ok: boolean }
+
 export interface SealedJob {
   body: string;
+  /**
+   * Checks the worker's signed receipt against what only this page holds: the signature under the attested key, the
+   * request and worker it names, the hash of the ciphertexts this page opened, of the request it sealed and of the
+   * answer it read. The gateway saw neither text, so it could not have checked the last two.
+   */
+  checkReceipt(receiptJson: string): Promise<ReceiptCheckLine[]>;
   open(chunk: { sequence: number; final: boolean; ciphertext: string }): Promise<string>;
   /** Whether a refusal carries the worker's MAC under this job's control key (the gateway cannot tell). */
   authentic(error: SealedError): Promise<boolean>;
@@ -128,7 +137,10 @@ export async function sealForWorker(r: Reservation, w: VerifiedWorker, messages:
   const sender = await suite.createSenderContext({ recipientPublicKey, info: buf(info) });
   const generation = { messages, sampling: { maxTokens: r.max_tokens, temperature: 0.8, topP: 0.95, topK: 40, minP: 0.05, repetitionPenalty: 1, seed: 42, stop: [] } };
   const aad = concat(lp("cocoon/job-aad/v2"), lp(r.reply_to));
-  const ciphertext = new Uint8Array(await sender.seal(buf(enc.encode(JSON.stringify(generation))), buf(aad)));
+  const requestBytes = enc.encode(JSON.stringify(generation));
+  const ciphertext = new Uint8Array(await sender.seal(buf(requestBytes), buf(aad)));
+  const ciphertexts: Uint8Array[] = [];
+  const plaintexts: Uint8Array[] = [];
   const streamKey = aead.createEncryptionContext(await sender.export(buf(enc.encode("cocoon stream v1")), 32));
   const controlKey = new Uint8Array(await sender.export(buf(enc.encode("cocoon control v1")), 32));
   const cancelMac = await hmac(controlKey, concat(lp("cocoon/control/cancel/v1"), lp(r.request_id), i32(r.attempt), lp(w.workerId)));
@@ -146,8 +158,27 @@ export async function sealForWorker(r: Reservation, w: VerifiedWorker, messages:
       chunkAad.set(id, 17);
       view.setBigUint64(17 + id.length, BigInt(chunk.sequence));
       chunkAad[25 + id.length] = chunk.final ? 1 : 0;
-      const plain = await (await streamKey).open(buf(nonce), buf(b64(chunk.ciphertext)), buf(chunkAad));
-      return decoder.decode(new Uint8Array(plain), { stream: !chunk.final });
+      const sealed = b64(chunk.ciphertext);
+      const plain = new Uint8Array(await (await streamKey).open(buf(nonce), buf(sealed), buf(chunkAad)));
+      ciphertexts.push(sealed);
+      plaintexts.push(plain);
+      return decoder.decode(plain, { stream: !chunk.final });
+    },
+    async checkReceipt(receiptJson) {
+      const sha256 = async (b: Uint8Array) => hex(new Uint8Array(await crypto.subtle.digest("SHA-256", buf(b))));
+      // The signed bytes are the receipt object exactly as the worker wrote it (between "receipt": and ,"signature":).
+      const inner = receiptJson.slice(receiptJson.indexOf(":") + 1, receiptJson.lastIndexOf(',"signature":'));
+      const signed = JSON.parse(receiptJson);
+      const rc = signed.receipt;
+      // The transcript: each ciphertext length-prefixed (u32 big-endian), in order.
+      const transcript = concat(...ciphertexts.flatMap(c => { const n = new Uint8Array(4); new DataView(n.buffer).setUint32(0, c.length); return [n, c]; }));
+      return [
+        { name: "signed by the attested worker", ok: await ed25519(w.signingPublicKey, concat(enc.encode("cocoon usage receipt v1\0"), enc.encode(inner)), b64(signed.signature)) },
+        { name: "for this request and worker", ok: rc.requestId === r.request_id && rc.workerId === w.workerId && String(rc.modelSha256).toLowerCase() === w.modelSha256.toLowerCase() },
+        { name: "covers the stream this page opened", ok: hex(b64(rc.chunksSha256)) === await sha256(transcript) },
+        { name: "request hash is what this page sealed", ok: hex(b64(rc.requestSha256)) === await sha256(requestBytes) },
+        { name: "answer hash is what this page read", ok: hex(b64(rc.responseSha256)) === await sha256(concat(...plaintexts)) },
+      ];
     },
     async authentic(error) {
       if (!error.worker_mac) return false;

@@ -150,6 +150,11 @@ try {
     result.meta = await page.getByTestId("answer-meta").innerText();
     result.badge = await page.getByTestId("seal-badge").innerText();
     result.answerStates = await page.evaluate(() => window.__answerStates.length);
+    // One tap verifies the answer in the page: the receipt's signature and the hashes only the page can recompute.
+    await page.getByTestId("verify-answer").click();
+    await page.getByTestId("receipt-check").waitFor();
+    result.receiptCheck = await page.getByTestId("receipt-check").innerText();
+    result.receiptOk = await page.getByTestId("receipt-check").getAttribute("data-ok");
     await page.waitForFunction(() => /TON/.test(document.querySelector("[data-testid=header-balance]")?.textContent ?? ""));
     result.headerBalance = await page.getByTestId("header-balance").innerText();
     await shot(page, "chat-answered-light");
