@@ -1,13 +1,6 @@
-using System.Runtime.CompilerServices;
 using Cocoon.Bot.Billing;
-using Cocoon.Bot.Dispatch;
 using Cocoon.Engine.Attestation;
 using Cocoon.Ledger.Receipts;
-using Cocoon.Engine.Protocol;
-using Cocoon.Network.Transport;
-using Cocoon.Worker.Hosting;
-using Cocoon.Worker.Inference;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Cocoon.Bot.Tests.Dispatch;
 

@@ -1,13 +1,6 @@
-using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text.Json;
-using Cocoon.Bot.Dispatch;
 using Cocoon.Engine.Crypto;
-using Cocoon.Engine.Protocol;
-using Cocoon.Network.Transport;
-using Cocoon.Worker.Hosting;
-using Cocoon.Worker.Inference;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Cocoon.Bot.Tests.Dispatch;
 

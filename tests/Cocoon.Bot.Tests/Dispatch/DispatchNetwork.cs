@@ -1,16 +1,9 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Collections.Concurrent;
-using Cocoon.Bot.Dispatch;
-using Cocoon.Engine.Protocol;
-using Cocoon.Network.Transport;
 using Cocoon.Ledger;
 using Cocoon.Ledger.Accounts;
-using Cocoon.Testing;
-using Cocoon.Worker.Hosting;
-using Cocoon.Worker.Inference;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using StackExchange.Redis;

@@ -1,13 +1,9 @@
 using System.Net;
 using System.Text.Json;
 using Cocoon.Bot.Tests.Hosting;
-using Cocoon.Testing;
 using Cocoon.Testing.Onnx;
 using Cocoon.Worker.Embeddings;
-using Cocoon.Worker.Hosting;
-using Cocoon.Worker.Inference;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 

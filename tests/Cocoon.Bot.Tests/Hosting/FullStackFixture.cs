@@ -1,6 +1,4 @@
 using System.Net;
-using Cocoon.Testing;
-using Cocoon.Worker.Inference;
 using Microsoft.Extensions.Hosting;
 
 namespace Cocoon.Bot.Tests.Hosting;

@@ -2,13 +2,9 @@ using System.Net;
 using System.Security.Cryptography;
 using Cocoon.Bot.Tests.Hosting;
 using Cocoon.Ledger.Chain;
-using Cocoon.Testing;
-using Cocoon.Worker.Hosting;
-using Cocoon.Worker.Inference;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 

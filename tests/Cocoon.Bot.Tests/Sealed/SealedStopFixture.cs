@@ -1,8 +1,5 @@
 using Cocoon.Bot.Tests.Hosting;
 using Cocoon.Bot.Tests.MiniApp;
-using Cocoon.Testing;
-using Cocoon.Worker.Inference;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
 namespace Cocoon.Bot.Tests.Sealed;
