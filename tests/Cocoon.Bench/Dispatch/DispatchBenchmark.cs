@@ -381,21 +381,13 @@ public static class DispatchBenchmark
         public static async Task<BenchNetwork> StartAsync(RedisServer redis, string dataRoot, string prefix, bool instant, CancellationToken ct)
         {
             var dataDir = Path.Combine(dataRoot, prefix.TrimEnd(':'));
-            var settings = new Dictionary<string, string?>
+            var settings = LocalStackSettings.Node(redis.Endpoint, prefix, dataDir).With(new Dictionary<string, string?>
             {
-                ["Redis:Endpoint"] = redis.Endpoint,
-                ["Redis:Prefix"] = prefix,
-                ["Cocoon:DataDir"] = dataDir,
                 ["Worker:Model"] = SharedFiles.SmallModel,
                 ["Worker:MaxConcurrency"] = instant ? "64" : "8",
                 ["Llama:MaxConcurrency"] = "8",
                 ["Llama:ContextSize"] = "512",
-                ["Gateway:AllowSimulated"] = "true",
-                ["Gateway:TrustedSimulatedPlatformKeys:0"] = Convert.ToHexStringLower(Cocoon.Worker.Attestation.SimulatedTeeProvider.ReadPlatformPublicKey(Path.Combine(dataDir, "tee"))),
-                ["Gateway:AcceptAnySimulatedMeasurement"] = "true",
-                ["Gateway:AllowLocalProvider"] = "true",
-                ["Gateway:RegistryRefresh"] = "00:00:00.250",
-            };
+            }).With(LocalStackSettings.TrustLocalWorkers(dataDir, LocalStackSettings.BenchRegistryRefresh));
 
             var workerBuilder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
             workerBuilder.Configuration.AddInMemoryCollection(settings);

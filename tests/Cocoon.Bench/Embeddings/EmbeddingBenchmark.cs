@@ -44,20 +44,12 @@ public static class EmbeddingBenchmark
         using var redis = new RedisServer();
         using var data = new TempDir("cocoon-bench-embed");
         var model = SyntheticOnnxEmbedding.Write(Path.Combine(data.Path, "synthetic-embed-384"), Dimensions, Blocks);
-        var settings = new Dictionary<string, string?>
+        var settings = LocalStackSettings.Node(redis.Endpoint, "e:", data.Path).With(new Dictionary<string, string?>
         {
-            ["Redis:Endpoint"] = redis.Endpoint,
-            ["Redis:Prefix"] = "e:",
-            ["Cocoon:DataDir"] = data.Path,
             ["Embeddings:Model"] = model,
             ["Embeddings:MaxTokens"] = "128",
             ["Embeddings:MaxBatch"] = "32",
-            ["Gateway:AllowSimulated"] = "true",
-            ["Gateway:TrustedSimulatedPlatformKeys:0"] = Convert.ToHexStringLower(Cocoon.Worker.Attestation.SimulatedTeeProvider.ReadPlatformPublicKey(Path.Combine(data.Path, "tee"))),
-            ["Gateway:AcceptAnySimulatedMeasurement"] = "true",
-            ["Gateway:AllowLocalProvider"] = "true",
-            ["Gateway:RegistryRefresh"] = "00:00:00.250",
-        };
+        }).With(LocalStackSettings.TrustLocalWorkers(data.Path, LocalStackSettings.BenchRegistryRefresh));
 
         var workerBuilder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         workerBuilder.Configuration.AddInMemoryCollection(settings);

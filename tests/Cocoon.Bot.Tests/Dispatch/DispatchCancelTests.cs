@@ -1,13 +1,6 @@
-using System.Runtime.CompilerServices;
 using Cocoon.Bot.Billing;
-using Cocoon.Bot.Dispatch;
 using Cocoon.Engine.Attestation;
 using Cocoon.Ledger.Receipts;
-using Cocoon.Engine.Protocol;
-using Cocoon.Network.Transport;
-using Cocoon.Worker.Hosting;
-using Cocoon.Worker.Inference;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Cocoon.Bot.Tests.Dispatch;
 
@@ -21,7 +14,7 @@ public sealed class DispatchCancelTests(RedisFixture redis) : IClassFixture<Redi
     {
         await using var stack = new DispatchNetwork(redis.Server);
         await stack.StartAsync(_ct);
-        var endless = new EndlessInference();
+        var endless = new EndlessInference("endless-test");
         var (worker, session) = await stack.StartWorkerAsync(_ct, inference: endless);
         const long funds = 1_000_000_000;
         var payer = await stack.FundedPayerAsync(funds, _ct);
@@ -124,31 +117,6 @@ public sealed class DispatchCancelTests(RedisFixture redis) : IClassFixture<Redi
             await Next.WaitAsync(cancellationToken);
             yield return new GenerationChunk(" upon", null, 2, PromptTokens);
             await Task.Delay(Timeout.Infinite, cancellationToken);
-        }
-    }
-
-    /// <summary>Streams one token, then waits for cancellation: the stand-in for a long answer.</summary>
-    private sealed class EndlessInference : IInferenceService
-    {
-        private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public ModelInfo Model { get; } = new("endless-test", new string('e', 64), "none", 0, 4096, 4096, HasChatTemplate: false);
-
-        public int MaxConcurrency => 4;
-
-        public Task Stopped => _stopped.Task;
-
-        public async IAsyncEnumerable<GenerationChunk> GenerateAsync(GenerationRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
-        {
-            yield return new GenerationChunk("Once");
-            try
-            {
-                await Task.Delay(Timeout.Infinite, cancellationToken);
-            }
-            finally
-            {
-                _stopped.TrySetResult();
-            }
         }
     }
 }

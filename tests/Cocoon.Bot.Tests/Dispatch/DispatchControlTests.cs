@@ -1,13 +1,6 @@
-using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text.Json;
-using Cocoon.Bot.Dispatch;
 using Cocoon.Engine.Crypto;
-using Cocoon.Engine.Protocol;
-using Cocoon.Network.Transport;
-using Cocoon.Worker.Hosting;
-using Cocoon.Worker.Inference;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Cocoon.Bot.Tests.Dispatch;
 
@@ -25,7 +18,7 @@ public sealed class DispatchControlTests(RedisFixture redis) : IClassFixture<Red
     {
         await using var stack = new DispatchNetwork(redis.Server);
         await stack.StartAsync(_ct);
-        var endless = new EndlessInference();
+        var endless = new EndlessInference("endless-control");
         var (worker, session) = await stack.StartWorkerAsync(_ct, inference: endless);
         var payer = await stack.FundedPayerAsync(1_000_000_000, _ct);
         var request = DispatchNetwork.Request(payer, "Once upon a time", 4000, model: endless.Model.Name);
@@ -209,31 +202,6 @@ public sealed class DispatchControlTests(RedisFixture redis) : IClassFixture<Red
             await Task.Yield();
             yield return new GenerationChunk("Hi");
             yield return new GenerationChunk(string.Empty, new GenerationUsage(1, 1, FinishReason.Stop, TimeSpan.Zero, TimeSpan.Zero));
-        }
-    }
-
-    /// <summary>Streams one token, then waits for cancellation: the stand-in for a long answer.</summary>
-    private sealed class EndlessInference : IInferenceService
-    {
-        private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public ModelInfo Model { get; } = new("endless-control", new string('e', 64), "none", 0, 4096, 4096, HasChatTemplate: false);
-
-        public int MaxConcurrency => 4;
-
-        public Task Stopped => _stopped.Task;
-
-        public async IAsyncEnumerable<GenerationChunk> GenerateAsync(GenerationRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
-        {
-            yield return new GenerationChunk("Once");
-            try
-            {
-                await Task.Delay(Timeout.Infinite, cancellationToken);
-            }
-            finally
-            {
-                _stopped.TrySetResult();
-            }
         }
     }
 }

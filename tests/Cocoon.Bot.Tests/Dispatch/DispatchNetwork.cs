@@ -1,16 +1,9 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Collections.Concurrent;
-using Cocoon.Bot.Dispatch;
-using Cocoon.Engine.Protocol;
-using Cocoon.Network.Transport;
 using Cocoon.Ledger;
 using Cocoon.Ledger.Accounts;
-using Cocoon.Testing;
-using Cocoon.Worker.Hosting;
-using Cocoon.Worker.Inference;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
@@ -33,23 +26,12 @@ public sealed class DispatchNetwork : IAsyncDisposable
         Redis = redis;
         Data = new TempDir("cocoon-dispatch");
         Prefix = "t" + Guid.NewGuid().ToString("N")[..10] + ":";
-        var settings = new Dictionary<string, string?>(BaseSettings)
+        var settings = BaseSettings.With(LocalStackSettings.TestGateway(Prefix, Data.Path)).With(new Dictionary<string, string?>
         {
-            ["Gateway:AllowSimulated"] = "true",
-            ["Gateway:TrustedSimulatedPlatformKeys:0"] = Convert.ToHexStringLower(Cocoon.Worker.Attestation.SimulatedTeeProvider.ReadPlatformPublicKey(Path.Combine(Data.Path, "tee"))),
-            ["Gateway:AcceptAnySimulatedMeasurement"] = "true",
-            ["Gateway:AllowLocalProvider"] = "true",
-            ["Gateway:RegistryRefresh"] = "00:00:00.100",
-            ["Gateway:ResultPoll"] = "00:00:00.050",
-
             // Spot-check replays pick requests at random (2%): off here so that no test sees a replay job it did not
             // ask for; the replay tests turn them on.
             ["Gateway:Replays:Fraction"] = "0",
-        };
-        foreach (var (k, v) in gatewaySettings ?? new Dictionary<string, string?>())
-        {
-            settings[k] = v;
-        }
+        }).With(gatewaySettings);
 
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Configuration.AddInMemoryCollection(settings);
@@ -105,13 +87,10 @@ public sealed class DispatchNetwork : IAsyncDisposable
 
     public IConnectionMultiplexer Connection => Gateway.Services.GetRequiredService<IConnectionMultiplexer>();
 
-    private Dictionary<string, string?> BaseSettings => new()
+    private Dictionary<string, string?> BaseSettings => LocalStackSettings.Node(Redis.Endpoint, Prefix, Data.Path).With(new Dictionary<string, string?>
     {
-        ["Redis:Endpoint"] = Redis.Endpoint,
-        ["Redis:Prefix"] = Prefix,
-        ["Cocoon:DataDir"] = Data.Path,
         ["Worker:Model"] = SharedFiles.SmallModel,
-    };
+    });
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -131,21 +110,8 @@ public sealed class DispatchNetwork : IAsyncDisposable
         CancellationToken cancellationToken, IDictionary<string, string?>? settings = null, IInferenceService? inference = null, Func<IInferenceService, IInferenceService>? wrap = null,
         TimeProvider? jobDeadlines = null)
     {
-        var all = new Dictionary<string, string?>(BaseSettings)
-        {
-            ["Worker:HeartbeatInterval"] = "00:00:00.200",
-            ["Worker:HeartbeatTtl"] = "00:00:01",
-            ["Worker:JobPoll"] = "00:00:00.050",
-            ["Llama:MaxConcurrency"] = "4",
-            ["Llama:Threads"] = "1",
-
-            // One chunk per token, as the streaming tests count pieces (the 10 ms default is tested in the worker's tests).
-            ["Llama:ChunkIntervalMs"] = "0",
-        };
-        foreach (var (k, v) in settings ?? new Dictionary<string, string?>())
-        {
-            all[k] = v;
-        }
+        var all = LocalStackSettings.TestWorker(Redis.Endpoint, Prefix, Data.Path)
+            .With(BaseSettings).With(LocalStackSettings.LlamaChunkPerToken(maxConcurrency: 4)).With(settings);
 
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Configuration.AddInMemoryCollection(all);

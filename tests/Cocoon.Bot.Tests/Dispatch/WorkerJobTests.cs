@@ -1,12 +1,5 @@
-using System.Runtime.CompilerServices;
 using System.Text.Json;
-using Cocoon.Bot.Dispatch;
 using Cocoon.Engine.Crypto;
-using Cocoon.Engine.Protocol;
-using Cocoon.Network.Transport;
-using Cocoon.Worker.Hosting;
-using Cocoon.Worker.Inference;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Cocoon.Bot.Tests.Dispatch;

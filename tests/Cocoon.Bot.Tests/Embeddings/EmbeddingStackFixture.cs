@@ -1,13 +1,9 @@
 using System.Net;
 using System.Text.Json;
 using Cocoon.Bot.Tests.Hosting;
-using Cocoon.Testing;
 using Cocoon.Testing.Onnx;
 using Cocoon.Worker.Embeddings;
-using Cocoon.Worker.Hosting;
-using Cocoon.Worker.Inference;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -48,16 +44,7 @@ public sealed class EmbeddingStackFixture : IAsyncLifetime
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
         var ct = timeout.Token;
         var model = SyntheticOnnxEmbedding.Write(ModelPath);
-        Gateway = new GatewayFactory(Redis.Endpoint, Data.Path, "sk-cocoon-embed-" + Guid.NewGuid().ToString("N"), settings: new Dictionary<string, string?>
-        {
-            ["Redis:Prefix"] = Prefix,
-            ["Gateway:AllowSimulated"] = "true",
-            ["Gateway:TrustedSimulatedPlatformKeys:0"] = Convert.ToHexStringLower(Cocoon.Worker.Attestation.SimulatedTeeProvider.ReadPlatformPublicKey(Path.Combine(Data.Path, "tee"))),
-            ["Gateway:AcceptAnySimulatedMeasurement"] = "true",
-            ["Gateway:AllowLocalProvider"] = "true",
-            ["Gateway:RegistryRefresh"] = "00:00:00.100",
-            ["Gateway:ResultPoll"] = "00:00:00.050",
-        });
+        Gateway = new GatewayFactory(Redis.Endpoint, Data.Path, "sk-cocoon-embed-" + Guid.NewGuid().ToString("N"), settings: LocalStackSettings.TestGateway(Prefix, Data.Path));
         Gateway.Start();
 
         EmbeddingWorker = await StartWorkerAsync(new Dictionary<string, string?>
@@ -66,12 +53,10 @@ public sealed class EmbeddingStackFixture : IAsyncLifetime
             ["Embeddings:MaxTokens"] = "128",
             ["Embeddings:Threads"] = "1",
         }, (services, configuration) => services.AddOnnxEmbeddings(configuration), ct);
-        ChatWorker = await StartWorkerAsync(new Dictionary<string, string?>
+        ChatWorker = await StartWorkerAsync(LocalStackSettings.Llama(maxConcurrency: 2).With(new Dictionary<string, string?>
         {
             ["Worker:Model"] = SharedFiles.SmallModel,
-            ["Llama:MaxConcurrency"] = "2",
-            ["Llama:Threads"] = "1",
-        }, (services, configuration) => services.AddLlamaInference(configuration), ct);
+        }), (services, configuration) => services.AddLlamaInference(configuration), ct);
 
         using var client = Gateway.CreateApiClient();
         while (true)
@@ -89,36 +74,13 @@ public sealed class EmbeddingStackFixture : IAsyncLifetime
         }
     }
 
-    private async Task<IHost> StartWorkerAsync(Dictionary<string, string?> settings, Action<IServiceCollection, IConfiguration> addModel, CancellationToken ct)
-    {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["Redis:Endpoint"] = Redis.Endpoint,
-            ["Redis:Prefix"] = Prefix,
-            ["Cocoon:DataDir"] = Data.Path,
-            ["Worker:HeartbeatInterval"] = "00:00:00.200",
-            ["Worker:HeartbeatTtl"] = "00:00:01",
-            ["Worker:JobPoll"] = "00:00:00.050",
-        }.Concat(settings));
-        builder.Logging.SetMinimumLevel(LogLevel.Trace).AddProvider(Logs);
-        addModel(builder.Services, builder.Configuration);
-        builder.Services.AddWorkerHost(builder.Configuration);
-        var host = builder.Build();
-        await host.StartAsync(ct);
-        return host;
-    }
+    private Task<IHost> StartWorkerAsync(Dictionary<string, string?> settings, Action<IServiceCollection, IConfiguration> addModel, CancellationToken ct) =>
+        LocalStack.StartWorkerAsync(LocalStackSettings.TestWorker(Redis.Endpoint, Prefix, Data.Path).With(settings), Logs, addModel, ct);
 
     public async Task DisposeAsync()
     {
-        foreach (var worker in new[] { EmbeddingWorker, ChatWorker })
-        {
-            if (worker is not null)
-            {
-                await worker.StopAsync(CancellationToken.None);
-                worker.Dispose();
-            }
-        }
+        await LocalStack.StopAsync(EmbeddingWorker);
+        await LocalStack.StopAsync(ChatWorker);
 
         if (Gateway is not null)
         {

@@ -1,11 +1,5 @@
 using System.Net;
-using Cocoon.Testing;
-using Cocoon.Worker.Hosting;
-using Cocoon.Worker.Inference;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 
 namespace Cocoon.Bot.Tests.Hosting;
 
@@ -37,17 +31,10 @@ public sealed class FullStackFixture : IAsyncLifetime
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         var ct = timeout.Token;
-        Gateway = new GatewayFactory(Redis.Endpoint, Data.Path, "sk-cocoon-full-" + Guid.NewGuid().ToString("N"), settings: new Dictionary<string, string?>
+        Gateway = new GatewayFactory(Redis.Endpoint, Data.Path, "sk-cocoon-full-" + Guid.NewGuid().ToString("N"), settings: LocalStackSettings.TestGateway(Prefix, Data.Path).With(new Dictionary<string, string?>
         {
-            ["Redis:Prefix"] = Prefix,
-            ["Gateway:AllowSimulated"] = "true",
-            ["Gateway:TrustedSimulatedPlatformKeys:0"] = Convert.ToHexStringLower(Cocoon.Worker.Attestation.SimulatedTeeProvider.ReadPlatformPublicKey(Path.Combine(Data.Path, "tee"))),
-            ["Gateway:AcceptAnySimulatedMeasurement"] = "true",
-            ["Gateway:AllowLocalProvider"] = "true",
-            ["Gateway:RegistryRefresh"] = "00:00:00.100",
-            ["Gateway:ResultPoll"] = "00:00:00.050",
             ["MiniApp:BotToken"] = MiniApp.MiniAppFixture.BotToken,
-        });
+        }));
         Gateway.Start();
 
         using (var anonymous = new HttpClient { BaseAddress = Gateway.BaseAddress })
@@ -56,50 +43,17 @@ public sealed class FullStackFixture : IAsyncLifetime
             HealthBeforeWorker = (response.StatusCode, await response.Content.ReadAsStringAsync(ct));
         }
 
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["Redis:Endpoint"] = Redis.Endpoint,
-            ["Redis:Prefix"] = Prefix,
-            ["Cocoon:DataDir"] = Data.Path,
-            ["Worker:Model"] = SharedFiles.SmallModel,
-            ["Worker:HeartbeatInterval"] = "00:00:00.200",
-            ["Worker:HeartbeatTtl"] = "00:00:01",
-            ["Worker:JobPoll"] = "00:00:00.050",
-            ["Llama:MaxConcurrency"] = "4",
-            ["Llama:Threads"] = "1",
+        var worker = LocalStackSettings.TestWorker(Redis.Endpoint, Prefix, Data.Path).With(LocalStackSettings.LlamaChunkPerToken(maxConcurrency: 4));
+        worker["Worker:Model"] = SharedFiles.SmallModel;
+        Worker = await LocalStack.StartWorkerAsync(worker, Logs, (services, configuration) => services.AddLlamaInference(configuration), ct);
 
-            // One chunk per token, as the streaming tests count pieces (the 10 ms default is tested in the worker's tests).
-            ["Llama:ChunkIntervalMs"] = "0",
-        });
-        builder.Logging.SetMinimumLevel(LogLevel.Trace).AddProvider(Logs);
-        builder.Services.AddLlamaInference(builder.Configuration);
-        builder.Services.AddWorkerHost(builder.Configuration);
-        Worker = builder.Build();
-        await Worker.StartAsync(ct);
-
-        using var client = new HttpClient { BaseAddress = Gateway.BaseAddress };
-        while (true)
-        {
-            using var health = await client.GetAsync("healthz", ct);
-            if (health.StatusCode == HttpStatusCode.OK)
-            {
-                using var doc = System.Text.Json.JsonDocument.Parse(await health.Content.ReadAsStringAsync(ct));
-                ModelName = doc.RootElement.GetProperty("models")[0].GetString()!;
-                break;
-            }
-
-            await Task.Delay(100, ct);
-        }
+        using var doc = System.Text.Json.JsonDocument.Parse(await LocalStack.WaitHealthyAsync(Gateway.BaseAddress, ct));
+        ModelName = doc.RootElement.GetProperty("models")[0].GetString()!;
     }
 
     public async Task DisposeAsync()
     {
-        if (Worker is not null)
-        {
-            await Worker.StopAsync(CancellationToken.None);
-            Worker.Dispose();
-        }
+        await LocalStack.StopAsync(Worker);
 
         if (Gateway is not null)
         {

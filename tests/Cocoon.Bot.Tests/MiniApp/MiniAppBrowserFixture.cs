@@ -2,13 +2,9 @@ using System.Net;
 using System.Security.Cryptography;
 using Cocoon.Bot.Tests.Hosting;
 using Cocoon.Ledger.Chain;
-using Cocoon.Testing;
-using Cocoon.Worker.Hosting;
-using Cocoon.Worker.Inference;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -41,22 +37,15 @@ public sealed class MiniAppBrowserFixture : IAsyncLifetime
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
         var ct = timeout.Token;
         var prefix = "m" + Guid.NewGuid().ToString("N")[..10] + ":";
-        var settings = new Dictionary<string, string?>
+        var settings = LocalStackSettings.TestGateway(prefix, Data.Path).With(new Dictionary<string, string?>
         {
-            ["Redis:Prefix"] = prefix,
-            ["Gateway:AllowSimulated"] = "true",
-            ["Gateway:TrustedSimulatedPlatformKeys:0"] = Convert.ToHexStringLower(Cocoon.Worker.Attestation.SimulatedTeeProvider.ReadPlatformPublicKey(Path.Combine(Data.Path, "tee"))),
-            ["Gateway:AcceptAnySimulatedMeasurement"] = "true",
-            ["Gateway:AllowLocalProvider"] = "true",
-            ["Gateway:RegistryRefresh"] = "00:00:00.100",
-            ["Gateway:ResultPoll"] = "00:00:00.050",
             ["MiniApp:BotToken"] = MiniAppFixture.BotToken,
             ["urls"] = "http://127.0.0.1:0",
             ["MiniApp:MaxAnswerTokens"] = "48",
             ["Ton:ApiUrl"] = "http://127.0.0.1:9/",
             ["Ton:WalletSeed"] = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32)),
             ["Ton:Proof:AllowedDomains:0"] = "127.0.0.1",
-        };
+        });
         var tonConfiguration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
         _gateway = new GatewayFactory(Redis.Endpoint, Data.Path, "sk-cocoon-test-" + Guid.NewGuid().ToString("N"), settings: settings);
         Host = _gateway.WithWebHostBuilder(builder => builder.ConfigureTestServices(services => services.AddTonChain(tonConfiguration)));
@@ -69,46 +58,15 @@ public sealed class MiniAppBrowserFixture : IAsyncLifetime
 
         await Host.Services.MigrateChainDatabaseAsync(ct);
 
-        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["Redis:Endpoint"] = Redis.Endpoint,
-            ["Redis:Prefix"] = prefix,
-            ["Cocoon:DataDir"] = Data.Path,
-            ["Worker:Model"] = SharedFiles.SmallModel,
-            ["Worker:HeartbeatInterval"] = "00:00:00.200",
-            ["Worker:HeartbeatTtl"] = "00:00:01",
-            ["Worker:JobPoll"] = "00:00:00.050",
-            ["Llama:MaxConcurrency"] = "2",
-            ["Llama:Threads"] = "1",
-            ["Llama:ChunkIntervalMs"] = "0",
-        });
-        builder.Logging.SetMinimumLevel(LogLevel.Trace).AddProvider(Logs);
-        builder.Services.AddLlamaInference(builder.Configuration);
-        builder.Services.AddWorkerHost(builder.Configuration);
-        Worker = builder.Build();
-        await Worker.StartAsync(ct);
-
-        using var anonymous = new HttpClient { BaseAddress = BaseAddress };
-        while (true)
-        {
-            using var health = await anonymous.GetAsync("healthz", ct);
-            if (health.StatusCode == HttpStatusCode.OK)
-            {
-                break;
-            }
-
-            await Task.Delay(100, ct);
-        }
+        var worker = LocalStackSettings.TestWorker(Redis.Endpoint, prefix, Data.Path).With(LocalStackSettings.LlamaChunkPerToken(maxConcurrency: 2));
+        worker["Worker:Model"] = SharedFiles.SmallModel;
+        Worker = await LocalStack.StartWorkerAsync(worker, Logs, (services, configuration) => services.AddLlamaInference(configuration), ct);
+        await LocalStack.WaitHealthyAsync(BaseAddress, ct);
     }
 
     public async Task DisposeAsync()
     {
-        if (Worker is not null)
-        {
-            await Worker.StopAsync(CancellationToken.None);
-            Worker.Dispose();
-        }
+        await LocalStack.StopAsync(Worker);
 
         if (Host is not null)
         {

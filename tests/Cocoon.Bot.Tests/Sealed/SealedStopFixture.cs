@@ -1,13 +1,6 @@
-using System.Net;
 using Cocoon.Bot.Tests.Hosting;
 using Cocoon.Bot.Tests.MiniApp;
-using Cocoon.Testing;
-using Cocoon.Worker.Hosting;
-using Cocoon.Worker.Inference;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 
 namespace Cocoon.Bot.Tests.Sealed;
 
@@ -36,46 +29,15 @@ public sealed class SealedStopFixture : IAsyncLifetime
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         var ct = timeout.Token;
-        Gateway = new GatewayFactory(Redis.Endpoint, Data.Path, "sk-cocoon-stop-" + Guid.NewGuid().ToString("N"), settings: new Dictionary<string, string?>
+        Gateway = new GatewayFactory(Redis.Endpoint, Data.Path, "sk-cocoon-stop-" + Guid.NewGuid().ToString("N"), settings: LocalStackSettings.TestGateway(Prefix, Data.Path).With(new Dictionary<string, string?>
         {
-            ["Redis:Prefix"] = Prefix,
-            ["Gateway:AllowSimulated"] = "true",
-            ["Gateway:TrustedSimulatedPlatformKeys:0"] = Convert.ToHexStringLower(Cocoon.Worker.Attestation.SimulatedTeeProvider.ReadPlatformPublicKey(Path.Combine(Data.Path, "tee"))),
-            ["Gateway:AcceptAnySimulatedMeasurement"] = "true",
-            ["Gateway:AllowLocalProvider"] = "true",
-            ["Gateway:RegistryRefresh"] = "00:00:00.100",
-            ["Gateway:ResultPoll"] = "00:00:00.050",
             ["MiniApp:BotToken"] = MiniAppFixture.BotToken,
-        });
+        }));
         Gateway.Start();
 
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["Redis:Endpoint"] = Redis.Endpoint,
-            ["Redis:Prefix"] = Prefix,
-            ["Cocoon:DataDir"] = Data.Path,
-            ["Worker:HeartbeatInterval"] = "00:00:00.200",
-            ["Worker:HeartbeatTtl"] = "00:00:01",
-            ["Worker:JobPoll"] = "00:00:00.050",
-        });
-        builder.Logging.SetMinimumLevel(LogLevel.Trace).AddProvider(Logs);
-        builder.Services.AddSingleton<IInferenceService>(Inference);
-        builder.Services.AddWorkerHost(builder.Configuration);
-        Worker = builder.Build();
-        await Worker.StartAsync(ct);
-
-        using var client = new HttpClient { BaseAddress = Gateway.BaseAddress };
-        while (true)
-        {
-            using var health = await client.GetAsync("healthz", ct);
-            if (health.StatusCode == HttpStatusCode.OK)
-            {
-                break;
-            }
-
-            await Task.Delay(100, ct);
-        }
+        Worker = await LocalStack.StartWorkerAsync(
+            LocalStackSettings.TestWorker(Redis.Endpoint, Prefix, Data.Path), Logs, (services, _) => services.AddSingleton<IInferenceService>(Inference), ct);
+        await LocalStack.WaitHealthyAsync(Gateway.BaseAddress, ct);
     }
 
     /// <summary>Waits (within the caller's token) until a log line satisfies the predicate.</summary>
@@ -94,11 +56,7 @@ public sealed class SealedStopFixture : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        if (Worker is not null)
-        {
-            await Worker.StopAsync(CancellationToken.None);
-            Worker.Dispose();
-        }
+        await LocalStack.StopAsync(Worker);
 
         if (Gateway is not null)
         {
