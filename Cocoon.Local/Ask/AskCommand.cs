@@ -98,32 +98,9 @@ internal static class AskCommand
 
     private static async Task<int> AskAsync(HttpClient http, string model, string prompt, int? maxTokens, CancellationToken cancellationToken)
     {
-        using var body = new MemoryStream();
-        using (var json = new Utf8JsonWriter(body))
-        {
-            json.WriteStartObject();
-            json.WriteString("model", model);
-            json.WriteStartArray("messages");
-            json.WriteStartObject();
-            json.WriteString("role", "user");
-            json.WriteString("content", prompt);
-            json.WriteEndObject();
-            json.WriteEndArray();
-            json.WriteBoolean("stream", true);
-            json.WriteStartObject("stream_options");
-            json.WriteBoolean("include_usage", true);
-            json.WriteEndObject();
-            if (maxTokens is { } n)
-            {
-                json.WriteNumber("max_tokens", n);
-            }
-
-            json.WriteEndObject();
-        }
-
         using var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions")
         {
-            Content = new ByteArrayContent(body.ToArray()) { Headers = { ContentType = new MediaTypeHeaderValue("application/json") } },
+            Content = new ByteArrayContent(StreamedChatBody.Create(model, prompt, maxTokens)) { Headers = { ContentType = new MediaTypeHeaderValue("application/json") } },
         };
         using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
         await EnsureOkAsync(response, cancellationToken);

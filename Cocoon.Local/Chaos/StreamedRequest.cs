@@ -2,6 +2,7 @@ using System.Net.Http.Headers;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
+using Cocoon.Local.Ask;
 
 namespace Cocoon.Local.Chaos;
 
@@ -50,7 +51,8 @@ internal static class StreamedRequest
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, baseUrl + "/v1/chat/completions")
             {
-                Content = new ByteArrayContent(Body(model, text, maxTokens, timeout)) { Headers = { ContentType = new MediaTypeHeaderValue("application/json") } },
+                // Greedy: the same prompt always gets the same text, so a spliced or repeated answer shows.
+                Content = new ByteArrayContent(StreamedChatBody.Create(model, text, maxTokens, temperature: 0, timeout: timeout)) { Headers = { ContentType = new MediaTypeHeaderValue("application/json") } },
             };
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
             using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, budget.Token);
@@ -159,32 +161,5 @@ internal static class StreamedRequest
         {
             return null;
         }
-    }
-
-    private static byte[] Body(string model, string text, int maxTokens, TimeSpan timeout)
-    {
-        using var body = new MemoryStream();
-        using (var json = new Utf8JsonWriter(body))
-        {
-            json.WriteStartObject();
-            json.WriteString("model", model);
-            json.WriteStartArray("messages");
-            json.WriteStartObject();
-            json.WriteString("role", "user");
-            json.WriteString("content", text);
-            json.WriteEndObject();
-            json.WriteEndArray();
-            json.WriteBoolean("stream", true);
-            json.WriteStartObject("stream_options");
-            json.WriteBoolean("include_usage", true);
-            json.WriteEndObject();
-            // Greedy: the same prompt always gets the same text, so a spliced or repeated answer shows.
-            json.WriteNumber("temperature", 0);
-            json.WriteNumber("max_tokens", maxTokens);
-            json.WriteNumber("timeout", (int)timeout.TotalSeconds);
-            json.WriteEndObject();
-        }
-
-        return body.ToArray();
     }
 }

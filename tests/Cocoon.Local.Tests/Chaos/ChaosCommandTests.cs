@@ -54,7 +54,7 @@ public sealed partial class ChaosCommandTests
         // A passing run removes its data folder and leaves no process of its stack behind.
         var data = DataFolder().Match(text).Groups[1].Value;
         Assert.False(Directory.Exists(data), data);
-        Assert.Empty(ProcessesUsing(data));
+        Assert.Empty(LocalProcesses.Describe(data));
     }
 
     [Fact]
@@ -71,33 +71,6 @@ public sealed partial class ChaosCommandTests
         chaos.WaitForExit();
         Assert.Equal(2, chaos.ExitCode);
         Assert.Contains("--jobs must be a whole number", stderr, StringComparison.Ordinal);
-    }
-
-    private static List<string> ProcessesUsing(string dataDir)
-    {
-        var found = new List<string>();
-        foreach (var dir in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(dir), out var pid) || pid == Environment.ProcessId)
-            {
-                continue;
-            }
-
-            try
-            {
-                var cmdline = File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ');
-                var environ = File.ReadAllText(Path.Combine(dir, "environ"));
-                if (cmdline.Contains(dataDir, StringComparison.Ordinal) || environ.Contains("COCOON_DATA=" + dataDir + "\0", StringComparison.Ordinal))
-                {
-                    found.Add($"{pid}: {cmdline}");
-                }
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-            }
-        }
-
-        return found;
     }
 
     private static void Append(StringBuilder output, string? line)

@@ -81,7 +81,7 @@ public sealed partial class UpCommandTests
         Assert.Equal(0, up.ExitCode);
         Assert.False(await AnswersAsync(redisPort), "Redis was stopped");
         Assert.False(await AnswersAsync(httpPort), "the gateway was stopped");
-        Assert.Empty(ProcessesUsing(data.Path));
+        Assert.Empty(LocalProcesses.Describe(data.Path));
     }
 
     [Fact]
@@ -110,8 +110,8 @@ public sealed partial class UpCommandTests
             Assert.Contains($"http://127.0.0.1:{httpPort + 1}", Text(output), StringComparison.Ordinal);
 
             // The wallet seed and the bot's host key reach the gateways and no worker.
-            var workers = Running(data.Path, "Cocoon.Worker");
-            var gateways = Running(data.Path, "Cocoon.Bot");
+            var workers = LocalProcesses.Running(data.Path, "Cocoon.Worker");
+            var gateways = LocalProcesses.Running(data.Path, "Cocoon.Bot");
             Assert.Equal(2, workers.Count);
             Assert.Equal(2, gateways.Count);
             Assert.All(gateways, g => Assert.Contains("Ton__WalletSeed=", g.Environ, StringComparison.Ordinal));
@@ -122,8 +122,8 @@ public sealed partial class UpCommandTests
             _ = Kill(workers[0].Pid, 9);
             await WaitForAsync(() => Contains(output, "starting it again"), TimeSpan.FromMinutes(1));
             Assert.Contains("starting it again", Text(output), StringComparison.Ordinal);
-            await WaitForAsync(() => Running(data.Path, "Cocoon.Worker").Count(w => w.Pid != workers[0].Pid) == 2, TimeSpan.FromMinutes(1));
-            Assert.Equal(2, Running(data.Path, "Cocoon.Worker").Count(w => w.Pid != workers[0].Pid));
+            await WaitForAsync(() => LocalProcesses.Running(data.Path, "Cocoon.Worker").Count(w => w.Pid != workers[0].Pid) == 2, TimeSpan.FromMinutes(1));
+            Assert.Equal(2, LocalProcesses.Running(data.Path, "Cocoon.Worker").Count(w => w.Pid != workers[0].Pid));
             Assert.False(up.HasExited, "one worker's death stopped the stack:\n" + Text(output));
 
             var askOutput = new StringBuilder();
@@ -146,7 +146,7 @@ public sealed partial class UpCommandTests
 
         Assert.Equal(0, up.ExitCode);
         Assert.False(await AnswersAsync(httpPort + 1), "the second gateway was stopped");
-        Assert.Empty(ProcessesUsing(data.Path));
+        Assert.Empty(LocalProcesses.Describe(data.Path));
     }
 
     [Fact]
@@ -161,7 +161,7 @@ public sealed partial class UpCommandTests
         Assert.Equal(2, up.ExitCode);
         Assert.Contains("COCOON_REDIS", Text(output), StringComparison.Ordinal);
         Assert.False(Directory.Exists(dataDir), "validation wrote nothing: the data folder was not created");
-        Assert.Empty(ProcessesUsing(dataDir));
+        Assert.Empty(LocalProcesses.Describe(dataDir));
     }
 
     [Theory]
@@ -219,62 +219,6 @@ public sealed partial class UpCommandTests
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return process;
-    }
-
-    /// <summary>Live processes of one program (by its executable's name) started for the test's data folder, with their environment.</summary>
-    private static List<(int Pid, string Environ)> Running(string dataDir, string program)
-    {
-        var found = new List<(int, string)>();
-        foreach (var dir in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(dir), out var pid))
-            {
-                continue;
-            }
-
-            try
-            {
-                var argv0 = File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0')[0];
-                var environ = File.ReadAllText(Path.Combine(dir, "environ"));
-                if (Path.GetFileName(argv0) == program && environ.Contains("COCOON_DATA=" + dataDir + "\0", StringComparison.Ordinal))
-                {
-                    found.Add((pid, environ));
-                }
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-            }
-        }
-
-        return found;
-    }
-
-    /// <summary>Live processes whose command line or environment mentions the test's data folder.</summary>
-    private static List<string> ProcessesUsing(string dataDir)
-    {
-        var found = new List<string>();
-        foreach (var dir in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(dir), out var pid) || pid == Environment.ProcessId)
-            {
-                continue;
-            }
-
-            try
-            {
-                var cmdline = File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ');
-                var environ = File.ReadAllText(Path.Combine(dir, "environ"));
-                if (cmdline.Contains(dataDir, StringComparison.Ordinal) || environ.Contains("COCOON_DATA=" + dataDir + "\0", StringComparison.Ordinal))
-                {
-                    found.Add($"{pid}: {cmdline}");
-                }
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-            }
-        }
-
-        return found;
     }
 
     private static async Task<bool> AnswersAsync(int port)
