@@ -24,20 +24,14 @@ public sealed class ReceiptCheckTests(RedisFixture redis) : IClassFixture<RedisF
     public async Task Verify_accepts_a_real_receipt_and_rejects_a_changed_answer_request_foreign_key_and_other_root()
     {
         await using var stack = new DispatchNetwork(redis.Server);
-        await stack.StartAsync(_ct);
-        await stack.StartWorkerAsync(_ct);
-        var payer = await stack.FundedPayerAsync(1_000_000_000, _ct);
-        var first = DispatchNetwork.Request(payer, "Once upon a time", 12);
-        var second = DispatchNetwork.Request(payer, "The cat", 8);
-        var (answer, _) = await stack.AskAsync(first, _ct);
-        await stack.AskAsync(second, _ct);
+        var (first, second, answer) = await ReceiptScenario.TwoAnswersAsync(stack, _ct);
 
         var store = stack.Gateway.Services.GetRequiredService<ReceiptStore>();
         var records = await store.UnanchoredAsync(10, _ct);
         var leaves = records.Select(r => ReceiptMerkle.Leaf(SignedUsageReceipt.FromJson(r.SignedReceiptJson))).ToList();
         var root = ReceiptMerkle.Root(leaves);
         await store.AddAnchorAsync(new ReceiptAnchor { RootHex = Convert.ToHexStringLower(root), LeafCount = leaves.Count }, [.. records.Select(r => r.RequestId)], _ct);
-        var (record, anchor) = (await store.FindAsync(first.RequestId, payer.Value, _ct))!.Value;
+        var (record, anchor) = (await store.FindAsync(first.RequestId, first.Payer.Value, _ct))!.Value;
         var document = ReceiptDocument.Build(record, anchor, await store.LeavesAsync(anchor!.Id, _ct));
 
         var published = AttestationPolicyEndpoint.Policy(stack.Gateway.Services.GetRequiredService<IOptions<DispatchOptions>>().Value).ToJson();

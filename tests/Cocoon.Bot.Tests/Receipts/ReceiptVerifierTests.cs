@@ -21,13 +21,7 @@ public sealed class ReceiptVerifierTests(RedisFixture redis) : IClassFixture<Red
     public async Task The_node_verifier_accepts_a_real_receipt_and_rejects_each_forgery()
     {
         await using var stack = new DispatchNetwork(redis.Server);
-        await stack.StartAsync(_ct);
-        await stack.StartWorkerAsync(_ct);
-        var payer = await stack.FundedPayerAsync(1_000_000_000, _ct);
-        var first = DispatchNetwork.Request(payer, "Once upon a time", 12);
-        var second = DispatchNetwork.Request(payer, "The cat", 8);
-        var (answer, _) = await stack.AskAsync(first, _ct);
-        await stack.AskAsync(second, _ct);
+        var (first, second, answer) = await ReceiptScenario.TwoAnswersAsync(stack, _ct);
 
         // Anchor both receipts as the anchoring period would (the tree and the stored leaves; no chain here).
         var store = stack.Gateway.Services.GetRequiredService<ReceiptStore>();
@@ -37,7 +31,7 @@ public sealed class ReceiptVerifierTests(RedisFixture redis) : IClassFixture<Red
         var root = ReceiptMerkle.Root(leaves);
         await store.AddAnchorAsync(new ReceiptAnchor { RootHex = Convert.ToHexStringLower(root), LeafCount = 2 }, records.Select(r => r.RequestId).ToList(), _ct);
 
-        var (record, anchor) = (await store.FindAsync(first.RequestId, payer.Value, _ct))!.Value;
+        var (record, anchor) = (await store.FindAsync(first.RequestId, first.Payer.Value, _ct))!.Value;
         var document = ReceiptDocument.Build(record, anchor, await store.LeavesAsync(anchor!.Id, _ct));
         var request = Convert.ToBase64String(ReceiptHashes.CanonicalRequest(first.Generation));
         var rootHex = Convert.ToHexStringLower(root);

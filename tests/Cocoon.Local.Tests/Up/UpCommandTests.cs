@@ -25,17 +25,7 @@ public sealed partial class UpCommandTests
     public async Task Up_starts_the_stack_answers_ask_and_stops_everything_on_sigterm()
     {
         using var data = new TempDir("cocoon-up");
-        var redisPort = RedisServer.FreePort();
-        var httpPort = RedisServer.FreePort();
-        var env = new Dictionary<string, string>
-        {
-            ["COCOON_DATA"] = data.Path,
-            ["COCOON_REDIS"] = $"127.0.0.1:{redisPort}",
-            ["COCOON_HTTP"] = $"http://127.0.0.1:{httpPort}",
-            ["COCOON_MODEL"] = SharedFiles.SmallModel,
-            ["Llama__Threads"] = "1",
-            ["Llama__MaxConcurrency"] = "2",
-        };
+        var (redisPort, httpPort, env) = StackEnvironment(data.Path, maxConcurrency: 2);
         var output = new StringBuilder();
         using var up = Start(UpArgs, env, output);
         try
@@ -88,17 +78,7 @@ public sealed partial class UpCommandTests
     public async Task Two_gateways_and_two_workers_share_one_network_a_killed_worker_comes_back_and_no_worker_holds_the_wallet_seed()
     {
         using var data = new TempDir("cocoon-up");
-        var redisPort = RedisServer.FreePort();
-        var httpPort = RedisServer.FreePort();
-        var env = new Dictionary<string, string>
-        {
-            ["COCOON_DATA"] = data.Path,
-            ["COCOON_REDIS"] = $"127.0.0.1:{redisPort}",
-            ["COCOON_HTTP"] = $"http://127.0.0.1:{httpPort}",
-            ["COCOON_MODEL"] = SharedFiles.SmallModel,
-            ["Llama__Threads"] = "1",
-            ["Llama__MaxConcurrency"] = "1",
-        };
+        var (redisPort, httpPort, env) = StackEnvironment(data.Path, maxConcurrency: 1);
         var output = new StringBuilder();
         var chainDir = Path.Combine(SharedFiles.RepoRoot, "Cocoon.Ledger", "LocalChain");
         using var up = Start([.. UpArgs, "--chain", chainDir, "--gateways", "2", "--workers", "2"], env, output);
@@ -193,6 +173,22 @@ public sealed partial class UpCommandTests
         up.WaitForExit();
         Assert.Equal(2, up.ExitCode);
         Assert.Contains("the gateway program is missing at " + missing, Text(output), StringComparison.Ordinal);
+    }
+
+    /// <summary>Free loopback ports for Redis and the gateway, and the environment up gets: the small model, one thread.</summary>
+    private static (int RedisPort, int HttpPort, Dictionary<string, string> Env) StackEnvironment(string dataDir, int maxConcurrency)
+    {
+        var redisPort = RedisServer.FreePort();
+        var httpPort = RedisServer.FreePort();
+        return (redisPort, httpPort, new Dictionary<string, string>
+        {
+            ["COCOON_DATA"] = dataDir,
+            ["COCOON_REDIS"] = $"127.0.0.1:{redisPort}",
+            ["COCOON_HTTP"] = $"http://127.0.0.1:{httpPort}",
+            ["COCOON_MODEL"] = SharedFiles.SmallModel,
+            ["Llama__Threads"] = "1",
+            ["Llama__MaxConcurrency"] = maxConcurrency.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        });
     }
 
     private static Process Start(string[] args, Dictionary<string, string> env, StringBuilder output)
