@@ -1,3 +1,4 @@
+using Cocoon.Ledger.Accounts;
 using Cocoon.Engine.Protocol;
 using Cocoon.Bot.Dispatch;
 
@@ -8,15 +9,22 @@ public sealed class DispatchIntegrityTests(RedisFixture redis) : IClassFixture<R
 {
     private readonly CancellationToken _ct = new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token;
 
+    /// <summary>Starts the network with one scripted (hand-driven) worker registered and a funded payer.</summary>
+    private async Task<(ScriptedWorker Worker, AccountId Payer)> ScriptedWorkerAsync(DispatchNetwork network)
+    {
+        await network.StartAsync(_ct);
+        var worker = await ScriptedWorker.CreateAsync(network, _ct);
+        await worker.RegisterAsync(TimeSpan.FromSeconds(30), _ct);
+        await network.WaitForWorkerAsync(worker.WorkerId, _ct);
+        return (worker, await network.FundedPayerAsync(1_000_000_000, _ct));
+    }
+
     [Fact]
     public async Task Replayed_reordered_and_tampered_chunks_are_refused_and_the_user_gets_one_clean_answer()
     {
         await using var network = new DispatchNetwork(redis.Server);
-        await network.StartAsync(_ct);
-        using var worker = await ScriptedWorker.CreateAsync(network, _ct);
-        await worker.RegisterAsync(TimeSpan.FromSeconds(30), _ct);
-        await network.WaitForWorkerAsync(worker.WorkerId, _ct);
-        var payer = await network.FundedPayerAsync(1_000_000_000, _ct);
+        var (worker, payer) = await ScriptedWorkerAsync(network);
+        using var disposeWorker = worker;
 
         var asking = network.AskAsync(DispatchNetwork.Request(payer, "hello", 16, ScriptedWorker.ModelName), _ct);
 
@@ -66,11 +74,8 @@ public sealed class DispatchIntegrityTests(RedisFixture redis) : IClassFixture<R
     public async Task A_receipt_that_does_not_match_the_chunks_is_refused_and_nothing_is_charged()
     {
         await using var network = new DispatchNetwork(redis.Server, new Dictionary<string, string?> { ["Gateway:MaxAttempts"] = "1" });
-        await network.StartAsync(_ct);
-        using var worker = await ScriptedWorker.CreateAsync(network, _ct);
-        await worker.RegisterAsync(TimeSpan.FromSeconds(30), _ct);
-        await network.WaitForWorkerAsync(worker.WorkerId, _ct);
-        var payer = await network.FundedPayerAsync(1_000_000_000, _ct);
+        var (worker, payer) = await ScriptedWorkerAsync(network);
+        using var disposeWorker = worker;
 
         var asking = network.AskAsync(DispatchNetwork.Request(payer, "hello", 16, ScriptedWorker.ModelName), _ct);
         using (var job = await worker.NextJobAsync(_ct))

@@ -13,15 +13,20 @@ public sealed class WorkerJobTests(RedisFixture redis) : IClassFixture<RedisFixt
 {
     private readonly CancellationToken _ct = new CancellationTokenSource(TimeSpan.FromSeconds(120)).Token;
 
+    /// <summary>A network with one real worker host whose inference counts the prompts it is given, and a result stream of our own.</summary>
+    private async Task<(CountingInference Inference, WorkerSession Session, JobProcessor Processor, string ReplyTo)> CountingWorkerAsync(DispatchNetwork network)
+    {
+        await network.StartAsync(_ct);
+        var inference = new CountingInference();
+        var (host, session) = await network.StartWorkerAsync(_ct, inference: inference);
+        return (inference, session, host.Services.GetRequiredService<JobProcessor>(), "gw-" + Guid.NewGuid().ToString("N")[..8]);
+    }
+
     [Fact]
     public async Task A_cancel_for_a_job_still_queued_is_remembered_and_the_job_never_runs()
     {
         await using var network = new DispatchNetwork(redis.Server);
-        await network.StartAsync(_ct);
-        var inference = new CountingInference();
-        var (host, session) = await network.StartWorkerAsync(_ct, inference: inference);
-        var processor = host.Services.GetRequiredService<JobProcessor>();
-        var replyTo = "gw-" + Guid.NewGuid().ToString("N")[..8];
+        var (inference, session, processor, replyTo) = await CountingWorkerAsync(network);
 
         // The gateway gave up before the worker read the entry: the cancel comes first, the job after.
         var (queued, cancelMac) = Sealed(session, "r-queued", replyTo, deliveries: 1);
@@ -42,11 +47,7 @@ public sealed class WorkerJobTests(RedisFixture redis) : IClassFixture<RedisFixt
     public async Task A_redelivered_job_is_refused_not_run_twice_and_not_dead_lettered()
     {
         await using var network = new DispatchNetwork(redis.Server);
-        await network.StartAsync(_ct);
-        var inference = new CountingInference();
-        var (host, session) = await network.StartWorkerAsync(_ct, inference: inference);
-        var processor = host.Services.GetRequiredService<JobProcessor>();
-        var replyTo = "gw-" + Guid.NewGuid().ToString("N")[..8];
+        var (inference, session, processor, replyTo) = await CountingWorkerAsync(network);
 
         // The same entry delivered a second time (the worker died after starting it, the entry was reclaimed).
         await processor.ProcessAsync(session, SealedJob(session, "r-again", replyTo, deliveries: 2), _ct);

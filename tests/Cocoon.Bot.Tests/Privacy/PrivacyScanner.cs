@@ -91,6 +91,20 @@ public static class PrivacyScanner
         return haystacks;
     }
 
+    /// <summary>
+    /// Asserts that the scan looked at something real (the sealed job stream, the ledger, the AOF, log lines about the
+    /// request) and that no needle was found anywhere.
+    /// </summary>
+    public static void AssertScannedAndClean(List<(string Where, byte[] Bytes)> haystacks, IReadOnlyList<(string Kind, byte[] Bytes)> needles, IEnumerable<string> logLines, string requestId)
+    {
+        Assert.Contains(haystacks, h => h.Where.Contains("jobs:", StringComparison.Ordinal));
+        Assert.Contains(haystacks, h => h.Where.Contains("ledger.db", StringComparison.Ordinal));
+        Assert.Contains(haystacks, h => h.Where.Contains("appendonly", StringComparison.Ordinal));
+        Assert.Contains(logLines, l => l.Contains(requestId, StringComparison.Ordinal));
+        var leaks = Leaks(haystacks, needles);
+        Assert.True(leaks.Count == 0, string.Join("\n", leaks));
+    }
+
     /// <summary>"needle found in haystack" for every needle found, or none.</summary>
     public static List<string> Leaks(IEnumerable<(string Where, byte[] Bytes)> haystacks, IReadOnlyList<(string Kind, byte[] Bytes)> needles) =>
         (from h in haystacks
