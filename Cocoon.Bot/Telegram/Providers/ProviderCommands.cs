@@ -149,7 +149,6 @@ public sealed partial class ProviderCommands(
                 }
 
                 await RegisterAsync(chatId, userId, draft, address, cancellationToken).ConfigureAwait(false);
-                await db.KeyDeleteAsync(key).WaitAsync(cancellationToken).ConfigureAwait(false);
                 return;
             default:
                 await db.KeyDeleteAsync(key).WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -167,6 +166,10 @@ public sealed partial class ProviderCommands(
         var coefficient = int.Parse(draft["coefficient"], CultureInfo.InvariantCulture);
         await directory.SetPriceCoefficientAsync(registration.ProviderId, coefficient, cancellationToken).ConfigureAwait(false);
         LogRegistered(logger, registration.ProviderId, userId);
+
+        // The wizard is over once the provider exists, before the answer goes out: whoever reads the answer (the user,
+        // or a test) finds the chat back in normal mode.
+        await redis.GetDatabase().KeyDeleteAsync(keys.ProviderDraft(userId)).WaitAsync(cancellationToken).ConfigureAwait(false);
         await sender.SendAsync(chatId,
             $"Registered provider {registration.ProviderId} ({name}), price ×{coefficient / 1000.0:0.###}, payouts to {address.ToFriendly()}.\n\n" +
             $"Your worker token (shown once; keep it secret, /provider status never shows it again):\n{registration.WorkerToken}\n\n" +
