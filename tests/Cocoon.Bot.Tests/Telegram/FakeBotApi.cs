@@ -516,8 +516,17 @@ public sealed class FakeBotApi : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync().ConfigureAwait(false);
-        _listener.Stop();
-        _listener.Close();
+        try
+        {
+            _listener.Stop();
+            _listener.Close();
+        }
+        catch (HttpListenerException)
+        {
+            // The managed HttpListener looks its port up again while closing and can fail with "Address already in
+            // use" when another process took the freed port meanwhile; the listener is stopped either way.
+        }
+
         try
         {
             await _loop.ConfigureAwait(false);
