@@ -80,8 +80,9 @@ internal sealed class ApiKeyAuthenticationHandler(
             return AuthenticateResult.Fail(ApiKeyAuthentication.NotBearer);
         }
 
-        // A Redis restart (seconds) is waited out rather than answered with a 500: the key check retries through the
-        // cocoon-redis pipeline for a bounded time, then the failure reaches the error middleware as before.
+        // Keys live in the ledger database; only the store's one-time preparation (moving keys an older gateway left in
+        // Redis) touches Redis, so a Redis restart during that first use is waited out through the cocoon-redis
+        // pipeline for a bounded time instead of being answered with a 500.
         AccountId? payer = null;
         var key = header[BearerPrefix.Length..].Trim();
         await pipelines.GetPipeline(RedisResilience.Pipeline).ExecuteAsync(

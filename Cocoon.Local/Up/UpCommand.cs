@@ -11,8 +11,8 @@ namespace Cocoon.Local.Up;
 /// COCOON_REDIS, the local TON chain, then the gateways and workers (the programs given by --gateway and --worker;
 /// one of each unless --gateways N or --workers M), each as a child process whose output is relayed with a prefix;
 /// waits until every gateway's /healthz says a worker is attested. From then on a gateway, worker or the Redis up
-/// started that exits is started again with a backoff (Redis with the same data folder and AOF). Ctrl-C or SIGTERM stops everything, in order, so
-/// nothing is left behind. The network wallet's seed and the bot's host key go to the gateways only, never a worker.
+/// started that exits is started again with a backoff (Redis with the same data folder and AOF). Ctrl-C or SIGTERM
+/// stops everything, in order, so nothing is left behind. The network wallet's seed and the bot's host key go to the gateways only, never a worker.
 /// </summary>
 internal static class UpCommand
 {
