@@ -2,8 +2,6 @@ using System.Text.Json.Nodes;
 using Cocoon.Bot.Dispatch;
 using Cocoon.Bot.Observability;
 using Cocoon.Engine.Attestation;
-using Cocoon.Engine.Protocol;
-using Cocoon.Network.Transport;
 using Microsoft.Extensions.Options;
 
 namespace Cocoon.Bot.Api;
@@ -19,20 +17,17 @@ namespace Cocoon.Bot.Api;
 internal static class AttestationEndpoint
 {
     public static async Task<IResult> GetAsync(
-        string? model, string? nonce, ServedModels models, WorkerDirectory directory, ResultRouter router, AttestationChallenges challenges,
-        GatewayIdentity gateway, IOptions<DispatchOptions> options, ApiMetrics metrics, CancellationToken cancellationToken)
+        string? model, string? nonce, ServedModels models, WorkerDirectory directory, FreshStatements statements, IOptions<DispatchOptions> options,
+        ApiMetrics metrics, CancellationToken cancellationToken)
     {
         if (string.IsNullOrWhiteSpace(model))
         {
             return Refuse(metrics, ApiProblem.Invalid("The query parameter 'model' is required: a model name (or its GGUF SHA-256) from GET /v1/models.", "model", "missing_model"));
         }
 
-        if (nonce is not { Length: AttestationStatement.NonceSize * 2 } || !IsHex(nonce))
+        if (NonceProblem(nonce) is { } badNonce)
         {
-            return Refuse(metrics, ApiProblem.Invalid(
-                $"The query parameter 'nonce' must be {AttestationStatement.NonceSize} random bytes written as {AttestationStatement.NonceSize * 2} hex digits"
-                + (nonce is null ? "; it is missing." : $"; got {Math.Min(nonce.Length, 10_000)} characters{(IsHex(nonce) ? string.Empty : ", not all hex digits")}."),
-                "nonce", "invalid_nonce"));
+            return Refuse(metrics, badNonce);
         }
 
         var served = await models.FindAsync(model, cancellationToken);
@@ -41,12 +36,11 @@ internal static class AttestationEndpoint
             return Refuse(metrics, ApiProblem.ModelNotFound(model));
         }
 
-        var nonceBytes = Convert.FromHexString(nonce);
+        var nonceBytes = Convert.FromHexString(nonce!);
         var workers = directory.Eligible
             .Where(w => string.Equals(w.Document.ModelSha256, served.Sha256, StringComparison.OrdinalIgnoreCase))
             .ToList();
-        await router.Ready.WaitAsync(cancellationToken);
-        var answers = await Task.WhenAll(workers.Select(w => AskAsync(w, nonceBytes, router, challenges, gateway, options.Value.AttestationChallengeWait, cancellationToken)));
+        var answers = await Task.WhenAll(workers.Select(w => AskAsync(w, nonceBytes, statements, cancellationToken)));
 
         var list = new JsonArray();
         foreach (var answer in answers)
@@ -59,7 +53,7 @@ internal static class AttestationEndpoint
             ["object"] = "cocoon.attestation",
             ["model"] = served.Name,
             ["model_sha256"] = served.Sha256.ToLowerInvariant(),
-            ["nonce"] = nonce.ToLowerInvariant(),
+            ["nonce"] = nonce!.ToLowerInvariant(),
             ["statement_signed_prefix"] = AttestationStatement.SignedPrefix,
             ["policy"] = AttestationPolicyEndpoint.Policy(options.Value).ToJson(),
             ["workers"] = list,
@@ -74,14 +68,21 @@ internal static class AttestationEndpoint
         return problem.ToResult();
     }
 
+    /// <summary>Why <paramref name="nonce"/> is not a client nonce (32 random bytes as 64 hex digits), or null when it is.</summary>
+    internal static ApiProblem? NonceProblem(string? nonce) =>
+        nonce is { Length: AttestationStatement.NonceSize * 2 } && IsHex(nonce)
+            ? null
+            : ApiProblem.Invalid(
+                $"The 'nonce' must be {AttestationStatement.NonceSize} random bytes written as {AttestationStatement.NonceSize * 2} hex digits"
+                + (nonce is null ? "; it is missing." : $"; got {Math.Min(nonce.Length, 10_000)} characters{(IsHex(nonce) ? string.Empty : ", not all hex digits")}."),
+                "nonce", "invalid_nonce");
+
     private static readonly System.Buffers.SearchValues<char> HexDigits = System.Buffers.SearchValues.Create("0123456789abcdefABCDEF");
 
     private static bool IsHex(string text) => !text.AsSpan().ContainsAnyExcept(HexDigits);
 
     /// <summary>One worker's entry: its bundle and the statement it signed for this nonce, or why there is none.</summary>
-    private static async Task<JsonObject> AskAsync(
-        EligibleWorker worker, byte[] nonce, ResultRouter router, AttestationChallenges challenges, GatewayIdentity gateway, TimeSpan wait,
-        CancellationToken cancellationToken)
+    private static async Task<JsonObject> AskAsync(EligibleWorker worker, byte[] nonce, FreshStatements statements, CancellationToken cancellationToken)
     {
         var doc = worker.Document;
         var entry = new JsonObject
@@ -93,42 +94,7 @@ internal static class AttestationEndpoint
             ["attestation"] = worker.Bundle is { } bundle ? JsonNode.Parse(bundle.ToJson()) : null,
         };
 
-        var challengeId = "att-" + Guid.NewGuid().ToString("N");
-        using var registration = router.Register(challengeId);
-        SignedAttestationStatement? statement = null;
-        var error = "no-answer";
-        if (challenges.Challenge(doc.WorkerId, new AttestationChallenge(challengeId, gateway.Id, nonce)))
-        {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(wait);
-            try
-            {
-                while (statement is null && await registration.Reader.WaitToReadAsync(timeout.Token))
-                {
-                    while (registration.Reader.TryRead(out var result))
-                    {
-                        if (result.Kind != ResultKind.Statement || result.WorkerId != doc.WorkerId)
-                        {
-                            continue;
-                        }
-
-                        // Anyone who can write to Redis could add an entry here: only a statement the attested key
-                        // signed over this nonce counts.
-                        statement = SignedAttestationStatement.Accept(result.Statement, doc, nonce);
-                        error = statement is null ? "statement-invalid" : error;
-                        if (statement is not null)
-                        {
-                            break;
-                        }
-                    }
-                }
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                // The worker did not answer in time: reported as such.
-            }
-        }
-
+        var (statement, error) = await statements.AskAsync(worker, nonce, cancellationToken);
         if (statement is null)
         {
             entry["statement"] = null;

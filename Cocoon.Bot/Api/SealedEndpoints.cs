@@ -20,16 +20,24 @@ namespace Cocoon.Bot.Api;
 internal static class SealedEndpoints
 {
     public static Task<IResult> ReserveAsync(
-        HttpContext context, ClaimsPrincipal user, SealedRelay relay, IOptions<DispatchOptions> dispatch, IOptions<GatewayOptions> gateway, ILoggerFactory loggers) =>
-        ReserveForAsync(context, user.Payer(), relay, dispatch, gateway, loggers);
+        HttpContext context, ClaimsPrincipal user, SealedRelay relay, FreshStatements statements, IOptions<DispatchOptions> dispatch, IOptions<GatewayOptions> gateway,
+        ILoggerFactory loggers) =>
+        ReserveForAsync(context, user.Payer(), relay, statements, dispatch, gateway, loggers);
 
     public static Task ChatAsync(HttpContext context, ClaimsPrincipal user, SealedRelay relay, IOptions<GatewayOptions> gateway, ILoggerFactory loggers) =>
         ChatForAsync(context, user.Payer(), relay, gateway, loggers);
 
     /// <summary>The reservation for any payer: the API key's account here, the Telegram user's in the Mini App.</summary>
+    /// <remarks>
+    /// With a <c>nonce</c> (32 random bytes as 64 hex digits) the reserved worker is challenged before the reservation
+    /// is returned, and its fresh statement over that nonce comes with it: the client knows the attested worker is live
+    /// now, not only that a document was once signed. A worker that gives no valid statement in time is not handed
+    /// out: the reservation is released and the answer is a retryable 503 naming the worker, to exclude next time.
+    /// </remarks>
     /// <param name="answerCap">The Mini App's answer limit: max_tokens defaults to it and is capped by it.</param>
     public static async Task<IResult> ReserveForAsync(
-        HttpContext context, AccountId payer, SealedRelay relay, IOptions<DispatchOptions> dispatch, IOptions<GatewayOptions> gateway, ILoggerFactory loggers, int? answerCap = null)
+        HttpContext context, AccountId payer, SealedRelay relay, FreshStatements statements, IOptions<DispatchOptions> dispatch, IOptions<GatewayOptions> gateway,
+        ILoggerFactory loggers, int? answerCap = null)
     {
         var logger = loggers.CreateLogger(ApiLog.Category);
         try
@@ -45,6 +53,11 @@ internal static class SealedEndpoints
                 throw ApiProblem.Invalid("'max_tokens' is required for a sealed request (the hold and the receipt check use it) and must be positive.", "max_tokens", "invalid_value");
             }
 
+            if (body.Nonce is not null && AttestationEndpoint.NonceProblem(body.Nonce) is { } badNonce)
+            {
+                throw badNonce;
+            }
+
             SealedReservation r;
             try
             {
@@ -56,6 +69,24 @@ internal static class SealedEndpoints
             }
 
             var doc = r.Worker.Document;
+            SealedStatementView? statementView = null;
+            if (body.Nonce is not null)
+            {
+                var fresh = await statements.AskAsync(r.Worker, Convert.FromHexString(body.Nonce), context.RequestAborted);
+                if (fresh.Statement is not { } statement)
+                {
+                    await relay.AbandonAsync(r);
+                    ApiLog.Refused(logger, "reserve", StatusCodes.Status503ServiceUnavailable, "attestation_statement_" + fresh.Error);
+                    return Results.Json(
+                        new SealedErrorEnvelope(new SealedError(
+                            $"Worker {doc.WorkerId} gave no valid statement over your nonce ({fresh.Error}); nothing was reserved. Reserve again with exclude_workers: [\"{doc.WorkerId}\"].",
+                            "server_error", "attestation_statement_" + fresh.Error, doc.WorkerId, true, null)),
+                        SealedJsonContext.Default.SealedErrorEnvelope, statusCode: StatusCodes.Status503ServiceUnavailable);
+                }
+
+                statementView = new SealedStatementView(Convert.ToBase64String(statement.Statement.ToCanonicalBytes()), Convert.ToBase64String(statement.Signature));
+            }
+
             var bundle = AttestationBundle.FromJson(Encoding.UTF8.GetString(r.AttestationBundle));
             var options = dispatch.Value;
             context.Response.Headers["X-Request-Id"] = r.RequestId;
@@ -67,7 +98,8 @@ internal static class SealedEndpoints
                     bundle.Evidence.Kind, Convert.ToBase64String(bundle.Evidence.Payload), bundle.Evidence.PlatformPublicKey is { } pk ? Convert.ToHexStringLower(pk) : null),
                 new SealedPolicyView(
                     [.. options.AllowedMeasurements.Select(m => m.ToLowerInvariant())], options.AcceptAnySimulatedMeasurement,
-                    options.AllowSimulated ? [.. options.TrustedSimulatedPlatformKeys.Select(k => k.ToLowerInvariant())] : [], [.. options.Models.Select(m => m.Sha256.ToLowerInvariant())], options.Models.Count == 0)),
+                    options.AllowSimulated ? [.. options.TrustedSimulatedPlatformKeys.Select(k => k.ToLowerInvariant())] : [], [.. options.Models.Select(m => m.Sha256.ToLowerInvariant())], options.Models.Count == 0),
+                statementView),
                 SealedJsonContext.Default.SealedReservationView);
         }
         catch (ApiProblem problem)
@@ -200,7 +232,8 @@ internal static class SealedEndpoints
     }
 }
 
-internal sealed record SealedReserveRequest(string? Model, int MaxTokens, IReadOnlyList<string>? ExcludeWorkers, IReadOnlyList<string>? Tiers);
+/// <param name="Nonce">Optional: 32 random bytes as 64 hex digits, for a fresh statement by the reserved worker.</param>
+internal sealed record SealedReserveRequest(string? Model, int MaxTokens, IReadOnlyList<string>? ExcludeWorkers, IReadOnlyList<string>? Tiers, string? Nonce = null);
 
 /// <param name="CancelMac">Hex of <c>JobControlKey.Cancel(request id, attempt, worker id)</c> from the client's HPKE context.</param>
 internal sealed record SealedChatRequest(string? RequestId, string? Enc, string? Ciphertext, string? CancelMac);
@@ -220,7 +253,13 @@ internal sealed record SealedPolicyView(IReadOnlyList<string> AllowedMeasurement
 /// </param>
 internal sealed record SealedReservationView(
     string RequestId, int Attempt, string ReplyTo, string WorkerId, string Model, string ModelSha256, string HpkePublicKey, int MaxTokens, DateTimeOffset ExpiresAt,
-    DateTimeOffset Deadline, string DeadlineTicks, string Tier, SealedAttestationView Attestation, SealedPolicyView Policy);
+    DateTimeOffset Deadline, string DeadlineTicks, string Tier, SealedAttestationView Attestation, SealedPolicyView Policy, SealedStatementView? Statement);
+
+/// <summary>
+/// The reserved worker's statement over the client's nonce: <see cref="AttestationStatement"/>'s canonical bytes and
+/// the Ed25519 signature by the document's signing key over <see cref="AttestationStatement.SignedPrefix"/> || those bytes.
+/// </summary>
+internal sealed record SealedStatementView(string Canonical, string Signature);
 
 internal sealed record SealedChunkView(long Sequence, bool Final, string Ciphertext);
 

@@ -45,6 +45,7 @@ public static class DispatchServiceCollectionExtensions
         services.TryAddSingleton<WorkerChoice>();
         services.TryAddSingleton<AttemptRunner>();
         services.TryAddSingleton<SealedRelay>();
+        services.TryAddSingleton<FreshStatements>();
         services.TryAddSingleton<ReceiptBook>();
         services.TryAddSingleton<Dispatcher>();
         services.TryAddSingleton<IDispatcher>(sp => sp.GetRequiredService<Dispatcher>());

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
 using Cocoon.Bot.Billing;
+using Cocoon.Bot.Receipts;
 using Cocoon.Engine.Attestation;
 using Cocoon.Engine.Crypto;
 using Cocoon.Engine.Protocol;
@@ -98,6 +99,7 @@ public sealed partial class SealedRelay(
     GatewayIdentity gateway,
     ResultRouter router,
     JobBilling billing,
+    ReceiptBook receipts,
     GatewayMetrics metrics,
     IOptions<DispatchOptions> options,
     TimeProvider time,
@@ -319,6 +321,8 @@ public sealed partial class SealedRelay(
 
                     var charged = await billing.SettleAsync(hold, doc.ModelName, receipt.Receipt, r.Worker.PriceCoefficient, DefaultMaxCoefficient, r.Worker.ProviderId, tier).ConfigureAwait(false);
                     hold = null;
+                    // Kept for its payer and the next anchor before the client hears of it, so "verify" finds it.
+                    await receipts.RecordAsync(r.RequestId, r.Payer, receipt, r.Worker.Bundle, charged).ConfigureAwait(false);
                     metrics.Tokens(receipt.Receipt.PromptTokens, receipt.Receipt.CompletionTokens);
                     metrics.Job("completed");
                     LogRelayed(logger, r.RequestId, doc.WorkerId, receipt.Receipt.PromptTokens, receipt.Receipt.CompletionTokens, charged);

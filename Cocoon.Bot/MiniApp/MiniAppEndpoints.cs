@@ -210,6 +210,7 @@ public static class MiniAppEndpoints
 
         MiniAppChat.Map(api, options, Json, logger);
         MiniAppSealed.Map(api, options);
+        MiniAppReceipts.Map(api, options);
         MiniAppAccount.Map(api);
         return app;
     }

@@ -30,6 +30,14 @@ public sealed class MiniAppOptions : IValidatableObject
     [Range(16, 8192, ErrorMessage = "MiniApp:MaxAnswerTokens must be between 16 and 8192 (e.g. MiniApp__MaxAnswerTokens=512).")]
     public int MaxAnswerTokens { get; set; } = 512;
 
+    /// <summary>
+    /// The public TON chain API (toncenter's v3 HTTP API) the page reads receipt anchors from, straight from the browser
+    /// and not through the gateway: e.g. https://toncenter.com/ for mainnet. Empty: the page checks the receipt and
+    /// its Merkle proof but says the chain read needs <c>./cocoon verify</c>. Never a URL with an API key in it: the
+    /// page is public.
+    /// </summary>
+    public string? ChainApiUrl { get; set; }
+
     /// <summary>A folder holding the built front end (index.html, app.js); empty means the checkout's or the binary's own copy.</summary>
     public string? WebRoot { get; set; }
 
@@ -38,6 +46,12 @@ public sealed class MiniAppOptions : IValidatableObject
         if (TopUpMinimum > TopUpMaximum)
         {
             yield return new ValidationResult("MiniApp:TopUpMinimum must not exceed MiniApp:TopUpMaximum.", [nameof(TopUpMinimum)]);
+        }
+
+        if (!string.IsNullOrWhiteSpace(ChainApiUrl)
+            && (!Uri.TryCreate(ChainApiUrl, UriKind.Absolute, out var chain) || chain.Scheme is not ("http" or "https") || chain.Query.Length > 0 || chain.UserInfo.Length > 0))
+        {
+            yield return new ValidationResult($"MiniApp:ChainApiUrl '{ChainApiUrl}' must be an http(s) URL of a public toncenter-compatible API without a query or credentials (e.g. https://toncenter.com/).", [nameof(ChainApiUrl)]);
         }
 
         if (!string.IsNullOrWhiteSpace(WebRoot) && !File.Exists(Path.Combine(WebRoot, "index.html")))

@@ -15,8 +15,8 @@ internal static class MiniAppSealed
 {
     public static void Map(RouteGroupBuilder api, MiniAppOptions options)
     {
-        api.MapPost("/sealed/reserve", (HttpContext http, SealedRelay relay, IOptions<DispatchOptions> dispatch, IOptions<GatewayOptions> gateway, ILoggerFactory loggers) =>
-            SealedEndpoints.ReserveForAsync(http, AccountId.User(MiniAppEndpoints.CurrentUser(http).Id), relay, dispatch, gateway, loggers, options.MaxAnswerTokens));
+        api.MapPost("/sealed/reserve", (HttpContext http, SealedRelay relay, FreshStatements statements, IOptions<DispatchOptions> dispatch, IOptions<GatewayOptions> gateway, ILoggerFactory loggers) =>
+            SealedEndpoints.ReserveForAsync(http, AccountId.User(MiniAppEndpoints.CurrentUser(http).Id), relay, statements, dispatch, gateway, loggers, options.MaxAnswerTokens));
         api.MapPost("/sealed/chat", (HttpContext http, SealedRelay relay, MiniAppUsage usage, TimeProvider time, IOptions<GatewayOptions> gateway, ILoggerFactory loggers) =>
         {
             var user = MiniAppEndpoints.CurrentUser(http);

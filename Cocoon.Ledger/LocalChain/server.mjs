@@ -286,7 +286,8 @@ function readBody(req) {
 
 const server = http.createServer(async (req, res) => {
   const url = new URL(req.url, 'http://127.0.0.1');
-  const reply = (status, obj) => { res.writeHead(status, { 'content-type': 'application/json' }); res.end(JSON.stringify(obj)); };
+  // As toncenter does, any origin may read: a browser (the Mini App's one-tap verify) reads anchors from the chain itself.
+  const reply = (status, obj) => { res.writeHead(status, { 'content-type': 'application/json', 'access-control-allow-origin': '*' }); res.end(JSON.stringify(obj)); };
   const p = url.pathname;
   try {
     if (req.method === 'GET' && p.startsWith('/api/v2/') && v2[p.slice(8)]) {

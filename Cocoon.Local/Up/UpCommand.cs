@@ -90,6 +90,9 @@ internal static class UpCommand
                         gatewayOnly[key.Replace(":", "__", StringComparison.Ordinal)] = value;
                     }
 
+                    // The Mini App's "Verify this answer" reads anchors from this chain straight from the browser.
+                    gatewayOnly["MiniApp__ChainApiUrl"] = chain.BaseUrl.ToString();
+
                     chainNote = $"TON:       local test chain at {chain.BaseUrl} (network wallet {chain.NetworkAddress.ToFriendly(bounceable: false)}); " +
                         $"a test payment: curl -X POST {chain.BaseUrl}test/pay -d '{{\"from\":\"alice\",\"amount\":\"1000000000\",\"comment\":\"INVOICE-COMMENT\"}}'";
                 }

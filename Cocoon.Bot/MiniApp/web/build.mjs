@@ -16,6 +16,11 @@ await build({
   outdir: "dist",
   logLevel: "warning",
   legalComments: "linked",
+  // @ton/core (the anchor check reads a BoC) expects Node's Buffer: the `buffer` package stands in for it.
+  inject: ["src/buffer-shim.ts"],
+  // The anchor check is imported on demand, so the chat does not load @ton/core until "Verify this answer".
+  splitting: true,
+  chunkNames: "chunks/[name]-[hash]",
 });
 for (const file of ["index.html", "icon.svg"]) {
   await copyFile(new URL(`./src/${file}`, import.meta.url), new URL(file, out));

@@ -62,6 +62,38 @@ public sealed class AttestationEndpointTests(FullStackFixture stack) : IClassFix
         Assert.Equal("signature", Failed(await VerifyAsync(forgedBody, nonce)));
     }
 
+    [Fact]
+    public async Task A_sealed_reservation_with_a_nonce_carries_the_reserved_workers_statement_over_it_and_a_bad_nonce_reserves_nothing()
+    {
+        var session = await stack.Worker.Services.GetRequiredService<Cocoon.Worker.Hosting.WorkerHost>().Session;
+        using var client = stack.Gateway.CreateApiClient();
+        var nonce = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
+        using var response = await client.PostAsJsonAsync("v1/sealed/reserve", new { model = stack.ModelName, max_tokens = 8, nonce });
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, text);
+        var body = (JsonObject)JsonNode.Parse(text)!;
+        Assert.Equal(session.WorkerId, body["worker_id"]!.GetValue<string>());
+
+        // The statement is the reserved worker's, over this nonce, under the document's signing key.
+        var document = System.Text.Json.JsonSerializer.Deserialize(Convert.FromBase64String(body["attestation"]!["document"]!.GetValue<string>()), AttestationJson.Default.AttestationDocument)!;
+        var statement = new SignedAttestationStatement(
+            System.Text.Json.JsonSerializer.Deserialize(Convert.FromBase64String(body["statement"]!["canonical"]!.GetValue<string>()), AttestationJson.Default.AttestationStatement)!,
+            Convert.FromBase64String(body["statement"]!["signature"]!.GetValue<string>()));
+        var json = System.Text.Encoding.UTF8.GetBytes(statement.ToJson());
+        Assert.NotNull(SignedAttestationStatement.Accept(json, document, Convert.FromHexString(nonce)));
+        Assert.Null(SignedAttestationStatement.Accept(json, document, RandomNumberGenerator.GetBytes(32)));
+
+        // Without a nonce the reservation is as before: no statement.
+        using var plain = await client.PostAsJsonAsync("v1/sealed/reserve", new { model = stack.ModelName, max_tokens = 8 });
+        Assert.Null(((JsonObject)JsonNode.Parse(await plain.Content.ReadAsStringAsync())!)["statement"]);
+
+        // A malformed nonce is refused before anything is reserved or held.
+        using var bad = await client.PostAsJsonAsync("v1/sealed/reserve", new { model = stack.ModelName, max_tokens = 8, nonce = "abc" });
+        var error = (await bad.Content.ReadFromJsonAsync<JsonObject>())!["error"]!;
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.Equal("nonce", error["param"]!.GetValue<string>());
+    }
+
     [Theory]
     [InlineData("model=&nonce=00", "model")]
     [InlineData("nonce=0011", "model")]

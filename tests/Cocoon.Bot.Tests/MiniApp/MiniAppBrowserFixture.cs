@@ -1,7 +1,7 @@
 using System.Net;
-using System.Security.Cryptography;
 using Cocoon.Bot.Tests.Hosting;
 using Cocoon.Ledger.Chain;
+using Cocoon.Ledger.LocalChain;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.Configuration;
@@ -13,8 +13,9 @@ namespace Cocoon.Bot.Tests.MiniApp;
 /// <summary>
 /// What the browser tests open the Mini App against, with nothing scripted: the gateway as shipped on Kestrel
 /// (loopback) serving the built front end, the real dispatcher and SQLite ledger, a redis-server with AOF on, one
-/// worker host with llama.cpp on the small model, and the TON services as <see cref="MiniAppFixture"/> adds them
-/// (Ton:ApiUrl at a closed port: nothing talks to a chain). Gateway and worker log at Trace into one capture.
+/// worker host with llama.cpp on the small model, and the TON services on the local chain (@ton/sandbox behind
+/// toncenter's HTTP API) with receipts anchored every second, which the page reads back from that chain itself.
+/// Gateway and worker log at Trace into one capture.
 /// </summary>
 public sealed class MiniAppBrowserFixture : IAsyncLifetime
 {
@@ -28,6 +29,8 @@ public sealed class MiniAppBrowserFixture : IAsyncLifetime
 
     public IHost Worker { get; private set; } = null!;
 
+    public LocalChainProcess Chain { get; private set; } = null!;
+
     public Uri BaseAddress { get; private set; } = null!;
 
     public CapturingLoggerProvider Logs => _gateway.Logs;
@@ -37,18 +40,26 @@ public sealed class MiniAppBrowserFixture : IAsyncLifetime
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
         var ct = timeout.Token;
         var prefix = "m" + Guid.NewGuid().ToString("N")[..10] + ":";
-        var settings = LocalStackSettings.TestGateway(prefix, Data.Path).With(new Dictionary<string, string?>
+        Chain = await LocalChainProcess.StartAsync(new LocalChainOptions { ScriptDirectory = Path.Combine(SharedFiles.RepoRoot, "Cocoon.Ledger", "LocalChain") }, null, ct);
+        var settings = LocalStackSettings.TestGateway(prefix, Data.Path).With(new Dictionary<string, string?>(Chain.ConfigurationValues)
         {
             ["MiniApp:BotToken"] = MiniAppFixture.BotToken,
             ["urls"] = "http://127.0.0.1:0",
             ["MiniApp:MaxAnswerTokens"] = "48",
-            ["Ton:ApiUrl"] = "http://127.0.0.1:9/",
-            ["Ton:WalletSeed"] = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32)),
+            ["MiniApp:ChainApiUrl"] = Chain.BaseUrl.ToString(),
+            ["Receipts:AnchorPeriod"] = "00:00:01",
             ["Ton:Proof:AllowedDomains:0"] = "127.0.0.1",
         });
         var tonConfiguration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
         _gateway = new GatewayFactory(Redis.Endpoint, Data.Path, "sk-cocoon-test-" + Guid.NewGuid().ToString("N"), settings: settings);
-        Host = _gateway.WithWebHostBuilder(builder => builder.ConfigureTestServices(services => services.AddTonChain(tonConfiguration)));
+        Host = _gateway.WithWebHostBuilder(builder => builder.ConfigureTestServices(services =>
+        {
+            // As MiniAppWalletFixture: the TON services bound to this chain once, whether or not the host added them.
+            if (!services.Any(d => d.ServiceType == typeof(Cocoon.Ledger.Deposits.DepositInvoices)))
+            {
+                services.AddTonChain(tonConfiguration);
+            }
+        }));
         Host.UseKestrel(0);
         Host.StartServer();
         using (var client = Host.CreateClient())
@@ -76,6 +87,11 @@ public sealed class MiniAppBrowserFixture : IAsyncLifetime
         if (_gateway is not null)
         {
             await _gateway.DisposeAsync();
+        }
+
+        if (Chain is not null)
+        {
+            await Chain.DisposeAsync();
         }
 
         Redis.Dispose();

@@ -85,6 +85,15 @@ public sealed class MiniAppBrowserTests(MiniAppBrowserFixture fixture) : IClassF
         Assert.Contains("✔ answer hash is what this page read", check, StringComparison.Ordinal);
         Assert.DoesNotContain("✘", check, StringComparison.Ordinal);
 
+        // The same tap follows the receipt to TON: pending until the next batch (every second here), then the page
+        // folds the Merkle proof itself and reads the root from the anchoring transaction on the chain, not the gateway.
+        var anchor = result["anchorText"]!.GetValue<string>();
+        Assert.True(result["anchorState"]!.GetValue<string>() == "ok", anchor);
+        Assert.Contains("✔ the gateway keeps the receipt this page checked", anchor, StringComparison.Ordinal);
+        Assert.Contains("✔ in batch root ", anchor, StringComparison.Ordinal);
+        Assert.Contains("✔ the same root is on TON", anchor, StringComparison.Ordinal);
+        Assert.Contains("Read from TON: transaction ", anchor, StringComparison.Ordinal);
+
         var ledger = fixture.Host.Services.GetRequiredService<ILedger>();
         var balance = await ledger.GetBalanceAsync(AccountId.User(userId), CancellationToken.None);
         Assert.InRange(balance, 1, 999_999_999);

@@ -64,6 +64,15 @@ public sealed class MiniAppEndpointTests(MiniAppFixture fixture) : IClassFixture
     }
 
     [Fact]
+    public async Task A_receipt_is_found_only_among_the_users_own_answers()
+    {
+        using var client = await fixture.ClientForAsync(NewUserId());
+        var error = await JsonAsync(await client.GetAsync("receipts/sealed-" + Guid.NewGuid().ToString("N")), HttpStatusCode.NotFound);
+        Assert.Equal("receipt_not_found", error["error"]!["code"]!.GetValue<string>());
+        await JsonAsync(await client.GetAsync("receipts/" + new string('x', 201)), HttpStatusCode.NotFound);
+    }
+
+    [Fact]
     public async Task Workers_lists_served_models_with_their_attestation_kind()
     {
         using var client = await fixture.ClientForAsync(NewUserId());
@@ -177,7 +186,15 @@ public sealed class MiniAppEndpointTests(MiniAppFixture fixture) : IClassFixture
         using var script = await anonymous.GetAsync("miniapp/app.js");
         Assert.Equal(HttpStatusCode.OK, script.StatusCode);
         Assert.Equal("text/javascript", script.Content.Headers.ContentType?.MediaType);
-        Assert.Contains("tgWebAppData", await script.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        var app = await script.Content.ReadAsStringAsync();
+        Assert.Contains("tgWebAppData", app, StringComparison.Ordinal);
+
+        // The anchor check is a chunk loaded on the first "Verify this answer", served from the bundle's subfolder.
+        var chunk = System.Text.RegularExpressions.Regex.Match(app, @"chunks/anchor-[A-Za-z0-9]+\.js").Value;
+        Assert.NotEmpty(chunk);
+        using var anchorChunk = await anonymous.GetAsync("miniapp/" + chunk);
+        Assert.Equal(HttpStatusCode.OK, anchorChunk.StatusCode);
+        Assert.Equal("text/javascript", anchorChunk.Content.Headers.ContentType?.MediaType);
 
         // Nothing outside the bundle's folder, and the API's namespace is not a file path.
         using var outside = await anonymous.GetAsync("miniapp/..%2F..%2Fpackage.json");

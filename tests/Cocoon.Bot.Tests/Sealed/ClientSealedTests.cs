@@ -65,6 +65,14 @@ public sealed class ClientSealedTests(FullStackFixture stack) : IClassFixture<Fu
         Assert.True(charged > 0);
         Assert.Equal(before - charged, await ledger.GetBalanceAsync(GatewayOptions.LocalDeveloper, CancellationToken.None));
 
+        // The receipt is kept for its payer (and the next anchor) like any other: hashes and counts only.
+        using (var api = stack.Gateway.CreateApiClient())
+        {
+            var document = System.Text.Json.Nodes.JsonNode.Parse(await api.GetStringAsync("v1/receipts/" + output["requestId"]!.GetValue<string>()))!;
+            Assert.Equal(output["requestId"]!.GetValue<string>(), document["receipt"]!["requestId"]!.GetValue<string>());
+            Assert.Equal(charged, document["charged_nanotons"]!.GetValue<long>());
+        }
+
         // The privacy proof: the canary (every encoding) and the answer (whole and in windows) are nowhere on the gateway side.
         var needles = PrivacyScanner.Encodings(canary).ToList();
         needles.Add(("answer", Encoding.UTF8.GetBytes(answer)));

@@ -82,7 +82,7 @@ public sealed class MiniAppSealedBrowserTests(SealedStopFixture stack) : IClassF
         var result = await MiniAppBrowser.RunAsync("tampered", stack.Gateway.BaseAddress, initData, $"Tell me about {canary}.");
 
         var refusals = result["refusals"]!.AsArray();
-        Assert.Equal(2, refusals.Count);
+        Assert.Equal(3, refusals.Count);
         foreach (var r in refusals)
         {
             Assert.StartsWith("Refused worker ", r!["badge"]!.GetValue<string>(), StringComparison.Ordinal);
@@ -93,6 +93,8 @@ public sealed class MiniAppSealedBrowserTests(SealedStopFixture stack) : IClassF
 
         Assert.Contains("the worker's signature does not cover its document", refusals[0]!["detail"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Contains("the reserved key is not the one in the worker's document", refusals[1]!["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+        // A genuine statement by the same worker, but over an earlier nonce: a replay, so not proof the worker is live.
+        Assert.Contains("the worker's statement answers another nonce (a replay)", refusals[2]!["detail"]!.GetValue<string>(), StringComparison.Ordinal);
 
         // Nothing went out: no sealed body, no gateway-sealed fallback, no job on the worker, nothing billed.
         Assert.Empty(result["sent"]!.AsArray());

@@ -3,7 +3,7 @@
 import { Api, ApiError, ModelView, ton } from "./api";
 import { clear, h } from "./dom";
 import { icon } from "./icons";
-import { describe, Refused, Reservation, SealedError, sealForWorker, sealingPlan, verifyWorker } from "./seal";
+import { describe, freshNonce, Refused, Reservation, SealedError, sealForWorker, sealingPlan, verifyWorker } from "./seal";
 import type { Shell } from "./telegram";
 
 interface Turn { role: "user" | "assistant"; content: string }
@@ -125,12 +125,20 @@ export function chatScreen(api: Api, shell: Shell, onSpent: () => void): HTMLEle
     const headers = { Authorization: api.authorization, "Content-Type": "application/json" };
     const exclude: string[] = [];
     for (let attempt = 0; ; attempt++) {
-      const r = await Api.read<Reservation>(await fetch("api/sealed/reserve", {
-        method: "POST", headers, body: JSON.stringify({ model: select.value || undefined, exclude_workers: exclude }), signal: controller.signal,
-      }));
+      // A fresh nonce per reservation: the worker signs a statement over it, so the page knows it is live now.
+      const nonce = freshNonce();
+      const reserved = await fetch("api/sealed/reserve", {
+        method: "POST", headers, body: JSON.stringify({ model: select.value || undefined, exclude_workers: exclude, nonce }), signal: controller.signal,
+      });
+      if (reserved.status === 503) {
+        const failed = await reserved.clone().json().catch(() => ({}));
+        // The worker gave no statement over this nonce in time: nothing was reserved; another worker may answer.
+        if (failed?.error?.worker_id && failed.error.retryable && attempt < 2) { exclude.push(failed.error.worker_id); continue; }
+      }
+      const r = await Api.read<Reservation>(reserved);
       let job;
       try {
-        const worker = await verifyWorker(r);
+        const worker = await verifyWorker(r, nonce);
         job = await sealForWorker(r, worker, turns);
         badge.className = "badge browser";
         badge.dataset.state = "verified";
@@ -172,9 +180,10 @@ export function chatScreen(api: Api, shell: Shell, onSpent: () => void): HTMLEle
               verify.disabled = true;
               const lines = await job.checkReceipt(receipt);
               const all = lines.every(l => l.ok);
+              const anchorView = h("div", { class: "meta", "data-testid": "anchor-check", "data-state": "pending" }, "Looking for the receipt's anchor on TON…");
               verify.replaceWith(h("div", { class: all ? "meta verified" : "meta error", "data-testid": "receipt-check", "data-ok": String(all) },
-                ...lines.map(l => h("div", {}, `${l.ok ? "✔" : "✘"} ${l.name}`)),
-                h("div", {}, `Receipt ${r.request_id}: its anchor on TON is checked by ./cocoon verify ${r.request_id}.`)));
+                ...lines.map(l => h("div", {}, `${l.ok ? "✔" : "✘"} ${l.name}`))), anchorView);
+              await watchAnchor(api, r.request_id, receipt, anchorView);
             });
             answer.append(verify);
             shell.notify("success");
@@ -202,6 +211,31 @@ export function chatScreen(api: Api, shell: Shell, onSpent: () => void): HTMLEle
     h("div", { class: "chat-head" }, select, h("div", { class: "seal" }, badge, badgeDetail)),
     log,
     h("div", { class: "composer" }, input, send, stop));
+}
+
+/**
+ * Shows the anchor check and repeats it while the receipt waits for its batch (every 3 s, for up to 10 minutes): the
+ * user sees progress instead of a dead end, and the final state (on TON, failed, or not readable from this browser).
+ */
+async function watchAnchor(api: Api, requestId: string, receipt: string, view: HTMLElement): Promise<void> {
+  const deadline = Date.now() + 10 * 60_000;
+  for (;;) {
+    let state: string, lines: { name: string; ok: boolean }[] = [], note: string;
+    try {
+      const document = await api.call<any>("GET", "receipts/" + encodeURIComponent(requestId));
+      // Loaded on the first tap only: the BoC reader (@ton/core) is most of its size.
+      const { checkAnchor } = await import("./anchor");
+      ({ state, lines, note } = await checkAnchor(receipt, document));
+    } catch (e: any) {
+      state = "unavailable";
+      note = `Could not fetch the receipt (${e?.message ?? e}).`;
+    }
+    view.dataset.state = state;
+    view.className = state === "ok" ? "meta verified" : state === "failed" ? "meta error" : "meta";
+    view.replaceChildren(...lines.map(l => h("div", {}, `${l.ok ? "✔" : "✘"} ${l.name}`)), h("div", {}, note));
+    if (state !== "pending" || Date.now() > deadline) return;
+    await new Promise(resolve => setTimeout(resolve, 3000));
+  }
 }
 
 /** The JSON of each `data:` event of a server-sent event stream, in order (the closing `[DONE]` is not an event). */

@@ -36,6 +36,13 @@ export interface Reservation {
   hpke_public_key: string; max_tokens: number; deadline: string; deadline_ticks: string; tier: string;
   attestation?: { document: string; worker_signature: string; evidence_kind: string; evidence_payload: string; platform_public_key?: string };
   policy: { allowed_measurements: string[]; accept_any_simulated_measurement: boolean; trusted_simulated_platform_keys: string[]; served_model_hashes: string[]; accept_any_model: boolean };
+  /** The worker's fresh statement over this page's nonce (present when the reservation asked with a nonce). */
+  statement?: { canonical: string; signature: string };
+}
+
+/** A fresh challenge for one reservation: 32 random bytes, as the hex the gateway relays to the worker. */
+export function freshNonce(): string {
+  return hex(crypto.getRandomValues(new Uint8Array(32)));
 }
 
 export interface VerifiedWorker { workerId: string; teeKind: string; tier: string; measurement: string; modelSha256: string; hpkePublicKey: Uint8Array; signingPublicKey: Uint8Array }
@@ -85,8 +92,12 @@ async function ed25519(key: Uint8Array, message: Uint8Array, signature: Uint8Arr
   return crypto.subtle.verify({ name: "Ed25519" }, k, buf(signature), buf(message));
 }
 
-/** Verifies the reserved worker's attestation against the published policy; throws Refused or Unverifiable with the reason. */
-export async function verifyWorker(r: Reservation): Promise<VerifiedWorker> {
+/**
+ * Verifies the reserved worker's attestation against the published policy, and its statement over this page's nonce
+ * (the worker is live now, holding the attested key: a document alone could be replayed after the worker is gone);
+ * throws Refused or Unverifiable with the reason.
+ */
+export async function verifyWorker(r: Reservation, nonce: string): Promise<VerifiedWorker> {
   const a = r.attestation;
   if (!a) throw new Refused("the gateway sent no attestation for the worker");
   const docBytes = b64(a.document);
@@ -107,7 +118,21 @@ export async function verifyWorker(r: Reservation): Promise<VerifiedWorker> {
   if (doc.expiresAt <= Date.now()) throw new Refused("the worker's attestation has expired");
   // The key the gateway says it routes to must be the one inside the verified document.
   if (hex(b64(doc.hpkePublicKey)) !== r.hpke_public_key.toLowerCase()) throw new Refused("the reserved key is not the one in the worker's document");
+  await verifyStatement(r, doc, signing, nonce);
   return { workerId: doc.workerId, teeKind: doc.teeKind, tier: r.tier, measurement, modelSha256: doc.modelSha256, hpkePublicKey: b64(doc.hpkePublicKey), signingPublicKey: signing };
+}
+
+/** The worker's statement: signed by the attested key, over this page's nonce, naming the document's worker, model and HPKE key. */
+async function verifyStatement(r: Reservation, doc: any, signing: Uint8Array, nonce: string): Promise<void> {
+  const st = r.statement;
+  if (!st) throw new Refused("the worker gave no statement over this page's fresh nonce");
+  const canonical = b64(st.canonical);
+  if (!await ed25519(signing, concat(enc.encode("cocoon attestation statement v1\0"), canonical), b64(st.signature))) throw new Refused("the statement over this page's nonce is not signed by the attested key");
+  let s: any;
+  try { s = JSON.parse(new TextDecoder().decode(canonical)); } catch { throw new Refused("the worker's statement is not JSON"); }
+  if (hex(b64(s.nonce ?? "")) !== nonce) throw new Refused("the worker's statement answers another nonce (a replay)");
+  if (s.workerId !== doc.workerId || String(s.modelSha256).toLowerCase() !== String(doc.modelSha256).toLowerCase()) throw new Refused("the statement names another worker or model");
+  if (hex(b64(s.hpkePublicKey ?? "")) !== hex(b64(doc.hpkePublicKey))) throw new Refused("the statement names another HPKE key than the document");
 }
 
 export interface SealedError { message: string; code: string; worker_id: string; retryable: boolean; worker_mac?: string }

@@ -155,6 +155,11 @@ try {
     await page.getByTestId("receipt-check").waitFor();
     result.receiptCheck = await page.getByTestId("receipt-check").innerText();
     result.receiptOk = await page.getByTestId("receipt-check").getAttribute("data-ok");
+    // The anchor: pending until the gateway's next batch is on the chain, then read from the chain by the page.
+    result.anchorFirstText = await page.getByTestId("anchor-check").innerText();
+    await page.waitForFunction(() => document.querySelector("[data-testid=anchor-check]")?.getAttribute("data-state") !== "pending", null, { timeout: 90_000 });
+    result.anchorState = await page.getByTestId("anchor-check").getAttribute("data-state");
+    result.anchorText = await page.getByTestId("anchor-check").innerText();
     await page.waitForFunction(() => /TON/.test(document.querySelector("[data-testid=header-balance]")?.textContent ?? ""));
     result.headerBalance = await page.getByTestId("header-balance").innerText();
     await shot(page, "chat-answered-light");
@@ -178,16 +183,21 @@ try {
   } else if (input.flow === "tampered") {
     // Whoever hands the page a worker's attestation (the gateway, or anything between) alters it: once the document
     // itself (another HPKE key inside, so the worker's signature no longer covers it), once the key the reservation
-    // names beside a genuine document. The page must refuse both and send the prompt nowhere.
+    // names beside a genuine document, once the worker's statement (a genuine one, replayed from an earlier
+    // reservation's nonce). The page must refuse all three and send the prompt nowhere.
     const page = await open("light", true);
     const sent = [];
     page.on("request", r => { if (/\/api\/(sealed\/chat|chat)$/.test(new URL(r.url()).pathname)) sent.push(r.url()); });
     let mode = "document";
+    let earlierStatement = null;
     await page.route("**/api/sealed/reserve", async route => {
       const response = await route.fetch();
       const reservation = await response.json();
       const attacker = Buffer.alloc(32, 7).toString("base64");
-      if (mode === "document") {
+      if (mode === "statement") {
+        reservation.statement = earlierStatement;
+      } else if (mode === "document") {
+        earlierStatement = reservation.statement;
         const doc = JSON.parse(Buffer.from(reservation.attestation.document, "base64").toString("utf8"));
         doc.hpkePublicKey = attacker;
         reservation.attestation.document = Buffer.from(JSON.stringify(doc)).toString("base64");
@@ -199,7 +209,7 @@ try {
     });
     await page.locator("select.model option[value]").first().waitFor({ state: "attached" });
     result.refusals = [];
-    for (const m of ["document", "key"]) {
+    for (const m of ["document", "key", "statement"]) {
       mode = m;
       await page.getByTestId("prompt").fill(input.prompt);
       await page.getByTestId("send").click();
