@@ -53,7 +53,7 @@ export async function checkAnchor(receiptJson: string, document: any): Promise<A
   for (const step of anchor.proof as { side: string; hash: string }[]) {
     node = step.side === "left" ? await sha256(new Uint8Array([1]), unhex(step.hash), node) : await sha256(new Uint8Array([1]), node, unhex(step.hash));
   }
-  lines.push({ name: `in batch root ${String(anchor.root).slice(0, 12)}… (${anchor.leaf_count} receipts)`, ok: hex(node) === String(anchor.root).toLowerCase() });
+  lines.push({ name: `in batch root ${String(anchor.root).slice(0, 12)}… (${anchor.leaf_count} receipt${anchor.leaf_count === 1 ? "" : "s"})`, ok: hex(node) === String(anchor.root).toLowerCase() });
   const tx = anchor.transaction;
   if (!tx) return { state: lines.every(l => l.ok) ? "pending" : "failed", lines, note: "The root is on its way to TON. Checking again…" };
   if (!document.chain_api) {
@@ -67,7 +67,7 @@ export async function checkAnchor(receiptJson: string, document: any): Promise<A
     const response = await fetch(url);
     const found = ((await response.json()).transactions ?? []).find((t: any) => t.hash === tx.hash);
     onChain = found ? (found.out_msgs ?? []).map((m: any) => rootOf(m.message_content?.body)).find((r: string | null) => r !== null) ?? null : null;
-    note = found ? `Read from TON: transaction ${tx.hash} (lt ${tx.lt})${onChain ? `, root ${onChain.slice(0, 12)}…` : " carries no root"}.` : `Transaction ${tx.hash} is not on the chain this page reads.`;
+    note = found ? `Read from TON: transaction ${tx.hash} (lt ${tx.lt})${onChain ? `, root ${onChain.slice(0, 12)}…` : " carries no root"}` : `Transaction ${tx.hash} is not on the chain this page reads.`;
   } catch (e: any) {
     return { state: "unavailable", lines, note: `Could not read TON from this browser (${e?.message ?? e}); ./cocoon verify ${document.id} checks it.` };
   }
