@@ -13,7 +13,7 @@
 //         and self-tests of the checks: "breakFirstBinding": true | "deadline", "tamperDocument", "wrongCancelMac"}
 // stdout: one JSON object: {"ok": true, text, requestId, workerId, measurement, modelSha256, teeKind, usage, receipt}
 //         or {"ok": false, status, error} (error is the gateway's error object, e.g. a retryable sealed_attempt_failed).
-import { createHash, createHmac, createPublicKey, verify, createDecipheriv, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, createPublicKey, verify, createDecipheriv, timingSafeEqual, randomBytes } from "node:crypto";
 import { CipherSuite, DhkemX25519HkdfSha256, HkdfSha256 } from "@hpke/core";
 import { Chacha20Poly1305 } from "@hpke/chacha20poly1305";
 
@@ -54,6 +54,16 @@ function verifyAttestation(reservation) {
   if (doc.workerId !== reservation.worker_id) fail("the document is another worker's");
   if (doc.expiresAt <= Date.now()) fail("the document has expired");
   return { doc, measurement, platform };
+}
+
+/** The worker's statement over this client's nonce, signed by the document's key, naming its worker, model and HPKE key. */
+function verifyStatement(reservation, doc, nonce) {
+  const st = reservation.statement ?? fail("the reservation carries no statement over this client's nonce");
+  const canonical = b64(st.canonical);
+  if (!ed25519Verify(b64(doc.signingPublicKey), Buffer.concat([enc.encode("cocoon attestation statement v1\0"), canonical]), b64(st.signature))) fail("the statement is not signed by the attested key");
+  const s = JSON.parse(canonical.toString("utf8"));
+  if (hex(b64(s.nonce)) !== nonce) fail("the statement answers another nonce");
+  if (s.workerId !== doc.workerId || s.modelSha256.toLowerCase() !== doc.modelSha256.toLowerCase() || hex(b64(s.hpkePublicKey)) !== hex(b64(doc.hpkePublicKey))) fail("the statement names another worker, model or key");
 }
 
 // The length-prefixed encoding of JobBinding / JobControlKey (BindingWriter): lp(x) = u16 BE length || bytes, integers BE.
@@ -102,12 +112,15 @@ function openChunk(key, requestId, chunk) {
 
 /** One sealed attempt: reserve, verify, seal, send, open. breakBinding seals under a wrong attempt number (true) or deadline ("deadline"): the worker cannot open it. */
 async function attempt(exclude, breakBinding) {
+  // A fresh nonce: the reserved worker signs a statement over it with its attested key (it is live now).
+  const nonce = randomBytes(32).toString("hex");
   const reserveResponse = await fetch(new URL("v1/sealed/reserve", input.base), {
-    method: "POST", headers, body: JSON.stringify({ model: input.model, max_tokens: input.maxTokens, exclude_workers: exclude }),
+    method: "POST", headers, body: JSON.stringify({ model: input.model, max_tokens: input.maxTokens, exclude_workers: exclude, nonce }),
   });
   const reservation = await reserveResponse.json();
   if (!reserveResponse.ok) { return { ok: false, step: "reserve", status: reserveResponse.status, error: reservation.error }; }
   const { doc, measurement, platform } = verifyAttestation(reservation);
+  verifyStatement(reservation, doc, nonce);
 
   // Seal the whole GenerationRequest (the worker's wire shape) to the HPKE key inside the verified document.
   const suite = new CipherSuite({ kem: new DhkemX25519HkdfSha256(), kdf: new HkdfSha256(), aead: new Chacha20Poly1305() });
