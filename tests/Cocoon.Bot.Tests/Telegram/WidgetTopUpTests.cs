@@ -149,6 +149,42 @@ public sealed class WidgetTopUpTests(WidgetChainFixture fixture) : IClassFixture
     }
 
     [Fact]
+    public async Task In_webhook_mode_widget_queries_are_asked_for_kept_sealed_in_the_inbox_with_their_fields_and_answered()
+    {
+        var user = Random.Shared.NextInt64(1_000_000, 9_000_000_000);
+        const string secret = "widget-webhook-secret-0123456789abcdef";
+        await using var api = new FakeBotApi();
+        await using var bot = await BotHarness.StartAsync(fixture.Redis, api, new ScriptedDispatcher(), null, BotHarness.NewPrefix(), BotHarness.NewHostKey(),
+            new Dictionary<string, string?>
+            {
+                ["Telegram:Mode"] = "Webhook",
+                ["Telegram:WebhookUrl"] = "https://bot.example.org/telegram/webhook",
+                ["Telegram:WebhookSecret"] = secret,
+            });
+        var hook = (await api.WaitForAsync("setWebhook", c => c.Body["secret_token"]?.GetValue<string>() == secret)).Single(c => c.Method == "setWebhook");
+        Assert.Contains("widget_query", hook.Body["allowed_updates"]!.AsArray().Select(t => t!.GetValue<string>()));
+
+        // Delivered by Telegram's POST, it is answered (empty: the bot does not know "hello").
+        var delivered = FakeBotApi.WidgetQueryUpdate(user, user, 1000, "wq-hook-2", FakeBotApi.DataQueryType(), "hello");
+        delivered["update_id"] = 424243;
+        Assert.Equal(200, await bot.PostWebhookAsync(delivered, secret));
+        await api.WaitForAsync("answerWidgetQuery", c => c.Body["widget_query_id"]!.GetValue<string>() == "wq-hook-2");
+
+        // The inbox keeps what the library's Update does not know (widget_query) through sealing and reading back
+        // (with the bot stopped, so no sweep hands the update out meanwhile).
+        await bot.StopAsync();
+        var update = FakeBotApi.WidgetQueryUpdate(user, user, 1000, "wq-hook-1", FakeBotApi.DataQueryType("UQBvW8Z5huBkMJYdnfAEM5JqTNkuWX3diqYENkWsIL0XggGG", 5), "hello");
+        update["update_id"] = 424242;
+        var inbox = bot.Get<Cocoon.Bot.Telegram.Updates.UpdateInbox>();
+        var read = System.Text.Json.JsonSerializer.Deserialize<Cocoon.Bot.Telegram.Updates.ExtendedUpdate>(update.ToJsonString(), global::Telegram.Bot.JsonBotAPI.Options)!;
+        Assert.True(await inbox.AcceptAsync(read, CancellationToken.None));
+        var pending = Assert.IsType<Cocoon.Bot.Telegram.Updates.ExtendedUpdate>(Assert.Single(await inbox.PendingAsync(CancellationToken.None), u => u.Id == 424242));
+        Assert.Equal("wq-hook-1", pending.WidgetQuery!.Id);
+        Assert.Equal("UQBvW8Z5huBkMJYdnfAEM5JqTNkuWX3diqYENkWsIL0XggGG", pending.WidgetQuery.Type.WalletCard!.Address);
+        Assert.Equal(user, pending.WidgetQuery.Chat!.Id);
+    }
+
+    [Fact]
     public async Task Without_TON_the_topup_answer_is_Stars_only()
     {
         var user = Random.Shared.NextInt64(1_000_000, 9_000_000_000);
