@@ -79,4 +79,7 @@ internal static class LogEvents
 
     /// <summary>Provider commands (Telegram/Providers/ProviderCommands.cs).</summary>
     public const int Providers = 4600;
+
+    /// <summary>The /topup widget and widget queries (Telegram/Widgets/TopUpWidgets.cs).</summary>
+    public const int Widgets = 4700;
 }

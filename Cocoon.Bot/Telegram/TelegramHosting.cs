@@ -101,6 +101,7 @@ public static partial class TelegramHosting
         services.TryAddSingleton<ProviderStatus>();
         services.AddSingleton<ProviderCommands>();
         services.AddSingleton<ApiKeyCommands>();
+        services.AddSingleton<Widgets.TopUpWidgets>();
         services.AddSingleton<UpdateRouter>();
 
         // The pump starts before the source and stops after it, so nothing is queued into a stopped pump.

@@ -104,6 +104,20 @@ public sealed class TelegramOptions : IValidatableObject
     /// <summary>Star amounts offered by /topup.</summary>
     public IList<int> TopUpStars { get; } = [];
 
+    /// <summary>
+    /// /topup also sends a TON top-up widget (Bot API 10.4 sendWidget) under the Stars offer when the gateway has TON
+    /// (a chain API): the user's linked wallet, the deposit address and comment, and the transfer request.
+    /// </summary>
+    public bool TopUpWidget { get; set; } = true;
+
+    /// <summary>The TON amount (nanotons) the /topup widget's transfer request asks for; the user's wallet may change it.</summary>
+    [Range(1, long.MaxValue, ErrorMessage = "Telegram:TopUpWidgetNanotons must be a positive number of nanotons.")]
+    public long TopUpWidgetNanotons { get; set; } = 1_000_000_000;
+
+    /// <summary>How long the widget's transfer request (TON Connect validUntil) is valid.</summary>
+    [Range(typeof(TimeSpan), "00:01:00", "1.00:00:00", ErrorMessage = "Telegram:TopUpWidgetValidity must be between 1 minute and 1 day.")]
+    public TimeSpan TopUpWidgetValidity { get; set; } = TimeSpan.FromMinutes(15);
+
     /// <summary>The Mini App's URL for the /topup button (TON payments); no button when empty.</summary>
     public string? MiniAppUrl { get; set; }
 

@@ -28,6 +28,7 @@ public sealed class PrivateChatHandler(
     BlockedChats blocked,
     TimeProvider time,
     IOptions<TelegramOptions> options,
+    Widgets.TopUpWidgets widgets,
     ILedgerAccounts? accounts = null)
 {
 
@@ -179,8 +180,11 @@ public sealed class PrivateChatHandler(
                 await tiers.HandleAsync(chatId, userId, command.Args, cancellationToken).ConfigureAwait(false);
                 break;
             case "topup":
+                // Stars stay the default answer, on every client; the TON widget (Bot API 10.4) comes under it when
+                // the gateway has TON, and a server or client without widgets simply keeps the Stars answer.
                 await sender.SendAsync(chatId, "Add credit with Telegram Stars" + (options.Value.MiniAppUrl is { Length: > 0 } ? " or with TON in the Mini App" : string.Empty) + ":",
                     cancellationToken, stars.TopUpKeyboard(forGroup: false)).ConfigureAwait(false);
+                await widgets.SendAsync(chatId, userId, cancellationToken).ConfigureAwait(false);
                 break;
             case "provider":
                 await providers.HandleCommandAsync(chatId, userId, message.From?.Username, command.Args, cancellationToken).ConfigureAwait(false);

@@ -77,7 +77,7 @@ public sealed class UpdateInbox(IConnectionMultiplexer redis, TelegramKeys keys,
     public async Task<bool> AcceptAsync(Update update, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(update);
-        var json = JsonSerializer.SerializeToUtf8Bytes(update, JsonBotAPI.Options);
+        var json = JsonSerializer.SerializeToUtf8Bytes(update, update.GetType(), JsonBotAPI.Options);
         var blob = sealer.Seal(json, Context(update.Id));
         var result = await redis.GetDatabase()
             .ScriptEvaluateAsync(AcceptScript, [keys.Inbox, keys.Done(update.Id), keys.Lease(update.Id)], [update.Id, blob, _replica, LeaseMs])
@@ -153,7 +153,7 @@ public sealed class UpdateInbox(IConnectionMultiplexer redis, TelegramKeys keys,
             }
 
             var json = sealer.Open((byte[])entry.Value!, Context(id));
-            if (json is not null && JsonSerializer.Deserialize<Update>(json, JsonBotAPI.Options) is { } update)
+            if (json is not null && JsonSerializer.Deserialize<ExtendedUpdate>(json, JsonBotAPI.Options) is { } update)
             {
                 updates.Add(update);
             }

@@ -51,9 +51,10 @@ public sealed partial class UpdatePump(UpdateRouter router, UpdateInbox inbox, I
             }
         }
 
-        if (update.Type == global::Telegram.Bot.Types.Enums.UpdateType.StoppedMessageGeneration)
+        // Stop must not queue behind the answer it stops (same chat, same lane), and a widget query is due within
+        // 15 seconds (answerWidgetQuery) however long the chat's answer runs: both are handled at once.
+        if (update.Type == global::Telegram.Bot.Types.Enums.UpdateType.StoppedMessageGeneration || update is ExtendedUpdate { WidgetQuery: not null })
         {
-            // Stop must not queue behind the answer it stops (same chat, same lane): it is handled at once.
             _ = Task.Run(() => HandleAsync(update, _stopping!.Token), CancellationToken.None);
             return;
         }
@@ -95,6 +96,7 @@ public sealed partial class UpdatePump(UpdateRouter router, UpdateInbox inbox, I
             { CallbackQuery: { } q } => q.Message?.Chat.Id ?? q.From.Id,
             { MyChatMember: { } c } => c.Chat.Id,
             { PreCheckoutQuery: { } p } => p.From.Id,
+            ExtendedUpdate { WidgetQuery: { } w } => w.Chat?.Id ?? w.From.Id,
             _ => 0,
         };
     }

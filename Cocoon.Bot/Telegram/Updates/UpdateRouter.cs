@@ -24,13 +24,17 @@ public sealed class UpdateRouter(
     GenerationStops stops,
     GuestHandler guests,
     TierCommands tiers,
-    Receipts.VerifyButton verify)
+    Receipts.VerifyButton verify,
+    Widgets.TopUpWidgets widgets)
 {
     public async Task HandleAsync(Update update, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(update);
         switch (update)
         {
+            case ExtendedUpdate { WidgetQuery: { } query }:
+                await widgets.OnQueryAsync(query, cancellationToken).ConfigureAwait(false);
+                break;
             case { StoppedMessageGeneration: { } stopped }:
                 stops.Stop(stopped.Chat.Id, stopped.DraftId);
                 break;

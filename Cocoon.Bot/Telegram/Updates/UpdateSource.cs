@@ -38,6 +38,9 @@ public sealed partial class UpdateSource(
         UpdateType.GuestMessage,
     ];
 
+    /// <summary>What getUpdates and setWebhook ask for: the types above and widget_query (Bot API 10.4, /topup's widget).</summary>
+    internal static readonly string[] AllowedUpdateNames = ExtendedUpdate.AllowedNames(AllowedUpdates, ExtendedUpdate.WidgetQueryName);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var o = options.Value;
@@ -49,7 +52,7 @@ public sealed partial class UpdateSource(
             await CommandMenu.RegisterAsync(bot, ct).ConfigureAwait(false);
             if (o.Mode == TelegramMode.Webhook)
             {
-                await bot.SetWebhook(o.WebhookUrl!, allowedUpdates: AllowedUpdates, secretToken: o.WebhookSecret, cancellationToken: ct).ConfigureAwait(false);
+                await bot.SendRequest(new SetExtendedWebhookRequest { Url = o.WebhookUrl!, AllowedUpdates = AllowedUpdateNames, SecretToken = o.WebhookSecret }, ct).ConfigureAwait(false);
             }
             else
             {
@@ -111,7 +114,8 @@ public sealed partial class UpdateSource(
             try
             {
                 updates = await _retry.ExecuteAsync(
-                    async ct => await bot.GetUpdates((int)offset, 100, options.Value.PollTimeoutSeconds, AllowedUpdates, ct).ConfigureAwait(false),
+                    async ct => (global::Telegram.Bot.Types.Update[])await bot.SendRequest(
+                        new GetExtendedUpdatesRequest { Offset = (int)offset, Limit = 100, Timeout = options.Value.PollTimeoutSeconds, AllowedUpdates = AllowedUpdateNames }, ct).ConfigureAwait(false),
                     (outcome, _, delay) => LogPollFailed(logger, delay, outcome.Exception),
                     maxAttempts: null,
                     stoppingToken).ConfigureAwait(false);

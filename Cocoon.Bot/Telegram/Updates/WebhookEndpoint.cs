@@ -37,7 +37,7 @@ public static class WebhookEndpoint
         Update? update;
         try
         {
-            update = await JsonSerializer.DeserializeAsync<Update>(context.Request.Body, JsonBotAPI.Options, context.RequestAborted).ConfigureAwait(false);
+            update = await JsonSerializer.DeserializeAsync<ExtendedUpdate>(context.Request.Body, JsonBotAPI.Options, context.RequestAborted).ConfigureAwait(false);
         }
         catch (JsonException)
         {

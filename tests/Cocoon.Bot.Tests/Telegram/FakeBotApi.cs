@@ -236,7 +236,17 @@ public sealed class FakeBotApi : IAsyncDisposable
                 return;
             }
 
-            var result = method == "getUpdates" ? await GetUpdatesAsync(body).ConfigureAwait(false) : Result(method, body);
+            JsonNode result;
+            try
+            {
+                result = method == "getUpdates" ? await GetUpdatesAsync(body).ConfigureAwait(false) : Result(method, body);
+            }
+            catch (FakeBotApiError refused)
+            {
+                await WriteAsync(context, refused.Code, Error(refused.Code, refused.Message)).ConfigureAwait(false);
+                return;
+            }
+
             await WriteAsync(context, 200, new JsonObject { ["ok"] = true, ["result"] = result }).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is HttpListenerException or IOException or ObjectDisposedException)
@@ -296,6 +306,15 @@ public sealed class FakeBotApi : IAsyncDisposable
 
                     return message;
                 }
+
+            case "sendWidget":
+                return SentWidget(body);
+
+            case "answerWidgetQuery":
+                // answerWidgetQuery (Bot API 10.4): "On success, True is returned"; data is at most 1024 bytes.
+                return Encoding.UTF8.GetByteCount(body["data"]?.GetValue<string>() ?? string.Empty) <= 1024
+                    ? true
+                    : throw new FakeBotApiError(400, "Bad Request: widget query answer data is too long (the fake's wording: the size rule is the docs', 0-1024 bytes)");
 
             case "answerGuestQuery":
                 // SentGuestMessage (Bot API 10.0): the reply is an inline message posted into the guest chat.
@@ -374,6 +393,61 @@ public sealed class FakeBotApi : IAsyncDisposable
         return message;
     }
 
+    /// <summary>
+    /// sendWidget (Bot API 10.4, core.telegram.org/bots/api/methods/sendwidget.md): checks what the page states (html
+    /// 1-32768 bytes and at most 4096 bytes after zlib at the maximum level; in production only private chats) and
+    /// answers the sent Message with its widget field (Widget: html, width, height, public_data, chat_data; id only
+    /// for shared widgets). The error descriptions are the fake's own words: the page does not give Telegram's.
+    /// </summary>
+    private JsonObject SentWidget(JsonObject body)
+    {
+        var html = body["html"]?.GetValue<string>() ?? string.Empty;
+        var bytes = Encoding.UTF8.GetByteCount(html);
+        if (bytes is < 1 or > 32_768 || ZlibSize(html) > 4_096)
+        {
+            throw new FakeBotApiError(400, "Bad Request: widget HTML is too large (fake's wording)");
+        }
+
+        if (!(long.Parse(body["chat_id"]!.ToString(), System.Globalization.CultureInfo.InvariantCulture) > 0))
+        {
+            throw new FakeBotApiError(400, "Bad Request: widgets can be sent only to private chats (fake's wording)");
+        }
+
+        var message = SentMessage(body);
+        var widget = new JsonObject { ["html"] = html };
+        foreach (var field in new[] { "width", "height", "public_data", "chat_data" })
+        {
+            if (body[field] is { } value)
+            {
+                widget[field] = value.DeepClone();
+            }
+        }
+
+        message["widget"] = widget;
+        if (body["caption"] is { } caption)
+        {
+            message["caption"] = caption.DeepClone();
+        }
+
+        return message;
+    }
+
+    private static int ZlibSize(string html)
+    {
+        using var output = new MemoryStream();
+        using (var zlib = new System.IO.Compression.ZLibStream(output, System.IO.Compression.CompressionLevel.SmallestSize, leaveOpen: true))
+        {
+            zlib.Write(Encoding.UTF8.GetBytes(html));
+        }
+
+        return (int)output.Length;
+    }
+
+    private sealed class FakeBotApiError(int code, string description) : Exception(description)
+    {
+        public int Code { get; } = code;
+    }
+
     private static JsonObject Error(int code, string description) =>
         new() { ["ok"] = false, ["error_code"] = code, ["description"] = description };
 
@@ -442,6 +516,51 @@ public sealed class FakeBotApi : IAsyncDisposable
         message["guest_query_id"] = guestQueryId;
         return new JsonObject { ["guest_message"] = message };
     }
+
+    /// <summary>
+    /// A query from a widget in a message the bot sent (Bot API 10.4 widget_query: WidgetQuery with id, from,
+    /// chat_instance, type, data, chat, message_id); <paramref name="type"/> is the WidgetQueryType object.
+    /// </summary>
+    public static JsonObject WidgetQueryUpdate(long chatId, long userId, int messageId, string queryId, JsonObject type, string data) =>
+        new()
+        {
+            ["widget_query"] = new JsonObject
+            {
+                ["id"] = queryId,
+                ["from"] = User(userId),
+                ["chat_instance"] = "ci" + chatId,
+                ["type"] = type,
+                ["data"] = data,
+                ["chat"] = Chat(chatId),
+                ["message_id"] = messageId,
+            },
+        };
+
+    /// <summary>WidgetQueryTypeData with the user's TonWalletCard (address, amount as a decimal string, stickers).</summary>
+    public static JsonObject DataQueryType(string? walletCardAddress = null, long walletCardNanotons = 0)
+    {
+        var type = new JsonObject { ["type"] = "data" };
+        if (walletCardAddress is not null)
+        {
+            type["wallet_card"] = new JsonObject
+            {
+                ["address"] = walletCardAddress,
+                ["amount"] = walletCardNanotons.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["stickers"] = new JsonArray(),
+            };
+        }
+
+        return type;
+    }
+
+    /// <summary>WidgetQueryTypeSentTransaction: the wallet (WidgetQueryWallet) and the msg_hash of the sent transaction.</summary>
+    public static JsonObject SentTransactionQueryType(string walletAddress, string msgHash) =>
+        new()
+        {
+            ["type"] = "sent_transaction",
+            ["wallet"] = new JsonObject { ["address"] = walletAddress, ["amount"] = "0" },
+            ["msg_hash"] = msgHash,
+        };
 
     public static JsonObject PhotoUpdate(long chatId, long userId, int messageId)
     {
