@@ -44,14 +44,15 @@ public sealed class RedisCluster : IAsyncDisposable, IDisposable
 
     public ConnectionMultiplexer Connect() => ConnectionMultiplexer.Connect(AdminEndpoint + ",allowAdmin=true,abortConnect=false,connectRetry=10");
 
-    /// <summary>A connection as an ACL user, configured as a joined worker's would be.</summary>
-    public ConnectionMultiplexer ConnectAs(string user, string password)
+    /// <summary>A connection as an ACL user, configured as a joined worker's would be (allowAdmin: as a hostile client's could be).</summary>
+    public ConnectionMultiplexer ConnectAs(string user, string password, bool allowAdmin = false)
     {
         var options = ConfigurationOptions.Parse(Endpoint);
         options.User = user;
         options.Password = password;
         options.AbortOnConnectFail = false;
         options.ConnectRetry = 3;
+        options.AllowAdmin = allowAdmin;
         options.TieBreaker = string.Empty;
         options.ConfigurationChannel = string.Empty;
         return ConnectionMultiplexer.Connect(options);

@@ -59,7 +59,7 @@ public sealed class WorkerAccessClusterTests
         var gatewayResults = new ResultStreams(admin, keys, adminBlocking);
         await gatewayResults.AppendAsync("gw", Result("seed"), _ct);
 
-        await using var connection = cluster.ConnectAs(a.User, a.Password);
+        await using var connection = cluster.ConnectAs(a.User, a.Password, allowAdmin: true);
         using var blocking = new BlockingReads(cluster.ConnectAs(a.User, a.Password));
         var jobs = new JobStreams(connection, keys, blocking);
         var results = new ResultStreams(connection, keys, blocking);
