@@ -249,6 +249,18 @@ public static class SettlementBenchmark
         var database = new LedgerDatabase(connectionString);
         var ledger = new JournalLedger(database, Options.Create(new LedgerOptions { MaxBatch = 512 }), TimeProvider.System, NullLogger<JournalLedger>.Instance);
         var jobs = new SettlementLoad(ledger, concurrency, "gw" + index, CancellationToken.None);
+        if (Environment.GetEnvironmentVariable("COCOON_BENCH_DEBUG") is { Length: > 0 })
+        {
+            _ = Task.Run(async () =>
+            {
+                while (true)
+                {
+                    await Task.Delay(1000);
+                    await Console.Error.WriteLineAsync($"gateway {index}: {ledger.WriterStats}, faulted loops {jobs.Faulted}");
+                }
+            });
+        }
+
         Console.WriteLine("ready");
         await Console.In.ReadLineAsync();
         var before = ledger.WriterStats;
@@ -313,6 +325,8 @@ public static class SettlementBenchmark
         }
 
         public long Counted => Interlocked.Read(ref _settlements);
+
+        public int Faulted => _run.Count(t => t.IsFaulted);
 
         public Task StopAsync()
         {
