@@ -74,6 +74,15 @@ public sealed class DispatchOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:00:00.050", "00:01:00", ErrorMessage = "Gateway:RegistryRefresh must be between 50 ms and 1 minute.")]
     public TimeSpan RegistryRefresh { get; set; } = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>
+    /// After this gateway's own Redis connection comes back, workers it knew before the outage count as registered for
+    /// this long even while their entries are missing: a registration (heartbeat TTL 3 s) lapses during a Redis
+    /// restart, and without the grace every attempt in flight would be given up as worker-lost although its worker is
+    /// still generating. Workers re-register as soon as their own connection is back, well within this.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:05:00", ErrorMessage = "Gateway:RedisReconnectGrace must be between 0 and 5 minutes.")]
+    public TimeSpan RedisReconnectGrace { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Attestation documents older than this are refused even if not yet expired.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "30.00:00:00", ErrorMessage = "Gateway:MaxAttestationAge must be between 1 second and 30 days.")]
     public TimeSpan MaxAttestationAge { get; set; } = TimeSpan.FromHours(24);

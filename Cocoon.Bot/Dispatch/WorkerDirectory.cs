@@ -58,11 +58,18 @@ public sealed partial class WorkerDirectory : BackgroundService
     private readonly TaskCompletionSource _firstRefresh = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile IReadOnlyList<EligibleWorker> _eligible = [];
     private volatile FrozenSet<string> _registered = FrozenSet<string>.Empty;
+    private readonly IConnectionMultiplexer _redis;
+    private readonly object _outageLock = new();
+    // Workers registered when this gateway lost Redis; they count as registered until the grace after reconnect ends.
+    private FrozenSet<string>? _beforeOutage;
+    private bool _disconnected;
+    private DateTimeOffset _graceUntil;
 
     public WorkerDirectory(
         WorkerRegistry registry,
         ProviderDirectory providers,
         WorkerJoins joins,
+        IConnectionMultiplexer redis,
         IOptions<DispatchOptions> options,
         GatewayMetrics metrics,
         TimeProvider time,
@@ -73,6 +80,7 @@ public sealed partial class WorkerDirectory : BackgroundService
         _registry = registry;
         _providers = providers;
         _joins = joins;
+        _redis = redis;
         _options = options.Value;
         _metrics = metrics;
         _time = time;
@@ -91,6 +99,9 @@ public sealed partial class WorkerDirectory : BackgroundService
             MaxAge = _options.MaxAttestationAge,
         }, time);
         _heartbeats = new HeartbeatCheck(_options.HeartbeatMaxAge);
+
+        redis.ConnectionFailed += OnConnectionFailed;
+        redis.ConnectionRestored += OnConnectionRestored;
 
         if (_options.AllowSimulated)
         {
@@ -114,8 +125,83 @@ public sealed partial class WorkerDirectory : BackgroundService
     /// <summary>Completes after the first registry read (successful or not).</summary>
     public Task FirstRefresh => _firstRefresh.Task;
 
-    /// <summary>True while the worker's registry entry exists (it heartbeats), whether or not it still gets new jobs.</summary>
-    public bool IsRegistered(string workerId) => _registered.Contains(workerId);
+    /// <summary>
+    /// True while the worker's registry entry exists (it heartbeats), whether or not it still gets new jobs. During
+    /// this gateway's Redis outage and the grace after it (<see cref="DispatchOptions.RedisReconnectGrace"/>), a worker
+    /// registered before the outage counts too: its entry may have lapsed with the restart, not with the worker.
+    /// </summary>
+    public bool IsRegistered(string workerId)
+    {
+        if (_registered.Contains(workerId))
+        {
+            return true;
+        }
+
+        lock (_outageLock)
+        {
+            if (_beforeOutage is null)
+            {
+                return false;
+            }
+
+            if (!_disconnected && _time.GetUtcNow() >= _graceUntil)
+            {
+                _beforeOutage = null;
+                return false;
+            }
+
+            return _beforeOutage.Contains(workerId);
+        }
+    }
+
+    /// <summary>True while this gateway is without Redis or within the grace after its reconnect.</summary>
+    public bool InReconnectGrace
+    {
+        get
+        {
+            lock (_outageLock)
+            {
+                return _beforeOutage is not null && (_disconnected || _time.GetUtcNow() < _graceUntil);
+            }
+        }
+    }
+
+    private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e)
+    {
+        if (e.ConnectionType != ConnectionType.Interactive)
+        {
+            return;
+        }
+
+        lock (_outageLock)
+        {
+            // A second failure inside the grace keeps the first snapshot: it is the view from before Redis went away.
+            if (_beforeOutage is null || (!_disconnected && _time.GetUtcNow() >= _graceUntil))
+            {
+                _beforeOutage = _registered;
+            }
+
+            _disconnected = true;
+        }
+
+        LogRedisLost(_logger, _beforeOutage?.Count ?? 0);
+    }
+
+    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
+    {
+        if (e.ConnectionType != ConnectionType.Interactive)
+        {
+            return;
+        }
+
+        lock (_outageLock)
+        {
+            _disconnected = false;
+            _graceUntil = _time.GetUtcNow() + _options.RedisReconnectGrace;
+        }
+
+        LogRedisBack(_logger, _options.RedisReconnectGrace.TotalSeconds);
+    }
 
     /// <summary>How many workers the last registry read found (eligible or not).</summary>
     public int RegisteredCount => _registered.Count;
@@ -170,6 +256,8 @@ public sealed partial class WorkerDirectory : BackgroundService
 
     public override void Dispose()
     {
+        _redis.ConnectionFailed -= OnConnectionFailed;
+        _redis.ConnectionRestored -= OnConnectionRestored;
         _refreshGate.Dispose();
         base.Dispose();
     }
@@ -359,6 +447,12 @@ public sealed partial class WorkerDirectory : BackgroundService
 
     [LoggerMessage(EventId = LogEvents.WorkerDirectory + 2, Level = LogLevel.Warning, Message = "Reading the worker registry failed; keeping the last view")]
     private static partial void LogRefreshFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = LogEvents.WorkerDirectory + 5, Level = LogLevel.Warning, Message = "Lost Redis: the {Workers} worker(s) registered now keep their in-flight jobs until the grace after reconnect ends")]
+    private static partial void LogRedisLost(ILogger logger, int workers);
+
+    [LoggerMessage(EventId = LogEvents.WorkerDirectory + 6, Level = LogLevel.Information, Message = "Redis is back: workers known before the outage have {GraceSeconds} s to register again before their jobs are given up")]
+    private static partial void LogRedisBack(ILogger logger, double graceSeconds);
 
     [LoggerMessage(EventId = LogEvents.WorkerDirectory + 9, Level = LogLevel.Warning, Message = "Gateway:AllowSimulated is on: workers attested by {Platforms} simulated TEE platform key(s) get jobs; their documents prove nothing about the hardware. Development only.")]
     private static partial void LogSimulatedAllowed(ILogger logger, int platforms);

@@ -87,6 +87,8 @@ public static partial class TelegramHosting
         services.AddSingleton<GenerationStops>();
         services.AddSingleton<GuestHandler>();
         services.AddSingleton<AnswerService>();
+        services.AddSingleton<AnswerRecords>();
+        services.TryAddSingleton<AnswerFaultPoints>();
         services.AddSingleton<Receipts.VerifyButton>();
         services.AddSingleton<ConversationStore>();
         services.AddSingleton<UserStore>();

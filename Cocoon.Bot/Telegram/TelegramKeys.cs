@@ -12,6 +12,8 @@ public sealed class TelegramKeys(string prefix, string botId)
 
     /// <summary>Which gateway replica is handling an inbox update (expires unless that replica renews it).</summary>
     public string Lease(long updateId) => $"{_p}:lease:{updateId}";
+    /// <summary>How far the answer to one update got: settled or sent, with its text sealed (see AnswerRecords).</summary>
+    public string Answer(string updateId) => $"{_p}:answer:{updateId}";
     public string Blocked => $"{_p}:blocked";
     public string Conversation(long chatId) => $"{_p}:conv:{chatId}";
 

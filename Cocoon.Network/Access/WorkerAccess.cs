@@ -12,6 +12,11 @@ public sealed record WorkerCredentials(string User, string Password);
 /// the commands its job loop and heartbeat need, only on its own job stream, registry entry and lease key, may append
 /// (never read) results and dead letters, and may listen only on its own cancel and challenge channels. Everything else — other
 /// workers' streams, the gateway's result streams, FLUSHALL, CONFIG, KEYS, ACL — answers NOPERM.
+/// <para>
+/// ACL users are per server: on a Redis Cluster every change is made on every master (and replica) the connection
+/// knows, so the worker may connect to whichever node holds its slots. A node added later needs the users copied (or
+/// an ACL file shared by all nodes).
+/// </para>
 /// </summary>
 public sealed class WorkerAccess(IConnectionMultiplexer redis, RedisKeys keys)
 {
@@ -27,6 +32,9 @@ public sealed class WorkerAccess(IConnectionMultiplexer redis, RedisKeys keys)
         "+xreadgroup", "+xack", "+xadd", "+xdel", "+xautoclaim", "+xpending", "+xgroup|create",
         "+hset", "+hmset", "+expire", "+pexpire", "+del", "+unlink", "+zcard", "+zrange",
         "+subscribe", "+unsubscribe",
+
+        // On a Redis Cluster the client learns which node holds which slots (keyless, reveals only the topology).
+        "+cluster|nodes", "+cluster|slots", "+cluster|shards",
     ];
 
     /// <summary>The ACL user name of a worker of this network (the key prefix keeps networks on one server apart).</summary>
@@ -61,7 +69,7 @@ public sealed class WorkerAccess(IConnectionMultiplexer redis, RedisKeys keys)
         var user = UserName(workerId);
         var password = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
         object[] args = ["SETUSER", user, "reset", "on", ">" + password, .. Rules(workerId)];
-        await Db.ExecuteAsync("ACL", args).WaitAsync(cancellationToken).ConfigureAwait(false);
+        await OnEveryNodeAsync(args, cancellationToken).ConfigureAwait(false);
         await SaveAsync(cancellationToken).ConfigureAwait(false);
         return new WorkerCredentials(user, password);
     }
@@ -82,11 +90,24 @@ public sealed class WorkerAccess(IConnectionMultiplexer redis, RedisKeys keys)
 
         var fields = details.ToDictionary();
         var hashes = fields.TryGetValue("passwords", out var p) ? ((RedisResult[])p!).Select(h => "#" + (string)h!).ToArray() : [];
-        var tx = Db.CreateTransaction();
-        _ = tx.ExecuteAsync("ACL", "DELUSER", user);
         object[] args = ["SETUSER", user, "reset", "off", .. hashes, .. Rules(workerId)];
-        _ = tx.ExecuteAsync("ACL", args);
-        await tx.ExecuteAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (RedisTopology.IsCluster(redis))
+        {
+            // No MULTI across nodes: each node deletes and remakes it in turn (in between, the user is simply absent there).
+            foreach (var server in Nodes())
+            {
+                await server.ExecuteAsync("ACL", "DELUSER", user).WaitAsync(cancellationToken).ConfigureAwait(false);
+                await server.ExecuteAsync("ACL", args).WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        else
+        {
+            var tx = Db.CreateTransaction();
+            _ = tx.ExecuteAsync("ACL", "DELUSER", user);
+            _ = tx.ExecuteAsync("ACL", args);
+            await tx.ExecuteAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         await SaveAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -96,7 +117,7 @@ public sealed class WorkerAccess(IConnectionMultiplexer redis, RedisKeys keys)
         var user = UserName(workerId);
         if (await ExistsAsync(user, cancellationToken).ConfigureAwait(false))
         {
-            await Db.ExecuteAsync("ACL", "SETUSER", user, "on").WaitAsync(cancellationToken).ConfigureAwait(false);
+            await OnEveryNodeAsync(["SETUSER", user, "on"], cancellationToken).ConfigureAwait(false);
             await SaveAsync(cancellationToken).ConfigureAwait(false);
         }
     }
@@ -104,7 +125,7 @@ public sealed class WorkerAccess(IConnectionMultiplexer redis, RedisKeys keys)
     /// <summary>Deletes the user (Redis closes its connections).</summary>
     public async Task DeleteAsync(string workerId, CancellationToken cancellationToken)
     {
-        await Db.ExecuteAsync("ACL", "DELUSER", UserName(workerId)).WaitAsync(cancellationToken).ConfigureAwait(false);
+        await OnEveryNodeAsync(["DELUSER", UserName(workerId)], cancellationToken).ConfigureAwait(false);
         await SaveAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -116,12 +137,30 @@ public sealed class WorkerAccess(IConnectionMultiplexer redis, RedisKeys keys)
 
     private IDatabase Db => redis.GetDatabase();
 
+    /// <summary>Every node of a cluster the connection knows (masters and replicas), or none on a single server.</summary>
+    private IServer[] Nodes() => [.. redis.GetServers().Where(s => s.IsConnected && s.ServerType == ServerType.Cluster)];
+
+    /// <summary>ACL args on the one server, or on every node of a cluster (ACL users are per node).</summary>
+    private async Task OnEveryNodeAsync(object[] args, CancellationToken cancellationToken)
+    {
+        if (!RedisTopology.IsCluster(redis))
+        {
+            await Db.ExecuteAsync("ACL", args).WaitAsync(cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        foreach (var server in Nodes())
+        {
+            await server.ExecuteAsync("ACL", args).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>Writes the users to the server's ACL file when it has one, so they survive a Redis restart.</summary>
     private async Task SaveAsync(CancellationToken cancellationToken)
     {
         try
         {
-            await Db.ExecuteAsync("ACL", "SAVE").WaitAsync(cancellationToken).ConfigureAwait(false);
+            await OnEveryNodeAsync(["SAVE"], cancellationToken).ConfigureAwait(false);
         }
         catch (RedisServerException e) when (e.Message.Contains("ACL file", StringComparison.OrdinalIgnoreCase))
         {

@@ -47,20 +47,25 @@ public sealed class WorkerJoins(IConnectionMultiplexer redis, RedisKeys keys, Ti
         local owner = redis.call('HGET', KEYS[1], 'provider')
         local key = redis.call('HGET', KEYS[1], 'key')
         if owner and owner ~= ARGV[1] and key and key ~= '' then return 0 end
-        if key and key ~= '' and key ~= ARGV[2] and redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+        if key and key ~= '' and key ~= ARGV[2] and ARGV[7] == '1' then return 0 end
         redis.call('HSET', KEYS[1], 'provider', ARGV[1], 'key', ARGV[2], 'state', 'joined', 'reason', '', 'detail', '',
           'tee', ARGV[3], 'model', ARGV[4], 'updated', ARGV[5])
+        redis.call('SADD', KEYS[2], ARGV[6])
         redis.call('SADD', KEYS[3], ARGV[6])
-        redis.call('SADD', KEYS[4], ARGV[6])
         return 1
         """;
 
     /// <summary>Binds the worker id to the provider and the signing key; false when the id belongs to someone else now.</summary>
     public async Task<bool> PinAsync(string workerId, string providerId, byte[] signingKey, string teeKind, string modelName, CancellationToken cancellationToken)
     {
-        var result = await redis.GetDatabase().ScriptEvaluateAsync(PinScript,
-            [keys.Join(workerId), keys.Worker(workerId), keys.ProviderWorkers(providerId), keys.Joined],
-            [providerId, Convert.ToHexStringLower(signingKey), teeKind, modelName, Now(), workerId]).WaitAsync(cancellationToken).ConfigureAwait(false);
+        // Whether the worker's registry entry is live is read first: it lives in the worker's slot, the join records in
+        // the shared one, and a Redis Cluster script may touch one slot only. An entry that appears or lapses between
+        // the two steps is one heartbeat's difference, and every registry read checks the worker's signing key against the pin.
+        var db = redis.GetDatabase();
+        var live = await db.KeyExistsAsync(keys.Worker(workerId)).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var result = await db.ScriptEvaluateAsync(PinScript,
+            [keys.Join(workerId), keys.ProviderWorkers(providerId), keys.Joined],
+            [providerId, Convert.ToHexStringLower(signingKey), teeKind, modelName, Now(), workerId, live ? "1" : "0"]).WaitAsync(cancellationToken).ConfigureAwait(false);
         return (int)result == 1;
     }
 

@@ -122,8 +122,22 @@ public sealed class JobStreams(IConnectionMultiplexer redis, RedisKeys keys, Blo
             At = DateTimeOffset.UtcNow,
             Payload = entry.Payload,
         };
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(letter, WireJsonContext.Default.DeadLetter);
+        if (RedisTopology.IsCluster(redis))
+        {
+            // Two slots: the letter first, then the acknowledgement (a crash in between may file the letter twice, never lose it).
+            var db = redis.GetDatabase();
+            await db.StreamAddAsync(keys.DeadLetters, "letter", bytes, maxLength: DeadLetterMaxLength, useApproximateMaxLength: true)
+                .WaitAsync(cancellationToken).ConfigureAwait(false);
+            var ack = db.CreateTransaction();
+            _ = ack.StreamAcknowledgeAsync(keys.Jobs(workerId), RedisKeys.WorkerGroup, entry.EntryId);
+            _ = ack.StreamDeleteAsync(keys.Jobs(workerId), [entry.EntryId]);
+            await ack.ExecuteAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         var tx = redis.GetDatabase().CreateTransaction();
-        _ = tx.StreamAddAsync(keys.DeadLetters, "letter", JsonSerializer.SerializeToUtf8Bytes(letter, WireJsonContext.Default.DeadLetter),
+        _ = tx.StreamAddAsync(keys.DeadLetters, "letter", bytes,
             maxLength: DeadLetterMaxLength, useApproximateMaxLength: true);
         _ = tx.StreamAcknowledgeAsync(keys.Jobs(workerId), RedisKeys.WorkerGroup, entry.EntryId);
         _ = tx.StreamDeleteAsync(keys.Jobs(workerId), [entry.EntryId]);

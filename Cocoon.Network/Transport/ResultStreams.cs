@@ -35,6 +35,20 @@ public sealed class ResultStreams(IConnectionMultiplexer redis, RedisKeys keys, 
     {
         ArgumentNullException.ThrowIfNull(result);
         var payload = JsonSerializer.SerializeToUtf8Bytes(result, WireJsonContext.Default.ResultEnvelope);
+        if (RedisTopology.IsCluster(redis))
+        {
+            // The gateway's stream and the worker's are in different slots: the result is made durable first and the
+            // entry acknowledged after, never before. A crash in between leaves the entry pending; its redelivery is
+            // refused by the worker's replay guard (or finds nobody listening) and the gateway already has the result.
+            var db = redis.GetDatabase();
+            var added = await db.StreamAddAsync(keys.Results(gatewayId), PayloadField, payload).WaitAsync(cancellationToken).ConfigureAwait(false);
+            var ack = db.CreateTransaction();
+            _ = ack.StreamAcknowledgeAsync(keys.Jobs(workerId), RedisKeys.WorkerGroup, jobEntryId);
+            _ = ack.StreamDeleteAsync(keys.Jobs(workerId), [jobEntryId]);
+            await ack.ExecuteAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+            return added.ToString();
+        }
+
         var tx = redis.GetDatabase().CreateTransaction();
         var id = tx.StreamAddAsync(keys.Results(gatewayId), PayloadField, payload);
         _ = tx.StreamAcknowledgeAsync(keys.Jobs(workerId), RedisKeys.WorkerGroup, jobEntryId);

@@ -47,14 +47,45 @@ public sealed class WorkerRegistry(IConnectionMultiplexer redis, RedisKeys keys,
             new HashEntry(LoadSignatureField, signer is null ? RedisValue.EmptyString : Heartbeat.Sign(signer, loadJson)),
         ]);
         _ = tx.KeyExpireAsync(key, ttl);
-        if (announce)
+
+        // On a cluster the shared set lives in another slot: it is added to beside the transaction (pipelined, not in
+        // it). Lost alone, the next heartbeat adds it again; a stale member is pruned by readers.
+        var cluster = announce && RedisTopology.IsCluster(redis);
+        if (announce && !cluster)
         {
             _ = tx.SetAddAsync(keys.Workers, registration.WorkerId);
         }
 
         // An abandoned job stream (its worker died for good) goes away by itself, long after any gateway gave up on it.
         _ = tx.KeyExpireAsync(keys.Jobs(registration.WorkerId), ttl * 20 + TimeSpan.FromMinutes(10));
-        await tx.ExecuteAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        var entry = tx.ExecuteAsync();
+        var listed = cluster ? db.SetAddAsync(keys.Workers, registration.WorkerId) : Task.CompletedTask;
+        await Task.WhenAll(entry, listed).WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Calls <paramref name="onRestored"/> each time this process's Redis connection comes back (until disposed): a
+    /// worker then publishes its entry at once instead of at its next heartbeat, because its entry may have expired
+    /// while Redis restarted and gateways give in-flight jobs only a grace window to see it again.
+    /// </summary>
+    public IDisposable WhenReconnected(Action onRestored)
+    {
+        ArgumentNullException.ThrowIfNull(onRestored);
+        void Handler(object? sender, ConnectionFailedEventArgs e)
+        {
+            if (e.ConnectionType == ConnectionType.Interactive)
+            {
+                onRestored();
+            }
+        }
+
+        redis.ConnectionRestored += Handler;
+        return new Unsubscribe(() => redis.ConnectionRestored -= Handler);
+    }
+
+    private sealed class Unsubscribe(Action action) : IDisposable
+    {
+        public void Dispose() => action();
     }
 
     public async Task RemoveAsync(string workerId, CancellationToken cancellationToken, bool announced = true)
@@ -63,6 +94,14 @@ public sealed class WorkerRegistry(IConnectionMultiplexer redis, RedisKeys keys,
         if (!announced)
         {
             await db.KeyDeleteAsync(keys.Worker(workerId)).WaitAsync(cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        if (RedisTopology.IsCluster(redis))
+        {
+            // Two slots: the entry goes first (what gateways match on); a member left behind is pruned by readers.
+            await db.KeyDeleteAsync(keys.Worker(workerId)).WaitAsync(cancellationToken).ConfigureAwait(false);
+            await db.SetRemoveAsync(keys.Workers, workerId).WaitAsync(cancellationToken).ConfigureAwait(false);
             return;
         }
 

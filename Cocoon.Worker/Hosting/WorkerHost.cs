@@ -197,6 +197,9 @@ public sealed class WorkerHost(
     {
         var o = options.Value;
         using var timer = new PeriodicTimer(o.HeartbeatInterval, time);
+        // Redis came back (perhaps restarted, with this worker's entry expired): publish now, not at the next tick, so
+        // gateways see the worker again within their reconnect grace and keep its in-flight jobs.
+        using var reconnected = registry.WhenReconnected(() => _ = RepublishAsync());
         try
         {
             while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
@@ -227,6 +230,19 @@ public sealed class WorkerHost(
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
+        }
+
+        async Task RepublishAsync()
+        {
+            try
+            {
+                await registry.PublishAsync(session.Registration, Load(session), o.HeartbeatTtl, cancellationToken, announce: joined is null, signer: session.Identity).ConfigureAwait(false);
+                WorkerLog.Reregistered(logger, session.WorkerId);
+            }
+            catch (Exception e) when (e is RedisException or TimeoutException or OperationCanceledException)
+            {
+                // The next heartbeat tries again.
+            }
         }
     }
 

@@ -13,6 +13,9 @@ internal static partial class WorkerLog
     [LoggerMessage(EventId = LogEvents.Host + 2, Level = LogLevel.Warning, Message = "Worker {WorkerId}: Redis call failed; retrying in {DelayMs} ms")]
     public static partial void RedisFailed(ILogger logger, string workerId, double delayMs, Exception exception);
 
+    [LoggerMessage(EventId = LogEvents.Host + 15, Level = LogLevel.Information, Message = "Worker {WorkerId}: Redis is back, registered again at once")]
+    public static partial void Reregistered(ILogger logger, string workerId);
+
     [LoggerMessage(EventId = LogEvents.Host + 3, Level = LogLevel.Warning, Message = "Job entry {EntryId} (request {RequestId}) dead-lettered: {Reason}")]
     public static partial void DeadLettered(ILogger logger, string entryId, string? requestId, string reason);
 

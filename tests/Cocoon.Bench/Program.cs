@@ -2,6 +2,12 @@ using Cocoon.Bench;
 using Cocoon.Bench.Llama;
 
 // `./cocoon bench [NAME...]`: one line per benchmark; no name runs them all.
+if (args is [Cocoon.Bench.Ledger.SettlementBenchmark.GatewayCommand, ..])
+{
+    // One of the two gateway processes of the ledger benchmark's PostgreSQL run.
+    return await Cocoon.Bench.Ledger.SettlementBenchmark.RunGatewayAsync(args[1..]);
+}
+
 var benchmarks = new SortedDictionary<string, Func<BenchContext, Task>>(StringComparer.Ordinal)
 {
     ["ledger"] = Cocoon.Bench.Ledger.SettlementBenchmark.RunAsync,

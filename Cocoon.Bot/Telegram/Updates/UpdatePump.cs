@@ -148,6 +148,7 @@ public sealed partial class UpdatePump(UpdateRouter router, UpdateInbox inbox, I
         var renewing = RenewWhileHandlingAsync(update.Id, renewal.Token);
         try
         {
+            using var handled = HandledUpdate.Begin(update.Id);
             await router.HandleAsync(update, stopping).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)

@@ -17,6 +17,12 @@ namespace Cocoon.Bench.Ledger;
 /// per operation (Ledger:MaxBatch = 1). Each mode runs Reps times and the best run counts (the machine is shared);
 /// the rate per CPU-second is printed too because on a loaded machine the wall-clock rate mostly measures the
 /// neighbours. Both ledgers must pass the invariant check afterwards, or the benchmark fails.
+/// <para>
+/// Then the scale-out shape: one PostgreSQL server (started like the ledger's PostgreSQL tests start theirs) shared by
+/// two gateway processes (this program again, `ledger-gateway`), each with its own group-committing writer and half
+/// the jobs in flight, settling at the same time on the same accounts. It prints their settlements/s together beside
+/// the SQLite single-gateway figure, and where the CPU went (the two gateways, the PostgreSQL server, the idle rest).
+/// </para>
 /// COCOON_BENCH_LEDGER_SECONDS (default 4) and COCOON_BENCH_LEDGER_CONCURRENCY (default 256) override the run.
 /// </summary>
 public static class SettlementBenchmark
@@ -37,7 +43,21 @@ public static class SettlementBenchmark
         var naive = await BestAsync("one transaction per operation", 1, seconds, concurrency, ct);
         var ratio = grouped.SettlementsPerSecond / Math.Max(naive.SettlementsPerSecond, 1e-9);
         Console.WriteLine($"  ratio {ratio:F1}x; goal >= 10,000 settlements/s: {(grouped.SettlementsPerSecond >= 10_000 ? "met" : "not met")} on this machine now");
-        var path = await bench.WriteJsonAsync("ledger", new { benchmark = "ledger-settlements", seconds, concurrency, cores = Environment.ProcessorCount, load, grouped, naive, ratio });
+
+        PostgresResult? postgres = null;
+        if (BenchPostgres.Unavailable() is { } missing)
+        {
+            Console.WriteLine($"  PostgreSQL, two gateways: not measured: {missing}");
+        }
+        else
+        {
+            postgres = await PostgresBestAsync(seconds, concurrency, ct);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  PostgreSQL, two gateways {postgres.SettlementsPerSecond,8:N0} settlements/s  (SQLite, one gateway: {grouped.SettlementsPerSecond:N0}); goal >= 10,000: {(postgres.SettlementsPerSecond >= 10_000 ? "met" : "not met")}"));
+            Console.WriteLine(postgres.WhereTheTimeGoes());
+        }
+
+        var path = await bench.WriteJsonAsync("ledger", new { benchmark = "ledger-settlements", seconds, concurrency, cores = Environment.ProcessorCount, load, grouped, naive, ratio, postgres });
         Console.WriteLine($"  {path}");
     }
 
@@ -72,45 +92,19 @@ public static class SettlementBenchmark
             await Task.WhenAll(Enumerable.Range(0, Users).Select(u =>
                 ledger.CreditAsync(AccountId.User(u), 1_000_000_000_000, AccountId.TonHotWallet, $"fund:{u}", ct)));
 
-            var settlements = 0L;
-            var measuring = false;
-            var stop = false;
-            var run = Enumerable.Range(0, concurrency).Select(async worker =>
-            {
-                var provider = AccountId.Provider($"p{worker % 10}");
-                for (var job = 0L; !Volatile.Read(ref stop); job++)
-                {
-                    var payer = AccountId.User((int)((worker + (job * concurrency)) % Users));
-                    var hold = await ledger.HoldAsync(payer, 100_000, $"job:{worker}:{job}", ct);
-                    if (job % 10 == 9)
-                    {
-                        await ledger.ReleaseAsync(hold.Id, ct);
-                    }
-                    else
-                    {
-                        await ledger.SettleAsync(hold.Id, [new Payee(provider, 54_321), new Payee(AccountId.NetworkFee, 6_035), new Payee(AccountId.Rounding, 1)], ct);
-                    }
-
-                    if (Volatile.Read(ref measuring))
-                    {
-                        Interlocked.Increment(ref settlements);
-                    }
-                }
-            }).ToList();
-
+            var jobs = new SettlementLoad(ledger, concurrency, "job", ct);
             await Task.Delay(TimeSpan.FromSeconds(1), ct); // warm-up: JIT, statement preparation, page cache
             var before = ledger.WriterStats;
             var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
             var clock = Stopwatch.StartNew();
-            Volatile.Write(ref measuring, true);
+            jobs.Measuring = true;
             await Task.Delay(TimeSpan.FromSeconds(seconds), ct);
-            Volatile.Write(ref measuring, false);
+            jobs.Measuring = false;
             var elapsed = clock.Elapsed;
             var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
             var after = ledger.WriterStats;
-            var counted = Interlocked.Read(ref settlements);
-            Volatile.Write(ref stop, true);
-            await Task.WhenAll(run);
+            var counted = jobs.Counted;
+            await jobs.StopAsync();
             await ledger.DisposeAsync();
 
             var report = await LedgerChecker.CheckAsync(database, ct);
@@ -122,6 +116,253 @@ public static class SettlementBenchmark
         {
             await ledger.DisposeAsync();
             SqliteConnection.ClearAllPools();
+        }
+    }
+
+    private static async Task<PostgresResult> PostgresBestAsync(int seconds, int concurrency, CancellationToken ct)
+    {
+        PostgresResult? best = null;
+        for (var rep = 0; rep < Reps; rep++)
+        {
+            var result = await MeasurePostgresAsync(seconds, concurrency, ct);
+            if (!result.CheckOk)
+            {
+                throw new InvalidOperationException($"PostgreSQL: the ledger is inconsistent after the run: {result.Check}");
+            }
+
+            if (best is null || result.SettlementsPerSecond > best.SettlementsPerSecond)
+            {
+                best = result;
+            }
+        }
+
+        return best!;
+    }
+
+    /// <summary>One run: a fresh server, the accounts funded (and the schema migrated) here, then two gateway processes.</summary>
+    private static async Task<PostgresResult> MeasurePostgresAsync(int seconds, int concurrency, CancellationToken ct)
+    {
+        await using var server = await BenchPostgres.StartAsync(ct);
+        var database = new LedgerDatabase(server.ConnectionString);
+        var setup = new JournalLedger(database, Options.Create(new LedgerOptions { MaxBatch = 512 }), TimeProvider.System, NullLogger<JournalLedger>.Instance);
+        await Task.WhenAll(Enumerable.Range(0, Users).Select(u =>
+            setup.CreditAsync(AccountId.User(u), 1_000_000_000_000, AccountId.TonHotWallet, $"fund:{u}", ct)));
+        await setup.DisposeAsync();
+
+        var gateways = Enumerable.Range(0, 2).Select(i => StartGateway(server.ConnectionString, i, concurrency / 2)).ToList();
+        try
+        {
+            foreach (var gateway in gateways)
+            {
+                await ExpectAsync(gateway, "ready", ct);
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(1), ct); // warm-up with both gateways settling
+            var pgBefore = server.CpuSeconds();
+            var clock = Stopwatch.StartNew();
+            foreach (var gateway in gateways)
+            {
+                await gateway.StandardInput.WriteLineAsync("go");
+                await gateway.StandardInput.FlushAsync(ct);
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(seconds), ct);
+            foreach (var gateway in gateways)
+            {
+                await gateway.StandardInput.WriteLineAsync("stop");
+                await gateway.StandardInput.FlushAsync(ct);
+            }
+
+            var elapsed = clock.Elapsed.TotalSeconds;
+            var pgCpu = server.CpuSeconds() - pgBefore;
+            var results = new List<GatewayResult>();
+            foreach (var gateway in gateways)
+            {
+                var fields = (await ExpectAsync(gateway, "result", ct)).Split(' ');
+                results.Add(new GatewayResult(long.Parse(fields[1], CultureInfo.InvariantCulture), double.Parse(fields[2], CultureInfo.InvariantCulture),
+                    double.Parse(fields[3], CultureInfo.InvariantCulture), double.Parse(fields[4], CultureInfo.InvariantCulture), double.Parse(fields[5], CultureInfo.InvariantCulture)));
+            }
+
+            foreach (var gateway in gateways)
+            {
+                await gateway.WaitForExitAsync(ct);
+            }
+
+            var report = await LedgerChecker.CheckAsync(database, ct);
+            var total = results.Sum(r => r.Settlements);
+            return new PostgresResult(total, elapsed, total / elapsed, results, pgCpu, Environment.ProcessorCount, report.Ok, report.Summary);
+        }
+        finally
+        {
+            foreach (var gateway in gateways)
+            {
+                if (!gateway.HasExited)
+                {
+                    gateway.Kill(entireProcessTree: true);
+                }
+
+                gateway.Dispose();
+            }
+        }
+    }
+
+    private static Process StartGateway(string connectionString, int index, int concurrency)
+    {
+        var info = new ProcessStartInfo(Environment.ProcessPath!)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add(GatewayCommand);
+        info.ArgumentList.Add(connectionString);
+        info.ArgumentList.Add(index.ToString(CultureInfo.InvariantCulture));
+        info.ArgumentList.Add(concurrency.ToString(CultureInfo.InvariantCulture));
+        return Process.Start(info) ?? throw new InvalidOperationException("the gateway process did not start");
+    }
+
+    private static async Task<string> ExpectAsync(Process gateway, string word, CancellationToken ct)
+    {
+        while (await gateway.StandardOutput.ReadLineAsync(ct) is { } line)
+        {
+            if (line.StartsWith(word, StringComparison.Ordinal))
+            {
+                return line;
+            }
+        }
+
+        throw new InvalidOperationException($"a gateway process ended before it said '{word}' (exit code {(gateway.HasExited ? gateway.ExitCode : -1)})");
+    }
+
+    /// <summary>The argument that makes this program one of the two gateways of the PostgreSQL run.</summary>
+    public const string GatewayCommand = "ledger-gateway";
+
+    /// <summary>
+    /// One gateway of the PostgreSQL run (a child process): settles on the shared database with its own writer, says
+    /// "ready" once warm, counts between "go" and "stop" on stdin, prints "result settlements seconds cpu-seconds ops/transaction
+    /// ms-in-transactions" and exits.
+    /// </summary>
+    public static async Task<int> RunGatewayAsync(string[] args)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        var (connectionString, index, concurrency) = (args[0], args[1], int.Parse(args[2], CultureInfo.InvariantCulture));
+        var database = new LedgerDatabase(connectionString);
+        var ledger = new JournalLedger(database, Options.Create(new LedgerOptions { MaxBatch = 512 }), TimeProvider.System, NullLogger<JournalLedger>.Instance);
+        var jobs = new SettlementLoad(ledger, concurrency, "gw" + index, CancellationToken.None);
+        if (Environment.GetEnvironmentVariable("COCOON_BENCH_DEBUG") is { Length: > 0 })
+        {
+            _ = Task.Run(async () =>
+            {
+                while (true)
+                {
+                    await Task.Delay(1000);
+                    await Console.Error.WriteLineAsync($"gateway {index}: {ledger.WriterStats}, faulted loops {jobs.Faulted}");
+                }
+            });
+        }
+
+        // A fresh process spends seconds (far more on a loaded machine) on JIT and EF Core's model and migration check
+        // before its first commit: it says ready only once every job in flight has settled a few times.
+        while (jobs.Total < concurrency * 3L)
+        {
+            await Task.Delay(50);
+        }
+
+        Console.WriteLine("ready");
+        await Console.In.ReadLineAsync();
+        var before = ledger.WriterStats;
+        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+        var clock = Stopwatch.StartNew();
+        jobs.Measuring = true;
+        await Console.In.ReadLineAsync();
+        jobs.Measuring = false;
+        var elapsed = clock.Elapsed.TotalSeconds;
+        var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
+        var after = ledger.WriterStats;
+        var counted = jobs.Counted;
+        await jobs.StopAsync();
+        await ledger.DisposeAsync();
+        var perTransaction = (double)(after.Operations - before.Operations) / Math.Max(after.Batches - before.Batches, 1);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"result {counted} {elapsed:F3} {cpu:F3} {perTransaction:F1} {(after.InTransactions - before.InTransactions).TotalMilliseconds:F0}"));
+        return 0;
+    }
+
+    /// <summary>
+    /// Jobs in flight on one ledger: each loops hold, then settle (9 in 10) or release (1 in 10), on 1000 funded users
+    /// and 10 providers, counting settlements while <see cref="Measuring"/> is on.
+    /// </summary>
+    private sealed class SettlementLoad
+    {
+        private readonly List<Task> _run;
+        private long _settlements;
+        private long _total;
+        private volatile bool _measuring;
+        private volatile bool _stop;
+
+        public SettlementLoad(JournalLedger ledger, int concurrency, string name, CancellationToken ct)
+        {
+            _run = [.. Enumerable.Range(0, concurrency).Select(async worker =>
+            {
+                var provider = AccountId.Provider($"p{worker % 10}");
+                for (var job = 0L; !_stop; job++)
+                {
+                    var payer = AccountId.User((int)((worker + (job * concurrency)) % Users));
+                    var hold = await ledger.HoldAsync(payer, 100_000, $"{name}:{worker}:{job}", ct);
+                    if (job % 10 == 9)
+                    {
+                        await ledger.ReleaseAsync(hold.Id, ct);
+                    }
+                    else
+                    {
+                        await ledger.SettleAsync(hold.Id, [new Payee(provider, 54_321), new Payee(AccountId.NetworkFee, 6_035), new Payee(AccountId.Rounding, 1)], ct);
+                    }
+
+                    Interlocked.Increment(ref _total);
+                    if (_measuring)
+                    {
+                        Interlocked.Increment(ref _settlements);
+                    }
+                }
+            })];
+        }
+
+        public bool Measuring
+        {
+            get => _measuring;
+            set => _measuring = value;
+        }
+
+        public long Counted => Interlocked.Read(ref _settlements);
+
+        /// <summary>Settlements and releases since the start, measured or not.</summary>
+        public long Total => Interlocked.Read(ref _total);
+
+        public int Faulted => _run.Count(t => t.IsFaulted);
+
+        public Task StopAsync()
+        {
+            _stop = true;
+            return Task.WhenAll(_run);
+        }
+    }
+
+    private sealed record GatewayResult(long Settlements, double Seconds, double CpuSeconds, double OperationsPerTransaction, double MillisecondsInTransactions);
+
+    private sealed record PostgresResult(
+        long Settlements, double Seconds, double SettlementsPerSecond, IReadOnlyList<GatewayResult> Gateways, double PostgresCpuSeconds, int Cores,
+        bool CheckOk, string Check)
+    {
+        public string WhereTheTimeGoes()
+        {
+            var gatewaysCpu = Gateways.Sum(g => g.CpuSeconds);
+            var available = Seconds * Cores;
+            var idle = Math.Max(0, available - gatewaysCpu - PostgresCpuSeconds);
+            var perSettlementUs = 1e6 * (gatewaysCpu + PostgresCpuSeconds) / Math.Max(Settlements, 1);
+            return string.Create(CultureInfo.InvariantCulture,
+                $"  where the time goes over {Seconds:F1}s x {Cores} cores = {available:F1} CPU-s: gateways {gatewaysCpu:F1} CPU-s, PostgreSQL {PostgresCpuSeconds:F1} CPU-s, "
+                + $"rest (other processes, idle) {idle:F1}; {perSettlementUs:F0} CPU-us per settlement; "
+                + $"{Gateways.Average(g => g.OperationsPerTransaction):F1} ops/transaction, in transactions {Gateways.Sum(g => g.MillisecondsInTransactions) / 1000:F1} s of {Seconds * Gateways.Count:F1} s");
         }
     }
 

@@ -21,9 +21,24 @@ public sealed class DispatchNetwork : IAsyncDisposable
     private readonly List<Process> _processes = [];
     private readonly MeterListener _listener = new();
 
+    private readonly RedisServer? _server;
+    private readonly string _endpoint;
+
     public DispatchNetwork(RedisServer redis, IDictionary<string, string?>? gatewaySettings = null)
+        : this(redis.Endpoint, gatewaySettings, redis)
     {
-        Redis = redis;
+    }
+
+    /// <summary>On any Redis endpoint (a cluster's node list, with its password): then <see cref="Redis"/> is not available.</summary>
+    public DispatchNetwork(string redisEndpoint, IDictionary<string, string?>? gatewaySettings = null)
+        : this(redisEndpoint, gatewaySettings, null)
+    {
+    }
+
+    private DispatchNetwork(string redisEndpoint, IDictionary<string, string?>? gatewaySettings, RedisServer? server)
+    {
+        _server = server;
+        _endpoint = redisEndpoint;
         Data = new TempDir("cocoon-dispatch");
         Prefix = "t" + Guid.NewGuid().ToString("N")[..10] + ":";
         var settings = BaseSettings.With(LocalStackSettings.TestGateway(Prefix, Data.Path)).With(new Dictionary<string, string?>
@@ -65,7 +80,7 @@ public sealed class DispatchNetwork : IAsyncDisposable
         _listener.Start();
     }
 
-    public RedisServer Redis { get; }
+    public RedisServer Redis => _server ?? throw new InvalidOperationException("this network runs on a Redis endpoint, not a RedisServer");
 
     public TempDir Data { get; }
 
@@ -87,7 +102,7 @@ public sealed class DispatchNetwork : IAsyncDisposable
 
     public IConnectionMultiplexer Connection => Gateway.Services.GetRequiredService<IConnectionMultiplexer>();
 
-    private Dictionary<string, string?> BaseSettings => LocalStackSettings.Node(Redis.Endpoint, Prefix, Data.Path).With(new Dictionary<string, string?>
+    private Dictionary<string, string?> BaseSettings => LocalStackSettings.Node(_endpoint, Prefix, Data.Path).With(new Dictionary<string, string?>
     {
         ["Worker:Model"] = SharedFiles.SmallModel,
     });
@@ -110,7 +125,7 @@ public sealed class DispatchNetwork : IAsyncDisposable
         CancellationToken cancellationToken, IDictionary<string, string?>? settings = null, IInferenceService? inference = null, Func<IInferenceService, IInferenceService>? wrap = null,
         TimeProvider? jobDeadlines = null)
     {
-        var all = LocalStackSettings.TestWorker(Redis.Endpoint, Prefix, Data.Path)
+        var all = LocalStackSettings.TestWorker(_endpoint, Prefix, Data.Path)
             .With(BaseSettings).With(LocalStackSettings.LlamaChunkPerToken(maxConcurrency: 4)).With(settings);
 
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
@@ -152,7 +167,7 @@ public sealed class DispatchNetwork : IAsyncDisposable
         var exe = Path.Combine(SharedFiles.RepoRoot, "Cocoon.Worker", "bin", configuration, "net10.0", "Cocoon.Worker");
         var psi = new ProcessStartInfo(exe) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         psi.ArgumentList.Add("run");
-        psi.Environment["COCOON_REDIS"] = Redis.Endpoint;
+        psi.Environment["COCOON_REDIS"] = _endpoint;
         psi.Environment["COCOON_DATA"] = Data.Path;
         psi.Environment["COCOON_MODEL"] = SharedFiles.SmallModel;
         psi.Environment["Redis__Prefix"] = Prefix;
