@@ -21,6 +21,8 @@ public enum SpotCheckOutcome
     Unlikely,
     /// <summary>The checker's report does not fit the answer (position count, vocabulary): no verdict on the original.</summary>
     Malformed,
+    /// <summary>The tokens the original worker reported do not spell the answer it delivered.</summary>
+    TextMismatch,
 }
 
 /// <summary>The verdict and the numbers behind it, for the tie-break, the reputation reasons and the provider.</summary>
