@@ -71,7 +71,7 @@ public sealed partial class LlamaInferenceService : IScoringService
     /// The text an honest worker would have delivered for these tokens: the same detokenizer and stop-string handling
     /// as generation (TextStream), the end-of-generation token rendering as nothing.
     /// </summary>
-    private (string Text, bool EndsWithEndOfGeneration, bool StopStringHit) Spell(int[] answer, IReadOnlyList<string> stops)
+    internal (string Text, bool EndsWithEndOfGeneration, bool StopStringHit) Spell(int[] answer, IReadOnlyList<string> stops)
     {
         var endsWithEog = _model.IsEndOfGeneration(answer[^1]);
         var stream = new TextStream(stops);
