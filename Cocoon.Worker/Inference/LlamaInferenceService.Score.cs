@@ -67,6 +67,10 @@ public sealed partial class LlamaInferenceService : IScoringService
         return new ScoreResult(report, prompt.Length + answer.Length, stopwatch.Elapsed);
     }
 
+    /// <summary>The lowest end-of-generation token id (tests and benchmarks build truncated answers with it).</summary>
+    internal int FirstEndOfGenerationToken() =>
+        Enumerable.Range(0, _model.VocabSize).First(_model.IsEndOfGeneration);
+
     /// <summary>
     /// The text an honest worker would have delivered for these tokens: the same detokenizer and stop-string handling
     /// as generation (TextStream), the end-of-generation token rendering as nothing.

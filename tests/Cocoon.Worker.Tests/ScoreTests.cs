@@ -72,18 +72,10 @@ public sealed class ScoreTests(LlamaFixture fixture) : IClassFixture<LlamaFixtur
     [Fact]
     public async Task Truncated_and_swapped_answers_fail()
     {
-        // An honest answer that ended on end-of-generation gives the token a truncating cheater appends.
-        var request = Request("Tom and Sue", 0.8f, 3, 200);
+        var request = Request("Tom and Sue", 0.8f, 3, 120);
         var (text, tokens, finish) = await GenerateAsync(request);
-        for (uint seed = 4; finish != FinishReason.Stop && seed < 40; seed++)
-        {
-            request = Request("Tom and Sue", 0.8f, seed, 200);
-            (text, tokens, finish) = await GenerateAsync(request);
-        }
-
-        Assert.Equal(FinishReason.Stop, finish);
         Assert.True((await CheckAsync(request, tokens, text, finish)).Passed);
-        var end = tokens[^1];
+        var end = Service.FirstEndOfGenerationToken();
 
         // Truncated in the middle of the story, claiming an honest stop.
         int[] cut = [.. tokens[..(tokens.Length / 2)], end];

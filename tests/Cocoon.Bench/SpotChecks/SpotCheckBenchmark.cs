@@ -29,7 +29,7 @@ public static class SpotCheckBenchmark
         "There was a boy", "The little car", "Ben wanted to", "It was a cold day",
     ];
 
-    private static int Honest => int.TryParse(Environment.GetEnvironmentVariable("COCOON_BENCH_SPOTCHECK_ANSWERS"), CultureInfo.InvariantCulture, out var n) ? n : 480;
+    private static int Honest => int.TryParse(Environment.GetEnvironmentVariable("COCOON_BENCH_SPOTCHECK_ANSWERS"), CultureInfo.InvariantCulture, out var n) ? n : 160;
 
     public static async Task RunAsync(BenchContext bench)
     {
@@ -72,7 +72,7 @@ public static class SpotCheckBenchmark
             }
         }
 
-        var endToken = honest.Select(h => h.Answer).First(a => a.Finish == FinishReason.Stop).Tokens[^1];
+        var endToken = original.FirstEndOfGenerationToken();
         var cheats = new Dictionary<string, (int Caught, int Tried)>();
         async Task TryAsync(string kind, GenerationRequest request, Answer answer)
         {
