@@ -145,7 +145,7 @@ public static class SpotCheckBenchmark
         }
 
         var perToken = (double)reportBytes / scoredTokens;
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"report: {perToken:F0} bytes per scored token ({perToken * 4 / 3:F0} as base64 in the sealed reply), top-k 40 requests"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"report: {perToken:F0} bytes per scored token ({perToken * 4 / 3:F0} as base64 in the sealed reply) over this mix; per token 10 + 8 × (top-k, or 256 with top-k off, + 64 with a repetition penalty), 26 greedy"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"greedy check of a {greedyTokens / (double)checks:F0}-token answer: regenerate {regenerateMs / checks:F1} ms, score {scoreMs / checks:F1} ms (×{regenerateMs / scoreMs:F1})"));
         var path = await bench.WriteJsonAsync("spotcheck", new
         {
