@@ -41,6 +41,9 @@ public sealed record AttemptOutcome(SignedUsageReceipt? Receipt, string? Failure
     public static AttemptOutcome Failed(string reason) => new(null, reason);
 
     public static AttemptOutcome StoppedWith(SignedUsageReceipt? receipt) => new(receipt, "cancelled", Stopped: true);
+
+    /// <summary>The answer's token ids as the worker sealed them (null when it sent none): kept in memory for a spot check only.</summary>
+    public IReadOnlyList<int>? AnswerTokens { get; init; }
 }
 
 /// <summary>
@@ -235,7 +238,10 @@ public sealed partial class AttemptRunner(
 
                         var content = new ReceiptContent(requestSha256, response.Current(), Stopped: false);
                         return SignedUsageReceipt.Accept(result.Receipt, doc, request.RequestId, opener.TranscriptHash, request.MaxCompletionTokens, content) is { } receipt
-                            ? AttemptOutcome.Completed(receipt, new AttemptTimings(enqueuedAt, firstPieceAt ?? lastProgress, lastProgress))
+                            ? AttemptOutcome.Completed(receipt, new AttemptTimings(enqueuedAt, firstPieceAt ?? lastProgress, lastProgress)) with
+                            {
+                                AnswerTokens = AnswerTokenSeal.Open(sender, request.RequestId, result.AnswerTokens),
+                            }
                             : AttemptOutcome.Failed("receipt-invalid");
                     }
                 }

@@ -125,7 +125,7 @@ public sealed class DispatchOptions : IValidatableObject
     /// <summary>Blind canaries (Gateway:Canaries:*): off unless an interval and a bank are set.</summary>
     public Reputation.CanaryOptions Canaries { get; set; } = new();
 
-    /// <summary>Spot-check replays of greedy requests (Gateway:Replays:*).</summary>
+    /// <summary>Spot-check replays (Gateway:Replays:*).</summary>
     public Reputation.ReplayOptions Replays { get; set; } = new();
 
     /// <summary>How long a stopped answer waits for the worker's receipt for the part taken (after that it is not billed).</summary>
@@ -188,7 +188,7 @@ public sealed class DispatchOptions : IValidatableObject
 
         if (!(Replays.Fraction is >= 0 and <= 1))
         {
-            yield return new ValidationResult("Gateway:Replays:Fraction must be between 0 (off) and 1 (every greedy request).");
+            yield return new ValidationResult("Gateway:Replays:Fraction must be between 0 (off) and 1 (every request).");
         }
 
         if (!string.IsNullOrEmpty(Replays.Secret))

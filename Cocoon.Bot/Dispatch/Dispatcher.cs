@@ -159,7 +159,7 @@ public sealed partial class Dispatcher(
                     {
                         // In the background: the user has the answer and never waits for the check.
                         var delivered = delivery.Text;
-                        _ = replays.CheckAsync(request, worker, delivered, CancellationToken.None);
+                        _ = replays.CheckAsync(request, worker, delivered, outcome.AnswerTokens, receipt.Receipt.FinishReason, CancellationToken.None);
                     }
 
                     return;

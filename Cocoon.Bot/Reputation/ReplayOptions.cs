@@ -2,11 +2,11 @@ using System.ComponentModel.DataAnnotations;
 
 namespace Cocoon.Bot.Reputation;
 
-/// <summary>Configuration section "Gateway:Replays": spot-check replays of greedy requests.</summary>
+/// <summary>Configuration section "Gateway:Replays": spot-check replays.</summary>
 public sealed class ReplayOptions
 {
-    /// <summary>The share of greedy requests replayed on a second worker (0.02 = 2%).</summary>
-    [Range(0.0, 1.0, ErrorMessage = "Gateway:Replays:Fraction must be between 0 (off) and 1 (every greedy request).")]
+    /// <summary>The share of requests checked by a second worker (0.02 = 2%).</summary>
+    [Range(0.0, 1.0, ErrorMessage = "Gateway:Replays:Fraction must be between 0 (off) and 1 (every request).")]
     public double Fraction { get; set; } = Engine.SpotChecks.ReplayPlanner.DefaultFraction;
 
     /// <summary>

@@ -101,6 +101,12 @@ public sealed record ResultEnvelope
     /// Redis could otherwise end a request. Null when the worker could not open the job's context at all.
     /// </summary>
     public byte[]? Mac { get; init; }
+
+    /// <summary>
+    /// On Final: the answer's token ids, sealed to the gateway under the job's HPKE context
+    /// (<see cref="Crypto.AnswerTokenSeal"/>), for a spot check of this answer. Never plaintext.
+    /// </summary>
+    public byte[]? AnswerTokens { get; init; }
 }
 
 /// <summary>What a worker publishes in the registry besides its attestation document.</summary>

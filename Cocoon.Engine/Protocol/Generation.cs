@@ -32,6 +32,12 @@ public sealed record GenerationRequest
     /// scope, so one caller's cache never serves, or times, another's. Null: nothing is cached for or reused by this job.
     /// </summary>
     public string? CacheScope { get; init; }
+
+    /// <summary>
+    /// Set on a spot check's job only: instead of generating, score these answer tokens (see <see cref="ScoreRequest"/>).
+    /// Absent from every other job's JSON, so the canonical request of an ordinary job is unchanged.
+    /// </summary>
+    public ScoreRequest? Score { get; init; }
 }
 
 public enum FinishReason
@@ -49,7 +55,14 @@ public sealed record GenerationUsage(
     FinishReason FinishReason,
     TimeSpan PromptTime,
     TimeSpan GenerationTime,
-    int CachedTokens = 0);
+    int CachedTokens = 0)
+{
+    /// <summary>
+    /// The token ids the sampler drew, in order, with the end-of-generation token last when the answer ended on one
+    /// (what a spot check scores; see Crypto.AnswerTokenSeal). Null where the service does not report them.
+    /// </summary>
+    public IReadOnlyList<int>? AnswerTokens { get; init; }
+}
 
 /// <summary>
 /// A streamed piece of text (never a split UTF-8 character); the last chunk carries Usage and empty text.

@@ -295,13 +295,19 @@ public sealed partial class JobProcessor(
             }
 
             using var sealer = ChunkSealer.Create(context, job.RequestId);
-            await RunAsync(session, entry, job, request, requestSha256, sealer, control, cancellationToken).ConfigureAwait(false);
+            if (request.Score is not null)
+            {
+                await ScoreJobAsync(session, entry, job, request, requestSha256, sealer, control, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+
+            await RunAsync(session, entry, job, request, requestSha256, sealer, control, context, cancellationToken).ConfigureAwait(false);
         }
     }
 
     private async Task RunAsync(
         WorkerSession session, JobEntry entry, JobEnvelope job, GenerationRequest request, byte[] requestSha256, ChunkSealer sealer, JobControlKey control,
-        CancellationToken cancellationToken)
+        HpkeContext context, CancellationToken cancellationToken)
     {
         using var response = new ResponseHasher();
         // After each sealed chunk: the hashes and the token counts a receipt for the answer up to there would carry.
@@ -328,6 +334,8 @@ public sealed partial class JobProcessor(
                     var final = Result(job, session, ResultKind.Final, last.Sequence, last.Ciphertext) with
                     {
                         Receipt = Encoding.UTF8.GetBytes(receipt.ToJson()),
+                        // Every answer's token ids, sealed: a spot check scores exactly these (see AnswerTokenSeal).
+                        AnswerTokens = usage.AnswerTokens is { } drawn ? AnswerTokenSeal.Seal(context, job.RequestId, drawn) : null,
                     };
                     await RetryAsync(job, ct => results.AppendAndAcknowledgeAsync(job.ReplyTo, final, session.WorkerId, entry.EntryId, ct), cancellationToken).ConfigureAwait(false);
                     Activity.Current?.SetTag("cocoon.outcome", "completed");

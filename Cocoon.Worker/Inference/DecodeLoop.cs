@@ -249,6 +249,7 @@ internal sealed partial class DecodeLoop : IDisposable
                 continue;
             }
 
+            ReadScores();
             Sample();
             Volatile.Write(ref _hostTicks, _hostTicks + (Stopwatch.GetTimestamp() - stepStart) - (decodeEnd - decodeStart));
         }
@@ -334,6 +335,7 @@ internal sealed partial class DecodeLoop : IDisposable
             s.PositionBeforeBatch = s.Position;
             s.PromptFedBeforeBatch = s.PromptFed;
             s.OutputIndex = -1;
+            s.Score?.Rows.Clear();
             if (!s.IsPrefilling && n < capacity)
             {
                 Add(ref n, s.NextToken, s.Position++, output: true, s);
@@ -344,6 +346,12 @@ internal sealed partial class DecodeLoop : IDisposable
         {
             while (s.IsPrefilling && n < capacity)
             {
+                if (s.Score is not null)
+                {
+                    AddScored(ref n, s);
+                    continue;
+                }
+
                 var last = s.PromptFed == s.PromptTokens.Length - 1;
                 Add(ref n, s.PromptTokens[s.PromptFed++], s.Position++, last, s);
             }
@@ -396,6 +404,7 @@ internal sealed partial class DecodeLoop : IDisposable
             var token = s.Sampler!.Sample(_context, s.OutputIndex);
             if (_model.IsEndOfGeneration(token))
             {
+                s.EndToken = token;
                 Finish(s, FinishReason.Stop);
                 continue;
             }
@@ -460,7 +469,10 @@ internal sealed partial class DecodeLoop : IDisposable
         var now = _time.GetTimestamp();
         var promptTime = s.StartedAt == 0 ? TimeSpan.Zero : _time.GetElapsedTime(s.StartedAt, s.FirstTokenAt == 0 ? now : s.FirstTokenAt);
         var generationTime = s.FirstTokenAt == 0 ? TimeSpan.Zero : _time.GetElapsedTime(s.FirstTokenAt, now);
-        s.Output.Writer.TryWrite(new GenerationChunk(string.Empty, new GenerationUsage(s.PromptTokens.Length, s.CompletionTokens, reason, promptTime, generationTime, s.CachedTokens)));
+        s.Output.Writer.TryWrite(new GenerationChunk(string.Empty, new GenerationUsage(s.PromptTokens.Length, s.CompletionTokens, reason, promptTime, generationTime, s.CachedTokens)
+        {
+            AnswerTokens = s.Score is null ? s.AnswerTokens() : null,
+        }));
         s.Output.Writer.TryComplete();
         Release(s, keepCells: true);
     }

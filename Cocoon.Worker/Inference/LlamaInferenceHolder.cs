@@ -9,7 +9,7 @@ namespace Cocoon.Worker.Inference;
 /// AddLlamaInference start after the load (the worker host registers with the gateway only then). Used earlier, it
 /// throws with what to fix. Disposing it disposes the loaded service.
 /// </summary>
-public sealed class LlamaInferenceHolder : IInferenceService, IDisposable
+public sealed class LlamaInferenceHolder : IInferenceService, IScoringService, IDisposable
 {
     private readonly Lock _gate = new();
     private LlamaInferenceService? _service;
@@ -35,6 +35,9 @@ public sealed class LlamaInferenceHolder : IInferenceService, IDisposable
 
     public IAsyncEnumerable<GenerationChunk> GenerateAsync(GenerationRequest request, CancellationToken cancellationToken) =>
         Service.GenerateAsync(request, cancellationToken);
+
+    public Task<ScoreResult> ScoreAsync(GenerationRequest request, CancellationToken cancellationToken) =>
+        Service.ScoreAsync(request, cancellationToken);
 
     /// <summary>Called once by the loader; a service loaded after the host was disposed is disposed at once.</summary>
     internal void Set(LlamaInferenceService service)

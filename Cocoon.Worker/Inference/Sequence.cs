@@ -32,6 +32,15 @@ internal sealed class Sequence : IDisposable
 
     public TextStream Text { get; }
 
+    /// <summary>The end-of-generation token the sampler drew, or -1 (a length cut, a stop string, a cancel).</summary>
+    public int EndToken { get; set; } = -1;
+
+    /// <summary>Set for a spot check: the "prompt" is prompt + answer, scored instead of sampled (see ScoreRun).</summary>
+    public ScoreRun? Score { get; init; }
+
+    /// <summary>What the answer's receipt-side token list is: the drawn tokens, the end-of-generation token last.</summary>
+    public int[] AnswerTokens() => EndToken >= 0 ? [.. Generated, EndToken] : [.. Generated];
+
     public Channel<GenerationChunk> Output { get; } = Channel.CreateUnbounded<GenerationChunk>(
         new UnboundedChannelOptions { SingleReader = true, SingleWriter = true, AllowSynchronousContinuations = false });
 

@@ -121,6 +121,10 @@ internal static unsafe partial class LlamaNative
     [LibraryImport(Llama)]
     public static partial int llama_decode(SafeLlamaContextHandle context, LlamaBatch batch);
 
+    /// <summary>The logits (n_vocab floats, owned by the context) of output <paramref name="index"/> of the last decoded batch.</summary>
+    [LibraryImport(Llama)]
+    public static partial float* llama_get_logits_ith(SafeLlamaContextHandle context, int index);
+
     [LibraryImport(Llama)]
     public static partial void llama_set_abort_callback(SafeLlamaContextHandle context, delegate* unmanaged[Cdecl]<void*, byte> callback, void* data);
 

@@ -17,5 +17,6 @@ var benchmarks = new SortedDictionary<string, Func<BenchContext, Task>>(StringCo
     ["embeddings"] = Cocoon.Bench.Embeddings.EmbeddingBenchmark.RunAsync,
     ["market"] = Cocoon.Bench.Market.MarketBenchmark.RunAsync,
     ["receipts"] = Cocoon.Bench.Receipts.ReceiptBenchmark.RunAsync,
+    ["spotcheck"] = Cocoon.Bench.SpotChecks.SpotCheckBenchmark.RunAsync,
 };
 return await BenchRunner.RunAsync(benchmarks, args);
