@@ -55,7 +55,7 @@ public sealed partial class ProviderReputation(
         foreach (var field in Fields(providerId, providerKeyHex))
         {
             var state = Parse(field, await db.HashGetAsync(Records, field).WaitAsync(cancellationToken).ConfigureAwait(false));
-            if (state.Jobs > 0 && _model.Score(state).Value < Math.Min(neutral, worst is null ? double.MaxValue : _model.Score(worst).Value))
+            if (_model.Score(state).Value < Math.Min(neutral, worst is null ? double.MaxValue : _model.Score(worst).Value))
             {
                 worst = state;
             }
