@@ -166,7 +166,7 @@ public sealed partial class JoinService(
         return new JoinStatus(workerId, record.State, record.Reason is { } reason ? JoinRefusals.For(reason, record.Detail ?? string.Empty) : null);
     }
 
-    /// <summary>The worker leaves: its Redis user and join record go at once.</summary>
+    /// <summary>The worker leaves: its Redis user and join record go at once (a cut-off worker's record stays until the sweep).</summary>
     public async Task<bool> LeaveAsync(string token, string workerId, CancellationToken cancellationToken)
     {
         var provider = string.IsNullOrEmpty(token) ? null : await providers.ResolveTokenAsync(token, cancellationToken).ConfigureAwait(false);
@@ -177,6 +177,13 @@ public sealed partial class JoinService(
         }
 
         await access.DeleteAsync(workerId, cancellationToken).ConfigureAwait(false);
+        if (record.State == JoinStates.Revoked)
+        {
+            // A worker cut off (revoked token or key, expired certificate) leaves the record of why for /provider
+            // status; the sweep removes it with the others once the worker's registration is long gone.
+            return true;
+        }
+
         await joins.RemoveAsync(workerId, provider.ProviderId, cancellationToken).ConfigureAwait(false);
         return true;
     }

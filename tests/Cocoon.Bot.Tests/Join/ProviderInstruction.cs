@@ -10,7 +10,7 @@ internal static partial class ProviderInstruction
 {
     public static (string Command, IReadOnlyDictionary<string, string> Variables) Parse(string message)
     {
-        var line = message.Split('\n').Single(l => l.Contains("./cocoon worker", StringComparison.Ordinal));
+        var line = message.Split('\n').Single(l => l.Contains("./cocoon worker", StringComparison.Ordinal) && Assignment().IsMatch(l.Split(' ')[0]));
         var variables = new Dictionary<string, string>(StringComparer.Ordinal);
         var words = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
         var i = 0;

@@ -162,7 +162,7 @@ public sealed class ProviderKeyTests
 
         async Task<(JoinGrant? Grant, JoinRefusal? Refusal)> JoinAsync(WorkerIdentity identity, WorkerCertificate? certificate)
         {
-            var claims = new WorkerClaims(ProviderDirectory.HashToken(registration.WorkerToken), "model", Model, "measurement",
+            var claims = new WorkerClaims(ProviderDirectory.HashToken(registration.WorkerToken), "model", Model, new string('a', 64),
                 new HardwareInfo("Test CPU", null, 8L << 30, 8), "eu", 1000, 2);
             var bundle = await identity.AttestAsync(claims, tee, TimeProvider.System, TimeSpan.FromMinutes(10), ct);
             return await client.JoinAsync(bundle.ToJson(), certificate?.ToJson(), ct);
@@ -174,7 +174,7 @@ public sealed class ProviderKeyTests
         using (var early = WorkerIdentity.Create("w-early"))
         {
             var (_, refusal) = await JoinAsync(early, providerKey.Certify("w-early", early.SigningPublicKey, Model, later));
-            Assert.Equal(JoinRefusals.ProviderKeyUnregistered, refusal!.Reason);
+            Assert.True(refusal!.Reason == JoinRefusals.ProviderKeyUnregistered, $"{refusal.Reason}: {refusal.Detail}");
             Assert.Contains("/provider key", refusal.WhatToDo, StringComparison.Ordinal);
         }
 
@@ -209,12 +209,18 @@ public sealed class ProviderKeyTests
         });
         Assert.Equal(JoinRefusals.ProviderKeyRevoked, (await JoinAsync(other, providerKey.Certify("w-other", other.SigningPublicKey, Model, later))).Refusal!.Reason);
 
+        using (var forger = WorkerIdentity.Create("w-forged"))
+        {
+            Assert.Equal(JoinRefusals.CertificateForged, (await JoinAsync(forger, stranger.Certify("w-forged", forger.SigningPublicKey, Model, later))).Refusal!.Reason);
+        }
+
         // /provider status says it in words.
         var provider = await providers.GetAsync(registration.ProviderId, ct);
         var text = ProviderStatus.Format(await gateway.Services.GetRequiredService<ProviderStatus>().BuildAsync(provider!, ct));
         Assert.Contains($"Provider key: {ProviderWorkerControl.KeyPrefix(replacement.PublicKeyHex)}", text, StringComparison.Ordinal);
         Assert.Contains("w-cert: revoked", text, StringComparison.Ordinal);
         Assert.Contains("refused: provider-key-revoked", text, StringComparison.Ordinal);
+        Assert.Contains("w-forged: refused", text, StringComparison.Ordinal);
         Assert.Contains("refused: certificate-forged", text, StringComparison.Ordinal);
 
         // A certificate that expires while the worker serves: the sweep cuts it off.
