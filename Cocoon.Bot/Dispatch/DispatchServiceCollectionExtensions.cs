@@ -34,6 +34,7 @@ public static class DispatchServiceCollectionExtensions
             sp.GetRequiredService<GatewayMetrics>().ObserveAdmissionQueue(() => queue.TotalDepth);
             return queue;
         });
+        services.TryAddSingleton<ProviderReputation>();
         services.TryAddSingleton<ReputationBook>();
         services.AddHostedService(sp => sp.GetRequiredService<ReputationBook>());
         services.TryAddSingleton<WorkerOutcomes>();

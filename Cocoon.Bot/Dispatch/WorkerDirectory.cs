@@ -345,7 +345,7 @@ public sealed partial class WorkerDirectory : BackgroundService
 
             if (join.State == JoinStates.Revoked)
             {
-                return (JoinRefusals.TokenRevoked, $"worker {doc.WorkerId}: its provider's token was revoked", null);
+                return (join.Reason ?? JoinRefusals.TokenRevoked, join.Detail ?? $"worker {doc.WorkerId}: its provider's token was revoked", null);
             }
 
             if (!providerCache.TryGetValue(join.ProviderId, out var provider))

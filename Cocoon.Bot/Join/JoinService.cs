@@ -13,8 +13,9 @@ namespace Cocoon.Bot.Join;
 
 /// <summary>
 /// A worker joins: the gateway authenticates the provider's token itself, checks the attestation with the same policy
-/// the dispatcher uses, pins the worker id to the document's signing key and binds it to the provider, then creates
-/// the worker's own Redis user. Every refusal is recorded for /provider status and answered in words.
+/// the dispatcher uses, checks the worker's certificate against the provider's registered key (when it registered
+/// one), pins the worker id to the document's signing key and binds it to the provider, then creates the worker's own
+/// Redis user. Every refusal is recorded for /provider status and answered in words.
 /// </summary>
 public sealed partial class JoinService(
     ProviderDirectory providers,
@@ -26,7 +27,9 @@ public sealed partial class JoinService(
     IOptions<JoinOptions> options,
     IOptions<DispatchOptions> dispatch,
     IOptions<RedisOptions> redis,
-    ILogger<JoinService> logger)
+    TimeProvider time,
+    ILogger<JoinService> logger,
+    Reputation.ProviderReputation? reputation = null)
 {
     /// <summary>The grant, or the refusal (never both).</summary>
     public async Task<(JoinGrant? Grant, JoinRefusal? Refusal)> JoinAsync(string token, JoinRequest request, CancellationToken cancellationToken)
@@ -73,14 +76,71 @@ public sealed partial class JoinService(
             return await RefuseAsync(JoinRefusals.Paused, $"provider {provider.ProviderId} is paused").ConfigureAwait(false);
         }
 
-        if (!await joins.PinAsync(workerId, provider.ProviderId, doc.SigningPublicKey, doc.TeeKind, doc.ModelName, cancellationToken).ConfigureAwait(false))
+        var (certificateRefusal, certificateDetail, certificate) = CheckCertificate(provider, request.Certificate, doc, time.GetUtcNow());
+        if (certificateRefusal is not null)
+        {
+            return await RefuseAsync(certificateRefusal, certificateDetail).ConfigureAwait(false);
+        }
+
+        var certificateExpires = certificate is null ? (DateTimeOffset?)null : DateTimeOffset.FromUnixTimeSeconds(certificate.ExpiresAt);
+        if (!await joins.PinAsync(workerId, provider.ProviderId, doc.SigningPublicKey, doc.TeeKind, doc.ModelName,
+                certificate?.ProviderKey.ToLowerInvariant(), certificateExpires, cancellationToken).ConfigureAwait(false))
         {
             return (null, JoinRefusals.For(JoinRefusals.WorkerIdTaken, $"worker id {workerId} is held by another live worker"));
+        }
+
+        if (reputation is not null)
+        {
+            // A new worker id of a penalised provider (or provider key) starts from that record, not neutral.
+            await reputation.BindAsync(workerId, provider.ProviderId, certificate?.ProviderKey.ToLowerInvariant(), cancellationToken).ConfigureAwait(false);
         }
 
         var credentials = await access.GrantAsync(workerId, cancellationToken).ConfigureAwait(false);
         LogJoined(logger, workerId, provider.ProviderId, doc.TeeKind, doc.ModelName);
         return (Grant(workerId, provider.ProviderId, provider.PriceCoefficient ?? doc.PriceCoefficient, credentials), null);
+    }
+
+    /// <summary>
+    /// The certificate check: a provider without a registered key needs none (and a worker that signs one anyway is
+    /// told to register the key); one with a key needs a certificate signed by that key, for this worker id, signing
+    /// key and model, not expired. Returns the refusal reason and detail, or the accepted certificate.
+    /// </summary>
+    internal static (string? Refusal, string Detail, WorkerCertificate? Certificate) CheckCertificate(
+        ProviderInfo provider, string? certificateJson, AttestationDocument doc, DateTimeOffset now)
+    {
+        WorkerCertificate? certificate = null;
+        if (!string.IsNullOrEmpty(certificateJson))
+        {
+            try
+            {
+                certificate = WorkerCertificate.FromJson(certificateJson);
+            }
+            catch (JsonException)
+            {
+                return (JoinRefusals.CertificateForged, $"worker {doc.WorkerId}: the certificate does not parse", null);
+            }
+        }
+
+        if (provider.ProviderKey is not { } key)
+        {
+            return certificate is null
+                ? (null, string.Empty, null)
+                : (JoinRefusals.ProviderKeyUnregistered, $"worker {doc.WorkerId} is certified by provider key {ProviderWorkerControl.KeyPrefix(certificate.ProviderKey)}, but provider {provider.ProviderId} has registered no key", null);
+        }
+
+        if (certificate is null)
+        {
+            return (JoinRefusals.CertificateMissing, $"worker {doc.WorkerId} has no certificate; provider {provider.ProviderId} signs its workers with key {ProviderWorkerControl.KeyPrefix(key)}", null);
+        }
+
+        return certificate.Check(key, provider.Revoked, doc.WorkerId, doc.SigningPublicKey, doc.ModelSha256, now) switch
+        {
+            CertificateVerdict.Valid => (null, string.Empty, certificate),
+            CertificateVerdict.RevokedKey => (JoinRefusals.ProviderKeyRevoked, $"worker {doc.WorkerId} is certified by provider key {ProviderWorkerControl.KeyPrefix(certificate.ProviderKey)}, which provider {provider.ProviderId} replaced by {ProviderWorkerControl.KeyPrefix(key)}", null),
+            CertificateVerdict.Expired => (JoinRefusals.CertificateExpired, $"worker {doc.WorkerId}: the certificate expired at {DateTimeOffset.FromUnixTimeSeconds(certificate.ExpiresAt):u}", null),
+            CertificateVerdict.OtherWorker => (JoinRefusals.CertificateForged, $"worker {doc.WorkerId}: the certificate was made for another worker id, signing key or model", null),
+            _ => (JoinRefusals.CertificateForged, $"worker {doc.WorkerId}: the certificate is not signed by provider {provider.ProviderId}'s key {ProviderWorkerControl.KeyPrefix(key)}", null),
+        };
     }
 
     /// <summary>Where the worker stands, for the worker (authenticated by its provider's token) when its Redis access fails.</summary>
@@ -106,7 +166,7 @@ public sealed partial class JoinService(
         return new JoinStatus(workerId, record.State, record.Reason is { } reason ? JoinRefusals.For(reason, record.Detail ?? string.Empty) : null);
     }
 
-    /// <summary>The worker leaves: its Redis user and join record go at once.</summary>
+    /// <summary>The worker leaves: its Redis user and join record go at once (a cut-off worker's record stays until the sweep).</summary>
     public async Task<bool> LeaveAsync(string token, string workerId, CancellationToken cancellationToken)
     {
         var provider = string.IsNullOrEmpty(token) ? null : await providers.ResolveTokenAsync(token, cancellationToken).ConfigureAwait(false);
@@ -117,6 +177,13 @@ public sealed partial class JoinService(
         }
 
         await access.DeleteAsync(workerId, cancellationToken).ConfigureAwait(false);
+        if (record.State == JoinStates.Revoked)
+        {
+            // A worker cut off (revoked token or key, expired certificate) leaves the record of why for /provider
+            // status; the sweep removes it with the others once the worker's registration is long gone.
+            return true;
+        }
+
         await joins.RemoveAsync(workerId, provider.ProviderId, cancellationToken).ConfigureAwait(false);
         return true;
     }

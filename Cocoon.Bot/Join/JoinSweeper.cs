@@ -7,7 +7,9 @@ namespace Cocoon.Bot.Join;
 
 /// <summary>
 /// Cleans up after workers that left without saying so: once a joined worker's registry entry has been gone for
-/// Gateway:Join:CleanupAfter, its Redis user and join record are deleted. Several gateways may sweep; deleting twice is harmless.
+/// Gateway:Join:CleanupAfter, its Redis user and join record are deleted. A worker whose provider certificate expired
+/// loses its Redis user (its next heartbeat fails and the gateway tells it why). Several gateways may sweep; deleting
+/// twice is harmless.
 /// </summary>
 public sealed partial class JoinSweeper(
     WorkerJoins joins,
@@ -48,6 +50,7 @@ public sealed partial class JoinSweeper(
         var db = redis.GetDatabase();
         foreach (var workerId in await joins.ListJoinedAsync(cancellationToken).ConfigureAwait(false))
         {
+            await CutOffExpiredAsync(workerId, now, cancellationToken).ConfigureAwait(false);
             if (await db.KeyExistsAsync(keys.Worker(workerId)).WaitAsync(cancellationToken).ConfigureAwait(false))
             {
                 _missingSince.Remove(workerId);
@@ -71,6 +74,21 @@ public sealed partial class JoinSweeper(
             LogCleanedUp(logger, workerId, record.ProviderId);
         }
     }
+
+    private async Task CutOffExpiredAsync(string workerId, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        if (await joins.GetAsync(workerId, cancellationToken).ConfigureAwait(false) is { State: JoinStates.Joined or JoinStates.Paused, CertificateExpires: { } expires } record
+            && expires <= now)
+        {
+            await access.DeleteAsync(workerId, cancellationToken).ConfigureAwait(false);
+            await joins.SetStateAsync(workerId, JoinStates.Revoked, JoinRefusals.CertificateExpired,
+                $"worker {workerId}: the certificate expired at {expires:u}", cancellationToken).ConfigureAwait(false);
+            LogCertificateExpired(logger, workerId, record.ProviderId);
+        }
+    }
+
+    [LoggerMessage(EventId = LogEvents.Join + 5, Level = LogLevel.Information, Message = "Worker {WorkerId} of provider {ProviderId}: its certificate expired, its Redis user is deleted")]
+    private static partial void LogCertificateExpired(ILogger logger, string workerId, string providerId);
 
     [LoggerMessage(EventId = LogEvents.Join + 3, Level = LogLevel.Information, Message = "Worker {WorkerId} of provider {ProviderId} left: its Redis user and join record are deleted")]
     private static partial void LogCleanedUp(ILogger logger, string workerId, string providerId);

@@ -64,6 +64,8 @@ public sealed class LedgerProviderStore(LedgerDatabase database, RedisProviderSt
         row.Paused = next.Paused;
         row.PriceCoefficient = next.PriceCoefficient;
         row.TokenSha256 = next.TokenSha256;
+        row.ProviderKey = next.ProviderKey;
+        row.RevokedProviderKeys = next.Revoked.Count == 0 ? null : string.Join(' ', next.Revoked);
         await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
         return true;
     }
@@ -82,6 +84,8 @@ public sealed class LedgerProviderStore(LedgerDatabase database, RedisProviderSt
             PriceCoefficient = p.PriceCoefficient,
             TokenSha256 = p.TokenSha256,
             CreatedAtMs = p.CreatedAt.ToUnixTimeMilliseconds(),
+            ProviderKey = p.ProviderKey,
+            RevokedProviderKeys = p.Revoked.Count == 0 ? null : string.Join(' ', p.Revoked),
         });
         await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
     }
@@ -92,7 +96,9 @@ public sealed class LedgerProviderStore(LedgerDatabase database, RedisProviderSt
         r.Paused,
         r.PriceCoefficient,
         r.TokenSha256,
-        DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAtMs));
+        DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAtMs),
+        r.ProviderKey,
+        r.RevokedProviderKeys?.Split(' ', StringSplitOptions.RemoveEmptyEntries));
 
     /// <summary>The database's migrations, then the one-time move of Redis records; retried after a failure.</summary>
     private Task ReadyAsync(CancellationToken cancellationToken) =>

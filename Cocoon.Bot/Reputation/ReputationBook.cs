@@ -19,7 +19,8 @@ namespace Cocoon.Bot.Reputation;
 /// so ranking never waits for Redis.
 /// </summary>
 public sealed partial class ReputationBook(
-    IConnectionMultiplexer redis, RedisKeys keys, IOptions<DispatchOptions> options, TimeProvider time, ILogger<ReputationBook> logger) : BackgroundService
+    IConnectionMultiplexer redis, RedisKeys keys, IOptions<DispatchOptions> options, TimeProvider time, ILogger<ReputationBook> logger,
+    ProviderReputation? providers = null) : BackgroundService
 {
     private const int MaxRetries = 16;
 
@@ -69,6 +70,12 @@ public sealed partial class ReputationBook(
             if (await transaction.ExecuteAsync().WaitAsync(cancellationToken).ConfigureAwait(false))
             {
                 _states[workerId] = next;
+                if (providers is not null)
+                {
+                    // The same change to its provider's (and provider key's) record: a new worker id does not wash it off.
+                    await providers.FollowAsync(workerId, apply, cancellationToken).ConfigureAwait(false);
+                }
+
                 return next;
             }
         }

@@ -93,6 +93,8 @@ public abstract class LedgerDbContext(DbContextOptions options) : DbContext(opti
             p.Property(x => x.PayoutAddress).HasMaxLength(100);
             p.Property(x => x.Contact).HasMaxLength(200);
             p.Property(x => x.TokenSha256).HasMaxLength(64);
+            p.Property(x => x.ProviderKey).HasMaxLength(64);
+            p.Property(x => x.RevokedProviderKeys).HasMaxLength(8000);
             p.HasIndex(x => x.TokenSha256).IsUnique();
             p.HasIndex(x => x.TelegramUserId);
         });

@@ -25,4 +25,10 @@ public sealed class ProviderRecord
     public required string TokenSha256 { get; set; }
 
     public long CreatedAtMs { get; set; }
+
+    /// <summary>Lower-case hex Ed25519 public key the provider signs its workers' keys with; null = none registered.</summary>
+    public string? ProviderKey { get; set; }
+
+    /// <summary>Keys the provider replaced, space-separated lower-case hex: workers certified by them are refused.</summary>
+    public string? RevokedProviderKeys { get; set; }
 }

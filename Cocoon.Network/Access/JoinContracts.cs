@@ -6,9 +6,11 @@ namespace Cocoon.Network.Access;
 /// <summary>
 /// POST {join URL} with "Authorization: Bearer {worker token}": the worker's signed attestation bundle (JSON, as
 /// <c>AttestationBundle.ToJson</c> writes it). The gateway authenticates the token itself; the document only has to
-/// carry SHA-256(token), so a copy of a published document is worth nothing without the token.
+/// carry SHA-256(token), so a copy of a published document is worth nothing without the token. Certificate: the
+/// worker's key certified by its provider's key (<c>WorkerCertificate.ToJson</c>), required once the provider
+/// registered a key.
 /// </summary>
-public sealed record JoinRequest(string Attestation);
+public sealed record JoinRequest(string Attestation, string? Certificate = null);
 
 /// <summary>Where and as whom a joined worker connects, what it serves and on what terms.</summary>
 public sealed record JoinGrant(

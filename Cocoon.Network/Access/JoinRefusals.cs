@@ -15,6 +15,16 @@ public static class JoinRefusals
     public const string KeyMismatch = "key-mismatch";
     public const string ProviderMismatch = "provider-mismatch";
     public const string NotJoined = "not-joined";
+    public const string CertificateMissing = "certificate-missing";
+    public const string CertificateForged = "certificate-forged";
+    public const string CertificateExpired = "certificate-expired";
+    public const string ProviderKeyRevoked = "provider-key-revoked";
+    public const string ProviderKeyUnregistered = "provider-key-unregistered";
+
+    /// <summary>What the worker console and /provider status tell a provider about its key (one place, so both say the same).</summary>
+    public const string KeyHelp =
+        "The worker reads the provider key from COCOON_PROVIDER_KEY (default: provider.key in its data folder, COCOON_DATA); " +
+        "./cocoon provider keygen makes it and prints the /provider key command that registers its public key.";
 
     /// <summary>The refusal for a reason code (any code the attestation verifier gives is covered).</summary>
     public static JoinRefusal For(string reason, string detail) => reason switch
@@ -39,6 +49,16 @@ public static class JoinRefusals
             "The worker's document names another provider than its token. Use the token of the provider this worker belongs to.", false),
         NotJoined => new(reason, detail,
             "The worker did not join through the gateway. Start it with ./cocoon worker and COCOON_JOIN_URL.", false),
+        CertificateMissing => new(reason, detail,
+            "Your provider registered a provider key, so every worker needs a certificate signed by it. Start the worker where it can read that key. " + KeyHelp, false),
+        CertificateForged => new(reason, detail,
+            "The worker's certificate is not signed by the provider key you registered (/provider status shows its start). Point COCOON_PROVIDER_KEY at that key, or register this one with /provider key <public key>. " + KeyHelp, false),
+        CertificateExpired => new(reason, detail,
+            "The worker's certificate has expired. Restart the worker: it signs a new one with your provider key (check the machine's clock with timedatectl).", false),
+        ProviderKeyRevoked => new(reason, detail,
+            "The worker's certificate is signed by a provider key you replaced. Restart the worker with the new key (COCOON_PROVIDER_KEY, or provider.key in its data folder).", false),
+        ProviderKeyUnregistered => new(reason, detail,
+            "The worker signed a certificate with a provider key, but you have not registered one. Send /provider key <public key> in the bot (./cocoon provider keygen prints the exact command), then restart the worker.", false),
         "expired" or "not-yet-valid" => new(reason, detail,
             "The worker's attestation is not valid now. Check the machine's clock (timedatectl) and restart the worker.", false),
         "bad-signature" or "evidence-mismatch" or "malformed" => new(reason, detail,

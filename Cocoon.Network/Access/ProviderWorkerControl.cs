@@ -48,4 +48,37 @@ public sealed class ProviderWorkerControl(ProviderDirectory providers, WorkerJoi
 
         return token;
     }
+
+    /// <summary>
+    /// Registers or replaces the provider's key. Every joined worker not certified by the new key (signed by the old
+    /// one, or by none) loses its Redis user at once: its next heartbeat fails and it hears why from the gateway.
+    /// Null when the provider does not exist.
+    /// </summary>
+    public async Task<ProviderInfo?> SetProviderKeyAsync(string providerId, string publicKeyHex, CancellationToken cancellationToken)
+    {
+        var provider = await providers.SetProviderKeyAsync(providerId, publicKeyHex, cancellationToken).ConfigureAwait(false);
+        if (provider is null)
+        {
+            return null;
+        }
+
+        foreach (var record in await joins.ListByProviderAsync(providerId, cancellationToken).ConfigureAwait(false))
+        {
+            if (!record.Pinned || record.State is JoinStates.Revoked or JoinStates.Refused || record.CertificateKey == provider.ProviderKey)
+            {
+                continue;
+            }
+
+            var (reason, detail) = record.CertificateKey is null
+                ? (JoinRefusals.CertificateMissing, $"worker {record.WorkerId} joined without a certificate; provider {providerId} now requires one")
+                : (JoinRefusals.ProviderKeyRevoked, $"worker {record.WorkerId} is certified by provider key {KeyPrefix(record.CertificateKey)}, replaced by {KeyPrefix(provider.ProviderKey!)}");
+            await access.DeleteAsync(record.WorkerId, cancellationToken).ConfigureAwait(false);
+            await joins.SetStateAsync(record.WorkerId, JoinStates.Revoked, reason, detail, cancellationToken).ConfigureAwait(false);
+        }
+
+        return provider;
+    }
+
+    /// <summary>The first 16 hex digits of a key, as /provider status shows it.</summary>
+    public static string KeyPrefix(string key) => key.Length > 16 ? key[..16] + "…" : key;
 }

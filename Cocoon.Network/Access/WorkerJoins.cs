@@ -13,7 +13,7 @@ public static class JoinStates
     /// <summary>Its provider is paused: the Redis user is off until the provider resumes.</summary>
     public const string Paused = "paused";
 
-    /// <summary>Its token was revoked: the Redis user is gone.</summary>
+    /// <summary>Its token or provider key was revoked, or its certificate expired (Reason says which): the Redis user is gone.</summary>
     public const string Revoked = "revoked";
 
     /// <summary>The join (or a later check of its registration) was refused; the reason says why.</summary>
@@ -23,6 +23,7 @@ public static class JoinStates
 /// <summary>
 /// A worker's join record. The gateway writes it; the worker's own Redis user cannot read or write it. SigningKey pins
 /// the worker id to the key that signed its join document: registrations signed by another key are refused.
+/// CertificateKey and CertificateExpires: the provider key that certified the worker and until when (null: none).
 /// </summary>
 public sealed record JoinRecord(
     string WorkerId,
@@ -33,7 +34,9 @@ public sealed record JoinRecord(
     string? Detail,
     string? TeeKind,
     string? ModelName,
-    DateTimeOffset UpdatedAt)
+    DateTimeOffset UpdatedAt,
+    string? CertificateKey = null,
+    DateTimeOffset? CertificateExpires = null)
 {
     public bool Pinned => SigningKeyHex.Length > 0;
 }
@@ -49,14 +52,20 @@ public sealed class WorkerJoins(IConnectionMultiplexer redis, RedisKeys keys, Ti
         if owner and owner ~= ARGV[1] and key and key ~= '' then return 0 end
         if key and key ~= '' and key ~= ARGV[2] and ARGV[7] == '1' then return 0 end
         redis.call('HSET', KEYS[1], 'provider', ARGV[1], 'key', ARGV[2], 'state', 'joined', 'reason', '', 'detail', '',
-          'tee', ARGV[3], 'model', ARGV[4], 'updated', ARGV[5])
+          'tee', ARGV[3], 'model', ARGV[4], 'updated', ARGV[5], 'pkey', ARGV[8], 'certexp', ARGV[9])
         redis.call('SADD', KEYS[2], ARGV[6])
         redis.call('SADD', KEYS[3], ARGV[6])
         return 1
         """;
 
     /// <summary>Binds the worker id to the provider and the signing key; false when the id belongs to someone else now.</summary>
-    public async Task<bool> PinAsync(string workerId, string providerId, byte[] signingKey, string teeKind, string modelName, CancellationToken cancellationToken)
+    public Task<bool> PinAsync(string workerId, string providerId, byte[] signingKey, string teeKind, string modelName, CancellationToken cancellationToken) =>
+        PinAsync(workerId, providerId, signingKey, teeKind, modelName, null, null, cancellationToken);
+
+    /// <summary>As above, with the provider key that certified the worker and the certificate's expiry.</summary>
+    public async Task<bool> PinAsync(
+        string workerId, string providerId, byte[] signingKey, string teeKind, string modelName,
+        string? certificateKey, DateTimeOffset? certificateExpires, CancellationToken cancellationToken)
     {
         // Whether the worker's registry entry is live is read first: it lives in the worker's slot, the join records in
         // the shared one, and a Redis Cluster script may touch one slot only. An entry that appears or lapses between
@@ -65,7 +74,8 @@ public sealed class WorkerJoins(IConnectionMultiplexer redis, RedisKeys keys, Ti
         var live = await db.KeyExistsAsync(keys.Worker(workerId)).WaitAsync(cancellationToken).ConfigureAwait(false);
         var result = await db.ScriptEvaluateAsync(PinScript,
             [keys.Join(workerId), keys.ProviderWorkers(providerId), keys.Joined],
-            [providerId, Convert.ToHexStringLower(signingKey), teeKind, modelName, Now(), workerId, live ? "1" : "0"]).WaitAsync(cancellationToken).ConfigureAwait(false);
+            [providerId, Convert.ToHexStringLower(signingKey), teeKind, modelName, Now(), workerId, live ? "1" : "0",
+                certificateKey ?? string.Empty, certificateExpires?.ToUnixTimeMilliseconds() ?? 0]).WaitAsync(cancellationToken).ConfigureAwait(false);
         return (int)result == 1;
     }
 
@@ -148,6 +158,8 @@ public sealed class WorkerJoins(IConnectionMultiplexer redis, RedisKeys keys, Ti
             Optional("detail"),
             Optional("tee"),
             Optional("model"),
-            DateTimeOffset.FromUnixTimeMilliseconds(Optional("updated") is { } t ? long.Parse(t, CultureInfo.InvariantCulture) : 0));
+            DateTimeOffset.FromUnixTimeMilliseconds(Optional("updated") is { } t ? long.Parse(t, CultureInfo.InvariantCulture) : 0),
+            Optional("pkey"),
+            Optional("certexp") is { } e && long.Parse(e, CultureInfo.InvariantCulture) is > 0 and var ms ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null);
     }
 }

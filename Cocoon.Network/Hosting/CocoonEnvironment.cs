@@ -25,6 +25,7 @@ public static class CocoonEnvironment
         ["COCOON_JOIN_URL"] = "Worker:JoinUrl",
         ["COCOON_WORKER_ID"] = "Worker:Id",
         ["COCOON_TEE"] = "Worker:Tee",
+        ["COCOON_PROVIDER_KEY"] = "Worker:ProviderKey",
     };
 
     /// <summary>Default data folder: ./.cocoon relative to the working directory (git-ignored).</summary>

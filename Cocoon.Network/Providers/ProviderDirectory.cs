@@ -6,14 +6,23 @@ namespace Cocoon.Network.Providers;
 /// <summary>What a provider tells us when registering (from the Telegram /provider command or an operator).</summary>
 public sealed record ProviderProfile(string Name, long? TelegramUserId = null, string? PayoutAddress = null, string? Contact = null);
 
-/// <summary>A registered provider. PriceCoefficient null = each worker's own coefficient applies (1000 = 1.0x).</summary>
+/// <summary>
+/// A registered provider. PriceCoefficient null = each worker's own coefficient applies (1000 = 1.0x). ProviderKey:
+/// the lower-case hex Ed25519 public key its workers' certificates must be signed with (null: none registered, workers
+/// join on the token alone); RevokedKeys: keys it replaced, whose certificates are refused by name.
+/// </summary>
 public sealed record ProviderInfo(
     string ProviderId,
     ProviderProfile Profile,
     bool Paused,
     int? PriceCoefficient,
     string TokenSha256,
-    DateTimeOffset CreatedAt);
+    DateTimeOffset CreatedAt,
+    string? ProviderKey = null,
+    IReadOnlyList<string>? RevokedKeys = null)
+{
+    public IReadOnlyList<string> Revoked => RevokedKeys ?? [];
+}
 
 /// <summary>The provider id and the one-time secret a provider puts into COCOON_WORKER_TOKEN on its workers.</summary>
 public sealed record ProviderRegistration(string ProviderId, string WorkerToken);
@@ -96,6 +105,35 @@ public sealed class ProviderDirectory(IProviderStore store, TimeProvider time)
 
         return store.UpdateAsync(providerId, p => p with { PriceCoefficient = coefficient }, cancellationToken);
     }
+
+    /// <summary>
+    /// Registers (or replaces) the provider's public key (64 hex digits, Ed25519). A replaced key joins the revoked
+    /// list: certificates it signed are refused from now on. Returns the provider as changed, or null when there is none.
+    /// </summary>
+    public async Task<ProviderInfo?> SetProviderKeyAsync(string providerId, string publicKeyHex, CancellationToken cancellationToken)
+    {
+        if (!IsProviderKey(publicKeyHex))
+        {
+            throw new ArgumentException("A provider key is an Ed25519 public key: 64 hex digits, as ./cocoon provider keygen prints it.", nameof(publicKeyHex));
+        }
+
+        var key = publicKeyHex.ToLowerInvariant();
+        ProviderInfo? changed = null;
+        var found = await store.UpdateAsync(providerId, p =>
+        {
+            var revoked = p.Revoked.Where(k => k != key).ToList();
+            if (p.ProviderKey is { } old && old != key && !revoked.Contains(old))
+            {
+                revoked.Add(old);
+            }
+
+            return changed = p with { ProviderKey = key, RevokedKeys = revoked };
+        }, cancellationToken).ConfigureAwait(false);
+        return found ? changed : null;
+    }
+
+    /// <summary>64 hex digits (an Ed25519 public key).</summary>
+    public static bool IsProviderKey(string? text) => text is { Length: 64 } && text.All(char.IsAsciiHexDigit);
 
     private static string Base64Url(byte[] bytes) =>
         Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');

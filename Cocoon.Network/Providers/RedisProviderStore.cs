@@ -93,6 +93,8 @@ public sealed class RedisProviderStore(IConnectionMultiplexer redis, RedisKeys k
         new("coefficient", p.PriceCoefficient?.ToString(CultureInfo.InvariantCulture) ?? string.Empty),
         new("tokenSha256", p.TokenSha256),
         new("createdAt", p.CreatedAt.ToUnixTimeMilliseconds()),
+        new("providerKey", p.ProviderKey ?? string.Empty),
+        new("revokedKeys", string.Join(' ', p.Revoked)),
     ];
 
     private static ProviderInfo FromHash(string providerId, HashEntry[] entries)
@@ -109,6 +111,8 @@ public sealed class RedisProviderStore(IConnectionMultiplexer redis, RedisKeys k
             Optional("paused") == "1",
             Optional("coefficient") is { } c ? int.Parse(c, CultureInfo.InvariantCulture) : null,
             Optional("tokenSha256") ?? string.Empty,
-            DateTimeOffset.FromUnixTimeMilliseconds(Optional("createdAt") is { } t ? long.Parse(t, CultureInfo.InvariantCulture) : 0));
+            DateTimeOffset.FromUnixTimeMilliseconds(Optional("createdAt") is { } t ? long.Parse(t, CultureInfo.InvariantCulture) : 0),
+            Optional("providerKey"),
+            Optional("revokedKeys") is { } revoked ? revoked.Split(' ', StringSplitOptions.RemoveEmptyEntries) : null);
     }
 }

@@ -20,6 +20,7 @@ internal static class CliSupport
             usage: Cocoon.Worker generate --prompt TEXT [--model PATH] [--max-tokens N] [--temperature T] [--seed S] [--threads N]
                    Cocoon.Worker selfcheck [--model PATH] [--threads N]
                    Cocoon.Worker platform-key
+                   Cocoon.Worker provider keygen [--key PATH] [--rotate]   (the provider's own key: make or show it)
                    Cocoon.Worker run       (serve from COCOON_REDIS directly: local development)
                    Cocoon.Worker join      (join the network at COCOON_JOIN_URL with COCOON_WORKER_TOKEN, then serve)
             """);

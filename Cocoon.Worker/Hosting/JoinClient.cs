@@ -8,11 +8,15 @@ namespace Cocoon.Worker.Hosting;
 /// <summary>The worker's side of the join endpoint: join, ask for its status, leave. The provider's token is the Bearer credential.</summary>
 public sealed class JoinClient(HttpClient http, Uri joinUrl, string token)
 {
-    public async Task<(JoinGrant? Grant, JoinRefusal? Refusal)> JoinAsync(string attestationJson, CancellationToken cancellationToken)
+    public Task<(JoinGrant? Grant, JoinRefusal? Refusal)> JoinAsync(string attestationJson, CancellationToken cancellationToken) =>
+        JoinAsync(attestationJson, null, cancellationToken);
+
+    /// <summary>Joins with the worker's key certified by its provider's key (the certificate's JSON; null: none).</summary>
+    public async Task<(JoinGrant? Grant, JoinRefusal? Refusal)> JoinAsync(string attestationJson, string? certificateJson, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, joinUrl)
         {
-            Content = JsonContent.Create(new JoinRequest(attestationJson), JoinJsonContext.Default.JoinRequest),
+            Content = JsonContent.Create(new JoinRequest(attestationJson, certificateJson), JoinJsonContext.Default.JoinRequest),
         };
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
         using var response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);

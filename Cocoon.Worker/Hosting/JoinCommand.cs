@@ -60,12 +60,40 @@ public static class JoinCommand
             options.PriceCoefficient,
             Math.Max(1, options.MaxConcurrency));
         var tee = WorkerHostingExtensions.CreateTee(options.Tee, configuration);
+        // The provider's own key, when this machine holds it, certifies the worker's signing key for the gateway.
+        var providerKeyPath = ProviderKeyFile.PathFor(configuration);
+        ProviderKey? providerKey = null;
+        if (File.Exists(providerKeyPath))
+        {
+            try
+            {
+                providerKey = ProviderKeyFile.Read(providerKeyPath);
+            }
+            catch (IOException e)
+            {
+                Console.Error.WriteLine("cocoon: error: " + e.Message);
+                return 2;
+            }
+        }
+        else if (ProviderKeyFile.Named(configuration))
+        {
+            Console.Error.WriteLine($"cocoon: error: COCOON_PROVIDER_KEY names {providerKeyPath}, which does not exist; make it with ./cocoon provider keygen --key {providerKeyPath}");
+            return 2;
+        }
+
+        using var providerKeyScope = providerKey;
         var identity = WorkerIdentity.Create(options.Id is { Length: > 0 } id ? id : WorkerSession.NewWorkerId());
         JoinGrant grant;
         while (true)
         {
             var bundle = await identity.AttestAsync(claims, tee, TimeProvider.System, TimeSpan.FromMinutes(10), ct).ConfigureAwait(false);
-            var (granted, refusal) = await client.JoinAsync(bundle.ToJson(), ct).ConfigureAwait(false);
+            var certificate = providerKey?.Certify(identity.WorkerId, identity.SigningPublicKey, claims.ModelSha256, DateTimeOffset.UtcNow + options.CertificateLifetime);
+            if (certificate is not null)
+            {
+                Console.Error.WriteLine($"cocoon: worker key certified by provider key {certificate.ProviderKey[..16]}… ({providerKeyPath}) until {DateTimeOffset.FromUnixTimeSeconds(certificate.ExpiresAt):u}");
+            }
+
+            var (granted, refusal) = await client.JoinAsync(bundle.ToJson(), certificate?.ToJson(), ct).ConfigureAwait(false);
             if (granted is not null)
             {
                 grant = granted;

@@ -24,6 +24,16 @@ public sealed class WorkerHostOptions : IValidatableObject
     [RegularExpression("^(simulated|tdx|none|consumer)$", ErrorMessage = "Worker:Tee must be 'simulated', 'tdx', or 'none' (also spelled 'consumer': no TEE, consumer tier).")]
     public string Tee { get; set; } = "simulated";
 
+    /// <summary>
+    /// The provider's own Ed25519 key file (env COCOON_PROVIDER_KEY; default provider.key in the data folder, where
+    /// `./cocoon provider keygen` writes it). When it exists, `join` certifies this worker's key with it.
+    /// </summary>
+    public string? ProviderKey { get; set; }
+
+    /// <summary>How long the certificate `join` signs with the provider key is valid; the gateway cuts the worker off after it.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "365.00:00:00", ErrorMessage = "Worker:CertificateLifetime must be between 1 second and 365 days.")]
+    public TimeSpan CertificateLifetime { get; set; } = TimeSpan.FromDays(30);
+
     /// <summary>A stable id (e.g. the host name) lets a restarted worker reclaim its stream; empty = a new id per start.</summary>
     [RegularExpression(@"^[A-Za-z0-9_.\-]{1,64}$", ErrorMessage = "Worker:Id may hold only letters, digits and _.- (at most 64).")]
     public string? Id { get; set; }

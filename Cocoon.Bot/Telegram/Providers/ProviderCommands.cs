@@ -79,6 +79,9 @@ public sealed partial class ProviderCommands(
             case "revoke":
                 await RevokeAsync(chatId, userId, parts.Skip(1).FirstOrDefault(), cancellationToken).ConfigureAwait(false);
                 return;
+            case "key":
+                await KeyAsync(chatId, userId, parts.Skip(1).ToArray(), cancellationToken).ConfigureAwait(false);
+                return;
             case "payout":
                 await PayoutAsync(chatId, userId, parts.Skip(1).FirstOrDefault(), cancellationToken).ConfigureAwait(false);
                 return;
@@ -86,7 +89,8 @@ public sealed partial class ProviderCommands(
                 await sender.SendAsync(chatId,
                     "Sell inference with your GPU:\n/provider register – register and get a worker token\n/provider status – workers online, attestation, load\n" +
                     "/provider earnings – today, 7 days, total, pending payout\n/provider price <coefficient> – e.g. 1.2 for 1.2× the base price\n" +
-                    "/provider pause | resume – stop or restart taking jobs\n/provider revoke – new worker token, old one's workers disconnected\n/provider payout – pay your earnings to your TON address",
+                    "/provider pause | resume – stop or restart taking jobs\n/provider revoke – new worker token, old one's workers disconnected\n" +
+                    "/provider key <public key> – register or replace your provider key (./cocoon provider keygen prints it); workers need certificates signed by it\n/provider payout – pay your earnings to your TON address",
                     cancellationToken).ConfigureAwait(false);
                 return;
         }
@@ -176,7 +180,47 @@ public sealed partial class ProviderCommands(
             "Start a worker with it on your GPU machine, in a clone of the Cocoon repository (one worker per model):\n" +
             $"COCOON_WORKER_TOKEN={registration.WorkerToken} COCOON_JOIN_URL={JoinUrl} ./cocoon worker --model /path/to/model.gguf\n\n" +
             "The worker joins the network with the token and gets its own Redis credentials from the gateway. " +
-            "If the network refuses it, the worker and /provider status say why and what to do.",
+            "If the network refuses it, the worker and /provider status say why and what to do.\n\n" +
+            "Recommended: sign your workers' keys with a provider key of your own, so a stolen token alone cannot bring a worker in. " +
+            "In the same folder, before starting the worker, run\n./cocoon provider keygen\n" +
+            "and send me the /provider key line it prints. From then on every worker needs a certificate signed by that key; " +
+            "./cocoon worker signs one by itself when it finds the key (provider.key in its data folder, or COCOON_PROVIDER_KEY).",
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task KeyAsync(long chatId, long userId, string[] args, CancellationToken cancellationToken)
+    {
+        if (args.Length > 0 && !ProviderDirectory.IsProviderKey(args[0]))
+        {
+            await sender.SendAsync(chatId,
+                "That is not a provider key. Run ./cocoon provider keygen on your worker machine and send the line it prints: /provider key followed by 64 hex digits.",
+                cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        if (await PickAsync(chatId, userId, args.Length > 1 ? args[1] : null, cancellationToken).ConfigureAwait(false) is not { } provider)
+        {
+            return;
+        }
+
+        if (args.Length == 0)
+        {
+            await sender.SendAsync(chatId, provider.ProviderKey is { } current
+                ? $"{provider.ProviderId}: provider key {current}. Replace it with /provider key <new public key> (./cocoon provider keygen --rotate makes one)."
+                : $"{provider.ProviderId}: no provider key registered. Run ./cocoon provider keygen on your worker machine and send the /provider key line it prints.",
+                cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        var changed = await control.SetProviderKeyAsync(provider.ProviderId, args[0], cancellationToken).ConfigureAwait(false);
+        var replaced = provider.ProviderKey is { } old && old != changed!.ProviderKey ? old : null;
+        LogKeyRegistered(logger, provider.ProviderId, changed!.ProviderKey!, replaced is not null);
+        await sender.SendAsync(chatId,
+            $"{provider.ProviderId}: provider key {ProviderWorkerControl.KeyPrefix(changed.ProviderKey!)} registered. Every worker now needs a certificate signed by it; " +
+            "./cocoon worker signs one when it finds the key (provider.key in its data folder, or COCOON_PROVIDER_KEY)." +
+            (replaced is null
+                ? " Workers that joined without one are disconnected; restart them where the key is."
+                : $" The old key {ProviderWorkerControl.KeyPrefix(replaced)} is revoked: its workers are disconnected and refused; restart them with the new key."),
             cancellationToken).ConfigureAwait(false);
     }
 
@@ -362,6 +406,9 @@ public sealed partial class ProviderCommands(
         await db.HashSetAsync(key, [new(field, value), new("step", nextStep)]).WaitAsync(cancellationToken).ConfigureAwait(false);
         await db.KeyExpireAsync(key, DraftTtl).WaitAsync(cancellationToken).ConfigureAwait(false);
     }
+
+    [LoggerMessage(EventId = LogEvents.Providers + 40, Level = LogLevel.Information, Message = "Provider {ProviderId} registered provider key {ProviderKey} (replacing another: {Replaced})")]
+    private static partial void LogKeyRegistered(ILogger logger, string providerId, string providerKey, bool replaced);
 
     [LoggerMessage(EventId = LogEvents.Providers + 1, Level = LogLevel.Information, Message = "Provider {ProviderId} registered by Telegram user {UserId}")]
     private static partial void LogRegistered(ILogger logger, string providerId, long userId);

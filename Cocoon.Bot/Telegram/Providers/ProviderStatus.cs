@@ -36,7 +36,11 @@ public sealed record ProviderWorkerStatus(
 /// <summary>What the provider's account received on one UTC day, in nanotons (from the ledger).</summary>
 public sealed record ProviderDayEarnings(DateOnly Day, long Nanotons);
 
-/// <summary>A provider's workers and earnings.</summary>
+/// <summary>
+/// A provider's workers and earnings. ProviderKey: the registered public key its workers' certificates are checked
+/// against (null: none, workers join on the token alone). ProviderReputation: the provider's own record, which a new
+/// worker id starts from when it is below neutral.
+/// </summary>
 public sealed record ProviderStatusReport(
     string ProviderId,
     string Name,
@@ -44,7 +48,9 @@ public sealed record ProviderStatusReport(
     int PriceCoefficient,
     IReadOnlyList<ProviderWorkerStatus> Workers,
     IReadOnlyList<ProviderDayEarnings> EarningsPerDay,
-    long PendingPayoutNanotons);
+    long PendingPayoutNanotons,
+    string? ProviderKey = null,
+    double? ProviderReputation = null);
 
 [System.Text.Json.Serialization.JsonSourceGenerationOptions(System.Text.Json.JsonSerializerDefaults.Web)]
 [System.Text.Json.Serialization.JsonSerializable(typeof(ProviderStatusReport))]
@@ -61,7 +67,8 @@ public sealed class ProviderStatus(
     ILedger ledger,
     TimeProvider time,
     ILedgerAccounts? accounts = null,
-    ReputationBook? reputation = null)
+    ReputationBook? reputation = null,
+    ProviderReputation? providerReputation = null)
 {
     public const int Days = 7;
 
@@ -118,7 +125,11 @@ public sealed class ProviderStatus(
         }
 
         var pending = await ledger.GetBalanceAsync(account, cancellationToken).ConfigureAwait(false);
-        return new ProviderStatusReport(provider.ProviderId, provider.Profile.Name, provider.Paused, provider.PriceCoefficient ?? 1000, workers, days, pending);
+        var providerScore = providerReputation is null
+            ? (double?)null
+            : Math.Round((await providerReputation.ReadAsync(ProviderReputation.ProviderField(provider.ProviderId), cancellationToken).ConfigureAwait(false)).Value, 3);
+        return new ProviderStatusReport(provider.ProviderId, provider.Profile.Name, provider.Paused, provider.PriceCoefficient ?? 1000, workers, days, pending,
+            provider.ProviderKey, providerScore);
     }
 
     /// <summary>The report as the bot's message.</summary>
@@ -127,6 +138,14 @@ public sealed class ProviderStatus(
         ArgumentNullException.ThrowIfNull(report);
         var text = new StringBuilder();
         text.Append(CultureInfo.InvariantCulture, $"{report.ProviderId} · {report.Name} · {(report.Paused ? "PAUSED" : "taking jobs")} · price ×{report.PriceCoefficient / 1000.0:0.###}\n");
+        text.Append(report.ProviderKey is { } key
+            ? $"Provider key: {ProviderWorkerControl.KeyPrefix(key)} (workers need a certificate signed by it)\n"
+            : "Provider key: none registered (workers join on the token alone; ./cocoon provider keygen, then /provider key <public key>)\n");
+        if (report.ProviderReputation is { } providerScore)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"Provider reputation: {providerScore:0.000} (new worker ids start from it when it is below neutral)\n");
+        }
+
         text.Append(CultureInfo.InvariantCulture, $"Workers online: {report.Workers.Count(w => w.Online)}\n");
         foreach (var w in report.Workers)
         {

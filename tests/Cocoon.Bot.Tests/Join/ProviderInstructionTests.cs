@@ -31,17 +31,28 @@ public sealed partial class ProviderInstructionTests(RedisFixture fixture) : ICl
         Assert.Equal("https://gateway.example.org/v1/network/join", variables["COCOON_JOIN_URL"]);
         Assert.StartsWith("cwt_", variables["COCOON_WORKER_TOKEN"], StringComparison.Ordinal);
 
-        // The script knows the command, and its worker command knows every flag the line uses.
+        // The script knows every command the message prints (the worker's start line and the provider key's), and each
+        // command knows every flag its line uses.
         var script = await File.ReadAllTextAsync(Path.Combine(SharedFiles.RepoRoot, "cocoon"));
         var cases = CaseList().Match(script);
         Assert.True(cases.Success, "the cocoon script's command case list was not found");
-        Assert.Contains(command.Split(' ')[1], cases.Groups[1].Value.Split('|'));
-        var worker = script[script.IndexOf("cmd_worker() {", StringComparison.Ordinal)..];
-        var line = reply.Split('\n').Single(l => l.Contains("./cocoon ", StringComparison.Ordinal));
-        foreach (Match flag in Flag().Matches(line))
+        Assert.Equal("./cocoon worker", command);
+        var lines = ProviderInstruction.Lines(reply);
+        Assert.Contains(lines, l => l == "./cocoon provider keygen");
+        foreach (var line in lines)
         {
-            Assert.Contains($"      {flag.Value})", worker, StringComparison.Ordinal);
+            var name = line[(line.IndexOf("./cocoon ", StringComparison.Ordinal) + "./cocoon ".Length)..].Split(' ')[0];
+            Assert.Contains(name, cases.Groups[1].Value.Split('|'));
+            var body = script[script.IndexOf($"cmd_{name}() {{", StringComparison.Ordinal)..];
+            foreach (Match flag in Flag().Matches(line))
+            {
+                Assert.Contains($"      {flag.Value})", body, StringComparison.Ordinal);
+            }
         }
+
+        // The provider command runs the worker binary's `provider`, which knows `keygen` (the printed line is run for
+        // real in ProviderKeyTests).
+        Assert.Contains("exec \"$(bin Cocoon.Worker)\" provider \"$@\"", script, StringComparison.Ordinal);
 
         // Every variable is one the worker reads.
         foreach (var name in variables.Keys)

@@ -212,6 +212,14 @@ namespace Cocoon.Ledger.Data.Migrations.Postgres
                     b.Property<int?>("PriceCoefficient")
                         .HasColumnType("integer");
 
+                    b.Property<string>("ProviderKey")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<string>("RevokedProviderKeys")
+                        .HasMaxLength(8000)
+                        .HasColumnType("character varying(8000)");
+
                     b.Property<long?>("TelegramUserId")
                         .HasColumnType("bigint");
 

@@ -201,6 +201,14 @@ namespace Cocoon.Ledger.Data.Migrations.Sqlite
                     b.Property<int?>("PriceCoefficient")
                         .HasColumnType("INTEGER");
 
+                    b.Property<string>("ProviderKey")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("RevokedProviderKeys")
+                        .HasMaxLength(8000)
+                        .HasColumnType("TEXT");
+
                     b.Property<long?>("TelegramUserId")
                         .HasColumnType("INTEGER");
 
