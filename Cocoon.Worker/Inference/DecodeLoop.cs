@@ -469,12 +469,16 @@ internal sealed partial class DecodeLoop : IDisposable
         var now = _time.GetTimestamp();
         var promptTime = s.StartedAt == 0 ? TimeSpan.Zero : _time.GetElapsedTime(s.StartedAt, s.FirstTokenAt == 0 ? now : s.FirstTokenAt);
         var generationTime = s.FirstTokenAt == 0 ? TimeSpan.Zero : _time.GetElapsedTime(s.FirstTokenAt, now);
-        s.Output.Writer.TryWrite(new GenerationChunk(string.Empty, new GenerationUsage(s.PromptTokens.Length, s.CompletionTokens, reason, promptTime, generationTime, s.CachedTokens)
+        var usage = new GenerationChunk(string.Empty, new GenerationUsage(s.PromptTokens.Length, s.CompletionTokens, reason, promptTime, generationTime, s.CachedTokens)
         {
             AnswerTokens = s.Score is null ? s.AnswerTokens() : null,
-        }));
-        s.Output.Writer.TryComplete();
+        });
+
+        // The slot is freed (or kept for the scope's next job) before the caller sees the end: whoever has read the
+        // last chunk finds the free slots and the cache counters already updated.
         Release(s, keepCells: true);
+        s.Output.Writer.TryWrite(usage);
+        s.Output.Writer.TryComplete();
     }
 
     private void Fail(Sequence s, Exception error)

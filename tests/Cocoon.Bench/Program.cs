@@ -13,6 +13,7 @@ var benchmarks = new SortedDictionary<string, Func<BenchContext, Task>>(StringCo
     ["ledger"] = Cocoon.Bench.Ledger.SettlementBenchmark.RunAsync,
     ["llama"] = LlamaBenchmark.RunAsync,
     ["llama-q8"] = LlamaBenchmark.RunLargeAsync,
+    ["llama-defaults"] = DefaultsBenchmark.RunAsync,
     ["dispatch"] = Cocoon.Bench.Dispatch.DispatchBenchmark.RunAsync,
     ["embeddings"] = Cocoon.Bench.Embeddings.EmbeddingBenchmark.RunAsync,
     ["market"] = Cocoon.Bench.Market.MarketBenchmark.RunAsync,
