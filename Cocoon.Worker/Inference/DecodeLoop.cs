@@ -267,6 +267,7 @@ internal sealed partial class DecodeLoop : IDisposable
             try
             {
                 s.Sampler = SamplerChain.Create(s.Sampling, _model.VocabSize);
+                s.Sampler.Accept(s.History);
             }
 #pragma warning disable CA1031 // reported to that request's consumer
             catch (Exception ex)

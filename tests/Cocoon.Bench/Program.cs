@@ -7,6 +7,7 @@ var benchmarks = new SortedDictionary<string, Func<BenchContext, Task>>(StringCo
     ["ledger"] = Cocoon.Bench.Ledger.SettlementBenchmark.RunAsync,
     ["llama"] = LlamaBenchmark.RunAsync,
     ["llama-q8"] = LlamaBenchmark.RunLargeAsync,
+    ["llama-seeded"] = SeededBatchBenchmark.RunAsync,
     ["dispatch"] = Cocoon.Bench.Dispatch.DispatchBenchmark.RunAsync,
     ["embeddings"] = Cocoon.Bench.Embeddings.EmbeddingBenchmark.RunAsync,
     ["market"] = Cocoon.Bench.Market.MarketBenchmark.RunAsync,
