@@ -1,4 +1,3 @@
-using System.Text;
 using Cocoon.Engine.Protocol;
 using Cocoon.Worker.Inference;
 
@@ -13,8 +12,9 @@ public sealed class ContinuationTests(LlamaFixture fixture) : IClassFixture<Llam
     public async Task A_greedy_answer_resumed_from_its_delivered_text_goes_on_as_the_uninterrupted_one_did()
     {
         var whole = await RunAsync(InferenceTests.Raw("Once upon a time", 64, 0));
-        // Cut where the first worker might have died: after a few words of the answer.
-        var delivered = whole.Text[..whole.Text.IndexOf("named", StringComparison.Ordinal)];
+        // Cut where a first worker dies: after a chunk it sent (the fixture sends one chunk per token), so at a boundary
+        // of its tokens, as every delivered text is.
+        var delivered = string.Concat(whole.Chunks.Take(12));
         var rest = await RunAsync(InferenceTests.Raw("Once upon a time", 64, 0) with { Continuation = delivered });
 
         Assert.Equal(whole.Text, delivered + rest.Text);
@@ -31,7 +31,7 @@ public sealed class ContinuationTests(LlamaFixture fixture) : IClassFixture<Llam
     {
         var request = InferenceTests.Raw("Lily had a dog", 120, 0.9f, 20261130);
         var whole = await RunAsync(request);
-        var delivered = whole.Text[..(whole.Text.Length / 3)];
+        var delivered = string.Concat(whole.Chunks.Take(whole.Chunks.Count / 3));
         var first = await RunAsync(request with { Continuation = delivered });
         var second = await RunAsync(request with { Continuation = delivered });
 
@@ -50,16 +50,20 @@ public sealed class ContinuationTests(LlamaFixture fixture) : IClassFixture<Llam
             await RunAsync(InferenceTests.Raw("Once upon a time", 8, 0) with { Continuation = "" }));
     }
 
-    private async Task<(string Text, GenerationUsage Usage)> RunAsync(GenerationRequest request)
+    private async Task<(string Text, GenerationUsage Usage, List<string> Chunks)> RunAsync(GenerationRequest request)
     {
-        var text = new StringBuilder();
+        var chunks = new List<string>();
         GenerationUsage? usage = null;
         await foreach (var chunk in Service.GenerateAsync(request, CancellationToken.None))
         {
-            text.Append(chunk.Text);
+            if (chunk.Text.Length > 0)
+            {
+                chunks.Add(chunk.Text);
+            }
+
             usage = chunk.Usage ?? usage;
         }
 
-        return (text.ToString(), usage!);
+        return (string.Concat(chunks), usage!, chunks);
     }
 }
