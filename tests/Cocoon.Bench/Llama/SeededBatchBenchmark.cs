@@ -37,7 +37,9 @@ public static class SeededBatchBenchmark
         var results = new List<object>();
         var shape = SyntheticGguf.Shape.Default;
         var large = await SyntheticGguf.EnsureAsync(Path.Combine(bench.OutputDir, "models", "synthetic-315M-q8_0.gguf"), SharedFiles.SmallModel, shape, ct).ConfigureAwait(false);
-        foreach (var (label, model, maxTokens) in new[] { ("stories260K", SharedFiles.SmallModel, 64), ($"synthetic {shape.Parameters(512) / 1e6:F0}M Q8_0", large, 32) })
+        // COCOON_BENCH_SEEDED_SMALL_ONLY=true: the small model only (the large one takes minutes on a busy machine).
+        var smallOnly = Environment.GetEnvironmentVariable("COCOON_BENCH_SEEDED_SMALL_ONLY") == "true";
+        foreach (var (label, model, maxTokens) in new[] { ("stories260K", SharedFiles.SmallModel, 64), ($"synthetic {shape.Parameters(512) / 1e6:F0}M Q8_0", large, 32) }.Take(smallOnly ? 1 : 2))
         {
             using var data = new TempDir("cocoon-bench-seeded");
             var options = new LlamaInferenceOptions
@@ -58,9 +60,10 @@ public static class SeededBatchBenchmark
             var line = string.Create(CultureInfo.InvariantCulture,
                 $"{label}: answers differing batch of 8 vs alone: sampled {sampledDiffer}/24 (first differing character at {string.Join(",", firstDiff)}), greedy {greedyDiffer}/24; " +
                 $"logits of seq 0 alone vs with 7 others: prefill {logits.PrefillDiffering}/{logits.Vocab} floats differ (max |d| {logits.PrefillMax:G3}), " +
-                $"generation step {logits.StepDiffering}/{logits.Vocab} (max |d| {logits.StepMax:G3}), argmax {(logits.ArgmaxSame ? "same" : "differs")}");
+                $"generation step {logits.StepDiffering}/{logits.Vocab} (max |d| {logits.StepMax:G3}), argmax {(logits.ArgmaxSame ? "same" : "differs")}; " +
+                $"step of 2 sequences vs 8: {logits.TwoDiffering} differ (max |d| {logits.TwoMax:G3}); lone step padded to 2 rows vs 8: {logits.PaddedDiffering} differ (max |d| {logits.PaddedMax:G3})");
             Console.WriteLine(line);
-            results.Add(new { model = label, sampledDiffer, greedyDiffer, firstDiff, logits.PrefillDiffering, logits.PrefillMax, logits.StepDiffering, logits.StepMax, logits.Vocab });
+            results.Add(new { model = label, sampledDiffer, greedyDiffer, firstDiff, logits });
         }
 
         await bench.WriteJsonAsync("llama-seeded", results).ConfigureAwait(false);
@@ -112,7 +115,8 @@ public static class SeededBatchBenchmark
         return text.ToString();
     }
 
-    private sealed record LogitsDiff(int Vocab, int PrefillDiffering, double PrefillMax, int StepDiffering, double StepMax, bool ArgmaxSame);
+    private sealed record LogitsDiff(
+        int Vocab, int PrefillDiffering, double PrefillMax, int StepDiffering, double StepMax, bool ArgmaxSame, int PaddedDiffering, double PaddedMax, int TwoDiffering, double TwoMax);
 
     /// <summary>Sequence 0's logits alone and beside 7 other sequences, on a context set up as DecodeLoop sets up its own.</summary>
     private static LogitsDiff Logits(string path, LlamaInferenceOptions options)
@@ -135,7 +139,7 @@ public static class SeededBatchBenchmark
         var prompts = Prompts.Select(p => model.Tokenize(p)).ToArray();
         var vocab = model.VocabSize;
 
-        float[] Decode(int sequences, int[] tokensForStep)
+        float[] Decode(int sequences, int[] tokensForStep, bool pad = false)
         {
             // Prefill the first `sequences` prompts in one batch; sequence 0's last prompt token gives logits.
             LlamaNative.llama_memory_clear(memory, true);
@@ -169,6 +173,12 @@ public static class SeededBatchBenchmark
                 batch.Set(n++, tokensForStep[s], prompts[s].Length, s, true);
             }
 
+            if (pad)
+            {
+                // A second row for the lone sequence: its next token again, one position on (no output).
+                batch.Set(n++, tokensForStep[0], prompts[0].Length + 1, 0, false);
+            }
+
             Check(LlamaNative.llama_decode(context, batch.View(n)));
             return Copy(getLogits(context.DangerousGetHandle(), 0), vocab);
         }
@@ -178,9 +188,13 @@ public static class SeededBatchBenchmark
         var prefillBatched = Decode(8, []);
         var stepAlone = Decode(1, step);
         var stepBatched = Decode(8, step);
+        var stepPadded = Decode(1, step, pad: true);
+        var stepTwo = Decode(2, step);
         var (pd, pm) = Diff(prefillAlone, prefillBatched);
         var (sd, sm) = Diff(stepAlone, stepBatched);
-        return new LogitsDiff(vocab, pd, pm, sd, sm, ArgMax(stepAlone) == ArgMax(stepBatched) && ArgMax(prefillAlone) == ArgMax(prefillBatched));
+        var (padded, paddedMax) = Diff(stepPadded, stepBatched);
+        var (two, twoMax) = Diff(stepTwo, stepBatched);
+        return new LogitsDiff(vocab, pd, pm, sd, sm, ArgMax(stepAlone) == ArgMax(stepBatched) && ArgMax(prefillAlone) == ArgMax(prefillBatched), padded, paddedMax, two, twoMax);
     }
 
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
