@@ -5,10 +5,12 @@ namespace Cocoon.Worker.Inference;
 /// <summary>
 /// Batching must not change an answer, sampled ones included. llama.cpp's CPU backend computes a decode step of one
 /// row (a sequence generating alone) with its matrix-vector path and a step of two or more rows with its matrix-matrix
-/// path (tinyBLAS), which sums in another order: the logits differ in the last bits (measured: up to 3e-6 on the small
-/// model, 365 of its 512 logits, while two rows and eight rows agree bit for bit; `./cocoon bench llama-seeded`). A
-/// greedy pick almost never moves, but a seeded draw that lands near the boundary between two tokens does, and the
-/// answers part from there (2 of 24 sampled answers on the small model without this). So a step that would decode a
+/// path (tinyBLAS), which sums in another order: the logits differ in the last bits (measured with `./cocoon bench
+/// llama-seeded`: a one-row step vs the same token in an eight-row step, 365 of the small model's 512 logits differ, by
+/// up to 2.9e-6; a 5-row and a 40-row prefill agree bit for bit). A greedy pick almost never moves (0 of 24), but a
+/// seeded draw that lands near the boundary between two tokens does, and the answers part from there (2 of 24 sampled
+/// answers on the small model without this; InferenceTests.SeededSampledAnswersAreTheSameInABatchOfEightAsAlone fails
+/// without it and passes with it). So a step that would decode a
 /// single row gets a second one: the same sequence's token again, one position further, with no output. Causal
 /// attention keeps the real row from seeing it, its KV cell is dropped right after the decode, and for a memory-bound
 /// step the extra row costs next to nothing. Not done for recurrent or hybrid models (their state cannot drop the
