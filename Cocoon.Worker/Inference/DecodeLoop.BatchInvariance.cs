@@ -9,12 +9,14 @@ namespace Cocoon.Worker.Inference;
 /// llama-seeded`: a one-row step vs the same token in an eight-row step, 365 of the small model's 512 logits differ, by
 /// up to 2.9e-6; a 5-row and a 40-row prefill agree bit for bit). A greedy pick almost never moves (0 of 24), but a
 /// seeded draw that lands near the boundary between two tokens does, and the answers part from there (2 of 24 sampled
-/// answers on the small model without this; InferenceTests.SeededSampledAnswersAreTheSameInABatchOfEightAsAlone fails
-/// without it and passes with it). So a step that would decode a
-/// single row gets a second one: the same sequence's token again, one position further, with no output. Causal
-/// attention keeps the real row from seeing it, its KV cell is dropped right after the decode, and for a memory-bound
-/// step the extra row costs next to nothing. Not done for recurrent or hybrid models (their state cannot drop the
-/// extra token) nor in a sequence's last context cell: there batching can still show.
+/// answers on the small model without this). So a step that would decode a single row gets a second one: the same
+/// sequence's token again, one position further, with no output. Causal attention keeps the real row from seeing it,
+/// its KV cell is dropped right after the decode, and for a memory-bound step the extra row costs next to nothing.
+/// This fixes the weight products but NOT yet attention: two query rows of one sequence still take another attention
+/// path than one row in each of several sequences (bench: padded lone step vs 8 sequences, 311 of 512 logits differ by
+/// up to 2.9e-6, while 2 sequences vs 8 agree bit for bit). The next step is to pad with a row of a free sequence slot
+/// instead. Not done for recurrent or hybrid models (their state cannot drop the extra token) nor in a sequence's last
+/// context cell.
 /// </summary>
 internal sealed partial class DecodeLoop
 {
