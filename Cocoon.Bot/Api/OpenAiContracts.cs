@@ -168,6 +168,13 @@ internal sealed record CocoonInfo(
     /// the caller can recompute the request hash and read what was run. Only in the answer to the caller, never stored.
     /// </summary>
     public string? CanonicalRequest { get; init; }
+
+    /// <summary>
+    /// Set when the answer was resumed after its first worker failed mid-stream: the UTF-8 bytes of the answer that
+    /// came before the worker that completed it. The response hash covers the bytes after them; the canonical request
+    /// holds the delivered text as its <c>continuation</c>. Absent for an answer written by one worker.
+    /// </summary>
+    public int? ResumedAfterBytes { get; init; }
 }
 
 internal sealed record ModelList(string Object, IReadOnlyList<ModelDto> Data);

@@ -92,9 +92,12 @@ public sealed partial class AttemptRunner(
         ArgumentNullException.ThrowIfNull(delivery);
         var doc = worker.Document;
         using var sender = Hpke.SetupSender(doc.HpkePublicKey, JobBinding.Info(request.RequestId, attempt, doc.WorkerId, doc.ModelSha256, deadline));
+        // After text was delivered the attempt resumes from it: its worker pre-fills prompt + that text, sealed like
+        // the prompt (never in Redis or a log in plaintext), and writes only the rest.
+        var continuation = delivery.BeginAttempt();
         var plaintext = request.Embedding is { } embedding
             ? JsonSerializer.SerializeToUtf8Bytes(embedding, WireJsonContext.Default.EmbeddingRequest)
-            : ReceiptHashes.CanonicalRequest(request.Generation);
+            : ReceiptHashes.CanonicalRequest(continuation is null ? request.Generation : request.Generation with { Continuation = continuation });
         // The receipt's request hash: the plaintext exactly as sealed (chat and embeddings alike).
         var requestSha256 = ReceiptHashes.Request(plaintext);
         using var response = new ResponseHasher();
@@ -149,7 +152,11 @@ public sealed partial class AttemptRunner(
         // caller went away, a deadline, a stall, a broken stream) tells the worker to stop and free its slot.
         var workerDone = false;
         var lastProgress = time.GetUtcNow();
-        delivery.BeginAttempt();
+        if (continuation is not null)
+        {
+            metrics.Resumed();
+        }
+
         try
         {
             while (true)
@@ -218,10 +225,7 @@ public sealed partial class AttemptRunner(
                     }
 
                     var firstBefore = delivery.Delivered == 0;
-                    if (!await delivery.OfferAsync(Encoding.UTF8.GetString(piece), cancellationToken).ConfigureAwait(false))
-                    {
-                        throw new DispatchFailedException("retry-diverged", "The replacement worker's answer differs from what was already streamed.");
-                    }
+                    await delivery.OfferAsync(Encoding.UTF8.GetString(piece), cancellationToken).ConfigureAwait(false);
 
                     if (firstBefore && delivery.Delivered > 0)
                     {
@@ -231,10 +235,6 @@ public sealed partial class AttemptRunner(
                     if (result.Kind == ResultKind.Final)
                     {
                         workerDone = true;
-                        if (!delivery.AttemptCoversDelivered)
-                        {
-                            throw new DispatchFailedException("retry-diverged", "The replacement worker's answer is shorter than what was already streamed.");
-                        }
 
                         var content = new ReceiptContent(requestSha256, response.Current(), Stopped: false);
                         return SignedUsageReceipt.Accept(result.Receipt, doc, request.RequestId, opener.TranscriptHash, request.MaxCompletionTokens, content) is { } receipt

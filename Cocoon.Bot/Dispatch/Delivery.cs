@@ -4,45 +4,39 @@ using System.Threading.Channels;
 namespace Cocoon.Bot.Dispatch;
 
 /// <summary>
-/// What the user has been sent, across attempts. A new attempt's text is checked against the delivered prefix
-/// and only what goes beyond it is streamed, so a re-dispatch never shows the user two answers.
+/// What the user has been sent, across attempts. An attempt that starts after text was delivered resumes from it
+/// (<see cref="Engine.Protocol.GenerationRequest.Continuation"/>): its worker writes only the rest, so every piece it
+/// sends is new and is streamed as it comes. The user gets one answer, never a restart or two spliced ones.
 /// </summary>
 public sealed class Delivery(ChannelWriter<DispatchEvent> events)
 {
     private readonly StringBuilder _delivered = new();
-    private int _attemptLength;
 
     public int Delivered => _delivered.Length;
 
-    /// <summary>The whole text the user was sent (for a spot-check replay to compare; never stored or logged).</summary>
+    /// <summary>The whole text the user was sent (for a resume and a spot-check replay; never stored or logged).</summary>
     public string Text => _delivered.ToString();
 
-    public bool AttemptCoversDelivered => _attemptLength >= _delivered.Length;
+    /// <summary>The text the current attempt resumes from (what was delivered when it began), or null for a fresh one.</summary>
+    public string? Continuation { get; private set; }
 
-    public void BeginAttempt() => _attemptLength = 0;
+    /// <summary>Starts an attempt; returns the text it must resume from, or null when nothing was delivered yet.</summary>
+    public string? BeginAttempt()
+    {
+        Continuation = _delivered.Length > 0 ? _delivered.ToString() : null;
+        return Continuation;
+    }
 
-    /// <summary>False when the attempt's text departs from what the user already has.</summary>
-    public async ValueTask<bool> OfferAsync(string piece, CancellationToken cancellationToken)
+    /// <summary>Streams a piece of the current attempt's answer.</summary>
+    public async ValueTask OfferAsync(string piece, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(piece);
-        var start = _attemptLength;
-        _attemptLength += piece.Length;
-        var overlap = Math.Clamp(_delivered.Length - start, 0, piece.Length);
-        for (var i = 0; i < overlap; i++)
+        if (piece.Length == 0)
         {
-            if (_delivered[start + i] != piece[i])
-            {
-                return false;
-            }
+            return;
         }
 
-        if (overlap < piece.Length)
-        {
-            var fresh = piece[overlap..];
-            _delivered.Append(fresh);
-            await events.WriteAsync(new DispatchPiece(fresh), cancellationToken).ConfigureAwait(false);
-        }
-
-        return true;
+        _delivered.Append(piece);
+        await events.WriteAsync(new DispatchPiece(piece), cancellationToken).ConfigureAwait(false);
     }
 }

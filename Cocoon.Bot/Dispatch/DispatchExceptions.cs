@@ -25,8 +25,8 @@ public sealed class GenerationRejectedException(Cocoon.Engine.Protocol.Generatio
 
 /// <summary>
 /// The request could not be answered; the hold was released, nothing was charged. Reason is a fixed code:
-/// invalid-request (the worker's inference service refused it: 400), attempts-exhausted, retry-diverged,
-/// receipt-invalid (all 502).
+/// invalid-request (the worker's inference service refused it: 400), attempts-exhausted, receipt-invalid (all 502).
+/// (retry-diverged is gone: a re-dispatch resumes the delivered answer instead of re-running it, see Dispatcher.)
 /// </summary>
 public sealed class DispatchFailedException(string reason, string message)
     : Exception(message)

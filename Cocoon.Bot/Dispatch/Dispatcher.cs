@@ -16,12 +16,15 @@ namespace Cocoon.Bot.Dispatch;
 /// worst case (<see cref="JobBilling"/>), run the attempt (<see cref="AttemptRunner"/>), settle from the verified
 /// receipt. A worker that dies, stalls or sends a broken stream is replaced by the next one (a fresh HPKE context).
 /// <para>
-/// Re-dispatch after pieces were already streamed: the user must get one answer, not two. Buffering every attempt
-/// until it completes would give up streaming, so instead the already-delivered text is remembered and the next
-/// worker's answer is compared with it (<see cref="Delivery"/>): while it reproduces that prefix nothing is sent, and
-/// only the part beyond it is streamed. With the same model, seed and sampling the text is the same (llama.cpp is
-/// deterministic for one sequence on CPU); if it diverges the request ends with <c>retry-diverged</c>, the hold is
-/// released and nothing is charged — the user saw part of an answer but is never shown two spliced ones.
+/// Re-dispatch after pieces were already streamed: the user must get one answer, not two, and not a restart. The next
+/// attempt resumes (<see cref="Delivery"/>, <see cref="GenerationRequest.Continuation"/>): its worker pre-fills the
+/// prompt and the delivered text and writes only the rest, which is streamed as it comes. This holds for sampled
+/// answers too (a re-run would not reproduce them: seeded sampling depends on the batch a worker runs it in, see
+/// docs/BENCHMARKS.md). Billing: each attempt is billed from its own signed receipt only. A worker that died has
+/// signed nothing for its part, so that part is not paid to it; the resuming worker's receipt counts the delivered
+/// text among its prompt tokens (it pre-filled them) and only the rest as completion, so the user pays for every
+/// delivered token once. A client-sealed request (<see cref="SealedRelay"/>) is resumed by its client, which alone
+/// holds the text: it re-seals with the continuation set.
 /// </para>
 /// </summary>
 public sealed partial class Dispatcher(
@@ -149,13 +152,14 @@ public sealed partial class Dispatcher(
                     hold = null;
                     await receipts.RecordAsync(request.RequestId, request.Payer, receipt, worker.Bundle, charged).ConfigureAwait(false);
                     var refunded = await refunds.RefundAsync(request, worker, receipt.Receipt, outcome.Timings!, charged).ConfigureAwait(false);
-                    await CompleteAsync(request, worker, attempt, receipt.Receipt, charged, refunded, gatewayStart, events, cancellationToken).ConfigureAwait(false);
+                    await CompleteAsync(request, worker, attempt, receipt.Receipt, charged, refunded, gatewayStart, delivery.Continuation, events, cancellationToken).ConfigureAwait(false);
                     span?.SetTag("cocoon.outcome", "completed");
                     span?.SetTag("cocoon.attempts", attempt + 1);
 
                     // After the answer is complete: the user never waits for the record.
                     await outcomes.CompletedAsync(worker, receipt.Receipt, outcome.Timings!).ConfigureAwait(false);
-                    if (replays.ShouldReplay(request))
+                    // A resumed answer was written by two workers: a replay of the whole request on one cannot match it.
+                    if (delivery.Continuation is null && replays.ShouldReplay(request))
                     {
                         // In the background: the user has the answer and never waits for the check.
                         var delivered = delivery.Text;
@@ -263,7 +267,7 @@ public sealed partial class Dispatcher(
 
     private async Task CompleteAsync(
         DispatchRequest request, EligibleWorker worker, int attempt, Engine.Attestation.UsageReceipt r, long charged, long refunded, DateTimeOffset gatewayStart,
-        ChannelWriter<DispatchEvent> events, CancellationToken cancellationToken)
+        string? continuation, ChannelWriter<DispatchEvent> events, CancellationToken cancellationToken)
     {
         var gatewayEnd = time.GetUtcNow();
         metrics.Tokens(r.PromptTokens, r.CompletionTokens);
@@ -283,6 +287,8 @@ public sealed partial class Dispatcher(
         {
             RequestSha256 = Convert.ToHexStringLower(r.RequestSha256),
             ResponseSha256 = Convert.ToHexStringLower(r.ResponseSha256),
+            ResumedRequest = continuation is null ? null : Engine.Attestation.ReceiptHashes.CanonicalRequest(request.Generation with { Continuation = continuation }),
+            ResumedAfterBytes = continuation is null ? 0 : System.Text.Encoding.UTF8.GetByteCount(continuation),
         }), cancellationToken).ConfigureAwait(false);
         events.TryComplete();
     }

@@ -19,6 +19,7 @@ public sealed class GatewayMetrics
     private readonly Histogram<double> _admissionWait;
     private readonly Counter<long> _admissions;
     private readonly Counter<long> _redispatches;
+    private readonly Counter<long> _resumes;
 
     // A worker reports its own failure reasons (up to 64 characters): the first 32 distinct ones are series, then "other".
     private readonly Observability.BoundedLabel _reasons = new([], maxOthers: 32);
@@ -42,12 +43,15 @@ public sealed class GatewayMetrics
         _admissions = meter.CreateCounter<long>("cocoon.admissions", description: "Requests that found every worker busy, by outcome (served, queue-full, deadline, cancelled).");
         meter.CreateObservableGauge("cocoon.admission_queue_depth", () => _waiting?.Invoke() ?? 0, description: "Requests waiting in the admission queue for a worker slot.");
         _redispatches = meter.CreateCounter<long>("cocoon.redispatches", description: "Requests sent to another worker after an attempt failed (a worker died, stalled, refused or sent a broken stream).");
+        _resumes = meter.CreateCounter<long>("cocoon.resumes", description: "Attempts that resumed an answer part of which was already delivered (the worker pre-fills it and writes only the rest).");
         meter.CreateObservableGauge("cocoon.workers_online", () => Volatile.Read(ref _workersOnline), description: "Workers that are registered and pass the gateway's policy.");
     }
 
     public void Refused(string reason) => _refusals.Add(1, new KeyValuePair<string, object?>("reason", _reasons[reason]));
 
     public void Redispatched() => _redispatches.Add(1);
+
+    public void Resumed() => _resumes.Add(1);
 
     public void Job(string outcome) => _jobs.Add(1, new KeyValuePair<string, object?>("outcome", _outcomes[outcome]));
 

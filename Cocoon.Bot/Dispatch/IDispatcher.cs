@@ -87,6 +87,17 @@ public sealed record DispatchReceipt(
 
     /// <summary>The signed receipt's response hash (lowercase hex): SHA-256 of the answer text's UTF-8 bytes.</summary>
     public string? ResponseSha256 { get; init; }
+
+    /// <summary>
+    /// A resumed answer: the canonical request the completing attempt ran (the request with the delivered text as its
+    /// <see cref="Engine.Protocol.GenerationRequest.Continuation"/>), which the receipt's request hash covers. Null when
+    /// one attempt wrote the whole answer. In memory for the caller's answer only, never stored or logged (a byte
+    /// array, so even a record's ToString shows no text).
+    /// </summary>
+    public byte[]? ResumedRequest { get; init; }
+
+    /// <summary>A resumed answer: UTF-8 bytes of it delivered before the completing attempt; the response hash covers the bytes after them.</summary>
+    public int ResumedAfterBytes { get; init; }
 }
 
 /// <summary>A model the network serves right now, with its live workers; Kind and Dimensions as its workers attest them.</summary>

@@ -88,7 +88,10 @@ public sealed class SealedAttemptFailedException(string reason, string workerId,
 /// <para>Re-dispatch is impossible without the client: the gateway cannot seal to another worker. A failure answers
 /// the client with a sealed_attempt_failed error (retryable or not), releases the hold and spends the reservation; the
 /// client reserves again (new request id, new hold) and re-seals. A late answer to the failed attempt finds no
-/// listener and is dropped, so nothing is billed twice.</para>
+/// listener and is dropped, so nothing is billed twice. Resuming is the client's too: only it holds the text it was
+/// sent, so it re-seals the request with that text as its <c>continuation</c> (GenerationRequest.Continuation) and the
+/// new worker writes only the rest; the gateway stays blind either way. A client that re-seals without it gets a fresh
+/// answer, as before.</para>
 /// </remarks>
 public sealed partial class SealedRelay(
     WorkerChoice choice,

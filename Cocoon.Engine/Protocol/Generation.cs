@@ -38,6 +38,14 @@ public sealed record GenerationRequest
     /// Absent from every other job's JSON, so the canonical request of an ordinary job is unchanged.
     /// </summary>
     public ScoreRequest? Score { get; init; }
+
+    /// <summary>
+    /// A resumed answer: the text already delivered to the caller by an earlier attempt whose worker failed. The worker
+    /// pre-fills prompt + this text and generates only the rest (see Cocoon.Worker/Inference/Continuation.cs); its
+    /// output and its receipt cover the rest only, and its prompt tokens include this text's. Null for a fresh answer
+    /// (then it is left out of the canonical JSON, so a fresh request's bytes and hash are what they always were).
+    /// </summary>
+    public string? Continuation { get; init; }
 }
 
 public enum FinishReason

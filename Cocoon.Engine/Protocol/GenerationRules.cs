@@ -32,8 +32,12 @@ public static class GenerationRules
     public static GenerationViolation? Check(GenerationRequest request, string maxTokensParam = "max_tokens")
     {
         ArgumentNullException.ThrowIfNull(request);
-        return CheckInput(request) ?? CheckSampling(request.Sampling, maxTokensParam);
+        return CheckInput(request) ?? CheckContinuation(request) ?? CheckSampling(request.Sampling, maxTokensParam);
     }
+
+    // A continuation is text the model already wrote for this request; an empty one is no resume at all.
+    private static GenerationViolation? CheckContinuation(GenerationRequest request) =>
+        request.Continuation is { Length: 0 } ? Invalid("continuation", "'continuation' must not be empty; leave it out for a fresh answer.") : null;
 
     /// <summary>
     /// Whether a prompt of <paramref name="promptTokens"/> and an answer of up to <paramref name="maxTokens"/> fit a

@@ -220,6 +220,7 @@ internal sealed partial class DecodeLoop : IDisposable
             var decodeStart = Stopwatch.GetTimestamp();
             var rc = LlamaNative.llama_decode(_context, batch);
             var decodeEnd = Stopwatch.GetTimestamp();
+            DropPad();
             Interlocked.Increment(ref _decodeSteps);
             Volatile.Write(ref _decodeTicks, _decodeTicks + (decodeEnd - decodeStart));
             if (rc == 2)
@@ -268,6 +269,7 @@ internal sealed partial class DecodeLoop : IDisposable
             try
             {
                 s.Sampler = SamplerChain.Create(s.Sampling, _model.VocabSize);
+                s.Sampler.Accept(s.History);
             }
 #pragma warning disable CA1031 // reported to that request's consumer
             catch (Exception ex)
@@ -357,7 +359,7 @@ internal sealed partial class DecodeLoop : IDisposable
             }
         }
 
-        return n;
+        return PadLoneRow(n);
     }
 
     private void Add(ref int n, int token, int position, bool output, Sequence s)

@@ -111,7 +111,10 @@ public sealed partial class LlamaInferenceService : IInferenceService, IDisposab
     public async IAsyncEnumerable<GenerationChunk> GenerateAsync(GenerationRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        var sequence = new Sequence(Prepare(request), request.Sampling, request.CacheScope);
+        var tokens = Prepare(request, out var promptText);
+        var sequence = request.Continuation is null
+            ? new Sequence(tokens, request.Sampling, request.CacheScope)
+            : Continuation.Resume(_model, promptText, tokens, request, ContextLength);
         using var registration = cancellationToken.Register(
             static state =>
             {
@@ -162,7 +165,9 @@ public sealed partial class LlamaInferenceService : IInferenceService, IDisposab
     /// not depend on the model are the protocol's (<see cref="GenerationRules"/>, the same the gateway applies); what is
     /// left needs the model: the chat template, the tokens and this context's size.
     /// </summary>
-    internal int[] Prepare(GenerationRequest request)
+    internal int[] Prepare(GenerationRequest request) => Prepare(request, out _);
+
+    private int[] Prepare(GenerationRequest request, out string text)
     {
         ArgumentNullException.ThrowIfNull(request);
         if (GenerationRules.Check(request) is { } violation)
@@ -175,7 +180,7 @@ public sealed partial class LlamaInferenceService : IInferenceService, IDisposab
             throw new ArgumentException($"cache_scope: between 1 and {MaxCacheScopeLength} characters, or none.", nameof(request));
         }
 
-        var text = request.Messages is { } messages ? _model.RenderChat(messages) : request.Prompt!;
+        text = request.Messages is { } messages ? _model.RenderChat(messages) : request.Prompt!;
         var tokens = _model.Tokenize(text);
         if (tokens.Length == 0)
         {

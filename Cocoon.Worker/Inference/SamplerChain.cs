@@ -63,5 +63,14 @@ internal sealed class SamplerChain : IDisposable
     /// <summary>Samples (and accepts) the next token from the logits at outputIndex of the last decoded batch.</summary>
     public int Sample(SafeLlamaContextHandle context, int outputIndex) => LlamaNative.llama_sampler_sample(_chain, context, outputIndex);
 
+    /// <summary>Adds tokens to the chain's history (what the repetition penalty looks back over) without sampling.</summary>
+    public void Accept(ReadOnlySpan<int> tokens)
+    {
+        foreach (var token in tokens)
+        {
+            LlamaNative.llama_sampler_accept(_chain, token);
+        }
+    }
+
     public void Dispose() => _chain.Dispose();
 }

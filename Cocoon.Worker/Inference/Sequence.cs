@@ -19,6 +19,9 @@ internal sealed class Sequence : IDisposable
 
     public int[] PromptTokens { get; }
 
+    /// <summary>A resumed answer's delivered tokens (the tail of PromptTokens), fed to the sampler's history; see Continuation.</summary>
+    public int[] History { get; init; } = [];
+
     public SamplingOptions Sampling { get; }
 
     /// <summary>The job's prefix-cache scope (see GenerationRequest.CacheScope); null = no caching.</summary>

@@ -185,6 +185,9 @@ internal static unsafe partial class LlamaNative
     [LibraryImport(Llama)]
     public static partial nint llama_sampler_init_penalties(int nVocab, int penaltyLastN, float penaltyRepeat, float penaltyFreq, float penaltyPresent);
 
+    [LibraryImport(Llama)]
+    public static partial void llama_sampler_accept(SafeLlamaSamplerHandle sampler, int token);
+
     /// <summary>Samples from the logits of output <paramref name="index"/> and already accepts the token.</summary>
     [LibraryImport(Llama)]
     public static partial int llama_sampler_sample(SafeLlamaSamplerHandle sampler, SafeLlamaContextHandle context, int index);

@@ -14,6 +14,7 @@ var benchmarks = new SortedDictionary<string, Func<BenchContext, Task>>(StringCo
     ["llama"] = LlamaBenchmark.RunAsync,
     ["llama-q8"] = LlamaBenchmark.RunLargeAsync,
     ["llama-defaults"] = DefaultsBenchmark.RunAsync,
+    ["llama-seeded"] = SeededBatchBenchmark.RunAsync,
     ["dispatch"] = Cocoon.Bench.Dispatch.DispatchBenchmark.RunAsync,
     ["embeddings"] = Cocoon.Bench.Embeddings.EmbeddingBenchmark.RunAsync,
     ["market"] = Cocoon.Bench.Market.MarketBenchmark.RunAsync,

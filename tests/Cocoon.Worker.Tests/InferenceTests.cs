@@ -51,6 +51,35 @@ public sealed class InferenceTests(LlamaFixture fixture) : IClassFixture<LlamaFi
         Assert.Contains(together, t => t.Item1.Length > 50);
     }
 
+    /// <summary>
+    /// Seeded sampling in a batch: 24 seeded answers at temperature 0.7 to 1.0 (as issue 14 measured them), each alone and
+    /// in batches of 8. Without the padding of lone decode steps (DecodeLoop.BatchInvariance.cs) 2 of these 24 differ on
+    /// this model with llama.cpp 3.22.1's CPU backend, and this test fails. The measured limit: with it, the logits of a
+    /// padded lone step still differ from a batched one in the last bits (attention; `./cocoon bench llama-seeded`), so
+    /// these 24 agreeing is what was measured here, not a proof that batching can never change a seeded answer.
+    /// </summary>
+    [Fact]
+    public async Task SeededSampledAnswersAreTheSameInABatchOfEightAsAlone()
+    {
+        float[] temperatures = [0.7f, 0.8f, 0.9f, 1.0f];
+        string[] prompts = [.. GreedyPrompts, .. SampledPrompts];
+        var requests = Enumerable.Range(0, 24).Select(i => Raw(prompts[i % 8], 64, temperatures[i % 4], (uint)(i * 7919) + 1)).ToList();
+        var alone = new List<(string Text, GenerationUsage Usage)>();
+        foreach (var r in requests)
+        {
+            alone.Add(await RunAsync(r));
+        }
+
+        var together = new List<(string Text, GenerationUsage Usage)>();
+        foreach (var group in requests.Chunk(8))
+        {
+            together.AddRange(await Task.WhenAll(group.Select(r => Task.Run(() => RunAsync(r)))));
+        }
+
+        Assert.Equal(alone.Select(a => a.Text), together.Select(t => t.Text));
+        Assert.True(alone.Select(a => a.Text).Distinct().Count() > 20, "the seeds sample different answers");
+    }
+
     [Fact]
     public async Task TheSameSeedGivesTheSameTokens()
     {

@@ -14,7 +14,7 @@ public sealed class DispatchFailoverTests(RedisFixture redis) : IClassFixture<Re
     private readonly CancellationToken _ct = new CancellationTokenSource(TimeSpan.FromSeconds(120)).Token;
 
     [Fact]
-    public async Task A_worker_killed_mid_stream_is_replaced_and_the_user_gets_one_complete_answer_billed_once()
+    public async Task A_worker_killed_mid_stream_of_a_sampled_answer_is_resumed_by_another_and_billed_once()
     {
         await using var network = new DispatchNetwork(redis.Server);
         await network.StartAsync(_ct);
@@ -34,12 +34,16 @@ public sealed class DispatchFailoverTests(RedisFixture redis) : IClassFixture<Re
         }
 
         var payer = await network.FundedPayerAsync(1_000_000_000, _ct);
-        // Long enough that the worker is still generating when its first piece reaches us: the small model writes
-        // 60 tokens in ~15 ms, and the worker gathers text into 10 ms chunks, so a short answer can end before the kill.
+        // Sampled and seeded: a re-run would not reproduce it, so only a resume can complete it. Long enough that the
+        // worker is still generating when its first piece reaches us: the small model writes 60 tokens in ~15 ms, and
+        // the worker gathers text into 10 ms chunks, so a short answer can end before the kill. (No repetition penalty:
+        // the small model would end the answer early.)
         var request = DispatchNetwork.Request(payer, "Once upon a time", 400);
+        request = request with { Generation = request.Generation with { Sampling = request.Generation.Sampling with { Temperature = 0.9f, Seed = 20261130 } } };
         var text = new System.Text.StringBuilder();
         DispatchReceipt? receipt = null;
         string? killed = null;
+        var beforeKill = "";
         await foreach (var e in network.Dispatcher.DispatchAsync(request, _ct))
         {
             if (e is DispatchPiece piece)
@@ -58,6 +62,7 @@ public sealed class DispatchFailoverTests(RedisFixture redis) : IClassFixture<Re
                     }
 
                     Assert.NotNull(killed);
+                    beforeKill = text.ToString();
                     processes[killed].Kill(); // SIGKILL
                 }
             }
@@ -72,13 +77,33 @@ public sealed class DispatchFailoverTests(RedisFixture redis) : IClassFixture<Re
         Assert.Equal(survivor, receipt.WorkerId);
         Assert.True(network.Refusals.GetValueOrDefault("worker-lost") >= 1, string.Join(", ", network.Refusals));
 
-        // One complete answer: exactly what the surviving worker says to the same request on its own.
-        var (again, againReceipt) = await network.AskAsync(request with { RequestId = request.RequestId + "-again" }, _ct);
-        Assert.Equal(again, text.ToString());
-        Assert.Equal(againReceipt.CompletionTokens, receipt.CompletionTokens);
+        // One answer, resumed: what the user saw before the kill is where it goes on from.
+        var answer = text.ToString();
+        Assert.StartsWith(beforeKill, answer, StringComparison.Ordinal);
+        Assert.NotEqual(beforeKill, answer);
+        var bytes = System.Text.Encoding.UTF8.GetBytes(answer);
+        Assert.NotNull(receipt.ResumedRequest);
+        Assert.InRange(receipt.ResumedAfterBytes, System.Text.Encoding.UTF8.GetByteCount(beforeKill), bytes.Length - 1);
 
-        // Billed once, for the answer delivered.
-        Assert.Equal(1_000_000_000 - receipt.TotalCostNanotons - againReceipt.TotalCostNanotons, await network.Ledger.GetBalanceAsync(payer, _ct));
+        // The receipt verifies against the caller's own bytes: the request it ran is this request with the delivered
+        // text as its continuation, and the answer it covers is the part after it.
+        var ran = JsonSerializer.Deserialize(receipt.ResumedRequest, WireJsonContext.Default.GenerationRequest)!;
+        Assert.Equal(System.Text.Encoding.UTF8.GetString(bytes, 0, receipt.ResumedAfterBytes), ran.Continuation);
+        Assert.Equal(request.Generation.Prompt, ran.Prompt);
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(receipt.ResumedRequest)), receipt.RequestSha256);
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes.AsSpan(receipt.ResumedAfterBytes))), receipt.ResponseSha256);
+
+        // The second worker decoded only the rest: it pre-filled the delivered text (its prompt tokens are the fresh
+        // prompt's plus those), and prompt-side plus generated tokens stay within the answer's max_tokens.
+        var (_, fresh) = await network.AskAsync(request with { RequestId = request.RequestId + "-fresh" }, _ct);
+        var continued = receipt.PromptTokens - fresh.PromptTokens;
+        Assert.True(continued > 0, $"{receipt.PromptTokens} prompt tokens resumed, {fresh.PromptTokens} fresh");
+        Assert.InRange(receipt.CompletionTokens, 1, 400 - continued);
+
+        // Billed once: the dead worker signed nothing and is paid nothing, the resumed answer once, from its receipt.
+        Assert.Equal(1_000_000_000 - receipt.TotalCostNanotons - fresh.TotalCostNanotons, await network.Ledger.GetBalanceAsync(payer, _ct));
+        var check = await Cocoon.Ledger.Checks.LedgerChecker.CheckAsync(network.Gateway.Services.GetRequiredService<Cocoon.Ledger.Data.LedgerDatabase>(), _ct);
+        Assert.True(check.Ok, check.Summary);
     }
 
     [Fact]

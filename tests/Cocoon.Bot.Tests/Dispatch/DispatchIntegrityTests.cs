@@ -42,14 +42,16 @@ public sealed class DispatchIntegrityTests(RedisFixture redis) : IClassFixture<R
 
         // Attempt 1 (re-sealed, new key): entries anyone with Redis access could write are dropped without ending
         // the attempt: a copy moved to a later position, an altered chunk, a made-up final chunk, and errors with no
-        // MAC or a wrong one. The worker's genuine stream then completes it.
+        // MAC or a wrong one. The worker's genuine stream then completes it. It resumes: its sealed request carries
+        // what the user already has, and it writes only the rest.
         using (var job = await worker.NextJobAsync(_ct))
         {
             Assert.Equal(1, job.Job.Attempt);
-            var first = await job.SendPieceAsync("Hello", _ct);
+            Assert.Equal("Hello", job.Request.Continuation);
+            var first = await job.SendPieceAsync(" world", _ct);
             await job.SendRawAsync(first with { Sequence = 7 }, _ct);
-            var genuine = job.Chunk(job.Sealer.Seal(" world"u8, isFinal: false));
-            job.SentText.AddRange(" world"u8.ToArray()); // sealed by hand, so the receipt's response hash covers it too
+            var genuine = job.Chunk(job.Sealer.Seal("!"u8, isFinal: false));
+            job.SentText.AddRange("!"u8.ToArray()); // sealed by hand, so the receipt's response hash covers it too
             var tampered = (byte[])genuine.Ciphertext!.Clone();
             tampered[0] ^= 1;
             await job.SendRawAsync(genuine with { Ciphertext = tampered }, _ct);
@@ -61,7 +63,7 @@ public sealed class DispatchIntegrityTests(RedisFixture redis) : IClassFixture<R
         }
 
         var (text, receipt) = await asking;
-        Assert.Equal("Hello world", text);
+        Assert.Equal("Hello world!", text);
         Assert.Equal(2, receipt.CompletionTokens);
         Assert.True(network.Refusals.GetValueOrDefault("chunk-replayed") >= 1);
         Assert.True(network.Refusals.GetValueOrDefault("chunk-out-of-order") >= 1);
