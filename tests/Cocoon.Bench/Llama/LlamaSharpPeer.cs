@@ -80,7 +80,7 @@ public static class LlamaSharpPeer
 
     // StatelessExecutor: a fresh context per call (that is what stateless means), the prompt, then one token per step.
     // The first token comes out of the prompt step, as in the other rows.
-    private static async Task<(double, double, int)> StatelessAsync(LLamaWeights weights, ModelParams parameters, string prompt, int maxTokens)
+    private static async Task<(double Prompt, double Generation, int Tokens)> StatelessAsync(LLamaWeights weights, ModelParams parameters, string prompt, int maxTokens)
     {
         var executor = new StatelessExecutor(weights, parameters);
         var promptTokens = weights.Tokenize(prompt, true, false, System.Text.Encoding.UTF8).Length;
@@ -103,7 +103,7 @@ public static class LlamaSharpPeer
 
     // BatchedExecutor: one conversation per stream, all prompts decoded in the first Infer, then one token per
     // conversation per Infer, MaxTokens per stream (no early stop, as llama-batched-bench).
-    private static async Task<(double, double, int)> BatchedAsync(LLamaWeights weights, ModelParams parameters, string prompt, int maxTokens, int streams)
+    private static async Task<(double Prompt, double Generation, int Tokens)> BatchedAsync(LLamaWeights weights, ModelParams parameters, string prompt, int maxTokens, int streams)
     {
         using var executor = new BatchedExecutor(weights, parameters);
         var tokens = executor.Context.Tokenize(prompt, true, false);
