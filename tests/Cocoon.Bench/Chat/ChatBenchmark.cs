@@ -87,6 +87,8 @@ public static class ChatBenchmark
                 var peer = server is null ? null : await server.CompleteAsync(prompts[turn], AnswerTokens, cachePrompt: true, ct).ConfigureAwait(false);
                 var uncached = await OursAsync(service, new GenerationRequest { Prompt = prompts[turn], Sampling = sampling }, ct).ConfigureAwait(false);
                 turns.Add(new Turn(turn + 1, cached.PromptTokens, cached.FirstTokenMs, cached.CachedTokens, uncached.FirstTokenMs, peer?.FirstTokenMs, peer?.CachedTokens));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  conversation {conversation + 1} turn {turn + 1}: {cached.PromptTokens} prompt tokens; cache {cached.FirstTokenMs:F0} ms, no cache {uncached.FirstTokenMs:F0} ms, llama-server {Show(peer?.FirstTokenMs)} ms"));
             }
 
             measured.Add(turns);

@@ -93,6 +93,8 @@ public static class ServeBenchmark
                 Payer = payer,
                 Model = modelName,
                 Generation = new GenerationRequest { Prompt = Prompt, Sampling = new SamplingOptions { MaxTokens = MaxTokens, Temperature = 0 } },
+                // A loaded machine can take minutes for 8 streams; the bench measures speed, not the deadline.
+                Timeout = TimeSpan.FromMinutes(15),
             };
             var watch = Stopwatch.StartNew();
             double first = -1;
@@ -132,6 +134,7 @@ public static class ServeBenchmark
                 directRounds.Add(await RoundAsync(Direct, streams, perStream).ConfigureAwait(false));
             }
 
+            Console.WriteLine($"  {streams} stream(s) measured");
             rows.Add(new Row(streams, Summary.Of(gatewayRounds), Summary.Of(directRounds),
                 [.. gatewayRounds.Zip(directRounds, (g, d) => g.TokensPerSecond / d.TokensPerSecond)]));
         }
