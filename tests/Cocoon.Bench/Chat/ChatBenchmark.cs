@@ -194,7 +194,8 @@ public static class ChatBenchmark
         GenerationUsage? usage = null;
         await foreach (var chunk in service.GenerateAsync(request, ct).ConfigureAwait(false))
         {
-            if (first < 0 && chunk.Text.Length > 0)
+            // The first chunk that carries a token, as for llama-server (its text may be empty: an incomplete UTF-8 piece).
+            if (first < 0 && (chunk.Text.Length > 0 || chunk.CompletionTokens > 0))
             {
                 first = watch.Elapsed.TotalMilliseconds;
             }

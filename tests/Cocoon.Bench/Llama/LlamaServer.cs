@@ -20,7 +20,10 @@ public sealed class LlamaServer : IDisposable
     private LlamaServer(Process process, int port)
     {
         _process = process;
-        _http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromMinutes(10) };
+        // llama-server (cpp-httplib) closes an idle keep-alive connection after 5 s; a pooled connection older than
+        // that can be closed under a request ("response ended prematurely"), so the pool drops them sooner.
+        var handler = new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(2) };
+        _http = new HttpClient(handler) { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromMinutes(15) };
     }
 
     /// <summary>The executable, or null with the reason when ./cocoon has not built it.</summary>
@@ -106,8 +109,8 @@ public sealed class LlamaServer : IDisposable
     }
 
     /// <summary>
-    /// One streamed, greedy /completion: the wall time to the first piece of text (request sent to first SSE event with
-    /// content, over loopback HTTP), and the server's own counts from its closing event.
+    /// One streamed, greedy /completion: the wall time to the first token (request sent to the first SSE event that
+    /// carries one, over loopback HTTP), and the server's own counts from its closing event.
     /// </summary>
     public async Task<Completion> CompleteAsync(string prompt, int maxTokens, bool cachePrompt, CancellationToken ct)
     {
@@ -140,7 +143,10 @@ public sealed class LlamaServer : IDisposable
 
             using var json = JsonDocument.Parse(line.AsMemory(6));
             var root = json.RootElement;
-            if (first < 0 && root.TryGetProperty("content", out var content) && content.GetString() is { Length: > 0 })
+            // The first event that carries a token, even when its text is empty (a piece of a UTF-8 character that
+            // is not complete yet, as the random weights of the synthetic model often give): the prompt is done then.
+            if (first < 0 && ((root.TryGetProperty("tokens", out var tokens) && tokens.ValueKind == JsonValueKind.Array && tokens.GetArrayLength() > 0)
+                || (root.TryGetProperty("content", out var content) && content.GetString() is { Length: > 0 })))
             {
                 first = watch.Elapsed.TotalMilliseconds;
             }
