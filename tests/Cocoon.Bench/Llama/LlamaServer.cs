@@ -153,6 +153,13 @@ public sealed class LlamaServer : IDisposable
 
             if (root.TryGetProperty("stop", out var stop) && stop.GetBoolean() && root.TryGetProperty("timings", out var timings))
             {
+                // No token event at all: the first sampled token ended the answer (an empty answer); the prompt was
+                // done when this closing event came.
+                if (first < 0)
+                {
+                    first = watch.Elapsed.TotalMilliseconds;
+                }
+
                 promptTokens = timings.GetProperty("prompt_n").GetInt32();
                 promptMs = timings.GetProperty("prompt_ms").GetDouble();
                 generated = timings.GetProperty("predicted_n").GetInt32();
