@@ -8,6 +8,12 @@ if (args is [Cocoon.Bench.Ledger.SettlementBenchmark.GatewayCommand, ..])
     return await Cocoon.Bench.Ledger.SettlementBenchmark.RunGatewayAsync(args[1..]);
 }
 
+if (args.Length > 0 && args[0] == LlamaSharpPeer.Flag)
+{
+    // The LLamaSharp peer of `bench llama`, in a child process of its own (LlamaSharpPeer).
+    return await LlamaSharpPeer.MainAsync(args[1..]);
+}
+
 var benchmarks = new SortedDictionary<string, Func<BenchContext, Task>>(StringComparer.Ordinal)
 {
     ["ledger"] = Cocoon.Bench.Ledger.SettlementBenchmark.RunAsync,
@@ -15,6 +21,8 @@ var benchmarks = new SortedDictionary<string, Func<BenchContext, Task>>(StringCo
     ["llama-q8"] = LlamaBenchmark.RunLargeAsync,
     ["llama-defaults"] = DefaultsBenchmark.RunAsync,
     ["llama-seeded"] = SeededBatchBenchmark.RunAsync,
+    ["chat"] = Cocoon.Bench.Chat.ChatBenchmark.RunAsync,
+    ["serve"] = Cocoon.Bench.Chat.ServeBenchmark.RunAsync,
     ["dispatch"] = Cocoon.Bench.Dispatch.DispatchBenchmark.RunAsync,
     ["embeddings"] = Cocoon.Bench.Embeddings.EmbeddingBenchmark.RunAsync,
     ["market"] = Cocoon.Bench.Market.MarketBenchmark.RunAsync,

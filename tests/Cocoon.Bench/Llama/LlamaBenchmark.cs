@@ -13,14 +13,15 @@ namespace Cocoon.Bench.Llama;
 /// concurrent streams, beside three peers that run the same prebuilt llama.cpp libraries in the same run:
 /// llama.cpp's own llama-bench (single stream: generation at the same context depth as ours, after the same prompt
 /// length) and llama-batched-bench (1..8 parallel sequences), both built by ./cocoon from the libraries' exact source,
-/// and node-llama-cpp 3.22.1. Every configuration runs Reps times and the best run counts (the machine is shared; the
+/// node-llama-cpp 3.22.1, and LLamaSharp 0.30.0 (its own llama.cpp build; StatelessExecutor for 1 stream, BatchedExecutor
+/// for 8). Every configuration runs Reps times and the best run counts (the machine is shared; the
 /// best run is the least disturbed). Generation rates count decode steps after the first token, as llama.cpp does.
 /// </summary>
 public static class LlamaBenchmark
 {
     // 2 by default (the setting). On an oversubscribed machine ggml's per-node thread barriers wait for
     // descheduled threads and 2 threads crawl; COCOON_BENCH_THREADS=1 still compares the engines fairly there.
-    private static readonly int Threads = int.TryParse(Environment.GetEnvironmentVariable("COCOON_BENCH_THREADS"), CultureInfo.InvariantCulture, out var t) && t > 0 ? t : 2;
+    internal static readonly int Threads = int.TryParse(Environment.GetEnvironmentVariable("COCOON_BENCH_THREADS"), CultureInfo.InvariantCulture, out var t) && t > 0 ? t : 2;
     private const int ContextPerSequence = 256;
     private const string Prompt = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her friends";
     private static readonly int[] StreamCounts = [1, 2, 4, 8];
@@ -36,9 +37,16 @@ public static class LlamaBenchmark
     public static async Task RunLargeAsync(BenchContext bench)
     {
         ArgumentNullException.ThrowIfNull(bench);
+        var (model, label) = await EnsureLargeModelAsync(bench).ConfigureAwait(false);
+        await RunAsync(bench, new Setup("llama-q8", label, model, MaxTokens: 32, Reps: 2, PairReps: 3, Node: false)).ConfigureAwait(false);
+    }
+
+    /// <summary>The synthetic ~315M Q8_0 model of `bench llama-q8` (also `bench chat` and `bench serve`), written once.</summary>
+    internal static async Task<(string Path, string Label)> EnsureLargeModelAsync(BenchContext bench)
+    {
         var shape = SyntheticGguf.Shape.Default;
         var model = await SyntheticGguf.EnsureAsync(Path.Combine(bench.OutputDir, "models", "synthetic-315M-q8_0.gguf"), SharedFiles.SmallModel, shape, bench.CancellationToken).ConfigureAwait(false);
-        await RunAsync(bench, new Setup("llama-q8", $"synthetic llama {shape.Parameters(512) / 1e6:F0}M Q8_0", model, MaxTokens: 32, Reps: 2, PairReps: 3, Node: false)).ConfigureAwait(false);
+        return (model, string.Create(CultureInfo.InvariantCulture, $"synthetic llama {shape.Parameters(512) / 1e6:F0}M Q8_0"));
     }
 
     private sealed record Setup(string Name, string Label, string Model, int MaxTokens, int Reps, int PairReps, bool Node);
@@ -136,6 +144,29 @@ public static class LlamaBenchmark
                 catch (InvalidOperationException ex)
                 {
                     notes.Add("llama.cpp tools failed: " + ex.Message);
+                }
+            }
+        }
+
+        // LLamaSharp 0.30.0 (its own llama.cpp build, in a child process): StatelessExecutor for one stream,
+        // BatchedExecutor for 8, same model, threads and context per sequence, after our service is unloaded.
+        if (Environment.GetEnvironmentVariable("COCOON_BENCH_LLAMASHARP") == "false")
+        {
+            notes.Add("LLamaSharp skipped (COCOON_BENCH_LLAMASHARP=false)");
+        }
+        else
+        {
+            foreach (var streams in new[] { 1, 8 })
+            {
+                try
+                {
+                    var (prompt, generation, tokens) = await LlamaSharpPeer.RunAsync(setup.Model, Threads, ContextPerSequence, Prompt, maxTokens, streams, reps, ct).ConfigureAwait(false);
+                    rows.Add(Show(new Row(streams == 1 ? LlamaSharpStateless : LlamaSharpBatched, streams, prompt, generation, tokens)));
+                }
+                catch (InvalidOperationException ex)
+                {
+                    notes.Add("LLamaSharp failed: " + ex.Message);
+                    break;
                 }
             }
         }
@@ -351,6 +382,8 @@ public static class LlamaBenchmark
     private const string LlamaBench = "llama-bench";
     private const string BatchedBench = "llama-batched-bench";
     private const string Node = "node-llama-cpp 3.22.1";
+    private const string LlamaSharpStateless = "LLamaSharp Stateless";
+    private const string LlamaSharpBatched = "LLamaSharp Batched";
 
     private static Dictionary<string, double> Ratios(List<Row> rows)
     {
@@ -371,6 +404,10 @@ public static class LlamaBenchmark
         Ratio("llama.cpp 8 streams (batched-bench) / 1 stream (llama-bench) (generation)", Find(BatchedBench, 8), Find(LlamaBench, 1), r => r.GenerationTokPerSec);
         Ratio("cocoon / llama-batched-bench, 8 streams (generation)", Find(Cocoon, 8), Find(BatchedBench, 8), r => r.GenerationTokPerSec);
         Ratio("llama-batched-bench 8 / 1 (generation)", Find(BatchedBench, 8), Find(BatchedBench, 1), r => r.GenerationTokPerSec);
+        Ratio("cocoon / LLamaSharp StatelessExecutor, 1 stream (generation)", one, Find(LlamaSharpStateless, 1), r => r.GenerationTokPerSec);
+        Ratio("cocoon / LLamaSharp StatelessExecutor, 1 stream (prompt)", one, Find(LlamaSharpStateless, 1), r => r.PromptTokPerSec);
+        Ratio("cocoon / LLamaSharp BatchedExecutor, 8 streams (generation)", Find(Cocoon, 8), Find(LlamaSharpBatched, 8), r => r.GenerationTokPerSec);
+        Ratio("cocoon / LLamaSharp BatchedExecutor, 8 streams (prompt)", Find(Cocoon, 8), Find(LlamaSharpBatched, 8), r => r.PromptTokPerSec);
         Ratio("cocoon / node-llama-cpp, 1 stream (generation)", one, Find(Node, 1), r => r.GenerationTokPerSec);
         Ratio("cocoon / node-llama-cpp, 8 streams (generation)", Find(Cocoon, 8), Find(Node, 8), r => r.GenerationTokPerSec);
         return ratios;
