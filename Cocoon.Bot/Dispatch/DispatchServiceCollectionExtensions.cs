@@ -42,6 +42,7 @@ public static class DispatchServiceCollectionExtensions
         services.TryAddSingleton<Replays>();
         services.TryAddSingleton<Canaries>();
         services.AddHostedService(sp => sp.GetRequiredService<Canaries>());
+        Slashing.SlashingServiceCollectionExtensions.AddSlashing(services, configuration);
         services.TryAddSingleton<WorkerChoice>();
         services.TryAddSingleton<AttemptRunner>();
         services.TryAddSingleton<SealedRelay>();

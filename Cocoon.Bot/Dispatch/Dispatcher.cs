@@ -37,7 +37,8 @@ public sealed partial class Dispatcher(
     GatewayMetrics metrics,
     IOptions<DispatchOptions> options,
     TimeProvider time,
-    ILogger<Dispatcher> logger) : IDispatcher
+    ILogger<Dispatcher> logger,
+    Slashing.Slasher? slasher = null) : IDispatcher
 {
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(100);
 
@@ -159,7 +160,7 @@ public sealed partial class Dispatcher(
                     {
                         // In the background: the user has the answer and never waits for the check.
                         var delivered = delivery.Text;
-                        _ = replays.CheckAsync(request, worker, delivered, CancellationToken.None);
+                        _ = slasher is null ? replays.CheckAsync(request, worker, delivered, CancellationToken.None) : slasher.ReplayAsync(replays, request, worker, delivered);
                     }
 
                     return;

@@ -33,7 +33,8 @@ public sealed partial class Canaries(
     WorkerOutcomes outcomes,
     IOptions<DispatchOptions> options,
     TimeProvider time,
-    ILogger<Canaries> logger) : BackgroundService
+    ILogger<Canaries> logger,
+    Slashing.Slasher? slasher = null) : BackgroundService
 {
     private readonly ConcurrentQueue<CanaryEntry> _added = new();
 
@@ -96,6 +97,14 @@ public sealed partial class Canaries(
         {
             await book.RecordAsync(workerId, new IntegrityVerdict(IntegrityKind.Canary, result == CanaryResult.Passed), CancellationToken.None).ConfigureAwait(false);
             LogVerdict(logger, workerId, result == CanaryResult.Passed ? "passed" : "failed");
+        }
+
+        // A wrong answer is proof (a late one is not: that costs reputation only).
+        if (result == CanaryResult.Failed && outcome.Receipt is not null && slasher is not null)
+        {
+            await slasher.ProvenAsync(Engine.Slashing.Fault.FailedCanary, workerId, worker.ProviderId, null, "canary:" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12)),
+                new Dictionary<string, string> { ["model"] = worker.Document.ModelSha256, ["verdict"] = "the answer's SHA-256 differs from the network's reference answer" },
+                cancellationToken).ConfigureAwait(false);
         }
 
         return result;

@@ -9,8 +9,8 @@ public sealed record SlashOrder(string ReasonHash, TonAddress Provider, long Amo
 /// <summary>One signed Slash message of the network wallet (stored before it is sent, so a restart looks for exactly it).</summary>
 public sealed record SlashAttempt(string MessageHash, long CreatedAtMs, string BocBase64);
 
-/// <summary>The slash as the chain shows it: the wallet's transaction, and whether the stake contract applied it.</summary>
-public sealed record SlashOnChain(string WalletTransactionHash, string? ContractTransactionHash, bool Applied);
+/// <summary>The slash as the chain shows it: the stake contract's transaction, whether it applied it, and what it took (sent to the network wallet).</summary>
+public sealed record SlashOnChain(string ContractTransactionHash, bool Applied, long Taken);
 
 /// <summary>
 /// Sends Slash messages from the network wallet to the stake contract, crash-safe like the receipt anchors: the caller
@@ -64,48 +64,52 @@ public sealed partial class SlashSender(ToncenterClient chain, NetworkWallet wal
         return clock.GetUtcNow() > DateTimeOffset.FromUnixTimeMilliseconds(attempt.CreatedAtMs) + Validity + TimeSpan.FromSeconds(30);
     }
 
-    /// <summary>The wallet's transaction of the message and the stake contract's answer to it; null while the chain does not show it.</summary>
-    public async Task<SlashOnChain?> FindAsync(SlashOrder order, SlashAttempt attempt, CancellationToken cancellationToken)
+    /// <summary>
+    /// The stake contract's transaction of the order's Slash (an inbound message from the network wallet with its reason
+    /// hash), searching back to <paramref name="sinceMs"/> (when the first message was signed); null while the chain
+    /// does not show one. Searching by reason, not by message, finds it whichever signed message executed.
+    /// </summary>
+    public async Task<SlashOnChain?> FindAsync(SlashOrder order, long sinceMs, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(order);
-        ArgumentNullException.ThrowIfNull(attempt);
         const int PageSize = 50;
-        var since = (attempt.CreatedAtMs / 1000) - 60;
-        ChainTransaction? walletTx = null;
-        for (var offset = 0; walletTx is null; offset += PageSize)
+        var contract = stakes.Contract ?? throw new InvalidOperationException("Ton:StakeContract is not set.");
+        var since = (sinceMs / 1000) - 60;
+        for (var offset = 0; ; offset += PageSize)
         {
-            var page = await chain.GetTransactionsAsync(wallet.Address, null, null, PageSize, offset, ascending: false, cancellationToken).ConfigureAwait(false);
-            walletTx = page.FirstOrDefault(t => t.InMessage is { Source: null } m && m.Hash == attempt.MessageHash);
-            if (walletTx is null && (page.Count < PageSize || page[^1].Now < since))
+            var page = await chain.GetTransactionsAsync(contract, null, null, PageSize, offset, ascending: false, cancellationToken).ConfigureAwait(false);
+            var tx = page.FirstOrDefault(t => t.InMessage is { } m && m.Source == wallet.Address && m.BodyBoc is { } boc
+                && SlashReasonOf(boc) == order.ReasonHash);
+            if (tx is not null)
+            {
+                var applied = tx.Aborted != true;
+                var taken = applied ? tx.OutMessages.Where(m => m.Destination == wallet.Address).Sum(m => m.Value) : 0;
+                LogOnChain(logger, order.ReasonHash, taken, tx.Hash, applied);
+                return new SlashOnChain(tx.Hash, applied, taken);
+            }
+
+            if (page.Count < PageSize || page[^1].Now < since)
             {
                 return null;
             }
         }
+    }
 
-        var contract = stakes.Contract!;
-        for (var offset = 0; ; offset += PageSize)
+    private static string? SlashReasonOf(string boc)
+    {
+        try
         {
-            var page = await chain.GetTransactionsAsync(contract, walletTx.Lt, null, PageSize, offset, ascending: true, cancellationToken).ConfigureAwait(false);
-            var tx = page.FirstOrDefault(t => t.InMessage is { } m && m.Source == wallet.Address && m.BodyBoc is { } boc
-                && StakeContract.SlashReason(Cell.FromBocBase64(boc)) == order.ReasonHash);
-            if (tx is not null)
-            {
-                var applied = tx.Aborted != true;
-                LogOnChain(logger, order.ReasonHash, order.Amount, tx.Hash, applied);
-                return new SlashOnChain(walletTx.Hash, tx.Hash, applied);
-            }
-
-            if (page.Count < PageSize)
-            {
-                // The wallet sent it, the contract has not received it yet (or the indexer is behind).
-                return walletTx.OutMessages.Any(m => m.Destination == contract) ? null : new SlashOnChain(walletTx.Hash, null, false);
-            }
+            return StakeContract.SlashReason(Cell.FromBocBase64(boc));
+        }
+        catch (TonFormatException)
+        {
+            return null;
         }
     }
 
     [LoggerMessage(EventId = LogEvents.Stake + 1, Level = LogLevel.Warning, Message = "Sending slash message {MessageHash} was rejected; it is signed again once it expires")]
     private static partial void LogSendRejected(ILogger logger, Exception exception, string messageHash);
 
-    [LoggerMessage(EventId = LogEvents.Stake + 2, Level = LogLevel.Information, Message = "Slash {ReasonHash} of {Amount} nanotons is on chain in transaction {TxHash}; applied: {Applied}")]
+    [LoggerMessage(EventId = LogEvents.Stake + 2, Level = LogLevel.Information, Message = "Slash {ReasonHash} taking {Amount} nanotons is on chain in transaction {TxHash}; applied: {Applied}")]
     private static partial void LogOnChain(ILogger logger, string reasonHash, long amount, string txHash, bool applied);
 }

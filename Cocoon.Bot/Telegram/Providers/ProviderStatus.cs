@@ -36,7 +36,7 @@ public sealed record ProviderWorkerStatus(
 /// <summary>What the provider's account received on one UTC day, in nanotons (from the ledger).</summary>
 public sealed record ProviderDayEarnings(DateOnly Day, long Nanotons);
 
-/// <summary>A provider's workers and earnings.</summary>
+/// <summary>A provider's workers and earnings, its stake on chain and the slashes it took with their reasons.</summary>
 public sealed record ProviderStatusReport(
     string ProviderId,
     string Name,
@@ -44,7 +44,9 @@ public sealed record ProviderStatusReport(
     int PriceCoefficient,
     IReadOnlyList<ProviderWorkerStatus> Workers,
     IReadOnlyList<ProviderDayEarnings> EarningsPerDay,
-    long PendingPayoutNanotons);
+    long PendingPayoutNanotons,
+    Slashing.ProviderStakeView? Stake = null,
+    IReadOnlyList<Slashing.ProviderSlashView>? Slashes = null);
 
 [System.Text.Json.Serialization.JsonSourceGenerationOptions(System.Text.Json.JsonSerializerDefaults.Web)]
 [System.Text.Json.Serialization.JsonSerializable(typeof(ProviderStatusReport))]
@@ -61,7 +63,9 @@ public sealed class ProviderStatus(
     ILedger ledger,
     TimeProvider time,
     ILedgerAccounts? accounts = null,
-    ReputationBook? reputation = null)
+    ReputationBook? reputation = null,
+    Slashing.StakeCache? stakes = null,
+    Slashing.SlashBook? slashes = null)
 {
     public const int Days = 7;
 
@@ -118,7 +122,8 @@ public sealed class ProviderStatus(
         }
 
         var pending = await ledger.GetBalanceAsync(account, cancellationToken).ConfigureAwait(false);
-        return new ProviderStatusReport(provider.ProviderId, provider.Profile.Name, provider.Paused, provider.PriceCoefficient ?? 1000, workers, days, pending);
+        var (stake, slashed) = await Slashing.ProviderStakeView.ReadAsync(provider.ProviderId, stakes, slashes, cancellationToken).ConfigureAwait(false);
+        return new ProviderStatusReport(provider.ProviderId, provider.Profile.Name, provider.Paused, provider.PriceCoefficient ?? 1000, workers, days, pending, stake, slashed);
     }
 
     /// <summary>The report as the bot's message.</summary>
@@ -172,6 +177,7 @@ public sealed class ProviderStatus(
         }
 
         text.Append(CultureInfo.InvariantCulture, $"Pending payout: {Money.Ton(report.PendingPayoutNanotons)}\n");
+        Slashing.ProviderStakeView.Format(text, report.Stake, report.Slashes);
         return text.ToString();
     }
 }
