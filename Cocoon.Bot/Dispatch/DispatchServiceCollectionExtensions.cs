@@ -38,6 +38,7 @@ public static class DispatchServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<ReputationBook>());
         services.TryAddSingleton<WorkerOutcomes>();
         services.TryAddSingleton<SlaRefunds>();
+        services.TryAddSingleton<NetworkJobPayments>();
         services.TryAddSingleton<UnbilledJobs>();
         services.TryAddSingleton<Replays>();
         services.TryAddSingleton<Canaries>();
