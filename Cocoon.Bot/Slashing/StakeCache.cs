@@ -32,14 +32,14 @@ public sealed partial class StakeCache(
         }
 
         var required = options.Value.Required(sla);
-        return options.Value.Tiers.Distinct(StringComparer.Ordinal).ToDictionary(t => t, _ => required, StringComparer.Ordinal);
+        return options.Value.StakedTiers.Distinct(StringComparer.Ordinal).ToDictionary(t => t, _ => required, StringComparer.Ordinal);
     }
 
     /// <summary>The stake any job in a staked tier needs (Gateway:Stake:Minimum).</summary>
     public long Minimum => options.Value.Minimum;
 
     /// <summary>Whether workers of this tier need a staked provider.</summary>
-    public bool Needed(string tier) => Enabled && options.Value.Tiers.Contains(tier, StringComparer.Ordinal);
+    public bool Needed(string tier) => Enabled && options.Value.StakedTiers.Contains(tier, StringComparer.Ordinal);
 
     /// <summary>The provider's bonded stake as last read (0 when never read or unknown).</summary>
     public long Stake(string providerId) => _known.TryGetValue(providerId, out var k) ? k.Position.Stake : 0;

@@ -14,10 +14,14 @@ public sealed class StakeOptions : IValidatableObject
     public const string Section = "Gateway:Stake";
 
     /// <summary>
-    /// Trust tiers whose workers need a staked provider: tee and consumer by default. Not simulated: that tier is for
-    /// development (`./cocoon up`'s local workers, the tests), whose provider has no wallet to stake from.
+    /// Trust tiers whose workers need a staked provider; unset: tee and consumer (<see cref="StakedTiers"/>). Not
+    /// simulated by default: that tier is for development (`./cocoon up`'s local workers), whose provider has no wallet
+    /// to stake from. A list given here replaces the default; Minimum=0 turns the requirement off.
     /// </summary>
-    public string[] Tiers { get; set; } = [TrustTiers.Tee, TrustTiers.Consumer];
+    public string[]? Tiers { get; set; }
+
+    /// <summary>The tiers that need stake: <see cref="Tiers"/> when set, else tee and consumer.</summary>
+    public IReadOnlyList<string> StakedTiers => Tiers is { Length: > 0 } tiers ? tiers : [TrustTiers.Tee, TrustTiers.Consumer];
 
     /// <summary>The stake (nanotons, bonded, not counting a pending withdrawal) a provider needs for any job in a staked tier.</summary>
     [Range(0, long.MaxValue, ErrorMessage = "Gateway:Stake:Minimum must be 0 or more nanotons.")]
@@ -70,7 +74,7 @@ public sealed class StakeOptions : IValidatableObject
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        foreach (var tier in Tiers)
+        foreach (var tier in StakedTiers)
         {
             if (!TrustTiers.All.Contains(tier))
             {

@@ -21,7 +21,7 @@ public sealed class DispatchNetwork : IAsyncDisposable
     private readonly List<Process> _processes = [];
     private readonly MeterListener _listener = new();
 
-    public DispatchNetwork(RedisServer redis, IDictionary<string, string?>? gatewaySettings = null)
+    public DispatchNetwork(RedisServer redis, IDictionary<string, string?>? gatewaySettings = null, Action<IServiceCollection, IConfiguration>? gatewayServices = null)
     {
         Redis = redis;
         Data = new TempDir("cocoon-dispatch");
@@ -38,6 +38,7 @@ public sealed class DispatchNetwork : IAsyncDisposable
         builder.Logging.AddProvider(new ListLoggerProvider(Logs));
         builder.Services.AddDispatch(builder.Configuration);
         builder.Services.AddCocoonLedger(builder.Configuration);
+        gatewayServices?.Invoke(builder.Services, builder.Configuration);
         Gateway = builder.Build();
 
         // Parallel tests each have their own meter factory: count only this gateway's instruments.
