@@ -53,6 +53,9 @@ internal static class LogEvents
     /// <summary>The bot's start-up (Telegram/TelegramHosting.cs).</summary>
     public const int TelegramHosting = 4000;
 
+    /// <summary>Provider stakes and slashing (Slashing/).</summary>
+    public const int Slashing = 3900;
+
     /// <summary>The sealed update inbox (Telegram/Updates/UpdatePump.cs).</summary>
     public const int UpdatePump = 4020;
 

@@ -29,6 +29,9 @@ internal static class LogEvents
     /// <summary>Receipt roots anchored on TON (Receipts/ReceiptRootCommitter.cs).</summary>
     public const int Receipts = 5400;
 
+    /// <summary>Provider stakes and slashes on the stake contract (Stake/).</summary>
+    public const int Stake = 5500;
+
     /// <summary>The development-only local chain (LocalChain/LocalChainProcess.cs).</summary>
     public const int LocalChain = 5900;
 }

@@ -39,10 +39,12 @@ public static class DispatchServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<ReputationBook>());
         services.TryAddSingleton<WorkerOutcomes>();
         services.TryAddSingleton<SlaRefunds>();
+        services.TryAddSingleton<NetworkJobPayments>();
         services.TryAddSingleton<UnbilledJobs>();
         services.TryAddSingleton<Replays>();
         services.TryAddSingleton<Canaries>();
         services.AddHostedService(sp => sp.GetRequiredService<Canaries>());
+        Slashing.SlashingServiceCollectionExtensions.AddSlashing(services, configuration);
         services.TryAddSingleton<WorkerChoice>();
         services.TryAddSingleton<AttemptRunner>();
         services.TryAddSingleton<SealedRelay>();

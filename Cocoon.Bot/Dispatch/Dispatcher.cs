@@ -40,7 +40,8 @@ public sealed partial class Dispatcher(
     GatewayMetrics metrics,
     IOptions<DispatchOptions> options,
     TimeProvider time,
-    ILogger<Dispatcher> logger) : IDispatcher
+    ILogger<Dispatcher> logger,
+    Slashing.Slasher? slasher = null) : IDispatcher
 {
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(100);
 
@@ -163,7 +164,11 @@ public sealed partial class Dispatcher(
                     {
                         // In the background: the user has the answer and never waits for the check.
                         var delivered = delivery.Text;
-                        _ = replays.CheckAsync(request, worker, delivered, outcome.AnswerTokens, receipt.Receipt.FinishReason, CancellationToken.None);
+                        var tokens = outcome.AnswerTokens;
+                        var finish = receipt.Receipt.FinishReason;
+                        _ = slasher is null
+                            ? replays.CheckAsync(request, worker, delivered, tokens, finish, CancellationToken.None)
+                            : slasher.ReplayAsync(replays, request, worker, delivered, tokens, finish);
                     }
 
                     return;

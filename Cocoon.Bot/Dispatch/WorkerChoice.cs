@@ -1,4 +1,5 @@
 using Cocoon.Bot.Reputation;
+using Cocoon.Bot.Slashing;
 using Cocoon.Engine.Matching;
 using Cocoon.Engine.Protocol;
 using Cocoon.Network.Transport;
@@ -16,7 +17,7 @@ public sealed record ClaimedWorker(EligibleWorker Worker, string LeaseId);
 /// </summary>
 public sealed class WorkerChoice(
     WorkerDirectory directory, WorkerLeases leases, AdmissionQueue queue, CacheScopes scopes, ReputationBook reputation, GatewayMetrics metrics,
-    IOptions<DispatchOptions> options, TimeProvider time)
+    IOptions<DispatchOptions> options, TimeProvider time, StakeCache? stakes = null)
 {
     private static readonly TimeSpan Wait = TimeSpan.FromMilliseconds(200);
 
@@ -142,6 +143,13 @@ public sealed class WorkerChoice(
         {
             while (true)
             {
+                // Stakes read from the chain at most once per Gateway:Stake:CacheTtl, only for tiers that need one.
+                var requiredStake = stakes?.Requirement(request.SlaClass);
+                if (requiredStake is not null)
+                {
+                    await stakes!.RefreshAsync(directory.Eligible.Where(w => requiredStake.ContainsKey(w.Tier) && string.Equals(w.Document.ModelSha256, modelSha, StringComparison.OrdinalIgnoreCase)).Select(w => w.ProviderId), cancellationToken).ConfigureAwait(false);
+                }
+
                 var match = Matcher.Rank(
                     new JobSpec
                     {
@@ -154,6 +162,7 @@ public sealed class WorkerChoice(
                         CacheAffinity = affinity,
                         ReputationFloor = request.ReputationFloor ?? options.Value.ReputationFloor,
                         SlaClass = request.SlaClass,
+                        MinimumStakeByTier = requiredStake,
                     },
                     [.. directory.Eligible.Select(Snapshot)]);
                 foreach (var candidate in match.ClaimOrder)
@@ -319,5 +328,6 @@ public sealed class WorkerChoice(
         Reputation = reputation.Score(w.Document.WorkerId),
         ContextLength = w.Document.ContextLength,
         Tier = w.Tier,
+        Stake = stakes?.Stake(w.ProviderId) ?? 0,
     };
 }

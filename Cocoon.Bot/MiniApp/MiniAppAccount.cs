@@ -33,7 +33,9 @@ public sealed record ProviderView(
     long PendingNanotons,
     long TotalNanotons,
     IReadOnlyList<ProviderWorkerView> Workers,
-    IReadOnlyList<EarningDay> EarningsByDay);
+    IReadOnlyList<EarningDay> EarningsByDay,
+    Slashing.ProviderStakeView? Stake = null,
+    IReadOnlyList<Slashing.ProviderSlashView>? Slashes = null);
 
 public sealed record ProvidersResponse(IReadOnlyList<ProviderView> Providers);
 
@@ -142,7 +144,9 @@ internal static class MiniAppAccount
                 var workers = served.SelectMany(m => m.Workers.Where(w => w.ProviderId == p.ProviderId)
                         .Select(w => new ProviderWorkerView(w.WorkerId, m.Name, w.AttestationKind, w.Running, w.MaxConcurrency, w.PriceCoefficient)))
                     .ToList();
-                views.Add(new ProviderView(p.ProviderId, p.Profile.Name, p.Paused, p.PriceCoefficient ?? 1000, p.Profile.PayoutAddress, pending, total, workers, days));
+                var (stake, slashes) = await Slashing.ProviderStakeView.ReadAsync(
+                    p.ProviderId, http.RequestServices.GetService<Slashing.StakeCache>(), http.RequestServices.GetService<Slashing.SlashBook>(), ct).ConfigureAwait(false);
+                views.Add(new ProviderView(p.ProviderId, p.Profile.Name, p.Paused, p.PriceCoefficient ?? 1000, p.Profile.PayoutAddress, pending, total, workers, days, stake, slashes));
             }
 
             return MiniAppEndpoints.Ok(new ProvidersResponse(views));

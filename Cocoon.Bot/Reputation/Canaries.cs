@@ -22,7 +22,7 @@ public enum CanaryResult
 /// job (the same envelope, sealing, lease and attempt path as a user's, a request id drawn like the API's, a random
 /// seed) and compares the SHA-256 of the answer with the bank's. A different answer (another model, a truncated or
 /// replayed one) or no answer before the deadline is an integrity failure; a matching one a pass. Canaries are not
-/// billed: nothing is held, nobody is charged, the provider is not paid for them. Neither prompt nor answer is logged.
+/// billed to anyone: the worker's provider is paid for the tokens from the network fee account, as for a replay. Neither prompt nor answer is logged.
 /// The bank entries of a model are only meaningful at temperature 0 on a deterministic backend: an honest worker on
 /// other hardware may break a near tie differently; judging canaries by reference log-probs instead is not built yet.
 /// </summary>
@@ -33,7 +33,8 @@ public sealed partial class Canaries(
     WorkerOutcomes outcomes,
     IOptions<DispatchOptions> options,
     TimeProvider time,
-    ILogger<Canaries> logger) : BackgroundService
+    ILogger<Canaries> logger,
+    Slashing.Slasher? slasher = null) : BackgroundService
 {
     private readonly ConcurrentQueue<CanaryEntry> _added = new();
 
@@ -96,6 +97,14 @@ public sealed partial class Canaries(
         {
             await book.RecordAsync(workerId, new IntegrityVerdict(IntegrityKind.Canary, result == CanaryResult.Passed), CancellationToken.None).ConfigureAwait(false);
             LogVerdict(logger, workerId, result == CanaryResult.Passed ? "passed" : "failed");
+        }
+
+        // A wrong answer is proof (a late one is not: that costs reputation only).
+        if (result == CanaryResult.Failed && outcome.Receipt is not null && slasher is not null)
+        {
+            await slasher.ProvenAsync(Engine.Slashing.Fault.FailedCanary, workerId, worker.ProviderId, null, "canary:" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12)),
+                new Dictionary<string, string> { ["model"] = worker.Document.ModelSha256, ["verdict"] = "the answer's SHA-256 differs from the network's reference answer" },
+                cancellationToken).ConfigureAwait(false);
         }
 
         return result;

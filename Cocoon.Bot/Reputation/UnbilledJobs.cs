@@ -14,10 +14,11 @@ public sealed record UnbilledAnswer(AttemptOutcome Outcome, string Text);
 
 /// <summary>
 /// The network's own jobs (canaries, spot-check replays) on one chosen worker, through the same lease, sealing and
-/// attempt path as a user's job, under a request id drawn like the API's: the worker cannot tell them apart. Nothing is
-/// held or charged. A busy worker is not asked (the network's jobs never take a user's slot).
+/// attempt path as a user's job, under a request id drawn like the API's: the worker cannot tell them apart. No user
+/// is held or charged; the worker's provider is paid from the network fee account (<see cref="NetworkJobPayments"/>).
+/// A busy worker is not asked (the network's jobs never take a user's slot).
 /// </summary>
-public sealed class UnbilledJobs(WorkerLeases leases, ResultRouter router, AttemptRunner attempts, TimeProvider time)
+public sealed class UnbilledJobs(WorkerLeases leases, ResultRouter router, AttemptRunner attempts, TimeProvider time, NetworkJobPayments? payments = null)
 {
     public static readonly TimeSpan Deadline = TimeSpan.FromMinutes(2);
 
@@ -67,6 +68,11 @@ public sealed class UnbilledJobs(WorkerLeases leases, ResultRouter router, Attem
             {
                 // The lease expires on its own.
             }
+        }
+
+        if (outcome.Receipt is { } receipt && payments is not null)
+        {
+            await payments.PayAsync(requestId, worker, receipt.Receipt, CancellationToken.None).ConfigureAwait(false);
         }
 
         pieces.Writer.TryComplete();

@@ -69,5 +69,17 @@ public sealed record MarketOptions
     /// <summary>The slow cheater's speed as a share of the class target.</summary>
     public double SlowSpeedShare { get; init; } = 0.6;
 
+    // Probation (the way back above the floor, ProbationPolicy).
+
+    /// <summary>Per market job, the chance that each worker on probation is sent a canary; 0: a worker below the floor is out for ever.</summary>
+    public double ProbationCanaryRate { get; init; } = 0.01;
+
+    /// <summary>Honest workers with one bad stretch: at their <see cref="OutageAtJob"/>th job they abandon <see cref="OutageJobs"/> jobs in a row.</summary>
+    public int UnluckyWorkers { get; init; }
+
+    public int OutageAtJob { get; init; } = 30;
+
+    public int OutageJobs { get; init; } = 8;
+
     public MarketOptions WithSeed(int seed) => this with { Seed = seed };
 }

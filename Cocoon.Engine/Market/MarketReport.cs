@@ -41,4 +41,22 @@ public sealed record MarketReport(
     public double CaughtWithinWindowShare => AllCheaters == 0 ? 0 : (double)AllJobsToCatch.Count(j => j <= Window) / AllCheaters;
 
     public int Window { get; init; } = 200;
+
+    /// <summary>Canaries sent to workers on probation.</summary>
+    public int ProbationCanaries { get; init; }
+
+    /// <summary>Honest workers that fell below the floor and came back; the probation canaries each needed.</summary>
+    public int HonestReturned { get; init; }
+
+    public IReadOnlyList<int> HonestCanariesToReturn { get; init; } = [];
+
+    /// <summary>Honest workers still on probation when the run ended.</summary>
+    public int HonestOnProbationAtEnd { get; init; }
+
+    /// <summary>Caught cheaters put on probation, those that came back (the goal is none), and those barred for a failed canary.</summary>
+    public int CheatersOnProbation { get; init; }
+
+    public int CheatersReturned { get; init; }
+
+    public int CheatersBarred { get; init; }
 }

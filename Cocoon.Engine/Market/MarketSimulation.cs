@@ -44,6 +44,20 @@ public static class MarketSimulation
         public bool Slashed { get; set; }
 
         public bool Excluded { get; set; }
+
+        /// <summary>Below the floor: only probation canaries until it returns or is barred.</summary>
+        public bool OnProbation { get; set; }
+
+        public int ProbationPasses { get; set; }
+
+        public int ProbationFailures { get; set; }
+
+        public int ProbationCanaries { get; set; }
+
+        /// <summary>An honest worker's bad stretch: the job at which it starts abandoning jobs, and how many (0: none).</summary>
+        public int OutageAt { get; init; }
+
+        public int OutageJobs { get; init; }
     }
 
     public static MarketReport Run(MarketOptions options)
@@ -64,6 +78,16 @@ public static class MarketSimulation
         {
             workers.Add(new SimWorker($"honest-{i}", WorkerBehaviour.Honest));
         }
+
+        for (var i = 0; i < options.UnluckyWorkers; i++)
+        {
+            workers.Add(new SimWorker($"unlucky-{i}", WorkerBehaviour.Honest) { OutageAt = options.OutageAtJob, OutageJobs = options.OutageJobs });
+        }
+
+        var probation = ProbationPolicy.Default;
+        var onProbation = new List<SimWorker>();
+        int probationCanaries = 0, honestReturned = 0, cheatersOnProbation = 0, cheatersReturned = 0, cheatersBarred = 0;
+        var honestCanariesToReturn = new List<int>();
 
         foreach (var behaviour in options.Cheaters)
         {
@@ -89,7 +113,9 @@ public static class MarketSimulation
             }
 
             var isCanary = canaries.ShouldSendCanary(random.NextDouble(), worker.State.IntegrityVerdicts);
-            var outcome = Serve(worker.Behaviour, options, random, target);
+            var outcome = worker.OutageJobs > 0 && worker.Jobs > worker.OutageAt && worker.Jobs <= worker.OutageAt + worker.OutageJobs
+                ? new JobOutcome(JobResult.Abandoned, SlaClass.Standard)
+                : Serve(worker.Behaviour, options, random, target);
             worker.State = model.Apply(worker.State, outcome);
 
             if (outcome.Result == JobResult.Completed && (isCanary || replay.ShouldReplay($"job-{options.Seed}-{job}")))
@@ -159,9 +185,14 @@ public static class MarketSimulation
             }
 
             Judge(worker);
-            if (worker.Behaviour == WorkerBehaviour.Honest && worker.Jobs >= 100)
+            if (worker.Behaviour == WorkerBehaviour.Honest && worker.Jobs >= 100 && worker.OutageJobs == 0)
             {
                 honestMin = Math.Min(honestMin, model.Score(worker.State).Value);
+            }
+
+            if (options.ProbationCanaryRate > 0)
+            {
+                ProbationRound();
             }
         }
 
@@ -191,8 +222,82 @@ public static class MarketSimulation
 
         return new MarketReport(
             options.Seed, options.TotalJobs, honestJobs, replays, canaryCount, noChecker, tieBreaks, overruled,
-            options.HonestWorkers, honestSlashed, honestBelowFloor, honestSpotFailures, honestCanaryFailures, honestMin,
-            figures, all, allCheaters) { Window = options.CatchWindow };
+            options.HonestWorkers + options.UnluckyWorkers, honestSlashed, honestBelowFloor, honestSpotFailures, honestCanaryFailures, honestMin,
+            figures, all, allCheaters)
+        {
+            Window = options.CatchWindow,
+            ProbationCanaries = probationCanaries,
+            HonestReturned = honestReturned,
+            HonestCanariesToReturn = [.. honestCanariesToReturn.Order()],
+            HonestOnProbationAtEnd = onProbation.Count(w => w.Behaviour == WorkerBehaviour.Honest),
+            CheatersOnProbation = cheatersOnProbation,
+            CheatersReturned = cheatersReturned,
+            CheatersBarred = cheatersBarred,
+        };
+
+        // Every worker on probation may get a canary; it returns or is barred by the probation policy.
+        void ProbationRound()
+        {
+            for (var i = onProbation.Count - 1; i >= 0; i--)
+            {
+                var w = onProbation[i];
+                if (random.NextDouble() >= options.ProbationCanaryRate)
+                {
+                    continue;
+                }
+
+                probationCanaries++;
+                w.ProbationCanaries++;
+                var outcome = Serve(w.Behaviour, options, random, target);
+                w.State = model.Apply(w.State, outcome);
+                if (outcome.Result == JobResult.Completed)
+                {
+                    var answer = tokens.Generate(w.Behaviour, new() { Temperature = 0f }, tokens.DrawLength());
+                    var passed = rule.Judge(tokens.CheckerView(answer, WorkerBehaviour.Honest)).Passed;
+                    w.State = model.Apply(w.State, new IntegrityVerdict(IntegrityKind.Canary, passed));
+                    if (passed)
+                    {
+                        w.ProbationPasses++;
+                    }
+                    else
+                    {
+                        w.ProbationPasses = 0;
+                        w.ProbationFailures++;
+                        honestCanaryFailures += w.Behaviour == WorkerBehaviour.Honest ? 1 : 0;
+                        honestSlashed += w.Behaviour == WorkerBehaviour.Honest && !w.Slashed ? 1 : 0;
+                        Slash(w, Fault.FailedCanary, slashing);
+                    }
+                }
+                else
+                {
+                    w.ProbationPasses = 0;
+                }
+
+                if (probation.Barred(w.ProbationFailures))
+                {
+                    cheatersBarred += w.Behaviour == WorkerBehaviour.Honest ? 0 : 1;
+                    onProbation.RemoveAt(i);
+                }
+                else if (probation.Returns(model.Score(w.State).Value, options.ReputationFloor, w.ProbationPasses))
+                {
+                    // A slash took stake, it does not bar: a worker that passes its probation may serve again.
+                    onProbation.RemoveAt(i);
+                    w.OnProbation = false;
+                    w.Slashed = false;
+                    if (w.Behaviour == WorkerBehaviour.Honest)
+                    {
+                        honestReturned++;
+                        honestCanariesToReturn.Add(w.ProbationCanaries);
+                        w.Excluded = false;
+                    }
+                    else
+                    {
+                        // Counted, then kept out: the figures of caught cheaters stay one per cheater.
+                        cheatersReturned++;
+                    }
+                }
+            }
+        }
 
         void Judge(SimWorker w)
         {
@@ -209,6 +314,12 @@ public static class MarketSimulation
                     honestSlashed += w.Slashed ? 1 : 0;
                     honestBelowFloor += below ? 1 : 0;
                     w.Excluded = true;
+                    if (options.ProbationCanaryRate > 0)
+                    {
+                        w.OnProbation = true;
+                        w.ProbationPasses = 0;
+                        onProbation.Add(w);
+                    }
                 }
 
                 return;
@@ -217,6 +328,13 @@ public static class MarketSimulation
             if (w.Slashed || below)
             {
                 caught[w.Behaviour].Add((w.Jobs, w.Slashed));
+                if (options.ProbationCanaryRate > 0)
+                {
+                    // A slashed cheater is on probation too: whether it could ever come back is what is measured.
+                    w.OnProbation = true;
+                    cheatersOnProbation++;
+                    onProbation.Add(w);
+                }
             }
             else if (w.Jobs >= options.EvasionLimit)
             {

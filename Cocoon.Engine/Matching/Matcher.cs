@@ -48,6 +48,9 @@ public sealed record WorkerSnapshot
     /// <summary>The worker's trust tier (<see cref="TrustTiers"/>), from what the gateway verified.</summary>
     public string Tier { get; init; } = TrustTiers.Tee;
 
+    /// <summary>Its provider's bonded stake on chain, in nanotons (0 when none or not read).</summary>
+    public long Stake { get; init; }
+
     public bool IsFull => RunningJobs >= MaxConcurrency;
 
     /// <summary>Expected wait before this worker could start another job: running jobs x average job time.</summary>
@@ -92,6 +95,12 @@ public sealed record JobSpec
     /// matched, not even as a last resort: a consumer worker never sees a job from a caller who did not opt in.
     /// </summary>
     public IReadOnlyCollection<string>? AcceptedTiers { get; init; }
+
+    /// <summary>
+    /// The provider stake (nanotons) a worker of each listed tier needs for this job; tiers not listed need none, and
+    /// null checks no stake at all (no stake contract configured).
+    /// </summary>
+    public IReadOnlyDictionary<string, long>? MinimumStakeByTier { get; init; }
 }
 
 public enum MatchOutcome
@@ -106,7 +115,7 @@ public enum MatchOutcome
     NoWorker,
 }
 
-/// <summary>Why one worker was left out; a worker is reported under the first rule it fails, in the order the matcher checks them (model, tier, context, disabled, paused, excluded, failed before, price, SLA, reputation, full).</summary>
+/// <summary>Why one worker was left out; a worker is reported under the first rule it fails, in the order the matcher checks them (model, tier, context, disabled, paused, excluded, failed before, price, SLA, stake, reputation, full).</summary>
 public enum MatchExclusion
 {
     OtherModel,
@@ -122,6 +131,9 @@ public enum MatchExclusion
 
     /// <summary>The worker's trust tier is not one the caller accepts (checked right after the model).</summary>
     TierNotAccepted,
+
+    /// <summary>Its provider's stake is below what the job needs in the worker's tier (checked after the SLA class).</summary>
+    BelowStake,
 }
 
 public sealed record ExcludedWorker(string WorkerId, MatchExclusion Reason);
@@ -261,6 +273,11 @@ public static class Matcher
         if (worker.SlaClass < job.SlaClass)
         {
             return MatchExclusion.BelowSla;
+        }
+
+        if (job.MinimumStakeByTier is { } stakes && stakes.TryGetValue(worker.Tier, out var minimum) && worker.Stake < minimum)
+        {
+            return MatchExclusion.BelowStake;
         }
 
         // NaN never passes a floor.

@@ -55,6 +55,8 @@ public static class ChainSetup
         services.AddScoped<PayoutSender>();
         services.AddScoped<Receipts.ReceiptRootCommitter>();
         services.AddScoped<ThresholdPayouts>();
+        services.AddTransient<Stake.StakeReader>();
+        services.AddTransient<Stake.SlashSender>();
         return services;
     }
 

@@ -35,8 +35,9 @@ public sealed partial class LocalChainProcess : IAsyncDisposable
     private readonly HttpClient _http;
     private readonly ILogger _logger;
 
-    private LocalChainProcess(Process process, Uri baseUrl, TonAddress networkAddress, string seedHex, ILogger logger)
+    private LocalChainProcess(Process process, Uri baseUrl, TonAddress networkAddress, TonAddress stakeAddress, string seedHex, ILogger logger)
     {
+        StakeAddress = stakeAddress;
         _process = process;
         BaseUrl = baseUrl;
         NetworkAddress = networkAddress;
@@ -52,6 +53,9 @@ public sealed partial class LocalChainProcess : IAsyncDisposable
 
     public string WalletSeedHex { get; }
 
+    /// <summary>The provider stake contract (Contracts/Stake) the chain deployed at start, owned by the network wallet.</summary>
+    public TonAddress StakeAddress { get; }
+
     public int ProcessId => _process.Id;
 
     /// <summary>Configuration that points the TON services at this chain (merge it over the app's configuration).</summary>
@@ -59,6 +63,7 @@ public sealed partial class LocalChainProcess : IAsyncDisposable
     {
         ["Ton:ApiUrl"] = BaseUrl.ToString(),
         ["Ton:WalletSeed"] = WalletSeedHex,
+        ["Ton:StakeContract"] = StakeAddress.ToRaw(),
     };
 
     /// <summary>A shell command that pays the network deposit address from a test wallet, for `up` to print.</summary>
@@ -113,7 +118,8 @@ public sealed partial class LocalChainProcess : IAsyncDisposable
             using var ready = JsonDocument.Parse(line);
             var port = ready.RootElement.GetProperty("port").GetInt32();
             var address = TonAddress.Parse(ready.RootElement.GetProperty("networkAddress").GetString()!);
-            var chain = new LocalChainProcess(process, new Uri($"http://127.0.0.1:{port}/"), address, seed, logger);
+            var stake = TonAddress.Parse(ready.RootElement.GetProperty("stakeAddress").GetString()!);
+            var chain = new LocalChainProcess(process, new Uri($"http://127.0.0.1:{port}/"), address, stake, seed, logger);
             LogStarted(logger, port, address.ToFriendly(bounceable: false), process.Id);
             return chain;
         }
@@ -157,6 +163,15 @@ public sealed partial class LocalChainProcess : IAsyncDisposable
             new { address = address.ToRaw(), amount = amount.ToString(System.Globalization.CultureInfo.InvariantCulture) },
             cancellationToken).ConfigureAwait(false);
         (await ReadAsync(response, cancellationToken).ConfigureAwait(false)).Dispose();
+    }
+
+    /// <summary>Test route: a named user wallet deposits <paramref name="amount"/> into the stake contract (the deposit fee is kept); returns the contract's exit code.</summary>
+    public async Task<int> StakeAsync(string from, long amount, CancellationToken cancellationToken)
+    {
+        using var response = await _http.PostAsJsonAsync(
+            "test/stake", new { from, amount = amount.ToString(System.Globalization.CultureInfo.InvariantCulture) }, cancellationToken).ConfigureAwait(false);
+        using var doc = await ReadAsync(response, cancellationToken).ConfigureAwait(false);
+        return doc.RootElement.GetProperty("exitCode").GetInt32();
     }
 
     /// <summary>Test route: the address of a named user wallet.</summary>

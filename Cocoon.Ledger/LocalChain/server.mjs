@@ -5,9 +5,10 @@
 import http from 'node:http';
 import crypto from 'node:crypto';
 import { Blockchain } from '@ton/sandbox';
-import { Address, beginCell, Cell, comment, internal, storeMessage, storeMessageRelaxed, toNano } from '@ton/core';
+import { Address, beginCell, Cell, comment, contractAddress, internal, storeMessage, storeMessageRelaxed, toNano } from '@ton/core';
 import { keyPairFromSeed } from '@ton/crypto';
 import { WalletContractV5R1 } from '@ton/ton';
+import { compileStake } from '../Contracts/Stake/compile.mjs';
 
 const argPort = (() => { const i = process.argv.indexOf('--port'); return i > 0 ? Number(process.argv[i + 1]) : undefined; })();
 const port = argPort ?? Number(process.env.COCOON_CHAIN_PORT ?? 0);
@@ -37,6 +38,21 @@ function record(result) {
 // Deploy the network wallet: fund it with its state init attached.
 const faucet = await blockchain.treasury('cocoon-faucet', { balance: toNano('1000000000') });
 record(await faucet.send({ to: networkWallet.address, value: toNano('1000'), init: networkWallet.init, bounce: false }));
+
+// The provider stake contract (Contracts/Stake), owned by the network wallet: the only key that may slash. Its code is
+// compiled by @ton/tolk-js from the Stake folder (its own node_modules) and re-read here as a cell of this process's
+// @ton/core, so the sandbox never sees two copies of the library's classes.
+const STAKE_OP = { deposit: 0x5e7a0001, request: 0x5e7a0002, withdraw: 0x5e7a0003 };
+const stakeCode = Cell.fromBoc((await compileStake()).toBoc())[0];
+const stakeData = beginCell()
+  .storeAddress(networkWallet.address)
+  .storeUint(Number(process.env.COCOON_STAKE_UNBONDING ?? 7 * 24 * 3600), 32)
+  .storeCoins(BigInt(process.env.COCOON_STAKE_DEPOSIT_FEE ?? toNano('0.05')))
+  .storeDict(null)
+  .endCell();
+const stakeInit = { code: stakeCode, data: stakeData };
+const stakeAddress = contractAddress(0, stakeInit);
+record(await faucet.send({ to: stakeAddress, value: toNano('1'), init: stakeInit, bounce: false }));
 
 function inMsgCell(tx) {
   // Transaction: ^[ in_msg:(Maybe ^Message) out_msgs ] is the first ref of the raw transaction cell.
@@ -227,6 +243,67 @@ const v2 = {
   },
 };
 
+// toncenter v2 runGetMethod: {address, method, stack} with arguments as [type, value] pairs ("num" decimal or hex,
+// "tvm.Slice"/"tvm.Cell" base64 bags of cells); the result's stack numbers are hex ("0x..", "-0x.."), cells and
+// slices {bytes}, as toncenter answers. A failing method is still ok:true with its exit_code.
+function stackArg(item) {
+  if (!Array.isArray(item) || item.length !== 2) throw new HttpError(400, 'stack items are [type, value] pairs');
+  const [type, value] = item;
+  switch (type) {
+    case 'num': case 'number': case 'int': return { type: 'int', value: BigInt(value) };
+    case 'tvm.Slice': return { type: 'slice', cell: Cell.fromBase64(value) };
+    case 'tvm.Cell': return { type: 'cell', cell: Cell.fromBase64(value) };
+    default: throw new HttpError(400, `unsupported stack item type ${type}`);
+  }
+}
+
+function stackResult(item) {
+  switch (item.type) {
+    case 'int': return ['num', item.value < 0n ? '-0x' + (-item.value).toString(16) : '0x' + item.value.toString(16)];
+    case 'null': return ['null', null];
+    case 'cell': return ['cell', { bytes: b64(item.cell.toBoc()), object: {} }];
+    case 'slice': return ['slice', { bytes: b64(item.cell.toBoc()), object: {} }];
+    case 'builder': return ['builder', { bytes: b64(item.cell.toBoc()), object: {} }];
+    case 'tuple': return ['tuple', { '@type': 'tvm.tuple', elements: item.items.map(stackEntry) }];
+    default: return ['unknown', null];
+  }
+}
+
+function stackEntry(item) {
+  switch (item.type) {
+    case 'int': return { '@type': 'tvm.stackEntryNumber', number: { '@type': 'tvm.numberDecimal', number: item.value.toString() } };
+    case 'cell': return { '@type': 'tvm.stackEntryCell', cell: { '@type': 'tvm.cell', bytes: b64(item.cell.toBoc()) } };
+    case 'slice': return { '@type': 'tvm.stackEntrySlice', slice: { '@type': 'tvm.slice', bytes: b64(item.cell.toBoc()) } };
+    case 'tuple': return { '@type': 'tvm.stackEntryTuple', tuple: { '@type': 'tvm.tuple', elements: item.items.map(stackEntry) } };
+    default: return { '@type': 'tvm.stackEntryUnsupported' };
+  }
+}
+
+async function runGetMethod(body) {
+  const address = parseAddress(body.address);
+  if (!body.method) throw new HttpError(400, 'method is required');
+  const args = (body.stack ?? []).map(stackArg);
+  const contract = await blockchain.getContract(address);
+  if (contract.accountState?.type !== 'active') {
+    return { '@type': 'smc.runResult', gas_used: 0, stack: [], exit_code: -13, '@extra': `${Date.now()}:0` };
+  }
+  let result;
+  try {
+    result = await blockchain.runGetMethod(address, body.method, args);
+  } catch (e) {
+    // The sandbox throws on a non-zero exit code; toncenter answers it.
+    const exitCode = typeof e?.exitCode === 'number' ? e.exitCode : 11;
+    return { '@type': 'smc.runResult', gas_used: 0, stack: [], exit_code: exitCode, '@extra': `${Date.now()}:0` };
+  }
+  return {
+    '@type': 'smc.runResult',
+    gas_used: Number(result.gasUsed),
+    stack: result.stack.map(stackResult),
+    exit_code: result.exitCode,
+    '@extra': `${Date.now()}:0`,
+  };
+}
+
 async function sendBoc(body) {
   let cell;
   try { cell = Cell.fromBase64(body.boc); } catch (e) { throw new HttpError(400, `Invalid bag of cells: ${e.message}`); }
@@ -269,6 +346,19 @@ const test = {
     const mine = result.transactions.find((t) => accountKey(t) === rawOf(to));
     return { from: rawOf(from.address), to: rawOf(to), lt: mine?.lt.toString() ?? null, hash: mine ? b64(mine.hash()) : null };
   },
+  // A named user wallet stakes (Deposit) or asks for its stake back (RequestWithdrawal), as a provider would from
+  // its payout wallet.
+  async stake(body) {
+    const from = await userWallet(body.from ?? 'alice');
+    const msg = body.withdraw != null
+      ? beginCell().storeUint(STAKE_OP.request, 32).storeUint(0, 64).storeCoins(BigInt(body.withdraw)).endCell()
+      : beginCell().storeUint(STAKE_OP.deposit, 32).storeUint(0, 64).endCell();
+    const value = body.withdraw != null ? toNano('0.1') : BigInt(body.amount);
+    const result = record(await from.send({ to: stakeAddress, value, body: msg, bounce: true }));
+    const mine = result.transactions.find((t) => accountKey(t) === rawOf(stakeAddress));
+    const compute = mine?.description.computePhase;
+    return { from: rawOf(from.address), exitCode: compute?.type === 'vm' ? compute.exitCode : null };
+  },
   async wallet(body) {
     const w = await userWallet(body.name ?? 'alice');
     return { address: rawOf(w.address) };
@@ -297,6 +387,10 @@ const server = http.createServer(async (req, res) => {
       const body = await readBody(req);
       return reply(200, { ok: true, result: await serialized(() => sendBoc(body)) });
     }
+    if (req.method === 'POST' && p === '/api/v2/runGetMethod') {
+      const body = await readBody(req);
+      return reply(200, { ok: true, result: await serialized(() => runGetMethod(body)) });
+    }
     if (req.method === 'GET' && p === '/api/v3/transactions') {
       return reply(200, await serialized(() => v3Transactions(url.searchParams)));
     }
@@ -317,6 +411,7 @@ server.listen(port, '127.0.0.1', () => {
     port: server.address().port,
     networkAddress: rawOf(networkWallet.address),
     networkAddressFriendly: networkWallet.address.toString({ bounceable: false, urlSafe: true }),
+    stakeAddress: rawOf(stakeAddress),
     ...(seedGenerated ? { seed: seedHex } : {}),
   };
   process.stdout.write(JSON.stringify(ready) + '\n');

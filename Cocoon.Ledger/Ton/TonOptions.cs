@@ -43,8 +43,19 @@ public sealed class TonOptions : IValidatableObject
     [Range(1, long.MaxValue, ErrorMessage = "Ton:MinimumPayout must be positive (nanotons).")]
     public long MinimumPayout { get; set; } = 50_000_000;
 
+    /// <summary>
+    /// The provider stake contract (Contracts/Stake, owned by this network wallet), any address form. Empty: stakes
+    /// are not read and no worker is refused for its stake (`./cocoon up` deploys one on the local chain and sets it).
+    /// </summary>
+    public string? StakeContract { get; set; }
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
+        if (StakeContract is { Length: > 0 } stake && !TonAddress.TryParse(stake, out _))
+        {
+            yield return new ValidationResult($"Ton:StakeContract '{stake}' is not a TON address (raw 0:hex or user-friendly base64).", [nameof(StakeContract)]);
+        }
+
         if (WalletSeed is { } seed)
         {
             string? error = null;

@@ -37,6 +37,15 @@ public sealed record ChainTransaction(
     public long TotalFees { get; init; }
 }
 
+/// <summary>One entry of a get-method's stack as toncenter v2 reports it: a number, or a cell or slice as a bag of cells.</summary>
+public sealed record TvmStackEntry(string Type, System.Numerics.BigInteger? Number, string? BocBase64)
+{
+    public System.Numerics.BigInteger AsNumber() => Number ?? throw new ToncenterException($"Expected a number on the get-method stack, got {Type}.");
+}
+
+/// <summary>A get-method's result: its exit code (0 or 1 is success) and its stack, bottom first.</summary>
+public sealed record GetMethodResult(int ExitCode, IReadOnlyList<TvmStackEntry> Stack);
+
 public sealed record WalletInformation(bool IsWallet, long Balance, string AccountState, uint? Seqno, long LastTransactionLt);
 
 public sealed class ToncenterException(string message, HttpStatusCode? status = null) : Exception(message)
@@ -115,6 +124,53 @@ public sealed class ToncenterClient(HttpClient http)
             r.TryGetProperty("account_state", out var st) ? st.GetString() ?? "unknown" : "unknown",
             seqno,
             lastLt);
+    }
+
+    /// <summary>
+    /// v2 <c>runGetMethod</c>: runs a get-method of an account on its current state. Arguments are numbers or cells
+    /// (sent as toncenter's <c>["num", "123"]</c> and <c>["tvm.Slice", base64]</c> pairs; a slice argument is the
+    /// cell's bits read from the start). A method that fails answers ok with its exit code, not an error.
+    /// </summary>
+    public async Task<GetMethodResult> RunGetMethodAsync(TonAddress address, string method, IReadOnlyList<object> arguments, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        ArgumentNullException.ThrowIfNull(arguments);
+        var stack = arguments.Select(a => a switch
+        {
+            long n => new object[] { "num", n.ToString(CultureInfo.InvariantCulture) },
+            System.Numerics.BigInteger n => new object[] { "num", n.ToString(CultureInfo.InvariantCulture) },
+            Cell c => new object[] { "tvm.Slice", c.ToBocBase64() },
+            _ => throw new ArgumentException($"A get-method argument must be a long, a BigInteger or a Cell, not {a?.GetType().Name}.", nameof(arguments)),
+        }).ToArray();
+        using var response = await SendWithRetryAsync(
+            () => new HttpRequestMessage(HttpMethod.Post, "api/v2/runGetMethod") { Content = JsonContent.Create(new { address = address.ToRaw(), method, stack }) },
+            cancellationToken).ConfigureAwait(false);
+        using var doc = await ReadJsonAsync(response, cancellationToken).ConfigureAwait(false);
+        var r = V2Result(doc);
+        var entries = new List<TvmStackEntry>();
+        foreach (var item in r.GetProperty("stack").EnumerateArray())
+        {
+            var type = item[0].GetString() ?? "";
+            entries.Add(type switch
+            {
+                "num" => new TvmStackEntry(type, ParseTvmNumber(item[1].GetString()!), null),
+                "cell" or "slice" or "builder" => new TvmStackEntry(type, null, item[1].GetProperty("bytes").GetString()),
+                _ => new TvmStackEntry(type, null, null),
+            });
+        }
+
+        return new GetMethodResult(r.GetProperty("exit_code").GetInt32(), entries);
+    }
+
+    /// <summary>toncenter's stack numbers: hex with a 0x prefix (after an optional minus), or decimal.</summary>
+    internal static System.Numerics.BigInteger ParseTvmNumber(string text)
+    {
+        var negative = text.StartsWith('-');
+        var digits = negative ? text[1..] : text;
+        var value = digits.StartsWith("0x", StringComparison.OrdinalIgnoreCase)
+            ? System.Numerics.BigInteger.Parse("0" + digits[2..], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture)
+            : System.Numerics.BigInteger.Parse(digits, NumberStyles.None, CultureInfo.InvariantCulture);
+        return negative ? -value : value;
     }
 
     /// <summary>Sends an external message. A rejection by the chain is a <see cref="ToncenterException"/>.</summary>

@@ -37,9 +37,9 @@ public sealed record ProviderWorkerStatus(
 public sealed record ProviderDayEarnings(DateOnly Day, long Nanotons);
 
 /// <summary>
-/// A provider's workers and earnings. ProviderKey: the registered public key its workers' certificates are checked
-/// against (null: none, workers join on the token alone). ProviderReputation: the provider's own record, which a new
-/// worker id starts from when it is below neutral.
+/// A provider's workers and earnings, its stake on chain and the slashes it took with their reasons. ProviderKey: the
+/// registered public key its workers' certificates are checked against (null: none, workers join on the token alone).
+/// ProviderReputation: the provider's own record, which a new worker id starts from when it is below neutral.
 /// </summary>
 public sealed record ProviderStatusReport(
     string ProviderId,
@@ -49,6 +49,8 @@ public sealed record ProviderStatusReport(
     IReadOnlyList<ProviderWorkerStatus> Workers,
     IReadOnlyList<ProviderDayEarnings> EarningsPerDay,
     long PendingPayoutNanotons,
+    Slashing.ProviderStakeView? Stake = null,
+    IReadOnlyList<Slashing.ProviderSlashView>? Slashes = null,
     string? ProviderKey = null,
     double? ProviderReputation = null);
 
@@ -68,6 +70,8 @@ public sealed class ProviderStatus(
     TimeProvider time,
     ILedgerAccounts? accounts = null,
     ReputationBook? reputation = null,
+    Slashing.StakeCache? stakes = null,
+    Slashing.SlashBook? slashes = null,
     ProviderReputation? providerReputation = null)
 {
     public const int Days = 7;
@@ -128,8 +132,9 @@ public sealed class ProviderStatus(
         var providerScore = providerReputation is null
             ? (double?)null
             : Math.Round((await providerReputation.ReadAsync(ProviderReputation.ProviderField(provider.ProviderId), cancellationToken).ConfigureAwait(false)).Value, 3);
+        var (stake, slashed) = await Slashing.ProviderStakeView.ReadAsync(provider.ProviderId, stakes, slashes, cancellationToken).ConfigureAwait(false);
         return new ProviderStatusReport(provider.ProviderId, provider.Profile.Name, provider.Paused, provider.PriceCoefficient ?? 1000, workers, days, pending,
-            provider.ProviderKey, providerScore);
+            stake, slashed, provider.ProviderKey, providerScore);
     }
 
     /// <summary>The report as the bot's message.</summary>
@@ -191,6 +196,7 @@ public sealed class ProviderStatus(
         }
 
         text.Append(CultureInfo.InvariantCulture, $"Pending payout: {Money.Ton(report.PendingPayoutNanotons)}\n");
+        Slashing.ProviderStakeView.Format(text, report.Stake, report.Slashes);
         return text.ToString();
     }
 }

@@ -9,7 +9,8 @@ namespace Cocoon.Bench.Market;
 /// alone: how often it rejects an honest answer scored by a second honest worker, and how often one check catches
 /// another model or a truncated answer. Then the market at the defaults (2% replays, canaries, reputation floor) over
 /// several seeds: jobs until each cheater is caught, the share caught within 200 of its jobs, honest workers slashed
-/// or pushed below the floor. Then the same with parts switched off, to show what each part contributes.
+/// or pushed below the floor, and probation (honest workers that fell below the floor and came back, cheaters that
+/// did not). Then the same with parts switched off, to show what each part contributes.
 /// COCOON_BENCH_MARKET_SEEDS (default 3) and COCOON_BENCH_MARKET_JOBS (default 100000) override the run.
 /// </summary>
 public static class MarketBenchmark
@@ -45,6 +46,8 @@ public static class MarketBenchmark
             ("2% replays + canaries 0.5% (no new-worker boost) + floor 0.85", defaults with { NewWorkerCanaryRate = 0.005 }),
             ("defaults with floor 0.8", defaults with { ReputationFloor = 0.8 }),
             ("defaults with a closer other model (rho 0.95)", defaults with { OtherModelCorrelation = 0.95 }),
+            ("defaults + 4 unlucky honest workers (8 abandoned jobs in a row at their 30th job), probation 1% canaries", defaults with { UnluckyWorkers = 4 }),
+            ("the same without probation (below the floor is out for ever)", defaults with { UnluckyWorkers = 4, ProbationCanaryRate = 0 }),
         };
 
         var results = new List<object>();
@@ -76,6 +79,8 @@ public static class MarketBenchmark
 
             var honestJobs = reports.Sum(r => r.HonestJobs);
             Console.WriteLine(Invariant($"  honest: {reports.Sum(r => r.HonestSlashed)} slashed, {reports.Sum(r => r.HonestBelowFloor)} below the floor over {honestJobs:N0} honest jobs ({reports[0].HonestWorkers} honest workers per run); failed spot checks {reports.Sum(r => r.HonestSpotCheckFailures)}, failed canaries {reports.Sum(r => r.HonestCanaryFailures)}, lowest score after 100 jobs {reports.Min(r => r.HonestMinScore):F3}"));
+            var toReturn = reports.SelectMany(r => r.HonestCanariesToReturn).Order().ToArray();
+            Console.WriteLine(Invariant($"  probation: {reports.Sum(r => r.ProbationCanaries):N0} canaries; honest returned {reports.Sum(r => r.HonestReturned)} (probation canaries each: median {(toReturn.Length == 0 ? 0 : toReturn[toReturn.Length / 2])}, max {(toReturn.Length == 0 ? 0 : toReturn[^1])}), still on probation at the end {reports.Sum(r => r.HonestOnProbationAtEnd)}; cheaters on probation {reports.Sum(r => r.CheatersOnProbation)}, returned {reports.Sum(r => r.CheatersReturned)}, barred for a failed canary {reports.Sum(r => r.CheatersBarred)}"));
             Console.WriteLine(Invariant($"  replays {reports.Sum(r => r.Replays):N0} ({reports.Sum(r => r.ReplaysWithoutChecker)} without an eligible checker), canaries {reports.Sum(r => r.Canaries):N0}, tie-breaks {reports.Sum(r => r.TieBreaks)}, checkers overruled {reports.Sum(r => r.CheckersOverruled)}"));
             results.Add(new { name, options, seeds = runSeeds, cheaters, caughtWithinWindow = within, share, worstKindShare = worst, reports });
         }

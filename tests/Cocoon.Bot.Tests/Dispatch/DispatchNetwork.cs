@@ -24,18 +24,18 @@ public sealed class DispatchNetwork : IAsyncDisposable
     private readonly RedisServer? _server;
     private readonly string _endpoint;
 
-    public DispatchNetwork(RedisServer redis, IDictionary<string, string?>? gatewaySettings = null)
-        : this(redis.Endpoint, gatewaySettings, redis)
+    public DispatchNetwork(RedisServer redis, IDictionary<string, string?>? gatewaySettings = null, Action<IServiceCollection, IConfiguration>? gatewayServices = null)
+        : this(redis.Endpoint, gatewaySettings, redis, gatewayServices)
     {
     }
 
     /// <summary>On any Redis endpoint (a cluster's node list, with its password): then <see cref="Redis"/> is not available.</summary>
     public DispatchNetwork(string redisEndpoint, IDictionary<string, string?>? gatewaySettings = null)
-        : this(redisEndpoint, gatewaySettings, null)
+        : this(redisEndpoint, gatewaySettings, null, null)
     {
     }
 
-    private DispatchNetwork(string redisEndpoint, IDictionary<string, string?>? gatewaySettings, RedisServer? server)
+    private DispatchNetwork(string redisEndpoint, IDictionary<string, string?>? gatewaySettings, RedisServer? server, Action<IServiceCollection, IConfiguration>? gatewayServices)
     {
         _server = server;
         _endpoint = redisEndpoint;
@@ -53,6 +53,7 @@ public sealed class DispatchNetwork : IAsyncDisposable
         builder.Logging.AddProvider(new ListLoggerProvider(Logs));
         builder.Services.AddDispatch(builder.Configuration);
         builder.Services.AddCocoonLedger(builder.Configuration);
+        gatewayServices?.Invoke(builder.Services, builder.Configuration);
         Gateway = builder.Build();
 
         // Parallel tests each have their own meter factory: count only this gateway's instruments.

@@ -13,6 +13,9 @@ export interface ProviderView {
   pending_nanotons: number; total_nanotons: number;
   workers: { worker_id: string; model: string; attestation_kind: string; running: number; max_concurrency: number; price_coefficient: number }[];
   earnings_by_day: { date: string; nanotons: number }[];
+  // Present when the gateway reads stakes from the chain (Ton:StakeContract).
+  stake?: { address?: string; stake: number; pending_withdrawal: number; unbonding_end: number; slashed_total: number; last_slash_reason?: string; minimum: number; sufficient: boolean };
+  slashes?: { reason_hash: string; fault: string; worker_id: string; amount: number; to_user: number; state: string; transaction_hash?: string; at: string }[];
 }
 
 export class ApiError extends Error {

@@ -2,7 +2,7 @@
 // in the theme's colours.
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
-import { Api, ton } from "./api";
+import { Api, ProviderView, ton } from "./api";
 import { clear, h } from "./dom";
 import { icon } from "./icons";
 
@@ -96,6 +96,7 @@ export function providerScreen(api: Api): { el: HTMLElement; shown: () => void }
           const card = h("div", { class: "card", "data-testid": "provider-" + p.provider_id },
             h("div", { class: "provider-head" }, h("strong", {}, p.name), h("span", { class: "pill " + (p.paused ? "warn" : "ok") }, p.paused ? "Paused" : "Taking jobs")),
             h("div", { class: "stats" }, stat("Pending payout", ton(p.pending_nanotons)), stat("Earned in total", ton(p.total_nanotons)), stat("Price", "×" + (p.price_coefficient / 1000).toFixed(2))),
+            ...stakeView(p),
             h("h3", {}, "Earnings per day"), plot,
             h("h3", {}, "Workers"),
             p.workers.length
@@ -114,6 +115,28 @@ export function providerScreen(api: Api): { el: HTMLElement; shown: () => void }
       }
     },
   };
+}
+
+// The provider's stake on chain and its slashes (each with the reason hash the stake contract keeps).
+function stakeView(p: ProviderView): HTMLElement[] {
+  if (!p.stake) return [];
+  const s = p.stake;
+  const parts: HTMLElement[] = [
+    h("h3", {}, "Stake"),
+    h("div", { class: "stats", "data-testid": "stake-" + p.provider_id },
+      stat("Staked", ton(s.stake)),
+      stat("Withdrawing", ton(s.pending_withdrawal)),
+      stat("Slashed", ton(s.slashed_total))),
+    h("p", { class: "hint" + (s.sufficient ? "" : " error") }, s.sufficient
+      ? "Your stake meets the " + ton(s.minimum) + " minimum."
+      : "Below the " + ton(s.minimum) + " minimum: workers in staked tiers get no jobs. Stake from " + (s.address ?? "your payout address") + "."),
+  ];
+  if (p.slashes && p.slashes.length) {
+    parts.push(h("ul", { class: "list" }, ...p.slashes.map(x => h("li", {},
+      h("span", {}, x.fault, h("small", {}, " · " + x.worker_id + " · " + x.reason_hash.slice(0, 16) + "…")),
+      h("span", { class: "pill " + (x.state === "applied" ? "warn" : "") }, ton(x.amount) + " · " + x.state)))));
+  }
+  return parts;
 }
 
 function stat(label: string, value: string): HTMLElement {
