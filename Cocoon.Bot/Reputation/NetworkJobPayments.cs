@@ -42,6 +42,6 @@ public sealed partial class NetworkJobPayments(JobBilling billing, ILedger ledge
         return amount;
     }
 
-    [LoggerMessage(EventId = LogEvents.Reputation + 90, Level = LogLevel.Warning, Message = "The network fee account cannot pay {Amount} nanotons for a check job on {WorkerId}; it stays unpaid")]
+    [LoggerMessage(EventId = LogEvents.Reputation + 95, Level = LogLevel.Warning, Message = "The network fee account cannot pay {Amount} nanotons for a check job on {WorkerId}; it stays unpaid")]
     private static partial void LogUncovered(ILogger logger, string workerId, long amount, Exception exception);
 }

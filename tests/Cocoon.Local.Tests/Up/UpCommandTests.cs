@@ -30,7 +30,7 @@ public sealed partial class UpCommandTests
         using var up = Start(UpArgs, env, output);
         try
         {
-            await WaitForAsync(() => Contains(output, "Cocoon is up.") || up.HasExited, TimeSpan.FromMinutes(3));
+            await WaitForAsync(() => Contains(output, UpBannerEnd) || up.HasExited, TimeSpan.FromMinutes(3));
             Assert.False(up.HasExited, "up exited early:\n" + Text(output));
             var key = File.ReadAllText(Path.Combine(data.Path, "api-key")).Trim();
             Assert.Contains(key, Text(output), StringComparison.Ordinal);
@@ -84,7 +84,7 @@ public sealed partial class UpCommandTests
         using var up = Start([.. UpArgs, "--chain", chainDir, "--gateways", "2", "--workers", "2"], env, output);
         try
         {
-            await WaitForAsync(() => Contains(output, "Cocoon is up.") || up.HasExited, TimeSpan.FromMinutes(4));
+            await WaitForAsync(() => Contains(output, UpBannerEnd) || up.HasExited, TimeSpan.FromMinutes(4));
             Assert.False(up.HasExited, "up exited early:\n" + Text(output));
             Assert.Contains("local test chain at", Text(output), StringComparison.Ordinal);
             Assert.Contains($"http://127.0.0.1:{httpPort + 1}", Text(output), StringComparison.Ordinal);
@@ -250,6 +250,12 @@ public sealed partial class UpCommandTests
             }
         }
     }
+
+    /// <summary>
+    /// The banner's last line: its lines reach the test one by one through the pipe, so waiting for the first
+    /// ("Cocoon is up.") and then reading the key two lines later raced the reader on a loaded machine.
+    /// </summary>
+    private const string UpBannerEnd = "Ctrl-C stops everything.";
 
     private static bool Contains(StringBuilder output, string text) => Text(output).Contains(text, StringComparison.Ordinal);
 
