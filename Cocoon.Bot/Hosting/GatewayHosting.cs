@@ -70,6 +70,8 @@ public static class GatewayHosting
         services.AddSingleton<Cocoon.Network.Providers.RedisProviderStore>();
         services.Replace(ServiceDescriptor.Singleton<Cocoon.Network.Providers.IProviderStore, Providers.LedgerProviderStore>());
         services.AddSingleton<ServedModels>();
+        // The one payout rule, for the bot's /provider payout and the Mini App's provider screen.
+        services.TryAddSingleton<Providers.ProviderPayouts>();
         services.AddSingleton<ApiMetrics>();
         services.AddApiKeyAuthentication();
         services.AddSingleton<MiniApp.WalletLinks>();

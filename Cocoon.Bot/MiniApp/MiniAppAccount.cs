@@ -20,7 +20,11 @@ public sealed record StarsBody(int Stars);
 
 public sealed record StarsInvoiceResponse(string InvoiceLink, int Stars, long Nanotons);
 
-public sealed record ProviderWorkerView(string WorkerId, string Model, string AttestationKind, int Running, int MaxConcurrency, int PriceCoefficient);
+/// <param name="Reputation">The worker's score (0..1) as every gateway reads it; below the network's floor it gets no jobs.</param>
+public sealed record ProviderWorkerView(string WorkerId, string Model, string AttestationKind, int Running, int MaxConcurrency, int PriceCoefficient, double? Reputation = null);
+
+/// <summary>A payout asked for from the provider screen: the outcome, the amount and address, and the same words as the bot.</summary>
+public sealed record PayoutResponse(string Status, long AmountNanotons, string? Address, string? RequestId, string Message);
 
 public sealed record EarningDay(string Date, long Nanotons);
 
@@ -144,12 +148,51 @@ internal static class MiniAppAccount
                 var workers = served.SelectMany(m => m.Workers.Where(w => w.ProviderId == p.ProviderId)
                         .Select(w => new ProviderWorkerView(w.WorkerId, m.Name, w.AttestationKind, w.Running, w.MaxConcurrency, w.PriceCoefficient)))
                     .ToList();
+                if (http.RequestServices.GetService<Reputation.ReputationBook>() is { } book)
+                {
+                    for (var i = 0; i < workers.Count; i++)
+                    {
+                        var score = await book.ReadAsync(workers[i].WorkerId, ct).ConfigureAwait(false);
+                        workers[i] = workers[i] with { Reputation = Math.Round(score.Value, 3) };
+                    }
+                }
+
                 var (stake, slashes) = await Slashing.ProviderStakeView.ReadAsync(
                     p.ProviderId, http.RequestServices.GetService<Slashing.StakeCache>(), http.RequestServices.GetService<Slashing.SlashBook>(), ct).ConfigureAwait(false);
                 views.Add(new ProviderView(p.ProviderId, p.Profile.Name, p.Paused, p.PriceCoefficient ?? 1000, p.Profile.PayoutAddress, pending, total, workers, days, stake, slashes));
             }
 
             return MiniAppEndpoints.Ok(new ProvidersResponse(views));
+        });
+
+        // The same rule as the bot's /provider payout (ProviderPayouts): the whole pending balance to the registered
+        // address, once per provider per UTC day. Only the provider's owner may ask.
+        api.MapPost("/provider/{providerId}/payout", async (string providerId, HttpContext http, CancellationToken ct) =>
+        {
+            var user = MiniAppEndpoints.CurrentUser(http);
+            if (http.RequestServices.GetService<ProviderDirectory>() is not { } directory || http.RequestServices.GetService<Providers.ProviderPayouts>() is not { } payouts)
+            {
+                return MiniAppEndpoints.Error(StatusCodes.Status503ServiceUnavailable, "payouts_unavailable", "Payouts are not set up on this gateway.");
+            }
+
+            var provider = (await directory.ListByOwnerAsync(user.Id, ct).ConfigureAwait(false)).FirstOrDefault(p => p.ProviderId == providerId);
+            if (provider is null)
+            {
+                return MiniAppEndpoints.Error(StatusCodes.Status404NotFound, "provider_not_found", $"You own no provider {providerId}.");
+            }
+
+            var outcome = await payouts.RequestAsync(provider, ct).ConfigureAwait(false);
+            var status = outcome.Kind switch
+            {
+                Providers.PayoutOutcomeKind.NoAddress => "no_address",
+                Providers.PayoutOutcomeKind.NothingToPay => "nothing_to_pay",
+                Providers.PayoutOutcomeKind.BelowMinimum => "below_minimum",
+                Providers.PayoutOutcomeKind.Requested => "requested",
+                Providers.PayoutOutcomeKind.Recorded => "recorded",
+                Providers.PayoutOutcomeKind.Unavailable => "unavailable",
+                _ => "already_asked",
+            };
+            return MiniAppEndpoints.Ok(new PayoutResponse(status, outcome.Amount, outcome.Address?.ToFriendly(), outcome.RequestId?.ToString(), Telegram.Providers.ProviderCommands.Describe(outcome)));
         });
     }
 }

@@ -102,6 +102,7 @@ public static partial class TelegramHosting
         services.AddSingleton<StarsPayments>();
         services.TryAddSingleton<ProviderStatus>();
         services.AddSingleton<ProviderCommands>();
+        services.TryAddSingleton<Cocoon.Bot.Providers.ProviderPayouts>();
         services.AddSingleton<ApiKeyCommands>();
         services.AddSingleton<Widgets.TopUpWidgets>();
         services.AddSingleton<UpdateRouter>();

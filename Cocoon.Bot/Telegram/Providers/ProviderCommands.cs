@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Cocoon.Bot.Dispatch;
+using Cocoon.Bot.Providers;
 using Cocoon.Bot.Telegram.Accounts;
 using Cocoon.Bot.Telegram.Chats;
 using Cocoon.Network.Access;
@@ -22,7 +23,6 @@ namespace Cocoon.Bot.Telegram.Providers;
 /// </summary>
 public sealed partial class ProviderCommands(
     ProviderDirectory directory,
-    IServiceScopeFactory scopes,
     IConnectionMultiplexer redis,
     TelegramKeys keys,
     ILedger ledger,
@@ -32,6 +32,7 @@ public sealed partial class ProviderCommands(
     IConfiguration configuration,
     ProviderWorkerControl control,
     ProviderStatus status,
+    Cocoon.Bot.Providers.ProviderPayouts payouts,
     ILedgerAccounts? accounts = null)
 {
     /// <summary>The join URL workers use: Gateway:Join:Url, else the gateway's own URL (Gateway:Url) and the join path.</summary>
@@ -332,46 +333,25 @@ public sealed partial class ProviderCommands(
             return;
         }
 
-        if (provider.Profile.PayoutAddress is not { } addressText || !TonAddress.TryParse(addressText, out var address) || address is null)
+        var outcome = await payouts.RequestAsync(provider, cancellationToken).ConfigureAwait(false);
+        await sender.SendAsync(chatId, Describe(outcome), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>A payout outcome in the provider's words (the bot's answer and the Mini App's message).</summary>
+    public static string Describe(PayoutOutcome outcome)
+    {
+        ArgumentNullException.ThrowIfNull(outcome);
+        var to = outcome.Address?.ToFriendly() ?? string.Empty;
+        return outcome.Kind switch
         {
-            await sender.SendAsync(chatId, "This provider has no valid payout address; register again with /provider register.", cancellationToken).ConfigureAwait(false);
-            return;
-        }
-
-        var account = AccountId.Provider(provider.ProviderId);
-        var amount = await ledger.GetBalanceAsync(account, cancellationToken).ConfigureAwait(false);
-        if (amount <= 0)
-        {
-            await sender.SendAsync(chatId, "Nothing to pay out yet.", cancellationToken).ConfigureAwait(false);
-            return;
-        }
-
-        // One request per provider per day: asking twice doesn't pay twice.
-        var key = PayoutRequests.DailyKey(provider.ProviderId, time.GetUtcNow());
-        // PayoutRequests owns a DbContext, so it lives in a scope of its own; hosts without a TON chain register none.
-        await using var scope = scopes.CreateAsyncScope();
-        if (scope.ServiceProvider.GetService<PayoutRequests>() is { } payouts)
-        {
-            try
-            {
-                var request = await payouts.RequestAsync(account, address, amount, key, cancellationToken).ConfigureAwait(false);
-                await sender.SendAsync(chatId, $"Payout requested: {Money.Ton(request.Amount)} to {address.ToFriendly()} (request {request.Id}). It is sent in the next payout batch.", cancellationToken).ConfigureAwait(false);
-            }
-            catch (ArgumentOutOfRangeException)
-            {
-                await sender.SendAsync(chatId, $"{Money.Ton(amount)} is below the minimum payout. Keep earning and ask again later.", cancellationToken).ConfigureAwait(false);
-            }
-
-            return;
-        }
-
-        // No TON payout service in this host: the request is recorded durably for the operator's payout run.
-        var added = await redis.GetDatabase().HashSetAsync(keys.PayoutRequests, key,
-            $"{account.Value} {address.ToRaw()} {amount.ToString(CultureInfo.InvariantCulture)} {time.GetUtcNow().ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture)}",
-            When.NotExists).WaitAsync(cancellationToken).ConfigureAwait(false);
-        await sender.SendAsync(chatId, added
-            ? $"Payout request recorded: {Money.Ton(amount)} to {address.ToFriendly()}."
-            : "You already asked for a payout today; it is being processed.", cancellationToken).ConfigureAwait(false);
+            PayoutOutcomeKind.NoAddress => "This provider has no valid payout address; register again with /provider register.",
+            PayoutOutcomeKind.NothingToPay => "Nothing to pay out yet.",
+            PayoutOutcomeKind.BelowMinimum => $"{Money.Ton(outcome.Amount)} is below the minimum payout. Keep earning and ask again later.",
+            PayoutOutcomeKind.Requested => $"Payout requested: {Money.Ton(outcome.Amount)} to {to} (request {outcome.RequestId}). It is sent in the next payout batch.",
+            PayoutOutcomeKind.Recorded => $"Payout request recorded: {Money.Ton(outcome.Amount)} to {to}.",
+            PayoutOutcomeKind.Unavailable => "Payouts are not set up on this gateway (no TON chain); ask its operator.",
+            _ => "You already asked for a payout today; it is being processed.",
+        };
     }
 
     private async Task<ProviderInfo?> PickAsync(long chatId, long userId, string? providerId, CancellationToken cancellationToken)

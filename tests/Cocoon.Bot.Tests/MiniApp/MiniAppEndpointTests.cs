@@ -73,6 +73,35 @@ public sealed class MiniAppEndpointTests(MiniAppFixture fixture) : IClassFixture
     }
 
     [Fact]
+    public async Task A_provider_asks_for_its_payout_from_the_provider_screen_once_a_day_and_only_its_owner_may()
+    {
+        var owner = NewUserId();
+        var directory = fixture.Host.Services.GetRequiredService<Cocoon.Network.Providers.ProviderDirectory>();
+        var address = new Cocoon.Ledger.Ton.TonAddress(0, System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)).ToFriendly();
+        var provider = await directory.RegisterAsync(new Cocoon.Network.Providers.ProviderProfile("gpu-box", owner, address), CancellationToken.None);
+
+        using var client = await fixture.ClientForAsync(owner);
+        var nothing = await JsonAsync(await client.PostAsync($"provider/{provider.ProviderId}/payout", null), HttpStatusCode.OK);
+        Assert.Equal("nothing_to_pay", nothing["status"]!.GetValue<string>());
+
+        var ledger = fixture.Host.Services.GetRequiredService<ILedger>();
+        await ledger.CreditAsync(AccountId.Provider(provider.ProviderId), 200_000_000, AccountId.FreeAllowance, "earned:" + provider.ProviderId, CancellationToken.None);
+        var first = await JsonAsync(await client.PostAsync($"provider/{provider.ProviderId}/payout", null), HttpStatusCode.OK);
+        Assert.Equal("requested", first["status"]!.GetValue<string>());
+        Assert.Equal(200_000_000, first["amount_nanotons"]!.GetValue<long>());
+        Assert.StartsWith("Payout requested: ", first["message"]!.GetValue<string>(), StringComparison.Ordinal);
+
+        // Asking again the same day names the same request: it never pays twice.
+        var again = await JsonAsync(await client.PostAsync($"provider/{provider.ProviderId}/payout", null), HttpStatusCode.OK);
+        Assert.Equal(first["request_id"]!.GetValue<string>(), again["request_id"]!.GetValue<string>());
+
+        // Another user cannot ask for it.
+        using var stranger = await fixture.ClientForAsync(NewUserId());
+        var refused = await JsonAsync(await stranger.PostAsync($"provider/{provider.ProviderId}/payout", null), HttpStatusCode.NotFound);
+        Assert.Equal("provider_not_found", refused["error"]!["code"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task Workers_lists_served_models_with_their_attestation_kind()
     {
         using var client = await fixture.ClientForAsync(NewUserId());

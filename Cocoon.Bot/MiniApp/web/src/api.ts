@@ -11,7 +11,7 @@ export interface TopUp { invoice_id: string; comment: string; amount_nanotons: n
 export interface ProviderView {
   provider_id: string; name: string; paused: boolean; price_coefficient: number; payout_address?: string;
   pending_nanotons: number; total_nanotons: number;
-  workers: { worker_id: string; model: string; attestation_kind: string; running: number; max_concurrency: number; price_coefficient: number }[];
+  workers: { worker_id: string; model: string; attestation_kind: string; running: number; max_concurrency: number; price_coefficient: number; reputation?: number }[];
   earnings_by_day: { date: string; nanotons: number }[];
   // Present when the gateway reads stakes from the chain (Ton:StakeContract).
   stake?: { address?: string; stake: number; pending_withdrawal: number; unbonding_end: number; slashed_total: number; last_slash_reason?: string; minimum: number; sufficient: boolean };
@@ -55,6 +55,7 @@ export class Api {
   proofPayload() { return this.call<{ payload: string }>("POST", "ton-proof/payload"); }
   proofCheck(login: unknown) { return this.call<{ address: string; address_friendly: string }>("POST", "ton-proof/check", login); }
   providers() { return this.call<{ providers: ProviderView[] }>("GET", "provider").then(r => r.providers); }
+  payout(providerId: string) { return this.call<{ status: string; amount_nanotons: number; address?: string; request_id?: string; message: string }>("POST", "provider/" + encodeURIComponent(providerId) + "/payout"); }
 }
 
 /** Nanotons as TON with up to 4 decimals (BigInt-free: balances fit doubles well below 2^53 nanotons). */

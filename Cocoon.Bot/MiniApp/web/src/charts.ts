@@ -101,10 +101,10 @@ export function providerScreen(api: Api): { el: HTMLElement; shown: () => void }
             h("h3", {}, "Workers"),
             p.workers.length
               ? h("ul", { class: "list" }, ...p.workers.map(w => h("li", {},
-                  h("span", {}, w.worker_id, h("small", {}, " · " + w.model)),
+                  h("span", {}, w.worker_id, h("small", {}, " · " + w.model + (w.reputation == null ? "" : ` · reputation ${w.reputation.toFixed(3)}`))),
                   h("span", { class: "pill " + (w.attestation_kind === "tdx" ? "ok" : "") }, `${w.attestation_kind} · ${w.running}/${w.max_concurrency}`))))
               : h("p", { class: "hint" }, "No worker online."),
-            h("p", { class: "hint" }, p.payout_address ? "Payouts go to " + p.payout_address + ". Request one with /provider payout in the bot." : "Set a payout address with /provider register."));
+            ...payoutView(api, p));
           requestAnimationFrame(() => chart(plot, p.earnings_by_day.map(d => d.date), [
             { label: "Earned", values: p.earnings_by_day.map(d => d.nanotons / 1e9), color: css("--tg-theme-button-color", "#2aabee"), scale: "ton", format: v => v.toFixed(4) },
           ]));
@@ -115,6 +115,27 @@ export function providerScreen(api: Api): { el: HTMLElement; shown: () => void }
       }
     },
   };
+}
+
+// "Request payout": the bot's /provider payout rule (whole pending balance, once a day), asked from this screen.
+function payoutView(api: Api, p: ProviderView): HTMLElement[] {
+  if (!p.payout_address) return [h("p", { class: "hint" }, "Set a payout address with /provider register.")];
+  const result = h("p", { class: "hint", "data-testid": "payout-result" }, "Payouts go to " + p.payout_address + ".");
+  const button = h("button", { class: "secondary", type: "button", "data-testid": "payout-" + p.provider_id }, "Request payout") as HTMLButtonElement;
+  button.disabled = p.pending_nanotons <= 0;
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      const r = await api.payout(p.provider_id);
+      result.textContent = r.message;
+      result.dataset.status = r.status;
+    } catch (e: any) {
+      result.textContent = e.message;
+      result.dataset.status = "error";
+      button.disabled = false;
+    }
+  });
+  return [button, result];
 }
 
 // The provider's stake on chain and its slashes (each with the reason hash the stake contract keeps).
