@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Text.Json;
 using Cocoon.Bot.Dispatch;
 using Cocoon.Engine.Reputation;
 using Cocoon.Network.Transport;
@@ -21,8 +20,6 @@ namespace Cocoon.Bot.Reputation;
 public sealed partial class ProviderReputation(
     IConnectionMultiplexer redis, RedisKeys keys, IOptions<DispatchOptions> options, ILogger<ProviderReputation> logger)
 {
-    private const int MaxRetries = 16;
-
     private readonly ConcurrentDictionary<string, (string ProviderId, string? Key)> _owners = new(StringComparer.Ordinal);
 
     private readonly ReputationModel _model = new(options.Value.Sla.Policy());
@@ -133,41 +130,10 @@ public sealed partial class ProviderReputation(
         }
     }
 
-    private async Task UpdateAsync(string field, Func<ReputationState, ReputationState> apply, CancellationToken cancellationToken)
-    {
-        var db = redis.GetDatabase();
-        for (var i = 0; i < MaxRetries; i++)
-        {
-            var old = await db.HashGetAsync(Records, field).WaitAsync(cancellationToken).ConfigureAwait(false);
-            var transaction = db.CreateTransaction();
-            transaction.AddCondition(old.IsNull ? Condition.HashNotExists(Records, field) : Condition.HashEqual(Records, field, old));
-            _ = transaction.HashSetAsync(Records, field, apply(Parse(field, old)).ToJson());
-            if (await transaction.ExecuteAsync().WaitAsync(cancellationToken).ConfigureAwait(false))
-            {
-                return;
-            }
-        }
+    private Task<ReputationState> UpdateAsync(string field, Func<ReputationState, ReputationState> apply, CancellationToken cancellationToken) =>
+        ReputationRecords.UpdateAsync(redis.GetDatabase(), Records, field, apply, e => LogUnreadable(logger, field, e), cancellationToken);
 
-        throw new TimeoutException($"The reputation record {field} changed {MaxRetries} times while this gateway updated it.");
-    }
-
-    private ReputationState Parse(string field, RedisValue value)
-    {
-        if (value.IsNullOrEmpty)
-        {
-            return ReputationState.New;
-        }
-
-        try
-        {
-            return ReputationState.FromJson(value.ToString());
-        }
-        catch (JsonException e)
-        {
-            LogUnreadable(logger, field, e);
-            return ReputationState.New;
-        }
-    }
+    private ReputationState Parse(string field, RedisValue value) => ReputationRecords.Parse(value, e => LogUnreadable(logger, field, e));
 
     [LoggerMessage(EventId = LogEvents.Reputation + 90, Level = LogLevel.Information, Message = "Worker {WorkerId} of provider {ProviderId} starts from its provider's reputation ({Score:0.000}), not neutral")]
     private static partial void LogSeeded(ILogger logger, string workerId, string providerId, double score);

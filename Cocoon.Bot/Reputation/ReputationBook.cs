@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Text.Json;
 using Cocoon.Bot.Dispatch;
 using Cocoon.Engine.Reputation;
 using Cocoon.Network.Transport;
@@ -22,8 +21,6 @@ public sealed partial class ReputationBook(
     IConnectionMultiplexer redis, RedisKeys keys, IOptions<DispatchOptions> options, TimeProvider time, ILogger<ReputationBook> logger,
     ProviderReputation? providers = null) : BackgroundService
 {
-    private const int MaxRetries = 16;
-
     private readonly ConcurrentDictionary<string, ReputationState> _states = new(StringComparer.Ordinal);
 
     public ReputationModel Model { get; } = new(options.Value.Sla.Policy());
@@ -59,48 +56,18 @@ public sealed partial class ReputationBook(
     private async Task<ReputationState> UpdateAsync(string workerId, Func<ReputationState, ReputationState> apply, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(workerId);
-        var db = redis.GetDatabase();
-        for (var i = 0; i < MaxRetries; i++)
+        var next = await ReputationRecords.UpdateAsync(redis.GetDatabase(), Key, workerId, apply, e => LogUnreadable(logger, workerId, e), cancellationToken).ConfigureAwait(false);
+        _states[workerId] = next;
+        if (providers is not null)
         {
-            var old = await db.HashGetAsync(Key, workerId).WaitAsync(cancellationToken).ConfigureAwait(false);
-            var next = apply(Parse(workerId, old));
-            var transaction = db.CreateTransaction();
-            transaction.AddCondition(old.IsNull ? Condition.HashNotExists(Key, workerId) : Condition.HashEqual(Key, workerId, old));
-            _ = transaction.HashSetAsync(Key, workerId, next.ToJson());
-            if (await transaction.ExecuteAsync().WaitAsync(cancellationToken).ConfigureAwait(false))
-            {
-                _states[workerId] = next;
-                if (providers is not null)
-                {
-                    // The same change to its provider's (and provider key's) record: a new worker id does not wash it off.
-                    await providers.FollowAsync(workerId, apply, cancellationToken).ConfigureAwait(false);
-                }
-
-                return next;
-            }
+            // The same change to its provider's (and provider key's) record: a new worker id does not wash it off.
+            await providers.FollowAsync(workerId, apply, cancellationToken).ConfigureAwait(false);
         }
 
-        throw new TimeoutException($"The reputation of {workerId} changed {MaxRetries} times while this gateway updated it.");
+        return next;
     }
 
-    private ReputationState Parse(string workerId, RedisValue value)
-    {
-        if (value.IsNullOrEmpty)
-        {
-            return ReputationState.New;
-        }
-
-        try
-        {
-            return ReputationState.FromJson(value.ToString());
-        }
-        catch (JsonException e)
-        {
-            // A record this version cannot read is not a reason to stop serving: the worker starts over as new.
-            LogUnreadable(logger, workerId, e);
-            return ReputationState.New;
-        }
-    }
+    private ReputationState Parse(string workerId, RedisValue value) => ReputationRecords.Parse(value, e => LogUnreadable(logger, workerId, e));
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
