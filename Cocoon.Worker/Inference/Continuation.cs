@@ -21,13 +21,19 @@ namespace Cocoon.Worker.Inference;
 /// the first new token, as it seeds the first token of a fresh answer. A resumed seeded answer is therefore a
 /// reproducible function of (request, delivered text), but not the tail the first worker would have written: the
 /// draws it had already spent are not replayed (and its logits depended on its batch, see docs/BENCHMARKS.md).
-/// max_tokens keeps bounding the whole answer: the rest may take max_tokens minus the continuation's tokens (at least one).
+/// max_tokens keeps bounding the whole answer: the rest may take max_tokens minus the continuation's tokens, and none
+/// when the continuation already took them all.
 /// </para>
 /// </summary>
 internal static class Continuation
 {
-    /// <summary>The sequence for a resumed request whose prompt alone tokenizes to <paramref name="promptTokens"/>.</summary>
-    public static Sequence Resume(LlamaModel model, string promptText, int[] promptTokens, GenerationRequest request, int contextLength)
+    /// <summary>
+    /// The sequence for a resumed request whose prompt alone tokenizes to <paramref name="promptTokens"/>, or null
+    /// when the delivered text already spent max_tokens (the first worker died after its last token but before its
+    /// end): then nothing is left to generate, and the answer ends at its length with <paramref name="resumedPromptTokens"/>
+    /// pre-filled tokens and no new one (decoding "at least one" more would run the answer past max_tokens).
+    /// </summary>
+    public static Sequence? Resume(LlamaModel model, string promptText, int[] promptTokens, GenerationRequest request, int contextLength, out int resumedPromptTokens)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(request);
@@ -35,7 +41,13 @@ internal static class Continuation
         var joined = model.Tokenize(promptText + delivered);
         var common = CommonPrefix(promptTokens, joined);
         var continued = Math.Max(0, joined.Length - promptTokens.Length);
-        var rest = Math.Max(1, request.Sampling.MaxTokens - continued);
+        resumedPromptTokens = joined.Length;
+        if (continued >= request.Sampling.MaxTokens)
+        {
+            return null;
+        }
+
+        var rest = request.Sampling.MaxTokens - continued;
         if ((long)joined.Length + rest > contextLength)
         {
             // The prompt and the whole answer were promised to fit (Prepare checked that); a retokenized continuation

@@ -112,9 +112,17 @@ public sealed partial class LlamaInferenceService : IInferenceService, IDisposab
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         var tokens = Prepare(request, out var promptText);
+        var resumedPromptTokens = 0;
         var sequence = request.Continuation is null
             ? new Sequence(tokens, request.Sampling, request.CacheScope)
-            : Continuation.Resume(_model, promptText, tokens, request, ContextLength);
+            : Continuation.Resume(_model, promptText, tokens, request, ContextLength, out resumedPromptTokens);
+        if (sequence is null)
+        {
+            // A resumed answer that already has all its max_tokens: it ends here, at its length, with nothing new.
+            yield return new GenerationChunk(string.Empty, new GenerationUsage(resumedPromptTokens, 0, FinishReason.Length, TimeSpan.Zero, TimeSpan.Zero));
+            yield break;
+        }
+
         using var registration = cancellationToken.Register(
             static state =>
             {

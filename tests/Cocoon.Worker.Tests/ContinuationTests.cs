@@ -44,6 +44,20 @@ public sealed class ContinuationTests(LlamaFixture fixture) : IClassFixture<Llam
     }
 
     [Fact]
+    public async Task An_answer_whose_every_token_was_delivered_ends_at_its_length_without_one_more()
+    {
+        // The first worker sent all max_tokens tokens and died before its end: nothing is left for the second.
+        var whole = await RunAsync(InferenceTests.Raw("Once upon a time", 8, 0));
+        Assert.Equal(FinishReason.Length, whole.Usage.FinishReason);
+        var rest = await RunAsync(InferenceTests.Raw("Once upon a time", 8, 0) with { Continuation = whole.Text });
+
+        Assert.Equal(string.Empty, rest.Text);
+        Assert.Equal(0, rest.Usage.CompletionTokens);
+        Assert.Equal(FinishReason.Length, rest.Usage.FinishReason);
+        Assert.True(rest.Usage.PromptTokens > whole.Usage.PromptTokens);
+    }
+
+    [Fact]
     public async Task An_empty_continuation_is_refused()
     {
         await Assert.ThrowsAsync<ArgumentException>(async () =>
