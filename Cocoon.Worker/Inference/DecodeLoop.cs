@@ -58,6 +58,7 @@ internal sealed partial class DecodeLoop : IDisposable
         parameters.NThreadsBatch = Threads;
 
         parameters.KvUnified = options.KvUnified ? (byte)1 : (byte)0;
+        _padLoneRows = options.BatchInvariantSampling;
         parameters.NoPerf = 1;
         parameters.AbortCallback = (nint)(delegate* unmanaged[Cdecl]<void*, byte>)&OnAbort;
         parameters.AbortCallbackData = (nint)Unsafe.AsPointer(ref _abortFlag[0]);

@@ -6,7 +6,7 @@ namespace Cocoon.Worker.Inference;
 /// <summary>
 /// Settings of the llama.cpp inference service. Keys: Worker:Model (COCOON_MODEL), Llama:Backend (COCOON_LLAMA_BACKEND),
 /// Llama:LibraryDir (COCOON_LLAMA_LIB_DIR), Llama:Threads, Llama:ContextSize, Llama:MaxConcurrency, Llama:BatchSize,
-/// Llama:ThreadPoll, Llama:ChunkIntervalMs, Llama:KvUnified, Llama:QueueCapacity, Llama:PrefixCacheTokens,
+/// Llama:ThreadPoll, Llama:ChunkIntervalMs, Llama:KvUnified, Llama:BatchInvariantSampling, Llama:QueueCapacity, Llama:PrefixCacheTokens,
 /// Cocoon:DataDir (COCOON_DATA).
 /// </summary>
 public sealed record LlamaInferenceOptions
@@ -55,6 +55,14 @@ public sealed record LlamaInferenceOptions
     public bool KvUnified { get; init; }
 
     /// <summary>
+    /// Pads a decode step of a single row with a second row (DecodeLoop.BatchInvariance.cs), so a seeded sampled answer
+    /// alone takes the same matrix path as in a batch (measured: 2 of 24 seeded answers differed without it on the
+    /// small model). Off by default: on the small model it halves single-stream speed (`generate`, 2 threads, quiet
+    /// machine: about 3,900 tok/s with it, 6,900 without, llama-bench 7,228), and greedy answers never needed it.
+    /// </summary>
+    public bool BatchInvariantSampling { get; init; }
+
+    /// <summary>
     /// Prefix cache budget: most tokens that idle sequences keep in the KV cache after their job ended, for the next
     /// job of the same cache scope (a conversation's next turn starts from its history instead of decoding it again).
     /// Null = ContextSize x MaxConcurrency, i.e. limited only by the sequence slots (the KV memory of every slot is
@@ -89,6 +97,7 @@ public sealed record LlamaInferenceOptions
             QueueCapacity = Int(llama, "QueueCapacity", 64),
             PrefixCacheTokens = string.IsNullOrWhiteSpace(llama["PrefixCacheTokens"]) ? null : Int(llama, "PrefixCacheTokens", 0),
             KvUnified = bool.TryParse(llama["KvUnified"], out var unified) && unified,
+            BatchInvariantSampling = bool.TryParse(llama["BatchInvariantSampling"], out var invariant) && invariant,
             DataDir = configuration["Cocoon:DataDir"],
         };
     }
