@@ -56,21 +56,8 @@ public sealed class ProviderKeyTests
         });
         gateway.Start(port);
 
-        var messageId = 1;
-        async Task<string> SayAsync(string text, Func<string, bool> expect)
-        {
-            var before = api.Calls("sendMessage").Count(c => expect(c.Text!));
-            api.Enqueue(FakeBotApi.TextUpdate(Owner, Owner, text, messageId++));
-            await api.WaitForAsync("sendMessage", c => expect(c.Text!), count: before + 1, timeout: TimeSpan.FromSeconds(60));
-            return api.Calls("sendMessage").Last(c => expect(c.Text!)).Text!;
-        }
-
-        await SayAsync("/provider register", t => t.StartsWith("Let's register", StringComparison.Ordinal));
-        await SayAsync("RTX 3090", t => t.StartsWith("2/5", StringComparison.Ordinal));
-        await SayAsync("24", t => t.StartsWith("3/5", StringComparison.Ordinal));
-        await SayAsync("eu", t => t.StartsWith("4/5", StringComparison.Ordinal));
-        await SayAsync("1", t => t.StartsWith("5/5", StringComparison.Ordinal));
-        var registered = await SayAsync(new TonAddress(0, new byte[32]).ToFriendly(), t => t.StartsWith("Registered provider", StringComparison.Ordinal));
+        var chat = new ProviderChat(api, Owner);
+        var registered = await chat.RegisterAsync("RTX 3090", new TonAddress(0, new byte[32]).ToFriendly());
         var (_, variables) = ProviderInstruction.Parse(registered);
 
         // The keygen line, run as printed (the script's `provider` runs the worker binary's `provider`), in the worker's folder.
@@ -89,7 +76,7 @@ public sealed class ProviderKeyTests
         Assert.Equal(keyLine, await RunAsync(variables, workerData.Path, Words(keygen), ct));
 
         // The line it printed, pasted into the bot as is.
-        var keyReply = await SayAsync(keyLine, t => t.Contains("registered. Every worker now needs a certificate", StringComparison.Ordinal));
+        var keyReply = await chat.SayAsync(keyLine, t => t.Contains("registered. Every worker now needs a certificate", StringComparison.Ordinal));
         Assert.Contains(ProviderWorkerControl.KeyPrefix(publicKey), keyReply, StringComparison.Ordinal);
 
         // A worker without the key is refused by name, with what to do, and exits 3.
@@ -107,7 +94,7 @@ public sealed class ProviderKeyTests
         await WaitEligibleAsync(directory, worker, "w-keyed", ct);
         Assert.Contains($"certified by provider key {publicKey[..16]}", worker.Output, StringComparison.Ordinal);
 
-        var status = await SayAsync("/provider status", t => t.Contains("w-keyed: online", StringComparison.Ordinal));
+        var status = await chat.SayAsync("/provider status", t => t.Contains("w-keyed: online", StringComparison.Ordinal));
         Assert.Contains($"Provider key: {ProviderWorkerControl.KeyPrefix(publicKey)}", status, StringComparison.Ordinal);
         Assert.Contains("refused: certificate-missing", status, StringComparison.Ordinal);
 
@@ -115,7 +102,7 @@ public sealed class ProviderKeyTests
         // the old key, loses its Redis user, hears why and exits 3.
         var rotated = await RunAsync(variables, workerData.Path, [.. Words(keygen), "--rotate"], ct);
         Assert.NotEqual(keyLine, rotated);
-        var rotateReply = await SayAsync(rotated, t => t.Contains("is revoked", StringComparison.Ordinal));
+        var rotateReply = await chat.SayAsync(rotated, t => t.Contains("is revoked", StringComparison.Ordinal));
         Assert.Contains($"The old key {ProviderWorkerControl.KeyPrefix(publicKey)} is revoked", rotateReply, StringComparison.Ordinal);
         await worker.Process.WaitForExitAsync(ct);
         Assert.Equal(3, worker.Process.ExitCode);
@@ -126,7 +113,7 @@ public sealed class ProviderKeyTests
         // Restarted there, it signs with the new key and serves again.
         using var restarted = WorkerProcess.Start(variables, workerData.Path, "w-keyed-2");
         await WaitEligibleAsync(directory, restarted, "w-keyed-2", ct);
-        status = await SayAsync("/provider status", t => t.Contains("w-keyed-2: online", StringComparison.Ordinal));
+        status = await chat.SayAsync("/provider status", t => t.Contains("w-keyed-2: online", StringComparison.Ordinal));
         Assert.Contains("w-keyed: revoked", status, StringComparison.Ordinal);
         Assert.Contains("refused: provider-key-revoked", status, StringComparison.Ordinal);
     }

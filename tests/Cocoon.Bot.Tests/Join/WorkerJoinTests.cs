@@ -55,22 +55,9 @@ public sealed class WorkerJoinTests
         gateway.Start(port);
 
         // The wizard, as a provider would go through it.
-        var messageId = 1;
-        async Task<string> SayAsync(string text, Func<string, bool> expect)
-        {
-            var before = api.Calls("sendMessage").Count(c => expect(c.Text!));
-            api.Enqueue(FakeBotApi.TextUpdate(Owner, Owner, text, messageId++));
-            await api.WaitForAsync("sendMessage", c => expect(c.Text!), count: before + 1, timeout: TimeSpan.FromSeconds(60));
-            return api.Calls("sendMessage").Last(c => expect(c.Text!)).Text!;
-        }
-
-        await SayAsync("/provider register", t => t.StartsWith("Let's register", StringComparison.Ordinal));
-        await SayAsync("RTX 4090", t => t.StartsWith("2/5", StringComparison.Ordinal));
-        await SayAsync("24", t => t.StartsWith("3/5", StringComparison.Ordinal));
-        await SayAsync("eu", t => t.StartsWith("4/5", StringComparison.Ordinal));
-        await SayAsync("1", t => t.StartsWith("5/5", StringComparison.Ordinal));
+        var chat = new ProviderChat(api, Owner);
         var address = new TonAddress(0, Enumerable.Range(1, 32).Select(i => (byte)i).ToArray()).ToFriendly();
-        var registered = await SayAsync(address, t => t.StartsWith("Registered provider", StringComparison.Ordinal));
+        var registered = await chat.RegisterAsync("RTX 4090", address);
         var (command, variables) = ProviderInstruction.Parse(registered);
         Assert.Equal("./cocoon worker", command);
         Assert.Equal(joinUrl, variables["COCOON_JOIN_URL"]);
@@ -109,7 +96,7 @@ public sealed class WorkerJoinTests
         }
 
         // /provider status names the worker online with its tier and the stranger's refusal with what to do.
-        var status = await SayAsync("/provider status", t => t.Contains("w-provider: online", StringComparison.Ordinal));
+        var status = await chat.SayAsync("/provider status", t => t.Contains("w-provider: online", StringComparison.Ordinal));
         Assert.Contains("tier simulated", status, StringComparison.Ordinal);
         Assert.Contains("w-stranger: refused", status, StringComparison.Ordinal);
         Assert.Contains("refused: untrusted-platform", status, StringComparison.Ordinal);
@@ -131,7 +118,7 @@ public sealed class WorkerJoinTests
 
         // Revoking the token deletes the worker's Redis user at once: its next heartbeat fails, it asks the gateway
         // why, prints the reason and exits 3; the gateway stops offering it.
-        await SayAsync("/provider revoke", t => t.Contains("the old worker token is revoked", StringComparison.Ordinal));
+        await chat.SayAsync("/provider revoke", t => t.Contains("the old worker token is revoked", StringComparison.Ordinal));
         await worker.Process.WaitForExitAsync(ct);
         Assert.Equal(3, worker.Process.ExitCode);
         Assert.Contains("the network refused this worker: token-revoked", worker.Output, StringComparison.Ordinal);
