@@ -118,6 +118,42 @@ public sealed class RedisServer : IAsyncDisposable, IDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
+    /// <summary>
+    /// The first of <paramref name="count"/> consecutive loopback ports that were all free together (for `up
+    /// --gateways N`, which listens on its port and the next N-1): checking only the first left the next one to chance.
+    /// </summary>
+    public static int FreePorts(int count)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            var first = FreePort();
+            var listeners = new List<TcpListener>();
+            try
+            {
+                for (var i = 1; i < count; i++)
+                {
+                    var listener = new TcpListener(IPAddress.Loopback, first + i);
+                    listener.Start();
+                    listeners.Add(listener);
+                }
+
+                return first;
+            }
+            catch (SocketException) when (attempt < 50)
+            {
+                // One of the next ports is taken: try another first port.
+            }
+            finally
+            {
+                foreach (var listener in listeners)
+                {
+                    listener.Stop();
+                    listener.Dispose();
+                }
+            }
+        }
+    }
+
     private void Start()
     {
         var exe = FindRedisServer();

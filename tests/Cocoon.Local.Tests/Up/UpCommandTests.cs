@@ -179,7 +179,8 @@ public sealed partial class UpCommandTests
     private static (int RedisPort, int HttpPort, Dictionary<string, string> Env) StackEnvironment(string dataDir, int maxConcurrency)
     {
         var redisPort = RedisServer.FreePort();
-        var httpPort = RedisServer.FreePort();
+        // Free together with the next port: the two-gateway test's second gateway listens there.
+        var httpPort = RedisServer.FreePorts(2);
         return (redisPort, httpPort, new Dictionary<string, string>
         {
             ["COCOON_DATA"] = dataDir,
