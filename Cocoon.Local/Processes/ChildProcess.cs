@@ -72,7 +72,7 @@ internal sealed partial class ChildProcess : IAsyncDisposable
     /// <summary>SIGTERM, then up to <paramref name="grace"/> for a clean exit, then SIGKILL of the whole tree.</summary>
     public async Task StopAsync(TimeSpan grace)
     {
-        if (_process.HasExited)
+        if (Volatile.Read(ref _disposed) != 0 || _process.HasExited)
         {
             return;
         }
@@ -89,11 +89,21 @@ internal sealed partial class ChildProcess : IAsyncDisposable
         }
     }
 
+    /// <remarks>
+    /// Idempotent: a supervised child that exited is disposed before its restart, and the supervisor's own dispose may
+    /// meet it again while the restart waits out its backoff. A second dispose used to read HasExited of a disposed
+    /// Process, throw, and abort `up`'s shutdown before it reached the gateways (chaos found them still running).
+    /// </remarks>
     public async ValueTask DisposeAsync()
     {
         await StopAsync(TimeSpan.FromSeconds(10));
-        _process.Dispose();
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _process.Dispose();
+        }
     }
+
+    private int _disposed;
 
     private static void Relay(TextWriter output, string prefix, string? line)
     {
