@@ -106,9 +106,14 @@ public sealed class TelegramOptions : IValidatableObject
 
     /// <summary>
     /// /topup also sends a TON top-up widget (Bot API 10.4 sendWidget) under the Stars offer when the gateway has TON
-    /// (a chain API): the user's linked wallet, the deposit address and comment, and the transfer request.
+    /// (a chain API): the user's linked wallet, the deposit address and comment, and the transfer request. Off by
+    /// default: the widget has no script of its own (Telegram's widget JavaScript API could not be read, see
+    /// <see cref="Widgets.TopUpWidgetHtml"/>), so it cannot hand the transfer to the user's wallet in the chat, which
+    /// is its point; whether its ton:// link can even be followed inside the widget sandbox ("no network access at
+    /// all") is not documented where we could read; and every widget opens a deposit invoice. The Stars answer and the
+    /// Mini App's TON top-up cover every client meanwhile. Operators who want the card can turn it on.
     /// </summary>
-    public bool TopUpWidget { get; set; } = true;
+    public bool TopUpWidget { get; set; }
 
     /// <summary>The TON amount (nanotons) the /topup widget's transfer request asks for; the user's wallet may change it.</summary>
     [Range(1, long.MaxValue, ErrorMessage = "Telegram:TopUpWidgetNanotons must be a positive number of nanotons.")]

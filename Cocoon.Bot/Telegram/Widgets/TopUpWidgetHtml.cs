@@ -22,11 +22,17 @@ public sealed record TopUpWidgetView(
 /// JavaScript, at most 32 KB of HTML and 4 KB after compression"; it runs "in a sandbox with no network access at
 /// all", and its code "is set when the widget is sent and never changes". So everything the widget shows is
 /// written into the document when /topup is answered (one document per user and invoice), nothing is fetched, and
-/// the size is checked here against sendWidget's rule: 1-32768 bytes, at most 4096 bytes after zlib at the maximum
-/// compression level. The widget's JavaScript API (reading its state, sending queries, handing a transaction to the
-/// user's wallet) is described further down that page, which could not be retrieved; so the document carries no
-/// script of its own: the transfer is offered as the ton:// link and as the TON Connect request (a JSON block, the
-/// same request the Mini App hands to TON Connect), and the bot answers the widget's queries with that request.
+/// the size is checked here against sendWidget's rule (core.telegram.org/bots/api/methods/sendwidget.md): 1-32768
+/// bytes, at most 4096 bytes after zlib at the maximum compression level.
+/// The document carries no script of its own. The widget's JavaScript API (reading the chat state, sending a query,
+/// asking the user's TON wallet to sign data or send a transaction) is described further down widgets.md, and no
+/// stored copy of that part could be found (searched 2026-11-30: the page's stored copies end after its
+/// introduction; no Telegram client's widget runtime, no binding repository with Bot API 10.4 and no code using the
+/// API was in the index; the only API text seen is a binding's release-note example,
+/// TelegramWidget.request("tap").then(a => a.result), which says nothing of wallets). Writing a wallet call from
+/// that would be a guess, so the transfer is offered as the ton:// link and as the TON Connect request (a JSON
+/// block, the same request the Mini App hands to TON Connect), and the bot answers the widget's queries with that
+/// request for the day a script can send them.
 /// </summary>
 public static class TopUpWidgetHtml
 {

@@ -8,7 +8,8 @@ namespace Cocoon.Bot.Telegram.Widgets;
 /// A query from a widget (Bot API 10.4 WidgetQuery, the widget_query field of Update): "an incoming query from a
 /// widget in a message sent by the bot or via the bot ... Each user can send at most 5 queries per 5 seconds".
 /// Fields as core.telegram.org/bots/api#widgetquery, read through docs.aiogram.dev/en/v3.33.0/api/types/widget_query
-/// (which quotes it); nothing here is guessed. The data comes from code running on the user's device: never trusted.
+/// (generated from and quoting that page: id, from, chat_instance, type and data are always there); nothing here is
+/// guessed. The data comes from code running on the user's device: never trusted.
 /// </summary>
 public sealed class WidgetQuery
 {
@@ -51,12 +52,18 @@ public sealed class WidgetQuery
 }
 
 /// <summary>
-/// WidgetQueryType, one object discriminated by "type" (Bot API 10.4): "data" (WidgetQueryTypeData: optional
-/// wallet_card, "TON wallet card of the user who sent the query, if it was sent to the bot along with the query";
-/// docs.aiogram.dev/en/v3.33.0/api/types/widget_query_type_data), "sign_data" (wallet, sign_data) and
-/// "sent_transaction" (wallet, msg_hash: "The msg_hash value of the sent transaction"). The last two field lists
-/// come from the televerse Dart binding's WidgetQueryType (pub.dev/documentation/televerse) and TDLib's
-/// widgetQueryTypeSentTransaction, as the Bot API page for them could not be retrieved.
+/// WidgetQueryType, one object discriminated by "type" (Bot API 10.4). Confirmed from Telegram's text: the 10.4
+/// changelog entry ("Added the classes WidgetQueryType, WidgetQueryTypeData, WidgetQueryTypeSignData,
+/// WidgetQueryTypeSentTransaction and WidgetQueryWallet ... A query can contain data for the bot together with the
+/// TON wallet card of the user, data signed by a TON wallet of the user, or a notification about a transaction sent
+/// from a TON wallet of the user", quoted whole in github.com/nerzh/swift-telegram-bot/releases/tag/10.4.0; the
+/// stored core.telegram.org/bots/api-changelog.md ends at 10.3) and WidgetQueryTypeData ("data", optional
+/// wallet_card: "TON wallet card of the user who sent the query, if it was sent to the bot along with the query";
+/// docs.aiogram.dev/en/v3.33.0/api/types/widget_query_type_data, Source: core.telegram.org/bots/api#widgetquerytypedata).
+/// NOT confirmed from Telegram's pages (none stored for them): the field names of "sign_data" (wallet, sign_data) and
+/// "sent_transaction" (wallet, msg_hash). They come from the televerse Dart binding's generated WidgetQueryType
+/// (pub.dev/documentation/televerse) and agree with TDLib's widgetQueryTypeSentTransaction (wallet, msg_hash) and
+/// the MTProto constructor widgetQueryTypeSentTransaction (wallet, msg_hash). The bot only logs them.
 /// </summary>
 public sealed class WidgetQueryType
 {
@@ -103,9 +110,10 @@ public sealed class TonWalletCard
 }
 
 /// <summary>
-/// WidgetQueryWallet: the user's wallet that signed data or sent a transaction. Fields from the televerse binding
-/// (address, amount as a decimal string, public_key, state_init) and TDLib's widgetQueryWallet (address, amount,
-/// public key, state init); the bot only reads the address.
+/// WidgetQueryWallet: the user's wallet that signed data or sent a transaction. The class is in Telegram's 10.4
+/// changelog; its fields are NOT confirmed from a Telegram page: address, public_key and state_init agree across
+/// the televerse binding, TDLib's widgetQueryWallet and MTProto's userWallet; the balance's name (amount, a decimal
+/// string) is televerse's alone (TDLib says gram_amount, MTProto balance). The bot only reads the address, to log it.
 /// </summary>
 public sealed class WidgetQueryWallet
 {

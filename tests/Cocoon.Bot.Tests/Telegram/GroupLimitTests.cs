@@ -34,6 +34,7 @@ public sealed class GroupLimitTests(RedisFixture fixture) : IClassFixture<RedisF
         var decline = (await api.WaitForAsync("sendMessage", c => c.Text!.StartsWith("You've used your 10 tokens for today", StringComparison.Ordinal)))
             .Single(c => c.Method == "sendMessage" && c.Text!.StartsWith("You've used your", StringComparison.Ordinal));
         Assert.Equal(52, decline.Body["reply_parameters"]!["message_id"]!.GetValue<int>());
+        Assert.Equal(Alice, decline.Body["ephemeral_message_parameters"]!["receiver_user_id"]!.GetValue<long>()); // her limit, seen by her alone
 
         // The limit is per member: Bob still gets his answer.
         api.Enqueue(FakeBotApi.MentionUpdate(Group, Bob, "mine", 53));

@@ -247,6 +247,26 @@ public sealed class ModernTelegramTests(RedisFixture fixture) : IClassFixture<Re
         Assert.Equal(member, refusal.Body["ephemeral_message_parameters"]!["receiver_user_id"]!.GetValue<long>());
     }
 
+    [Fact]
+    public async Task In_a_group_a_members_own_empty_balance_is_told_to_them_alone_and_nothing_is_dispatched()
+    {
+        await using var api = new FakeBotApi();
+        const long group = -1001601;
+        const long member = 1608;
+        var dispatcher = new ScriptedDispatcher();
+        await using var bot = await BotHarness.StartAsync(redis, api, dispatcher, null, BotHarness.NewPrefix(), BotHarness.NewHostKey(),
+            new Dictionary<string, string?> { ["Telegram:FreeAllowanceNanotons"] = "0" });
+        dispatcher.Ledger = bot.Ledger; // the hold is the balance check
+
+        // The group's default: each member pays from their own balance, which is nobody else's business.
+        api.Enqueue(FakeBotApi.MentionUpdate(group, member, "what is a Merkle tree?", 91));
+        var calls = await api.WaitForAsync("sendMessage", c => c.ChatId == group && c.Text!.StartsWith("Your balance is used up", StringComparison.Ordinal));
+        var notice = calls.Single(c => c.Method == "sendMessage" && c.ChatId == group);
+        Assert.Equal(member, notice.Body["ephemeral_message_parameters"]!["receiver_user_id"]!.GetValue<long>());
+        Assert.Equal(91, notice.Body["reply_parameters"]!["message_id"]!.GetValue<int>());
+        Assert.Empty(dispatcher.Requests);
+    }
+
     /// <summary>Streams "Once upon a time" word by word, far longer than any test waits for, until cancelled.</summary>
     private sealed class LongAnswerInference : IInferenceService
     {

@@ -198,12 +198,32 @@ public sealed class WidgetTopUpTests(WidgetChainFixture fixture) : IClassFixture
         Assert.Empty(api.Calls("sendWidget"));
     }
 
-    private Task<BotHarness> StartAsync(FakeBotApi api)
+    [Fact]
+    public async Task The_widget_is_off_by_default_so_with_TON_the_topup_answer_is_Stars_only()
+    {
+        var user = Random.Shared.NextInt64(1_000_000, 9_000_000_000);
+        await using var api = new FakeBotApi();
+        await using var bot = await StartAsync(api, widget: null);
+
+        api.Enqueue(FakeBotApi.TextUpdate(user, user, "/topup", 1));
+        await api.WaitForAsync("sendMessage", c => c.ChatId == user && c.Text!.StartsWith("Add credit with Telegram Stars", StringComparison.Ordinal));
+        api.Enqueue(FakeBotApi.TextUpdate(user, user, "/help", 2));
+        await api.WaitForAsync("sendMessage", c => c.ChatId == user && c.Text == Cocoon.Bot.Telegram.Chats.PrivateChatHandler.Help);
+        Assert.Empty(api.Calls("sendWidget"));
+    }
+
+    /// <param name="widget">Telegram:TopUpWidget as configured; null leaves the default.</param>
+    private Task<BotHarness> StartAsync(FakeBotApi api, bool? widget = true)
     {
         var settings = new Dictionary<string, string?>(fixture.Chain.ConfigurationValues)
         {
             ["Ton:DepositPollInterval"] = "00:00:00.200",
         };
+        if (widget is { } on)
+        {
+            settings["Telegram:TopUpWidget"] = on ? "true" : "false";
+        }
+
         var ton = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
         return BotHarness.StartAsync(fixture.Redis, api, new ScriptedDispatcher(), null, BotHarness.NewPrefix(), BotHarness.NewHostKey(), settings, services =>
         {
