@@ -2,10 +2,12 @@ using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
 using Cocoon.Bot.Telegram.Chats;
 using Cocoon.Bot.Tests.Dispatch;
+using Cocoon.Engine.Attestation;
 using Cocoon.Engine.Protocol;
 using Cocoon.Ledger.Accounts;
 using Cocoon.Ledger.Checks;
 using Cocoon.Ledger.Data;
+using Cocoon.Ledger.Receipts;
 using Cocoon.Testing;
 using Cocoon.Worker.Hosting;
 using Cocoon.Worker.Inference;
@@ -20,7 +22,7 @@ public sealed class ModernTelegramTests(RedisFixture fixture) : IClassFixture<Re
     private readonly RedisServer redis = fixture.Server;
 
     [Fact]
-    public async Task Stop_on_a_draft_cancels_the_job_frees_the_workers_sequence_keeps_the_text_and_bills_nothing_undelivered()
+    public async Task Stop_on_a_draft_cancels_the_job_frees_the_workers_sequence_keeps_the_text_and_bills_the_part_taken()
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(120));
         var ct = cts.Token;
@@ -63,12 +65,18 @@ public sealed class ModernTelegramTests(RedisFixture fixture) : IClassFixture<Re
         Assert.True(endless.Produced > 0);
         Assert.True(endless.Produced < LongAnswerInference.Length); // stopped long before the end
 
-        // The worker's cancelled run carries no signed receipt, so the dispatcher releases the hold: the bill is
-        // zero, never more than what was delivered, and the ledger's invariants hold.
-        while (await network.Ledger.GetBalanceAsync(AccountId.User(user), ct) != funds)
-        {
-            await Task.Delay(20, ct);
-        }
+        // The part delivered is billed from the worker's signed receipt for exactly the chunks the gateway took (each
+        // chunk here is one token): never more than the worker produced, never less than the message shows.
+        var stored = (await network.Gateway.Services.GetRequiredService<ReceiptStore>().FindAsync($"tg-{user}-31", AccountId.User(user).Value, ct))!.Value;
+        var receipt = SignedUsageReceipt.FromJson(stored.Receipt.SignedReceiptJson).Receipt;
+        Assert.Equal(FinishReason.Cancelled, receipt.FinishReason);
+        var shown = 1 + CountOf(final.Text!, LongAnswerInference.Piece);
+        Assert.InRange(receipt.CompletionTokens, shown, endless.Produced);
+        Assert.Equal(LongAnswerInference.PromptTokens, receipt.PromptTokens);
+        Assert.Equal(ReceiptHashes.Response(LongAnswerInference.TextOf(receipt.CompletionTokens)), receipt.ResponseSha256);
+        Assert.StartsWith(final.Text![..^AnswerStreamer.StoppedNote.Length].TrimEnd(), LongAnswerInference.TextOf(receipt.CompletionTokens), StringComparison.Ordinal);
+        Assert.True(stored.Receipt.ChargedNanotons > 0);
+        Assert.Equal(funds - stored.Receipt.ChargedNanotons, await network.Ledger.GetBalanceAsync(AccountId.User(user), ct));
 
         var report = await LedgerChecker.CheckAsync(network.Gateway.Services.GetRequiredService<LedgerDatabase>(), ct);
         Assert.True(report.Ok, report.Summary + Environment.NewLine + string.Join(Environment.NewLine, report.Violations));
@@ -267,10 +275,27 @@ public sealed class ModernTelegramTests(RedisFixture fixture) : IClassFixture<Re
         Assert.Empty(dispatcher.Requests);
     }
 
-    /// <summary>Streams "Once upon a time" word by word, far longer than any test waits for, until cancelled.</summary>
+    private static int CountOf(string text, string piece)
+    {
+        var n = 0;
+        for (var i = text.IndexOf(piece, StringComparison.Ordinal); i >= 0; i = text.IndexOf(piece, i + piece.Length, StringComparison.Ordinal))
+        {
+            n++;
+        }
+
+        return n;
+    }
+
+    /// <summary>
+    /// Streams "Once upon a time" then " and then" every 50 ms, far longer than any test waits for, until cancelled;
+    /// each chunk is one token and reports the cumulative counts as the decode loop does (what a stopped answer bills).
+    /// </summary>
     private sealed class LongAnswerInference : IInferenceService
     {
         public const int Length = 100_000;
+        public const int PromptTokens = 6;
+        public const string First = "Once upon a time";
+        public const string Piece = " and then";
         private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private int _produced;
 
@@ -282,17 +307,20 @@ public sealed class ModernTelegramTests(RedisFixture fixture) : IClassFixture<Re
 
         public int Produced => Volatile.Read(ref _produced);
 
+        /// <summary>The text of the first <paramref name="chunks"/> chunks.</summary>
+        public static string TextOf(int chunks) => First + string.Concat(Enumerable.Repeat(Piece, Math.Max(0, chunks - 1)));
+
         public async IAsyncEnumerable<GenerationChunk> GenerateAsync(GenerationRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
         {
             try
             {
-                yield return new GenerationChunk("Once upon a time");
                 Interlocked.Increment(ref _produced);
+                yield return new GenerationChunk(First, null, 1, PromptTokens);
                 for (var i = 1; i < Length; i++)
                 {
                     await Task.Delay(50, cancellationToken);
-                    yield return new GenerationChunk(" and then");
                     Interlocked.Increment(ref _produced);
+                    yield return new GenerationChunk(Piece, null, i + 1, PromptTokens);
                 }
             }
             finally
