@@ -1,5 +1,6 @@
 using System.Globalization;
 using Cocoon.Bot.Dispatch;
+using Cocoon.Bot.Telegram.Accounts;
 using Cocoon.Bot.Telegram.Chats;
 using Cocoon.Bot.Telegram.Hosting;
 using Cocoon.Bot.Telegram.Payments;
@@ -25,6 +26,7 @@ public sealed partial class GroupHandler(
     GroupSettingsStore settingsStore,
     GroupRateLimiter limiter,
     IDispatcher dispatcher,
+    ILedger ledger,
     StarsPayments stars,
     ChatSender sender,
     TimeProvider time,
@@ -84,6 +86,9 @@ public sealed partial class GroupHandler(
                     return;
                 case "settings":
                     await SettingsAsync(message, from, command.Args, cancellationToken).ConfigureAwait(false);
+                    return;
+                case "balance":
+                    await BalanceAsync(message, from, cancellationToken).ConfigureAwait(false);
                     return;
                 case "topup":
                     await sender.SendAsync(message.Chat.Id, "Add to this group's AI budget with Telegram Stars:", cancellationToken, stars.TopUpKeyboard(forGroup: true), replyTo: message.MessageId, threadId: ThreadOf(message)).ConfigureAwait(false);
@@ -159,6 +164,16 @@ public sealed partial class GroupHandler(
         {
             await settingsStore.AddTokensAsync(chatId, from.Id, now, receipt.PromptTokens + receipt.CompletionTokens, cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>A member's own balance is nobody else's business: only they see it (an ephemeral message, Bot API 10.2).</summary>
+    private async Task BalanceAsync(Message message, User from, CancellationToken cancellationToken)
+    {
+        var chatId = message.Chat.Id;
+        var balance = await ledger.GetBalanceAsync(AccountId.User(from.Id), cancellationToken).ConfigureAwait(false);
+        var settings = await settingsStore.GetAsync(chatId, cancellationToken).ConfigureAwait(false);
+        var who = settings.Payer == GroupPayer.Group ? " Here the group's budget pays for answers." : string.Empty;
+        await sender.SendToMemberAsync(chatId, from.Id, $"Your balance: {Money.Ton(balance)}.{who}", cancellationToken, replyTo: message.MessageId, threadId: ThreadOf(message)).ConfigureAwait(false);
     }
 
     private async Task SettingsAsync(Message message, User from, string args, CancellationToken cancellationToken)

@@ -25,6 +25,7 @@ public static class CommandMenu
     public static IReadOnlyList<BotCommand> Groups { get; } =
     [
         new("ask", "Ask the AI"),
+        new("balance", "Your balance (only you see it)"),
         new("settings", "Group settings (admins)"),
         new("help", "What I can do here"),
     ];

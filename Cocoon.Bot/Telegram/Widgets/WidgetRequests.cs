@@ -51,7 +51,11 @@ public sealed class SendWidgetRequest() : RequestBase<Message>("sendWidget")
 
 /// <summary>
 /// answerWidgetQuery (core.telegram.org/bots/api/methods/answerwidgetquery.md): "The query must be answered within 15
-/// seconds. The answer is received only by the widget that sent the query"; returns True.
+/// seconds. The answer is received only by the widget that sent the query and doesn't change data of the widget; use
+/// editMessageWidgetData or editSharedWidgetData to change it"; returns True. (editMessageWidgetData's page,
+/// core.telegram.org/bots/api/methods/editmessagewidgetdata.md, was read too: chat_id/message_id or
+/// inline_message_id, public_data and chat_data, 0-1024 bytes each, omitted = unchanged, "" = removed. The bot does
+/// not call it: only a widget's own script reads its data, and the /topup widget has none, see TopUpWidgetHtml.)
 /// </summary>
 public sealed class AnswerWidgetQueryRequest() : RequestBase<bool>("answerWidgetQuery")
 {

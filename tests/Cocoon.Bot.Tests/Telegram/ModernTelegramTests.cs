@@ -275,6 +275,25 @@ public sealed class ModernTelegramTests(RedisFixture fixture) : IClassFixture<Re
         Assert.Empty(dispatcher.Requests);
     }
 
+    [Fact]
+    public async Task In_a_group_balance_is_answered_to_the_asking_member_alone()
+    {
+        await using var api = new FakeBotApi();
+        const long group = -1001602;
+        const long member = 1609;
+        var dispatcher = new ScriptedDispatcher();
+        await using var bot = await BotHarness.StartAsync(redis, api, dispatcher, null, BotHarness.NewPrefix(), BotHarness.NewHostKey(),
+            new Dictionary<string, string?> { ["Telegram:FreeAllowanceNanotons"] = "0" });
+        await bot.Ledger.CreditAsync(AccountId.User(member), 2_500_000_000, AccountId.FreeAllowance, "balance-fund-" + Guid.NewGuid(), default);
+
+        api.Enqueue(FakeBotApi.TextUpdate(group, member, "/balance", 92));
+        var calls = await api.WaitForAsync("sendMessage", c => c.ChatId == group && c.Text!.StartsWith("Your balance:", StringComparison.Ordinal));
+        var reply = calls.Single(c => c.Method == "sendMessage" && c.ChatId == group);
+        Assert.Contains("2.5", reply.Text, StringComparison.Ordinal);
+        Assert.Equal(member, reply.Body["ephemeral_message_parameters"]!["receiver_user_id"]!.GetValue<long>());
+        Assert.Empty(dispatcher.Requests);
+    }
+
     private static int CountOf(string text, string piece)
     {
         var n = 0;
