@@ -18,10 +18,11 @@ namespace Cocoon.Bench.Ledger;
 /// the rate per CPU-second is printed too because on a loaded machine the wall-clock rate mostly measures the
 /// neighbours. Both ledgers must pass the invariant check afterwards, or the benchmark fails.
 /// <para>
-/// Then the scale-out shape: one PostgreSQL server (started like the ledger's PostgreSQL tests start theirs) shared by
+/// Then the scale-out shape: one PostgreSQL server (Cocoon.Testing's, as the ledger's PostgreSQL tests use) shared by
 /// two gateway processes (this program again, `ledger-gateway`), each with its own group-committing writer and half
 /// the jobs in flight, settling at the same time on the same accounts. It prints their settlements/s together beside
-/// the SQLite single-gateway figure, and where the CPU went (the two gateways, the PostgreSQL server, the idle rest).
+/// the SQLite single-gateway figure, where the CPU went (the two gateways, the PostgreSQL server, the idle rest) and
+/// how often a batch was run again because the other gateway got there first (of those, PostgreSQL's deadlocks).
 /// </para>
 /// COCOON_BENCH_LEDGER_SECONDS (default 4) and COCOON_BENCH_LEDGER_CONCURRENCY (default 256) override the run.
 /// </summary>
@@ -45,7 +46,7 @@ public static class SettlementBenchmark
         Console.WriteLine($"  ratio {ratio:F1}x; goal >= 10,000 settlements/s: {(grouped.SettlementsPerSecond >= 10_000 ? "met" : "not met")} on this machine now");
 
         PostgresResult? postgres = null;
-        if (BenchPostgres.Unavailable() is { } missing)
+        if (PostgresServer.Unavailable is { } missing)
         {
             Console.WriteLine($"  PostgreSQL, two gateways: not measured: {missing}");
         }
@@ -110,7 +111,7 @@ public static class SettlementBenchmark
             var report = await LedgerChecker.CheckAsync(database, ct);
             var perTransaction = (double)(after.Operations - before.Operations) / Math.Max(after.Batches - before.Batches, 1);
             return new ModeResult(name, maxBatch, counted, elapsed.TotalSeconds, counted / elapsed.TotalSeconds,
-                counted / Math.Max(cpu.TotalSeconds, 1e-9), perTransaction, report.Ok, report.Summary);
+                counted / Math.Max(cpu.TotalSeconds, 1e-9), perTransaction, after.Retries - before.Retries, report.Ok, report.Summary);
         }
         finally
         {
@@ -142,14 +143,14 @@ public static class SettlementBenchmark
     /// <summary>One run: a fresh server, the accounts funded (and the schema migrated) here, then two gateway processes.</summary>
     private static async Task<PostgresResult> MeasurePostgresAsync(int seconds, int concurrency, CancellationToken ct)
     {
-        await using var server = await BenchPostgres.StartAsync(ct);
-        var database = new LedgerDatabase(server.ConnectionString);
+        await using var server = await PostgresServer.StartAsync(ct);
+        var database = new LedgerDatabase(server.ConnectionString());
         var setup = new JournalLedger(database, Options.Create(new LedgerOptions { MaxBatch = 512 }), TimeProvider.System, NullLogger<JournalLedger>.Instance);
         await Task.WhenAll(Enumerable.Range(0, Users).Select(u =>
             setup.CreditAsync(AccountId.User(u), 1_000_000_000_000, AccountId.TonHotWallet, $"fund:{u}", ct)));
         await setup.DisposeAsync();
 
-        var gateways = Enumerable.Range(0, 2).Select(i => StartGateway(server.ConnectionString, i, concurrency / 2)).ToList();
+        var gateways = Enumerable.Range(0, 2).Select(i => StartGateway(server.ConnectionString(), i, concurrency / 2)).ToList();
         try
         {
             foreach (var gateway in gateways)
@@ -180,7 +181,8 @@ public static class SettlementBenchmark
             {
                 var fields = (await ExpectAsync(gateway, "result", ct)).Split(' ');
                 results.Add(new GatewayResult(long.Parse(fields[1], CultureInfo.InvariantCulture), double.Parse(fields[2], CultureInfo.InvariantCulture),
-                    double.Parse(fields[3], CultureInfo.InvariantCulture), double.Parse(fields[4], CultureInfo.InvariantCulture), double.Parse(fields[5], CultureInfo.InvariantCulture)));
+                    double.Parse(fields[3], CultureInfo.InvariantCulture), double.Parse(fields[4], CultureInfo.InvariantCulture), double.Parse(fields[5], CultureInfo.InvariantCulture),
+                    long.Parse(fields[6], CultureInfo.InvariantCulture), long.Parse(fields[7], CultureInfo.InvariantCulture)));
             }
 
             foreach (var gateway in gateways)
@@ -240,7 +242,7 @@ public static class SettlementBenchmark
     /// <summary>
     /// One gateway of the PostgreSQL run (a child process): settles on the shared database with its own writer, says
     /// "ready" once warm, counts between "go" and "stop" on stdin, prints "result settlements seconds cpu-seconds ops/transaction
-    /// ms-in-transactions" and exits.
+    /// ms-in-transactions retries deadlocks" and exits.
     /// </summary>
     public static async Task<int> RunGatewayAsync(string[] args)
     {
@@ -284,7 +286,7 @@ public static class SettlementBenchmark
         await ledger.DisposeAsync();
         var perTransaction = (double)(after.Operations - before.Operations) / Math.Max(after.Batches - before.Batches, 1);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"result {counted} {elapsed:F3} {cpu:F3} {perTransaction:F1} {(after.InTransactions - before.InTransactions).TotalMilliseconds:F0}"));
+            $"result {counted} {elapsed:F3} {cpu:F3} {perTransaction:F1} {(after.InTransactions - before.InTransactions).TotalMilliseconds:F0} {after.Retries - before.Retries} {after.Deadlocks - before.Deadlocks}"));
         return 0;
     }
 
@@ -347,7 +349,8 @@ public static class SettlementBenchmark
         }
     }
 
-    private sealed record GatewayResult(long Settlements, double Seconds, double CpuSeconds, double OperationsPerTransaction, double MillisecondsInTransactions);
+    private sealed record GatewayResult(
+        long Settlements, double Seconds, double CpuSeconds, double OperationsPerTransaction, double MillisecondsInTransactions, long Retries, long Deadlocks);
 
     private sealed record PostgresResult(
         long Settlements, double Seconds, double SettlementsPerSecond, IReadOnlyList<GatewayResult> Gateways, double PostgresCpuSeconds, int Cores,
@@ -362,7 +365,8 @@ public static class SettlementBenchmark
             return string.Create(CultureInfo.InvariantCulture,
                 $"  where the time goes over {Seconds:F1}s x {Cores} cores = {available:F1} CPU-s: gateways {gatewaysCpu:F1} CPU-s, PostgreSQL {PostgresCpuSeconds:F1} CPU-s, "
                 + $"rest (other processes, idle) {idle:F1}; {perSettlementUs:F0} CPU-us per settlement; "
-                + $"{Gateways.Average(g => g.OperationsPerTransaction):F1} ops/transaction, in transactions {Gateways.Sum(g => g.MillisecondsInTransactions) / 1000:F1} s of {Seconds * Gateways.Count:F1} s");
+                + $"{Gateways.Average(g => g.OperationsPerTransaction):F1} ops/transaction, in transactions {Gateways.Sum(g => g.MillisecondsInTransactions) / 1000:F1} s of {Seconds * Gateways.Count:F1} s; "
+                + $"batches run again after a conflict {Gateways.Sum(g => g.Retries)}, of them deadlocks or serialization failures {Gateways.Sum(g => g.Deadlocks)}");
         }
     }
 
@@ -371,9 +375,9 @@ public static class SettlementBenchmark
 
     private sealed record ModeResult(
         string Mode, int MaxBatch, long Settlements, double Seconds, double SettlementsPerSecond, double SettlementsPerCpuSecond,
-        double OperationsPerTransaction, bool CheckOk, string Check)
+        double OperationsPerTransaction, long Retries, bool CheckOk, string Check)
     {
         public string Line() => string.Create(CultureInfo.InvariantCulture,
-            $"  {Mode,-31} {SettlementsPerSecond,8:N0} settlements/s  {SettlementsPerCpuSecond,8:N0} per CPU-second  {OperationsPerTransaction,6:F1} ops/transaction");
+            $"  {Mode,-31} {SettlementsPerSecond,8:N0} settlements/s  {SettlementsPerCpuSecond,8:N0} per CPU-second  {OperationsPerTransaction,6:F1} ops/transaction  {Retries} retries");
     }
 }

@@ -1,6 +1,7 @@
 using Cocoon.Ledger.Accounts;
 using Cocoon.Ledger.Checks;
 using Cocoon.Ledger.Data;
+using Cocoon.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -8,7 +9,7 @@ using Npgsql;
 namespace Cocoon.Ledger.Tests.Postgres;
 
 /// <summary>The same ledger on a real PostgreSQL server: migrations, the writer's SQL, races between two writers, the checker.</summary>
-public sealed class PostgresLedgerTests(PostgresServer server) : IClassFixture<PostgresServer>, IAsyncLifetime
+public sealed class PostgresLedgerTests(PostgresFixture postgres) : IClassFixture<PostgresFixture>, IAsyncLifetime
 {
     private static readonly AccountId Provider = AccountId.Provider("pg");
     private readonly List<JournalLedger> _ledgers = [];
@@ -23,7 +24,7 @@ public sealed class PostgresLedgerTests(PostgresServer server) : IClassFixture<P
     {
         if (PostgresServer.Unavailable is null)
         {
-            _database = new LedgerDatabase(await server.CreateDatabaseAsync(Ct));
+            _database = new LedgerDatabase(await postgres.Server.CreateDatabaseAsync(Ct));
             Assert.Equal(LedgerProvider.Postgres, _database.Provider);
             await _database.MigrateAsync(Ct);
         }
