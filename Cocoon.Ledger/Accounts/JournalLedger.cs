@@ -36,6 +36,13 @@ public sealed class JournalLedger : ILedger, ILedgerAccounts, IAsyncDisposable
 
     internal WriterStats WriterStats => _writer.Stats;
 
+    /// <summary>Tests only: called between a batch's writes and its commit with the writer's connection (a crash goes there).</summary>
+    internal Action<System.Data.Common.DbConnection>? BeforeCommit
+    {
+        get => _writer.BeforeCommit;
+        set => _writer.BeforeCommit = value;
+    }
+
     public Task<Hold> HoldAsync(AccountId payer, long amount, string idempotencyKey, CancellationToken cancellationToken)
     {
         Require(payer, nameof(payer));

@@ -94,7 +94,7 @@ internal sealed class LedgerSql : IDisposable
         var kinds = new List<int>(3);
         if (accounts.Length > 0)
         {
-            batch.BatchCommands.Add(Command($"SELECT \"Id\", \"Balance\", \"Held\" FROM {A} WHERE \"Id\" = ANY($1)", accounts));
+            batch.BatchCommands.Add(Command($"SELECT \"Id\", \"Balance\", \"Held\" FROM {A} WHERE \"Id\" = ANY($1)", (object)accounts));
             kinds.Add(0);
         }
 
@@ -106,7 +106,7 @@ internal sealed class LedgerSql : IDisposable
 
         if (entryKeys.Length > 0)
         {
-            batch.BatchCommands.Add(Command($"SELECT \"IdempotencyKey\" FROM {E} WHERE \"IdempotencyKey\" = ANY($1)", entryKeys));
+            batch.BatchCommands.Add(Command($"SELECT \"IdempotencyKey\" FROM {E} WHERE \"IdempotencyKey\" = ANY($1)", (object)entryKeys));
             kinds.Add(2);
         }
 
@@ -222,22 +222,23 @@ internal sealed class LedgerSql : IDisposable
             return true;
         }
 
+        // Only the entries' statement returns a row (Npgsql's reader passes over the others).
+        long landed = -1;
         using (var reader = batch.ExecuteReader())
         {
-            for (var i = 0; i < batch.BatchCommands.Count; i++)
+            do
             {
-                if (i == postingsCommand)
+                if (reader.FieldCount > 0 && reader.Read())
                 {
-                    reader.Read();
-                    var landed = reader.GetInt64(0);
-                    if (landed != expected[i])
-                    {
-                        return false;
-                    }
+                    landed = reader.GetInt64(0);
                 }
-
-                reader.NextResult();
             }
+            while (reader.NextResult());
+        }
+
+        if (postingsCommand >= 0 && landed != expected[postingsCommand])
+        {
+            return false;
         }
 
         for (var i = 0; i < batch.BatchCommands.Count; i++)
@@ -357,6 +358,7 @@ internal sealed class LedgerSql : IDisposable
         cmd.ExecuteNonQuery();
     }
 
+    /// <summary>A statement with positional parameters ($1, $2, ...); an array argument is one parameter (cast it to object when alone).</summary>
     private static NpgsqlBatchCommand Command(string sql, params object?[] values)
     {
         var command = new NpgsqlBatchCommand(sql);

@@ -37,6 +37,9 @@ internal sealed partial class LedgerWriter : IAsyncDisposable
     private long _retries;
     private long _deadlocks;
 
+    /// <summary>Tests only: runs after a batch's writes went out and before its commit, with the writer's connection (to kill it there).</summary>
+    internal Action<DbConnection>? BeforeCommit { get; set; }
+
     /// <summary>How many times a batch (or one operation) is run before it is given up: conflicts are short-lived.</summary>
     private const int Attempts = 5;
 
@@ -195,7 +198,7 @@ internal sealed partial class LedgerWriter : IAsyncDisposable
             catch (Exception ex)
             {
                 CloseConnection();
-                op.Fail(ex);
+                op.Fail(ex is LedgerConflictException ? new InvalidOperationException(ex.Message, ex) : ex);
                 return;
             }
         }
@@ -234,6 +237,7 @@ internal sealed partial class LedgerWriter : IAsyncDisposable
                 throw new LedgerConflictException();
             }
 
+            BeforeCommit?.Invoke(_connection!);
             transaction.Commit();
         }
         finally
