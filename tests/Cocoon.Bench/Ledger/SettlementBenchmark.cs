@@ -182,7 +182,8 @@ public static class SettlementBenchmark
                 var fields = (await ExpectAsync(gateway, "result", ct)).Split(' ');
                 results.Add(new GatewayResult(long.Parse(fields[1], CultureInfo.InvariantCulture), double.Parse(fields[2], CultureInfo.InvariantCulture),
                     double.Parse(fields[3], CultureInfo.InvariantCulture), double.Parse(fields[4], CultureInfo.InvariantCulture), double.Parse(fields[5], CultureInfo.InvariantCulture),
-                    long.Parse(fields[6], CultureInfo.InvariantCulture), long.Parse(fields[7], CultureInfo.InvariantCulture)));
+                    long.Parse(fields[6], CultureInfo.InvariantCulture), long.Parse(fields[7], CultureInfo.InvariantCulture),
+                    double.Parse(fields[8], CultureInfo.InvariantCulture), double.Parse(fields[9], CultureInfo.InvariantCulture)));
             }
 
             foreach (var gateway in gateways)
@@ -216,6 +217,10 @@ public static class SettlementBenchmark
             RedirectStandardOutput = true,
             UseShellExecute = false,
         };
+
+        // A gateway runs for days with its hot path fully optimised; a process seconds old would be measured while it
+        // still runs unoptimised (tier-0) code and recompiles in the background: compile everything optimised at once.
+        info.Environment["DOTNET_TieredCompilation"] = "0";
         info.ArgumentList.Add(GatewayCommand);
         info.ArgumentList.Add(connectionString);
         info.ArgumentList.Add(index.ToString(CultureInfo.InvariantCulture));
@@ -242,7 +247,7 @@ public static class SettlementBenchmark
     /// <summary>
     /// One gateway of the PostgreSQL run (a child process): settles on the shared database with its own writer, says
     /// "ready" once warm, counts between "go" and "stop" on stdin, prints "result settlements seconds cpu-seconds ops/transaction
-    /// ms-in-transactions retries deadlocks" and exits.
+    /// ms-in-transactions retries deadlocks jit-ms gc-pause-ms" and exits.
     /// </summary>
     public static async Task<int> RunGatewayAsync(string[] args)
     {
@@ -274,19 +279,21 @@ public static class SettlementBenchmark
         await Console.In.ReadLineAsync();
         var before = ledger.WriterStats;
         var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+        var (jitBefore, gcBefore) = (System.Runtime.JitInfo.GetCompilationTime(), GC.GetTotalPauseDuration());
         var clock = Stopwatch.StartNew();
         jobs.Measuring = true;
         await Console.In.ReadLineAsync();
         jobs.Measuring = false;
         var elapsed = clock.Elapsed.TotalSeconds;
         var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
+        var (jit, gc) = (System.Runtime.JitInfo.GetCompilationTime() - jitBefore, GC.GetTotalPauseDuration() - gcBefore);
         var after = ledger.WriterStats;
         var counted = jobs.Counted;
         await jobs.StopAsync();
         await ledger.DisposeAsync();
         var perTransaction = (double)(after.Operations - before.Operations) / Math.Max(after.Batches - before.Batches, 1);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"result {counted} {elapsed:F3} {cpu:F3} {perTransaction:F1} {(after.InTransactions - before.InTransactions).TotalMilliseconds:F0} {after.Retries - before.Retries} {after.Deadlocks - before.Deadlocks}"));
+            $"result {counted} {elapsed:F3} {cpu:F3} {perTransaction:F1} {(after.InTransactions - before.InTransactions).TotalMilliseconds:F0} {after.Retries - before.Retries} {after.Deadlocks - before.Deadlocks} {jit.TotalMilliseconds:F0} {gc.TotalMilliseconds:F0}"));
         return 0;
     }
 
@@ -350,7 +357,8 @@ public static class SettlementBenchmark
     }
 
     private sealed record GatewayResult(
-        long Settlements, double Seconds, double CpuSeconds, double OperationsPerTransaction, double MillisecondsInTransactions, long Retries, long Deadlocks);
+        long Settlements, double Seconds, double CpuSeconds, double OperationsPerTransaction, double MillisecondsInTransactions, long Retries, long Deadlocks,
+        double JitMilliseconds, double GcPauseMilliseconds);
 
     private sealed record PostgresResult(
         long Settlements, double Seconds, double SettlementsPerSecond, IReadOnlyList<GatewayResult> Gateways, double PostgresCpuSeconds, int Cores,
@@ -364,7 +372,9 @@ public static class SettlementBenchmark
             var perSettlementUs = 1e6 * (gatewaysCpu + PostgresCpuSeconds) / Math.Max(Settlements, 1);
             return string.Create(CultureInfo.InvariantCulture,
                 $"  where the time goes over {Seconds:F1}s x {Cores} cores = {available:F1} CPU-s: gateways {gatewaysCpu:F1} CPU-s, PostgreSQL {PostgresCpuSeconds:F1} CPU-s, "
-                + $"rest (other processes, idle) {idle:F1}; {perSettlementUs:F0} CPU-us per settlement; "
+                + $"rest (other processes, idle) {idle:F1}; {perSettlementUs:F0} CPU-us per settlement "
+                + $"(gateways {1e6 * gatewaysCpu / Math.Max(Settlements, 1):F0}, of which JIT {Gateways.Sum(g => g.JitMilliseconds) / 1000:F2} s and GC pauses {Gateways.Sum(g => g.GcPauseMilliseconds) / 1000:F2} s in all; "
+                + $"PostgreSQL {1e6 * PostgresCpuSeconds / Math.Max(Settlements, 1):F0}); at that cost {Cores} idle cores would settle {Cores * 1e6 / Math.Max(perSettlementUs, 1e-9):N0}/s; "
                 + $"{Gateways.Average(g => g.OperationsPerTransaction):F1} ops/transaction, in transactions {Gateways.Sum(g => g.MillisecondsInTransactions) / 1000:F1} s of {Seconds * Gateways.Count:F1} s; "
                 + $"batches run again after a conflict {Gateways.Sum(g => g.Retries)}, of them deadlocks or serialization failures {Gateways.Sum(g => g.Deadlocks)}");
         }
