@@ -20,7 +20,6 @@ public sealed class LedgerDatabase
 {
     private readonly DbContextOptions _options;
     private readonly Lock _migrateLock = new();
-    private readonly string? _writerConnectionString;
     private Task? _migrated;
 
     public LedgerDatabase(string connectionString, LedgerProvider? provider = null)
@@ -51,7 +50,6 @@ public sealed class LedgerDatabase
         else
         {
             ConnectionString = connectionString;
-            _writerConnectionString = WithAutoPrepare(connectionString);
             var options = new DbContextOptionsBuilder<PostgresLedgerDbContext>();
             options.UseNpgsql(ConnectionString, o => o.MigrationsHistoryTable(LedgerDbContext.MigrationsHistoryTable));
             _options = options.Options;
@@ -164,7 +162,7 @@ public sealed class LedgerDatabase
     {
         DbConnection connection = Provider == LedgerProvider.Sqlite
             ? new SqliteConnection(ConnectionString)
-            : new NpgsqlConnection(writer ? _writerConnectionString ?? ConnectionString : ConnectionString);
+            : new NpgsqlConnection(ConnectionString);
         try
         {
             await connection.OpenAsync(cancellationToken);
@@ -185,31 +183,6 @@ public sealed class LedgerDatabase
         {
             await connection.DisposeAsync();
             throw;
-        }
-    }
-
-    /// <summary>
-    /// The writer sends the same few statements for every batch: Npgsql prepares them on the server after their second
-    /// use, so PostgreSQL parses and plans each once per connection instead of once per batch. Left as given when the
-    /// connection string already sets Max Auto Prepare (or is not one Npgsql's builder reads).
-    /// </summary>
-    private static string? WithAutoPrepare(string connectionString)
-    {
-        try
-        {
-            var builder = new NpgsqlConnectionStringBuilder(connectionString);
-            if (builder.MaxAutoPrepare > 0)
-            {
-                return null;
-            }
-
-            builder.MaxAutoPrepare = 16;
-            builder.AutoPrepareMinUsages = 2;
-            return builder.ConnectionString;
-        }
-        catch (ArgumentException)
-        {
-            return null;
         }
     }
 
