@@ -36,6 +36,13 @@ public sealed class JournalLedger : ILedger, ILedgerAccounts, IAsyncDisposable
 
     internal WriterStats WriterStats => _writer.Stats;
 
+    /// <summary>The benchmark's comparison only: lock the accounts a batch reads until its commit (PostgreSQL).</summary>
+    internal bool LockAccountsOnRead
+    {
+        get => _writer.LockOnRead;
+        set => _writer.LockOnRead = value;
+    }
+
     /// <summary>Tests only: called between a batch's writes and its commit with the writer's connection (a crash goes there).</summary>
     internal Action<System.Data.Common.DbConnection>? BeforeCommit
     {

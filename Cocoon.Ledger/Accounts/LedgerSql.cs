@@ -38,6 +38,14 @@ internal sealed class LedgerSql : IDisposable
         _provider = provider;
     }
 
+    /// <summary>
+    /// PostgreSQL, for the benchmark's comparison only: lock the accounts a batch reads (FOR UPDATE, in id order) until
+    /// its commit, as the writer did before it re-checked balances in the write instead.
+    /// </summary>
+    public bool LockOnRead { get; init; }
+
+    private string AccountLock => LockOnRead && _provider == LedgerProvider.Postgres ? " FOR UPDATE" : "";
+
     /// <summary>True when the batch's reads are worth sending together up front (a network round trip each otherwise).</summary>
     public bool PrefersPrefetch => _provider == LedgerProvider.Postgres;
 
@@ -50,7 +58,7 @@ internal sealed class LedgerSql : IDisposable
     /// <summary>The posted balance and active holds of an account (no lock: the write re-checks them).</summary>
     public (long Balance, long Held)? LoadAccount(string id)
     {
-        var cmd = Get("load-account", $"SELECT \"Balance\", \"Held\" FROM {A} WHERE \"Id\" = @id", "id");
+        var cmd = Get("load-account", $"SELECT \"Balance\", \"Held\" FROM {A} WHERE \"Id\" = @id{AccountLock}", "id");
         Set(cmd, 0, id);
         using var reader = cmd.ExecuteReader();
         return reader.Read() ? (reader.GetInt64(0), reader.GetInt64(1)) : null;
@@ -94,7 +102,7 @@ internal sealed class LedgerSql : IDisposable
         var kinds = new List<int>(3);
         if (accounts.Length > 0)
         {
-            batch.BatchCommands.Add(Command($"SELECT \"Id\", \"Balance\", \"Held\" FROM {A} WHERE \"Id\" = ANY($1)", (object)accounts));
+            batch.BatchCommands.Add(Command($"SELECT \"Id\", \"Balance\", \"Held\" FROM {A} WHERE \"Id\" = ANY($1) ORDER BY \"Id\"{AccountLock}", (object)accounts));
             kinds.Add(0);
         }
 

@@ -37,6 +37,9 @@ internal sealed partial class LedgerWriter : IAsyncDisposable
     private long _retries;
     private long _deadlocks;
 
+    /// <summary>The benchmark's comparison only: see <see cref="LedgerSql.LockOnRead"/>. Set before the first operation.</summary>
+    internal bool LockOnRead { get; set; }
+
     /// <summary>Tests only: runs after a batch's writes went out and before its commit, with the writer's connection (to kill it there).</summary>
     internal Action<DbConnection>? BeforeCommit { get; set; }
 
@@ -293,7 +296,7 @@ internal sealed partial class LedgerWriter : IAsyncDisposable
 
         await _database.MigrateAsync(CancellationToken.None);
         _connection = await _database.OpenConnectionAsync(writer: true, CancellationToken.None);
-        _sql = new LedgerSql(_connection, _database.Provider);
+        _sql = new LedgerSql(_connection, _database.Provider) { LockOnRead = LockOnRead };
     }
 
     private void CloseConnection()
