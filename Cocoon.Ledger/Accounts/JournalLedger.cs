@@ -34,7 +34,21 @@ public sealed class JournalLedger : ILedger, ILedgerAccounts, IAsyncDisposable
 
     public LedgerDatabase Database => _database;
 
-    internal (long Batches, long Operations, TimeSpan InTransactions) WriterStats => _writer.Stats;
+    internal WriterStats WriterStats => _writer.Stats;
+
+    /// <summary>The benchmark's comparison only: lock the accounts a batch reads until its commit (PostgreSQL).</summary>
+    internal bool LockAccountsOnRead
+    {
+        get => _writer.LockOnRead;
+        set => _writer.LockOnRead = value;
+    }
+
+    /// <summary>Tests only: called between a batch's writes and its commit with the writer's connection (a crash goes there).</summary>
+    internal Action<System.Data.Common.DbConnection>? BeforeCommit
+    {
+        get => _writer.BeforeCommit;
+        set => _writer.BeforeCommit = value;
+    }
 
     public Task<Hold> HoldAsync(AccountId payer, long amount, string idempotencyKey, CancellationToken cancellationToken)
     {
@@ -42,7 +56,14 @@ public sealed class JournalLedger : ILedger, ILedgerAccounts, IAsyncDisposable
         ArgumentOutOfRangeException.ThrowIfNegative(amount);
         ArgumentException.ThrowIfNullOrWhiteSpace(idempotencyKey);
         var ttl = _options.HoldTtl;
-        return _writer.Run(batch => batch.Hold(payer, amount, idempotencyKey, ttl), cancellationToken);
+        return _writer.Run(
+            batch => batch.Hold(payer, amount, idempotencyKey, ttl),
+            plan =>
+            {
+                plan.HoldKeys.Add(idempotencyKey);
+                plan.Accounts.Add(payer.Value);
+            },
+            cancellationToken);
     }
 
     public Task<long> SettleAsync(Guid holdId, IReadOnlyList<Payee> payees, CancellationToken cancellationToken)
@@ -62,11 +83,11 @@ public sealed class JournalLedger : ILedger, ILedgerAccounts, IAsyncDisposable
         }
 
         var copy = payees.ToArray();
-        return _writer.Run(batch => batch.Settle(holdId, copy, charge), cancellationToken);
+        return _writer.Run(batch => batch.Settle(holdId, copy, charge), plan => plan.HoldIds.Add(holdId.ToString("D")), cancellationToken);
     }
 
     public Task ReleaseAsync(Guid holdId, CancellationToken cancellationToken) =>
-        _writer.Run(batch => batch.Release(holdId, HoldState.Released), cancellationToken);
+        _writer.Run(batch => batch.Release(holdId, HoldState.Released), plan => plan.HoldIds.Add(holdId.ToString("D")), cancellationToken);
 
     public Task CreditAsync(AccountId account, long amount, AccountId source, string idempotencyKey, CancellationToken cancellationToken) =>
         CreditCoreAsync(account, amount, source, idempotencyKey, "credit", cancellationToken);
@@ -146,7 +167,14 @@ public sealed class JournalLedger : ILedger, ILedgerAccounts, IAsyncDisposable
             throw new ArgumentException($"Idempotency keys starting with '{LedgerBatch.SettleKeyPrefix}' belong to settlements.", nameof(key));
         }
 
-        return _writer.Run(batch => batch.Credit(account, amount, source, key, kind), cancellationToken);
+        return _writer.Run(
+            batch => batch.Credit(account, amount, source, key, kind),
+            plan =>
+            {
+                plan.EntryKeys.Add(key);
+                plan.Accounts.Add(source.Value);
+            },
+            cancellationToken);
     }
 
     private static void Require(AccountId account, string name)

@@ -1,12 +1,16 @@
-using System.Data;
 using System.Data.Common;
 using Cocoon.Ledger.Data;
+using Npgsql;
 
 namespace Cocoon.Ledger.Accounts;
 
 /// <summary>
-/// The writer's statements, prepared once per connection and reused for every batch. Plain SQL that SQLite
-/// (3.35+) and PostgreSQL both accept: quoted identifiers, ON CONFLICT, RETURNING, @named parameters.
+/// The writer's statements. Reads that a batch misses in its prefetch are single-row statements prepared once per
+/// connection (plain SQL that SQLite 3.35+ and PostgreSQL both accept). The batch's writes are set-based: on
+/// PostgreSQL each kind of write is one statement over arrays (unnest) for the whole batch, sent together in one
+/// round trip; on SQLite, where a statement is a function call, the same rows go through one prepared statement each.
+/// Every write reports whether every row landed as the batch planned it (a hold still active, a key still free, a
+/// balance still covering its holds); when one did not, another writer got there first and the batch is re-run.
 /// </summary>
 internal sealed class LedgerSql : IDisposable
 {
@@ -14,6 +18,14 @@ internal sealed class LedgerSql : IDisposable
     private const string E = "\"" + LedgerTables.Entries + "\"";
     private const string P = "\"" + LedgerTables.Postings + "\"";
     private const string H = "\"" + LedgerTables.Holds + "\"";
+    private const string HoldColumns = "\"Id\", \"IdempotencyKey\", \"Payer\", \"Amount\", \"State\", \"Charged\", \"CreatedAtMs\", \"ExpiresAtMs\"";
+
+    /// <summary>
+    /// An account change may only leave the account covering its holds, unless the account may go negative or the
+    /// change does not lower what it can spend (a settlement releases more than it charges).
+    /// </summary>
+    private const string Covered =
+        $"{A}.\"AllowNegative\" OR {A}.\"Balance\" + excluded.\"Balance\" - {A}.\"Held\" - excluded.\"Held\" >= 0 OR excluded.\"Balance\" - excluded.\"Held\" >= 0";
 
     private readonly DbConnection _connection;
     private readonly LedgerProvider _provider;
@@ -26,73 +38,41 @@ internal sealed class LedgerSql : IDisposable
         _provider = provider;
     }
 
+    /// <summary>
+    /// PostgreSQL, for the benchmark's comparison only: lock the accounts a batch reads (FOR UPDATE, in id order) until
+    /// its commit, as the writer did before it re-checked balances in the write instead.
+    /// </summary>
+    public bool LockOnRead { get; init; }
+
+    private string AccountLock => LockOnRead && _provider == LedgerProvider.Postgres ? " FOR UPDATE" : "";
+
+    /// <summary>True when the batch's reads are worth sending together up front (a network round trip each otherwise).</summary>
+    public bool PrefersPrefetch => _provider == LedgerProvider.Postgres;
+
     public DbTransaction Begin()
     {
         _transaction = _connection.BeginTransaction();
         return _transaction;
     }
 
-    /// <summary>The posted balance and active holds of an account, locked for this transaction on PostgreSQL.</summary>
+    /// <summary>The posted balance and active holds of an account (no lock: the write re-checks them).</summary>
     public (long Balance, long Held)? LoadAccount(string id)
     {
-        var lockClause = _provider == LedgerProvider.Postgres ? " FOR UPDATE" : "";
-        var cmd = Get("load-account", $"SELECT \"Balance\", \"Held\" FROM {A} WHERE \"Id\" = @id{lockClause}", "id");
+        var cmd = Get("load-account", $"SELECT \"Balance\", \"Held\" FROM {A} WHERE \"Id\" = @id{AccountLock}", "id");
         Set(cmd, 0, id);
         using var reader = cmd.ExecuteReader();
         return reader.Read() ? (reader.GetInt64(0), reader.GetInt64(1)) : null;
-    }
-
-    /// <summary>Adds the batch's net change to an account, creating it on first use.</summary>
-    public void UpsertAccount(string id, bool allowNegative, long balanceDelta, long heldDelta, long nowMs)
-    {
-        var cmd = Get("upsert-account",
-            $"INSERT INTO {A} (\"Id\", \"AllowNegative\", \"Balance\", \"Held\", \"CreatedAtMs\") VALUES (@id, @neg, @b, @h, @now) " +
-            $"ON CONFLICT (\"Id\") DO UPDATE SET \"Balance\" = {A}.\"Balance\" + excluded.\"Balance\", \"Held\" = {A}.\"Held\" + excluded.\"Held\"",
-            "id", "neg", "b", "h", "now");
-        Set(cmd, 0, id);
-        Set(cmd, 1, allowNegative);
-        Set(cmd, 2, balanceDelta);
-        Set(cmd, 3, heldDelta);
-        Set(cmd, 4, nowMs);
-        cmd.ExecuteNonQuery();
-    }
-
-    /// <summary>Inserts an active hold unless its idempotency key exists; true when inserted.</summary>
-    public bool InsertHold(string id, string key, string payer, long amount, long nowMs, long expiresAtMs)
-    {
-        var cmd = Get("insert-hold",
-            $"INSERT INTO {H} (\"Id\", \"IdempotencyKey\", \"Payer\", \"Amount\", \"State\", \"Charged\", \"Released\", \"CreatedAtMs\", \"ExpiresAtMs\") " +
-            "VALUES (@id, @key, @payer, @amount, 0, 0, 0, @now, @exp) ON CONFLICT (\"IdempotencyKey\") DO NOTHING",
-            "id", "key", "payer", "amount", "now", "exp");
-        Set(cmd, 0, id);
-        Set(cmd, 1, key);
-        Set(cmd, 2, payer);
-        Set(cmd, 3, amount);
-        Set(cmd, 4, nowMs);
-        Set(cmd, 5, expiresAtMs);
-        return cmd.ExecuteNonQuery() == 1;
     }
 
     public StoredHold? HoldByKey(string key) => ReadHold("hold-by-key", "IdempotencyKey", key);
 
     public StoredHold? HoldById(string id) => ReadHold("hold-by-id", "Id", id);
 
-    /// <summary>
-    /// Closes an active hold if it covers the charge; returns its payer and amount, or null when it was not active
-    /// (the conditional update is what makes a concurrent settle and release resolve to exactly one winner).
-    /// </summary>
-    public (string Payer, long Amount)? CloseHold(string id, HoldState state, long charged, long nowMs)
+    public bool EntryExists(string key)
     {
-        var cmd = Get("close-hold",
-            $"UPDATE {H} SET \"State\" = @state, \"Charged\" = @charged, \"Released\" = \"Amount\" - @charged, \"ClosedAtMs\" = @now " +
-            "WHERE \"Id\" = @id AND \"State\" = 0 AND \"Amount\" >= @charged RETURNING \"Payer\", \"Amount\"",
-            "state", "charged", "now", "id");
-        Set(cmd, 0, (int)state);
-        Set(cmd, 1, charged);
-        Set(cmd, 2, nowMs);
-        Set(cmd, 3, id);
-        using var reader = cmd.ExecuteReader();
-        return reader.Read() ? (reader.GetString(0), reader.GetInt64(1)) : null;
+        var cmd = Get("entry-exists", $"SELECT 1 FROM {E} WHERE \"IdempotencyKey\" = @key", "key");
+        Set(cmd, 0, key);
+        return cmd.ExecuteScalar() is not null;
     }
 
     /// <summary>Active holds whose time is up, oldest first.</summary>
@@ -113,33 +93,263 @@ internal sealed class LedgerSql : IDisposable
         return ids;
     }
 
-    /// <summary>Inserts an entry unless its idempotency key exists; its id, or null for a repeated key.</summary>
-    public long? InsertEntry(string key, string kind, string? holdId, long amount, long nowMs)
+    /// <summary>PostgreSQL: the accounts, holds and entry keys a batch declared, in one round trip.</summary>
+    public void Prefetch(
+        string[] accounts, string[] holdIds, string[] holdKeys, string[] entryKeys,
+        Action<string, long, long> account, Action<StoredHold> hold, Action<string> entry)
     {
-        var cmd = Get("insert-entry",
-            $"INSERT INTO {E} (\"IdempotencyKey\", \"Kind\", \"HoldId\", \"Amount\", \"CreatedAtMs\") VALUES (@key, @kind, @hold, @amount, @now) " +
-            "ON CONFLICT (\"IdempotencyKey\") DO NOTHING RETURNING \"Id\"",
-            "key", "kind", "hold", "amount", "now");
-        Set(cmd, 0, key);
-        Set(cmd, 1, kind);
-        Set(cmd, 2, holdId);
-        Set(cmd, 3, amount);
-        Set(cmd, 4, nowMs);
-        using var reader = cmd.ExecuteReader();
-        return reader.Read() ? reader.GetInt64(0) : null;
+        using var batch = new NpgsqlBatch((NpgsqlConnection)_connection, (NpgsqlTransaction?)_transaction);
+        var kinds = new List<int>(3);
+        if (accounts.Length > 0)
+        {
+            batch.BatchCommands.Add(Command($"SELECT \"Id\", \"Balance\", \"Held\" FROM {A} WHERE \"Id\" = ANY($1) ORDER BY \"Id\"{AccountLock}", (object)accounts));
+            kinds.Add(0);
+        }
+
+        if (holdIds.Length + holdKeys.Length > 0)
+        {
+            batch.BatchCommands.Add(Command($"SELECT {HoldColumns} FROM {H} WHERE \"Id\" = ANY($1) OR \"IdempotencyKey\" = ANY($2)", holdIds, holdKeys));
+            kinds.Add(1);
+        }
+
+        if (entryKeys.Length > 0)
+        {
+            batch.BatchCommands.Add(Command($"SELECT \"IdempotencyKey\" FROM {E} WHERE \"IdempotencyKey\" = ANY($1)", (object)entryKeys));
+            kinds.Add(2);
+        }
+
+        if (kinds.Count == 0)
+        {
+            return;
+        }
+
+        using var reader = batch.ExecuteReader();
+        foreach (var kind in kinds)
+        {
+            while (reader.Read())
+            {
+                switch (kind)
+                {
+                    case 0:
+                        account(reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2));
+                        break;
+                    case 1:
+                        hold(ReadHold(reader));
+                        break;
+                    default:
+                        entry(reader.GetString(0));
+                        break;
+                }
+            }
+
+            reader.NextResult();
+        }
     }
 
-    public bool EntryExists(string key)
+    /// <summary>
+    /// Writes a batch: closes the holds it closed (only if still active), inserts its new holds and its entries with
+    /// their postings (only if their keys are still free), and last adds its net change to every account, in one
+    /// sorted order (so two writers lock shared rows the same way round and never deadlock on them; the rows stay
+    /// locked only from this statement to the commit) and only where the account still covers its holds.
+    /// False when any row did not land: another writer changed what the batch read.
+    /// </summary>
+    public bool Write(BatchWrites writes, long nowMs) => _provider == LedgerProvider.Postgres
+        ? WritePostgres(writes, nowMs)
+        : WriteSqlite(writes, nowMs);
+
+    public void Dispose()
     {
-        var cmd = Get("entry-exists", $"SELECT 1 FROM {E} WHERE \"IdempotencyKey\" = @key", "key");
-        Set(cmd, 0, key);
-        return cmd.ExecuteScalar() is not null;
+        foreach (var command in _commands.Values)
+        {
+            command.Dispose();
+        }
+
+        _commands.Clear();
+    }
+
+    private bool WritePostgres(BatchWrites w, long nowMs)
+    {
+        using var batch = new NpgsqlBatch((NpgsqlConnection)_connection, (NpgsqlTransaction?)_transaction);
+        var expected = new List<long>(5);
+        if (w.Closed.Count > 0)
+        {
+            batch.BatchCommands.Add(Command(
+                $"UPDATE {H} SET \"State\" = v.s, \"Charged\" = v.c, \"Released\" = {H}.\"Amount\" - v.c, \"ClosedAtMs\" = $4 " +
+                $"FROM unnest($1::text[], $2::int[], $3::bigint[]) AS v(id, s, c) WHERE {H}.\"Id\" = v.id AND {H}.\"State\" = 0",
+                w.Closed.Select(h => h.Id).ToArray(), w.Closed.Select(h => (int)h.State).ToArray(), w.Closed.Select(h => h.Charged).ToArray(), nowMs));
+            expected.Add(w.Closed.Count);
+        }
+
+        if (w.NewHolds.Count > 0)
+        {
+            var closedAt = w.NewHolds.Select(h => h.State == HoldState.Active ? (long?)null : nowMs).ToArray();
+            batch.BatchCommands.Add(Command(
+                $"INSERT INTO {H} (\"Id\", \"IdempotencyKey\", \"Payer\", \"Amount\", \"State\", \"Charged\", \"Released\", \"CreatedAtMs\", \"ExpiresAtMs\", \"ClosedAtMs\") " +
+                "SELECT id, k, p, a, s, c, CASE WHEN s = 0 THEN 0 ELSE a - c END, $8, e, x " +
+                "FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::int[], $6::bigint[], $7::bigint[], $9::bigint[]) AS v(id, k, p, a, s, c, e, x) " +
+                "ON CONFLICT (\"IdempotencyKey\") DO NOTHING",
+                w.NewHolds.Select(h => h.Id).ToArray(), w.NewHolds.Select(h => h.Key).ToArray(), w.NewHolds.Select(h => h.Payer).ToArray(),
+                w.NewHolds.Select(h => h.Amount).ToArray(), w.NewHolds.Select(h => (int)h.State).ToArray(), w.NewHolds.Select(h => h.Charged).ToArray(),
+                w.NewHolds.Select(h => h.ExpiresAtMs).ToArray(), nowMs, closedAt));
+            expected.Add(w.NewHolds.Count);
+        }
+
+        var postingsCommand = -1;
+        if (w.Entries.Count > 0)
+        {
+            var postings = w.Entries.SelectMany(e => e.Postings.Select(p => (e.Key, p.Account, p.Amount))).ToArray();
+            batch.BatchCommands.Add(Command(
+                $"WITH e AS (INSERT INTO {E} (\"IdempotencyKey\", \"Kind\", \"HoldId\", \"Amount\", \"CreatedAtMs\") " +
+                "SELECT k, kd, h, a, $5 FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) WITH ORDINALITY AS v(k, kd, h, a, n) ORDER BY n " +
+                "ON CONFLICT (\"IdempotencyKey\") DO NOTHING RETURNING \"Id\", \"IdempotencyKey\"), " +
+                $"p AS (INSERT INTO {P} (\"EntryId\", \"AccountId\", \"Amount\") " +
+                "SELECT e.\"Id\", v.acc, v.amt FROM unnest($6::text[], $7::text[], $8::bigint[]) AS v(k, acc, amt) JOIN e ON e.\"IdempotencyKey\" = v.k RETURNING 1) " +
+                "SELECT (SELECT count(*) FROM e) + (SELECT count(*) FROM p)",
+                w.Entries.Select(e => e.Key).ToArray(), w.Entries.Select(e => e.Kind).ToArray(), w.Entries.Select(e => e.HoldId).ToArray(),
+                w.Entries.Select(e => e.Amount).ToArray(), nowMs,
+                postings.Select(p => p.Key).ToArray(), postings.Select(p => p.Account).ToArray(), postings.Select(p => p.Amount).ToArray()));
+            postingsCommand = batch.BatchCommands.Count - 1;
+            expected.Add(w.Entries.Count + postings.Length);
+        }
+
+        if (w.Accounts.Count > 0)
+        {
+            // ORDER BY makes the upsert take the row locks in that order (INSERT ... SELECT handles rows in the
+            // SELECT's order); every writer uses this one statement, so shared rows are always locked the same way round.
+            batch.BatchCommands.Add(Command(
+                $"INSERT INTO {A} (\"Id\", \"AllowNegative\", \"Balance\", \"Held\", \"CreatedAtMs\") " +
+                "SELECT id, neg, b, h, $5 FROM unnest($1::text[], $2::bool[], $3::bigint[], $4::bigint[]) AS v(id, neg, b, h) ORDER BY id " +
+                $"ON CONFLICT (\"Id\") DO UPDATE SET \"Balance\" = {A}.\"Balance\" + excluded.\"Balance\", \"Held\" = {A}.\"Held\" + excluded.\"Held\" WHERE {Covered}",
+                w.Accounts.Select(a => a.Id).ToArray(), w.Accounts.Select(a => a.AllowNegative).ToArray(),
+                w.Accounts.Select(a => a.Balance).ToArray(), w.Accounts.Select(a => a.Held).ToArray(), nowMs));
+            expected.Add(w.Accounts.Count);
+        }
+
+        if (batch.BatchCommands.Count == 0)
+        {
+            return true;
+        }
+
+        // Only the entries' statement returns a row (Npgsql's reader passes over the others).
+        long landed = -1;
+        using (var reader = batch.ExecuteReader())
+        {
+            do
+            {
+                if (reader.FieldCount > 0 && reader.Read())
+                {
+                    landed = reader.GetInt64(0);
+                }
+            }
+            while (reader.NextResult());
+        }
+
+        if (postingsCommand >= 0 && landed != expected[postingsCommand])
+        {
+            return false;
+        }
+
+        for (var i = 0; i < batch.BatchCommands.Count; i++)
+        {
+            if (i != postingsCommand && batch.BatchCommands[i].RecordsAffected != expected[i])
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private bool WriteSqlite(BatchWrites w, long nowMs)
+    {
+        foreach (var hold in w.Closed)
+        {
+            var cmd = Get("close-hold",
+                $"UPDATE {H} SET \"State\" = @state, \"Charged\" = @charged, \"Released\" = \"Amount\" - @charged, \"ClosedAtMs\" = @now " +
+                "WHERE \"Id\" = @id AND \"State\" = 0",
+                "state", "charged", "now", "id");
+            Set(cmd, 0, (int)hold.State);
+            Set(cmd, 1, hold.Charged);
+            Set(cmd, 2, nowMs);
+            Set(cmd, 3, hold.Id);
+            if (cmd.ExecuteNonQuery() != 1)
+            {
+                return false;
+            }
+        }
+
+        foreach (var hold in w.NewHolds)
+        {
+            var cmd = Get("insert-hold",
+                $"INSERT INTO {H} (\"Id\", \"IdempotencyKey\", \"Payer\", \"Amount\", \"State\", \"Charged\", \"Released\", \"CreatedAtMs\", \"ExpiresAtMs\", \"ClosedAtMs\") " +
+                "VALUES (@id, @key, @payer, @amount, @state, @charged, @released, @now, @exp, @closed) ON CONFLICT (\"IdempotencyKey\") DO NOTHING",
+                "id", "key", "payer", "amount", "state", "charged", "released", "now", "exp", "closed");
+            var closed = hold.State != HoldState.Active;
+            Set(cmd, 0, hold.Id);
+            Set(cmd, 1, hold.Key);
+            Set(cmd, 2, hold.Payer);
+            Set(cmd, 3, hold.Amount);
+            Set(cmd, 4, (int)hold.State);
+            Set(cmd, 5, hold.Charged);
+            Set(cmd, 6, closed ? hold.Amount - hold.Charged : 0);
+            Set(cmd, 7, nowMs);
+            Set(cmd, 8, hold.ExpiresAtMs);
+            Set(cmd, 9, closed ? nowMs : null);
+            if (cmd.ExecuteNonQuery() != 1)
+            {
+                return false;
+            }
+        }
+
+        foreach (var entry in w.Entries)
+        {
+            var cmd = Get("insert-entry",
+                $"INSERT INTO {E} (\"IdempotencyKey\", \"Kind\", \"HoldId\", \"Amount\", \"CreatedAtMs\") VALUES (@key, @kind, @hold, @amount, @now) " +
+                "ON CONFLICT (\"IdempotencyKey\") DO NOTHING RETURNING \"Id\"",
+                "key", "kind", "hold", "amount", "now");
+            Set(cmd, 0, entry.Key);
+            Set(cmd, 1, entry.Kind);
+            Set(cmd, 2, entry.HoldId);
+            Set(cmd, 3, entry.Amount);
+            Set(cmd, 4, nowMs);
+            long entryId;
+            using (var reader = cmd.ExecuteReader())
+            {
+                if (!reader.Read())
+                {
+                    return false;
+                }
+
+                entryId = reader.GetInt64(0);
+            }
+
+            InsertPostings(entryId, entry.Postings);
+        }
+
+        foreach (var account in w.Accounts)
+        {
+            var cmd = Get("upsert-account",
+                $"INSERT INTO {A} (\"Id\", \"AllowNegative\", \"Balance\", \"Held\", \"CreatedAtMs\") VALUES (@id, @neg, @b, @h, @now) " +
+                $"ON CONFLICT (\"Id\") DO UPDATE SET \"Balance\" = {A}.\"Balance\" + excluded.\"Balance\", \"Held\" = {A}.\"Held\" + excluded.\"Held\" WHERE {Covered}",
+                "id", "neg", "b", "h", "now");
+            Set(cmd, 0, account.Id);
+            Set(cmd, 1, account.AllowNegative);
+            Set(cmd, 2, account.Balance);
+            Set(cmd, 3, account.Held);
+            Set(cmd, 4, nowMs);
+            if (cmd.ExecuteNonQuery() != 1)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>All postings of one entry in one statement.</summary>
-    public void InsertPostings(long entryId, ReadOnlySpan<(string Account, long Amount)> postings)
+    private void InsertPostings(long entryId, IReadOnlyList<(string Account, long Amount)> postings)
     {
-        var n = postings.Length;
+        var n = postings.Count;
         var cmd = Get("postings-" + n, () =>
         {
             var values = string.Join(", ", Enumerable.Range(0, n).Select(i => $"(@e, @a{i}, @m{i})"));
@@ -156,25 +366,32 @@ internal sealed class LedgerSql : IDisposable
         cmd.ExecuteNonQuery();
     }
 
-    public void Dispose()
+    /// <summary>A statement with positional parameters ($1, $2, ...); an array argument is one parameter (cast it to object when alone).</summary>
+    private static NpgsqlBatchCommand Command(string sql, params object?[] values)
     {
-        foreach (var command in _commands.Values)
+        var command = new NpgsqlBatchCommand(sql);
+        foreach (var value in values)
         {
-            command.Dispose();
+            command.Parameters.Add(new NpgsqlParameter { Value = value ?? DBNull.Value });
         }
 
-        _commands.Clear();
+        return command;
     }
 
     private StoredHold? ReadHold(string name, string column, string value)
     {
-        var cmd = Get(name, $"SELECT \"Id\", \"Payer\", \"Amount\", \"State\", \"Charged\", \"ExpiresAtMs\" FROM {H} WHERE \"{column}\" = @v", "v");
+        var cmd = Get(name, $"SELECT {HoldColumns} FROM {H} WHERE \"{column}\" = @v", "v");
         Set(cmd, 0, value);
         using var reader = cmd.ExecuteReader();
-        return reader.Read()
-            ? new StoredHold(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), (HoldState)reader.GetInt32(3), reader.GetInt64(4), reader.GetInt64(5))
-            : null;
+        return reader.Read() ? ReadHold(reader) : null;
     }
+
+    private static StoredHold ReadHold(DbDataReader reader) => new(
+        reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetInt64(3), reader.GetInt64(7))
+    {
+        State = (HoldState)reader.GetInt32(4),
+        Charged = reader.GetInt64(5),
+    };
 
     private DbCommand Get(string name, string sql, params string[] parameters) => Get(name, () => (sql, parameters));
 
@@ -204,4 +421,42 @@ internal sealed class LedgerSql : IDisposable
     private static void Set(DbCommand cmd, int index, object? value) => cmd.Parameters[index].Value = value ?? DBNull.Value;
 }
 
-internal sealed record StoredHold(string Id, string Payer, long Amount, HoldState State, long Charged, long ExpiresAtMs);
+/// <summary>A hold as a batch sees it: read from the table (or created by the batch) and changed in memory until the write.</summary>
+internal sealed class StoredHold(string id, string key, string payer, long amount, long expiresAtMs)
+{
+    public string Id { get; } = id;
+
+    public string Key { get; } = key;
+
+    public string Payer { get; } = payer;
+
+    public long Amount { get; } = amount;
+
+    public long ExpiresAtMs { get; } = expiresAtMs;
+
+    public HoldState State { get; set; }
+
+    public long Charged { get; set; }
+
+    /// <summary>Created by this batch (inserted with its final state) rather than read from the table.</summary>
+    public bool IsNew { get; init; }
+}
+
+/// <summary>One new journal entry with its postings (they sum to zero).</summary>
+internal sealed record EntryWrite(string Key, string Kind, string? HoldId, long Amount, IReadOnlyList<(string Account, long Amount)> Postings);
+
+/// <summary>One account's net change in a batch.</summary>
+internal sealed record AccountWrite(string Id, bool AllowNegative, long Balance, long Held);
+
+/// <summary>Everything one batch writes, collected in memory while its operations run.</summary>
+internal sealed class BatchWrites
+{
+    public List<StoredHold> Closed { get; } = [];
+
+    public List<StoredHold> NewHolds { get; } = [];
+
+    public List<EntryWrite> Entries { get; } = [];
+
+    /// <summary>Sorted by id (the lock order).</summary>
+    public List<AccountWrite> Accounts { get; } = [];
+}

@@ -18,10 +18,13 @@ namespace Cocoon.Bench.Ledger;
 /// the rate per CPU-second is printed too because on a loaded machine the wall-clock rate mostly measures the
 /// neighbours. Both ledgers must pass the invariant check afterwards, or the benchmark fails.
 /// <para>
-/// Then the scale-out shape: one PostgreSQL server (started like the ledger's PostgreSQL tests start theirs) shared by
+/// Then the scale-out shape: one PostgreSQL server (Cocoon.Testing's, as the ledger's PostgreSQL tests use) shared by
 /// two gateway processes (this program again, `ledger-gateway`), each with its own group-committing writer and half
 /// the jobs in flight, settling at the same time on the same accounts. It prints their settlements/s together beside
-/// the SQLite single-gateway figure, and where the CPU went (the two gateways, the PostgreSQL server, the idle rest).
+/// the SQLite single-gateway figure, where the CPU went (the two gateways, the PostgreSQL server, the idle rest) and
+/// how often a batch was run again because the other gateway got there first (of those, PostgreSQL's deadlocks).
+/// Then the same again with the payers' balances locked FOR UPDATE when a batch reads them (held to the commit), the
+/// design the writer does not use, measured beside it rather than guessed.
 /// </para>
 /// COCOON_BENCH_LEDGER_SECONDS (default 4) and COCOON_BENCH_LEDGER_CONCURRENCY (default 256) override the run.
 /// </summary>
@@ -45,19 +48,26 @@ public static class SettlementBenchmark
         Console.WriteLine($"  ratio {ratio:F1}x; goal >= 10,000 settlements/s: {(grouped.SettlementsPerSecond >= 10_000 ? "met" : "not met")} on this machine now");
 
         PostgresResult? postgres = null;
-        if (BenchPostgres.Unavailable() is { } missing)
+        PostgresResult? locking = null;
+        if (PostgresServer.Unavailable is { } missing)
         {
             Console.WriteLine($"  PostgreSQL, two gateways: not measured: {missing}");
         }
         else
         {
-            postgres = await PostgresBestAsync(seconds, concurrency, ct);
+            postgres = await PostgresBestAsync(seconds, concurrency, lockOnRead: false, ct);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"  PostgreSQL, two gateways {postgres.SettlementsPerSecond,8:N0} settlements/s  (SQLite, one gateway: {grouped.SettlementsPerSecond:N0}); goal >= 10,000: {(postgres.SettlementsPerSecond >= 10_000 ? "met" : "not met")}"));
+                $"  PostgreSQL, two gateways {postgres.SettlementsPerSecond,8:N0} settlements/s  ({postgres.SettlementsPerSecond / Math.Max(grouped.SettlementsPerSecond, 1e-9):F2}x SQLite one gateway); goal >= 10,000: {(postgres.SettlementsPerSecond >= 10_000 ? "met" : "not met")}"));
             Console.WriteLine(postgres.WhereTheTimeGoes());
+
+            // The alternative the writer does not take: balances locked when a batch reads them, held to its commit.
+            locking = await PostgresBestAsync(seconds, concurrency, lockOnRead: true, ct);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  PostgreSQL, two gateways, payers locked FOR UPDATE at read {locking.SettlementsPerSecond,8:N0} settlements/s ({locking.SettlementsPerSecond / Math.Max(postgres.SettlementsPerSecond, 1e-9):F2}x without read locks)"));
+            Console.WriteLine(locking.WhereTheTimeGoes());
         }
 
-        var path = await bench.WriteJsonAsync("ledger", new { benchmark = "ledger-settlements", seconds, concurrency, cores = Environment.ProcessorCount, load, grouped, naive, ratio, postgres });
+        var path = await bench.WriteJsonAsync("ledger", new { benchmark = "ledger-settlements", seconds, concurrency, cores = Environment.ProcessorCount, load, grouped, naive, ratio, postgres, postgresLockingReads = locking });
         Console.WriteLine($"  {path}");
     }
 
@@ -110,7 +120,7 @@ public static class SettlementBenchmark
             var report = await LedgerChecker.CheckAsync(database, ct);
             var perTransaction = (double)(after.Operations - before.Operations) / Math.Max(after.Batches - before.Batches, 1);
             return new ModeResult(name, maxBatch, counted, elapsed.TotalSeconds, counted / elapsed.TotalSeconds,
-                counted / Math.Max(cpu.TotalSeconds, 1e-9), perTransaction, report.Ok, report.Summary);
+                counted / Math.Max(cpu.TotalSeconds, 1e-9), perTransaction, after.Retries - before.Retries, report.Ok, report.Summary);
         }
         finally
         {
@@ -119,12 +129,12 @@ public static class SettlementBenchmark
         }
     }
 
-    private static async Task<PostgresResult> PostgresBestAsync(int seconds, int concurrency, CancellationToken ct)
+    private static async Task<PostgresResult> PostgresBestAsync(int seconds, int concurrency, bool lockOnRead, CancellationToken ct)
     {
         PostgresResult? best = null;
         for (var rep = 0; rep < Reps; rep++)
         {
-            var result = await MeasurePostgresAsync(seconds, concurrency, ct);
+            var result = await MeasurePostgresAsync(seconds, concurrency, lockOnRead, ct);
             if (!result.CheckOk)
             {
                 throw new InvalidOperationException($"PostgreSQL: the ledger is inconsistent after the run: {result.Check}");
@@ -140,16 +150,16 @@ public static class SettlementBenchmark
     }
 
     /// <summary>One run: a fresh server, the accounts funded (and the schema migrated) here, then two gateway processes.</summary>
-    private static async Task<PostgresResult> MeasurePostgresAsync(int seconds, int concurrency, CancellationToken ct)
+    private static async Task<PostgresResult> MeasurePostgresAsync(int seconds, int concurrency, bool lockOnRead, CancellationToken ct)
     {
-        await using var server = await BenchPostgres.StartAsync(ct);
-        var database = new LedgerDatabase(server.ConnectionString);
+        await using var server = await PostgresServer.StartAsync(ct);
+        var database = new LedgerDatabase(server.ConnectionString());
         var setup = new JournalLedger(database, Options.Create(new LedgerOptions { MaxBatch = 512 }), TimeProvider.System, NullLogger<JournalLedger>.Instance);
         await Task.WhenAll(Enumerable.Range(0, Users).Select(u =>
             setup.CreditAsync(AccountId.User(u), 1_000_000_000_000, AccountId.TonHotWallet, $"fund:{u}", ct)));
         await setup.DisposeAsync();
 
-        var gateways = Enumerable.Range(0, 2).Select(i => StartGateway(server.ConnectionString, i, concurrency / 2)).ToList();
+        var gateways = Enumerable.Range(0, 2).Select(i => StartGateway(server.ConnectionString(), i, concurrency / 2, lockOnRead)).ToList();
         try
         {
             foreach (var gateway in gateways)
@@ -180,7 +190,9 @@ public static class SettlementBenchmark
             {
                 var fields = (await ExpectAsync(gateway, "result", ct)).Split(' ');
                 results.Add(new GatewayResult(long.Parse(fields[1], CultureInfo.InvariantCulture), double.Parse(fields[2], CultureInfo.InvariantCulture),
-                    double.Parse(fields[3], CultureInfo.InvariantCulture), double.Parse(fields[4], CultureInfo.InvariantCulture), double.Parse(fields[5], CultureInfo.InvariantCulture)));
+                    double.Parse(fields[3], CultureInfo.InvariantCulture), double.Parse(fields[4], CultureInfo.InvariantCulture), double.Parse(fields[5], CultureInfo.InvariantCulture),
+                    long.Parse(fields[6], CultureInfo.InvariantCulture), long.Parse(fields[7], CultureInfo.InvariantCulture),
+                    double.Parse(fields[8], CultureInfo.InvariantCulture), double.Parse(fields[9], CultureInfo.InvariantCulture)));
             }
 
             foreach (var gateway in gateways)
@@ -206,7 +218,7 @@ public static class SettlementBenchmark
         }
     }
 
-    private static Process StartGateway(string connectionString, int index, int concurrency)
+    private static Process StartGateway(string connectionString, int index, int concurrency, bool lockOnRead)
     {
         var info = new ProcessStartInfo(Environment.ProcessPath!)
         {
@@ -214,10 +226,15 @@ public static class SettlementBenchmark
             RedirectStandardOutput = true,
             UseShellExecute = false,
         };
+
+        // A gateway runs for days with its hot path fully optimised; a process seconds old would be measured while it
+        // still runs unoptimised (tier-0) code and recompiles in the background: compile everything optimised at once.
+        info.Environment["DOTNET_TieredCompilation"] = "0";
         info.ArgumentList.Add(GatewayCommand);
         info.ArgumentList.Add(connectionString);
         info.ArgumentList.Add(index.ToString(CultureInfo.InvariantCulture));
         info.ArgumentList.Add(concurrency.ToString(CultureInfo.InvariantCulture));
+        info.ArgumentList.Add(lockOnRead ? "lock" : "optimistic");
         return Process.Start(info) ?? throw new InvalidOperationException("the gateway process did not start");
     }
 
@@ -240,14 +257,17 @@ public static class SettlementBenchmark
     /// <summary>
     /// One gateway of the PostgreSQL run (a child process): settles on the shared database with its own writer, says
     /// "ready" once warm, counts between "go" and "stop" on stdin, prints "result settlements seconds cpu-seconds ops/transaction
-    /// ms-in-transactions" and exits.
+    /// ms-in-transactions retries deadlocks jit-ms gc-pause-ms" and exits.
     /// </summary>
     public static async Task<int> RunGatewayAsync(string[] args)
     {
         ArgumentNullException.ThrowIfNull(args);
         var (connectionString, index, concurrency) = (args[0], args[1], int.Parse(args[2], CultureInfo.InvariantCulture));
         var database = new LedgerDatabase(connectionString);
-        var ledger = new JournalLedger(database, Options.Create(new LedgerOptions { MaxBatch = 512 }), TimeProvider.System, NullLogger<JournalLedger>.Instance);
+        var ledger = new JournalLedger(database, Options.Create(new LedgerOptions { MaxBatch = 512 }), TimeProvider.System, NullLogger<JournalLedger>.Instance)
+        {
+            LockAccountsOnRead = args.Length > 3 && args[3] == "lock",
+        };
         var jobs = new SettlementLoad(ledger, concurrency, "gw" + index, CancellationToken.None);
         if (Environment.GetEnvironmentVariable("COCOON_BENCH_DEBUG") is { Length: > 0 })
         {
@@ -272,19 +292,21 @@ public static class SettlementBenchmark
         await Console.In.ReadLineAsync();
         var before = ledger.WriterStats;
         var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+        var (jitBefore, gcBefore) = (System.Runtime.JitInfo.GetCompilationTime(), GC.GetTotalPauseDuration());
         var clock = Stopwatch.StartNew();
         jobs.Measuring = true;
         await Console.In.ReadLineAsync();
         jobs.Measuring = false;
         var elapsed = clock.Elapsed.TotalSeconds;
         var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
+        var (jit, gc) = (System.Runtime.JitInfo.GetCompilationTime() - jitBefore, GC.GetTotalPauseDuration() - gcBefore);
         var after = ledger.WriterStats;
         var counted = jobs.Counted;
         await jobs.StopAsync();
         await ledger.DisposeAsync();
         var perTransaction = (double)(after.Operations - before.Operations) / Math.Max(after.Batches - before.Batches, 1);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"result {counted} {elapsed:F3} {cpu:F3} {perTransaction:F1} {(after.InTransactions - before.InTransactions).TotalMilliseconds:F0}"));
+            $"result {counted} {elapsed:F3} {cpu:F3} {perTransaction:F1} {(after.InTransactions - before.InTransactions).TotalMilliseconds:F0} {after.Retries - before.Retries} {after.Deadlocks - before.Deadlocks} {jit.TotalMilliseconds:F0} {gc.TotalMilliseconds:F0}"));
         return 0;
     }
 
@@ -347,7 +369,9 @@ public static class SettlementBenchmark
         }
     }
 
-    private sealed record GatewayResult(long Settlements, double Seconds, double CpuSeconds, double OperationsPerTransaction, double MillisecondsInTransactions);
+    private sealed record GatewayResult(
+        long Settlements, double Seconds, double CpuSeconds, double OperationsPerTransaction, double MillisecondsInTransactions, long Retries, long Deadlocks,
+        double JitMilliseconds, double GcPauseMilliseconds);
 
     private sealed record PostgresResult(
         long Settlements, double Seconds, double SettlementsPerSecond, IReadOnlyList<GatewayResult> Gateways, double PostgresCpuSeconds, int Cores,
@@ -361,8 +385,11 @@ public static class SettlementBenchmark
             var perSettlementUs = 1e6 * (gatewaysCpu + PostgresCpuSeconds) / Math.Max(Settlements, 1);
             return string.Create(CultureInfo.InvariantCulture,
                 $"  where the time goes over {Seconds:F1}s x {Cores} cores = {available:F1} CPU-s: gateways {gatewaysCpu:F1} CPU-s, PostgreSQL {PostgresCpuSeconds:F1} CPU-s, "
-                + $"rest (other processes, idle) {idle:F1}; {perSettlementUs:F0} CPU-us per settlement; "
-                + $"{Gateways.Average(g => g.OperationsPerTransaction):F1} ops/transaction, in transactions {Gateways.Sum(g => g.MillisecondsInTransactions) / 1000:F1} s of {Seconds * Gateways.Count:F1} s");
+                + $"rest (other processes, idle) {idle:F1}; {perSettlementUs:F0} CPU-us per settlement "
+                + $"(gateways {1e6 * gatewaysCpu / Math.Max(Settlements, 1):F0}, of which JIT {Gateways.Sum(g => g.JitMilliseconds) / 1000:F2} s and GC pauses {Gateways.Sum(g => g.GcPauseMilliseconds) / 1000:F2} s in all; "
+                + $"PostgreSQL {1e6 * PostgresCpuSeconds / Math.Max(Settlements, 1):F0}); at that cost {Cores} idle cores would settle {Cores * 1e6 / Math.Max(perSettlementUs, 1e-9):N0}/s; "
+                + $"{Gateways.Average(g => g.OperationsPerTransaction):F1} ops/transaction, in transactions {Gateways.Sum(g => g.MillisecondsInTransactions) / 1000:F1} s of {Seconds * Gateways.Count:F1} s; "
+                + $"batches run again after a conflict {Gateways.Sum(g => g.Retries)}, of them deadlocks or serialization failures {Gateways.Sum(g => g.Deadlocks)}");
         }
     }
 
@@ -371,9 +398,9 @@ public static class SettlementBenchmark
 
     private sealed record ModeResult(
         string Mode, int MaxBatch, long Settlements, double Seconds, double SettlementsPerSecond, double SettlementsPerCpuSecond,
-        double OperationsPerTransaction, bool CheckOk, string Check)
+        double OperationsPerTransaction, long Retries, bool CheckOk, string Check)
     {
         public string Line() => string.Create(CultureInfo.InvariantCulture,
-            $"  {Mode,-31} {SettlementsPerSecond,8:N0} settlements/s  {SettlementsPerCpuSecond,8:N0} per CPU-second  {OperationsPerTransaction,6:F1} ops/transaction");
+            $"  {Mode,-31} {SettlementsPerSecond,8:N0} settlements/s  {SettlementsPerCpuSecond,8:N0} per CPU-second  {OperationsPerTransaction,6:F1} ops/transaction  {Retries} retries");
     }
 }

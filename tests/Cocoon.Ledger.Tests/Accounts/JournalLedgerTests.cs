@@ -390,6 +390,10 @@ public sealed class JournalLedgerTests : LedgerTestBase
     }
 
     [Fact]
+    public Task A_crash_between_a_batchs_writes_and_its_commit_loses_nothing_and_doubles_nothing() =>
+        CrashMidBatch.RunAsync(Ledger, CreateLedger(), connection => connection.Close(), "sqlite", Ct);
+
+    [Fact]
     public async Task Bad_arguments_are_refused_before_the_queue()
     {
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Ledger.HoldAsync(NewUser(), -1, "k", Ct));

@@ -2,50 +2,43 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using Cocoon.Testing;
 using Npgsql;
 
-namespace Cocoon.Bench.Ledger;
+namespace Cocoon.Testing;
 
 /// <summary>
-/// A throw-away PostgreSQL server for the benchmark, started the way the ledger's PostgreSQL tests start theirs
-/// (tests/Cocoon.Ledger.Tests/Postgres/PostgresServer.cs): Debian's initdb and postgres (PATH, then
-/// /usr/lib/postgresql/&lt;version&gt;/bin, newest first) on a free loopback port in a temp folder, as the postgres user
-/// when run as root, fsync off (the benchmark measures the ledger's path, not this disk). Killed and deleted on dispose.
+/// A real throw-away PostgreSQL server for the ledger's tests and benchmark: Debian's initdb and postgres (the PATH
+/// first, then /usr/lib/postgresql/&lt;version&gt;/bin, newest first) on a free loopback port in a temp folder, with
+/// fsync off (what is measured and tested is the ledger's path, not this disk). PostgreSQL refuses to run as root, so
+/// as root it runs as the postgres user. Killed and deleted on dispose.
 /// </summary>
-public sealed class BenchPostgres : IAsyncDisposable
+public sealed class PostgresServer : IAsyncDisposable
 {
-    private readonly TempDir _dir = new("cocoon-bench-pg");
+    private readonly TempDir _dir = new("cocoon-pg");
     private Process? _process;
 
-    private BenchPostgres()
+    private PostgresServer()
     {
     }
+
+    /// <summary>Null when PostgreSQL is installed (and can be run here); otherwise why not, with the fix.</summary>
+    public static string? Unavailable { get; } = FindProblem();
 
     public int Port { get; private set; }
 
     public string DataDir => Path.Combine(_dir.Path, "data");
 
-    public string ConnectionString => string.Create(CultureInfo.InvariantCulture,
-        $"Host=127.0.0.1;Port={Port};Username=cocoon;Database=postgres;Timeout=30;Command Timeout=120;Maximum Pool Size=64");
+    public string ConnectionString(string database = "postgres") => string.Create(CultureInfo.InvariantCulture,
+        $"Host=127.0.0.1;Port={Port};Username=cocoon;Database={database};Timeout=30;Command Timeout=120;Maximum Pool Size=64");
 
-    /// <summary>Null when PostgreSQL is installed (and can be run here); otherwise why not.</summary>
-    public static string? Unavailable()
+    public static async Task<PostgresServer> StartAsync(CancellationToken cancellationToken)
     {
-        foreach (var tool in new[] { "initdb", "postgres" })
+        if (Unavailable is { } reason)
         {
-            if (Find(tool) is null)
-            {
-                return $"PostgreSQL is not installed ({tool} is neither on the PATH nor in /usr/lib/postgresql/<version>/bin): apt-get install postgresql";
-            }
+            throw new InvalidOperationException(reason);
         }
 
-        return IsRoot && Find("runuser") is null ? "running as root without runuser: PostgreSQL cannot be started" : null;
-    }
-
-    public static async Task<BenchPostgres> StartAsync(CancellationToken cancellationToken)
-    {
-        var server = new BenchPostgres();
+        var server = new PostgresServer();
         try
         {
             await server.StartCoreAsync(cancellationToken).ConfigureAwait(false);
@@ -58,11 +51,33 @@ public sealed class BenchPostgres : IAsyncDisposable
         }
     }
 
+    /// <summary>A fresh, empty database (one per test); its connection string.</summary>
+    public async Task<string> CreateDatabaseAsync(CancellationToken cancellationToken)
+    {
+        var name = "t" + Guid.NewGuid().ToString("N");
+        await using var connection = new NpgsqlConnection(ConnectionString());
+        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+#pragma warning disable CA2100 // a generated name, not input
+        command.CommandText = $"CREATE DATABASE {name}";
+#pragma warning restore CA2100
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        return ConnectionString(name);
+    }
+
     /// <summary>User plus system CPU seconds of the server and every backend it forked (from /proc), for "where the time goes".</summary>
     public double CpuSeconds()
     {
         var pidFile = Path.Combine(DataDir, "postmaster.pid");
-        if (!File.Exists(pidFile) || !int.TryParse(File.ReadLines(pidFile).First(), CultureInfo.InvariantCulture, out var postmaster))
+        int postmaster;
+        try
+        {
+            if (!int.TryParse(File.ReadLines(pidFile).First(), CultureInfo.InvariantCulture, out postmaster))
+            {
+                return 0;
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return 0;
         }
@@ -96,40 +111,6 @@ public sealed class BenchPostgres : IAsyncDisposable
         return ticks / 100.0; // USER_HZ
     }
 
-    private async Task StartCoreAsync(CancellationToken cancellationToken)
-    {
-        if (IsRoot)
-        {
-            await RunAsync("chown", ["-R", "postgres", _dir.Path], asPostgres: false, cancellationToken).ConfigureAwait(false);
-        }
-
-        await RunAsync(Find("initdb")!, ["-D", DataDir, "-U", "cocoon", "--auth=trust", "-E", "UTF8", "--no-sync"], asPostgres: true, cancellationToken).ConfigureAwait(false);
-        Port = FreePort();
-        _process = Process.Start(Start(Find("postgres")!,
-            ["-D", DataDir, "-p", Port.ToString(CultureInfo.InvariantCulture), "-k", _dir.Path,
-             "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=200"], asPostgres: true))!;
-        _process.OutputDataReceived += (_, _) => { };
-        _process.ErrorDataReceived += (_, _) => { };
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
-
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(TimeSpan.FromSeconds(60));
-        while (true)
-        {
-            try
-            {
-                await using var connection = new NpgsqlConnection(ConnectionString);
-                await connection.OpenAsync(timeout.Token).ConfigureAwait(false);
-                return;
-            }
-            catch (NpgsqlException) when (!timeout.IsCancellationRequested && !_process.HasExited)
-            {
-                await Task.Delay(100, timeout.Token).ConfigureAwait(false);
-            }
-        }
-    }
-
     public ValueTask DisposeAsync()
     {
         NpgsqlConnection.ClearAllPools();
@@ -144,20 +125,73 @@ public sealed class BenchPostgres : IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 
-    private static bool IsRoot => Environment.UserName == "root";
-
-    private static string? Find(string tool) =>
+    /// <summary>The full path of a tool: the PATH first, then the given folders in order.</summary>
+    public static string? Find(string tool, IEnumerable<string> extraDirectories) =>
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
-            .Concat(BinDirectories())
+            .Concat(extraDirectories)
             .Select(dir => Path.Combine(dir, tool))
             .FirstOrDefault(File.Exists);
 
-    private static IEnumerable<string> BinDirectories() =>
-        !Directory.Exists("/usr/lib/postgresql")
+    /// <summary>Debian's layout: /usr/lib/postgresql/&lt;version&gt;/bin, the newest version first.</summary>
+    public static IEnumerable<string> PostgresBinDirectories(string root = "/usr/lib/postgresql") =>
+        !Directory.Exists(root)
             ? []
-            : Directory.GetDirectories("/usr/lib/postgresql")
-                .OrderByDescending(d => decimal.TryParse(Path.GetFileName(d), NumberStyles.Number, CultureInfo.InvariantCulture, out var v) ? v : -1)
-                .Select(d => Path.Combine(d, "bin"));
+            : Directory.GetDirectories(root)
+                .Select(dir => (Dir: dir, Version: decimal.TryParse(Path.GetFileName(dir), NumberStyles.Number, CultureInfo.InvariantCulture, out var v) ? v : -1))
+                .OrderByDescending(d => d.Version)
+                .Select(d => Path.Combine(d.Dir, "bin"));
+
+    private async Task StartCoreAsync(CancellationToken cancellationToken)
+    {
+        if (IsRoot)
+        {
+            await RunAsync("chown", ["-R", "postgres", _dir.Path], asPostgres: false, cancellationToken).ConfigureAwait(false);
+        }
+
+        await RunAsync(Tool("initdb"), ["-D", DataDir, "-U", "cocoon", "--auth=trust", "-E", "UTF8", "--no-sync"], asPostgres: true, cancellationToken).ConfigureAwait(false);
+        Port = FreePort();
+        _process = Process.Start(Start(Tool("postgres"),
+            ["-D", DataDir, "-p", Port.ToString(CultureInfo.InvariantCulture), "-k", _dir.Path,
+             "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=200"], asPostgres: true))!;
+        _process.OutputDataReceived += (_, _) => { };
+        _process.ErrorDataReceived += (_, _) => { };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(60));
+        while (true)
+        {
+            try
+            {
+                await using var connection = new NpgsqlConnection(ConnectionString());
+                await connection.OpenAsync(timeout.Token).ConfigureAwait(false);
+                return;
+            }
+            catch (NpgsqlException) when (!timeout.IsCancellationRequested && !_process.HasExited)
+            {
+                await Task.Delay(100, timeout.Token).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static bool IsRoot => Environment.UserName == "root";
+
+    private static string? FindProblem()
+    {
+        foreach (var tool in new[] { "initdb", "postgres" })
+        {
+            if (Find(tool, PostgresBinDirectories()) is null)
+            {
+                return $"PostgreSQL is not installed ({tool} is neither on the PATH nor in /usr/lib/postgresql/<version>/bin): apt-get install postgresql";
+            }
+        }
+
+        return IsRoot && Find("runuser", []) is null ? "running as root without runuser: PostgreSQL cannot be started" : null;
+    }
+
+    private static string Tool(string tool) =>
+        Find(tool, PostgresBinDirectories()) ?? throw new InvalidOperationException($"{tool} not found");
 
     private static ProcessStartInfo Start(string tool, string[] args, bool asPostgres)
     {
