@@ -71,7 +71,13 @@ internal sealed partial class ChaosStack : IAsyncDisposable
         psi.Environment["Ledger__HoldTtl"] = settings.HoldTtl.ToString("c", CultureInfo.InvariantCulture);
         psi.Environment["Ledger__ExpirySweepInterval"] = ChaosSettings.SweepInterval.ToString("c", CultureInfo.InvariantCulture);
         var log = new StreamWriter(Path.Combine(dataDir, "up.log")) { AutoFlush = true };
-        var up = Process.Start(psi) ?? throw new InvalidOperationException($"{self} up did not start");
+        // up dies with chaos (a SIGKILL of chaos sends it SIGTERM, and it stops its children in order; see ParentBound).
+        var up = new Process { StartInfo = psi };
+        if (!Processes.ParentBound.Start(up))
+        {
+            throw new InvalidOperationException($"{self} up did not start");
+        }
+
         var stack = new ChaosStack(dataDir, httpPort, redisPort, up, log);
         up.OutputDataReceived += (_, e) => stack.Line(e.Data);
         up.ErrorDataReceived += (_, e) => stack.Line(e.Data);

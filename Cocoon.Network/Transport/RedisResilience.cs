@@ -1,7 +1,9 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 using Polly;
 using Polly.Retry;
+using Polly.Telemetry;
 using StackExchange.Redis;
 
 namespace Cocoon.Network.Transport;
@@ -32,6 +34,10 @@ public static class RedisResilience
         {
             var time = context.ServiceProvider.GetRequiredService<TimeProvider>();
             builder.TimeProvider = time;
+            builder.ConfigureTelemetry(new TelemetryOptions(context.ServiceProvider.GetRequiredService<IOptions<TelemetryOptions>>().Value)
+            {
+                SeverityProvider = Severity,
+            });
             builder.AddRetry(new RetryStrategyOptions
             {
                 ShouldHandle = args => ValueTask.FromResult(
@@ -56,6 +62,18 @@ public static class RedisResilience
         });
         return services;
     }
+
+    /// <summary>
+    /// Polly reports every attempt of the pipeline, and a successful one at Information: two console lines per Redis call
+    /// (heartbeats, leases, result reads), which buried everything else a gateway logs under <c>./cocoon up</c>. A
+    /// successful attempt is Debug here; a failed one (Warning) and every other event keep Polly's own severity, so a
+    /// Redis outage still shows, beside the caller's own retry line.
+    /// </summary>
+    internal static ResilienceEventSeverity Severity(SeverityProviderArguments args) =>
+        args.Event is { EventName: ExecutionAttemptEvent, Severity: ResilienceEventSeverity.Information } ? ResilienceEventSeverity.Debug : args.Event.Severity;
+
+    /// <summary>The event Polly's retry reports for every attempt it made (Polly.Retry's RetryConstants.ExecutionAttemptEvent).</summary>
+    private const string ExecutionAttemptEvent = "ExecutionAttempt";
 
     /// <summary>Runs <paramref name="action"/> through the pipeline; <paramref name="onRetry"/> logs each failure and the wait before the next attempt.</summary>
     public static async Task ExecuteAsync(
