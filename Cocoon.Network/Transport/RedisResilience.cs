@@ -64,16 +64,14 @@ public static class RedisResilience
     }
 
     /// <summary>
-    /// Polly reports every attempt of the pipeline, and a successful one at Information: two console lines per Redis call
-    /// (heartbeats, leases, result reads), which buried everything else a gateway logs under <c>./cocoon up</c>. A
-    /// successful attempt is Debug here; a failed one (Warning) and every other event keep Polly's own severity, so a
-    /// Redis outage still shows, beside the caller's own retry line.
+    /// Polly reports every call through the pipeline at Information, a successful one included ("Execution attempt" and
+    /// "Resilience pipeline executed"): two console lines per Redis call (heartbeats, leases, result reads), which
+    /// buried everything else a gateway logs under <c>./cocoon up</c>. Those are Debug here; a failed attempt (Warning),
+    /// a retry and a pipeline that gave up keep Polly's own severity, so a Redis outage still shows, beside the
+    /// caller's own retry line.
     /// </summary>
     internal static ResilienceEventSeverity Severity(SeverityProviderArguments args) =>
-        args.Event is { EventName: ExecutionAttemptEvent, Severity: ResilienceEventSeverity.Information } ? ResilienceEventSeverity.Debug : args.Event.Severity;
-
-    /// <summary>The event Polly's retry reports for every attempt it made (Polly.Retry's RetryConstants.ExecutionAttemptEvent).</summary>
-    private const string ExecutionAttemptEvent = "ExecutionAttempt";
+        args.Event.Severity == ResilienceEventSeverity.Information ? ResilienceEventSeverity.Debug : args.Event.Severity;
 
     /// <summary>Runs <paramref name="action"/> through the pipeline; <paramref name="onRetry"/> logs each failure and the wait before the next attempt.</summary>
     public static async Task ExecuteAsync(
