@@ -16,13 +16,15 @@ namespace Cocoon.Worker.Inference;
 /// </para>
 /// <para>
 /// The delivered text may end inside a token the first worker drew: the worker holds back text that could start a
-/// stop string (a token " Tom" is sent as " T" while "om" could begin the stop "omega") and the first bytes of a
-/// character whose last byte is still to come (a byte-level vocabulary's token may end inside a character). Its last
-/// token then is a different one the cut made (" T"), and the model would go on from a reading it never wrote. So the
-/// last token of the delivered text is healed (<see cref="TokenHealing"/>): it is not pre-filled, and the first tokens
-/// drawn must write its bytes again (" Tom" does), which are not sent twice. Greedy, the resumed answer then goes on
-/// token for token as the uninterrupted one, whenever the delivered text tokenizes as the first worker's tokens up to
-/// its last (a tokenizer may spell the same text in other tokens than the model drew; then the text is still exact).
+/// stop string (a token " with" is sent as " wit" while "h" could begin the stop "h#"), and a byte-level vocabulary's
+/// token may end inside a character whose first bytes are held back until its last. The joined text then ends in
+/// tokens the cut made (" w" + "it"), and the model would go on from a reading it never wrote (" witch"). So the
+/// delivered text's last tokens are healed (<see cref="TokenHealing"/>): they are not pre-filled, and the first tokens
+/// drawn must write their bytes again (" with" does), which are not sent twice. Measured on stories260K with greedy
+/// answers cut right before a token's last character: 49 of 123 cuts went on differently without healing, 0 with it;
+/// cuts at token boundaries went on exactly either way (0 of 192). Greedy, a healed answer goes on token for token as
+/// the uninterrupted one whenever the delivered text tokenizes as the first worker's tokens before the healed ones (a
+/// tokenizer may spell a text in other tokens than the model drew; then the text is still exact, the rest may differ).
 /// </para>
 /// <para>
 /// Sampling of the rest: the same temperature, top-k/p, min-p and penalties (the delivered tokens are fed to the
