@@ -148,6 +148,37 @@ internal sealed partial class ChaosStack : IAsyncDisposable
         return found;
     }
 
+    /// <summary>
+    /// Processes still running for the data folder <paramref name="dataDir"/> (its path in their command line or their
+    /// COCOON_DATA): after up stopped there should be none. "pid: command line" each.
+    /// </summary>
+    public static List<(int Pid, string CommandLine)> LeftBehind(string dataDir)
+    {
+        var found = new List<(int, string)>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) || pid == Environment.ProcessId)
+            {
+                continue;
+            }
+
+            try
+            {
+                var cmdline = File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ').Trim();
+                var environ = File.ReadAllText(Path.Combine(dir, "environ"));
+                if (cmdline.Length > 0 && (cmdline.Contains(dataDir, StringComparison.Ordinal) || environ.Contains("COCOON_DATA=" + dataDir + "\0", StringComparison.Ordinal)))
+                {
+                    found.Add((pid, cmdline));
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+            }
+        }
+
+        return found;
+    }
+
     /// <summary>The pid of gateway <paramref name="index"/> (found by its COCOON_HTTP), or null.</summary>
     public int? GatewayPid(int index) =>
         Children("Cocoon.Bot").Where(c => c.Environ.Contains("\0COCOON_HTTP=" + GatewayUrl(index) + "\0", StringComparison.Ordinal) || c.Environ.StartsWith("COCOON_HTTP=" + GatewayUrl(index) + "\0", StringComparison.Ordinal))
