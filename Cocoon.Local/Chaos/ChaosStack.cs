@@ -150,10 +150,12 @@ internal sealed partial class ChaosStack : IAsyncDisposable
 
     /// <summary>
     /// Processes still running for the data folder <paramref name="dataDir"/> (its path in their command line or their
-    /// COCOON_DATA): after up stopped there should be none. "pid: command line" each.
+    /// COCOON_DATA) or, for redis-server (which writes its title over its argv and environment: "redis-server
+    /// 127.0.0.1:PORT"), on <paramref name="redisPort"/>: after up stopped there should be none. Pid and command line each.
     /// </summary>
-    public static List<(int Pid, string CommandLine)> LeftBehind(string dataDir)
+    public static List<(int Pid, string CommandLine)> LeftBehind(string dataDir, int redisPort)
     {
+        var redisTitle = ":" + redisPort.ToString(CultureInfo.InvariantCulture);
         var found = new List<(int, string)>();
         foreach (var dir in Directory.EnumerateDirectories("/proc"))
         {
@@ -166,7 +168,9 @@ internal sealed partial class ChaosStack : IAsyncDisposable
             {
                 var cmdline = File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ').Trim();
                 var environ = File.ReadAllText(Path.Combine(dir, "environ"));
-                if (cmdline.Length > 0 && (cmdline.Contains(dataDir, StringComparison.Ordinal) || environ.Contains("COCOON_DATA=" + dataDir + "\0", StringComparison.Ordinal)))
+                var redis = cmdline.StartsWith("redis-server", StringComparison.Ordinal) || cmdline.Contains("/redis-server", StringComparison.Ordinal);
+                if (cmdline.Length > 0 && (cmdline.Contains(dataDir, StringComparison.Ordinal) || environ.Contains("COCOON_DATA=" + dataDir + "\0", StringComparison.Ordinal)
+                    || (redis && cmdline.EndsWith(redisTitle, StringComparison.Ordinal))))
                 {
                     found.Add((pid, cmdline));
                 }
