@@ -30,7 +30,7 @@ internal static class ParentBound
     public static string? Setpriv { get; } = OperatingSystem.IsLinux() ? Executables.FindOnPath("setpriv") : null;
 
     /// <summary>
-    /// Prefixes <paramref name="psi"/>'s program with <c>setpriv --pdeathsig TERM --</c> (when available), then starts it on
+    /// Prefixes <paramref name="process"/>'s program with <c>setpriv --pdeathsig TERM --</c> (when available), then starts it on
     /// the starter thread. Returns Process.Start's result.
     /// </summary>
     public static bool Start(Process process)
