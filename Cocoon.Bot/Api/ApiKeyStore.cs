@@ -137,11 +137,13 @@ public sealed class ApiKeyStore(LedgerDatabase database, IConnectionMultiplexer 
                         }
                     }
 
-                    var tx = redisDb.CreateTransaction();
-                    _ = tx.KeyDeleteAsync(keys.Prefix + "apikey:hash:" + hash);
-                    _ = tx.SetRemoveAsync(keys.Prefix + "apikey:owner:" + owner, keyId);
-                    _ = tx.KeyDeleteAsync(idKey);
-                    await tx.ExecuteAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+                    // One key per command: the earlier layout has no hash tags, so on Redis Cluster these three keys
+                    // live in different slots and no transaction or script may touch them together. Each step is
+                    // idempotent, and the id key (what the scan finds) goes last: a gateway stopped half way moves the
+                    // rest at its next start.
+                    await redisDb.KeyDeleteAsync(keys.Prefix + "apikey:hash:" + hash).WaitAsync(cancellationToken).ConfigureAwait(false);
+                    await redisDb.SetRemoveAsync(keys.Prefix + "apikey:owner:" + owner, keyId).WaitAsync(cancellationToken).ConfigureAwait(false);
+                    await redisDb.KeyDeleteAsync(idKey).WaitAsync(cancellationToken).ConfigureAwait(false);
                 }
             }
         }

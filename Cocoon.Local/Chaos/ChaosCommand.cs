@@ -64,7 +64,19 @@ internal static class ChaosCommand
             }
 
             await output.WriteAsync(report.Render(settings, wall.Elapsed));
-            pass = report.Pass;
+
+            // up stopped: nothing of its stack may still run (a gateway, worker or Redis left behind is a fault of its
+            // shutdown). Any found is named and killed, and fails the run.
+            var left = ChaosStack.LeftBehind(data, stack.RedisPort);
+            Say(output, left.Count == 0
+                ? "no process of the stack was left running"
+                : $"{left.Count} processes of the stack were left running (killed now): " + string.Join("; ", left.Select(p => $"{p.Pid}: {p.CommandLine}")));
+            foreach (var (pid, _) in left)
+            {
+                _ = ChaosStack.Signal(pid, ChaosStack.Sigkill);
+            }
+
+            pass = report.Pass && left.Count == 0;
             return pass ? 0 : 1;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

@@ -71,7 +71,13 @@ internal sealed partial class ChaosStack : IAsyncDisposable
         psi.Environment["Ledger__HoldTtl"] = settings.HoldTtl.ToString("c", CultureInfo.InvariantCulture);
         psi.Environment["Ledger__ExpirySweepInterval"] = ChaosSettings.SweepInterval.ToString("c", CultureInfo.InvariantCulture);
         var log = new StreamWriter(Path.Combine(dataDir, "up.log")) { AutoFlush = true };
-        var up = Process.Start(psi) ?? throw new InvalidOperationException($"{self} up did not start");
+        // up dies with chaos (a SIGKILL of chaos sends it SIGTERM, and it stops its children in order; see ParentBound).
+        var up = new Process { StartInfo = psi };
+        if (!Processes.ParentBound.Start(up))
+        {
+            throw new InvalidOperationException($"{self} up did not start");
+        }
+
         var stack = new ChaosStack(dataDir, httpPort, redisPort, up, log);
         up.OutputDataReceived += (_, e) => stack.Line(e.Data);
         up.ErrorDataReceived += (_, e) => stack.Line(e.Data);
@@ -135,6 +141,41 @@ internal sealed partial class ChaosStack : IAsyncDisposable
                 found.Add((pid, File.ReadAllText(Path.Combine(dir, "environ"))));
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+            {
+            }
+        }
+
+        return found;
+    }
+
+    /// <summary>
+    /// Processes still running for the data folder <paramref name="dataDir"/> (its path in their command line or their
+    /// COCOON_DATA) or, for redis-server (which writes its title over its argv and environment: "redis-server
+    /// 127.0.0.1:PORT"), on <paramref name="redisPort"/>: after up stopped there should be none. Pid and command line each.
+    /// </summary>
+    public static List<(int Pid, string CommandLine)> LeftBehind(string dataDir, int redisPort)
+    {
+        var redisTitle = ":" + redisPort.ToString(CultureInfo.InvariantCulture);
+        var found = new List<(int, string)>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) || pid == Environment.ProcessId)
+            {
+                continue;
+            }
+
+            try
+            {
+                var cmdline = File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ').Trim();
+                var environ = File.ReadAllText(Path.Combine(dir, "environ"));
+                var redis = cmdline.StartsWith("redis-server", StringComparison.Ordinal) || cmdline.Contains("/redis-server", StringComparison.Ordinal);
+                if (cmdline.Length > 0 && (cmdline.Contains(dataDir, StringComparison.Ordinal) || environ.Contains("COCOON_DATA=" + dataDir + "\0", StringComparison.Ordinal)
+                    || (redis && cmdline.EndsWith(redisTitle, StringComparison.Ordinal))))
+                {
+                    found.Add((pid, cmdline));
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
             }
         }

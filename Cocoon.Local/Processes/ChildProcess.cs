@@ -6,6 +6,7 @@ namespace Cocoon.Local.Processes;
 /// <summary>
 /// A process <c>up</c> started and owns: its output is relayed line by line with a name prefix, and stopping it
 /// sends SIGTERM first (so Redis flushes its AOF and the worker finishes its lease), then SIGKILL to the whole tree.
+/// It gets SIGTERM from the kernel too when up dies without stopping it (a SIGKILL; see <see cref="ParentBound"/>).
 /// </summary>
 internal sealed partial class ChildProcess : IAsyncDisposable
 {
@@ -59,7 +60,8 @@ internal sealed partial class ChildProcess : IAsyncDisposable
         var prefix = $"[{name}] ";
         process.OutputDataReceived += (_, e) => Relay(output, prefix, e.Data);
         process.ErrorDataReceived += (_, e) => Relay(output, prefix, e.Data);
-        if (!process.Start())
+        // Bound to up's life: if up is killed outright, the kernel stops the child (see ParentBound).
+        if (!ParentBound.Start(process))
         {
             throw new InvalidOperationException($"{fileName} did not start");
         }

@@ -15,6 +15,7 @@ internal sealed class SupervisedProcess(string name, Func<ChildProcess> start, T
     private readonly CancellationTokenSource _stop = new();
     private ChildProcess _current = start();
     private Task _loop = Task.CompletedTask;
+    private int _disposed;
 
     public string Name { get; } = name;
 
@@ -25,6 +26,9 @@ internal sealed class SupervisedProcess(string name, Func<ChildProcess> start, T
     public int Restarts { get; private set; }
 
     public void Supervise() => _loop = Task.Run(() => LoopAsync(_stop.Token));
+
+    /// <summary>The supervision loop: ends when disposed, or faulted when a restart failed.</summary>
+    internal Task Supervision => _loop;
 
     private async Task LoopAsync(CancellationToken cancellationToken)
     {
@@ -58,6 +62,11 @@ internal sealed class SupervisedProcess(string name, Func<ChildProcess> start, T
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await _stop.CancelAsync().ConfigureAwait(false);
         try
         {
@@ -65,6 +74,12 @@ internal sealed class SupervisedProcess(string name, Func<ChildProcess> start, T
         }
         catch (OperationCanceledException)
         {
+        }
+#pragma warning disable CA1031 // a restart that failed (the program gone, no more processes) ended the loop; the child still stops
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Say($"the {Name}'s supervisor had stopped: {ex.Message}");
         }
 
         await Current.DisposeAsync().ConfigureAwait(false);

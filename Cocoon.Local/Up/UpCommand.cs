@@ -16,6 +16,8 @@ namespace Cocoon.Local.Up;
 /// </summary>
 internal static class UpCommand
 {
+    private static (string Name, Func<ValueTask> Stop) Step(SupervisedProcess process) => (process.Name, process.DisposeAsync);
+
     public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
         var output = Console.Out;
@@ -198,18 +200,16 @@ internal static class UpCommand
                 await output.WriteLineAsync("cocoon up: stopping " + string.Join(", ", names));
             }
 
-            // Reverse start order: the workers finish first, then the gateways, the chain, and Redis (flushing its AOF) last.
-            await Task.WhenAll(workers.Select(w => w.DisposeAsync().AsTask()));
-            await Task.WhenAll(gateways.Select(g => g.DisposeAsync().AsTask()));
-            if (chain is not null)
-            {
-                await chain.DisposeAsync();
-            }
-
-            if (redis is not null)
-            {
-                await redis.DisposeAsync();
-            }
+            // Reverse start order: the workers finish first, then the gateways, the chain, and Redis (flushing its AOF)
+            // last; a stop that fails is reported and the rest still run.
+            await UpShutdown.RunAsync(
+                [
+                    workers.Select(Step),
+                    gateways.Select(Step),
+                    chain is null ? [] : [("TON chain", chain.DisposeAsync)],
+                    redis is null ? [] : [Step(redis)],
+                ],
+                Console.Error);
         }
     }
 }

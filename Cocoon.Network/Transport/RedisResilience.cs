@@ -1,7 +1,9 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 using Polly;
 using Polly.Retry;
+using Polly.Telemetry;
 using StackExchange.Redis;
 
 namespace Cocoon.Network.Transport;
@@ -32,6 +34,10 @@ public static class RedisResilience
         {
             var time = context.ServiceProvider.GetRequiredService<TimeProvider>();
             builder.TimeProvider = time;
+            builder.ConfigureTelemetry(new TelemetryOptions(context.ServiceProvider.GetRequiredService<IOptions<TelemetryOptions>>().Value)
+            {
+                SeverityProvider = Severity,
+            });
             builder.AddRetry(new RetryStrategyOptions
             {
                 ShouldHandle = args => ValueTask.FromResult(
@@ -56,6 +62,16 @@ public static class RedisResilience
         });
         return services;
     }
+
+    /// <summary>
+    /// Polly reports every call through the pipeline at Information, a successful one included ("Execution attempt" and
+    /// "Resilience pipeline executed"): two console lines per Redis call (heartbeats, leases, result reads), which
+    /// buried everything else a gateway logs under <c>./cocoon up</c>. Those are Debug here; a failed attempt (Warning),
+    /// a retry and a pipeline that gave up keep Polly's own severity, so a Redis outage still shows, beside the
+    /// caller's own retry line.
+    /// </summary>
+    internal static ResilienceEventSeverity Severity(SeverityProviderArguments args) =>
+        args.Event.Severity == ResilienceEventSeverity.Information ? ResilienceEventSeverity.Debug : args.Event.Severity;
 
     /// <summary>Runs <paramref name="action"/> through the pipeline; <paramref name="onRetry"/> logs each failure and the wait before the next attempt.</summary>
     public static async Task ExecuteAsync(

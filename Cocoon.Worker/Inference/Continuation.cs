@@ -1,3 +1,4 @@
+using System.Text;
 using Cocoon.Engine.Protocol;
 using Cocoon.Worker.Native;
 
@@ -11,9 +12,19 @@ namespace Cocoon.Worker.Inference;
 /// The delivered text is tokenized together with the prompt (the gateway sees text, not token ids): tokenizing it
 /// alone would give a SentencePiece vocabulary a leading space it never had, and the joined text tokenizes as the
 /// model would read it anyway. When the prompt's own tokens come out unchanged at the front (the usual case) the rest
-/// are the continuation's; a merge across the boundary only moves where that split falls. The tokens may differ from
-/// the ones the first worker sampled (the same text can be spelled in several token sequences): the text is exact, and
-/// the model goes on from its usual reading of it.
+/// are the continuation's; a merge across the boundary only moves where that split falls.
+/// </para>
+/// <para>
+/// The delivered text may end inside a token the first worker drew: the worker holds back text that could start a
+/// stop string (a token " with" is sent as " wit" while "h" could begin the stop "h#"), and a byte-level vocabulary's
+/// token may end inside a character whose first bytes are held back until its last. The joined text then ends in
+/// tokens the cut made (" w" + "it"), and the model would go on from a reading it never wrote (" witch"). So the
+/// delivered text's last tokens are healed (<see cref="TokenHealing"/>): they are not pre-filled, and the first tokens
+/// drawn must write their bytes again (" with" does), which are not sent twice. Measured on stories260K with greedy
+/// answers cut right before a token's last character: 49 of 123 cuts went on differently without healing, 0 with it;
+/// cuts at token boundaries went on exactly either way (0 of 192). Greedy, a healed answer goes on token for token as
+/// the uninterrupted one whenever the delivered text tokenizes as the first worker's tokens before the healed ones (a
+/// tokenizer may spell a text in other tokens than the model drew; then the text is still exact, the rest may differ).
 /// </para>
 /// <para>
 /// Sampling of the rest: the same temperature, top-k/p, min-p and penalties (the delivered tokens are fed to the
@@ -21,8 +32,8 @@ namespace Cocoon.Worker.Inference;
 /// the first new token, as it seeds the first token of a fresh answer. A resumed seeded answer is therefore a
 /// reproducible function of (request, delivered text), but not the tail the first worker would have written: the
 /// draws it had already spent are not replayed (and its logits depended on its batch, see docs/BENCHMARKS.md).
-/// max_tokens keeps bounding the whole answer: the rest may take max_tokens minus the continuation's tokens, and none
-/// when the continuation already took them all.
+/// max_tokens keeps bounding the whole answer: the pre-filled and the new tokens together take at most max_tokens
+/// beyond the prompt, and none are drawn when the delivered text already took them all.
 /// </para>
 /// </summary>
 internal static class Continuation
@@ -47,21 +58,26 @@ internal static class Continuation
             return null;
         }
 
-        var rest = request.Sampling.MaxTokens - continued;
-        if ((long)joined.Length + rest > contextLength)
+        // The healed tokens are drawn again, so they count among the rest's max_tokens, not the pre-filled ones.
+        var (healed, healing) = TokenHealing.Plan(model, joined, Math.Max(common, joined.Length - continued), Encoding.UTF8.GetBytes(delivered));
+        var prefill = joined[..^healed];
+        var rest = request.Sampling.MaxTokens - continued + healed;
+        if ((long)prefill.Length + rest > contextLength)
         {
             // The prompt and the whole answer were promised to fit (Prepare checked that); a retokenized continuation
             // a few tokens longer than the original may not leave the rest's full room.
-            rest = Math.Max(1, contextLength - joined.Length);
-            if (joined.Length + rest > contextLength)
+            rest = Math.Max(healed + 1, contextLength - prefill.Length);
+            if (prefill.Length + rest > contextLength)
             {
                 throw new ContextExceededException(promptTokens.Length, request.Sampling.MaxTokens, contextLength);
             }
         }
 
-        return new Sequence(joined, request.Sampling with { MaxTokens = rest }, request.CacheScope)
+        resumedPromptTokens = prefill.Length;
+        return new Sequence(prefill, request.Sampling with { MaxTokens = rest }, request.CacheScope)
         {
-            History = joined[common..],
+            History = prefill[Math.Min(common, prefill.Length)..],
+            Healing = healing,
         };
     }
 

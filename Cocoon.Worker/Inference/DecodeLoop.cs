@@ -404,6 +404,15 @@ internal sealed partial class DecodeLoop : IDisposable
                 s.FirstTokenAt = _time.GetTimestamp();
             }
 
+            if (s.Healing is { Active: true } healing)
+            {
+                // A resumed answer writes the delivered text's last token again first (see TokenHealing).
+                unsafe
+                {
+                    healing.Mask(_model, LlamaNative.llama_get_logits_ith(_context, s.OutputIndex));
+                }
+            }
+
             var token = s.Sampler!.Sample(_context, s.OutputIndex);
             if (_model.IsEndOfGeneration(token))
             {
@@ -415,7 +424,8 @@ internal sealed partial class DecodeLoop : IDisposable
             s.CompletionTokens++;
             s.Generated.Add(token);
             var length = _model.TokenToPiece(token, piece, out var large);
-            var text = s.Text.Push(large ?? piece[..length]);
+            ReadOnlySpan<byte> bytes = large ?? piece[..length];
+            var text = s.Text.Push(s.Healing is { } healed ? healed.Consume(bytes) : bytes);
             if (text.Length > 0)
             {
                 Deliver(s, text);

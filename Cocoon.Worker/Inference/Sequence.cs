@@ -22,6 +22,9 @@ internal sealed class Sequence : IDisposable
     /// <summary>A resumed answer's delivered tokens (the tail of PromptTokens), fed to the sampler's history; see Continuation.</summary>
     public int[] History { get; init; } = [];
 
+    /// <summary>A resumed answer's last delivered token, written again before anything new (see TokenHealing); null otherwise.</summary>
+    public TokenHealing? Healing { get; init; }
+
     public SamplingOptions Sampling { get; }
 
     /// <summary>The job's prefix-cache scope (see GenerationRequest.CacheScope); null = no caching.</summary>

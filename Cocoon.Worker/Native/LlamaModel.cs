@@ -175,6 +175,25 @@ internal sealed unsafe class LlamaModel : IDisposable
     public bool IsEndOfGeneration(int token) => LlamaNative.llama_vocab_is_eog(Vocab, token);
 
     /// <summary>
+    /// Every token's bytes as <see cref="TokenToPiece"/> gives them, made on first use and kept (a few MB for a large
+    /// vocabulary): healing a resumed answer's last token scans them (Inference/TokenHealing).
+    /// </summary>
+    public byte[][] Pieces => LazyInitializer.EnsureInitialized(ref _pieces, () =>
+    {
+        var pieces = new byte[VocabSize][];
+        Span<byte> buffer = stackalloc byte[256];
+        for (var token = 0; token < pieces.Length; token++)
+        {
+            var n = TokenToPiece(token, buffer, out var large);
+            pieces[token] = large ?? buffer[..Math.Max(0, n)].ToArray();
+        }
+
+        return pieces;
+    });
+
+    private byte[][]? _pieces;
+
+    /// <summary>
     /// Renders chat messages with the model's template (llama_chat_apply_template, which knows llama.cpp's built-in
     /// templates). Without a template, or with one llama.cpp does not recognise, the plain format is used:
     /// one "Role: content" line per message ("System", "User", "Assistant"), then "Assistant:".

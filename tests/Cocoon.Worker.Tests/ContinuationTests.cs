@@ -26,6 +26,74 @@ public sealed class ContinuationTests(LlamaFixture fixture) : IClassFixture<Llam
         Assert.Equal(FinishReason.Length, rest.Usage.FinishReason);
     }
 
+    [Theory]
+    [InlineData("Once upon a time")]
+    [InlineData("Tom went to the park")]
+    public async Task A_text_cut_inside_a_token_by_a_held_back_stop_prefix_resumes_with_the_uninterrupted_tokens(string prompt)
+    {
+        // One chunk per token without a stop: the chunks are the tokens' pieces, so their ends are the token boundaries.
+        var plain = await RunAsync(InferenceTests.Raw(prompt, 48, 0));
+        var boundaries = new HashSet<int>();
+        var end = 0;
+        foreach (var chunk in plain.Chunks)
+        {
+            boundaries.Add(end += chunk.Length);
+        }
+
+        var cuts = 0;
+        for (var i = 1; i < 40 && cuts < 12; i++)
+        {
+            // The character at i is the last of a token longer than it. A stop string that starts with it (and never
+            // completes) makes the worker hold it back, so the text delivered after that token ends at i, inside it.
+            if (boundaries.Contains(i) || !boundaries.Contains(i + 1))
+            {
+                continue;
+            }
+
+            var stop = plain.Text[i] + "#@";
+
+            var request = InferenceTests.Raw(prompt, 48, 0) with { Sampling = new SamplingOptions { MaxTokens = 48, Temperature = 0, Stop = [stop] } };
+            var whole = await RunAsync(request);
+            Assert.Equal(plain.Text, whole.Text);
+            var delivered = string.Concat(whole.Chunks.TakeWhile((_, n) => whole.Chunks.Take(n + 1).Sum(c => c.Length) <= i));
+            Assert.Equal(i, delivered.Length); // the first worker died after sending this: it ends inside a token
+            cuts++;
+
+            var rest = await RunAsync(request with { Continuation = delivered });
+
+            // One continuous answer: the delivered text and the rest are the uninterrupted text, and the tokens the
+            // second worker drew are the uninterrupted answer's last ones (the cut token written again first).
+            Assert.Equal(whole.Text, delivered + rest.Text);
+            var tokens = whole.Usage.AnswerTokens!;
+            Assert.Equal(tokens.Skip(tokens.Count - rest.Usage.AnswerTokens!.Count), rest.Usage.AnswerTokens);
+            // Billed once: the pre-filled part of the delivered text and the drawn tokens are the answer's 48 tokens.
+            Assert.Equal(whole.Usage.CompletionTokens, rest.Usage.PromptTokens - whole.Usage.PromptTokens + rest.Usage.CompletionTokens);
+            Assert.Equal(whole.Usage.FinishReason, rest.Usage.FinishReason);
+        }
+
+        Assert.True(cuts >= 8, $"only {cuts} cuts inside tokens were tried");
+    }
+
+    [Fact]
+    public async Task A_delivered_text_ending_in_a_character_of_several_byte_tokens_writes_them_again_and_sends_none_twice()
+    {
+        // The small model's vocabulary spells an emoji in four byte tokens (SentencePiece byte fallback); a first worker
+        // that died after the last of them had sent the whole character. The second writes the four bytes again under
+        // the healing mask, sends none of them, and goes on as a fresh answer to prompt + delivered text does.
+        const string prompt = "Once upon a time";
+        const string delivered = " there was a girl who smiled 😀";
+        var fresh = await RunAsync(InferenceTests.Raw(prompt + delivered, 24, 0));
+        var rest = await RunAsync(InferenceTests.Raw(prompt, 24 + 30, 0) with { Continuation = delivered });
+
+        Assert.StartsWith(fresh.Text, rest.Text, StringComparison.Ordinal);
+        Assert.DoesNotContain("😀", rest.Text, StringComparison.Ordinal);
+        Assert.DoesNotContain("\uFFFD", rest.Text, StringComparison.Ordinal);
+        // The tokens written again are the last ones of prompt + delivered text; after them come the fresh answer's.
+        var healed = fresh.Usage.PromptTokens - rest.Usage.PromptTokens;
+        Assert.True(healed >= 4, $"the emoji's four byte tokens were drawn again ({healed} tokens healed)");
+        Assert.Equal(fresh.Usage.AnswerTokens, rest.Usage.AnswerTokens!.Skip(healed).Take(fresh.Usage.AnswerTokens!.Count));
+    }
+
     [Fact]
     public async Task A_seeded_sampled_resume_is_reproducible_and_decodes_only_the_rest()
     {

@@ -46,9 +46,16 @@ public sealed partial class DashboardTests
             .SelectMany(p => p.GetProperty("targets").EnumerateArray())
             .Select(t => t.GetProperty("expr").GetString()!)
             .ToList();
-        Assert.True(queries.Count >= 8, "the dashboard has its panels");
+        Assert.True(queries.Count >= 12, "the dashboard has its panels");
         var queried = queries.SelectMany(q => SeriesName().Matches(q).Select(m => m.Value)).Distinct().ToList();
         Assert.Contains("cocoon_redispatches_total", queried);
+
+        // Every fault counter has a panel: resumes, re-dispatches, refusals (gateway and API), job outcomes, admissions.
+        foreach (var fault in new[] { "cocoon_resumes_total", "cocoon_refusals_total", "cocoon_api_refusals_total", "cocoon_jobs_total", "cocoon_admissions_total" })
+        {
+            Assert.Contains(fault, queried);
+        }
+
         Assert.All(queried, name => Assert.True(exported.Contains(name), $"the dashboard queries {name}, which the gateway does not export"));
     }
 

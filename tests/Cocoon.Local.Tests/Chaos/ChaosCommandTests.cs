@@ -50,6 +50,7 @@ public sealed partial class ChaosCommandTests
         Assert.Matches(@"faults: +[1-9]\d* worker SIGKILLs", text);
         Assert.Contains("SIGKILL gateway 2", text, StringComparison.Ordinal);
         Assert.Contains("Redis answers again", text, StringComparison.Ordinal);
+        Assert.Contains("no process of the stack was left running", text, StringComparison.Ordinal);
 
         // A passing run removes its data folder and leaves no process of its stack behind.
         var data = DataFolder().Match(text).Groups[1].Value;

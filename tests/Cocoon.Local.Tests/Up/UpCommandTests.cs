@@ -130,6 +130,37 @@ public sealed partial class UpCommandTests
     }
 
     [Fact]
+    public async Task A_sigkill_of_ups_whole_process_group_leaves_no_gateway_worker_or_redis_behind()
+    {
+        using var data = new TempDir("cocoon-up");
+        var (redisPort, httpPort, env) = StackEnvironment(data.Path, maxConcurrency: 1);
+        var output = new StringBuilder();
+        // up leads a process group of its own, as in a terminal; its children each run in a session of their own, so
+        // the group's SIGKILL reaches up alone and nothing is left to stop them in order.
+        using var up = Start(UpArgs, env, output, ownGroup: true);
+        try
+        {
+            await WaitForAsync(
+                () => up.HasExited || (LocalProcesses.Running(data.Path, "Cocoon.Worker").Count == 1 && LocalProcesses.Running(data.Path, "Cocoon.Bot").Count == 1),
+                TimeSpan.FromMinutes(3));
+            Assert.False(up.HasExited, "up exited early:\n" + Text(output));
+            // redis-server rewrites its title over its argv and environment, so it is found by its port, not its folder.
+            Assert.True(await AnswersAsync(redisPort), "up's Redis runs");
+        }
+        finally
+        {
+            _ = Kill(-up.Id, 9);
+            up.WaitForExit();
+        }
+
+        // Each child got SIGTERM from the kernel when up died, and stopped.
+        await WaitForAsync(() => LocalProcesses.Describe(data.Path).Count == 0 && !AnswersAsync(redisPort).GetAwaiter().GetResult(), TimeSpan.FromMinutes(1));
+        Assert.Empty(LocalProcesses.Describe(data.Path));
+        Assert.False(await AnswersAsync(redisPort), "Redis was stopped");
+        Assert.False(await AnswersAsync(httpPort), "the gateway was stopped");
+    }
+
+    [Fact]
     public void Invalid_setting_stops_up_with_a_message_naming_it()
     {
         using var data = new TempDir("cocoon-up");
@@ -192,9 +223,15 @@ public sealed partial class UpCommandTests
         });
     }
 
-    private static Process Start(string[] args, Dictionary<string, string> env, StringBuilder output)
+    private static Process Start(string[] args, Dictionary<string, string> env, StringBuilder output, bool ownGroup = false)
     {
-        var psi = new ProcessStartInfo(Built("Cocoon.Local")) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = SharedFiles.RepoRoot };
+        // setsid execs in place: the pid is up's, and up leads its own session and process group.
+        var psi = new ProcessStartInfo(ownGroup ? "setsid" : Built("Cocoon.Local")) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = SharedFiles.RepoRoot };
+        if (ownGroup)
+        {
+            psi.ArgumentList.Add(Built("Cocoon.Local"));
+        }
+
         foreach (var a in args)
         {
             psi.ArgumentList.Add(a);
