@@ -21,8 +21,8 @@ public sealed record ProbationPolicy
     /// <summary>
     /// Canaries in a row a worker on probation must pass before it may return. Twenty, not ten: a worker that drops a
     /// fifth of its jobs strings ten together one time in nine (0.8^10), and while its few own jobs weigh less than
-    /// the model's prior that was enough to lift it back (the market simulation saw a quarter of caught droppers
-    /// return at ten, about one in fifty at twenty); an honest worker passes twenty in a row nine times in ten.
+    /// the model's prior that was enough to lift it back (`./cocoon bench market`, 3 x 100,000 jobs: 157 of 657 caught
+    /// droppers returned at ten, 44 of 696 at twenty); an honest worker passes twenty in a row nine times in ten.
     /// </summary>
     public int PassesToReturn { get; init; } = 20;
 
