@@ -26,8 +26,9 @@ namespace Cocoon.Bot.Tests.Slashing;
 /// from random weights with stories260K's tokenizer, so its tokens are ids of the same vocabulary). A user's request
 /// goes to it; the spot check scores the delivered tokens on an honest worker, the tie-break on the other confirms
 /// the fault, the cheater's reputation falls below the floor, its provider's stake is slashed on chain with the
-/// evidence's hash as the reason, and the user it served gets the user's share. The honest workers' reputation,
-/// stake and earnings are untouched, and the ledger check passes.
+/// evidence's hash as the reason, and the user it served gets the user's share (slash-refund:). A blind canary then
+/// catches it too (a second slash, all to the network). The honest workers' reputation, stake and earnings are
+/// untouched, and the ledger check passes.
 /// </summary>
 public sealed class TieBreakSlashingTests(RedisFixture redis) : IClassFixture<RedisFixture>
 {
@@ -151,6 +152,7 @@ public sealed class TieBreakSlashingTests(RedisFixture redis) : IClassFixture<Re
         // The user it served got the user's share (slash-refund:<reason>), the network the rest (slash:<reason>).
         Assert.Equal(payerAfterCharge + slash.ToUser, await ledger.GetBalanceAsync(payer, _ct));
         Assert.Equal(-decided.Amount, await ledger.GetBalanceAsync(AccountId.TonHotWallet, _ct));
+        Assert.Equal(slash.ToUser, await RefundedAsync(database, Slasher.RefundKeyPrefix + slash.ReasonHash, payer.Value));
 
         // The honest workers: no fault, still above the floor; their provider's stake as it was, nothing slashed;
         // their earnings moved only by what the fee account paid them for checking.
@@ -189,8 +191,28 @@ public sealed class TieBreakSlashingTests(RedisFixture redis) : IClassFixture<Re
 
         Assert.Equal(1, book.State(cheaterId).SpotChecksFailed);
 
+        // A blind canary with stories260K's known answer catches it too: a second proven fault, with no user to refund.
+        var canaries = gateway.GetRequiredService<Canaries>();
+        canaries.Add(new CanaryEntry { ModelSha256 = honest.ModelSha256, Prompt = "Once upon a time", MaxTokens = 24, AnswerSha256 = Canaries.AnswerHash(reference) });
+        Assert.Equal(CanaryResult.Failed, await canaries.SendAsync(cheaterId, _ct));
+        var canarySlash = (await slashes.ForProviderAsync(cheaterProvider, 10, _ct)).Single(x => x.Fault == nameof(Fault.FailedCanary));
+        Assert.Equal(SlashStates.Applied, canarySlash.State);
+        Assert.Equal(0, canarySlash.ToUser);
+        Assert.Equal(cheaterStakeAfter.Stake - canarySlash.Amount, (await reader.ReadAsync(cheaterWallet, _ct)).Stake);
+        Assert.Equal(honestStakeBefore.Stake, (await reader.ReadAsync(honestWallet, _ct)).Stake);
+
         var check = await LedgerChecker.CheckAsync(gateway.GetRequiredService<LedgerDatabase>(), _ct);
         Assert.True(check.Ok, check.Summary);
+    }
+
+    /// <summary>What the ledger entry under <paramref name="key"/> credited to <paramref name="account"/>.</summary>
+    private async Task<long> RefundedAsync(LedgerDatabase database, string key, string account)
+    {
+        await using var db = database.CreateContext();
+        return await (from posting in db.Postings
+                      join entry in db.Entries on posting.EntryId equals entry.Id
+                      where entry.IdempotencyKey == key && posting.AccountId == account
+                      select posting.Amount).SumAsync(_ct);
     }
 
     private async Task SpotCheckedAsync(ReputationBook book, string workerId, int passes)
