@@ -1,3 +1,5 @@
+using Cocoon.Engine.Reputation;
+
 namespace Cocoon.Engine.Market;
 
 /// <summary>The named ways a simulated worker behaves.</summary>
@@ -71,10 +73,16 @@ public sealed record MarketOptions
 
     // Probation (the way back above the floor, ProbationPolicy).
 
+    public ProbationPolicy Probation { get; init; } = ProbationPolicy.Default;
+
     /// <summary>Per market job, the chance that each worker on probation is sent a canary; 0: a worker below the floor is out for ever.</summary>
     public double ProbationCanaryRate { get; init; } = 0.01;
 
-    /// <summary>Honest workers with one bad stretch: at their <see cref="OutageAtJob"/>th job they abandon <see cref="OutageJobs"/> jobs in a row.</summary>
+    /// <summary>
+    /// Honest workers with one bad stretch: from their <see cref="OutageAtJob"/>th job they are out for as long as
+    /// <see cref="OutageJobs"/> of their jobs take (a stretch of time: every job and probation canary they get in it is
+    /// abandoned, whether or not they are on probation meanwhile).
+    /// </summary>
     public int UnluckyWorkers { get; init; }
 
     public int OutageAtJob { get; init; } = 30;

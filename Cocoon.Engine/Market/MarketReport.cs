@@ -15,6 +15,9 @@ public sealed record CheaterFigures(
 {
     /// <summary>Caught within the window, among the cheaters that were caught or lived through the whole window.</summary>
     public double CaughtWithinWindowShare => Cheaters == 0 ? 0 : (double)CaughtWithinWindow / Cheaters;
+
+    /// <summary>Caught cheaters of this kind that passed their probation (each is counted, then kept out).</summary>
+    public int ReturnedFromProbation { get; init; }
 }
 
 /// <summary>One run's figures.</summary>
@@ -45,6 +48,12 @@ public sealed record MarketReport(
     /// <summary>Canaries sent to workers on probation.</summary>
     public int ProbationCanaries { get; init; }
 
+    /// <summary>Honest workers that went on probation at least once (<see cref="HonestBelowFloor"/> counts every fall).</summary>
+    public int HonestPutOnProbation { get; init; }
+
+    /// <summary>Honest workers barred on probation (the goal is none).</summary>
+    public int HonestBarred { get; init; }
+
     /// <summary>Honest workers that fell below the floor and came back; the probation canaries each needed.</summary>
     public int HonestReturned { get; init; }
 
@@ -53,7 +62,7 @@ public sealed record MarketReport(
     /// <summary>Honest workers still on probation when the run ended.</summary>
     public int HonestOnProbationAtEnd { get; init; }
 
-    /// <summary>Caught cheaters put on probation, those that came back (the goal is none), and those barred for a failed canary.</summary>
+    /// <summary>Caught cheaters put on probation, those that came back (the goal is none), and those barred (a failed canary, missed canaries, or none left).</summary>
     public int CheatersOnProbation { get; init; }
 
     public int CheatersReturned { get; init; }

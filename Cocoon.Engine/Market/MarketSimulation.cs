@@ -54,10 +54,41 @@ public static class MarketSimulation
 
         public int ProbationCanaries { get; set; }
 
+        /// <summary>Probation canaries it answered right but slower than its class (over its life).</summary>
+        public int ProbationSlow { get; set; }
+
+        /// <summary>Went below the floor (or was slashed) at least once.</summary>
+        public bool EverOnProbation { get; set; }
+
         /// <summary>An honest worker's bad stretch: the job at which it starts abandoning jobs, and how many (0: none).</summary>
         public int OutageAt { get; init; }
 
         public int OutageJobs { get; init; }
+
+        /// <summary>The market job at which its outage ends (set when it starts; -1: not started).</summary>
+        public long OutageUntil { get; set; } = -1;
+
+        /// <summary>
+        /// Whether the worker is in its outage at market job <paramref name="job"/>. The outage is a stretch of time,
+        /// not of the worker's own jobs: it starts at the worker's OutageAt-th job and lasts as long as OutageJobs of
+        /// its jobs take with <paramref name="serving"/> workers sharing the market; every job and canary it gets
+        /// meanwhile is abandoned. (Counted in its own jobs, an outage paused while the worker was on probation, so it
+        /// passed its canaries, returned, and fell again with the rest of the outage still to come.)
+        /// </summary>
+        public bool InOutage(long job, int serving)
+        {
+            if (OutageJobs == 0)
+            {
+                return false;
+            }
+
+            if (OutageUntil < 0 && Jobs > OutageAt)
+            {
+                OutageUntil = job + ((long)OutageJobs * serving);
+            }
+
+            return OutageUntil >= 0 && job < OutageUntil;
+        }
     }
 
     public static MarketReport Run(MarketOptions options)
@@ -84,9 +115,11 @@ public static class MarketSimulation
             workers.Add(new SimWorker($"unlucky-{i}", WorkerBehaviour.Honest) { OutageAt = options.OutageAtJob, OutageJobs = options.OutageJobs });
         }
 
-        var probation = ProbationPolicy.Default;
+        var probation = options.Probation;
         var onProbation = new List<SimWorker>();
-        int probationCanaries = 0, honestReturned = 0, cheatersOnProbation = 0, cheatersReturned = 0, cheatersBarred = 0;
+        int probationCanaries = 0, honestReturned = 0, honestPutOnProbation = 0, honestBarred = 0, cheatersOnProbation = 0, cheatersReturned = 0, cheatersBarred = 0;
+        var returnedByKind = options.Cheaters.Distinct().ToDictionary(b => b, _ => 0);
+        var job = 0;
         var honestCanariesToReturn = new List<int>();
 
         foreach (var behaviour in options.Cheaters)
@@ -101,7 +134,7 @@ public static class MarketSimulation
         var honestMin = 1.0;
         var active = new List<SimWorker>();
 
-        for (var job = 0; job < options.TotalJobs; job++)
+        for (job = 0; job < options.TotalJobs; job++)
         {
             active.Clear();
             active.AddRange(workers.Where(w => !w.Excluded));
@@ -113,7 +146,7 @@ public static class MarketSimulation
             }
 
             var isCanary = canaries.ShouldSendCanary(random.NextDouble(), worker.State.IntegrityVerdicts);
-            var outcome = worker.OutageJobs > 0 && worker.Jobs > worker.OutageAt && worker.Jobs <= worker.OutageAt + worker.OutageJobs
+            var outcome = worker.InOutage(job, active.Count)
                 ? new JobOutcome(JobResult.Abandoned, SlaClass.Standard)
                 : Serve(worker.Behaviour, options, random, target);
             worker.State = model.Apply(worker.State, outcome);
@@ -217,7 +250,10 @@ public static class MarketSimulation
                 list.Count(c => !c.Slashed),
                 Percentile(jobs, 0.5),
                 Percentile(jobs, 0.9),
-                jobs.Length == 0 ? 0 : jobs[^1]));
+                jobs.Length == 0 ? 0 : jobs[^1])
+            {
+                ReturnedFromProbation = returnedByKind[behaviour],
+            });
         }
 
         return new MarketReport(
@@ -228,6 +264,8 @@ public static class MarketSimulation
             Window = options.CatchWindow,
             ProbationCanaries = probationCanaries,
             HonestReturned = honestReturned,
+            HonestPutOnProbation = honestPutOnProbation,
+            HonestBarred = honestBarred,
             HonestCanariesToReturn = [.. honestCanariesToReturn.Order()],
             HonestOnProbationAtEnd = onProbation.Count(w => w.Behaviour == WorkerBehaviour.Honest),
             CheatersOnProbation = cheatersOnProbation,
@@ -248,35 +286,31 @@ public static class MarketSimulation
 
                 probationCanaries++;
                 w.ProbationCanaries++;
-                var outcome = Serve(w.Behaviour, options, random, target);
+                var outcome = w.InOutage(job, active.Count) ? new JobOutcome(JobResult.Abandoned, SlaClass.Standard) : Serve(w.Behaviour, options, random, target);
                 w.State = model.Apply(w.State, outcome);
+                // Dropped, failed or slower than its class: no pass (an answer that fails the rule bars it below).
+                var missed = !MetClass(outcome, target);
+                var passed = false;
                 if (outcome.Result == JobResult.Completed)
                 {
                     var answer = tokens.Generate(w.Behaviour, new() { Temperature = 0f }, tokens.DrawLength());
-                    var passed = rule.Judge(tokens.CheckerView(answer, WorkerBehaviour.Honest)).Passed;
+                    passed = rule.Judge(tokens.CheckerView(answer, WorkerBehaviour.Honest)).Passed;
                     w.State = model.Apply(w.State, new IntegrityVerdict(IntegrityKind.Canary, passed));
-                    if (passed)
+                    if (!passed)
                     {
-                        w.ProbationPasses++;
-                    }
-                    else
-                    {
-                        w.ProbationPasses = 0;
                         w.ProbationFailures++;
                         honestCanaryFailures += w.Behaviour == WorkerBehaviour.Honest ? 1 : 0;
                         honestSlashed += w.Behaviour == WorkerBehaviour.Honest && !w.Slashed ? 1 : 0;
                         Slash(w, Fault.FailedCanary, slashing);
                     }
                 }
-                else
-                {
-                    w.ProbationPasses = 0;
-                }
 
+                // Only a canary completed within the class with a right answer counts towards the way back.
+                w.ProbationSlow += passed && missed ? 1 : 0;
+                w.ProbationPasses = passed && !missed ? w.ProbationPasses + 1 : 0;
                 if (probation.Barred(w.ProbationFailures))
                 {
-                    cheatersBarred += w.Behaviour == WorkerBehaviour.Honest ? 0 : 1;
-                    onProbation.RemoveAt(i);
+                    Bar(i, w);
                 }
                 else if (probation.Returns(model.Score(w.State).Value, options.ReputationFloor, w.ProbationPasses))
                 {
@@ -294,8 +328,26 @@ public static class MarketSimulation
                     {
                         // Counted, then kept out: the figures of caught cheaters stay one per cheater.
                         cheatersReturned++;
+                        returnedByKind[w.Behaviour]++;
                     }
                 }
+                else if (probation.Barred(w.ProbationFailures, w.ProbationSlow, w.ProbationCanaries))
+                {
+                    Bar(i, w);
+                }
+            }
+        }
+
+        void Bar(int index, SimWorker w)
+        {
+            onProbation.RemoveAt(index);
+            if (w.Behaviour == WorkerBehaviour.Honest)
+            {
+                honestBarred++;
+            }
+            else
+            {
+                cheatersBarred++;
             }
         }
 
@@ -313,6 +365,8 @@ public static class MarketSimulation
                 {
                     honestSlashed += w.Slashed ? 1 : 0;
                     honestBelowFloor += below ? 1 : 0;
+                    honestPutOnProbation += w.EverOnProbation ? 0 : 1;
+                    w.EverOnProbation = true;
                     w.Excluded = true;
                     if (options.ProbationCanaryRate > 0)
                     {
@@ -389,6 +443,10 @@ public static class MarketSimulation
 
         return new JobOutcome(JobResult.Completed, SlaClass.Standard, firstToken, speed);
     }
+
+    /// <summary>Completed within the class's targets (time to first token and tokens per second).</summary>
+    private static bool MetClass(JobOutcome outcome, SlaTarget target) =>
+        outcome.Result == JobResult.Completed && outcome.TimeToFirstToken <= target.MaxTimeToFirstToken && outcome.TokensPerSecond >= target.MinTokensPerSecond;
 
     private static SimWorker? PickChecker(List<SimWorker> active, MarketOptions options, Random random, SimWorker original, SimWorker? other = null)
     {

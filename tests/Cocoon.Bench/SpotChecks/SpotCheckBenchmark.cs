@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using Cocoon.Bench.Llama;
 using Cocoon.Engine.Protocol;
 using Cocoon.Engine.SpotChecks;
 using Cocoon.Testing;

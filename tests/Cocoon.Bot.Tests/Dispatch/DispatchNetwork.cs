@@ -124,7 +124,7 @@ public sealed class DispatchNetwork : IAsyncDisposable
     /// <summary>An in-process worker with the real llama.cpp service on the small model (or the given inference service).</summary>
     public async Task<(IHost Host, WorkerSession Session)> StartWorkerAsync(
         CancellationToken cancellationToken, IDictionary<string, string?>? settings = null, IInferenceService? inference = null, Func<IInferenceService, IInferenceService>? wrap = null,
-        TimeProvider? jobDeadlines = null)
+        TimeProvider? jobDeadlines = null, Action<IServiceCollection>? services = null)
     {
         var all = LocalStackSettings.TestWorker(_endpoint, Prefix, Data.Path)
             .With(BaseSettings).With(LocalStackSettings.LlamaChunkPerToken(maxConcurrency: 4)).With(settings);
@@ -152,6 +152,8 @@ public sealed class DispatchNetwork : IAsyncDisposable
             builder.Services.AddKeyedSingleton(JobProcessor.DeadlineClock, jobDeadlines);
         }
 
+        // The test's own registrations (a JoinedWorker, say) before AddWorkerHost, whose TryAdds then keep them.
+        services?.Invoke(builder.Services);
         builder.Services.AddWorkerHost(builder.Configuration);
         var host = builder.Build();
         _workers.Add(host);

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Cocoon.Engine.Market;
+using Cocoon.Engine.Reputation;
 
 namespace Cocoon.Engine.Tests.Market;
 
@@ -21,7 +22,7 @@ public sealed class MarketSimulationTests
     }
 
     [Fact]
-    public void With_the_defaults_no_honest_worker_is_slashed_and_cheaters_are_caught()
+    public void With_the_defaults_no_honest_worker_is_slashed_every_kind_of_cheater_is_caught_within_200_jobs_and_probation_keeps_the_caught_out()
     {
         var report = MarketSimulation.Run(Small);
 
@@ -30,6 +31,16 @@ public sealed class MarketSimulationTests
         Assert.All(report.Cheaters, c => Assert.True(c.Caught > 0, $"no {c.Behaviour} cheater caught"));
         Assert.Contains(report.Cheaters, c => c.Behaviour == WorkerBehaviour.OtherModel && c.SlashedFirst > 0);
         Assert.True(report.Replays > 0 && report.Canaries > 0);
+
+        Assert.All(report.Cheaters, c => Assert.True(c.CaughtWithinWindowShare >= 0.99, $"{c.Behaviour}: {c.CaughtWithinWindow} of {c.Cheaters} within {report.Window} jobs"));
+        Assert.Equal(0, report.HonestPutOnProbation);
+
+        // A worker serving another model or truncating fails its first canary; a slow one is never fast enough.
+        Assert.All(report.Cheaters.Where(c => c.Behaviour != WorkerBehaviour.DropsJobs), c => Assert.Equal(0, c.ReturnedFromProbation));
+        Assert.True(report.CheatersBarred + report.CheatersReturned > report.CheatersOnProbation * 9 / 10, $"{report.CheatersBarred} barred and {report.CheatersReturned} back of {report.CheatersOnProbation}");
+
+        // Probation is bounded: no worker gets more than the policy's canaries.
+        Assert.True(report.ProbationCanaries <= report.CheatersOnProbation * ProbationPolicy.Default.MaxCanaries, $"{report.ProbationCanaries} probation canaries for {report.CheatersOnProbation} workers");
     }
 
     [Fact]
@@ -40,5 +51,22 @@ public sealed class MarketSimulationTests
         Assert.Equal(0, figures.HonestRejected);
         Assert.True(figures.OtherModelCaught > 80, $"{figures.OtherModelCaught} of 100");
         Assert.Equal(100, figures.TruncatedCaught);
+    }
+
+    [Fact]
+    public void Unlucky_honest_workers_go_on_probation_once_each_come_back_and_none_is_slashed_or_barred()
+    {
+        // Four honest workers each lose as long as 12 of their jobs take, from their 30th: enough abandoned jobs to fall
+        // below the floor. An outage is a stretch of time; when it was counted in the worker's own jobs it paused while
+        // the worker was on probation, and each came back only to fall again (8 falls for 4 workers).
+        var report = MarketSimulation.Run(new MarketOptions { Seed = 5, TotalJobs = 8_000, Cheaters = [], UnluckyWorkers = 4, OutageJobs = 12 });
+
+        Assert.Equal(4, report.HonestPutOnProbation);
+        Assert.Equal(4, report.HonestBelowFloor);
+        Assert.Equal(4, report.HonestReturned);
+        Assert.Equal(0, report.HonestOnProbationAtEnd);
+        Assert.Equal(0, report.HonestBarred);
+        Assert.Equal(0, report.HonestSlashed);
+        Assert.All(report.HonestCanariesToReturn, n => Assert.InRange(n, ProbationPolicy.Default.PassesToReturn, ProbationPolicy.Default.MaxCanaries - 1));
     }
 }

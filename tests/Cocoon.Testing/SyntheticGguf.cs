@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 
-namespace Cocoon.Bench.Llama;
+namespace Cocoon.Testing;
 
 /// <summary>
 /// Writes a llama-architecture GGUF with random Q8_0 weights: a model of real size for the batching benchmark, where
