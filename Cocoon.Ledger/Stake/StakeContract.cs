@@ -61,6 +61,31 @@ public static class StakeContract
         }
     }
 
+    /// <summary>
+    /// The reason hash of a SlashPaid body (what the contract sends the beneficiary with the slashed TON: queryId,
+    /// provider, reasonHash), or null when the body is not one.
+    /// </summary>
+    public static string? SlashPaidReason(Cell body)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        try
+        {
+            var s = body.BeginParse();
+            if (s.RemainingBits < 32 || s.LoadUInt(32) != SlashPaidOp)
+            {
+                return null;
+            }
+
+            s.LoadUInt(64);
+            s.LoadAddress();
+            return Convert.ToHexStringLower(s.LoadBytes(32));
+        }
+        catch (TonFormatException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>The get-method argument that names a provider: a slice holding its address.</summary>
     public static Cell AddressArgument(TonAddress provider) => new CellBuilder().StoreAddress(provider).EndCell();
 
