@@ -81,7 +81,8 @@ public sealed partial class ProviderStakeCommandTests(RedisFixture fixture) : IC
 
         // The help lists it.
         api.Enqueue(FakeBotApi.TextUpdate(Owner, Owner, "/provider", 4));
-        var help = (await api.WaitForAsync("sendMessage", c => c.Text?.StartsWith("Sell inference", StringComparison.Ordinal) == true))[^1].Text!;
+        static bool IsHelp(BotApiCall c) => c.Method == "sendMessage" && c.Text?.StartsWith("Sell inference", StringComparison.Ordinal) == true;
+        var help = (await api.WaitForAsync("sendMessage", IsHelp)).Last(IsHelp).Text!;
         Assert.Contains("/provider stake – ", help, StringComparison.Ordinal);
     }
 
