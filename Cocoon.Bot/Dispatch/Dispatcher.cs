@@ -165,7 +165,7 @@ public sealed partial class Dispatcher(
                     // After the answer is complete: the user never waits for the record.
                     await outcomes.CompletedAsync(worker, billed, outcome.Timings!).ConfigureAwait(false);
                     // A resumed answer was written by two workers: a replay of the whole request on one cannot match it.
-                    if (delivery.Continuation is null && replays.ShouldReplay(request))
+                    if (delivery.Continuation is null && replays.ShouldReplay(request, worker))
                     {
                         // In the background: the user has the answer and never waits for the check.
                         var delivered = delivery.Text;

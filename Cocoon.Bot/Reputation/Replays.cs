@@ -52,6 +52,15 @@ public sealed partial class Replays(
         return request.Embedding is null && _planner.ShouldReplay(request.RequestId);
     }
 
+    /// <summary>Whether to check this answer of <paramref name="worker"/>: Gateway:Replays:Fraction, or NewcomerFraction for its first NewcomerJobs jobs.</summary>
+    public bool ShouldReplay(DispatchRequest request, EligibleWorker worker)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(worker);
+        return request.Embedding is null
+            && _planner.ShouldReplay(request.RequestId, book.State(worker.Document.WorkerId).Jobs, options.Value.Replays.Newcomers());
+    }
+
     /// <summary>
     /// Checks the delivered answer of <paramref name="original"/> (its token ids when the worker sealed them) and
     /// records the verdicts; never throws.
