@@ -1,4 +1,3 @@
-using System.Text;
 using Cocoon.Engine.Attestation;
 using Cocoon.Engine.Pricing;
 using Cocoon.Engine.Protocol;
@@ -16,20 +15,9 @@ public sealed partial class JobBilling(PriceTable prices, ILedger ledger, ILogge
 {
     /// <summary>
     /// The gateway has no tokenizer: a token is at least one UTF-8 byte, so bytes bound the prompt's tokens; the
-    /// chat template adds a bounded number of its own per message.
+    /// chat template adds a bounded number of its own per message (<see cref="ReceiptBounds.PromptTokens"/>).
     /// </summary>
-    public static int PromptTokenUpperBound(GenerationRequest generation)
-    {
-        ArgumentNullException.ThrowIfNull(generation);
-        const int templateOverhead = 16;
-        var bytes = generation.Prompt is { } p ? Encoding.UTF8.GetByteCount(p) : 0;
-        foreach (var m in generation.Messages ?? [])
-        {
-            bytes += Encoding.UTF8.GetByteCount(m.Content) + Encoding.UTF8.GetByteCount(m.Role) + templateOverhead;
-        }
-
-        return bytes + templateOverhead;
-    }
+    public static int PromptTokenUpperBound(GenerationRequest generation) => ReceiptBounds.PromptTokens(generation);
 
     /// <summary>The worst case at the ceiling coefficient (the dearest worker the request could land on).</summary>
     public long Reserve(string model, GenerationRequest generation, int ceilingCoefficient, IReadOnlyCollection<string>? tiers = null)

@@ -44,6 +44,9 @@ public sealed record AttemptOutcome(SignedUsageReceipt? Receipt, string? Failure
 
     /// <summary>The answer's token ids as the worker sealed them (null when it sent none): kept in memory for a spot check only.</summary>
     public IReadOnlyList<int>? AnswerTokens { get; init; }
+
+    /// <summary>The UTF-8 bytes of answer text this attempt opened (what bounds its receipt's completion tokens, see ReceiptBounds).</summary>
+    public long DeliveredBytes { get; init; }
 }
 
 /// <summary>
@@ -147,6 +150,7 @@ public sealed partial class AttemptRunner(
         metrics.Enqueued();
         var enqueuedAt = time.GetUtcNow();
         DateTimeOffset? firstPieceAt = null;
+        long deliveredBytes = 0;
         var queued = true;
         // Until the worker says it is done (its final chunk or a refusal), leaving this attempt for any reason (the
         // caller went away, a deadline, a stall, a broken stream) tells the worker to stop and free its slot.
@@ -213,6 +217,7 @@ public sealed partial class AttemptRunner(
                     }
 
                     response.Append(piece);
+                    deliveredBytes += piece.Length;
                     if (queued)
                     {
                         queued = false;
@@ -241,6 +246,7 @@ public sealed partial class AttemptRunner(
                             ? AttemptOutcome.Completed(receipt, new AttemptTimings(enqueuedAt, firstPieceAt ?? lastProgress, lastProgress)) with
                             {
                                 AnswerTokens = AnswerTokenSeal.Open(sender, request.RequestId, result.AnswerTokens),
+                                DeliveredBytes = deliveredBytes,
                             }
                             : AttemptOutcome.Failed("receipt-invalid");
                     }
@@ -285,7 +291,10 @@ public sealed partial class AttemptRunner(
             cancellations.Cancel(doc.WorkerId, request.RequestId, attempt, control.Stop(request.RequestId, attempt, doc.WorkerId, taken), taken);
             LogCancelSent(logger, request.RequestId, doc.WorkerId, attempt);
             var content = new ReceiptContent(requestSha256, response.Current(), Stopped: true);
-            return AttemptOutcome.StoppedWith(await StoppedReceiptAsync(request, doc, attempt, results, control, opener.TranscriptHashSoFar(), content).ConfigureAwait(false));
+            return AttemptOutcome.StoppedWith(await StoppedReceiptAsync(request, doc, attempt, results, control, opener.TranscriptHashSoFar(), content).ConfigureAwait(false)) with
+            {
+                DeliveredBytes = deliveredBytes,
+            };
         }
         finally
         {

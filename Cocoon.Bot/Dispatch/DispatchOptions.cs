@@ -191,6 +191,11 @@ public sealed class DispatchOptions : IValidatableObject
             yield return new ValidationResult("Gateway:Replays:Fraction must be between 0 (off) and 1 (every request).");
         }
 
+        if (!(Replays.NewcomerFraction is >= 0 and <= 1) || Replays.NewcomerJobs < 0)
+        {
+            yield return new ValidationResult("Gateway:Replays:NewcomerFraction must be between 0 and 1 and Gateway:Replays:NewcomerJobs 0 (off) or more.");
+        }
+
         if (!string.IsNullOrEmpty(Replays.Secret))
         {
             var bytes = new byte[Replays.Secret.Length];

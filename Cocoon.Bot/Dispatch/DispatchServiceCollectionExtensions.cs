@@ -42,6 +42,7 @@ public static class DispatchServiceCollectionExtensions
         services.TryAddSingleton<NetworkJobPayments>();
         services.TryAddSingleton<UnbilledJobs>();
         services.TryAddSingleton<Replays>();
+        services.TryAddSingleton<ReceiptAudit>();
         services.TryAddSingleton<Canaries>();
         services.AddHostedService(sp => sp.GetRequiredService<Canaries>());
         Slashing.SlashingServiceCollectionExtensions.AddSlashing(services, configuration);

@@ -37,6 +37,7 @@ public sealed partial class Dispatcher(
     WorkerOutcomes outcomes,
     SlaRefunds refunds,
     Replays replays,
+    ReceiptAudit audit,
     GatewayMetrics metrics,
     IOptions<DispatchOptions> options,
     TimeProvider time,
@@ -128,10 +129,12 @@ public sealed partial class Dispatcher(
                     {
                         // The caller stopped the answer: bill the part it took, from the worker's receipt for it.
                         var held = hold ?? throw new InvalidOperationException("An attempt that reached a worker always has a hold.");
-                        var charged = await billing.SettleAsync(held, worker.Document.ModelName, part.Receipt, worker.PriceCoefficient, request.MaxCoefficient, worker.ProviderId, worker.Tier).ConfigureAwait(false);
+                        // Billed no more than the gateway saw delivered; the signed receipt is kept as it came.
+                        var billedPart = audit.Bill(request, worker, attempt, delivery.Continuation, part, outcome);
+                        var charged = await billing.SettleAsync(held, worker.Document.ModelName, billedPart, worker.PriceCoefficient, request.MaxCoefficient, worker.ProviderId, worker.Tier).ConfigureAwait(false);
                         hold = null;
                         await receipts.RecordAsync(request.RequestId, request.Payer, part, worker.Bundle, charged).ConfigureAwait(false);
-                        LogStoppedBilled(logger, request.RequestId, worker.Document.WorkerId, attempt, part.Receipt.CompletionTokens, charged);
+                        LogStoppedBilled(logger, request.RequestId, worker.Document.WorkerId, attempt, billedPart.CompletionTokens, charged);
                     }
 
                     throw new OperationCanceledException(cancellationToken);
@@ -139,11 +142,13 @@ public sealed partial class Dispatcher(
 
                 if (outcome.Receipt is { } receipt)
                 {
+                    // The counts billed: the receipt's, bounded by what the gateway sent and received (ReceiptAudit).
+                    var billed = audit.Bill(request, worker, attempt, delivery.Continuation, receipt, outcome);
                     long charged;
                     try
                     {
                         var held = hold ?? throw new InvalidOperationException("An attempt that reached a worker always has a hold.");
-                        charged = await billing.SettleAsync(held, worker.Document.ModelName, receipt.Receipt, worker.PriceCoefficient, request.MaxCoefficient, worker.ProviderId, worker.Tier).ConfigureAwait(false);
+                        charged = await billing.SettleAsync(held, worker.Document.ModelName, billed, worker.PriceCoefficient, request.MaxCoefficient, worker.ProviderId, worker.Tier).ConfigureAwait(false);
                     }
                     finally
                     {
@@ -152,15 +157,15 @@ public sealed partial class Dispatcher(
 
                     hold = null;
                     await receipts.RecordAsync(request.RequestId, request.Payer, receipt, worker.Bundle, charged).ConfigureAwait(false);
-                    var refunded = await refunds.RefundAsync(request, worker, receipt.Receipt, outcome.Timings!, charged).ConfigureAwait(false);
-                    await CompleteAsync(request, worker, attempt, receipt.Receipt, charged, refunded, gatewayStart, delivery.Continuation, events, cancellationToken).ConfigureAwait(false);
+                    var refunded = await refunds.RefundAsync(request, worker, billed, outcome.Timings!, charged).ConfigureAwait(false);
+                    await CompleteAsync(request, worker, attempt, billed, charged, refunded, gatewayStart, delivery.Continuation, events, cancellationToken).ConfigureAwait(false);
                     span?.SetTag("cocoon.outcome", "completed");
                     span?.SetTag("cocoon.attempts", attempt + 1);
 
                     // After the answer is complete: the user never waits for the record.
-                    await outcomes.CompletedAsync(worker, receipt.Receipt, outcome.Timings!).ConfigureAwait(false);
+                    await outcomes.CompletedAsync(worker, billed, outcome.Timings!).ConfigureAwait(false);
                     // A resumed answer was written by two workers: a replay of the whole request on one cannot match it.
-                    if (delivery.Continuation is null && replays.ShouldReplay(request))
+                    if (delivery.Continuation is null && replays.ShouldReplay(request, worker))
                     {
                         // In the background: the user has the answer and never waits for the check.
                         var delivered = delivery.Text;

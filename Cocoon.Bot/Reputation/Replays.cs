@@ -16,8 +16,10 @@ public enum ReplayResult
     OriginalFaulted,
     /// <summary>The third worker accepted what the checker rejected: the checker is in the minority.</summary>
     CheckerOverruled,
-    /// <summary>No verdict: no other worker of the model, busy workers, a malformed report, no third worker to break a tie, or a sampled answer without its tokens.</summary>
+    /// <summary>No verdict: no other worker of the model, busy workers, a malformed report, or no third worker to break a tie.</summary>
     NoVerdict,
+    /// <summary>A sampled answer came without its token ids: it cannot be checked, and that counts as a failed check (reputation only, no slash).</summary>
+    Unverifiable,
 }
 
 /// <summary>
@@ -30,8 +32,9 @@ public enum ReplayResult
 /// workers sampling the same text (seeded sampling at temperature 0.7–1.0 gives a different text in a batch than
 /// alone), and costs a prompt-processing pass instead of a generation. When the checker rejects the answer, a third
 /// worker scores it too and <see cref="TieBreak"/>'s two-of-three penalises the minority.</para>
-/// <para>Without tokens (a worker of an older version), greedy requests fall back to regenerating: greedy decoding of
-/// one sequence is deterministic, so the texts must match, and a third worker's text breaks a tie.</para>
+/// <para>Without tokens, greedy requests fall back to regenerating: greedy decoding of one sequence is deterministic,
+/// so the texts must match, and a third worker's text breaks a tie. A sampled answer without tokens cannot be checked
+/// at all and counts as a failed check (<see cref="SpotCheckModes"/>).</para>
 /// </summary>
 public sealed partial class Replays(
     WorkerDirectory directory, UnbilledJobs jobs, ReputationBook book, IOptions<DispatchOptions> options, ILogger<Replays> logger)
@@ -49,6 +52,15 @@ public sealed partial class Replays(
         return request.Embedding is null && _planner.ShouldReplay(request.RequestId);
     }
 
+    /// <summary>Whether to check this answer of <paramref name="worker"/>: Gateway:Replays:Fraction, or NewcomerFraction for its first NewcomerJobs jobs.</summary>
+    public bool ShouldReplay(DispatchRequest request, EligibleWorker worker)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(worker);
+        return request.Embedding is null
+            && _planner.ShouldReplay(request.RequestId, book.State(worker.Document.WorkerId).Jobs, options.Value.Replays.Newcomers());
+    }
+
     /// <summary>
     /// Checks the delivered answer of <paramref name="original"/> (its token ids when the worker sealed them) and
     /// records the verdicts; never throws.
@@ -60,14 +72,18 @@ public sealed partial class Replays(
         ArgumentNullException.ThrowIfNull(original);
         try
         {
-            if (answerTokens is { Count: > 0 })
+            switch (SpotCheckModes.For(answerTokens, request.Generation.Sampling))
             {
-                return await ScoreAsync(request, original, delivered, answerTokens, finish, cancellationToken).ConfigureAwait(false);
+                case SpotCheckMode.Score:
+                    return await ScoreAsync(request, original, delivered, answerTokens!, finish, cancellationToken).ConfigureAwait(false);
+                case SpotCheckMode.Regenerate:
+                    return await RegenerateAsync(request, original, delivered, cancellationToken).ConfigureAwait(false);
+                default:
+                    // A sampled answer without its token ids cannot be checked: that is a failed check, not a way out.
+                    await book.RecordAsync(original.Document.WorkerId, new IntegrityVerdict(IntegrityKind.Unverifiable, false), CancellationToken.None).ConfigureAwait(false);
+                    LogReplay(logger, request.RequestId, original.Document.WorkerId, "-", "unverifiable: sampled, no token ids");
+                    return ReplayResult.Unverifiable;
             }
-
-            return request.Generation.Sampling.Temperature == 0
-                ? await RegenerateAsync(request, original, delivered, cancellationToken).ConfigureAwait(false)
-                : ReplayResult.NoVerdict;
         }
         catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException or OperationCanceledException)
         {

@@ -13,6 +13,7 @@ public static class SlashingServiceCollectionExtensions
         services.TryAddSingleton<SlashBook>();
         services.TryAddSingleton<Slasher>();
         services.TryAddSingleton<SlashService>();
+        services.TryAddSingleton<ProviderStakeReport>();
         services.AddHostedService(sp => sp.GetRequiredService<SlashService>());
         return services;
     }

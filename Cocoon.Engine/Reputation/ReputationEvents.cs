@@ -27,6 +27,11 @@ public enum IntegrityKind
     CheckerOverruled,
     /// <summary>The receipt claimed more tokens than were delivered, or more prompt tokens than the prompt can have.</summary>
     ReceiptMismatch,
+    /// <summary>
+    /// An answer picked for a spot check could not be checked: sampled, and its worker sealed no token ids
+    /// (<see cref="SpotChecks.SpotCheckMode.Unverifiable"/>). Counted as a failed spot check.
+    /// </summary>
+    Unverifiable,
 }
 
 /// <summary>

@@ -72,7 +72,8 @@ public sealed class ReputationModel(ReputationPolicy policy)
         return state with
         {
             IntegrityFailed = state.IntegrityFailed + weight,
-            SpotChecksFailed = state.SpotChecksFailed + (verdict.Kind == IntegrityKind.SpotCheck ? 1 : 0),
+            // An answer kept from its check counts as a failed check: withholding the ids must not be a way out.
+            SpotChecksFailed = state.SpotChecksFailed + (verdict.Kind is IntegrityKind.SpotCheck or IntegrityKind.Unverifiable ? 1 : 0),
             CanariesFailed = state.CanariesFailed + (verdict.Kind == IntegrityKind.Canary ? 1 : 0),
             OverruledAsChecker = state.OverruledAsChecker + (verdict.Kind == IntegrityKind.CheckerOverruled ? 1 : 0),
             ReceiptMismatches = state.ReceiptMismatches + (verdict.Kind == IntegrityKind.ReceiptMismatch ? 1 : 0),
@@ -112,7 +113,7 @@ public sealed class ReputationModel(ReputationPolicy policy)
 
         if (state.SpotChecksFailed + state.CanariesFailed > 0)
         {
-            reasons.Add(new("integrity-fault", Say($"Integrity {integrity:0.00}: {state.SpotChecksFailed} spot check(s) lost in a tie-break and {state.CanariesFailed} canary(ies) failed; each outweighs {p.IntegrityFailureWeight:0} passes.")));
+            reasons.Add(new("integrity-fault", Say($"Integrity {integrity:0.00}: {state.SpotChecksFailed} spot check(s) failed (lost in a tie-break, or the answer came without the token ids its check needs) and {state.CanariesFailed} canary(ies) failed; each outweighs {p.IntegrityFailureWeight:0} passes.")));
         }
 
         if (state.OverruledAsChecker > 0)

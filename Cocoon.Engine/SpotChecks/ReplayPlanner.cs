@@ -36,6 +36,13 @@ public sealed class ReplayPlanner
 
     public bool ShouldReplay(string requestId) => Draw(requestId) < Fraction;
 
+    /// <summary>Whether to check this request of a worker that has done <paramref name="workerJobs"/> jobs: harder while it is new (<see cref="NewcomerChecks"/>).</summary>
+    public bool ShouldReplay(string requestId, long workerJobs, NewcomerChecks newcomers)
+    {
+        ArgumentNullException.ThrowIfNull(newcomers);
+        return Draw(requestId) < newcomers.FractionFor(workerJobs, Fraction);
+    }
+
     /// <summary>The request's uniform draw in [0, 1); exposed so tests can check the distribution.</summary>
     public double Draw(string requestId)
     {

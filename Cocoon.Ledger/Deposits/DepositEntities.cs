@@ -41,6 +41,13 @@ public enum DepositOutcome
 
     /// <summary>A transfer with no or an unknown comment: kept for an operator, not credited to anyone.</summary>
     Unmatched,
+
+    /// <summary>
+    /// The TON a slash took, sent by the stake contract (a SlashPaid message): <see cref="DepositReceipt.Comment"/> holds
+    /// the slash's reason hash. Not credited here: the slash's own ledger entries (slash:&lt;reason&gt;,
+    /// slash-refund:&lt;reason&gt;) already booked it from the hot wallet.
+    /// </summary>
+    Slash,
 }
 
 /// <summary>One incoming transfer seen on the deposit address, keyed by its transaction hash (so it counts once).</summary>

@@ -17,6 +17,9 @@ namespace Cocoon.Ledger.Deposits;
 /// amount marks it PartiallyPaid (the user can pay the rest with the same comment), a larger one Overpaid. Nothing is
 /// bounced back, because a refund costs fees and the user can spend the balance.</item>
 /// <item>Transfers without a known comment are recorded as Unmatched (for an operator to resolve), not credited.</item>
+/// <item>A slash's proceeds (a SlashPaid message from the stake contract, Ton:StakeContract) are recorded as Slash with
+/// the slash's reason hash in place of a comment, not credited: the gateway's slasher books them when it sees the slash
+/// applied (the user's refund and the network's share, keyed by the reason hash).</item>
 /// <item>Exactly once: the ledger credit is idempotent on <c>ton-deposit:&lt;tx hash&gt;</c>; the receipt, the invoice
 /// update and the cursor are then written in one transaction. A crash between the two re-runs the credit, which is a no-op.</item>
 /// </list>
@@ -83,7 +86,13 @@ public sealed partial class DepositProcessor(
                 Comment = msg.Comment is { Length: > 128 } c ? c[..128] : msg.Comment,
                 SeenAt = clock.GetUtcNow(),
             };
-            if (invoice is null)
+            if (SlashReason(msg) is { } reason)
+            {
+                receipt.Outcome = DepositOutcome.Slash;
+                receipt.Comment = reason;
+                LogSlashProceeds(logger, tx.Hash, msg.Value, reason);
+            }
+            else if (invoice is null)
             {
                 receipt.Outcome = DepositOutcome.Unmatched;
                 LogUnmatched(logger, tx.Hash, msg.Value);
@@ -110,6 +119,28 @@ public sealed partial class DepositProcessor(
         cursor.TransactionHash = tx.Hash;
         await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>The reason hash when the message is a SlashPaid from the configured stake contract; null for anything else.</summary>
+    private string? SlashReason(ChainMessage message)
+    {
+        if (options.Value.StakeContract is not { Length: > 0 } text || !TonAddress.TryParse(text, out var contract)
+            || message.Source != contract || message.BodyBoc is not { } boc)
+        {
+            return null;
+        }
+
+        try
+        {
+            return Stake.StakeContract.SlashPaidReason(Cell.FromBocBase64(boc));
+        }
+        catch (TonFormatException)
+        {
+            return null;
+        }
+    }
+
+    [LoggerMessage(EventId = LogEvents.Deposits + 3, Level = LogLevel.Information, Message = "Transfer {TxHash} of {Amount} nanotons is the proceeds of slash {ReasonHash}; booked by the slash")]
+    private static partial void LogSlashProceeds(ILogger logger, string txHash, long amount, string reasonHash);
 
     [LoggerMessage(EventId = LogEvents.Deposits + 1, Level = LogLevel.Information, Message = "Credited {Account} with {Amount} nanotons from transaction {TxHash}; invoice {Status}")]
     private static partial void LogCredited(ILogger logger, string account, long amount, string txHash, InvoiceStatus status);

@@ -154,6 +154,34 @@ public sealed partial class LocalChainProcess : IAsyncDisposable
             r.GetProperty("hash").GetString());
     }
 
+    /// <summary>
+    /// Test route: a named user wallet sends <paramref name="amount"/> to <paramref name="to"/> with a message body (what a
+    /// ton:// link with a bin parameter makes a wallet send), bounceable.
+    /// </summary>
+    public async Task<LocalPayment> TransferAsync(string from, TonAddress to, long amount, Cell body, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(to);
+        ArgumentNullException.ThrowIfNull(body);
+        using var response = await _http.PostAsJsonAsync(
+            "test/pay",
+            new Dictionary<string, object?>
+            {
+                ["amount"] = amount.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["bin"] = body.ToBocBase64(),
+                ["from"] = from,
+                ["to"] = to.ToRaw(),
+                ["bounce"] = true,
+            },
+            cancellationToken).ConfigureAwait(false);
+        using var doc = await ReadAsync(response, cancellationToken).ConfigureAwait(false);
+        var r = doc.RootElement;
+        return new LocalPayment(
+            TonAddress.Parse(r.GetProperty("from").GetString()!),
+            TonAddress.Parse(r.GetProperty("to").GetString()!),
+            r.GetProperty("lt").GetString() is { } lt ? long.Parse(lt, System.Globalization.CultureInfo.InvariantCulture) : null,
+            r.GetProperty("hash").GetString());
+    }
+
     /// <summary>Test route: the faucet sends <paramref name="amount"/> nanotons to an address (deploys nothing).</summary>
     public async Task FundAsync(TonAddress address, long amount, CancellationToken cancellationToken)
     {

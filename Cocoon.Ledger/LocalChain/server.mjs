@@ -342,7 +342,9 @@ const test = {
   async pay(body) {
     const from = await userWallet(body.from ?? 'alice');
     const to = body.to ? parseAddress(body.to) : networkWallet.address;
-    const result = record(await from.send({ to, value: BigInt(body.amount), body: body.comment != null ? comment(body.comment) : undefined, bounce: body.bounce ?? false }));
+    // A message body as a BOC (base64, what a ton:// link's bin carries), else a text comment, else none.
+    const msg = body.bin != null ? Cell.fromBase64(body.bin) : body.comment != null ? comment(body.comment) : undefined;
+    const result = record(await from.send({ to, value: BigInt(body.amount), body: msg, bounce: body.bounce ?? false }));
     const mine = result.transactions.find((t) => accountKey(t) === rawOf(to));
     return { from: rawOf(from.address), to: rawOf(to), lt: mine?.lt.toString() ?? null, hash: mine ? b64(mine.hash()) : null };
   },

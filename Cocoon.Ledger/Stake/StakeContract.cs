@@ -24,6 +24,25 @@ public static class StakeContract
     /// <summary>What the network wallet attaches to a Slash for the contract's gas (the rest comes back with nothing: it pays the fees separately).</summary>
     public const long SlashGas = 50_000_000;
 
+    /// <summary>Deposit { queryId }: the attached value, less the contract's deposit fee, is added to the sender's stake.</summary>
+    public static Cell DepositBody(ulong queryId) => new CellBuilder().StoreUInt(DepositOp, 32).StoreUInt(queryId, 64).EndCell();
+
+    /// <summary>RequestWithdrawal { queryId, amount }: moves that much of the sender's stake into a pending withdrawal.</summary>
+    public static Cell RequestWithdrawalBody(ulong queryId, long amount) =>
+        new CellBuilder().StoreUInt(RequestWithdrawalOp, 32).StoreUInt(queryId, 64).StoreCoins(amount).EndCell();
+
+    /// <summary>Withdraw { queryId }: after the unbonding delay, pays the pending withdrawal back to the sender.</summary>
+    public static Cell WithdrawBody(ulong queryId) => new CellBuilder().StoreUInt(WithdrawOp, 32).StoreUInt(queryId, 64).EndCell();
+
+    /// <summary>A ton:// transfer link to the contract carrying <paramref name="body"/> (wallets read it from the bin parameter, base64url).</summary>
+    public static string TransferLink(TonAddress contract, long amount, Cell body, bool testnet)
+    {
+        ArgumentNullException.ThrowIfNull(contract);
+        ArgumentNullException.ThrowIfNull(body);
+        var bin = Convert.ToBase64String(body.ToBoc()).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        return string.Create(System.Globalization.CultureInfo.InvariantCulture, $"ton://transfer/{contract.ToFriendly(bounceable: true, testOnly: testnet)}?amount={amount}&bin={bin}");
+    }
+
     /// <summary>Slash { queryId, provider, amount, reasonHash, beneficiary }.</summary>
     public static Cell SlashBody(ulong queryId, TonAddress provider, long amount, ReadOnlySpan<byte> reasonHash, TonAddress beneficiary)
     {
@@ -53,6 +72,31 @@ public static class StakeContract
             s.LoadUInt(64);
             s.LoadAddress();
             s.LoadCoins();
+            return Convert.ToHexStringLower(s.LoadBytes(32));
+        }
+        catch (TonFormatException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// The reason hash of a SlashPaid body (what the contract sends the beneficiary with the slashed TON: queryId,
+    /// provider, reasonHash), or null when the body is not one.
+    /// </summary>
+    public static string? SlashPaidReason(Cell body)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        try
+        {
+            var s = body.BeginParse();
+            if (s.RemainingBits < 32 || s.LoadUInt(32) != SlashPaidOp)
+            {
+                return null;
+            }
+
+            s.LoadUInt(64);
+            s.LoadAddress();
             return Convert.ToHexStringLower(s.LoadBytes(32));
         }
         catch (TonFormatException)

@@ -33,6 +33,16 @@ public sealed class StakeReader(ToncenterClient chain, IOptions<TonOptions> opti
             reason.IsZero ? null : Convert.ToHexStringLower(ToBytes32(reason)));
     }
 
+    /// <summary>What the contract keeps of each deposit (its deposit_fee get-method), in nanotons.</summary>
+    public async Task<long> DepositFeeAsync(CancellationToken cancellationToken)
+    {
+        var contract = Contract ?? throw new InvalidOperationException("Ton:StakeContract is not set: there is no stake contract to read.");
+        var result = await chain.RunGetMethodAsync(contract, "deposit_fee", [], cancellationToken).ConfigureAwait(false);
+        return result.ExitCode is 0 or 1 && result.Stack.Count >= 1
+            ? StakeContract.ToLong(result.Stack[0].AsNumber())
+            : throw new ToncenterException($"The stake contract's deposit_fee failed with exit code {result.ExitCode}.");
+    }
+
     private static byte[] ToBytes32(System.Numerics.BigInteger value)
     {
         var bytes = value.ToByteArray(isUnsigned: true, isBigEndian: true);

@@ -18,7 +18,7 @@ public static class CommandMenu
         new("tier", "Which trust tiers may answer you (tee, simulated, consumer)"),
         new("topup", "Add credit with Telegram Stars or TON"),
         new("apikey", "Create or revoke a key for the /v1 API"),
-        new("provider", "Sell inference: register, status, earnings, payout"),
+        new("provider", "Sell inference: register, status, earnings, stake, payout"),
         new("forget", "Delete everything stored about you"),
     ];
 

@@ -33,7 +33,8 @@ public sealed partial class ProviderCommands(
     ProviderWorkerControl control,
     ProviderStatus status,
     Cocoon.Bot.Providers.ProviderPayouts payouts,
-    ILedgerAccounts? accounts = null)
+    ILedgerAccounts? accounts = null,
+    Slashing.ProviderStakeReport? stakeReport = null)
 {
     /// <summary>The join URL workers use: Gateway:Join:Url, else the gateway's own URL (Gateway:Url) and the join path.</summary>
     public string JoinUrl => configuration["Gateway:Join:Url"] is { Length: > 0 } url
@@ -86,12 +87,16 @@ public sealed partial class ProviderCommands(
             case "payout":
                 await PayoutAsync(chatId, userId, parts.Skip(1).FirstOrDefault(), cancellationToken).ConfigureAwait(false);
                 return;
+            case "stake":
+                await StakeAsync(chatId, userId, parts.Skip(1).FirstOrDefault(), cancellationToken).ConfigureAwait(false);
+                return;
             default:
                 await sender.SendAsync(chatId,
                     "Sell inference with your GPU:\n/provider register – register and get a worker token\n/provider status – workers online, attestation, load\n" +
                     "/provider earnings – today, 7 days, total, pending payout\n/provider price <coefficient> – e.g. 1.2 for 1.2× the base price\n" +
                     "/provider pause | resume – stop or restart taking jobs\n/provider revoke – new worker token, old one's workers disconnected\n" +
-                    "/provider key <public key> – register or replace your provider key (./cocoon provider keygen prints it); workers need certificates signed by it\n/provider payout – pay your earnings to your TON address",
+                    "/provider key <public key> – register or replace your provider key (./cocoon provider keygen prints it); workers need certificates signed by it\n/provider payout – pay your earnings to your TON address\n" +
+                    "/provider stake – your stake on chain, what your workers need, slashes, and how to deposit or withdraw",
                     cancellationToken).ConfigureAwait(false);
                 return;
         }
@@ -324,6 +329,18 @@ public sealed partial class ProviderCommands(
         await sender.SendAsync(chatId, pause
             ? $"{provider.ProviderId} is paused: its workers get no new jobs (running ones finish)."
             : $"{provider.ProviderId} takes jobs again.", cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task StakeAsync(long chatId, long userId, string? providerId, CancellationToken cancellationToken)
+    {
+        if (await PickAsync(chatId, userId, providerId, cancellationToken).ConfigureAwait(false) is not { } provider)
+        {
+            return;
+        }
+
+        await sender.SendAsync(chatId, stakeReport is null
+            ? $"{provider.ProviderId} · {provider.Profile.Name}\n{Slashing.ProviderStakeReport.NoStakes}"
+            : await stakeReport.FormatAsync(provider, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
     }
 
     private async Task PayoutAsync(long chatId, long userId, string? providerId, CancellationToken cancellationToken)

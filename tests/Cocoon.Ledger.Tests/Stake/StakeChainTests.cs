@@ -1,7 +1,12 @@
 using System.Security.Cryptography;
+using Cocoon.Ledger.Chain;
+using Cocoon.Ledger.Deposits;
 using Cocoon.Ledger.Stake;
+using Cocoon.Ledger.Tests.Chain;
 using Cocoon.Ledger.Tests.LocalChain;
 using Cocoon.Ledger.Ton;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
@@ -72,6 +77,46 @@ public sealed class StakeChainTests(LocalChainFixture fixture) : IClassFixture<L
         // The same bytes again cannot execute twice (the seqno is spent): the chain still shows one slash.
         await sender.SendAsync(attempt, Ct);
         Assert.Equal(after, await reader.ReadAsync(provider, Ct));
+    }
+
+    [Fact]
+    public async Task The_slashed_TON_reaching_the_network_wallet_is_booked_as_the_slash_not_as_an_unmatched_deposit()
+    {
+        await using var host = new TonTestHost(fixture, new Dictionary<string, string?> { ["Ton:StakeContract"] = fixture.Chain.StakeAddress.ToRaw() });
+        await host.StartAsync();
+        var reader = new StakeReader(host.Client, Options);
+        var name = "slashed-" + Guid.NewGuid().ToString("N")[..8];
+        var provider = await fixture.Chain.UserWalletAsync(name, Ct);
+        Assert.Equal(0, await fixture.Chain.StakeAsync(name, 20_000_000_000, Ct));
+        var sender = new SlashSender(host.Client, host.Wallet, reader, TimeProvider.System, NullLogger<SlashSender>.Instance);
+        var reason = Convert.ToHexStringLower(SHA256.HashData(Guid.NewGuid().ToByteArray()));
+        var order = new SlashOrder(reason, provider, 1_500_000_000, 43);
+        var attempt = await sender.SignAsync(order, Ct);
+        await sender.SendAsync(attempt, Ct);
+        var onChain = await sender.FindAsync(order, attempt.CreatedAtMs, Ct);
+        Assert.True(onChain!.Applied);
+
+        // A stranger's plain transfer stays unmatched; the stake contract's SlashPaid is the slash's, by its reason hash.
+        await fixture.Chain.PayAsync(42_000_000, null, "stranger-" + name, Ct);
+        await using (var scope = host.Restart())
+        {
+            await scope.ServiceProvider.GetRequiredService<DepositProcessor>().PollAsync(host.Ct);
+        }
+
+        await using (var scope = host.Restart())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<ChainDbContext>();
+            var proceeds = await db.Receipts.SingleAsync(r => r.Comment == reason, host.Ct);
+            Assert.Equal(DepositOutcome.Slash, proceeds.Outcome);
+            Assert.Equal(onChain.Taken, proceeds.Amount);
+            Assert.Equal(fixture.Chain.StakeAddress.ToRaw(), proceeds.Source);
+            Assert.Null(proceeds.Account);
+            Assert.Equal(0, await db.Receipts.CountAsync(r => r.Outcome == DepositOutcome.Unmatched && r.Source == fixture.Chain.StakeAddress.ToRaw(), host.Ct));
+            Assert.Equal(1, await db.Receipts.CountAsync(r => r.Outcome == DepositOutcome.Unmatched && r.Amount == 42_000_000, host.Ct));
+        }
+
+        // Nothing was credited for it by the watcher: the slasher books the slash (this host has no slasher, so nothing).
+        Assert.Equal(0, await host.Ledger.GetBalanceAsync(Cocoon.Ledger.Accounts.AccountId.TonHotWallet, host.Ct));
     }
 
     [Fact]
