@@ -70,7 +70,13 @@ public sealed partial class ReceiptAudit(ReputationBook book, IServiceProvider s
 
         // Counts only: the evidence never holds the prompt or the answer.
         static string N(int n) => n.ToString(CultureInfo.InvariantCulture);
-        if (services.GetService<Slasher>() is { } slasher)
+        if (services.GetService<Slasher>() is not { } slasher)
+        {
+            return;
+        }
+
+        // This runs after the answer, on its own: a failure must be logged here, or nobody would ever see it.
+        try
         {
             await slasher.ProvenAsync(Fault.ReceiptMismatch, workerId, worker.ProviderId, request.Payer, FaultKey(request.RequestId, attempt),
                 new Dictionary<string, string>
@@ -86,10 +92,19 @@ public sealed partial class ReceiptAudit(ReputationBook book, IServiceProvider s
                 },
                 timeout.Token).ConfigureAwait(false);
         }
+        catch (Exception e) when (e is StackExchange.Redis.RedisException or Ledger.Ton.ToncenterException or HttpRequestException
+                                      or TimeoutException or InvalidOperationException or OperationCanceledException)
+        {
+            LogSlashFailed(logger, request.RequestId, workerId, e);
+        }
     }
 
     /// <summary>The slash's fault key: one slash per attempt however many gateways see it.</summary>
     public static string FaultKey(string requestId, int attempt) => string.Create(CultureInfo.InvariantCulture, $"receipt:{requestId}:{attempt}");
+
+    [LoggerMessage(EventId = LogEvents.Reputation + 61, Level = LogLevel.Error,
+        Message = "Slashing the overclaim of {RequestId} by {WorkerId} failed; the reputation verdict stands, the slash was not recorded")]
+    private static partial void LogSlashFailed(ILogger logger, string requestId, string workerId, Exception exception);
 
     [LoggerMessage(EventId = LogEvents.Reputation + 60, Level = LogLevel.Warning,
         Message = "Receipt of {RequestId} attempt {Attempt} from {WorkerId} overclaims: {ClaimedPrompt} prompt tokens (bound {PromptBound}), {ClaimedCompletion} completion tokens (bound {CompletionBound}); billed at the bounds")]

@@ -70,17 +70,79 @@ internal sealed partial class SlashJsonContext : JsonSerializerContext;
 /// shares and workers' ACL users cannot reach; the ledger entries of a slash are keyed by its reason hash, so they too
 /// happen once.
 /// </summary>
+/// <remarks>
+/// Every key a transaction here touches carries the hash tag {slashes}, so on a Redis Cluster they share a slot (a
+/// transaction across slots is refused there). Books written before the tag are moved once, at start
+/// (<see cref="MoveLegacyAsync"/>).
+/// </remarks>
 public sealed class SlashBook(IConnectionMultiplexer redis, RedisKeys keys)
 {
-    private RedisKey Records => keys.Prefix + "slashes";
+    private const string Tag = "{slashes}";
 
-    private RedisKey Faults => keys.Prefix + "slashes:faults";
+    private RedisKey Records => keys.Prefix + "slashes:" + Tag;
 
-    private RedisKey PendingSet => keys.Prefix + "slashes:pending";
+    private RedisKey Faults => keys.Prefix + "slashes:faults:" + Tag;
+
+    private RedisKey PendingSet => keys.Prefix + "slashes:pending:" + Tag;
 
     private RedisKey Lock(string reasonHash) => keys.Prefix + "slashes:lock:" + reasonHash;
 
-    private RedisKey ByProvider(string providerId) => keys.Prefix + "slashes:provider:" + providerId;
+    private RedisKey ByProvider(string providerId) => keys.Prefix + "slashes:provider:" + Tag + ":" + providerId;
+
+    /// <summary>
+    /// Moves a book written under the untagged names (before the cluster's hash tags) to the tagged ones, one key at a
+    /// time, so a pending slash is never forgotten on upgrade. Fields already under the new names win; it is idempotent.
+    /// </summary>
+    public async Task MoveLegacyAsync(CancellationToken cancellationToken)
+    {
+        var db = redis.GetDatabase();
+        await MoveHashAsync(db, keys.Prefix + "slashes", Records, cancellationToken).ConfigureAwait(false);
+        await MoveHashAsync(db, keys.Prefix + "slashes:faults", Faults, cancellationToken).ConfigureAwait(false);
+
+        var pending = keys.Prefix + "slashes:pending";
+        var members = await db.SetMembersAsync(pending).WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (members.Length > 0)
+        {
+            await db.SetAddAsync(PendingSet, members).WaitAsync(cancellationToken).ConfigureAwait(false);
+            await db.KeyDeleteAsync(pending).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        var legacyList = keys.Prefix + "slashes:provider:";
+        foreach (var server in redis.GetServers().Where(s => s.IsConnected && !s.IsReplica))
+        {
+            await foreach (var key in server.KeysAsync(db.Database, legacyList + "*").WithCancellation(cancellationToken).ConfigureAwait(false))
+            {
+                var providerId = ((string)key!)[legacyList.Length..];
+                if (providerId.StartsWith(Tag, StringComparison.Ordinal))
+                {
+                    continue; // already the tagged name
+                }
+
+                var hashes = await db.ListRangeAsync(key).WaitAsync(cancellationToken).ConfigureAwait(false);
+                if (hashes.Length > 0 && await db.ListLengthAsync(ByProvider(providerId)).WaitAsync(cancellationToken).ConfigureAwait(false) == 0)
+                {
+                    await db.ListRightPushAsync(ByProvider(providerId), hashes).WaitAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                await db.KeyDeleteAsync(key).WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static async Task MoveHashAsync(IDatabase db, RedisKey from, RedisKey to, CancellationToken cancellationToken)
+    {
+        if (await db.KeyTypeAsync(from).WaitAsync(cancellationToken).ConfigureAwait(false) != RedisType.Hash)
+        {
+            return;
+        }
+
+        foreach (var entry in await db.HashGetAllAsync(from).WaitAsync(cancellationToken).ConfigureAwait(false))
+        {
+            await db.HashSetAsync(to, entry.Name, entry.Value, When.NotExists).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await db.KeyDeleteAsync(from).WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
 
     /// <summary>Stores a new slash unless its fault was slashed before; returns the stored record (the earlier one if so).</summary>
     public async Task<(SlashRecord Record, bool Created)> CreateAsync(SlashRecord record, CancellationToken cancellationToken)

@@ -18,6 +18,19 @@ public sealed partial class SlashService(SlashBook book, Slasher slasher, StakeC
 
         try
         {
+            await book.MoveLegacyAsync(stoppingToken).ConfigureAwait(false);
+        }
+        catch (RedisException e)
+        {
+            LogMoveFailed(logger, e);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            return;
+        }
+
+        try
+        {
             while (!stoppingToken.IsCancellationRequested)
             {
                 await Task.Delay(options.Value.SlashInterval, time, stoppingToken).ConfigureAwait(false);
@@ -41,6 +54,9 @@ public sealed partial class SlashService(SlashBook book, Slasher slasher, StakeC
 
     [LoggerMessage(EventId = LogEvents.Slashing + 20, Level = LogLevel.Warning, Message = "No stake contract is configured (Ton:StakeContract): stakes are not checked and proven faults are not slashed")]
     private static partial void LogOff(ILogger logger);
+
+    [LoggerMessage(EventId = LogEvents.Slashing + 22, Level = LogLevel.Error, Message = "Slashes recorded before the cluster hash tags could not be moved; the next start retries")]
+    private static partial void LogMoveFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(EventId = LogEvents.Slashing + 21, Level = LogLevel.Warning, Message = "A slashing round failed; the next round retries")]
     private static partial void LogRoundFailed(ILogger logger, Exception exception);

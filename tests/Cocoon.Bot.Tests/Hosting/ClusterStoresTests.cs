@@ -1,5 +1,6 @@
 using Cocoon.Bot.Api;
 using Cocoon.Bot.MiniApp;
+using Cocoon.Bot.Slashing;
 using Cocoon.Ledger.Accounts;
 using Cocoon.Ledger.Data;
 using Cocoon.Network.Transport;
@@ -104,5 +105,64 @@ public sealed class ClusterStoresTests(ClusterFixture fixture) : IClassFixture<C
 
         var again = new ApiKeyStore(database, fixture.Connection, keys, TimeProvider.System);
         Assert.Equal(owner, await again.ValidateAsync(key, _ct));
+    }
+    private static SlashRecord Slash(string reasonHash, string faultKey, string provider) => new()
+    {
+        ReasonHash = reasonHash,
+        FaultKey = faultKey,
+        Fault = "FailedCanary",
+        ProviderId = provider,
+        ProviderAddress = "0:" + new string('a', 64),
+        WorkerId = "w1",
+        Amount = 1_000,
+        ToUser = 0,
+        ToNetwork = 1_000,
+        Evidence = "{}",
+        CreatedAtMs = 1_700_000_000_000,
+    };
+
+    [Fact]
+    public async Task Slashes_are_created_once_per_fault_settled_and_listed_on_a_cluster()
+    {
+        var book = new SlashBook(fixture.Connection, Scope());
+        var first = Slash(new string('1', 64), "canary:a", "p1");
+
+        var (stored, created) = await book.CreateAsync(first, _ct);
+        Assert.True(created);
+        var (again, createdAgain) = await book.CreateAsync(first with { ReasonHash = new string('2', 64) }, _ct);
+        Assert.False(createdAgain);
+        Assert.Equal(first.ReasonHash, again.ReasonHash);
+        Assert.Equal(new[] { first.ReasonHash }, await book.PendingAsync(_ct));
+
+        await book.SaveAsync(stored with { State = SlashStates.Applied, TransactionHash = "tx" }, _ct);
+        Assert.Empty(await book.PendingAsync(_ct));
+        var listed = Assert.Single(await book.ForProviderAsync("p1", 10, _ct));
+        Assert.Equal(SlashStates.Applied, listed.State);
+    }
+
+    [Fact]
+    public async Task Slashes_under_the_untagged_names_move_to_the_tagged_ones_at_start()
+    {
+        var keys = Scope();
+        var db = fixture.Connection.GetDatabase();
+        var pending = Slash(new string('3', 64), "tie-break:r1", "p2");
+        // Written as a single server held them, one key per command (the untagged keys sit in different slots).
+        await db.HashSetAsync(keys.Prefix + "slashes", pending.ReasonHash, System.Text.Json.JsonSerializer.Serialize(pending));
+        await db.HashSetAsync(keys.Prefix + "slashes:faults", pending.FaultKey, pending.ReasonHash);
+        await db.SetAddAsync(keys.Prefix + "slashes:pending", pending.ReasonHash);
+        await db.ListLeftPushAsync(keys.Prefix + "slashes:provider:p2", pending.ReasonHash);
+
+        var book = new SlashBook(fixture.Connection, keys);
+        await book.MoveLegacyAsync(_ct);
+        await book.MoveLegacyAsync(_ct); // a second gateway, or a restart: nothing left to move, nothing lost
+
+        Assert.Equal(new[] { pending.ReasonHash }, await book.PendingAsync(_ct));
+        Assert.Equal(pending.ReasonHash, Assert.Single(await book.ForProviderAsync("p2", 10, _ct)).ReasonHash);
+        var (_, created) = await book.CreateAsync(pending with { ReasonHash = new string('4', 64) }, _ct);
+        Assert.False(created); // the fault index moved too: the same fault is not slashed twice
+        foreach (var old in new[] { "slashes", "slashes:faults", "slashes:pending", "slashes:provider:p2" })
+        {
+            Assert.False(await db.KeyExistsAsync(keys.Prefix + old), old);
+        }
     }
 }
