@@ -88,6 +88,8 @@ public static class LlamaBenchmark
         var eightPairRatios = new List<double>();
         var sharpOnePairRatios = new List<double>();
         var sharpEightPairRatios = new List<double>();
+        var sharpOnePromptRatios = new List<double>();
+        var sharpEightPromptRatios = new List<double>();
         using (var service = await LlamaInferenceService.LoadAsync(options, NullLoggerFactory.Instance, TimeProvider.System, null, ct).ConfigureAwait(false))
         {
             // Warm-up long enough for tiered JIT to settle the decode loop (a worker serves for hours).
@@ -162,7 +164,11 @@ public static class LlamaBenchmark
                 try
                 {
                     using var peer = LlamaSharpPeer.Start(setup.Model, Threads, ContextPerSequence, Prompt, maxTokens);
-                    foreach (var (streams, pairs, engine, ratios) in new[] { (1, setup.PairReps, LlamaSharpStateless, sharpOnePairRatios), (8, Math.Max(3, setup.PairReps / 3), LlamaSharpBatched, sharpEightPairRatios) })
+                    foreach (var (streams, pairs, engine, ratios, promptRatios) in new[]
+                    {
+                        (1, setup.PairReps, LlamaSharpStateless, sharpOnePairRatios, sharpOnePromptRatios),
+                        (8, Math.Max(3, setup.PairReps / 3), LlamaSharpBatched, sharpEightPairRatios, sharpEightPromptRatios),
+                    })
                     {
                         // One warm-up run each (its first context and JIT), then the pairs.
                         await peer.MeasureAsync(streams, ct).ConfigureAwait(false);
@@ -172,6 +178,7 @@ public static class LlamaBenchmark
                             var m = await RunStreamsAsync(service, streams, maxTokens, ct).ConfigureAwait(false);
                             var (prompt, generation, tokens) = await peer.MeasureAsync(streams, ct).ConfigureAwait(false);
                             ratios.Add(m.Generation / generation);
+                            promptRatios.Add(m.Prompt / prompt);
                             best = best is null ? new Row(engine, streams, prompt, generation, tokens) : best with
                             {
                                 PromptTokPerSec = Math.Max(best.PromptTokPerSec, prompt),
@@ -223,6 +230,8 @@ public static class LlamaBenchmark
         PrintPairs("cocoon / llama-batched-bench, 8 streams", eightPairRatios);
         PrintPairs("cocoon / LLamaSharp StatelessExecutor, 1 stream", sharpOnePairRatios);
         PrintPairs("cocoon / LLamaSharp BatchedExecutor, 8 streams", sharpEightPairRatios);
+        PrintPairs("cocoon / LLamaSharp StatelessExecutor, 1 stream", sharpOnePromptRatios, "prompt; theirs includes creating the context");
+        PrintPairs("cocoon / LLamaSharp BatchedExecutor, 8 streams", sharpEightPromptRatios, "prompt");
         foreach (var note in notes)
         {
             Console.WriteLine("note: " + note);
@@ -241,18 +250,20 @@ public static class LlamaBenchmark
             eightStreamPairRatios = eightPairRatios,
             llamaSharpStatelessPairRatios = sharpOnePairRatios,
             llamaSharpBatchedPairRatios = sharpEightPairRatios,
+            llamaSharpStatelessPromptPairRatios = sharpOnePromptRatios,
+            llamaSharpBatchedPromptPairRatios = sharpEightPromptRatios,
             notes,
         }).ConfigureAwait(false);
         Console.WriteLine($"json: {path}");
     }
 
-    private static void PrintPairs(string name, List<double> ratios)
+    private static void PrintPairs(string name, List<double> ratios, string what = "generation")
     {
         if (ratios.Count > 0)
         {
             var sorted = ratios.Order().ToList();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{name}, {sorted.Count} alternating pairs (generation): median {sorted[sorted.Count / 2]:F2}x, range {sorted[0]:F2}x..{sorted[^1]:F2}x"));
+                $"{name}, {sorted.Count} alternating pairs ({what}): median {sorted[sorted.Count / 2]:F2}x, range {sorted[0]:F2}x..{sorted[^1]:F2}x"));
         }
     }
 
