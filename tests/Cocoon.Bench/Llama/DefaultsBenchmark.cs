@@ -225,7 +225,8 @@ public static partial class DefaultsBenchmark
             if (run.CpuMicrosPerStep is { } cpu)
             {
                 CpuMicros.Add(cpu);
-                if (peer?.CpuMicrosPerStep is { } peerCpu)
+                // Under load a 1-token run can cost more than the 128-token runs' mean; such a round has no CPU ratio.
+                if (peer?.CpuMicrosPerStep is { } peerCpu && cpu > 0 && peerCpu > 0)
                 {
                     CpuRatios.Add(peerCpu / cpu);
                 }
