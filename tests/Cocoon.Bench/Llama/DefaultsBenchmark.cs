@@ -13,20 +13,28 @@ namespace Cocoon.Bench.Llama;
 /// <summary>
 /// What users run, against llama.cpp's own llama-bench in the same run: `generate` (the CLI, a fresh process per
 /// answer, on its default settings) and a worker's inference service on the worker's default settings (its
-/// appsettings.json: 2048 tokens per sequence, 8 sequences, one unified KV cache), one greedy stream of 128 tokens on
-/// the small model at 2 threads, beside llama-bench generating 128 tokens at depth 0. The three run in alternating
-/// rounds so they see the same moments of a shared machine; the ratios are medians of those rounds.
-/// COCOON_BENCH_FACTORS=true adds one service per setting that differs from the peer (each alone on top of the bench's
-/// own settings), so each factor's cost shows as its own ratio.
+/// appsettings.json: 2048 tokens per sequence, 8 sequences, one KV stream per sequence), one greedy stream of 128 tokens
+/// on the small model, beside llama-bench generating 128 tokens at the depth ours starts at, at 1 and 2 threads. One run
+/// of 128 tokens takes 15-30 ms, too short to compare alone on a shared machine, so a round interleaves Runs runs of
+/// each (generate, llama-bench, the service, in turn) and compares their summed decode time: a round's ratio is
+/// over about Runs x 25 ms of each engine spread over the same seconds. The ratios are medians of Rounds rounds, with
+/// their range. COCOON_BENCH_FACTORS=true adds one service per setting that differs from the peer (each alone on top
+/// of the worker's defaults), so each factor's cost shows as its own ratio.
 /// </summary>
 public static partial class DefaultsBenchmark
 {
     private const int MaxTokens = 128;
-    private static readonly int Rounds = int.TryParse(Environment.GetEnvironmentVariable("COCOON_BENCH_ROUNDS"), CultureInfo.InvariantCulture, out var r) && r > 0 ? r : 9;
+    private static readonly int Rounds = EnvInt("COCOON_BENCH_ROUNDS", 7);
+    private static readonly int Runs = EnvInt("COCOON_BENCH_RUNS", 8);
+    // Rounds stop early once a thread count has taken this long (at least MinRounds run): on an oversubscribed machine
+    // 2 threads crawl (ggml's barriers wait for descheduled threads) and 7 rounds could take most of an hour.
+    private static readonly TimeSpan Budget = TimeSpan.FromSeconds(EnvInt("COCOON_BENCH_SECONDS", 120));
+    private const int MinRounds = 3;
     // A short prompt: generation starts near depth 0, where the issue compared generate with llama-bench.
     private const string Prompt = "Once upon a time";
 
-    private static readonly int Threads = int.TryParse(Environment.GetEnvironmentVariable("COCOON_BENCH_THREADS"), CultureInfo.InvariantCulture, out var t) && t > 0 ? t : 2;
+    // COCOON_BENCH_THREADS=N measures N threads only; by default 1 and 2 (the issue's goal is at both).
+    private static readonly int[] ThreadCounts = EnvInt("COCOON_BENCH_THREADS", 0) is > 0 and var t ? [t] : [1, 2];
 
     public static async Task RunAsync(BenchContext bench)
     {
@@ -44,17 +52,40 @@ public static partial class DefaultsBenchmark
         var workerDir = Path.Combine(SharedFiles.RepoRoot, "Cocoon.Worker", "bin", configuration, "net10.0");
         var generate = Path.Combine(workerDir, "Cocoon.Worker");
         using var data = new TempDir("cocoon-bench-defaults");
-        var defaults = WorkerDefaults(workerDir, libraries, data.Path);
+        var load = LoadAverage();
+        var first = WorkerDefaults(workerDir, libraries, data.Path, ThreadCounts[0]);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"stories260K, {Threads} threads, greedy, {MaxTokens} tokens, {Rounds} alternating rounds; llama-bench -p 0 -n {MaxTokens} -d (our prompt tokens)"));
+            $"stories260K, greedy, {MaxTokens} tokens per run, up to {Rounds} rounds ({MinRounds} at least, no new one after {Budget.TotalSeconds:F0} s) of {Runs} interleaved runs per engine; llama-bench -p 0 -n {MaxTokens} -d (our prompt tokens) -r 1"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"worker defaults: ContextSize {defaults.ContextSize}, MaxConcurrency {defaults.MaxConcurrency}, BatchSize {defaults.BatchSize}, KvUnified {defaults.KvUnified}, ThreadPoll {defaults.ThreadPoll}"));
+            $"worker defaults (appsettings.json): ContextSize {first.ContextSize}, MaxConcurrency {first.MaxConcurrency}, BatchSize {first.BatchSize}, KvUnified {first.KvUnified}, ThreadPoll {first.ThreadPoll}; generate: the same with MaxConcurrency 1"));
+        Console.WriteLine($"{"threads",7} {"engine",-44} {"gen tok/s",10} {"/ llama-bench",14} {"range of rounds",16} {"CPU us/token",13} {"CPU: llama-bench's / ours",26}");
+        var results = new List<object>();
+        foreach (var threads in ThreadCounts)
+        {
+            results.Add(await RunThreadsAsync(threads, generate, workerDir, libraries, tools, data.Path, ct).ConfigureAwait(false));
+        }
 
+        var path = await bench.WriteJsonAsync("llama-defaults", new
+        {
+            maxTokens = MaxTokens,
+            rounds = Rounds,
+            runsPerRound = Runs,
+            loadAverageBefore = load,
+            loadAverageAfter = LoadAverage(),
+            results,
+        }).ConfigureAwait(false);
+        Console.WriteLine($"load average before {load}, after {LoadAverage()}");
+        Console.WriteLine($"json: {path}");
+    }
+
+    private static async Task<object> RunThreadsAsync(int threads, string generate, string workerDir, string libraries, string tools, string dataDir, CancellationToken ct)
+    {
+        var defaults = WorkerDefaults(workerDir, libraries, dataDir, threads);
         var variants = new List<(string Name, LlamaInferenceOptions Options)> { ("worker, default settings", defaults) };
         if (Environment.GetEnvironmentVariable("COCOON_BENCH_FACTORS") == "true")
         {
             // One change at a time away from the worker's defaults, then the bench llama's own settings.
-            variants.Add(("  KvUnified true (before 2026-11-30)", defaults with { KvUnified = true }));
+            variants.Add(("  KvUnified true", defaults with { KvUnified = true }));
             variants.Add(("  ContextSize 256", defaults with { ContextSize = 256 }));
             variants.Add(("  MaxConcurrency 1 (generate's)", defaults with { MaxConcurrency = 1 }));
             variants.Add(("  MaxConcurrency 1, ContextSize 256", defaults with { MaxConcurrency = 1, ContextSize = 256 }));
@@ -72,63 +103,71 @@ public static partial class DefaultsBenchmark
                 // A worker serves for hours: let tiered JIT settle the decode loop first.
                 for (var i = 0; i < 5; i++)
                 {
-                    await ServiceRateAsync(service, ct).ConfigureAwait(false);
+                    await ServiceRunAsync(service, MaxTokens, ct).ConfigureAwait(false);
                 }
             }
 
             // llama-bench generates at the depth ours starts at (the prompt is in the cache), in a context of its own size.
             var depth = await PromptTokensAsync(services[0], ct).ConfigureAwait(false);
-            var peer = new List<double>();
-            var cli = new List<double>();
-            var ours = variants.Select(_ => new List<double>()).ToList();
-            var cliRatios = new List<double>();
-            // CPU per generated token of each process (its CPU with 128 tokens minus with 1, over 127 steps): what a shared
-            // machine's load does not change, unlike wall-clock rates.
-            var cliCpu = new List<double>();
-            var peerCpu = new List<double>();
-            var ratios = variants.Select(_ => new List<double>()).ToList();
-            for (var round = 0; round < Rounds; round++)
+            var peer = new Engine();
+            var cli = new Engine();
+            var ours = variants.Select(_ => new Engine()).ToList();
+            var clock = Stopwatch.StartNew();
+            for (var round = 0; round < Rounds && (round < MinRounds || clock.Elapsed < Budget); round++)
             {
-                var (g, gCpu) = await GenerateAsync(generate, libraries, MaxTokens, ct).ConfigureAwait(false);
-                var (p, pCpu) = await LlamaBenchAsync(tools, libraries, depth, MaxTokens, ct).ConfigureAwait(false);
-                var (_, gCpu1) = await GenerateAsync(generate, libraries, 1, ct).ConfigureAwait(false);
-                var (_, pCpu1) = await LlamaBenchAsync(tools, libraries, depth, 1, ct).ConfigureAwait(false);
-                cliCpu.Add((gCpu - gCpu1) * 1e6 / (MaxTokens - 1));
-                peerCpu.Add((pCpu - pCpu1) * 1e6 / (MaxTokens - 1));
-                cli.Add(g);
-                peer.Add(p);
-                cliRatios.Add(g / p);
+                var (peerRun, cliRun) = (new Run(), new Run());
+                var oursRun = variants.Select(_ => new Run()).ToList();
+                for (var i = 0; i < Runs; i++)
+                {
+                    cliRun.Add(await GenerateAsync(generate, libraries, threads, MaxTokens, ct).ConfigureAwait(false));
+                    peerRun.Add(await LlamaBenchAsync(tools, libraries, threads, depth, MaxTokens, ct).ConfigureAwait(false));
+                    for (var v = 0; v < services.Count; v++)
+                    {
+                        // This process's CPU across the run: the decode thread and its threadpool, the consumer, and
+                        // whatever else the bench process does meanwhile (nothing, between runs).
+                        var before = CpuSeconds(Self);
+                        var steps = await ServiceRunAsync(services[v], MaxTokens, ct).ConfigureAwait(false);
+                        oursRun[v].Add((steps, CpuSeconds(Self) - before));
+                    }
+                }
+
+                // CPU per generated token of each process: its CPU with 128 tokens minus with 1, over 127 steps. A shared
+                // machine's load moves it far less than wall-clock rates (spinning threads and page faults aside).
+                cliRun.OneTokenCpu = (await GenerateAsync(generate, libraries, threads, 1, ct).ConfigureAwait(false)).Cpu;
+                peerRun.OneTokenCpu = (await LlamaBenchAsync(tools, libraries, threads, depth, 1, ct).ConfigureAwait(false)).Cpu;
                 for (var v = 0; v < services.Count; v++)
                 {
-                    var s = await ServiceRateAsync(services[v], ct).ConfigureAwait(false);
-                    ours[v].Add(s);
-                    ratios[v].Add(s / p);
+                    var before = CpuSeconds(Self);
+                    await ServiceRunAsync(services[v], 1, ct).ConfigureAwait(false);
+                    oursRun[v].OneTokenCpu = CpuSeconds(Self) - before;
+                }
+
+                peer.Add(peerRun, null);
+                cli.Add(cliRun, peerRun);
+                for (var v = 0; v < services.Count; v++)
+                {
+                    ours[v].Add(oursRun[v], peerRun);
                 }
             }
 
-            Console.WriteLine($"{"engine",-34} {"gen tok/s (median)",19} {"/ llama-bench (median of rounds)",33} {"range",14}");
-            Show($"llama-bench (tg{MaxTokens} @ d{depth})", peer, null);
-            Show("generate (CLI, defaults)", cli, cliRatios);
+            Show(threads, $"llama-bench (tg{MaxTokens} @ d{depth})", peer, clock.Elapsed);
+            Show(threads, "generate (CLI, defaults)", cli, null);
             for (var v = 0; v < variants.Count; v++)
             {
-                Show(variants[v].Name, ours[v], ratios[v]);
+                Show(threads, variants[v].Name, ours[v], null);
             }
 
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"CPU per generated token (whole process, 128-token run minus 1-token run, median of rounds): llama-bench {Median(peerCpu):F0} us, generate {Median(cliCpu):F0} us = {Median(peerCpu) / Median(cliCpu):F2}x llama-bench's speed"));
-
-            var path = await bench.WriteJsonAsync("llama-defaults", new
+            return new
             {
-                threads = Threads,
-                maxTokens = MaxTokens,
-                rounds = Rounds,
+                threads,
+                depth,
+                roundsRun = peer.Rates.Count,
+                seconds = clock.Elapsed.TotalSeconds,
                 workerDefaults = new { defaults.ContextSize, defaults.MaxConcurrency, defaults.BatchSize, defaults.KvUnified, defaults.ThreadPoll, defaults.ChunkIntervalMs },
-                llamaBench = peer,
-                generate = new { rates = cli, ratios = cliRatios, medianRatio = Median(cliRatios), cpuMicrosPerToken = cliCpu, llamaBenchCpuMicrosPerToken = peerCpu },
-                services = variants.Select((v, i) => new { name = v.Name.Trim(), rates = ours[i], ratios = ratios[i], medianRatio = Median(ratios[i]) }),
-                loadAverage = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : null,
-            }).ConfigureAwait(false);
-            Console.WriteLine($"json: {path}");
+                llamaBench = peer.Json(),
+                generate = cli.Json(),
+                services = variants.Select((v, i) => new { name = v.Name.Trim(), result = ours[i].Json() }),
+            };
         }
         finally
         {
@@ -139,8 +178,98 @@ public static partial class DefaultsBenchmark
         }
     }
 
+    /// <summary>One engine's runs within a round: decode steps, seconds, process CPU (CLI and llama-bench only).</summary>
+    private sealed class Run
+    {
+        public int Steps { get; private set; }
+
+        public double Seconds { get; private set; }
+
+        public double Cpu { get; private set; }
+
+        public int Count { get; private set; }
+
+        public double? OneTokenCpu { get; set; }
+
+        public double Rate => Steps / Seconds;
+
+        /// <summary>CPU µs per decode step: the mean CPU of a 128-token run minus a 1-token run, over 127 steps.</summary>
+        public double? CpuMicrosPerStep => OneTokenCpu is { } one && Count > 0 ? ((Cpu / Count) - one) * 1e6 / (MaxTokens - 1) : null;
+
+        public void Add((Steps Steps, double Cpu) run)
+        {
+            Steps += run.Steps.Count;
+            Seconds += run.Steps.Seconds;
+            Cpu += run.Cpu;
+            Count++;
+        }
+    }
+
+    /// <summary>Decode steps after the first token and the seconds they took.</summary>
+    private readonly record struct Steps(int Count, double Seconds);
+
+    /// <summary>One engine across rounds: its rate per round and, against the peer's same round, its ratio.</summary>
+    private sealed class Engine
+    {
+        public List<double> Rates { get; } = [];
+
+        public List<double> Ratios { get; } = [];
+
+        public List<double> CpuMicros { get; } = [];
+
+        public List<double> CpuRatios { get; } = [];
+
+        public void Add(Run run, Run? peer)
+        {
+            Rates.Add(run.Rate);
+            if (run.CpuMicrosPerStep is { } cpu)
+            {
+                CpuMicros.Add(cpu);
+                // Under load a 1-token run can cost more than the 128-token runs' mean; such a round has no CPU ratio.
+                if (peer?.CpuMicrosPerStep is { } peerCpu && cpu > 0 && peerCpu > 0)
+                {
+                    CpuRatios.Add(peerCpu / cpu);
+                }
+            }
+
+            if (peer is not null)
+            {
+                Ratios.Add(run.Rate / peer.Rate);
+            }
+        }
+
+        public object Json() => new
+        {
+            rates = Rates,
+            medianRate = Median(Rates),
+            ratios = Ratios,
+            medianRatio = Ratios.Count > 0 ? Median(Ratios) : (double?)null,
+            cpuMicrosPerToken = CpuMicros,
+            cpuSpeedRatios = CpuRatios,
+        };
+    }
+
+    private static void Show(int threads, string name, Engine e, TimeSpan? took)
+    {
+        if (took is { } t)
+        {
+            name += string.Create(CultureInfo.InvariantCulture, $", {e.Rates.Count} rounds, {t.TotalSeconds:F0} s");
+        }
+
+        var ratio = e.Ratios.Count == 0 ? "" : $"{Median(e.Ratios):F2}x";
+        var range = e.Ratios.Count == 0 ? "" : $"{e.Ratios.Min():F2}..{e.Ratios.Max():F2}x";
+        var cpu = e.CpuMicros.Count == 0 ? "" : string.Create(CultureInfo.InvariantCulture, $"{Median(e.CpuMicros):F0}");
+        var cpuRatio = e.CpuRatios.Count == 0 ? "" : string.Create(CultureInfo.InvariantCulture, $"{Median(e.CpuRatios):F2}x ({e.CpuRatios.Min():F2}..{e.CpuRatios.Max():F2})");
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{threads,7} {name,-44} {Median(e.Rates),10:F0} {ratio,14} {range,16} {cpu,13} {cpuRatio,26}"));
+    }
+
+    private static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "?";
+
+    private static int EnvInt(string name, int fallback) =>
+        int.TryParse(Environment.GetEnvironmentVariable(name), CultureInfo.InvariantCulture, out var v) && v > 0 ? v : fallback;
+
     /// <summary>The worker's settings as `./cocoon worker` reads them (its appsettings.json), on this bench's threads and model.</summary>
-    private static LlamaInferenceOptions WorkerDefaults(string workerDir, string libraries, string dataDir)
+    private static LlamaInferenceOptions WorkerDefaults(string workerDir, string libraries, string dataDir, int threads)
     {
         var configuration = new ConfigurationBuilder()
             .AddJsonFile(Path.Combine(workerDir, "appsettings.json"), optional: false)
@@ -148,18 +277,11 @@ public static partial class DefaultsBenchmark
             {
                 ["Worker:Model"] = SharedFiles.SmallModel,
                 ["Llama:LibraryDir"] = libraries,
-                ["Llama:Threads"] = Threads.ToString(CultureInfo.InvariantCulture),
+                ["Llama:Threads"] = Inv(threads),
                 ["Cocoon:DataDir"] = dataDir,
             })
             .Build();
         return LlamaInferenceOptions.FromConfiguration(configuration);
-    }
-
-    private static void Show(string name, List<double> rates, List<double>? ratios)
-    {
-        var ratio = ratios is null ? "" : $"{Median(ratios):F2}x";
-        var range = ratios is null ? "" : $"{ratios.Min():F2}..{ratios.Max():F2}";
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name,-34} {Median(rates),19:F0} {ratio,33} {range,14}"));
     }
 
     private static double Median(List<double> values)
@@ -180,27 +302,27 @@ public static partial class DefaultsBenchmark
         return tokens;
     }
 
-    /// <summary>Generation steps per second after the first token, as llama-bench counts them (128 tokens = 127 steps).</summary>
-    private static async Task<double> ServiceRateAsync(LlamaInferenceService service, CancellationToken ct)
+    /// <summary>Generation steps after the first token and their time, as llama-bench counts them (128 tokens = 127 steps).</summary>
+    private static async Task<Steps> ServiceRunAsync(LlamaInferenceService service, int maxTokens, CancellationToken ct)
     {
-        var request = new GenerationRequest { Prompt = Prompt, Sampling = new SamplingOptions { MaxTokens = MaxTokens, Temperature = 0 } };
+        var request = new GenerationRequest { Prompt = Prompt, Sampling = new SamplingOptions { MaxTokens = maxTokens, Temperature = 0 } };
         GenerationUsage? usage = null;
         await foreach (var chunk in service.GenerateAsync(request, ct).ConfigureAwait(false))
         {
             usage = chunk.Usage ?? usage;
         }
 
-        return (usage!.CompletionTokens - 1) / usage.GenerationTime.TotalSeconds;
+        return new Steps(usage!.CompletionTokens - 1, usage.GenerationTime.TotalSeconds);
     }
 
     /// <summary>
-    /// `Cocoon.Worker generate` as `./cocoon generate` runs it: its generation rate (the stats line counts all tokens, so
-    /// 127 of 128 are steps) and the process's CPU seconds.
+    /// `Cocoon.Worker generate` as `./cocoon generate` runs it: its generation steps and their time (the stats line's rate
+    /// counts all tokens over the time after the first, so 127 of 128 are steps) and the process's CPU seconds.
     /// </summary>
-    private static async Task<(double Rate, double Cpu)> GenerateAsync(string program, string libraries, int maxTokens, CancellationToken ct)
+    private static async Task<(Steps Steps, double Cpu)> GenerateAsync(string program, string libraries, int threads, int maxTokens, CancellationToken ct)
     {
         var (_, stderr, cpu) = await RunAsync(program, Environment.CurrentDirectory, libraries,
-            ["generate", "--prompt", Prompt, "--model", SharedFiles.SmallModel, "--max-tokens", Inv(maxTokens), "--temperature", "0", "--threads", Inv(Threads)], ct).ConfigureAwait(false);
+            ["generate", "--prompt", Prompt, "--model", SharedFiles.SmallModel, "--max-tokens", Inv(maxTokens), "--temperature", "0", "--threads", Inv(threads)], ct).ConfigureAwait(false);
         var match = StatsLine().Match(stderr);
         if (!match.Success)
         {
@@ -209,15 +331,15 @@ public static partial class DefaultsBenchmark
 
         var tokens = int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
         var rate = double.Parse(match.Groups[2].Value, CultureInfo.InvariantCulture);
-        return (tokens > 1 ? rate * (tokens - 1) / tokens : 0, cpu);
+        return (tokens > 1 && rate > 0 ? new Steps(tokens - 1, tokens / rate) : new Steps(0, 0), cpu);
     }
 
-    private static async Task<(double Rate, double Cpu)> LlamaBenchAsync(string tools, string libraries, int depth, int tokens, CancellationToken ct)
+    private static async Task<(Steps Steps, double Cpu)> LlamaBenchAsync(string tools, string libraries, int threads, int depth, int tokens, CancellationToken ct)
     {
         var (stdout, _, cpu) = await RunAsync(Path.Combine(tools, "llama-bench"), libraries, libraries,
-            ["-m", SharedFiles.SmallModel, "-t", Inv(Threads), "-r", "1", "-o", "json", "-p", "0", "-n", Inv(tokens), "-d", Inv(depth)], ct).ConfigureAwait(false);
+            ["-m", SharedFiles.SmallModel, "-t", Inv(threads), "-r", "1", "-o", "json", "-p", "0", "-n", Inv(tokens), "-d", Inv(depth)], ct).ConfigureAwait(false);
         using var json = JsonDocument.Parse(stdout);
-        return (json.RootElement.EnumerateArray().Single().GetProperty("avg_ts").GetDouble(), cpu);
+        return (new Steps(tokens, json.RootElement.EnumerateArray().Single().GetProperty("avg_ns").GetDouble() / 1e9), cpu);
     }
 
     // llama-bench loads the CPU backend plugins from its working folder, the libraries' folder. One child at a time: the
@@ -231,12 +353,12 @@ public static partial class DefaultsBenchmark
             start.ArgumentList.Add(a);
         }
 
-        var before = ChildrenCpuSeconds();
+        var before = CpuSeconds(Children);
         using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start " + path);
         var stdout = process.StandardOutput.ReadToEndAsync(ct);
         var stderr = process.StandardError.ReadToEndAsync(ct);
         await process.WaitForExitAsync(ct).ConfigureAwait(false);
-        var cpu = ChildrenCpuSeconds() - before;
+        var cpu = CpuSeconds(Children) - before;
         if (process.ExitCode != 0)
         {
             throw new InvalidOperationException($"{Path.GetFileName(path)} exit {process.ExitCode}: {(await stderr.ConfigureAwait(false)).Trim()}");
@@ -245,10 +367,12 @@ public static partial class DefaultsBenchmark
         return (await stdout.ConfigureAwait(false), await stderr.ConfigureAwait(false), cpu);
     }
 
-    private static double ChildrenCpuSeconds()
+    private const int Self = 0; // RUSAGE_SELF
+    private const int Children = -1; // RUSAGE_CHILDREN
+
+    private static double CpuSeconds(int who)
     {
-        const int children = -1; // RUSAGE_CHILDREN
-        return getrusage(children, out var usage) == 0
+        return getrusage(who, out var usage) == 0
             ? usage.UserSeconds + (usage.UserMicros / 1e6) + usage.SystemSeconds + (usage.SystemMicros / 1e6)
             : throw new InvalidOperationException("getrusage failed");
     }

@@ -15,7 +15,8 @@ namespace Cocoon.Bench.Llama;
 /// length) and llama-batched-bench (1..8 parallel sequences), both built by ./cocoon from the libraries' exact source,
 /// node-llama-cpp 3.22.1, and LLamaSharp 0.30.0 (its own llama.cpp build; StatelessExecutor for 1 stream, BatchedExecutor
 /// for 8). Every configuration runs Reps times and the best run counts (the machine is shared; the
-/// best run is the least disturbed). Generation rates count decode steps after the first token, as llama.cpp does.
+/// best run is the least disturbed); llama-bench, llama-batched-bench (8) and LLamaSharp also run in alternating pairs
+/// with ours, whose per-pair ratios (median and range) are the same-run comparison. Generation rates count decode steps after the first token, as llama.cpp does.
 /// </summary>
 public static class LlamaBenchmark
 {
@@ -85,6 +86,10 @@ public static class LlamaBenchmark
 
         var pairRatios = new List<double>();
         var eightPairRatios = new List<double>();
+        var sharpOnePairRatios = new List<double>();
+        var sharpEightPairRatios = new List<double>();
+        var sharpOnePromptRatios = new List<double>();
+        var sharpEightPromptRatios = new List<double>();
         using (var service = await LlamaInferenceService.LoadAsync(options, NullLoggerFactory.Instance, TimeProvider.System, null, ct).ConfigureAwait(false))
         {
             // Warm-up long enough for tiered JIT to settle the decode loop (a worker serves for hours).
@@ -146,27 +151,47 @@ public static class LlamaBenchmark
                     notes.Add("llama.cpp tools failed: " + ex.Message);
                 }
             }
-        }
 
-        // LLamaSharp 0.30.0 (its own llama.cpp build, in a child process): StatelessExecutor for one stream,
-        // BatchedExecutor for 8, same model, threads and context per sequence, after our service is unloaded.
-        if (Environment.GetEnvironmentVariable("COCOON_BENCH_LLAMASHARP") == "false")
-        {
-            notes.Add("LLamaSharp skipped (COCOON_BENCH_LLAMASHARP=false)");
-        }
-        else
-        {
-            foreach (var streams in new[] { 1, 8 })
+            // LLamaSharp 0.30.0 (its own llama.cpp build, in a child process that loads the model once): its
+            // StatelessExecutor against our single stream and its BatchedExecutor against our 8 streams, in alternating
+            // pairs as the llama.cpp tools are, same model, threads and context per sequence.
+            if (Environment.GetEnvironmentVariable("COCOON_BENCH_LLAMASHARP") == "false")
+            {
+                notes.Add("LLamaSharp skipped (COCOON_BENCH_LLAMASHARP=false)");
+            }
+            else
             {
                 try
                 {
-                    var (prompt, generation, tokens) = await LlamaSharpPeer.RunAsync(setup.Model, Threads, ContextPerSequence, Prompt, maxTokens, streams, reps, ct).ConfigureAwait(false);
-                    rows.Add(Show(new Row(streams == 1 ? LlamaSharpStateless : LlamaSharpBatched, streams, prompt, generation, tokens)));
+                    using var peer = LlamaSharpPeer.Start(setup.Model, Threads, ContextPerSequence, Prompt, maxTokens);
+                    foreach (var (streams, pairs, engine, ratios, promptRatios) in new[]
+                    {
+                        (1, setup.PairReps, LlamaSharpStateless, sharpOnePairRatios, sharpOnePromptRatios),
+                        (8, Math.Max(3, setup.PairReps / 3), LlamaSharpBatched, sharpEightPairRatios, sharpEightPromptRatios),
+                    })
+                    {
+                        // One warm-up run each (its first context and JIT), then the pairs.
+                        await peer.MeasureAsync(streams, ct).ConfigureAwait(false);
+                        Row? best = null;
+                        for (var i = 0; i < pairs; i++)
+                        {
+                            var m = await RunStreamsAsync(service, streams, maxTokens, ct).ConfigureAwait(false);
+                            var (prompt, generation, tokens) = await peer.MeasureAsync(streams, ct).ConfigureAwait(false);
+                            ratios.Add(m.Generation / generation);
+                            promptRatios.Add(m.Prompt / prompt);
+                            best = best is null ? new Row(engine, streams, prompt, generation, tokens) : best with
+                            {
+                                PromptTokPerSec = Math.Max(best.PromptTokPerSec, prompt),
+                                GenerationTokPerSec = Math.Max(best.GenerationTokPerSec, generation),
+                            };
+                        }
+
+                        rows.Add(Show(best!));
+                    }
                 }
                 catch (InvalidOperationException ex)
                 {
                     notes.Add("LLamaSharp failed: " + ex.Message);
-                    break;
                 }
             }
         }
@@ -200,9 +225,18 @@ public static class LlamaBenchmark
             }
         }
 
-        Print(rows, notes);
+        PrintRatios(rows);
         PrintPairs("cocoon / llama-bench, 1 stream", pairRatios);
         PrintPairs("cocoon / llama-batched-bench, 8 streams", eightPairRatios);
+        PrintPairs("cocoon / LLamaSharp StatelessExecutor, 1 stream", sharpOnePairRatios);
+        PrintPairs("cocoon / LLamaSharp BatchedExecutor, 8 streams", sharpEightPairRatios);
+        PrintPairs("cocoon / LLamaSharp StatelessExecutor, 1 stream", sharpOnePromptRatios, "prompt; theirs includes creating the context");
+        PrintPairs("cocoon / LLamaSharp BatchedExecutor, 8 streams", sharpEightPromptRatios, "prompt");
+        foreach (var note in notes)
+        {
+            Console.WriteLine("note: " + note);
+        }
+
         var path = await bench.WriteJsonAsync(setup.Name, new
         {
             model = setup.Label,
@@ -214,18 +248,22 @@ public static class LlamaBenchmark
             ratios = Ratios(rows),
             singleStreamPairRatios = pairRatios,
             eightStreamPairRatios = eightPairRatios,
+            llamaSharpStatelessPairRatios = sharpOnePairRatios,
+            llamaSharpBatchedPairRatios = sharpEightPairRatios,
+            llamaSharpStatelessPromptPairRatios = sharpOnePromptRatios,
+            llamaSharpBatchedPromptPairRatios = sharpEightPromptRatios,
             notes,
         }).ConfigureAwait(false);
         Console.WriteLine($"json: {path}");
     }
 
-    private static void PrintPairs(string name, List<double> ratios)
+    private static void PrintPairs(string name, List<double> ratios, string what = "generation")
     {
         if (ratios.Count > 0)
         {
             var sorted = ratios.Order().ToList();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{name}, {sorted.Count} alternating pairs (generation): median {sorted[sorted.Count / 2]:F2}x, range {sorted[0]:F2}x..{sorted[^1]:F2}x"));
+                $"{name}, {sorted.Count} alternating pairs ({what}): median {sorted[sorted.Count / 2]:F2}x, range {sorted[0]:F2}x..{sorted[^1]:F2}x"));
         }
     }
 
@@ -337,8 +375,21 @@ public static class LlamaBenchmark
                 "-m", setup.Model, "-t", Inv(Threads), "-c", Inv(StreamCounts.Max() * ContextPerSequence),
                 "-npp", Inv(promptTokens), "-ntg", Inv(setup.MaxTokens), "-npl", string.Join(',', streamCounts), "--output-format", "jsonl",
             };
-            var (output, _) = await RunToolAsync(Path.Combine(tools, "llama-batched-bench"), libraries, args, ct).ConfigureAwait(false);
-            foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Where(l => l.StartsWith('{')))
+            // Its result lines go through llama.cpp's asynchronous log, which can lose its last lines at exit (seen: one
+            // run in two of `-npl 8` printed nothing); a run that lost one is run again.
+            var lines = new List<string>();
+            for (var attempt = 0; attempt < 5 && lines.Count < streamCounts.Length; attempt++)
+            {
+                var (output, _) = await RunToolAsync(Path.Combine(tools, "llama-batched-bench"), libraries, args, ct).ConfigureAwait(false);
+                lines = [.. output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Where(l => l.StartsWith('{'))];
+            }
+
+            if (lines.Count < streamCounts.Length)
+            {
+                throw new InvalidOperationException($"llama-batched-bench printed {lines.Count} of {streamCounts.Length} result lines in 5 runs");
+            }
+
+            foreach (var line in lines)
             {
                 using var json = JsonDocument.Parse(line);
                 var r = json.RootElement;
@@ -404,10 +455,10 @@ public static class LlamaBenchmark
         Ratio("llama.cpp 8 streams (batched-bench) / 1 stream (llama-bench) (generation)", Find(BatchedBench, 8), Find(LlamaBench, 1), r => r.GenerationTokPerSec);
         Ratio("cocoon / llama-batched-bench, 8 streams (generation)", Find(Cocoon, 8), Find(BatchedBench, 8), r => r.GenerationTokPerSec);
         Ratio("llama-batched-bench 8 / 1 (generation)", Find(BatchedBench, 8), Find(BatchedBench, 1), r => r.GenerationTokPerSec);
-        Ratio("cocoon / LLamaSharp StatelessExecutor, 1 stream (generation)", one, Find(LlamaSharpStateless, 1), r => r.GenerationTokPerSec);
-        Ratio("cocoon / LLamaSharp StatelessExecutor, 1 stream (prompt)", one, Find(LlamaSharpStateless, 1), r => r.PromptTokPerSec);
-        Ratio("cocoon / LLamaSharp BatchedExecutor, 8 streams (generation)", Find(Cocoon, 8), Find(LlamaSharpBatched, 8), r => r.GenerationTokPerSec);
-        Ratio("cocoon / LLamaSharp BatchedExecutor, 8 streams (prompt)", Find(Cocoon, 8), Find(LlamaSharpBatched, 8), r => r.PromptTokPerSec);
+        Ratio("cocoon / LLamaSharp StatelessExecutor, 1 stream, best of each (generation)", one, Find(LlamaSharpStateless, 1), r => r.GenerationTokPerSec);
+        Ratio("cocoon / LLamaSharp StatelessExecutor, 1 stream, best of each (prompt; theirs includes creating the context)", one, Find(LlamaSharpStateless, 1), r => r.PromptTokPerSec);
+        Ratio("cocoon / LLamaSharp BatchedExecutor, 8 streams, best of each (generation)", Find(Cocoon, 8), Find(LlamaSharpBatched, 8), r => r.GenerationTokPerSec);
+        Ratio("cocoon / LLamaSharp BatchedExecutor, 8 streams, best of each (prompt)", Find(Cocoon, 8), Find(LlamaSharpBatched, 8), r => r.PromptTokPerSec);
         Ratio("cocoon / node-llama-cpp, 1 stream (generation)", one, Find(Node, 1), r => r.GenerationTokPerSec);
         Ratio("cocoon / node-llama-cpp, 8 streams (generation)", Find(Cocoon, 8), Find(Node, 8), r => r.GenerationTokPerSec);
         return ratios;
@@ -424,16 +475,11 @@ public static class LlamaBenchmark
         return r;
     }
 
-    private static void Print(List<Row> rows, List<string> notes)
+    private static void PrintRatios(List<Row> rows)
     {
         foreach (var (name, value) in Ratios(rows))
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}: {value:F2}x"));
-        }
-
-        foreach (var note in notes)
-        {
-            Console.WriteLine("note: " + note);
         }
     }
 

@@ -13,46 +13,86 @@ namespace Cocoon.Bench.Llama;
 /// LLamaSharp 0.30.0 (with LLamaSharp.Backend.Cpu, its own llama.cpp build) as a peer of `bench llama` and
 /// `bench llama-q8`: its StatelessExecutor for one stream, its BatchedExecutor for 8, same model, same threads, same
 /// context per sequence, greedy. It runs in a child process of this program (`Cocoon.Bench --llamasharp-peer ...`), so
-/// its llama.cpp and ggml never share a process with the worker's.
+/// its llama.cpp and ggml never share a process with the worker's. The child loads the model once and then measures
+/// one run per line it reads (the stream count), so the bench can alternate it with its own runs, run for run.
 /// </summary>
-public static class LlamaSharpPeer
+public sealed class LlamaSharpPeer : IDisposable
 {
     public const string Flag = "--llamasharp-peer";
 
-    /// <summary>Runs the peer in a child process; returns prompt tok/s, generation tok/s (after the first token) and tokens, best of reps.</summary>
-    public static async Task<(double Prompt, double Generation, int Tokens)> RunAsync(string model, int threads, int contextPerSequence, string prompt, int maxTokens, int streams, int reps, CancellationToken ct)
+    private readonly Process _process;
+    private readonly Task<string> _stderr;
+
+    private LlamaSharpPeer(Process process)
+    {
+        _process = process;
+        _stderr = process.StandardError.ReadToEndAsync();
+    }
+
+    /// <summary>Starts the child process, which loads the model and waits for stream counts on its standard input.</summary>
+    public static LlamaSharpPeer Start(string model, int threads, int contextPerSequence, string prompt, int maxTokens)
     {
         var self = Environment.ProcessPath ?? throw new InvalidOperationException("no process path");
-        var start = new ProcessStartInfo(self) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { Flag, model, Inv(threads), Inv(contextPerSequence), prompt, Inv(maxTokens), Inv(streams), Inv(reps) })
+        var start = new ProcessStartInfo(self) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { Flag, model, Inv(threads), Inv(contextPerSequence), prompt, Inv(maxTokens) })
         {
             start.ArgumentList.Add(a);
         }
 
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start the LLamaSharp peer");
-        var stdout = process.StandardOutput.ReadToEndAsync(ct);
-        var stderr = process.StandardError.ReadToEndAsync(ct);
-        await process.WaitForExitAsync(ct).ConfigureAwait(false);
-        if (process.ExitCode != 0)
-        {
-            var error = (await stderr.ConfigureAwait(false)).Trim();
-            throw new InvalidOperationException($"LLamaSharp peer exit {process.ExitCode}: {error[Math.Max(0, error.Length - 600)..]}");
-        }
-
-        var line = (await stdout.ConfigureAwait(false)).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Last(l => l.StartsWith('{'));
-        using var json = JsonDocument.Parse(line);
-        var r = json.RootElement;
-        return (r.GetProperty("prompt").GetDouble(), r.GetProperty("generation").GetDouble(), r.GetProperty("tokens").GetInt32());
+        return new LlamaSharpPeer(Process.Start(start) ?? throw new InvalidOperationException("could not start the LLamaSharp peer"));
     }
 
-    /// <summary>The child process: args after the flag are model, threads, context per sequence, prompt, max tokens, streams, reps.</summary>
+    /// <summary>One run of <paramref name="streams"/> streams: prompt tok/s, generation tok/s (after the first token), tokens.</summary>
+    public async Task<(double Prompt, double Generation, int Tokens)> MeasureAsync(int streams, CancellationToken ct)
+    {
+        await _process.StandardInput.WriteLineAsync(Inv(streams).AsMemory(), ct).ConfigureAwait(false);
+        await _process.StandardInput.FlushAsync(ct).ConfigureAwait(false);
+        while (await _process.StandardOutput.ReadLineAsync(ct).ConfigureAwait(false) is { } line)
+        {
+            if (line.StartsWith('{'))
+            {
+                using var json = JsonDocument.Parse(line);
+                var r = json.RootElement;
+                return (r.GetProperty("prompt").GetDouble(), r.GetProperty("generation").GetDouble(), r.GetProperty("tokens").GetInt32());
+            }
+        }
+
+        await _process.WaitForExitAsync(ct).ConfigureAwait(false);
+        var error = (await _stderr.ConfigureAwait(false)).Trim();
+        throw new InvalidOperationException($"LLamaSharp peer exit {_process.ExitCode}: {error[Math.Max(0, error.Length - 600)..]}");
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            // End of input ends the child; a child stuck in a run is killed.
+            _process.StandardInput.Close();
+            if (!_process.WaitForExit(TimeSpan.FromSeconds(30)))
+            {
+                _process.Kill();
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // Already gone.
+        }
+        catch (IOException)
+        {
+            // Its input pipe closed with it.
+        }
+
+        _process.Dispose();
+    }
+
+    /// <summary>The child process: args after the flag are model, threads, context per sequence, prompt, max tokens; each input line is a stream count.</summary>
     public static async Task<int> MainAsync(string[] args)
     {
         ArgumentNullException.ThrowIfNull(args);
         var (model, threads, context, prompt) = (args[0], int.Parse(args[1], CultureInfo.InvariantCulture), int.Parse(args[2], CultureInfo.InvariantCulture), args[3]);
-        var (maxTokens, streams, reps) = (int.Parse(args[4], CultureInfo.InvariantCulture), int.Parse(args[5], CultureInfo.InvariantCulture), int.Parse(args[6], CultureInfo.InvariantCulture));
+        var maxTokens = int.Parse(args[4], CultureInfo.InvariantCulture);
         NativeLogConfig.llama_log_set((_, _) => { });
-        var parameters = new ModelParams(model)
+        ModelParams Parameters(int streams) => new(model)
         {
             ContextSize = (uint)(context * streams),
             SeqMax = (uint)streams,
@@ -60,21 +100,21 @@ public static class LlamaSharpPeer
             BatchThreads = threads,
             GpuLayerCount = 0,
         };
-        using var weights = await LLamaWeights.LoadFromFileAsync(parameters).ConfigureAwait(false);
-        (double Prompt, double Generation, int Tokens)? best = null;
-        // One warm-up run, then the best of reps (the machine is shared; the best run is the least disturbed).
-        for (var i = 0; i <= reps; i++)
+        using var weights = await LLamaWeights.LoadFromFileAsync(Parameters(1)).ConfigureAwait(false);
+        while (await Console.In.ReadLineAsync().ConfigureAwait(false) is { } line)
         {
-            var m = streams == 1
-                ? await StatelessAsync(weights, parameters, prompt, maxTokens).ConfigureAwait(false)
-                : await BatchedAsync(weights, parameters, prompt, maxTokens, streams).ConfigureAwait(false);
-            if (i > 0)
+            if (!int.TryParse(line, CultureInfo.InvariantCulture, out var streams) || streams < 1)
             {
-                best = best is { } b ? (Math.Max(b.Prompt, m.Prompt), Math.Max(b.Generation, m.Generation), m.Tokens) : m;
+                continue;
             }
+
+            var m = streams == 1
+                ? await StatelessAsync(weights, Parameters(1), prompt, maxTokens).ConfigureAwait(false)
+                : await BatchedAsync(weights, Parameters(streams), prompt, maxTokens, streams).ConfigureAwait(false);
+            Console.WriteLine(JsonSerializer.Serialize(new { prompt = m.Prompt, generation = m.Generation, tokens = m.Tokens }));
+            Console.Out.Flush();
         }
 
-        Console.WriteLine(JsonSerializer.Serialize(new { prompt = best!.Value.Prompt, generation = best.Value.Generation, tokens = best.Value.Tokens }));
         return 0;
     }
 
