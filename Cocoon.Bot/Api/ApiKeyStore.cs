@@ -1,4 +1,5 @@
 using Cocoon.Bot.Hosting;
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -22,12 +23,26 @@ public sealed record ApiKeyInfo(string KeyId, AccountId Owner, DateTimeOffset Cr
 /// Keys made before the move lived in Redis (<c>apikey:hash:{sha256}</c>, <c>apikey:id:{id}</c>,
 /// <c>apikey:owner:{owner}</c> under the network's prefix). The first use after start copies any of those into the
 /// database and deletes them from Redis, so existing keys keep working.
+/// <para>
+/// Every <c>/v1</c> request checks its key, so a key found in the database is remembered (by its hash, never the key)
+/// for <see cref="VerifiedKeyTtl"/>: a revocation takes effect at once on the gateway that made it and within that
+/// time on every other gateway sharing the database. Unknown keys are not remembered (a key created on another gateway
+/// works at once).
+/// </para>
 /// </remarks>
 public sealed class ApiKeyStore(LedgerDatabase database, IConnectionMultiplexer redis, RedisKeys keys, TimeProvider time)
 {
     /// <summary>Prefix of every key handed out, so a leaked key is recognisable by secret scanners.</summary>
     public const string KeyPrefix = "sk-cocoon-";
 
+    /// <summary>How long a verified key is used without asking the database again: the longest a revocation made on another gateway takes to apply here.</summary>
+    public static readonly TimeSpan VerifiedKeyTtl = TimeSpan.FromSeconds(5);
+
+    // Bounds the memory of keys seen; past it the cache starts over (the database stays the truth).
+    private const int MaxVerifiedKeys = 10_000;
+
+    private readonly ConcurrentDictionary<string, (AccountId Owner, long VerifiedAt)> _verified = new(StringComparer.Ordinal);
+    private long _revocations; // a check that overlapped a revocation here does not remember its answer
     private ReadyOnce? _ready;
 
     /// <summary>Creates a new key for the owner. The plaintext key is returned once and never stored.</summary>
@@ -68,7 +83,11 @@ public sealed class ApiKeyStore(LedgerDatabase database, IConnectionMultiplexer 
         ArgumentException.ThrowIfNullOrWhiteSpace(keyId);
         await ReadyAsync(cancellationToken).ConfigureAwait(false);
         await using var db = database.CreateContext();
-        return await db.ApiKeys.Where(k => k.KeyId == keyId).ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false) > 0;
+        var revoked = await db.ApiKeys.Where(k => k.KeyId == keyId).ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false) > 0;
+        // Revocations are rare: forgetting every verified key makes this one apply at once on this gateway.
+        Interlocked.Increment(ref _revocations);
+        _verified.Clear();
+        return revoked;
     }
 
     /// <summary>The account that pays for calls made with this key, or null for an unknown or revoked key.</summary>
@@ -79,13 +98,38 @@ public sealed class ApiKeyStore(LedgerDatabase database, IConnectionMultiplexer 
             return null;
         }
 
-        await ReadyAsync(cancellationToken).ConfigureAwait(false);
-
         // The lookup is by hash, so timing reveals nothing about the stored key's plaintext.
         var hash = HashKey(key);
+        if (_verified.TryGetValue(hash, out var known) && time.GetElapsedTime(known.VerifiedAt) < VerifiedKeyTtl)
+        {
+            return known.Owner;
+        }
+
+        await ReadyAsync(cancellationToken).ConfigureAwait(false);
+        var asked = time.GetTimestamp();
+        var revocations = Interlocked.Read(ref _revocations);
         await using var db = database.CreateContext();
         var owner = await db.ApiKeys.AsNoTracking().Where(k => k.KeySha256 == hash).Select(k => k.Owner).FirstOrDefaultAsync(cancellationToken).ConfigureAwait(false);
-        return owner is null ? null : new AccountId(owner);
+        if (owner is null)
+        {
+            _verified.TryRemove(hash, out _);
+            return null;
+        }
+
+        if (_verified.Count >= MaxVerifiedKeys)
+        {
+            _verified.Clear();
+        }
+
+        // Timed from before the query, so a revocation committed while it ran is seen within the TTL too.
+        var found = new AccountId(owner);
+        _verified[hash] = (found, asked);
+        if (Interlocked.Read(ref _revocations) != revocations)
+        {
+            _verified.TryRemove(hash, out _);
+        }
+
+        return found;
     }
 
     /// <summary>The key ids an owner holds (for <c>/apikey</c> listings), oldest first.</summary>

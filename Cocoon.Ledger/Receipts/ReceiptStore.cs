@@ -9,35 +9,23 @@ namespace Cocoon.Ledger.Receipts;
 /// </summary>
 public sealed class ReceiptStore(LedgerDatabase database)
 {
+    private const string Insert =
+        "INSERT INTO \"" + LedgerTables.Receipts + "\" (\"RequestId\", \"Payer\", \"WorkerId\", \"SignedReceiptJson\", \"AttestationJson\", \"ChargedNanotons\", \"CreatedAtMs\") " +
+        "VALUES ({0}, {1}, {2}, {3}, {4}, {5}, {6}) ON CONFLICT (\"RequestId\") DO NOTHING";
+
+    /// <summary>
+    /// Stores the receipt unless its request already has one. Every answer stores one, so it is one statement (SQLite
+    /// and PostgreSQL alike) rather than a lookup, a tracked entity and an insert.
+    /// </summary>
     public async Task SaveAsync(ReceiptRecord record, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(record);
         await database.MigrateAsync(cancellationToken).ConfigureAwait(false);
         await using var db = database.CreateContext();
-        if (await db.Receipts.AnyAsync(r => r.RequestId == record.RequestId, cancellationToken).ConfigureAwait(false))
-        {
-            return;
-        }
-
-        db.Receipts.Add(record);
-        try
-        {
-            await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (DbUpdateException)
-        {
-            // Stored by a concurrent save of the same request: one receipt per request either way.
-            if (!await ExistsAsync(record.RequestId, cancellationToken).ConfigureAwait(false))
-            {
-                throw;
-            }
-        }
-    }
-
-    private async Task<bool> ExistsAsync(string requestId, CancellationToken cancellationToken)
-    {
-        await using var db = database.CreateContext();
-        return await db.Receipts.AnyAsync(r => r.RequestId == requestId, cancellationToken).ConfigureAwait(false);
+        // A constant statement: every value is a parameter.
+        await db.Database.ExecuteSqlRawAsync(Insert,
+            [record.RequestId, record.Payer, record.WorkerId, record.SignedReceiptJson, record.AttestationJson, record.ChargedNanotons, record.CreatedAtMs],
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The receipt of <paramref name="requestId"/> if <paramref name="payer"/> paid for it, with its anchor once it has one.</summary>

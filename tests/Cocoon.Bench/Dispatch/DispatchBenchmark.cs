@@ -55,7 +55,7 @@ public static class DispatchBenchmark
         double xaddPerSecond, dispatchPerSecond;
         CostPerOp xaddCost, dispatchCost;
         (long Methods, double Milliseconds) jitDuring;
-        TtftStats instantGateway, instantDirect, ledgerHold, toWorker, fromWorker, redisPing;
+        TtftStats instantGateway, instantDirect, ledgerHold, toWorker, fromWorker, redisPing, freshStatement;
         TimeSpan warmUp;
         // The crypto of one dispatch, each stage alone: also gives the size of a sealed job for the XADD peer.
         var crypto = CryptoStages.Measure(CryptoIterations);
@@ -91,6 +91,11 @@ public static class DispatchBenchmark
             // The floor under every hop: one Redis round trip at the same steady rate. On an idle virtual machine a
             // wake-up can wait for the host to run the vCPU, and that shows here as it does in the path above.
             redisPing = await SteadyAsync(() => PingAsync(network.Connection), ct).ConfigureAwait(false);
+
+            // A Mini App chat turn (and any sealed reservation with a nonce) waits for the worker's fresh statement over
+            // the client's nonce before the client seals: one challenge round trip (publish, the worker signs, result
+            // stream, the gateway verifies). It comes before the job, so it adds to that turn's time to first token.
+            freshStatement = await SteadyAsync(() => FreshStatementAsync(network, ct), ct).ConfigureAwait(false);
         }
 
         // (b) time to first token with the real model.
@@ -142,6 +147,7 @@ public static class DispatchBenchmark
 
         Console.WriteLine($"  {"of which ledger hold (alone)",-32}{ledgerHold.P50,8:F2} {ledgerHold.P99,8:F2}");
         Console.WriteLine($"  {"one Redis PING (same rate)",-32}{redisPing.P50,8:F2} {redisPing.P99,8:F2}   (the path has ~5 hops like it before the first token)");
+        Console.WriteLine($"  {"fresh statement (Mini App turn)",-32}{freshStatement.P50,8:F2} {freshStatement.P99,8:F2}   (challenge publish, worker signs, result stream, verify: added before a sealed turn's job)");
         Console.WriteLine($"  {"  gateway -> service called",-32}{toWorker.P50,8:F2} {toWorker.P99,8:F2}   (match, lease, hold, seal, XADD, wake-up, read, open)");
         Console.WriteLine($"  {"  service -> first piece out",-32}{fromWorker.P50,8:F2} {fromWorker.P99,8:F2}   (seal chunk, XADD, wake-up, read, route, open)");
         var path = await bench.WriteJsonAsync("dispatch", new
@@ -169,6 +175,7 @@ public static class DispatchBenchmark
             llama = new { direct = llamaDirect, gateway = llamaGateway, addedP50 = llamaGateway.P50 - llamaDirect.P50, addedP99 = llamaGateway.P99 - llamaDirect.P99 },
             ledgerHold,
             redisPing,
+            freshStatement,
             gatewayToWorkerStart = toWorker,
             workerEndToGatewayEnd = fromWorker,
             instant = new { direct = instantDirect, gateway = instantGateway, addedP50 = instantGateway.P50 - instantDirect.P50, addedP99 = instantGateway.P99 - instantDirect.P99 },
@@ -261,6 +268,15 @@ public static class DispatchBenchmark
 
     private static async Task<double> PingAsync(IConnectionMultiplexer connection) =>
         (await connection.GetDatabase().PingAsync().ConfigureAwait(false)).TotalMilliseconds;
+
+    private static async Task<double> FreshStatementAsync(BenchNetwork network, CancellationToken ct)
+    {
+        var worker = network.Gateway.Services.GetRequiredService<WorkerDirectory>().Eligible[0];
+        var nonce = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32);
+        var watch = Stopwatch.StartNew();
+        var fresh = await network.Gateway.Services.GetRequiredService<FreshStatements>().AskAsync(worker, nonce, ct).ConfigureAwait(false);
+        return fresh.Statement is null ? throw new InvalidOperationException("no fresh statement: " + fresh.Error) : watch.Elapsed.TotalMilliseconds;
+    }
 
     private static async Task<double> HoldAndReleaseAsync(BenchNetwork network, CancellationToken ct)
     {

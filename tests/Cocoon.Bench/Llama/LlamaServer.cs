@@ -20,10 +20,7 @@ public sealed class LlamaServer : IDisposable
     private LlamaServer(Process process, int port)
     {
         _process = process;
-        // llama-server (cpp-httplib) closes an idle keep-alive connection after 5 s; a pooled connection older than
-        // that can be closed under a request ("response ended prematurely"), so the pool drops them sooner.
-        var handler = new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(2) };
-        _http = new HttpClient(handler) { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromMinutes(15) };
+        _http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromMinutes(15) };
     }
 
     /// <summary>The executable, or null with the reason when ./cocoon has not built it.</summary>
@@ -124,6 +121,11 @@ public sealed class LlamaServer : IDisposable
         });
         var watch = Stopwatch.StartNew();
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri("completion", UriKind.Relative)) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        // llama-server closes the connection after every streamed answer without saying so (its stream provider ends
+        // by returning false, which cpp-httplib takes as cancelled): a pooled connection reused for the next request
+        // then ends before any response ("response ended prematurely"), most often with several streams at once. A
+        // connection per request, as curl does, is what llama-server gives a streaming client anyway.
+        request.Headers.ConnectionClose = true;
         using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
         if (!response.IsSuccessStatusCode)
         {

@@ -2,6 +2,7 @@ using Cocoon.Bot.Api;
 using Cocoon.Ledger.Accounts;
 using Cocoon.Ledger.Data;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Time.Testing;
 using Cocoon.Testing;
 using StackExchange.Redis;
 
@@ -13,13 +14,14 @@ public sealed class ApiKeyStoreTests : IClassFixture<RedisFixture>, IDisposable
     private readonly TempDir _data = new("cocoon-apikeys");
     private readonly Cocoon.Network.Transport.RedisKeys _keys = new("t" + Guid.NewGuid().ToString("N")[..8] + ":");
     private readonly LedgerDatabase Database;
+    private readonly FakeTimeProvider _clock = new(DateTimeOffset.UtcNow);
     private readonly ApiKeyStore _store;
 
     public ApiKeyStoreTests(RedisFixture redis)
     {
         this.redis = redis;
         Database = new LedgerDatabase(LedgerDatabase.DefaultConnectionString(_data.Path));
-        _store = new ApiKeyStore(Database, redis.Connection, _keys, TimeProvider.System);
+        _store = new ApiKeyStore(Database, redis.Connection, _keys, _clock);
     }
 
     public void Dispose() => _data.Dispose();
@@ -86,7 +88,34 @@ public sealed class ApiKeyStoreTests : IClassFixture<RedisFixture>, IDisposable
         var again = new ApiKeyStore(Database, redis.Connection, _keys, TimeProvider.System);
         Assert.Equal(owner, await again.ValidateAsync(key, CancellationToken.None));
         Assert.True(await again.RevokeAsync("old1", CancellationToken.None));
+        // The first store verified the key a moment ago: the other gateway's revocation applies there within the TTL.
+        _clock.Advance(ApiKeyStore.VerifiedKeyTtl);
         Assert.Null(await _store.ValidateAsync(key, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task A_verified_key_is_remembered_for_the_ttl_and_a_revocation_on_another_gateway_applies_after_it()
+    {
+        var owner = AccountId.User(Random.Shared.NextInt64(1, long.MaxValue));
+        var (key, id) = await _store.CreateAsync(owner, CancellationToken.None);
+        Assert.Equal(owner, await _store.ValidateAsync(key, CancellationToken.None));
+
+        // Another gateway on the same database revokes it.
+        var other = new ApiKeyStore(Database, redis.Connection, _keys, TimeProvider.System);
+        Assert.True(await other.RevokeAsync(id, CancellationToken.None));
+        Assert.Null(await other.ValidateAsync(key, CancellationToken.None));
+
+        // This gateway still trusts its verification until the TTL is over (documented), and not a moment longer.
+        _clock.Advance(ApiKeyStore.VerifiedKeyTtl - TimeSpan.FromMilliseconds(1));
+        Assert.Equal(owner, await _store.ValidateAsync(key, CancellationToken.None));
+        _clock.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.Null(await _store.ValidateAsync(key, CancellationToken.None));
+
+        // An unknown key is never remembered: a key registered on another gateway works here at once.
+        var chosen = "sk-cocoon-chosen-" + Guid.NewGuid().ToString("N");
+        Assert.Null(await _store.ValidateAsync(chosen, CancellationToken.None));
+        await other.ImportAsync(chosen, "chosen-" + Guid.NewGuid().ToString("N"), owner, CancellationToken.None);
+        Assert.Equal(owner, await _store.ValidateAsync(chosen, CancellationToken.None));
     }
 
     [Fact]
