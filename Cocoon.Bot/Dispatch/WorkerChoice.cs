@@ -161,6 +161,7 @@ public sealed class WorkerChoice(
                         AcceptedTiers = AcceptedTiers(request),
                         CacheAffinity = affinity,
                         ReputationFloor = request.ReputationFloor ?? options.Value.ReputationFloor,
+                        ExcludedWorkers = [.. directory.Eligible.Select(w => w.Document.WorkerId).Where(id => !reputation.Matchable(id, request.ReputationFloor < options.Value.ReputationFloor))],
                         SlaClass = request.SlaClass,
                         MinimumStakeByTier = requiredStake,
                     },

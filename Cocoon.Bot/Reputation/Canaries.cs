@@ -77,26 +77,35 @@ public sealed partial class Canaries(
 
         var (outcome, text) = (answer.Outcome, answer.Text);
         CanaryResult result;
+        ProbationCanary? probation; // what it means for a worker on probation (null: nothing, the worker is not to blame)
         if (outcome.Receipt is { } receipt)
         {
             await outcomes.CompletedAsync(worker, receipt.Receipt, outcome.Timings!).ConfigureAwait(false);
             result = string.Equals(AnswerHash(text), entry.AnswerSha256, StringComparison.OrdinalIgnoreCase) ? CanaryResult.Passed : CanaryResult.Failed;
+            var job = new JobOutcome(JobResult.Completed, worker.SlaClass, outcome.Timings!.TimeToFirstToken, outcome.Timings.TokensPerSecond(receipt.Receipt.CompletionTokens));
+            probation = result == CanaryResult.Failed ? ProbationCanary.Wrong : MetClass(book.Model.Policy, job) ? ProbationCanary.Passed : ProbationCanary.Slow;
         }
         else if (outcome.Failure == "late")
         {
             result = CanaryResult.Failed;
+            probation = ProbationCanary.Missed; // late is not proof of a wrong model: it breaks the streak, it does not bar
         }
         else
         {
             // A refusal or a crash is a completion failure, not proof of a wrong model.
             await outcomes.FailedAsync(worker, outcome.Failure!).ConfigureAwait(false);
             result = CanaryResult.NoVerdict;
+            probation = WorkerOutcomes.Classify(outcome.Failure!) is null ? null : ProbationCanary.Missed;
         }
 
-        if (result != CanaryResult.NoVerdict)
+        if (result != CanaryResult.NoVerdict || (probation is not null && book.State(workerId).Probation is { Active: true }))
         {
-            await book.RecordAsync(workerId, new IntegrityVerdict(IntegrityKind.Canary, result == CanaryResult.Passed), CancellationToken.None).ConfigureAwait(false);
-            LogVerdict(logger, workerId, result == CanaryResult.Passed ? "passed" : "failed");
+            var verdict = result == CanaryResult.NoVerdict ? null : new IntegrityVerdict(IntegrityKind.Canary, result == CanaryResult.Passed);
+            await book.RecordCanaryAsync(workerId, verdict, probation ?? ProbationCanary.Missed, CancellationToken.None).ConfigureAwait(false);
+            if (verdict is not null)
+            {
+                LogVerdict(logger, workerId, result == CanaryResult.Passed ? "passed" : "failed");
+            }
         }
 
         // A wrong answer is proof (a late one is not: that costs reputation only).
@@ -110,6 +119,10 @@ public sealed partial class Canaries(
         return result;
     }
 
+    /// <summary>The same test <see cref="ReputationModel"/> applies to a completed job (no target: nothing to miss).</summary>
+    private static bool MetClass(ReputationPolicy policy, JobOutcome job) =>
+        policy.Target(job.DeclaredClass) is not { } target || (job.TimeToFirstToken <= target.MaxTimeToFirstToken && job.TokensPerSecond >= target.MinTokensPerSecond);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var interval = options.Value.Canaries.Interval;
@@ -122,8 +135,9 @@ public sealed partial class Canaries(
         {
             while (!stoppingToken.IsCancellationRequested)
             {
-                // A random moment in each period per worker, so canaries follow no schedule a worker could learn.
-                foreach (var worker in directory.Eligible.ToList())
+                // A random moment in each period per worker, so canaries follow no schedule a worker could learn. Workers
+                // on probation get theirs on the same interval (their way back); barred ones get none (each costs the network).
+                foreach (var worker in directory.Eligible.Where(w => !book.Barred(w.Document.WorkerId)).ToList())
                 {
                     var wait = TimeSpan.FromMilliseconds(RandomNumberGenerator.GetInt32((int)Math.Max(1, Math.Min(int.MaxValue, interval.TotalMilliseconds / Math.Max(1, directory.Eligible.Count)))));
                     await Task.Delay(wait, time, stoppingToken).ConfigureAwait(false);

@@ -198,7 +198,7 @@ public sealed partial class Replays(
         var floor = options.Value.ReputationFloor;
         foreach (var candidate in directory.Eligible
                      .Where(w => string.Equals(w.Document.ModelSha256, original.Document.ModelSha256, StringComparison.OrdinalIgnoreCase)
-                                 && !exclude.Contains(w.Document.WorkerId) && book.Score(w.Document.WorkerId) >= floor)
+                                 && !exclude.Contains(w.Document.WorkerId) && book.Score(w.Document.WorkerId) >= floor && book.Matchable(w.Document.WorkerId))
                      .OrderByDescending(w => book.Score(w.Document.WorkerId)))
         {
             var answer = await jobs.RunAsync(candidate, generation, cancellationToken).ConfigureAwait(false);

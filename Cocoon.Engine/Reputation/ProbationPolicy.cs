@@ -52,4 +52,55 @@ public sealed record ProbationPolicy
 
     /// <summary>Whether a worker still on probation is barred: a failed answer, too many slow ones, or its canaries spent.</summary>
     public bool Barred(int failures, int slow, int canaries) => Barred(failures) || slow >= SlowToBar || canaries >= MaxCanaries;
+
+    /// <summary>
+    /// After any change to a worker's record outside a probation canary: a worker in good standing whose score fell
+    /// below the floor is put on probation (its streak starts over, its lifetime counts stay); otherwise nothing changes.
+    /// </summary>
+    public static ProbationState? Track(ProbationState? state, double score, double floor) =>
+        state is { Active: true } or { Barred: true } || score >= floor
+            ? state
+            : (state ?? new ProbationState()) with { Active = true, PassesInRow = 0, Entered = (state?.Entered ?? 0) + 1 };
+
+    /// <summary>
+    /// One canary of a worker on probation (<paramref name="score"/> is its score with the canary applied): it returns,
+    /// is barred, or stays, in the same order as the market simulation decides.
+    /// </summary>
+    public ProbationState Judge(ProbationState state, ProbationCanary canary, double score, double floor)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (!state.Active)
+        {
+            return state;
+        }
+
+        var next = state with
+        {
+            Canaries = state.Canaries + 1,
+            Failures = state.Failures + (canary == ProbationCanary.Wrong ? 1 : 0),
+            Slow = state.Slow + (canary == ProbationCanary.Slow ? 1 : 0),
+            PassesInRow = canary == ProbationCanary.Passed ? state.PassesInRow + 1 : 0,
+        };
+        if (Barred(next.Failures))
+        {
+            return next with { Active = false, Barred = true };
+        }
+
+        if (Returns(score, floor, next.PassesInRow))
+        {
+            return next with { Active = false, PassesInRow = 0 };
+        }
+
+        return Barred(next.Failures, next.Slow, next.Canaries) ? next with { Active = false, Barred = true } : next;
+    }
+
+    /// <summary>The reason a provider sees for a worker on probation or barred; null in good standing.</summary>
+    public ReputationReason? Reason(ProbationState? state, double floor) => state switch
+    {
+        { Barred: true } => new("barred", FormattableString.Invariant(
+            $"Barred: on probation it failed {state.Failures} canary answer(s), answered {state.Slow} slower than its class, after {state.Canaries} canaries in all (the limits are {FailuresToBar}, {SlowToBar} and {MaxCanaries}); it gets no jobs until an operator clears it or it is registered again.")),
+        { Active: true } => new("probation", FormattableString.Invariant(
+            $"On probation: below the floor ({floor:0.00}) it gets only the network's canaries; {state.PassesInRow} of {PassesToReturn} passed in a row, and it returns once its score is at least {floor + Margin:0.00} ({state.Canaries} of at most {MaxCanaries} canaries used).")),
+        _ => null,
+    };
 }

@@ -45,6 +45,10 @@ public sealed record ReputationState
 
     public int ReceiptMismatches { get; init; }
 
+    /// <summary>Probation (<see cref="ProbationPolicy"/>); null for a worker never put on it and for provider records. Left out of the JSON when null, so records without it keep their shape.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public ProbationState? Probation { get; init; }
+
     public static ReputationState New { get; } = new();
 
     public int IntegrityVerdicts => SpotChecksPassed + SpotChecksFailed + CanariesPassed + CanariesFailed;

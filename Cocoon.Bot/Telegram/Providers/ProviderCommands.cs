@@ -245,7 +245,9 @@ public sealed partial class ProviderCommands(
             text.Append(ProviderStatus.Format(await status.BuildAsync(p, cancellationToken).ConfigureAwait(false))).Append('\n');
         }
 
-        text.Append("A worker whose reputation falls below the network's floor (Gateway:ReputationFloor, 0.85 unless the network set another) gets no jobs. The same report as JSON: GET " + ProviderStatusEndpoint.Path + " with your worker token as Bearer.");
+        var probation = Engine.Reputation.ProbationPolicy.Default;
+        text.Append(CultureInfo.InvariantCulture, $"A worker whose reputation falls below the network's floor (Gateway:ReputationFloor, 0.85 unless the network set another) gets no jobs, only the network's canaries (probation): {probation.PassesToReturn} passed in a row with its score {probation.Margin:0.00} above the floor bring it back; {probation.FailuresToBar} wrong canary answer, {probation.SlowToBar} slower than its class or {probation.MaxCanaries} canaries in all bar it. ");
+        text.Append("The same report as JSON: GET " + ProviderStatusEndpoint.Path + " with your worker token as Bearer.");
         await sender.SendAsync(chatId, text.ToString(), cancellationToken).ConfigureAwait(false);
     }
 
