@@ -36,7 +36,16 @@ public sealed class Delivery(ChannelWriter<DispatchEvent> events)
             return;
         }
 
+        // An opened piece is always queued, even when the caller has just stopped: it is part of what the worker's
+        // receipt for the stopped answer covers, and a caller that keeps the stopped part must get it too. The
+        // attempt still ends here on a stop.
         _delivered.Append(piece);
-        await events.WriteAsync(new DispatchPiece(piece), cancellationToken).ConfigureAwait(false);
+        var e = new DispatchPiece(piece);
+        if (!events.TryWrite(e))
+        {
+            await events.WriteAsync(e, cancellationToken).ConfigureAwait(false);
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
     }
 }

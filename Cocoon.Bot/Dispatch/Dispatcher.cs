@@ -63,7 +63,7 @@ public sealed partial class Dispatcher(
         }
 
         // The caller stopped listening (or the answer is complete): the attempt is stopped; RunAsync releases the hold.
-        await foreach (var e in ProducedStream.RunAsync<DispatchEvent>((writer, ct) => RunAsync(request, writer, ct), cancellationToken).ConfigureAwait(false))
+        await foreach (var e in ProducedStream.RunAsync<DispatchEvent>((writer, ct) => RunAsync(request, writer, ct), cancellationToken, drainOnCancel: request.KeepStoppedPart).ConfigureAwait(false))
         {
             yield return e;
         }

@@ -50,6 +50,13 @@ public sealed record DispatchRequest
     /// part of the charge (Reputation/SlaRefunds). Best effort (default) promises nothing.
     /// </summary>
     public Cocoon.Engine.Matching.SlaClass SlaClass { get; init; } = Cocoon.Engine.Matching.SlaClass.BestEffort;
+
+    /// <summary>
+    /// The caller keeps what it was sent when it stops the answer (Telegram's Stop with keep_on_stop): the pieces the
+    /// gateway had opened when the caller stopped are still handed over, before the cancellation, so the kept text is
+    /// exactly the part billed from the worker's receipt. Off: a caller that stops has left, and gets nothing more.
+    /// </summary>
+    public bool KeepStoppedPart { get; init; }
 }
 
 public abstract record DispatchEvent;

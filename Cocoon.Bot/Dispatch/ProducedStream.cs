@@ -7,11 +7,13 @@ namespace Cocoon.Bot.Dispatch;
 /// An answer stream fed by a task that runs on its own: the producer writes events into a channel while the caller
 /// reads them. When the caller stops listening (it left, or the answer is complete) the producer is cancelled and
 /// awaited, so its cleanup (a hold released, the worker told to stop) always runs; its failure ends the stream.
+/// With <c>drainOnCancel</c>, a caller that stops (rather than leaves) still gets every event the producer wrote up to
+/// its end, then the cancellation.
 /// </summary>
 internal static class ProducedStream
 {
     public static async IAsyncEnumerable<T> RunAsync<T>(
-        Func<ChannelWriter<T>, CancellationToken, Task> produce, [EnumeratorCancellation] CancellationToken cancellationToken)
+        Func<ChannelWriter<T>, CancellationToken, Task> produce, [EnumeratorCancellation] CancellationToken cancellationToken, bool drainOnCancel = false)
     {
         ArgumentNullException.ThrowIfNull(produce);
         var events = Channel.CreateUnbounded<T>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
@@ -19,9 +21,26 @@ internal static class ProducedStream
         var run = produce(events.Writer, cts.Token);
         try
         {
-            await foreach (var e in events.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            while (await WaitAsync(events.Reader, drainOnCancel, cancellationToken).ConfigureAwait(false))
             {
-                yield return e;
+                while (events.Reader.TryRead(out var e))
+                {
+                    yield return e;
+                }
+            }
+
+            if (drainOnCancel && cancellationToken.IsCancellationRequested)
+            {
+                // Stopped: the producer finishes its stop (the worker's receipt for the part taken), then the caller
+                // gets what was still queued, and the cancellation.
+                await cts.CancelAsync().ConfigureAwait(false);
+                await run.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                while (events.Reader.TryRead(out var e))
+                {
+                    yield return e;
+                }
+
+                throw new OperationCanceledException(cancellationToken);
             }
 
             await run.ConfigureAwait(false);
@@ -30,6 +49,23 @@ internal static class ProducedStream
         {
             await cts.CancelAsync().ConfigureAwait(false);
             await run.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+    }
+
+    private static async ValueTask<bool> WaitAsync<T>(ChannelReader<T> reader, bool drainOnCancel, CancellationToken cancellationToken)
+    {
+        if (!drainOnCancel)
+        {
+            return await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        try
+        {
+            return await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return false;
         }
     }
 }

@@ -65,6 +65,9 @@ public sealed partial class AnswerService(
 
             // One conversation per chat (and forum topic): its turns share a worker's prefix cache, scoped to the payer.
             Conversation = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"tg:{request.ChatId}:{request.ThreadId}"),
+
+            // Stop keeps the text so far as the final message: it must be exactly the part billed.
+            KeepStoppedPart = true,
         };
 
         var target = new StreamTarget(request.ChatId, request.IsPrivate, request.IsPrivate ? null : request.MessageId, request.ThreadId, DraftId: request.MessageId, dispatch.RequestId);

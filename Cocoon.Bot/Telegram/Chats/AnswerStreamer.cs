@@ -61,6 +61,11 @@ public sealed partial class AnswerStreamer(
                 {
                     case DispatchPiece piece:
                         state.Text.Append(piece.Text);
+                        if (stop?.Token.IsCancellationRequested == true)
+                        {
+                            break; // the part taken before Stop, handed over after it: it goes into the final message only
+                        }
+
                         if (!state.AnyShown || time.GetElapsedTime(lastShown) >= interval)
                         {
                             if (!state.AnyShown && state.Text.ToString().Trim().Length > 0)
