@@ -52,15 +52,19 @@ public sealed partial class ReputationBook(
     /// <summary>
     /// Whether the matcher may offer the worker a job, as this gateway last saw its record: never when barred; not on
     /// probation either, unless the caller set a floor below the gateway's own (it then takes workers below the
-    /// gateway's floor, judged by their score as before).
+    /// gateway's floor, judged by their score as before). Probation holds a worker out only while canaries run
+    /// (Gateway:Canaries:Interval above zero): they are its only way back, so without them a worker below the floor
+    /// is judged by its score alone, as before probation existed.
     /// </summary>
     public bool Matchable(string workerId, bool callerFloorBelowGateway = false) =>
         State(workerId).Probation switch
         {
             { Barred: true } => false,
-            { Active: true } => callerFloorBelowGateway,
+            { Active: true } => callerFloorBelowGateway || !CanariesRun,
             _ => true,
         };
+
+    private bool CanariesRun => options.Value.Canaries.Interval > TimeSpan.Zero;
 
     public bool Barred(string workerId) => State(workerId).Probation is { Barred: true };
 

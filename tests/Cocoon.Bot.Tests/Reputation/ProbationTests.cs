@@ -25,7 +25,9 @@ public sealed class ProbationTests(Api.RedisFixture redis) : IClassFixture<Api.R
     public async Task Below_the_floor_a_worker_is_on_probation_returns_after_its_streak_and_is_barred_by_a_wrong_a_slow_or_an_endless_probation()
     {
         var keys = new RedisKeys("prob" + Guid.NewGuid().ToString("N")[..10] + ":");
-        var options = Options.Create(new DispatchOptions());
+        // Probation holds a worker out only while canaries run (its only way back); the interval is long enough that
+        // none is sent on its own here.
+        var options = Options.Create(new DispatchOptions { Canaries = new CanaryOptions { Interval = TimeSpan.FromDays(7) } });
         var providers = new ProviderReputation(redis.Connection, keys, options, NullLogger<ProviderReputation>.Instance);
         using var book = new ReputationBook(redis.Connection, keys, options, TimeProvider.System, NullLogger<ReputationBook>.Instance, providers);
         var policy = book.Probation;
@@ -42,6 +44,14 @@ public sealed class ProbationTests(Api.RedisFixture redis) : IClassFixture<Api.R
         Assert.Equal(new ProbationState { Active = true, Entered = 1 }, book.State("w-back").Probation);
         Assert.False(book.Matchable("w-back"));
         Assert.True(book.Matchable("w-back", callerFloorBelowGateway: true));
+        using (var noCanaries = new ReputationBook(redis.Connection, keys, Options.Create(new DispatchOptions()), TimeProvider.System, NullLogger<ReputationBook>.Instance))
+        {
+            // Without canaries nothing could bring it back: it is judged by its score alone, as before probation.
+            await noCanaries.ReadAsync("w-back", _ct);
+            Assert.True(noCanaries.State("w-back").Probation is { Active: true });
+            Assert.True(noCanaries.Matchable("w-back"));
+        }
+
         Assert.Contains((await book.ReadAsync("w-back", _ct)).Reasons, r => r.Code == "probation");
 
         // Each probation canary: a completed job and a passed verdict. It stays out until both the streak and the
@@ -120,7 +130,8 @@ public sealed class ProbationTests(Api.RedisFixture redis) : IClassFixture<Api.R
     [Fact]
     public async Task The_gateway_sends_a_worker_on_probation_only_canaries_lets_it_back_after_its_streak_and_never_matches_a_barred_one()
     {
-        await using var network = new DispatchNetwork(redis.Server);
+        // Canaries on (probation needs them), at an interval long enough that none is sent on its own here.
+        await using var network = new DispatchNetwork(redis.Server, new Dictionary<string, string?> { ["Gateway:Canaries:Interval"] = "7.00:00:00" });
         await network.StartAsync(_ct);
         var (_, honest) = await network.StartWorkerAsync(_ct);
         var payer = await network.FundedPayerAsync(1_000_000_000, _ct);
