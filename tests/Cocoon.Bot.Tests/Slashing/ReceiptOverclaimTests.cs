@@ -26,26 +26,16 @@ namespace Cocoon.Bot.Tests.Slashing;
 /// </summary>
 public sealed class ReceiptOverclaimTests(RedisFixture redis) : IClassFixture<RedisFixture>
 {
-    private const long Ton = 1_000_000_000;
+    private const long Ton = StakedNetwork.Ton;
 
     private readonly CancellationToken _ct = new CancellationTokenSource(TimeSpan.FromSeconds(300)).Token;
 
     [Fact]
     public async Task A_worker_claiming_more_tokens_than_it_delivered_is_billed_the_true_count_marked_and_slashed()
     {
-        await using var chain = await LocalChainProcess.StartAsync(
-            new LocalChainOptions { ScriptDirectory = Path.Combine(SharedFiles.RepoRoot, "Cocoon.Ledger", "LocalChain") }, null, _ct);
-        var settings = new Dictionary<string, string?>(chain.ConfigurationValues)
-        {
-            ["Gateway:Stake:Tiers:0"] = "simulated",
-            ["Gateway:Stake:Minimum"] = (10 * Ton).ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["Gateway:Stake:CacheTtl"] = "00:00:00",
-        };
-        await using var network = new DispatchNetwork(redis.Server, settings, (services, configuration) => services.AddTonChain(configuration));
-        await network.StartAsync(_ct);
-        var providerWallet = await chain.UserWalletAsync("provider-local", _ct);
-        await network.Gateway.Services.GetRequiredService<IProviderStore>().AddAsync(
-            new ProviderInfo(ProviderDirectory.LocalProviderId, new ProviderProfile("local", null, providerWallet.ToRaw()), false, null, "", DateTimeOffset.UtcNow), _ct);
+        await using var chain = await StakedNetwork.StartChainAsync(_ct);
+        await using var network = await StakedNetwork.StartAsync(redis.Server, chain, _ct);
+        var providerWallet = await StakedNetwork.RegisterLocalProviderAsync(network, chain, "provider-local", _ct);
         Assert.Equal(0, await chain.StakeAsync("provider-local", 20 * Ton, _ct));
         static Dictionary<string, string?> In(string region) => new() { ["Worker:Region"] = region };
         var (_, honest) = await network.StartWorkerAsync(_ct, In("local"));

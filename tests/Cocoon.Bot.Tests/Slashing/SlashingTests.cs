@@ -23,27 +23,17 @@ namespace Cocoon.Bot.Tests.Slashing;
 /// </summary>
 public sealed class SlashingTests(RedisFixture redis) : IClassFixture<RedisFixture>
 {
-    private const long Ton = 1_000_000_000;
-    private const long DepositFee = 50_000_000;
+    private const long Ton = StakedNetwork.Ton;
+    private const long DepositFee = StakedNetwork.DepositFee;
 
     private readonly CancellationToken _ct = new CancellationTokenSource(TimeSpan.FromSeconds(300)).Token;
 
     [Fact]
     public async Task An_unstaked_provider_gets_no_job_and_a_cheater_caught_by_a_canary_is_slashed_on_chain_with_a_reason_its_provider_sees()
     {
-        await using var chain = await LocalChainProcess.StartAsync(
-            new LocalChainOptions { ScriptDirectory = Path.Combine(SharedFiles.RepoRoot, "Cocoon.Ledger", "LocalChain") }, null, _ct);
-        var settings = new Dictionary<string, string?>(chain.ConfigurationValues)
-        {
-            ["Gateway:Stake:Tiers:0"] = "simulated",
-            ["Gateway:Stake:Minimum"] = (10 * Ton).ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["Gateway:Stake:CacheTtl"] = "00:00:00",
-        };
-        await using var network = new DispatchNetwork(redis.Server, settings, (services, configuration) => services.AddTonChain(configuration));
-        await network.StartAsync(_ct);
-        var providerWallet = await chain.UserWalletAsync("provider-local", _ct);
-        await network.Gateway.Services.GetRequiredService<IProviderStore>().AddAsync(
-            new ProviderInfo(ProviderDirectory.LocalProviderId, new ProviderProfile("local", null, providerWallet.ToRaw()), false, null, "", DateTimeOffset.UtcNow), _ct);
+        await using var chain = await StakedNetwork.StartChainAsync(_ct);
+        await using var network = await StakedNetwork.StartAsync(redis.Server, chain, _ct);
+        var providerWallet = await StakedNetwork.RegisterLocalProviderAsync(network, chain, "provider-local", _ct);
         static Dictionary<string, string?> In(string region) => new() { ["Worker:Region"] = region };
         var (_, honest) = await network.StartWorkerAsync(_ct, In("local"));
         var (_, cheater) = await network.StartWorkerAsync(_ct, In("eu"), wrap: inner => new TruncatingInference(inner, 3));

@@ -32,26 +32,17 @@ namespace Cocoon.Bot.Tests.Slashing;
 /// </summary>
 public sealed class TieBreakSlashingTests(RedisFixture redis) : IClassFixture<RedisFixture>
 {
-    private const long Ton = 1_000_000_000;
-    private const long DepositFee = 50_000_000;
+    private const long Ton = StakedNetwork.Ton;
+    private const long DepositFee = StakedNetwork.DepositFee;
 
     private readonly CancellationToken _ct = new CancellationTokenSource(TimeSpan.FromSeconds(300)).Token;
 
     [Fact]
     public async Task A_worker_serving_another_model_than_it_attests_loses_the_tie_break_is_slashed_on_chain_and_its_user_is_refunded()
     {
-        await using var chain = await LocalChainProcess.StartAsync(
-            new LocalChainOptions { ScriptDirectory = Path.Combine(SharedFiles.RepoRoot, "Cocoon.Ledger", "LocalChain") }, null, _ct);
-        var settings = new Dictionary<string, string?>(chain.ConfigurationValues)
-        {
-            ["Gateway:Stake:Tiers:0"] = "simulated",
-            ["Gateway:Stake:Minimum"] = (10 * Ton).ToString(CultureInfo.InvariantCulture),
-            ["Gateway:Stake:CacheTtl"] = "00:00:00",
-            // Every request is spot-checked: the one the cheater serves must be.
-            ["Gateway:Replays:Fraction"] = "1",
-        };
-        await using var network = new DispatchNetwork(redis.Server, settings, (services, configuration) => services.AddTonChain(configuration));
-        await network.StartAsync(_ct);
+        await using var chain = await StakedNetwork.StartChainAsync(_ct);
+        // Every request is spot-checked: the one the cheater serves must be.
+        await using var network = await StakedNetwork.StartAsync(redis.Server, chain, _ct, new Dictionary<string, string?> { ["Gateway:Replays:Fraction"] = "1" });
         var gateway = network.Gateway.Services;
 
         // Two providers, each with its own payout wallet and stake: the network's own (the honest workers) and a stranger.
