@@ -23,6 +23,7 @@ public sealed partial class ProviderReputation(
     private readonly ConcurrentDictionary<string, (string ProviderId, string? Key)> _owners = new(StringComparer.Ordinal);
 
     private readonly ReputationModel _model = new(options.Value.Sla.Policy());
+    private readonly RecordCombiner _combiner = new();
 
     private RedisKey Records => keys.Prefix + "reputation-providers";
 
@@ -131,7 +132,7 @@ public sealed partial class ProviderReputation(
     }
 
     private Task<ReputationState> UpdateAsync(string field, Func<ReputationState, ReputationState> apply, CancellationToken cancellationToken) =>
-        ReputationRecords.UpdateAsync(redis.GetDatabase(), Records, field, apply, e => LogUnreadable(logger, field, e), cancellationToken);
+        _combiner.UpdateAsync(redis.GetDatabase(), Records, field, apply, e => LogUnreadable(logger, field, e), cancellationToken);
 
     private ReputationState Parse(string field, RedisValue value) => ReputationRecords.Parse(value, e => LogUnreadable(logger, field, e));
 

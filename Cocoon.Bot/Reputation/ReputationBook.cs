@@ -25,6 +25,7 @@ public sealed partial class ReputationBook(
     ProviderReputation? providers = null) : BackgroundService
 {
     private readonly ConcurrentDictionary<string, ReputationState> _states = new(StringComparer.Ordinal);
+    private readonly RecordCombiner _combiner = new();
 
     public ReputationModel Model { get; } = new(options.Value.Sla.Policy());
 
@@ -100,7 +101,7 @@ public sealed partial class ReputationBook(
         ArgumentException.ThrowIfNullOrEmpty(workerId);
         probation ??= s => ProbationPolicy.Track(s.Probation, Model.Score(s).Value, Floor);
         ProbationState? before = null;
-        var next = await ReputationRecords.UpdateAsync(
+        var next = await _combiner.UpdateAsync(
             redis.GetDatabase(), Key, workerId,
             s =>
             {

@@ -54,6 +54,7 @@ public static class DispatchBenchmark
         // (a) throughput with the instant worker.
         double xaddPerSecond, dispatchPerSecond;
         CostPerOp xaddCost, dispatchCost;
+        IReadOnlyList<(string Command, double PerOperation)> dispatchCommands;
         (long Methods, double Milliseconds) jitDuring;
         TtftStats instantGateway, instantDirect, ledgerHold, toWorker, fromWorker, redisPing, freshStatement;
         TimeSpan warmUp;
@@ -69,7 +70,9 @@ public static class DispatchBenchmark
             var watch = Stopwatch.StartNew();
             await RunDispatchesAsync(network, ThroughputRequests, ct).ConfigureAwait(false);
             dispatchPerSecond = ThroughputRequests / watch.Elapsed.TotalSeconds;
-            dispatchCost = before.Per(await CpuSample.TakeAsync(admin).ConfigureAwait(false), ThroughputRequests);
+            var after = await CpuSample.TakeAsync(admin).ConfigureAwait(false);
+            dispatchCost = before.Per(after, ThroughputRequests);
+            dispatchCommands = before.CommandsPer(after, ThroughputRequests);
             jitDuring = (System.Runtime.JitInfo.GetCompiledMethodCount() - jitBefore.Item1, (System.Runtime.JitInfo.GetCompilationTime() - jitBefore.Item2).TotalMilliseconds);
             Console.WriteLine($"  throughput phase done; measuring time to first token (instant service)");
 
@@ -128,6 +131,7 @@ public static class DispatchBenchmark
         Console.WriteLine($"cost per operation, us of CPU ({cores} cores; sealed job {crypto.SealedJobBytes} bytes, the XADD payload)   .NET   redis   total   Redis commands (a script's own calls count)");
         Console.WriteLine($"  {"raw XADD",-36}{xaddCost.ProcessCpuMicros,8:F1}{xaddCost.RedisCpuMicros,8:F1}{xaddCost.TotalCpuMicros,8:F1}{xaddCost.RedisCalls,8:F1}");
         Console.WriteLine($"  {"dispatch (gateway + worker + ledger)",-36}{dispatchCost.ProcessCpuMicros,8:F1}{dispatchCost.RedisCpuMicros,8:F1}{dispatchCost.TotalCpuMicros,8:F1}{dispatchCost.RedisCalls,8:F1}");
+        Console.WriteLine($"  Redis commands per dispatch, by command: {string.Join(", ", dispatchCommands.Where(c => c.PerOperation >= 0.05).Select(c => string.Create(CultureInfo.InvariantCulture, $"{c.Command} {c.PerOperation:F1}")))}");
         Console.WriteLine($"crypto per dispatch, us (one thread, each stage alone)");
         Console.WriteLine($"  {"X25519 key generation (reference)",-44}{crypto.X25519KeyGen,8:F1}");
         Console.WriteLine($"  {"gateway: seal job (2 X25519, HKDF, AEAD, JSON)",-44}{crypto.SealJob,8:F1}");

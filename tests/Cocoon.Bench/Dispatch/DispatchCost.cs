@@ -10,17 +10,28 @@ using StackExchange.Redis;
 namespace Cocoon.Bench.Dispatch;
 
 /// <summary>CPU spent by this process (gateway, worker, ledger, bench driver) and by redis-server, and Redis calls.</summary>
-public sealed record CpuSample(TimeSpan Process, double RedisSeconds, long RedisCalls)
+public sealed record CpuSample(TimeSpan Process, double RedisSeconds, long RedisCalls, IReadOnlyDictionary<string, long> ByCommand)
 {
     public static async Task<CpuSample> TakeAsync(IConnectionMultiplexer redis)
     {
         ArgumentNullException.ThrowIfNull(redis);
         var server = redis.GetServer(redis.GetEndPoints()[0]);
         var cpu = (await server.InfoAsync("cpu").ConfigureAwait(false)).SelectMany(g => g).ToDictionary(p => p.Key, p => p.Value);
-        var calls = (await server.InfoAsync("commandstats").ConfigureAwait(false)).SelectMany(g => g)
-            .Sum(p => long.Parse(p.Value.Split(',')[0].Split('=')[1], CultureInfo.InvariantCulture));
+        // "cmdstat_hget" -> "calls=12,usec=...": calls per command, so a change in the count can be traced to its commands.
+        var byCommand = (await server.InfoAsync("commandstats").ConfigureAwait(false)).SelectMany(g => g)
+            .ToDictionary(p => p.Key.Replace("cmdstat_", "", StringComparison.Ordinal), p => long.Parse(p.Value.Split(',')[0].Split('=')[1], CultureInfo.InvariantCulture));
         var redisSeconds = double.Parse(cpu["used_cpu_user"], CultureInfo.InvariantCulture) + double.Parse(cpu["used_cpu_sys"], CultureInfo.InvariantCulture);
-        return new CpuSample(Environment.CpuUsage.TotalTime, redisSeconds, calls);
+        return new CpuSample(Environment.CpuUsage.TotalTime, redisSeconds, byCommand.Values.Sum(), byCommand);
+    }
+
+    /// <summary>Calls per operation of each command between two samples, most first (the later sample's INFO calls included).</summary>
+    public IReadOnlyList<(string Command, double PerOperation)> CommandsPer(CpuSample later, int operations)
+    {
+        ArgumentNullException.ThrowIfNull(later);
+        return [.. later.ByCommand
+            .Select(p => (p.Key, (double)(p.Value - ByCommand.GetValueOrDefault(p.Key)) / operations))
+            .Where(p => p.Item2 > 0)
+            .OrderByDescending(p => p.Item2)];
     }
 
     /// <summary>Per operation, between two samples: microseconds of process CPU, of redis-server CPU, and Redis calls.</summary>

@@ -71,4 +71,25 @@ public sealed class ProviderReputationTests(RedisFixture fixture) : IClassFixtur
         await providers.BindAsync("cheat-2", "p-cheat", cheaterKey, _ct);
         Assert.Equal(own.Value, (await book.ReadAsync("cheat-2", _ct)).Value, 9);
     }
+    [Fact]
+    public async Task Outcomes_arriving_together_at_two_gateways_are_all_recorded_for_the_worker_and_its_provider()
+    {
+        // Two gateways (two books on one Redis), 64 outcomes each at once for one worker: this gateway's updates to a
+        // record are folded into one compare-and-set, the two gateways still meet at it, and none is lost.
+        var keys = new RedisKeys("rep" + Guid.NewGuid().ToString("N")[..10] + ":");
+        var options = Options.Create(new DispatchOptions());
+        var providersA = new ProviderReputation(fixture.Connection, keys, options, NullLogger<ProviderReputation>.Instance);
+        var providersB = new ProviderReputation(fixture.Connection, keys, options, NullLogger<ProviderReputation>.Instance);
+        using var a = new ReputationBook(fixture.Connection, keys, options, TimeProvider.System, NullLogger<ReputationBook>.Instance, providersA);
+        using var b = new ReputationBook(fixture.Connection, keys, options, TimeProvider.System, NullLogger<ReputationBook>.Instance, providersB);
+        await providersA.BindAsync("busy", "p-busy", null, _ct);
+        var completed = new JobOutcome(JobResult.Completed, Cocoon.Engine.Matching.SlaClass.BestEffort);
+
+        await Task.WhenAll(Enumerable.Range(0, 128).Select(i => (i % 2 == 0 ? a : b).RecordAsync("busy", completed, _ct)));
+
+        await a.ReadAsync("busy", _ct);
+        Assert.Equal(128, a.State("busy").Jobs);
+        var provider = ReputationState.FromJson((await fixture.Connection.GetDatabase().HashGetAsync(keys.Prefix + "reputation-providers", ProviderReputation.ProviderField("p-busy"))).ToString());
+        Assert.Equal(128, provider.Jobs);
+    }
 }
