@@ -33,7 +33,7 @@ public sealed partial class ReceiptAudit(ReputationBook book, IServiceProvider s
         return ReceiptBounds.Check(
             receipt,
             ReceiptBounds.PromptTokens(generation),
-            ReceiptBounds.CompletionTokens(outcome.DeliveredBytes, request.Generation.Sampling.Stop, outcome.AnswerTokens?.Count));
+            ReceiptBounds.CompletionTokens(outcome.DeliveredBytes, request.Generation.Sampling.Stop, outcome.AnswerTokens?.Count, resumed: continuation is not null));
     }
 
     /// <summary>

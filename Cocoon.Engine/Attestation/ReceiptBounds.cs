@@ -69,10 +69,17 @@ public static class ReceiptBounds
     }
 
     /// <summary>
-    /// The most completion tokens an answer can have that delivered <paramref name="deliveredBytes"/> UTF-8 bytes under
-    /// these stop strings, and (when the worker sealed them) no more than <paramref name="answerTokenIds"/> token ids.
+    /// The most tokens of the delivered text a resumed attempt writes again (token healing) without sending their bytes
+    /// again; the worker's healing uses this limit, so the bound below holds for an honest resumed answer.
     /// </summary>
-    public static int CompletionTokens(long deliveredBytes, IReadOnlyList<string>? stops, int? answerTokenIds)
+    public const int MaxHealedTokens = 8;
+
+    /// <summary>
+    /// The most completion tokens an answer can have that delivered <paramref name="deliveredBytes"/> UTF-8 bytes under
+    /// these stop strings (a resumed attempt's healed tokens on top: they write no new bytes), and (when the worker
+    /// sealed them) no more than <paramref name="answerTokenIds"/> token ids.
+    /// </summary>
+    public static int CompletionTokens(long deliveredBytes, IReadOnlyList<string>? stops, int? answerTokenIds, bool resumed = false)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(deliveredBytes);
         var longestStop = 0;
@@ -81,7 +88,7 @@ public static class ReceiptBounds
             longestStop = Math.Max(longestStop, Encoding.UTF8.GetByteCount(s));
         }
 
-        var fromBytes = (int)Math.Min(int.MaxValue, deliveredBytes + longestStop + CompletionSlack);
+        var fromBytes = (int)Math.Min(int.MaxValue, deliveredBytes + longestStop + CompletionSlack + (resumed ? MaxHealedTokens : 0));
         return answerTokenIds is { } ids ? Math.Min(fromBytes, Math.Max(0, ids)) : fromBytes;
     }
 

@@ -12,8 +12,8 @@ namespace Cocoon.Worker.Inference;
 /// </summary>
 internal sealed class TokenHealing
 {
-    /// <summary>At most this many trailing tokens are written again.</summary>
-    private const int MaxTokens = 8;
+    /// <summary>At most this many trailing tokens are written again (the gateway's receipt bound allows for them).</summary>
+    private const int MaxTokens = Cocoon.Engine.Attestation.ReceiptBounds.MaxHealedTokens;
 
     private readonly byte[] _bytes;
     private int _written;

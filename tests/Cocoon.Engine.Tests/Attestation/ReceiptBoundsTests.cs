@@ -50,6 +50,11 @@ public sealed class ReceiptBoundsTests
         Assert.Equal(7, ReceiptBounds.CompletionTokens(100, [], 7));
         Assert.Equal(100 + ReceiptBounds.CompletionSlack, ReceiptBounds.CompletionTokens(100, [], 1_000));
         Assert.Throws<ArgumentOutOfRangeException>(() => ReceiptBounds.CompletionTokens(-1, [], null));
+
+        // A resumed attempt writes up to MaxHealedTokens of the delivered text again without sending their bytes: an
+        // honest one that healed 8 tokens and then ended at once (0 new bytes) is within the bound.
+        Assert.True(ReceiptBounds.CompletionTokens(0, [], null, resumed: true) >= ReceiptBounds.MaxHealedTokens);
+        Assert.Equal(ReceiptBounds.CompletionTokens(0, [], null) + ReceiptBounds.MaxHealedTokens, ReceiptBounds.CompletionTokens(0, [], null, resumed: true));
     }
 
     [Fact]
