@@ -132,10 +132,8 @@ public sealed partial class LocalChainProcess : IAsyncDisposable
     }
 
     /// <summary>Test route: a user's wallet (named, created on first use) pays the network deposit address (or <paramref name="to"/>).</summary>
-    public async Task<LocalPayment> PayAsync(long amount, string? comment, string from, CancellationToken cancellationToken, TonAddress? to = null, bool bounce = false)
-    {
-        using var response = await _http.PostAsJsonAsync(
-            "test/pay",
+    public Task<LocalPayment> PayAsync(long amount, string? comment, string from, CancellationToken cancellationToken, TonAddress? to = null, bool bounce = false) =>
+        PostPaymentAsync(
             new Dictionary<string, object?>
             {
                 ["amount"] = amount.ToString(System.Globalization.CultureInfo.InvariantCulture),
@@ -144,26 +142,17 @@ public sealed partial class LocalChainProcess : IAsyncDisposable
                 ["to"] = to?.ToRaw(),
                 ["bounce"] = bounce,
             },
-            cancellationToken).ConfigureAwait(false);
-        using var doc = await ReadAsync(response, cancellationToken).ConfigureAwait(false);
-        var r = doc.RootElement;
-        return new LocalPayment(
-            TonAddress.Parse(r.GetProperty("from").GetString()!),
-            TonAddress.Parse(r.GetProperty("to").GetString()!),
-            r.GetProperty("lt").GetString() is { } lt ? long.Parse(lt, System.Globalization.CultureInfo.InvariantCulture) : null,
-            r.GetProperty("hash").GetString());
-    }
+            cancellationToken);
 
     /// <summary>
     /// Test route: a named user wallet sends <paramref name="amount"/> to <paramref name="to"/> with a message body (what a
     /// ton:// link with a bin parameter makes a wallet send), bounceable.
     /// </summary>
-    public async Task<LocalPayment> TransferAsync(string from, TonAddress to, long amount, Cell body, CancellationToken cancellationToken)
+    public Task<LocalPayment> TransferAsync(string from, TonAddress to, long amount, Cell body, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(to);
         ArgumentNullException.ThrowIfNull(body);
-        using var response = await _http.PostAsJsonAsync(
-            "test/pay",
+        return PostPaymentAsync(
             new Dictionary<string, object?>
             {
                 ["amount"] = amount.ToString(System.Globalization.CultureInfo.InvariantCulture),
@@ -172,7 +161,13 @@ public sealed partial class LocalChainProcess : IAsyncDisposable
                 ["to"] = to.ToRaw(),
                 ["bounce"] = true,
             },
-            cancellationToken).ConfigureAwait(false);
+            cancellationToken);
+    }
+
+    /// <summary>The test/pay route both payments use: a named user wallet sends, and the chain names the transaction.</summary>
+    private async Task<LocalPayment> PostPaymentAsync(Dictionary<string, object?> payment, CancellationToken cancellationToken)
+    {
+        using var response = await _http.PostAsJsonAsync("test/pay", payment, cancellationToken).ConfigureAwait(false);
         using var doc = await ReadAsync(response, cancellationToken).ConfigureAwait(false);
         var r = doc.RootElement;
         return new LocalPayment(
