@@ -9,27 +9,8 @@ namespace Cocoon.Bot.Tests.Reputation;
 /// honest one in region us and a cheater in region eu (the real service seen through <c>cheat</c>), so a request for eu
 /// is answered by the cheater and one for us by the second worker, and either answer is replayed on the other two.
 /// </summary>
-internal sealed class ReplayScenario : IAsyncDisposable
+internal sealed record ReplayScenario(DispatchNetwork Network, WorkerSession Honest, WorkerSession Second, WorkerSession Cheater, AccountId Payer) : IAsyncDisposable
 {
-    private ReplayScenario(DispatchNetwork network, WorkerSession honest, WorkerSession second, WorkerSession cheater, AccountId payer)
-    {
-        Network = network;
-        Honest = honest;
-        Second = second;
-        Cheater = cheater;
-        Payer = payer;
-    }
-
-    public DispatchNetwork Network { get; }
-
-    public WorkerSession Honest { get; }
-
-    public WorkerSession Second { get; }
-
-    public WorkerSession Cheater { get; }
-
-    public AccountId Payer { get; }
-
     public ReputationBook Book => Network.Gateway.Services.GetRequiredService<ReputationBook>();
 
     public static async Task<ReplayScenario> StartAsync(RedisServer redis, Func<IInferenceService, IInferenceService> cheat, CancellationToken ct)

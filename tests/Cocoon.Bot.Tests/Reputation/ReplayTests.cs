@@ -12,7 +12,8 @@ public sealed class ReplayTests(RedisFixture redis) : IClassFixture<RedisFixture
     public async Task A_replayed_truncated_answer_is_confirmed_by_a_third_worker_and_an_honest_one_passes()
     {
         await using var scenario = await ReplayScenario.StartAsync(redis.Server, inner => new TruncatingInference(inner, 3), _ct);
-        var (network, honest, second, cheater, payer, book) = (scenario.Network, scenario.Honest, scenario.Second, scenario.Cheater, scenario.Payer, scenario.Book);
+        var (network, honest, second, cheater, payer) = scenario;
+        var book = scenario.Book;
 
         // The cheater answers a user (region eu); the replay runs after the answer, on two honest workers.
         var (_, cut) = await network.AskAsync(DispatchNetwork.Request(payer, "Once upon a time", 24) with { Region = "eu" }, _ct);

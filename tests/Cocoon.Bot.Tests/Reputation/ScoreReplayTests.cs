@@ -19,7 +19,8 @@ public sealed class ScoreReplayTests(RedisFixture redis) : IClassFixture<RedisFi
     public async Task A_sampled_answer_from_another_sampler_is_caught_and_an_honest_sampled_one_passes()
     {
         await using var scenario = await ReplayScenario.StartAsync(redis.Server, inner => new HotSamplerInference(inner), _ct);
-        var (network, honest, second, cheater, payer, book) = (scenario.Network, scenario.Honest, scenario.Second, scenario.Cheater, scenario.Payer, scenario.Book);
+        var (network, honest, second, cheater, payer) = scenario;
+        var book = scenario.Book;
 
         static DispatchRequest Sampled(Cocoon.Ledger.Accounts.AccountId payer, string region) => DispatchNetwork.Request(payer, "Once upon a time", 48) is var r
             ? r with { Region = region, Generation = r.Generation with { Sampling = r.Generation.Sampling with { Temperature = 0.8f } } }
