@@ -4,15 +4,9 @@ using System.Globalization;
 using Cocoon.Bench.Llama;
 using Cocoon.Bot.Dispatch;
 using Cocoon.Engine.Protocol;
-using Cocoon.Ledger;
-using Cocoon.Ledger.Accounts;
 using Cocoon.Testing;
-using Cocoon.Worker.Hosting;
 using Cocoon.Worker.Inference;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 
 namespace Cocoon.Bench.Chat;
 

@@ -5,12 +5,8 @@ using Cocoon.Engine.Protocol;
 using Cocoon.Ledger;
 using Cocoon.Ledger.Accounts;
 using Cocoon.Testing;
-using Cocoon.Worker.Hosting;
 using Cocoon.Worker.Inference;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
 
 namespace Cocoon.Bench.Dispatch;

@@ -2,16 +2,10 @@ using System.Diagnostics;
 using System.Globalization;
 using Cocoon.Bot.Dispatch;
 using Cocoon.Engine.Protocol;
-using Cocoon.Ledger;
-using Cocoon.Ledger.Accounts;
 using Cocoon.Testing;
 using Cocoon.Testing.Onnx;
 using Cocoon.Worker.Embeddings;
-using Cocoon.Worker.Hosting;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 
 namespace Cocoon.Bench.Embeddings;
 

@@ -24,9 +24,7 @@ public sealed class ReceiptCheckTests(RedisFixture redis) : IClassFixture<RedisF
     public async Task Verify_accepts_a_real_receipt_and_rejects_a_changed_answer_request_foreign_key_and_other_root()
     {
         await using var stack = new DispatchNetwork(redis.Server);
-        var (first, second, answer) = await ReceiptScenario.TwoAnswersAsync(stack, _ct);
-
-        var (_, leaves, root, record, document) = await ReceiptScenario.AnchorAsync(stack, first, _ct);
+        var (first, answer, _, leaves, root, record, document) = await ReceiptScenario.AnchoredAsync(stack, _ct);
 
         var published = AttestationPolicyEndpoint.Policy(stack.Gateway.Services.GetRequiredService<IOptions<DispatchOptions>>().Value).ToJson();
         var policy = PublishedPolicy.FromJson(JsonNode.Parse(published.ToJsonString())!);

@@ -21,10 +21,8 @@ public sealed class ReceiptVerifierTests(RedisFixture redis) : IClassFixture<Red
     public async Task The_node_verifier_accepts_a_real_receipt_and_rejects_each_forgery()
     {
         await using var stack = new DispatchNetwork(redis.Server);
-        var (first, second, answer) = await ReceiptScenario.TwoAnswersAsync(stack, _ct);
-
-        // Anchor both receipts as the anchoring period would (the tree and the stored leaves; no chain here).
-        var (anchored, leaves, root, record, document) = await ReceiptScenario.AnchorAsync(stack, first, _ct);
+        // Two answers, both receipts anchored as the anchoring period would (the tree and the stored leaves; no chain here).
+        var (first, answer, anchored, leaves, root, record, document) = await ReceiptScenario.AnchoredAsync(stack, _ct);
         Assert.Equal(2, anchored.Count);
         var request = Convert.ToBase64String(ReceiptHashes.CanonicalRequest(first.Generation));
         var rootHex = Convert.ToHexStringLower(root);
