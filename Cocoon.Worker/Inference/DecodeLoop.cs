@@ -38,6 +38,7 @@ internal sealed partial class DecodeLoop : IDisposable
     private long _decodeSteps;
     private long _decodeTicks;
     private long _hostTicks;
+    private bool _warmUpEnded;
     private long _cacheLookups;
     private long _cacheHits;
     private long _cachedTokens;
@@ -253,7 +254,12 @@ internal sealed partial class DecodeLoop : IDisposable
 
             ReadScores();
             Sample();
-            Volatile.Write(ref _hostTicks, _hostTicks + (Stopwatch.GetTimestamp() - stepStart) - (decodeEnd - decodeStart));
+            if (!_warmUpEnded)
+            {
+                Volatile.Write(ref _hostTicks, _hostTicks + (Stopwatch.GetTimestamp() - stepStart) - (decodeEnd - decodeStart));
+            }
+
+            _warmUpEnded = false;
         }
     }
 
@@ -527,6 +533,21 @@ internal sealed partial class DecodeLoop : IDisposable
 
         _active.Remove(s);
         s.Dispose();
+        if (s.IsWarmUp)
+        {
+            EndWarmUp();
+        }
+    }
+
+    // As llama.cpp's common_init_from_params after its warm-up decode: the whole cache cleared, data included, so the
+    // first job starts from the same KV state as in a fresh context; the counters then count served work only.
+    private void EndWarmUp()
+    {
+        LlamaNative.llama_memory_clear(_memory, true);
+        Volatile.Write(ref _decodeSteps, 0);
+        Volatile.Write(ref _decodeTicks, 0);
+        Volatile.Write(ref _hostTicks, 0);
+        _warmUpEnded = true;
     }
 
     private void Clear(int seqId)

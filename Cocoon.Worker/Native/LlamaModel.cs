@@ -174,6 +174,9 @@ internal sealed unsafe class LlamaModel : IDisposable
 
     public bool IsEndOfGeneration(int token) => LlamaNative.llama_vocab_is_eog(Vocab, token);
 
+    /// <summary>The beginning-of-sequence token, else token 0: what llama.cpp's own tools warm up on.</summary>
+    public int WarmUpToken => LlamaNative.llama_vocab_bos(Vocab) is >= 0 and var bos && bos < VocabSize ? bos : 0;
+
     /// <summary>
     /// Every token's bytes as <see cref="TokenToPiece"/> gives them, made on first use and kept (a few MB for a large
     /// vocabulary): healing a resumed answer's last token scans them (Inference/TokenHealing).
