@@ -172,6 +172,11 @@ internal sealed partial class DecodeLoop : IDisposable
         }
     }
 
+    // The decode thread's per-step methods are compiled fully optimized on first call (the warm-up) instead of tiered:
+    // Loop is entered once and never returns, so tiering would leave it in unoptimized code until on-stack replacement,
+    // and the others would be recompiled on a background thread in the middle of an answer (a core taken from ggml's
+    // threads at 2 threads on 2 cores).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Loop()
     {
         while (true)
@@ -333,6 +338,7 @@ internal sealed partial class DecodeLoop : IDisposable
         return evicted;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int BuildBatch()
     {
         var n = 0;
@@ -369,6 +375,7 @@ internal sealed partial class DecodeLoop : IDisposable
         return PadLoneRow(n);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Add(ref int n, int token, int position, bool output, Sequence s)
     {
         _batch.Set(n, token, position, s.SeqId, output);
@@ -395,6 +402,7 @@ internal sealed partial class DecodeLoop : IDisposable
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Sample()
     {
         Span<byte> piece = stackalloc byte[256];
@@ -457,6 +465,7 @@ internal sealed partial class DecodeLoop : IDisposable
     }
 
     // The first text goes out at once; later text waits until ChunkInterval has passed since the last chunk.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Deliver(Sequence s, string text)
     {
         var now = Stopwatch.GetTimestamp();
