@@ -172,6 +172,12 @@ public static class DispatchBenchmark
         Console.WriteLine($"  {"fresh statement (Mini App turn)",-32}{freshStatement.P50,8:F2} {freshStatement.P99,8:F2}   (challenge publish, worker signs, result stream, verify: added before a sealed turn's job)");
         Console.WriteLine($"  {"  gateway -> service called",-32}{toWorker.P50,8:F2} {toWorker.P99,8:F2}   (match, lease, hold, seal, XADD, wake-up, read, open)");
         Console.WriteLine($"  {"  service -> first piece out",-32}{fromWorker.P50,8:F2} {fromWorker.P99,8:F2}   (seal chunk, XADD, wake-up, read, route, open)");
+        if (quick)
+        {
+            // The time-to-first-token figures were not measured (NaN has no JSON form): no JSON for a quick run.
+            return;
+        }
+
         var path = await bench.WriteJsonAsync("dispatch", new
         {
             concurrency = Concurrency,
