@@ -425,7 +425,17 @@ internal sealed class LedgerSql : IDisposable
         Charged = reader.GetInt64(5),
     };
 
-    private DbCommand Get(string name, string sql, params string[] parameters) => Get(name, () => (sql, parameters));
+    private DbCommand Get(string name, string sql, params string[] parameters)
+    {
+        // Every statement of every batch comes here: a prepared command found needs no closure.
+        if (_commands.TryGetValue(name, out var cmd))
+        {
+            cmd.Transaction = _transaction;
+            return cmd;
+        }
+
+        return Get(name, () => (sql, parameters));
+    }
 
     private DbCommand Get(string name, Func<(string Sql, string[] Parameters)> build)
     {

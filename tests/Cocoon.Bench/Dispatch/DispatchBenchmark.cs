@@ -73,10 +73,21 @@ public static class DispatchBenchmark
             var before = await CpuSample.TakeAsync(admin).ConfigureAwait(false);
             // Every thread's allocations (gateway, worker, ledger, driver): the GC's share of the CPU follows them.
             var allocatedBefore = GC.GetTotalAllocatedBytes(precise: false);
+            using var sampler = AllocationSampler.Enabled ? new AllocationSampler() : null;
+            sampler?.Start();
             var watch = Stopwatch.StartNew();
             await RunDispatchesAsync(network, ThroughputRequests, ct).ConfigureAwait(false);
             dispatchPerSecond = ThroughputRequests / watch.Elapsed.TotalSeconds;
             allocatedPerDispatch = (double)(GC.GetTotalAllocatedBytes(precise: false) - allocatedBefore) / ThroughputRequests;
+            sampler?.Stop();
+            if (sampler is not null)
+            {
+                Console.WriteLine("  allocations by type (sampled every ~100 KB):");
+                foreach (var line in sampler.Top(30))
+                {
+                    Console.WriteLine("    " + line);
+                }
+            }
             var after = await CpuSample.TakeAsync(admin).ConfigureAwait(false);
             dispatchCost = before.Per(after, ThroughputRequests);
             dispatchCommands = before.CommandsPer(after, ThroughputRequests);
