@@ -160,7 +160,7 @@ public static class DispatchBenchmark
         Console.WriteLine($"  {"dispatch (gateway + worker + ledger)",-36}{dispatchCost.ProcessCpuMicros,8:F1}{dispatchCost.RedisCpuMicros,8:F1}{dispatchCost.TotalCpuMicros,8:F1}{dispatchCost.RedisCalls,8:F1}");
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  allocated per dispatch (all threads): {allocatedPerDispatch:F0} bytes"));
         Console.WriteLine($"  Redis commands per dispatch, by command: {string.Join(", ", dispatchCommands.Where(c => c.PerOperation >= 0.05).Select(c => string.Create(CultureInfo.InvariantCulture, $"{c.Command} {c.PerOperation:F1}")))}");
-        Console.WriteLine($"crypto per dispatch, us (one thread, each stage alone)");
+        Console.WriteLine($"crypto per dispatch, us of process CPU (one thread, each stage alone)");
         Console.WriteLine($"  {"X25519 key generation (reference)",-44}{crypto.X25519KeyGen,8:F1}");
         Console.WriteLine($"  {"gateway: seal job (2 X25519, HKDF, AEAD, JSON)",-44}{crypto.SealJob,8:F1}");
         Console.WriteLine($"  {"worker: open job (1 X25519, HKDF, AEAD, JSON)",-44}{crypto.OpenJob,8:F1}");
