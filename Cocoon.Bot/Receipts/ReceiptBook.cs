@@ -10,6 +10,10 @@ namespace Cocoon.Bot.Receipts;
 /// </summary>
 public sealed partial class ReceiptBook(ReceiptStore store, TimeProvider time, ILogger<ReceiptBook> logger)
 {
+    // A worker's bundle is one object for as long as its registration is unchanged, and every answer it gives keeps
+    // the same JSON of it: serialised once per bundle, not once per answer.
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<AttestationBundle, string> _attestations = [];
+
     public async Task RecordAsync(string requestId, AccountId payer, SignedUsageReceipt receipt, AttestationBundle? attestation, long charged)
     {
         ArgumentNullException.ThrowIfNull(receipt);
@@ -21,7 +25,7 @@ public sealed partial class ReceiptBook(ReceiptStore store, TimeProvider time, I
                 Payer = payer.Value,
                 WorkerId = receipt.Receipt.WorkerId,
                 SignedReceiptJson = receipt.ToJson(),
-                AttestationJson = attestation?.ToJson() ?? string.Empty,
+                AttestationJson = attestation is null ? string.Empty : _attestations.GetValue(attestation, static b => b.ToJson()),
                 ChargedNanotons = charged,
                 CreatedAtMs = time.GetUtcNow().ToUnixTimeMilliseconds(),
             }, CancellationToken.None).ConfigureAwait(false);

@@ -22,6 +22,11 @@ public sealed partial class ProviderReputation(
 {
     private readonly ConcurrentDictionary<string, (string ProviderId, string? Key)> _owners = new(StringComparer.Ordinal);
 
+    // Worker ids found without an owner (the local provider's, which never join), until when (Environment.TickCount64)
+    // that answer is trusted: without it every outcome of such a worker cost an HGET (`./cocoon bench dispatch`, session 7).
+    // A worker id joins before it serves, so a later join is unlikely; re-reading after Gateway:RegistryRefresh bounds it.
+    private readonly ConcurrentDictionary<string, long> _ownerless = new(StringComparer.Ordinal);
+
     private readonly ReputationModel _model = new(options.Value.Sla.Policy());
     private readonly RecordCombiner _combiner = new();
 
@@ -47,6 +52,7 @@ public sealed partial class ProviderReputation(
         var db = redis.GetDatabase();
         await db.HashSetAsync(Owners, workerId, providerId + " " + (providerKeyHex ?? string.Empty)).WaitAsync(cancellationToken).ConfigureAwait(false);
         _owners[workerId] = (providerId, providerKeyHex);
+        _ownerless.TryRemove(workerId, out _);
 
         var neutral = _model.Score(ReputationState.New).Value;
         ReputationState? worst = null;
@@ -87,6 +93,11 @@ public sealed partial class ProviderReputation(
         ArgumentNullException.ThrowIfNull(apply);
         if (!_owners.TryGetValue(workerId, out var owner))
         {
+            if (_ownerless.TryGetValue(workerId, out var until) && Environment.TickCount64 < until)
+            {
+                return;
+            }
+
             RedisValue value;
             try
             {
@@ -100,6 +111,7 @@ public sealed partial class ProviderReputation(
 
             if (value.IsNullOrEmpty)
             {
+                _ownerless[workerId] = Environment.TickCount64 + (long)options.Value.RegistryRefresh.TotalMilliseconds;
                 return;
             }
 

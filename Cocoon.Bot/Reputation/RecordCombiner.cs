@@ -19,6 +19,10 @@ internal sealed class RecordCombiner
     private readonly Dictionary<string, List<Pending>> _queued = new(StringComparer.Ordinal);
     private readonly HashSet<string> _flushing = new(StringComparer.Ordinal);
 
+    // What each field held after this gateway's last write: the next compare-and-set starts from it without a read
+    // (only one flush per field runs at a time; another gateway's change costs one retry).
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, RedisValue> _known = new(StringComparer.Ordinal);
+
     public async Task<ReputationState> UpdateAsync(
         IDatabase db, RedisKey key, string field, Func<ReputationState, ReputationState> apply, Action<JsonException> unreadable, CancellationToken cancellationToken)
     {
@@ -61,7 +65,10 @@ internal sealed class RecordCombiner
             try
             {
                 using var timeout = new CancellationTokenSource(FlushTimeout);
-                var next = await ReputationRecords.UpdateAsync(db, key, field, s => batch.Aggregate(s, (state, p) => p.Apply(state)), unreadable, timeout.Token).ConfigureAwait(false);
+                var (next, stored) = await ReputationRecords.UpdateAsync(
+                    db, key, field, s => batch.Aggregate(s, (state, p) => p.Apply(state)), unreadable, timeout.Token,
+                    _known.TryGetValue(field, out var known) ? known : (RedisValue?)null).ConfigureAwait(false);
+                _known[field] = stored;
                 foreach (var p in batch)
                 {
                     p.Done.TrySetResult(next);
@@ -71,6 +78,8 @@ internal sealed class RecordCombiner
             catch (Exception e)
 #pragma warning restore CA1031
             {
+                // Unknown whether it was written: read the field afresh next time.
+                _known.TryRemove(field, out _);
                 foreach (var p in batch)
                 {
                     p.Done.TrySetException(e);

@@ -12,7 +12,7 @@ namespace Cocoon.Bot.Reputation;
 /// the state's JSON) so that every gateway reads and updates the same record and a gateway restart loses nothing.
 /// Redis rather than the ledger database: every gateway already shares it (registry, leases), an update follows every
 /// job on the dispatch path and must cost one round trip, not a database transaction, and workers' ACL users cannot
-/// read or write it (their keys are jobs:, worker:, leases:, results:). Updates are optimistic (WATCH-style condition
+/// read or write it (their keys are jobs:, worker:, leases:, results:). Updates are optimistic (a compare-and-set script
 /// on the old value, retried): two gateways recording outcomes of the same worker at once never lose one.
 /// The matcher reads scores from a local copy refreshed every Gateway:RegistryRefresh and written through on update,
 /// so ranking never waits for Redis.

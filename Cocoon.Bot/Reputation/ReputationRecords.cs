@@ -32,22 +32,47 @@ internal static class ReputationRecords
         }
     }
 
-    /// <summary>Applies <paramref name="apply"/> to the field's state and writes it if nobody changed it meanwhile; retried.</summary>
+    /// <summary>
+    /// Compare-and-set of one field in one round trip: writes ARGV[4] when the field holds ARGV[3] (or is missing, with
+    /// ARGV[2] = 1) and returns {1}; otherwise returns {0, current} ({0} when missing), so a retry needs no read of its
+    /// own. One key: fine on Redis Cluster.
+    /// </summary>
+    private const string CompareAndSetScript = """
+        local cur = redis.call('HGET', KEYS[1], ARGV[1])
+        if ARGV[2] == '1' then
+          if cur then return {0, cur} end
+        elseif cur ~= ARGV[3] then
+          if cur then return {0, cur} end
+          return {0}
+        end
+        redis.call('HSET', KEYS[1], ARGV[1], ARGV[4])
+        return {1}
+        """;
+
+    /// <summary>
+    /// Applies <paramref name="apply"/> to the field's state and writes it if nobody changed it meanwhile; retried with
+    /// what the field held instead. <paramref name="known"/> is the field's value as this gateway last wrote or read it
+    /// (null: read it first): a right guess saves the read, a wrong one costs a retry, never an outcome.
+    /// </summary>
+    /// <returns>The state written and its stored form (the next call's <paramref name="known"/>).</returns>
     /// <exception cref="TimeoutException">The record changed <see cref="MaxRetries"/> times while this gateway updated it.</exception>
-    public static async Task<ReputationState> UpdateAsync(
-        IDatabase db, RedisKey key, string field, Func<ReputationState, ReputationState> apply, Action<JsonException> unreadable, CancellationToken cancellationToken)
+    public static async Task<(ReputationState State, RedisValue Stored)> UpdateAsync(
+        IDatabase db, RedisKey key, string field, Func<ReputationState, ReputationState> apply, Action<JsonException> unreadable, CancellationToken cancellationToken,
+        RedisValue? known = null)
     {
+        var old = known ?? await db.HashGetAsync(key, field).WaitAsync(cancellationToken).ConfigureAwait(false);
         for (var i = 0; i < MaxRetries; i++)
         {
-            var old = await db.HashGetAsync(key, field).WaitAsync(cancellationToken).ConfigureAwait(false);
             var next = apply(Parse(old, unreadable));
-            var transaction = db.CreateTransaction();
-            transaction.AddCondition(old.IsNull ? Condition.HashNotExists(key, field) : Condition.HashEqual(key, field, old));
-            _ = transaction.HashSetAsync(key, field, next.ToJson());
-            if (await transaction.ExecuteAsync().WaitAsync(cancellationToken).ConfigureAwait(false))
+            RedisValue json = next.ToJson();
+            var reply = (RedisResult[])(await db.ScriptEvaluateAsync(
+                CompareAndSetScript, [key], [field, old.IsNull ? 1 : 0, old.IsNull ? RedisValue.EmptyString : old, json]).WaitAsync(cancellationToken).ConfigureAwait(false))!;
+            if ((int)reply[0] == 1)
             {
-                return next;
+                return (next, json);
             }
+
+            old = reply.Length > 1 ? (RedisValue)reply[1] : RedisValue.Null;
         }
 
         throw new TimeoutException($"The reputation record {field} changed {MaxRetries} times while this gateway updated it.");

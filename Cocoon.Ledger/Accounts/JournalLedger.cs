@@ -95,6 +95,18 @@ public sealed class JournalLedger : ILedger, ILedgerAccounts, IAsyncDisposable
     public Task<bool> EnsureFreeAllowanceAsync(AccountId account, long amount, CancellationToken cancellationToken) =>
         CreditCoreAsync(account, amount, AccountId.FreeAllowance, "free-allowance:" + account.Value, "free-allowance", cancellationToken);
 
+    /// <summary>
+    /// Keeps a verified receipt (<see cref="Receipts.ReceiptStore.SaveAsync"/>) in the writer's next group commit, beside
+    /// the holds and settlements of other requests: one transaction and one connection for all of them, rather than a
+    /// context, a connection and a transaction of its own per answer (which also waited for the writer's lock on SQLite).
+    /// Completes once committed, like every ledger operation.
+    /// </summary>
+    public Task SaveReceiptAsync(Receipts.ReceiptRecord record, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        return _writer.Run(batch => batch.SaveReceipt(record), cancellationToken);
+    }
+
     public Task<int> ExpireHoldsAsync(CancellationToken cancellationToken) =>
         _writer.Run(batch => batch.ExpireDue(limit: 1000), cancellationToken);
 

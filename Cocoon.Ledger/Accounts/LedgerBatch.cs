@@ -184,6 +184,13 @@ internal sealed class LedgerBatch
         return true;
     }
 
+    /// <summary>Keeps a verified receipt in the batch's transaction (a request id that has one already keeps it).</summary>
+    public bool SaveReceipt(Receipts.ReceiptRecord record)
+    {
+        _writes.Receipts.Add(record);
+        return true;
+    }
+
     /// <summary>
     /// Sends the batch's writes; false when another writer changed something the batch read (the caller rolls
     /// back and runs the batch again).

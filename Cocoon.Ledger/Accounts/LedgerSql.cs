@@ -18,6 +18,7 @@ internal sealed class LedgerSql : IDisposable
     private const string E = "\"" + LedgerTables.Entries + "\"";
     private const string P = "\"" + LedgerTables.Postings + "\"";
     private const string H = "\"" + LedgerTables.Holds + "\"";
+    private const string R = "\"" + LedgerTables.Receipts + "\"";
     private const string HoldColumns = "\"Id\", \"IdempotencyKey\", \"Payer\", \"Amount\", \"State\", \"Charged\", \"CreatedAtMs\", \"ExpiresAtMs\"";
 
     /// <summary>
@@ -225,6 +226,20 @@ internal sealed class LedgerSql : IDisposable
             expected.Add(w.Accounts.Count);
         }
 
+        var receiptsCommand = -1;
+        if (w.Receipts.Count > 0)
+        {
+            // A receipt already kept for its request id is left as it is: no row count to check.
+            batch.BatchCommands.Add(Command(
+                $"INSERT INTO {R} (\"RequestId\", \"Payer\", \"WorkerId\", \"SignedReceiptJson\", \"AttestationJson\", \"ChargedNanotons\", \"CreatedAtMs\") " +
+                "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[]) ON CONFLICT (\"RequestId\") DO NOTHING",
+                w.Receipts.Select(r => r.RequestId).ToArray(), w.Receipts.Select(r => r.Payer).ToArray(), w.Receipts.Select(r => r.WorkerId).ToArray(),
+                w.Receipts.Select(r => r.SignedReceiptJson).ToArray(), w.Receipts.Select(r => r.AttestationJson).ToArray(),
+                w.Receipts.Select(r => r.ChargedNanotons).ToArray(), w.Receipts.Select(r => r.CreatedAtMs).ToArray()));
+            receiptsCommand = batch.BatchCommands.Count - 1;
+            expected.Add(-1);
+        }
+
         if (batch.BatchCommands.Count == 0)
         {
             return true;
@@ -251,7 +266,7 @@ internal sealed class LedgerSql : IDisposable
 
         for (var i = 0; i < batch.BatchCommands.Count; i++)
         {
-            if (i != postingsCommand && batch.BatchCommands[i].RecordsAffected != expected[i])
+            if (i != postingsCommand && i != receiptsCommand && batch.BatchCommands[i].RecordsAffected != expected[i])
             {
                 return false;
             }
@@ -343,6 +358,23 @@ internal sealed class LedgerSql : IDisposable
             }
         }
 
+        foreach (var receipt in w.Receipts)
+        {
+            // A receipt already kept for its request id is left as it is.
+            var cmd = Get("insert-receipt",
+                $"INSERT INTO {R} (\"RequestId\", \"Payer\", \"WorkerId\", \"SignedReceiptJson\", \"AttestationJson\", \"ChargedNanotons\", \"CreatedAtMs\") " +
+                "VALUES (@id, @payer, @worker, @receipt, @attestation, @charged, @at) ON CONFLICT (\"RequestId\") DO NOTHING",
+                "id", "payer", "worker", "receipt", "attestation", "charged", "at");
+            Set(cmd, 0, receipt.RequestId);
+            Set(cmd, 1, receipt.Payer);
+            Set(cmd, 2, receipt.WorkerId);
+            Set(cmd, 3, receipt.SignedReceiptJson);
+            Set(cmd, 4, receipt.AttestationJson);
+            Set(cmd, 5, receipt.ChargedNanotons);
+            Set(cmd, 6, receipt.CreatedAtMs);
+            cmd.ExecuteNonQuery();
+        }
+
         return true;
     }
 
@@ -393,7 +425,17 @@ internal sealed class LedgerSql : IDisposable
         Charged = reader.GetInt64(5),
     };
 
-    private DbCommand Get(string name, string sql, params string[] parameters) => Get(name, () => (sql, parameters));
+    private DbCommand Get(string name, string sql, params string[] parameters)
+    {
+        // Every statement of every batch comes here: a prepared command found needs no closure.
+        if (_commands.TryGetValue(name, out var cmd))
+        {
+            cmd.Transaction = _transaction;
+            return cmd;
+        }
+
+        return Get(name, () => (sql, parameters));
+    }
 
     private DbCommand Get(string name, Func<(string Sql, string[] Parameters)> build)
     {
@@ -459,4 +501,7 @@ internal sealed class BatchWrites
 
     /// <summary>Sorted by id (the lock order).</summary>
     public List<AccountWrite> Accounts { get; } = [];
+
+    /// <summary>Verified receipts to keep (one per request id: a repeated id is ignored, as <see cref="Receipts.ReceiptStore"/> does).</summary>
+    public List<Receipts.ReceiptRecord> Receipts { get; } = [];
 }

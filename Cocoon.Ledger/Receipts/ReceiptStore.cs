@@ -7,7 +7,7 @@ namespace Cocoon.Ledger.Receipts;
 /// The verified receipts and their anchors, in the ledger database (one receipt per request id; a replayed insert of
 /// the same id is ignored). Reads by payer only: a receipt is returned to the account that paid for it and nobody else.
 /// </summary>
-public sealed class ReceiptStore(LedgerDatabase database)
+public sealed class ReceiptStore(LedgerDatabase database, Accounts.JournalLedger? ledger = null)
 {
     private const string Insert =
         "INSERT INTO \"" + LedgerTables.Receipts + "\" (\"RequestId\", \"Payer\", \"WorkerId\", \"SignedReceiptJson\", \"AttestationJson\", \"ChargedNanotons\", \"CreatedAtMs\") " +
@@ -20,6 +20,13 @@ public sealed class ReceiptStore(LedgerDatabase database)
     public async Task SaveAsync(ReceiptRecord record, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(record);
+        if (ledger is not null && ledger.Database == database)
+        {
+            // The same statement inside the ledger writer's next group commit (every answer stores one).
+            await ledger.SaveReceiptAsync(record, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         await database.MigrateAsync(cancellationToken).ConfigureAwait(false);
         await using var db = database.CreateContext();
         // A constant statement: every value is a parameter.

@@ -209,6 +209,26 @@ public sealed class PostgresLedgerTests(PostgresFixture postgres) : IClassFixtur
         Assert.Equal(true, command.ExecuteScalar());
     }
 
+    [PostgresFact]
+    public async Task Receipts_kept_through_the_writer_land_once_beside_settlements()
+    {
+        var ledger = Create();
+        var payer = AccountId.User(77);
+        await ledger.CreditAsync(payer, 100_000, AccountId.TonHotWallet, "pg:receipts", Ct);
+        var store = new Ledger.Receipts.ReceiptStore(Database, ledger);
+        await Task.WhenAll(Enumerable.Range(0, 32).Select(async i =>
+        {
+            var hold = await ledger.HoldAsync(payer, 1000, "dispatch:pg-r-" + i, Ct);
+            var charged = await ledger.SettleAsync(hold.Id, [new Payee(Provider, 500)], Ct);
+            await store.SaveAsync(Receipts.ReceiptGroupCommitTests.Record("pg-r-" + i, payer.Value, charged), Ct);
+        }));
+        await store.SaveAsync(Receipts.ReceiptGroupCommitTests.Record("pg-r-0", payer.Value, 1), Ct); // a repeat keeps the first
+
+        Assert.Equal(32, (await store.UnanchoredAsync(100, Ct)).Count);
+        Assert.Equal(500, (await store.FindAsync("pg-r-0", payer.Value, Ct))!.Value.Receipt.ChargedNanotons);
+        Assert.Equal(100_000 - (32 * 500), await ledger.GetBalanceAsync(payer, Ct));
+    }
+
     private JournalLedger Create(int maxBatch = 512, TimeProvider? time = null)
     {
         var ledger = new JournalLedger(Database, Options.Create(new LedgerOptions { MaxBatch = maxBatch }), time ?? TimeProvider.System, NullLogger<JournalLedger>.Instance);
