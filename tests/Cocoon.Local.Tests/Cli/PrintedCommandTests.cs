@@ -76,13 +76,14 @@ public sealed partial class PrintedCommandTests
     {
         // Read by the programs (CocoonEnvironment), by the script itself, or by its name as a C# string (the benchmarks' knobs).
         var script = CocoonScript.Text;
-        var readByName = Directory.EnumerateFiles(SharedFiles.RepoRoot, "*.cs", SearchOption.AllDirectories)
-            .Where(f => !f.Contains("/obj/", StringComparison.Ordinal) && !f.Contains("/bin/", StringComparison.Ordinal))
-            .SelectMany(f => ReadByName().Matches(File.ReadAllText(f)).Select(m => m.Groups[1].Value))
+        var readByName = Directory.EnumerateFiles(SharedFiles.RepoRoot, "*.*", SearchOption.AllDirectories)
+            .Where(f => Path.GetExtension(f) is ".cs" or ".mjs" or ".ts" && !f.Contains("/obj/", StringComparison.Ordinal)
+                && !f.Contains("/bin/", StringComparison.Ordinal) && !f.Contains("node_modules", StringComparison.Ordinal))
+            .SelectMany(f => ReadByName().Matches(File.ReadAllText(f)).Select(m => m.Value))
             .ToHashSet(StringComparer.Ordinal);
         var unread = PrintedCommands.Variables()
             .Where(v => !CocoonEnvironment.Variables.ContainsKey(v.Name) && !script.Contains(v.Name, StringComparison.Ordinal) && !readByName.Contains(v.Name))
-            .Select(v => $"{v.Where}: {v.Name} is read by nothing (not in CocoonEnvironment.Variables, the script or a GetEnvironmentVariable)")
+            .Select(v => $"{v.Where}: {v.Name} is read by nothing (not in CocoonEnvironment.Variables, the script, a C# string of its own or process.env)")
             .ToList();
         Assert.True(unread.Count == 0, string.Join('\n', unread));
     }
@@ -167,7 +168,7 @@ public sealed partial class PrintedCommandTests
         checkedCommands.Add("chaos");
         var program = Path.Combine(data.Path, "program");
         File.WriteAllText(program, string.Empty);
-        ChaosSettings.Parse([.. "--gateway", program, "--worker", program, .. Arguments(usage["chaos"], data.Path)]);
+        ChaosSettings.Parse(["--gateway", program, "--worker", program, .. Arguments(usage["chaos"], data.Path)]);
 
         // worker: the script's own case arms take the flags (the rest goes to Cocoon.Worker join|run as configuration).
         checkedCommands.Add("worker");
@@ -277,7 +278,8 @@ public sealed partial class PrintedCommandTests
     [GeneratedRegex("^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")]
     private static partial Regex BenchName();
 
-    // A variable's name as a whole string literal: what GetEnvironmentVariable and the benchmarks' Setting(...) are given.
-    [GeneratedRegex(@"""((?:COCOON|TELEGRAM)_[A-Z0-9_]+)""")]
+    // A variable's name as a whole string literal (what GetEnvironmentVariable and the benchmarks' Setting(...) are
+    // given), or read from process.env by the Node programs.
+    [GeneratedRegex(@"(?<="")(?:COCOON|TELEGRAM)_[A-Z0-9_]+(?="")|(?<=process\.env\.)(?:COCOON|TELEGRAM)_[A-Z0-9_]+\b")]
     private static partial Regex ReadByName();
 }

@@ -36,8 +36,8 @@ internal static partial class PrintedCommands
                     continue;
                 }
 
-                var code = Path.GetExtension(file) is ".cs" or ".ts";
-                if (!code && Path.GetExtension(file) is not (".html" or ".mjs" or ".json"))
+                var code = Path.GetExtension(file) is ".cs" or ".ts" or ".mjs";
+                if (!code && Path.GetExtension(file) is not (".html" or ".json"))
                 {
                     continue;
                 }
