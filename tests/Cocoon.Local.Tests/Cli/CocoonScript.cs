@@ -49,9 +49,18 @@ internal static partial class CocoonScript
         psi.Environment["COCOON_DATA"] = dataDir;
         using var process = Process.Start(psi)!;
         var stderr = process.StandardError.ReadToEndAsync();
-        var stdout = process.StandardOutput.ReadToEnd();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        // Every call here only prints or refuses. One that runs on has started real work (an older script took
+        // `up --help` for `up` and started the stack): stop it and its children and say so, rather than hang the run.
+        if (!process.WaitForExit(TimeSpan.FromMinutes(3)))
+        {
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit();
+            Assert.Fail($"./cocoon {string.Join(' ', args)} did not return: it started working instead of printing or refusing.\n{stdout.GetAwaiter().GetResult()}{stderr.GetAwaiter().GetResult()}");
+        }
+
         process.WaitForExit();
-        return (process.ExitCode, stdout, stderr.GetAwaiter().GetResult());
+        return (process.ExitCode, stdout.GetAwaiter().GetResult(), stderr.GetAwaiter().GetResult());
     }
 
     [GeneratedRegex(@"\n  ((?:[a-z]+\|)+[a-z]+)\) c=""\$1""")]
