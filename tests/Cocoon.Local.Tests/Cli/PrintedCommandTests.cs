@@ -110,6 +110,26 @@ public sealed partial class PrintedCommandTests
     }
 
     [Fact]
+    public void Every_repository_path_the_readme_names_exists()
+    {
+        // `Cocoon.Bot/Dispatch/`, `tests/…/X.cs`, `docs/…`, `.ci/run`, `../shared/…` (a trailing :line or glob is cut).
+        var readme = File.ReadAllText(Path.Combine(SharedFiles.RepoRoot, "README.md"));
+        var missing = ReadmePath().Matches(readme)
+            .Select(m => m.Groups[1].Value.Split(':')[0].TrimEnd('.', ','))
+            .Where(p => !p.Contains('*', StringComparison.Ordinal) && !p.Contains('<', StringComparison.Ordinal))
+            .Distinct(StringComparer.Ordinal)
+            .Where(p =>
+            {
+                var full = p.StartsWith("../shared/", StringComparison.Ordinal)
+                    ? Path.Combine(SharedFiles.SharedDir, p["../shared/".Length..])
+                    : Path.Combine(SharedFiles.RepoRoot, p);
+                return !File.Exists(full) && !Directory.Exists(full);
+            })
+            .ToList();
+        Assert.True(missing.Count == 0, "README.md names paths that do not exist: " + string.Join(", ", missing));
+    }
+
+    [Fact]
     public void Each_command_prints_its_usage_for_help_at_once_and_bad_input_is_named_before_any_install()
     {
         using var data = new TempDir("cocoon-script-help");
@@ -271,6 +291,9 @@ public sealed partial class PrintedCommandTests
 
     [GeneratedRegex(@": ([a-z0-9-]+(?:, [a-z0-9-]+)+) \(")]
     private static partial Regex BenchList();
+
+    [GeneratedRegex(@"`((?:Cocoon\.[A-Za-z]+|tests|docs|\.ci|\.\./shared)/[^`\s]*)`")]
+    private static partial Regex ReadmePath();
 
     [GeneratedRegex(@"`\./cocoon bench \[([a-z0-9\\|-]+)\]`")]
     private static partial Regex ReadmeBenchList();
