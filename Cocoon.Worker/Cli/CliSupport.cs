@@ -17,7 +17,7 @@ internal static class CliSupport
         }
 
         Console.Error.WriteLine("""
-            usage: Cocoon.Worker generate --prompt TEXT [--model PATH] [--max-tokens N] [--temperature T] [--seed S] [--threads N]
+            usage: Cocoon.Worker generate --prompt TEXT [--model PATH] [--max-tokens N] [--temperature T] [--seed S] [--threads N] [--warmup true|false]
                    Cocoon.Worker selfcheck [--model PATH] [--threads N]
                    Cocoon.Worker platform-key
                    Cocoon.Worker provider keygen [--key PATH] [--rotate]   (the provider's own key: make or show it)

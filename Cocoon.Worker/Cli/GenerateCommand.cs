@@ -5,15 +5,16 @@ using Microsoft.Extensions.Logging;
 namespace Cocoon.Worker.Cli;
 
 /// <summary>
-/// generate --prompt TEXT [--model PATH] [--max-tokens N] [--temperature T] [--seed S] [--threads N]:
+/// generate --prompt TEXT [--model PATH] [--max-tokens N] [--temperature T] [--seed S] [--threads N] [--warmup true|false]:
 /// the completion on stdout, then exactly one stats line on stderr that other tools parse:
-/// "prompt 5 tok, 1234.5 tok/s; generation 128 tok, 2800.1 tok/s".
+/// "prompt 5 tok, 1234.5 tok/s; generation 128 tok, 2800.1 tok/s". The generation rate counts from the first token to
+/// the last, after the model load and its warm-up (Llama:WarmUp; `--warmup false` skips it, as llama.cpp's --no-warmup).
 /// </summary>
 internal static class GenerateCommand
 {
     public static Task<int> RunAsync(string[] args) => CliSupport.GuardAsync(async cancellationToken =>
     {
-        var o = CliSupport.Options(args, "--prompt", "--model", "--max-tokens", "--temperature", "--seed", "--threads");
+        var o = CliSupport.Options(args, "--prompt", "--model", "--max-tokens", "--temperature", "--seed", "--threads", "--warmup");
         if (!o.TryGetValue("--prompt", out var prompt))
         {
             return CliSupport.Usage(null);
@@ -36,11 +37,19 @@ internal static class GenerateCommand
             overrides["Llama:Threads"] = threads;
         }
 
+        if (o.TryGetValue("--warmup", out var warmUp))
+        {
+            overrides["Llama:WarmUp"] = bool.Parse(warmUp) ? "true" : "false";
+        }
+
         using var loggers = CliSupport.Logging(LogLevel.Error);
         using var service = await CliSupport.LoadAsync(CliSupport.Configuration(overrides), loggers, cancellationToken).ConfigureAwait(false);
 
         GenerationUsage? usage = null;
         var stdout = Console.Out;
+
+        // Console.Out is made on first use: make it now, not on a thread-pool thread while the first answer decodes.
+        await stdout.FlushAsync(cancellationToken).ConfigureAwait(false);
         await foreach (var chunk in service.GenerateAsync(new GenerationRequest { Prompt = prompt, Sampling = sampling }, cancellationToken).ConfigureAwait(false))
         {
             if (chunk.Usage is { } u)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Cocoon.Worker.Native;
 
 namespace Cocoon.Worker.Inference;
@@ -29,6 +30,7 @@ internal sealed partial class DecodeLoop
     // Llama:BatchInvariantSampling: off by default, since the padding row halves a lone stream's speed on small models.
     private readonly bool _padLoneRows;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int PadLoneRow(int n)
     {
         _padded = null;
@@ -56,6 +58,7 @@ internal sealed partial class DecodeLoop
     }
 
     /// <summary>After a decode (done or aborted): the padding row's KV cell goes, so the sequence holds only its own tokens.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void DropPad()
     {
         if (_padded is { SeqId: >= 0 } s)

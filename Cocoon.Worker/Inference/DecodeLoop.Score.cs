@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Cocoon.Engine.Protocol;
 using Cocoon.Engine.SpotChecks;
 using Cocoon.Worker.Native;
@@ -25,6 +26,7 @@ internal sealed partial class DecodeLoop
     }
 
     /// <summary>Summarises this batch's scored rows; a scored sequence fully pre-filled is done (it never samples).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private unsafe void ReadScores()
     {
         foreach (var s in _active.ToArray())

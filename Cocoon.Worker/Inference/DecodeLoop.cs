@@ -38,6 +38,7 @@ internal sealed partial class DecodeLoop : IDisposable
     private long _decodeSteps;
     private long _decodeTicks;
     private long _hostTicks;
+    private bool _warmUpEnded;
     private long _cacheLookups;
     private long _cacheHits;
     private long _cachedTokens;
@@ -171,6 +172,11 @@ internal sealed partial class DecodeLoop : IDisposable
         }
     }
 
+    // The decode thread's per-step methods are compiled fully optimized on first call (the warm-up) instead of tiered:
+    // Loop is entered once and never returns, so tiering would leave it in unoptimized code until on-stack replacement,
+    // and the others would be recompiled on a background thread in the middle of an answer (a core taken from ggml's
+    // threads at 2 threads on 2 cores).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Loop()
     {
         while (true)
@@ -253,7 +259,12 @@ internal sealed partial class DecodeLoop : IDisposable
 
             ReadScores();
             Sample();
-            Volatile.Write(ref _hostTicks, _hostTicks + (Stopwatch.GetTimestamp() - stepStart) - (decodeEnd - decodeStart));
+            if (!_warmUpEnded)
+            {
+                Volatile.Write(ref _hostTicks, _hostTicks + (Stopwatch.GetTimestamp() - stepStart) - (decodeEnd - decodeStart));
+            }
+
+            _warmUpEnded = false;
         }
     }
 
@@ -327,6 +338,7 @@ internal sealed partial class DecodeLoop : IDisposable
         return evicted;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int BuildBatch()
     {
         var n = 0;
@@ -363,6 +375,7 @@ internal sealed partial class DecodeLoop : IDisposable
         return PadLoneRow(n);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Add(ref int n, int token, int position, bool output, Sequence s)
     {
         _batch.Set(n, token, position, s.SeqId, output);
@@ -389,6 +402,7 @@ internal sealed partial class DecodeLoop : IDisposable
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Sample()
     {
         Span<byte> piece = stackalloc byte[256];
@@ -451,6 +465,7 @@ internal sealed partial class DecodeLoop : IDisposable
     }
 
     // The first text goes out at once; later text waits until ChunkInterval has passed since the last chunk.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Deliver(Sequence s, string text)
     {
         var now = Stopwatch.GetTimestamp();
@@ -527,6 +542,21 @@ internal sealed partial class DecodeLoop : IDisposable
 
         _active.Remove(s);
         s.Dispose();
+        if (s.IsWarmUp)
+        {
+            EndWarmUp();
+        }
+    }
+
+    // As llama.cpp's common_init_from_params after its warm-up decode: the whole cache cleared, data included, so the
+    // first job starts from the same KV state as in a fresh context; the counters then count served work only.
+    private void EndWarmUp()
+    {
+        LlamaNative.llama_memory_clear(_memory, true);
+        Volatile.Write(ref _decodeSteps, 0);
+        Volatile.Write(ref _decodeTicks, 0);
+        Volatile.Write(ref _hostTicks, 0);
+        _warmUpEnded = true;
     }
 
     private void Clear(int seqId)

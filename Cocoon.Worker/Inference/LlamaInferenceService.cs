@@ -88,12 +88,43 @@ public sealed partial class LlamaInferenceService : IInferenceService, IDisposab
                 throw new LlamaException($"{path} is an encoder-decoder model; the worker serves decoder-only (causal) models.");
             }
 
-            return new LlamaInferenceService(model, options, await hash.ConfigureAwait(false), loggerFactory.CreateLogger<LlamaInferenceService>(), timeProvider);
+            var service = new LlamaInferenceService(model, options, await hash.ConfigureAwait(false), loggerFactory.CreateLogger<LlamaInferenceService>(), timeProvider);
+            try
+            {
+                if (options.WarmUp)
+                {
+                    await service.WarmUpAsync(cancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch
+            {
+                service.Dispose();
+                throw;
+            }
+
+            return service;
         }
         catch
         {
             model.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// One short greedy answer from the beginning-of-sequence token through the whole path a job takes (queue, prompt
+    /// decode, sampling, a one-token step, detokenizing, chunks, the consumer's reads), so the first job does not pay for
+    /// first calls; the decode loop then clears the KV cache and its counters (see LlamaInferenceOptions.WarmUp).
+    /// </summary>
+    private async Task WarmUpAsync(CancellationToken cancellationToken)
+    {
+        var sequence = new Sequence([_model.WarmUpToken], new SamplingOptions { MaxTokens = 2, Temperature = 0 }) { IsWarmUp = true };
+        await foreach (var chunk in StreamAsync(sequence, cancellationToken).ConfigureAwait(false))
+        {
+            if (chunk.Usage?.FinishReason == FinishReason.Cancelled)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+            }
         }
     }
 
@@ -123,6 +154,15 @@ public sealed partial class LlamaInferenceService : IInferenceService, IDisposab
             yield break;
         }
 
+        await foreach (var chunk in StreamAsync(sequence, cancellationToken).ConfigureAwait(false))
+        {
+            yield return chunk;
+        }
+    }
+
+    /// <summary>Queues a sequence for the decode loop and streams its chunks; a cancellation ends it with a Cancelled chunk.</summary>
+    private async IAsyncEnumerable<GenerationChunk> StreamAsync(Sequence sequence, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
         using var registration = cancellationToken.Register(
             static state =>
             {

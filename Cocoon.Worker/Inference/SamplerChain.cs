@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Cocoon.Engine.Protocol;
 using Cocoon.Worker.Native;
 
@@ -61,6 +62,7 @@ internal sealed class SamplerChain : IDisposable
     }
 
     /// <summary>Samples (and accepts) the next token from the logits at outputIndex of the last decoded batch.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int Sample(SafeLlamaContextHandle context, int outputIndex) => LlamaNative.llama_sampler_sample(_chain, context, outputIndex);
 
     /// <summary>Adds tokens to the chain's history (what the repetition penalty looks back over) without sampling.</summary>

@@ -41,6 +41,12 @@ internal sealed class Sequence : IDisposable
     /// <summary>The end-of-generation token the sampler drew, or -1 (a length cut, a stop string, a cancel).</summary>
     public int EndToken { get; set; } = -1;
 
+    /// <summary>
+    /// The service's own warm-up at load (see LlamaInferenceService.WarmUpAsync): when it ends, the decode loop clears
+    /// the whole KV cache and its counters, so the first job finds the state of a fresh context.
+    /// </summary>
+    public bool IsWarmUp { get; init; }
+
     /// <summary>Set for a spot check: the "prompt" is prompt + answer, scored instead of sampled (see ScoreRun).</summary>
     public ScoreRun? Score { get; init; }
 

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace Cocoon.Worker.Inference;
@@ -21,6 +22,7 @@ internal sealed class TextStream
     public bool Stopped { get; private set; }
 
     /// <summary>Adds a token's bytes; returns the text that is now safe to emit (maybe empty).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public string Push(ReadOnlySpan<byte> bytes)
     {
         if (Stopped)
@@ -52,6 +54,7 @@ internal sealed class TextStream
         return Drain(final: true);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private string Drain(bool final)
     {
         if (_pending.Length == 0)

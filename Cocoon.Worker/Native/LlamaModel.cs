@@ -153,6 +153,7 @@ internal sealed unsafe class LlamaModel : IDisposable
     }
 
     /// <summary>The bytes of one token (a piece may end inside a UTF-8 character). Control tokens render as nothing.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int TokenToPiece(int token, Span<byte> buffer, out byte[]? large)
     {
         large = null;
@@ -172,7 +173,11 @@ internal sealed unsafe class LlamaModel : IDisposable
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool IsEndOfGeneration(int token) => LlamaNative.llama_vocab_is_eog(Vocab, token);
+
+    /// <summary>The beginning-of-sequence token, else token 0: what llama.cpp's own tools warm up on.</summary>
+    public int WarmUpToken => LlamaNative.llama_vocab_bos(Vocab) is >= 0 and var bos && bos < VocabSize ? bos : 0;
 
     /// <summary>
     /// Every token's bytes as <see cref="TokenToPiece"/> gives them, made on first use and kept (a few MB for a large

@@ -141,6 +141,10 @@ internal static unsafe partial class LlamaNative
     [return: MarshalAs(UnmanagedType.U1)]
     public static partial bool llama_vocab_get_add_bos(nint vocab);
 
+    /// <summary>The beginning-of-sequence token, or -1 (LLAMA_TOKEN_NULL) when the vocabulary has none.</summary>
+    [LibraryImport(Llama)]
+    public static partial int llama_vocab_bos(nint vocab);
+
     [LibraryImport(Llama)]
     public static partial int llama_tokenize(nint vocab, byte* text, int textLen, int* tokens, int nTokensMax,
         [MarshalAs(UnmanagedType.U1)] bool addSpecial, [MarshalAs(UnmanagedType.U1)] bool parseSpecial);

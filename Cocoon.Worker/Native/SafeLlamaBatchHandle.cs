@@ -65,6 +65,7 @@ internal sealed unsafe class SafeLlamaBatchHandle : SafeHandleZeroOrMinusOneIsIn
     }
 
     /// <summary>The llama_batch of the first count tokens, to pass to llama_decode.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public LlamaBatch View(int count)
     {
         ObjectDisposedException.ThrowIf(IsClosed, this);

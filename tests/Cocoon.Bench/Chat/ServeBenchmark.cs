@@ -4,15 +4,9 @@ using System.Globalization;
 using Cocoon.Bench.Llama;
 using Cocoon.Bot.Dispatch;
 using Cocoon.Engine.Protocol;
-using Cocoon.Ledger;
-using Cocoon.Ledger.Accounts;
 using Cocoon.Testing;
-using Cocoon.Worker.Hosting;
 using Cocoon.Worker.Inference;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 
 namespace Cocoon.Bench.Chat;
 
@@ -49,40 +43,15 @@ public static class ServeBenchmark
         var threads = LlamaBenchmark.Threads;
         using var redis = new RedisServer();
         using var data = new TempDir("cocoon-bench-serve");
-        var settings = LocalStackSettings.Node(redis.Endpoint, "s:", data.Path).With(new Dictionary<string, string?>
+        await using var network = await BenchNetwork.StartAsync(redis, "s:", data.Path, new Dictionary<string, string?>
         {
             ["Worker:Model"] = model,
             ["Worker:MaxConcurrency"] = Slots.ToString(CultureInfo.InvariantCulture),
             ["Llama:MaxConcurrency"] = Slots.ToString(CultureInfo.InvariantCulture),
             ["Llama:ContextSize"] = ContextPerSlot.ToString(CultureInfo.InvariantCulture),
             ["Llama:Threads"] = threads.ToString(CultureInfo.InvariantCulture),
-        }).With(LocalStackSettings.TrustLocalWorkers(data.Path, LocalStackSettings.BenchRegistryRefresh));
-
-        var workerBuilder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        workerBuilder.Configuration.AddInMemoryCollection(settings);
-        workerBuilder.Logging.SetMinimumLevel(LogLevel.Warning);
-        workerBuilder.Services.AddLlamaInference(workerBuilder.Configuration);
-        workerBuilder.Services.AddWorkerHost(workerBuilder.Configuration);
-        using var worker = workerBuilder.Build();
-        var gatewayBuilder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        gatewayBuilder.Configuration.AddInMemoryCollection(settings);
-        gatewayBuilder.Logging.SetMinimumLevel(LogLevel.Warning);
-        gatewayBuilder.Services.AddDispatch(gatewayBuilder.Configuration);
-        gatewayBuilder.Services.AddCocoonLedger(gatewayBuilder.Configuration);
-        using var gateway = gatewayBuilder.Build();
-        await gateway.StartAsync(ct).ConfigureAwait(false);
-        await worker.StartAsync(ct).ConfigureAwait(false);
-        var session = await worker.Services.GetRequiredService<WorkerHost>().Session.WaitAsync(ct).ConfigureAwait(false);
-        while (gateway.Services.GetRequiredService<WorkerDirectory>().Find(session.WorkerId) is null)
-        {
-            await Task.Delay(50, ct).ConfigureAwait(false);
-        }
-
-        await gateway.Services.GetRequiredService<ResultRouter>().Ready.WaitAsync(ct).ConfigureAwait(false);
-        var payer = AccountId.ApiKey("bench-serve");
-        await gateway.Services.GetRequiredService<ILedger>().CreditAsync(payer, 1_000_000_000_000_000, AccountId.FreeAllowance, "bench:serve", ct).ConfigureAwait(false);
-        var dispatcher = gateway.Services.GetRequiredService<IDispatcher>();
-        var modelName = worker.Services.GetRequiredService<IInferenceService>().Model.Name;
+        }, (services, configuration) => services.AddLlamaInference(configuration), worker => worker.GetRequiredService<IInferenceService>().Model.Name, ct).ConfigureAwait(false);
+        var (payer, dispatcher, modelName) = (network.Payer, network.Dispatcher, network.Model);
         using var server = await LlamaServer.StartAsync(serverPath, model, threads, Slots, ContextPerSlot, ct).ConfigureAwait(false);
 
         async Task<Sample> Gateway()
@@ -139,8 +108,7 @@ public static class ServeBenchmark
                 [.. gatewayRounds.Zip(directRounds, (g, d) => g.TokensPerSecond / d.TokensPerSecond)]));
         }
 
-        await worker.StopAsync(CancellationToken.None).ConfigureAwait(false);
-        await gateway.StopAsync(CancellationToken.None).ConfigureAwait(false);
+        await network.StopAsync().ConfigureAwait(false);
 
         var load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "n/a";
         Console.WriteLine($"load average: {load} on {Environment.ProcessorCount} cores (ratios from the same run are what compare)");

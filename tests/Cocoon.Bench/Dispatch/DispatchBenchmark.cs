@@ -5,12 +5,8 @@ using Cocoon.Engine.Protocol;
 using Cocoon.Ledger;
 using Cocoon.Ledger.Accounts;
 using Cocoon.Testing;
-using Cocoon.Worker.Hosting;
 using Cocoon.Worker.Inference;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
 
 namespace Cocoon.Bench.Dispatch;
@@ -60,9 +56,9 @@ public static class DispatchBenchmark
         TimeSpan warmUp;
         // The crypto of one dispatch, each stage alone: also gives the size of a sealed job for the XADD peer.
         var crypto = CryptoStages.Measure(CryptoIterations);
-        await using (var network = await BenchNetwork.StartAsync(redis, data.Path, "a:", instant: true, ct).ConfigureAwait(false))
+        await using (var network = await StartNetworkAsync(redis, data.Path, "a:", instant: true, ct).ConfigureAwait(false))
         {
-            (xaddPerSecond, xaddCost) = await RawXaddAsync(network.Connection, admin, crypto.SealedJobBytes, ct).ConfigureAwait(false);
+            (xaddPerSecond, xaddCost) = await RawXaddAsync(Connection(network), admin, crypto.SealedJobBytes, ct).ConfigureAwait(false);
             warmUp = await WarmUpAsync(network, ct).ConfigureAwait(false);
             Console.WriteLine($"  warmed up for {warmUp.TotalSeconds:F1} s");
             var jitBefore = (System.Runtime.JitInfo.GetCompiledMethodCount(), System.Runtime.JitInfo.GetCompilationTime());
@@ -80,7 +76,7 @@ public static class DispatchBenchmark
             GC.Collect();
             GC.WaitForPendingFinalizers();
             await Task.Delay(TimeSpan.FromSeconds(1), ct).ConfigureAwait(false);
-            instantDirect = await SteadyAsync(() => DirectFirstTokenAsync(network.Inference, ct), ct).ConfigureAwait(false);
+            instantDirect = await SteadyAsync(() => DirectFirstTokenAsync(Inference(network), ct), ct).ConfigureAwait(false);
             var legs = new System.Collections.Concurrent.ConcurrentBag<(double ToWorker, double FromWorker)>();
             var gcBefore = (GC.GetTotalPauseDuration(), GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
             instantGateway = await SteadyAsync(() => GatewayFirstTokenAsync(network, legs, ct), ct).ConfigureAwait(false);
@@ -93,7 +89,7 @@ public static class DispatchBenchmark
 
             // The floor under every hop: one Redis round trip at the same steady rate. On an idle virtual machine a
             // wake-up can wait for the host to run the vCPU, and that shows here as it does in the path above.
-            redisPing = await SteadyAsync(() => PingAsync(network.Connection), ct).ConfigureAwait(false);
+            redisPing = await SteadyAsync(() => PingAsync(Connection(network)), ct).ConfigureAwait(false);
 
             // A Mini App chat turn (and any sealed reservation with a nonce) waits for the worker's fresh statement over
             // the client's nonce before the client seals: one challenge round trip (publish, the worker signs, result
@@ -103,12 +99,12 @@ public static class DispatchBenchmark
 
         // (b) time to first token with the real model.
         TtftStats llamaGateway, llamaDirect;
-        await using (var network = await BenchNetwork.StartAsync(redis, data.Path, "b:", instant: false, ct).ConfigureAwait(false))
+        await using (var network = await StartNetworkAsync(redis, data.Path, "b:", instant: false, ct).ConfigureAwait(false))
         {
             Console.WriteLine($"  measuring time to first token (llama)");
             // A lower rate than the instant service: llama.cpp on a shared CPU must keep up, or both sides measure its queue.
-            await SteadyAsync(() => DirectFirstTokenAsync(network.Inference, ct), ct, count: 10, rate: LlamaRatePerSecond).ConfigureAwait(false); // warm-up
-            llamaDirect = await SteadyAsync(() => DirectFirstTokenAsync(network.Inference, ct), ct, count: LlamaRequests, rate: LlamaRatePerSecond).ConfigureAwait(false);
+            await SteadyAsync(() => DirectFirstTokenAsync(Inference(network), ct), ct, count: 10, rate: LlamaRatePerSecond).ConfigureAwait(false); // warm-up
+            llamaDirect = await SteadyAsync(() => DirectFirstTokenAsync(Inference(network), ct), ct, count: LlamaRequests, rate: LlamaRatePerSecond).ConfigureAwait(false);
             llamaGateway = await SteadyAsync(() => GatewayFirstTokenAsync(network, null, ct), ct, count: LlamaRequests, rate: LlamaRatePerSecond).ConfigureAwait(false);
         }
 
@@ -247,7 +243,7 @@ public static class DispatchBenchmark
         {
             while (Interlocked.Increment(ref next) <= total)
             {
-                await foreach (var e in network.Dispatcher.DispatchAsync(network.Request(), ct).ConfigureAwait(false))
+                await foreach (var e in network.Dispatcher.DispatchAsync(Request(network), ct).ConfigureAwait(false))
                 {
                     GC.KeepAlive(e);
                 }
@@ -259,7 +255,7 @@ public static class DispatchBenchmark
     {
         var watch = Stopwatch.StartNew();
         double first = -1;
-        await foreach (var chunk in inference.GenerateAsync(BenchNetwork.Generation, ct).ConfigureAwait(false))
+        await foreach (var chunk in inference.GenerateAsync(Generation, ct).ConfigureAwait(false))
         {
             if (first < 0 && chunk.Text.Length > 0)
             {
@@ -295,18 +291,18 @@ public static class DispatchBenchmark
     /// <summary>A request refused as busy is not a sample (it never got a first token); SteadyAsync reports how many.</summary>
     private static async Task<double> GatewayFirstTokenAsync(BenchNetwork network, System.Collections.Concurrent.ConcurrentBag<(double ToWorker, double FromWorker)>? legs, CancellationToken ct)
     {
-        var callsBefore = (network.Inference as InstantInferenceService)?.Calls.Calls ?? 0;
+        var callsBefore = (Inference(network) as InstantInferenceService)?.Calls.Calls ?? 0;
         var started = Stopwatch.GetTimestamp();
         var watch = Stopwatch.StartNew();
         double first = -1;
         try
         {
-            await foreach (var e in network.Dispatcher.DispatchAsync(network.Request(), ct).ConfigureAwait(false))
+            await foreach (var e in network.Dispatcher.DispatchAsync(Request(network), ct).ConfigureAwait(false))
             {
                 if (first < 0 && e is DispatchPiece)
                 {
                     first = watch.Elapsed.TotalMilliseconds;
-                    if (legs is not null && network.Inference is InstantInferenceService instant)
+                    if (legs is not null && Inference(network) is InstantInferenceService instant)
                     {
                         // The worker's host runs in this process: the service notes when the opened request reached it.
                         // Only requests that did not overlap another one count (at 10/s almost all).
@@ -359,100 +355,43 @@ public static class DispatchBenchmark
 
     public sealed record TtftStats(double P50, double P99, int Samples);
 
-    /// <summary>A gateway (dispatcher + ledger) and one in-process worker host on the benchmark's redis-server.</summary>
-    private sealed class BenchNetwork : IAsyncDisposable
+    private static readonly GenerationRequest Generation = new()
     {
-        public static readonly GenerationRequest Generation = new()
+        Prompt = "Once upon a time",
+        Sampling = new SamplingOptions { MaxTokens = 2, Temperature = 0 },
+    };
+
+    /// <summary>The shared bench network on the small model, its worker answering instantly or with llama.cpp; data in dataRoot/PREFIX.</summary>
+    private static Task<BenchNetwork> StartNetworkAsync(RedisServer redis, string dataRoot, string prefix, bool instant, CancellationToken ct) =>
+        BenchNetwork.StartAsync(redis, prefix, Path.Combine(dataRoot, prefix.TrimEnd(':')), new Dictionary<string, string?>
         {
-            Prompt = "Once upon a time",
-            Sampling = new SamplingOptions { MaxTokens = 2, Temperature = 0 },
-        };
-
-        private BenchNetwork(IHost gateway, IHost worker, AccountId payer, string model)
+            ["Worker:Model"] = SharedFiles.SmallModel,
+            ["Worker:MaxConcurrency"] = instant ? "64" : "8",
+            ["Llama:MaxConcurrency"] = "8",
+            ["Llama:ContextSize"] = "512",
+        },
+        (services, configuration) =>
         {
-            Gateway = gateway;
-            Worker = worker;
-            Payer = payer;
-            Model = model;
-        }
-
-        public IHost Gateway { get; }
-
-        public IHost Worker { get; }
-
-        public AccountId Payer { get; }
-
-        public string Model { get; }
-
-        public IDispatcher Dispatcher => Gateway.Services.GetRequiredService<IDispatcher>();
-
-        public IInferenceService Inference => Worker.Services.GetRequiredService<IInferenceService>();
-
-        public IConnectionMultiplexer Connection => Gateway.Services.GetRequiredService<IConnectionMultiplexer>();
-
-        public DispatchRequest Request() => new()
-        {
-            RequestId = Guid.NewGuid().ToString("N"),
-            Payer = Payer,
-            Model = Model,
-            Generation = Generation,
-        };
-
-        public static async Task<BenchNetwork> StartAsync(RedisServer redis, string dataRoot, string prefix, bool instant, CancellationToken ct)
-        {
-            var dataDir = Path.Combine(dataRoot, prefix.TrimEnd(':'));
-            var settings = LocalStackSettings.Node(redis.Endpoint, prefix, dataDir).With(new Dictionary<string, string?>
-            {
-                ["Worker:Model"] = SharedFiles.SmallModel,
-                ["Worker:MaxConcurrency"] = instant ? "64" : "8",
-                ["Llama:MaxConcurrency"] = "8",
-                ["Llama:ContextSize"] = "512",
-            }).With(LocalStackSettings.TrustLocalWorkers(dataDir, LocalStackSettings.BenchRegistryRefresh));
-
-            var workerBuilder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-            workerBuilder.Configuration.AddInMemoryCollection(settings);
-            workerBuilder.Logging.SetMinimumLevel(LogLevel.Warning);
             if (instant)
             {
-                workerBuilder.Services.AddSingleton<IInferenceService, InstantInferenceService>();
+                services.AddSingleton<IInferenceService, InstantInferenceService>();
             }
             else
             {
-                workerBuilder.Services.AddLlamaInference(workerBuilder.Configuration);
+                services.AddLlamaInference(configuration);
             }
+        },
+        worker => worker.GetRequiredService<IInferenceService>().Model.Name, ct);
 
-            workerBuilder.Services.AddWorkerHost(workerBuilder.Configuration);
-            var worker = workerBuilder.Build();
+    private static DispatchRequest Request(BenchNetwork network) => new()
+    {
+        RequestId = Guid.NewGuid().ToString("N"),
+        Payer = network.Payer,
+        Model = network.Model,
+        Generation = Generation,
+    };
 
-            var gatewayBuilder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-            gatewayBuilder.Configuration.AddInMemoryCollection(settings);
-            gatewayBuilder.Logging.SetMinimumLevel(LogLevel.Warning);
-            gatewayBuilder.Services.AddDispatch(gatewayBuilder.Configuration);
-            gatewayBuilder.Services.AddCocoonLedger(gatewayBuilder.Configuration);
-            var gateway = gatewayBuilder.Build();
+    private static IInferenceService Inference(BenchNetwork network) => network.Worker.Services.GetRequiredService<IInferenceService>();
 
-            await gateway.StartAsync(ct).ConfigureAwait(false);
-            await worker.StartAsync(ct).ConfigureAwait(false);
-            var session = await worker.Services.GetRequiredService<WorkerHost>().Session.WaitAsync(ct).ConfigureAwait(false);
-            var directory = gateway.Services.GetRequiredService<WorkerDirectory>();
-            while (directory.Find(session.WorkerId) is null)
-            {
-                await Task.Delay(50, ct).ConfigureAwait(false);
-            }
-
-            await gateway.Services.GetRequiredService<ResultRouter>().Ready.WaitAsync(ct).ConfigureAwait(false);
-            var payer = AccountId.ApiKey("bench-" + prefix.TrimEnd(':'));
-            await gateway.Services.GetRequiredService<ILedger>().CreditAsync(payer, 1_000_000_000_000_000, AccountId.FreeAllowance, "bench:" + payer.Value, ct).ConfigureAwait(false);
-            var model = worker.Services.GetRequiredService<IInferenceService>().Model.Name;
-            return new BenchNetwork(gateway, worker, payer, model);
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await Worker.StopAsync(CancellationToken.None).ConfigureAwait(false);
-            await Gateway.StopAsync(CancellationToken.None).ConfigureAwait(false);
-            Worker.Dispose();
-            Gateway.Dispose();
-        }
-    }
+    private static IConnectionMultiplexer Connection(BenchNetwork network) => network.Gateway.Services.GetRequiredService<IConnectionMultiplexer>();
 }

@@ -2,16 +2,10 @@ using System.Diagnostics;
 using System.Globalization;
 using Cocoon.Bot.Dispatch;
 using Cocoon.Engine.Protocol;
-using Cocoon.Ledger;
-using Cocoon.Ledger.Accounts;
 using Cocoon.Testing;
 using Cocoon.Testing.Onnx;
 using Cocoon.Worker.Embeddings;
-using Cocoon.Worker.Hosting;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 
 namespace Cocoon.Bench.Embeddings;
 
@@ -44,39 +38,14 @@ public static class EmbeddingBenchmark
         using var redis = new RedisServer();
         using var data = new TempDir("cocoon-bench-embed");
         var model = SyntheticOnnxEmbedding.Write(Path.Combine(data.Path, "synthetic-embed-384"), Dimensions, Blocks);
-        var settings = LocalStackSettings.Node(redis.Endpoint, "e:", data.Path).With(new Dictionary<string, string?>
+        await using var network = await BenchNetwork.StartAsync(redis, "e:", data.Path, new Dictionary<string, string?>
         {
             ["Embeddings:Model"] = model,
             ["Embeddings:MaxTokens"] = "128",
             ["Embeddings:MaxBatch"] = "32",
-        }).With(LocalStackSettings.TrustLocalWorkers(data.Path, LocalStackSettings.BenchRegistryRefresh));
-
-        var workerBuilder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        workerBuilder.Configuration.AddInMemoryCollection(settings);
-        workerBuilder.Logging.SetMinimumLevel(LogLevel.Warning);
-        workerBuilder.Services.AddOnnxEmbeddings(workerBuilder.Configuration);
-        workerBuilder.Services.AddWorkerHost(workerBuilder.Configuration);
-        using var worker = workerBuilder.Build();
-        var gatewayBuilder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        gatewayBuilder.Configuration.AddInMemoryCollection(settings);
-        gatewayBuilder.Logging.SetMinimumLevel(LogLevel.Warning);
-        gatewayBuilder.Services.AddDispatch(gatewayBuilder.Configuration);
-        gatewayBuilder.Services.AddCocoonLedger(gatewayBuilder.Configuration);
-        using var gateway = gatewayBuilder.Build();
-        await gateway.StartAsync(ct).ConfigureAwait(false);
-        await worker.StartAsync(ct).ConfigureAwait(false);
-        var session = await worker.Services.GetRequiredService<WorkerHost>().Session.WaitAsync(ct).ConfigureAwait(false);
-        while (gateway.Services.GetRequiredService<WorkerDirectory>().Find(session.WorkerId) is null)
-        {
-            await Task.Delay(50, ct).ConfigureAwait(false);
-        }
-
-        await gateway.Services.GetRequiredService<ResultRouter>().Ready.WaitAsync(ct).ConfigureAwait(false);
-        var payer = AccountId.ApiKey("bench-embed");
-        await gateway.Services.GetRequiredService<ILedger>().CreditAsync(payer, 1_000_000_000_000_000, AccountId.FreeAllowance, "bench:embed", ct).ConfigureAwait(false);
-        var dispatcher = gateway.Services.GetRequiredService<IDispatcher>();
-        var options = worker.Services.GetRequiredService<EmbeddingOptions>();
-        var modelName = worker.Services.GetRequiredService<IEmbeddingService>().Model.Name;
+        }, (services, configuration) => services.AddOnnxEmbeddings(configuration), worker => worker.GetRequiredService<IEmbeddingService>().Model.Name, ct).ConfigureAwait(false);
+        var (payer, dispatcher, modelName) = (network.Payer, network.Dispatcher, network.Model);
+        var options = network.Worker.Services.GetRequiredService<EmbeddingOptions>();
 
         // The direct side: its own session on the same file, as an application would call ONNX Runtime.
         using var direct = new OnnxEmbeddingService(options, Microsoft.Extensions.Logging.Abstractions.NullLogger<OnnxEmbeddingService>.Instance);
@@ -119,8 +88,7 @@ public static class EmbeddingBenchmark
         }
 
         await direct.StopAsync(CancellationToken.None).ConfigureAwait(false);
-        await worker.StopAsync(CancellationToken.None).ConfigureAwait(false);
-        await gateway.StopAsync(CancellationToken.None).ConfigureAwait(false);
+        await network.StopAsync().ConfigureAwait(false);
 
         var load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "n/a";
         Console.WriteLine($"load average: {load} on {Environment.ProcessorCount} cores (the ratio is what compares; absolute numbers move with the load)");

@@ -20,6 +20,12 @@ namespace Cocoon.Bench.Llama;
 /// over about Runs x 25 ms of each engine spread over the same seconds. The ratios are medians of Rounds rounds, with
 /// their range. COCOON_BENCH_FACTORS=true adds one service per setting that differs from the peer (each alone on top
 /// of the worker's defaults), so each factor's cost shows as its own ratio.
+/// What each timed region holds: llama-bench's is its 128 one-token decodes after its load, its warm-up decode and the
+/// depth prefill; ours is from the first token to the last (127 decodes, 128 samplings, detokenizing, streaming) after
+/// the load, the service's warm-up (Llama:WarmUp, as llama-bench's) and the prompt. `generate --warmup false` runs
+/// beside it (the first answer then pays the first calls inside its window). "wall ms" is a whole process per answer,
+/// start to exit, as a user sees it: .NET start, model load, warm-up, prompt and generation (llama-bench: load,
+/// warm-up, depth and its timed run).
 /// </summary>
 public static partial class DefaultsBenchmark
 {
@@ -58,7 +64,7 @@ public static partial class DefaultsBenchmark
             $"stories260K, greedy, {MaxTokens} tokens per run, up to {Rounds} rounds ({MinRounds} at least, no new one after {Budget.TotalSeconds:F0} s) of {Runs} interleaved runs per engine; llama-bench -p 0 -n {MaxTokens} -d (our prompt tokens) -r 1"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"worker defaults (appsettings.json): ContextSize {first.ContextSize}, MaxConcurrency {first.MaxConcurrency}, BatchSize {first.BatchSize}, KvUnified {first.KvUnified}, ThreadPoll {first.ThreadPoll}; generate: the same with MaxConcurrency 1"));
-        Console.WriteLine($"{"threads",7} {"engine",-44} {"gen tok/s",10} {"/ llama-bench",14} {"range of rounds",16} {"CPU us/token",13} {"CPU: llama-bench's / ours",26}");
+        Console.WriteLine($"{"threads",7} {"engine",-44} {"gen tok/s",10} {"/ llama-bench",14} {"range of rounds",16} {"CPU us/token",13} {"CPU: llama-bench's / ours",26} {"wall ms",8}");
         var results = new List<object>();
         foreach (var threads in ThreadCounts)
         {
@@ -111,16 +117,18 @@ public static partial class DefaultsBenchmark
             var depth = await PromptTokensAsync(services[0], ct).ConfigureAwait(false);
             var peer = new Engine();
             var cli = new Engine();
+            var cold = new Engine();
             var ours = variants.Select(_ => new Engine()).ToList();
             var clock = Stopwatch.StartNew();
             for (var round = 0; round < Rounds && (round < MinRounds || clock.Elapsed < Budget); round++)
             {
-                var (peerRun, cliRun) = (new Run(), new Run());
+                var (peerRun, cliRun, coldRun) = (new Run(), new Run(), new Run());
                 var oursRun = variants.Select(_ => new Run()).ToList();
                 for (var i = 0; i < Runs; i++)
                 {
-                    cliRun.Add(await GenerateAsync(generate, libraries, threads, MaxTokens, ct).ConfigureAwait(false));
+                    cliRun.Add(await GenerateAsync(generate, libraries, threads, MaxTokens, warmUp: true, ct).ConfigureAwait(false));
                     peerRun.Add(await LlamaBenchAsync(tools, libraries, threads, depth, MaxTokens, ct).ConfigureAwait(false));
+                    coldRun.Add(await GenerateAsync(generate, libraries, threads, MaxTokens, warmUp: false, ct).ConfigureAwait(false));
                     for (var v = 0; v < services.Count; v++)
                     {
                         // This process's CPU across the run: the decode thread and its threadpool, the consumer, and
@@ -133,7 +141,8 @@ public static partial class DefaultsBenchmark
 
                 // CPU per generated token of each process: its CPU with 128 tokens minus with 1, over 127 steps. A shared
                 // machine's load moves it far less than wall-clock rates (spinning threads and page faults aside).
-                cliRun.OneTokenCpu = (await GenerateAsync(generate, libraries, threads, 1, ct).ConfigureAwait(false)).Cpu;
+                cliRun.OneTokenCpu = (await GenerateAsync(generate, libraries, threads, 1, warmUp: true, ct).ConfigureAwait(false)).Cpu;
+                coldRun.OneTokenCpu = (await GenerateAsync(generate, libraries, threads, 1, warmUp: false, ct).ConfigureAwait(false)).Cpu;
                 peerRun.OneTokenCpu = (await LlamaBenchAsync(tools, libraries, threads, depth, 1, ct).ConfigureAwait(false)).Cpu;
                 for (var v = 0; v < services.Count; v++)
                 {
@@ -144,6 +153,7 @@ public static partial class DefaultsBenchmark
 
                 peer.Add(peerRun, null);
                 cli.Add(cliRun, peerRun);
+                cold.Add(coldRun, peerRun);
                 for (var v = 0; v < services.Count; v++)
                 {
                     ours[v].Add(oursRun[v], peerRun);
@@ -152,6 +162,7 @@ public static partial class DefaultsBenchmark
 
             Show(threads, $"llama-bench (tg{MaxTokens} @ d{depth})", peer, clock.Elapsed);
             Show(threads, "generate (CLI, defaults)", cli, null);
+            Show(threads, "generate --warmup false", cold, null);
             for (var v = 0; v < variants.Count; v++)
             {
                 Show(threads, variants[v].Name, ours[v], null);
@@ -166,6 +177,7 @@ public static partial class DefaultsBenchmark
                 workerDefaults = new { defaults.ContextSize, defaults.MaxConcurrency, defaults.BatchSize, defaults.KvUnified, defaults.ThreadPoll, defaults.ChunkIntervalMs },
                 llamaBench = peer.Json(),
                 generate = cli.Json(),
+                generateNoWarmUp = cold.Json(),
                 services = variants.Select((v, i) => new { name = v.Name.Trim(), result = ours[i].Json() }),
             };
         }
@@ -187,6 +199,9 @@ public static partial class DefaultsBenchmark
 
         public double Cpu { get; private set; }
 
+        /// <summary>Whole processes, start to exit (CLI and llama-bench only).</summary>
+        public List<double> WallSeconds { get; } = [];
+
         public int Count { get; private set; }
 
         public double? OneTokenCpu { get; set; }
@@ -196,12 +211,18 @@ public static partial class DefaultsBenchmark
         /// <summary>CPU µs per decode step: the mean CPU of a 128-token run minus a 1-token run, over 127 steps.</summary>
         public double? CpuMicrosPerStep => OneTokenCpu is { } one && Count > 0 ? ((Cpu / Count) - one) * 1e6 / (MaxTokens - 1) : null;
 
-        public void Add((Steps Steps, double Cpu) run)
+        public void Add((Steps Steps, double Cpu) run) => Add((run.Steps, run.Cpu, double.NaN));
+
+        public void Add((Steps Steps, double Cpu, double Wall) run)
         {
             Steps += run.Steps.Count;
             Seconds += run.Steps.Seconds;
             Cpu += run.Cpu;
             Count++;
+            if (!double.IsNaN(run.Wall))
+            {
+                WallSeconds.Add(run.Wall);
+            }
         }
     }
 
@@ -219,9 +240,12 @@ public static partial class DefaultsBenchmark
 
         public List<double> CpuRatios { get; } = [];
 
+        public List<double> WallSeconds { get; } = [];
+
         public void Add(Run run, Run? peer)
         {
             Rates.Add(run.Rate);
+            WallSeconds.AddRange(run.WallSeconds);
             if (run.CpuMicrosPerStep is { } cpu)
             {
                 CpuMicros.Add(cpu);
@@ -246,6 +270,7 @@ public static partial class DefaultsBenchmark
             medianRatio = Ratios.Count > 0 ? Median(Ratios) : (double?)null,
             cpuMicrosPerToken = CpuMicros,
             cpuSpeedRatios = CpuRatios,
+            medianWallSecondsPerProcess = WallSeconds.Count > 0 ? Median(WallSeconds) : (double?)null,
         };
     }
 
@@ -260,7 +285,8 @@ public static partial class DefaultsBenchmark
         var range = e.Ratios.Count == 0 ? "" : $"{e.Ratios.Min():F2}..{e.Ratios.Max():F2}x";
         var cpu = e.CpuMicros.Count == 0 ? "" : string.Create(CultureInfo.InvariantCulture, $"{Median(e.CpuMicros):F0}");
         var cpuRatio = e.CpuRatios.Count == 0 ? "" : string.Create(CultureInfo.InvariantCulture, $"{Median(e.CpuRatios):F2}x ({e.CpuRatios.Min():F2}..{e.CpuRatios.Max():F2})");
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{threads,7} {name,-44} {Median(e.Rates),10:F0} {ratio,14} {range,16} {cpu,13} {cpuRatio,26}"));
+        var wall = e.WallSeconds.Count == 0 ? "" : string.Create(CultureInfo.InvariantCulture, $"{Median(e.WallSeconds) * 1000:F0}");
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{threads,7} {name,-44} {Median(e.Rates),10:F0} {ratio,14} {range,16} {cpu,13} {cpuRatio,26} {wall,8}"));
     }
 
     private static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "?";
@@ -319,10 +345,10 @@ public static partial class DefaultsBenchmark
     /// `Cocoon.Worker generate` as `./cocoon generate` runs it: its generation steps and their time (the stats line's rate
     /// counts all tokens over the time after the first, so 127 of 128 are steps) and the process's CPU seconds.
     /// </summary>
-    private static async Task<(Steps Steps, double Cpu)> GenerateAsync(string program, string libraries, int threads, int maxTokens, CancellationToken ct)
+    private static async Task<(Steps Steps, double Cpu, double Wall)> GenerateAsync(string program, string libraries, int threads, int maxTokens, bool warmUp, CancellationToken ct)
     {
-        var (_, stderr, cpu) = await RunAsync(program, Environment.CurrentDirectory, libraries,
-            ["generate", "--prompt", Prompt, "--model", SharedFiles.SmallModel, "--max-tokens", Inv(maxTokens), "--temperature", "0", "--threads", Inv(threads)], ct).ConfigureAwait(false);
+        var (_, stderr, cpu, wall) = await RunAsync(program, Environment.CurrentDirectory, libraries,
+            ["generate", "--prompt", Prompt, "--model", SharedFiles.SmallModel, "--max-tokens", Inv(maxTokens), "--temperature", "0", "--threads", Inv(threads), "--warmup", warmUp ? "true" : "false"], ct).ConfigureAwait(false);
         var match = StatsLine().Match(stderr);
         if (!match.Success)
         {
@@ -331,20 +357,20 @@ public static partial class DefaultsBenchmark
 
         var tokens = int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
         var rate = double.Parse(match.Groups[2].Value, CultureInfo.InvariantCulture);
-        return (tokens > 1 && rate > 0 ? new Steps(tokens - 1, tokens / rate) : new Steps(0, 0), cpu);
+        return (tokens > 1 && rate > 0 ? new Steps(tokens - 1, tokens / rate) : new Steps(0, 0), cpu, wall);
     }
 
-    private static async Task<(Steps Steps, double Cpu)> LlamaBenchAsync(string tools, string libraries, int threads, int depth, int tokens, CancellationToken ct)
+    private static async Task<(Steps Steps, double Cpu, double Wall)> LlamaBenchAsync(string tools, string libraries, int threads, int depth, int tokens, CancellationToken ct)
     {
-        var (stdout, _, cpu) = await RunAsync(Path.Combine(tools, "llama-bench"), libraries, libraries,
+        var (stdout, _, cpu, wall) = await RunAsync(Path.Combine(tools, "llama-bench"), libraries, libraries,
             ["-m", SharedFiles.SmallModel, "-t", Inv(threads), "-r", "1", "-o", "json", "-p", "0", "-n", Inv(tokens), "-d", Inv(depth)], ct).ConfigureAwait(false);
         using var json = JsonDocument.Parse(stdout);
-        return (new Steps(tokens, json.RootElement.EnumerateArray().Single().GetProperty("avg_ns").GetDouble() / 1e9), cpu);
+        return (new Steps(tokens, json.RootElement.EnumerateArray().Single().GetProperty("avg_ns").GetDouble() / 1e9), cpu, wall);
     }
 
     // llama-bench loads the CPU backend plugins from its working folder, the libraries' folder. One child at a time: the
     // CPU it used is the growth of this process's reaped children's CPU (getrusage RUSAGE_CHILDREN) across its run.
-    private static async Task<(string Stdout, string Stderr, double CpuSeconds)> RunAsync(string path, string workingDirectory, string libraries, string[] args, CancellationToken ct)
+    private static async Task<(string Stdout, string Stderr, double CpuSeconds, double WallSeconds)> RunAsync(string path, string workingDirectory, string libraries, string[] args, CancellationToken ct)
     {
         var start = new ProcessStartInfo(path) { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         start.Environment["COCOON_LLAMA_LIB_DIR"] = libraries;
@@ -354,17 +380,19 @@ public static partial class DefaultsBenchmark
         }
 
         var before = CpuSeconds(Children);
+        var clock = Stopwatch.StartNew();
         using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start " + path);
         var stdout = process.StandardOutput.ReadToEndAsync(ct);
         var stderr = process.StandardError.ReadToEndAsync(ct);
         await process.WaitForExitAsync(ct).ConfigureAwait(false);
+        var wall = clock.Elapsed.TotalSeconds;
         var cpu = CpuSeconds(Children) - before;
         if (process.ExitCode != 0)
         {
             throw new InvalidOperationException($"{Path.GetFileName(path)} exit {process.ExitCode}: {(await stderr.ConfigureAwait(false)).Trim()}");
         }
 
-        return (await stdout.ConfigureAwait(false), await stderr.ConfigureAwait(false), cpu);
+        return (await stdout.ConfigureAwait(false), await stderr.ConfigureAwait(false), cpu, wall);
     }
 
     private const int Self = 0; // RUSAGE_SELF

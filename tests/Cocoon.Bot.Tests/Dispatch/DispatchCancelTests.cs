@@ -20,26 +20,15 @@ public sealed class DispatchCancelTests(RedisFixture redis) : IClassFixture<Redi
         var payer = await stack.FundedPayerAsync(funds, _ct);
         var request = DispatchNetwork.Request(payer, "Once upon a time", 4000, model: endless.Model.Name);
 
-        using var caller = CancellationTokenSource.CreateLinkedTokenSource(_ct);
-        var events = stack.Dispatcher.DispatchAsync(request, caller.Token).GetAsyncEnumerator(caller.Token);
-        try
+        await stack.DispatchAndLeaveAsync(request, async events =>
         {
             Assert.True(await events.MoveNextAsync());
             Assert.IsType<DispatchPiece>(events.Current);
-            await caller.CancelAsync();
-        }
-        finally
-        {
-            await events.DisposeAsync();
-        }
+        }, _ct);
 
         // Without a cancel the service would generate until the job's deadline: it stops only because it was told to.
         await endless.Stopped.WaitAsync(_ct);
-        var host = worker.Services.GetRequiredService<WorkerHost>();
-        while (host.Running != 0)
-        {
-            await Task.Delay(20, _ct);
-        }
+        await DispatchNetwork.WaitForIdleAsync(worker, _ct);
 
         // The entry is acknowledged (never reclaimed and run again), and the caller is not charged.
         var pending = await stack.Connection.GetDatabase().StreamPendingAsync(stack.Keys.Jobs(session.WorkerId), RedisKeys.WorkerGroup);
@@ -63,21 +52,14 @@ public sealed class DispatchCancelTests(RedisFixture redis) : IClassFixture<Redi
         var payer = await stack.FundedPayerAsync(funds, _ct);
         var request = DispatchNetwork.Request(payer, "Once upon a time", 64, model: stepped.Model.Name);
 
-        using var caller = CancellationTokenSource.CreateLinkedTokenSource(_ct);
-        var events = stack.Dispatcher.DispatchAsync(request, caller.Token).GetAsyncEnumerator(caller.Token);
-        try
+        await stack.DispatchAndLeaveAsync(request, async events =>
         {
             Assert.True(await events.MoveNextAsync());
             Assert.Equal("Once", Assert.IsType<DispatchPiece>(events.Current).Text);
             stepped.Next.Release(); // the second piece, then the worker waits again: two chunks are all there is
             Assert.True(await events.MoveNextAsync());
             Assert.Equal(" upon", Assert.IsType<DispatchPiece>(events.Current).Text);
-            await caller.CancelAsync(); // Telegram's Stop, a client that disconnects
-        }
-        finally
-        {
-            await events.DisposeAsync();
-        }
+        }, _ct); // then the caller leaves: Telegram's Stop, a client that disconnects
 
         // The dispatch settles before it unwinds: the worker signed a receipt for the two chunks the gateway took.
         var stored = await stack.Gateway.Services.GetRequiredService<ReceiptStore>().FindAsync(request.RequestId, payer.Value, _ct);

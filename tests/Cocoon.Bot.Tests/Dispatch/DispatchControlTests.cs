@@ -23,9 +23,7 @@ public sealed class DispatchControlTests(RedisFixture redis) : IClassFixture<Red
         var payer = await stack.FundedPayerAsync(1_000_000_000, _ct);
         var request = DispatchNetwork.Request(payer, "Once upon a time", 4000, model: endless.Model.Name);
 
-        using var caller = CancellationTokenSource.CreateLinkedTokenSource(_ct);
-        var events = stack.Dispatcher.DispatchAsync(request, caller.Token).GetAsyncEnumerator(caller.Token);
-        try
+        await stack.DispatchAndLeaveAsync(request, async events =>
         {
             Assert.True(await events.MoveNextAsync());
             Assert.IsType<DispatchPiece>(events.Current);
@@ -42,20 +40,11 @@ public sealed class DispatchControlTests(RedisFixture redis) : IClassFixture<Red
 
             // The worker looked at the forged cancel and let the job run.
             Assert.False(endless.Stopped.IsCompleted);
-            await caller.CancelAsync();
-        }
-        finally
-        {
-            await events.DisposeAsync();
-        }
+        }, _ct);
 
         // The gateway's own cancel (sent as the caller left) carries the right MAC and stops the generation.
         await endless.Stopped.WaitAsync(_ct);
-        var host = worker.Services.GetRequiredService<WorkerHost>();
-        while (host.Running != 0)
-        {
-            await Task.Delay(20, _ct);
-        }
+        await DispatchNetwork.WaitForIdleAsync(worker, _ct);
 
         Assert.Contains(stack.Logs, l => l.Contains("refused: cancelled", StringComparison.Ordinal));
     }

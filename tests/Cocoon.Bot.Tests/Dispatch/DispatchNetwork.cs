@@ -166,20 +166,12 @@ public sealed class DispatchNetwork : IAsyncDisposable
     /// <summary>The built Cocoon.Worker executable with `run`, as a child process (so a test can SIGKILL it).</summary>
     public Process StartWorkerProcess(string workerId)
     {
-        var configuration = AppContext.BaseDirectory.Contains("/Release/", StringComparison.Ordinal) ? "Release" : "Debug";
-        var exe = Path.Combine(SharedFiles.RepoRoot, "Cocoon.Worker", "bin", configuration, "net10.0", "Cocoon.Worker");
-        var psi = new ProcessStartInfo(exe) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        var psi = new ProcessStartInfo(Join.WorkerProcess.Executable) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         psi.ArgumentList.Add("run");
+        Join.WorkerProcess.SetTestEnvironment(psi, Data.Path);
         psi.Environment["COCOON_REDIS"] = _endpoint;
-        psi.Environment["COCOON_DATA"] = Data.Path;
-        psi.Environment["COCOON_MODEL"] = SharedFiles.SmallModel;
         psi.Environment["Redis__Prefix"] = Prefix;
         psi.Environment["Worker__Id"] = workerId;
-        psi.Environment["Worker__HeartbeatInterval"] = "00:00:00.200";
-        psi.Environment["Worker__HeartbeatTtl"] = "00:00:01";
-        psi.Environment["Worker__JobPoll"] = "00:00:00.050";
-        psi.Environment["Llama__Threads"] = "1";
-        psi.Environment["Llama__MaxConcurrency"] = "2";
         psi.Environment.Remove("COCOON_WORKER_TOKEN");
         var process = Process.Start(psi) ?? throw new InvalidOperationException("Cocoon.Worker did not start");
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) { Logs.Enqueue("[" + workerId + "] " + e.Data); } };
@@ -195,6 +187,35 @@ public sealed class DispatchNetwork : IAsyncDisposable
         while (!Directory.Eligible.Any(w => w.Document.WorkerId == workerId))
         {
             await Task.Delay(50, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Dispatches as a caller that goes away: <paramref name="whileConnected"/> reads what it needs of the events, then
+    /// the caller cancels (an HTTP client disconnecting, Telegram's Stop) and the dispatch unwinds.
+    /// </summary>
+    public async Task DispatchAndLeaveAsync(DispatchRequest request, Func<IAsyncEnumerator<DispatchEvent>, Task> whileConnected, CancellationToken cancellationToken)
+    {
+        using var caller = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var events = Dispatcher.DispatchAsync(request, caller.Token).GetAsyncEnumerator(caller.Token);
+        try
+        {
+            await whileConnected(events);
+            await caller.CancelAsync();
+        }
+        finally
+        {
+            await events.DisposeAsync();
+        }
+    }
+
+    /// <summary>Waits until the in-process worker <paramref name="worker"/> runs no job (its slots are free again).</summary>
+    public static async Task WaitForIdleAsync(IHost worker, CancellationToken cancellationToken)
+    {
+        var host = worker.Services.GetRequiredService<WorkerHost>();
+        while (host.Running != 0)
+        {
+            await Task.Delay(20, cancellationToken);
         }
     }
 
@@ -217,6 +238,9 @@ public sealed class DispatchNetwork : IAsyncDisposable
 
         return (text.ToString(), receipt ?? throw new InvalidOperationException("no receipt"));
     }
+
+    /// <summary>A worker's settings putting it in <paramref name="region"/>: a request for that region is answered by it.</summary>
+    public static Dictionary<string, string?> InRegion(string region) => new() { ["Worker:Region"] = region };
 
     public static DispatchRequest Request(AccountId payer, string prompt, int maxTokens, string model = "stories260K") => new()
     {

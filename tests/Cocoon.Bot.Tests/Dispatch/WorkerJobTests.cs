@@ -113,11 +113,7 @@ public sealed class WorkerJobTests(RedisFixture redis) : IClassFixture<RedisFixt
         });
 
         Assert.Equal("cancelled", await stalling.Stopped.WaitAsync(_ct));
-        var worker = host.Services.GetRequiredService<WorkerHost>();
-        while (worker.Running != 0)
-        {
-            await Task.Delay(20, _ct);
-        }
+        await DispatchNetwork.WaitForIdleAsync(host, _ct);
 
         Assert.Equal(1_000_000_000, await WaitForBalanceAsync(network, payer, 1_000_000_000));
     }

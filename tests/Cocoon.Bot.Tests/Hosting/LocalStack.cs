@@ -1,4 +1,5 @@
 using System.Net;
+using Cocoon.Ledger.LocalChain;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -24,6 +25,11 @@ internal static class LocalStack
         await host.StartAsync(cancellationToken);
         return host;
     }
+
+    /// <summary>The local chain (Cocoon.Ledger/LocalChain: @ton/sandbox behind toncenter's HTTP API, with the stake contract).</summary>
+    public static Task<LocalChainProcess> StartChainAsync(CancellationToken cancellationToken) =>
+        LocalChainProcess.StartAsync(
+            new LocalChainOptions { ScriptDirectory = Path.Combine(SharedFiles.RepoRoot, "Cocoon.Ledger", "LocalChain") }, null, cancellationToken);
 
     /// <summary>Polls the gateway's /healthz until it answers 200 (a worker is registered) and returns that body.</summary>
     public static async Task<string> WaitHealthyAsync(Uri baseAddress, CancellationToken cancellationToken)

@@ -31,30 +31,11 @@ public sealed class ProviderKeyTests
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(5));
         var ct = cts.Token;
-        await using var redis = new RedisServer(appendOnly: false, password: "admin-" + Guid.NewGuid().ToString("N"));
-        using var gatewayData = new TempDir("cocoon-pkey-gw");
         using var workerData = new TempDir("cocoon-pkey-worker");
         using var keylessData = new TempDir("cocoon-pkey-keyless");
         await using var api = new FakeBotApi();
-        var port = RedisServer.FreePort();
-        var joinUrl = $"http://127.0.0.1:{port}/v1/network/join";
-        await using var gateway = new GatewayFactory(redis.AdminEndpoint, gatewayData.Path, "sk-cocoon-pkey-" + Guid.NewGuid().ToString("N"), settings: new Dictionary<string, string?>
-        {
-            ["Redis:Prefix"] = "k" + Guid.NewGuid().ToString("N")[..10] + ":",
-            ["Gateway:AllowSimulated"] = "true",
-            ["Gateway:TrustedSimulatedPlatformKeys:0"] = Convert.ToHexStringLower(SimulatedTeeProvider.ReadPlatformPublicKey(Path.Combine(workerData.Path, "tee"))),
-            ["Gateway:TrustedSimulatedPlatformKeys:1"] = Convert.ToHexStringLower(SimulatedTeeProvider.ReadPlatformPublicKey(Path.Combine(keylessData.Path, "tee"))),
-            ["Gateway:AcceptAnySimulatedMeasurement"] = "true",
-            ["Gateway:RegistryRefresh"] = "00:00:00.100",
-            ["Gateway:ResultPoll"] = "00:00:00.050",
-            ["Gateway:Join:Url"] = joinUrl,
-            ["Telegram:BotToken"] = FakeBotApi.Token,
-            ["Telegram:ApiBaseUrl"] = api.BaseUrl,
-            ["Telegram:RedisPrefix"] = BotHarness.NewPrefix(),
-            ["Telegram:HostKey"] = BotHarness.NewHostKey(),
-            ["Telegram:PollTimeoutSeconds"] = "1",
-        });
-        gateway.Start(port);
+        await using var network = JoinGateway.Start("pkey", [JoinGateway.PlatformOf(workerData.Path), JoinGateway.PlatformOf(keylessData.Path)], JoinGateway.Bot(api));
+        var gateway = network.Gateway;
 
         var chat = new ProviderChat(api, Owner);
         var registered = await chat.RegisterAsync("RTX 3090", new TonAddress(0, new byte[32]).ToFriendly());
@@ -123,20 +104,11 @@ public sealed class ProviderKeyTests
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(3));
         var ct = cts.Token;
-        await using var redis = new RedisServer(appendOnly: false, password: "admin-" + Guid.NewGuid().ToString("N"));
-        using var gatewayData = new TempDir("cocoon-cert-gw");
         using var teeDir = new TempDir("cocoon-cert-tee");
         using var tee = SimulatedTeeProvider.LoadOrCreate(teeDir.Path);
-        var port = RedisServer.FreePort();
-        var joinUrl = new Uri($"http://127.0.0.1:{port}/v1/network/join");
-        await using var gateway = new GatewayFactory(redis.AdminEndpoint, gatewayData.Path, "sk-cocoon-cert-" + Guid.NewGuid().ToString("N"), settings: new Dictionary<string, string?>
-        {
-            ["Redis:Prefix"] = "c" + Guid.NewGuid().ToString("N")[..10] + ":",
-            ["Gateway:AllowSimulated"] = "true",
-            ["Gateway:TrustedSimulatedPlatformKeys:0"] = Convert.ToHexStringLower(tee.PlatformPublicKey),
-            ["Gateway:AcceptAnySimulatedMeasurement"] = "true",
-        });
-        gateway.Start(port);
+        await using var network = JoinGateway.Start("cert", [Convert.ToHexStringLower(tee.PlatformPublicKey)]);
+        var (gateway, redis) = (network.Gateway, network.Redis);
+        var joinUrl = new Uri(network.JoinUrl);
         var providers = gateway.Services.GetRequiredService<ProviderDirectory>();
         var control = gateway.Services.GetRequiredService<ProviderWorkerControl>();
         var joins = gateway.Services.GetRequiredService<WorkerJoins>();

@@ -28,31 +28,15 @@ public sealed class WorkerJoinTests
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(4));
         var ct = cts.Token;
-        await using var redis = new RedisServer(appendOnly: false, password: "admin-" + Guid.NewGuid().ToString("N"));
-        using var gatewayData = new TempDir("cocoon-join-gw");
         using var workerData = new TempDir("cocoon-join-worker");
         using var strangerData = new TempDir("cocoon-join-stranger");
-        var trustedPlatform = Convert.ToHexStringLower(Cocoon.Worker.Attestation.SimulatedTeeProvider.ReadPlatformPublicKey(Path.Combine(workerData.Path, "tee")));
         await using var api = new FakeBotApi();
-        var port = RedisServer.FreePort();
-        var joinUrl = $"http://127.0.0.1:{port}/v1/network/join";
-        await using var gateway = new GatewayFactory(redis.AdminEndpoint, gatewayData.Path, "sk-cocoon-join-" + Guid.NewGuid().ToString("N"), settings: new Dictionary<string, string?>
+        // Local (unjoined) workers are allowed here too: the provider id check below tells the joined worker from a local one.
+        await using var network = JoinGateway.Start("join", [JoinGateway.PlatformOf(workerData.Path)], JoinGateway.Bot(api).With(new Dictionary<string, string?>
         {
-            ["Redis:Prefix"] = "j" + Guid.NewGuid().ToString("N")[..10] + ":",
-            ["Gateway:AllowSimulated"] = "true",
-            ["Gateway:TrustedSimulatedPlatformKeys:0"] = trustedPlatform,
-            ["Gateway:AcceptAnySimulatedMeasurement"] = "true",
             ["Gateway:AllowLocalProvider"] = "true",
-            ["Gateway:RegistryRefresh"] = "00:00:00.100",
-            ["Gateway:ResultPoll"] = "00:00:00.050",
-            ["Gateway:Join:Url"] = joinUrl,
-            ["Telegram:BotToken"] = FakeBotApi.Token,
-            ["Telegram:ApiBaseUrl"] = api.BaseUrl,
-            ["Telegram:RedisPrefix"] = BotHarness.NewPrefix(),
-            ["Telegram:HostKey"] = BotHarness.NewHostKey(),
-            ["Telegram:PollTimeoutSeconds"] = "1",
-        });
-        gateway.Start(port);
+        }));
+        var (gateway, joinUrl) = (network.Gateway, network.JoinUrl);
 
         // The wizard, as a provider would go through it.
         var chat = new ProviderChat(api, Owner);
@@ -131,25 +115,10 @@ public sealed class WorkerJoinTests
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(4));
         var ct = cts.Token;
-        // The gateway too connects over TLS; the plain port is only the test's.
-        await using var redis = new RedisServer(appendOnly: false, password: "admin-" + Guid.NewGuid().ToString("N"), tls: true);
-        using var gatewayData = new TempDir("cocoon-tls-gw");
         using var workerData = new TempDir("cocoon-tls-worker");
-        var trustedPlatform = Convert.ToHexStringLower(Cocoon.Worker.Attestation.SimulatedTeeProvider.ReadPlatformPublicKey(Path.Combine(workerData.Path, "tee")));
-        var port = RedisServer.FreePort();
-        var joinUrl = $"http://127.0.0.1:{port}/v1/network/join";
-        await using var gateway = new GatewayFactory($"{redis.TlsEndpoint},password={redis.Password}", gatewayData.Path, "sk-cocoon-tls-" + Guid.NewGuid().ToString("N"), settings: new Dictionary<string, string?>
-        {
-            ["Redis:Prefix"] = "t" + Guid.NewGuid().ToString("N")[..10] + ":",
-            ["Redis:TlsCaFile"] = redis.Certificates!.CaFile,
-            ["Gateway:AllowSimulated"] = "true",
-            ["Gateway:TrustedSimulatedPlatformKeys:0"] = trustedPlatform,
-            ["Gateway:AcceptAnySimulatedMeasurement"] = "true",
-            ["Gateway:RegistryRefresh"] = "00:00:00.100",
-            ["Gateway:ResultPoll"] = "00:00:00.050",
-            ["Gateway:Join:Url"] = joinUrl,
-        });
-        gateway.Start(port);
+        // The gateway too connects over TLS; the plain port is only the test's.
+        await using var network = JoinGateway.Start("tls", [JoinGateway.PlatformOf(workerData.Path)], tls: true);
+        var (gateway, redis, joinUrl) = (network.Gateway, network.Redis, network.JoinUrl);
         var registration = await gateway.Services.GetRequiredService<Cocoon.Network.Providers.ProviderDirectory>()
             .RegisterAsync(new Cocoon.Network.Providers.ProviderProfile("tls provider"), ct);
 
@@ -168,7 +137,7 @@ public sealed class WorkerJoinTests
         Assert.Contains($"Redis {redis.TlsEndpoint} as ", worker.Output, StringComparison.Ordinal);
         Assert.Contains("(TLS)", worker.Output, StringComparison.Ordinal);
         // The worker trusts the CA the join answer pinned: it wrote exactly that CA to its data folder.
-        Assert.Equal(await File.ReadAllTextAsync(redis.Certificates.CaFile, ct), await File.ReadAllTextAsync(Path.Combine(workerData.Path, "redis-ca.pem"), ct));
+        Assert.Equal(await File.ReadAllTextAsync(redis.Certificates!.CaFile, ct), await File.ReadAllTextAsync(Path.Combine(workerData.Path, "redis-ca.pem"), ct));
 
         using var http = gateway.CreateApiClient();
         using var response = await http.PostAsync("v1/chat/completions", new StringContent(

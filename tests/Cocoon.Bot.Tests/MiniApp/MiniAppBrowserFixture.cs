@@ -1,12 +1,7 @@
-using System.Net;
 using Cocoon.Bot.Tests.Hosting;
-using Cocoon.Ledger.Chain;
 using Cocoon.Ledger.LocalChain;
 using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.AspNetCore.TestHost;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 
 namespace Cocoon.Bot.Tests.MiniApp;
 
@@ -19,55 +14,33 @@ namespace Cocoon.Bot.Tests.MiniApp;
 /// </summary>
 public sealed class MiniAppBrowserFixture : IAsyncLifetime
 {
-    private GatewayFactory _gateway = null!;
+    private ChainGateway _gateway = null!;
 
     public RedisServer Redis { get; } = new(appendOnly: true);
 
     public TempDir Data { get; } = new("cocoon-miniapp-browser");
 
-    public WebApplicationFactory<Program> Host { get; private set; } = null!;
+    public WebApplicationFactory<Program> Host => _gateway.Host;
 
     public IHost Worker { get; private set; } = null!;
 
-    public LocalChainProcess Chain { get; private set; } = null!;
+    public LocalChainProcess Chain => _gateway.Chain;
 
-    public Uri BaseAddress { get; private set; } = null!;
+    public Uri BaseAddress => _gateway.BaseAddress;
 
-    public CapturingLoggerProvider Logs => _gateway.Logs;
+    public CapturingLoggerProvider Logs => _gateway.Gateway.Logs;
 
     public async Task InitializeAsync()
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
         var ct = timeout.Token;
         var prefix = "m" + Guid.NewGuid().ToString("N")[..10] + ":";
-        Chain = await LocalChainProcess.StartAsync(new LocalChainOptions { ScriptDirectory = Path.Combine(SharedFiles.RepoRoot, "Cocoon.Ledger", "LocalChain") }, null, ct);
-        var settings = LocalStackSettings.TestGateway(prefix, Data.Path).With(new Dictionary<string, string?>(Chain.ConfigurationValues)
+        _gateway = await ChainGateway.StartAsync(Redis, Data.Path, "test", chain => LocalStackSettings.TestGateway(prefix, Data.Path).With(new Dictionary<string, string?>
         {
-            ["MiniApp:BotToken"] = MiniAppFixture.BotToken,
-            ["urls"] = "http://127.0.0.1:0",
             ["MiniApp:MaxAnswerTokens"] = "48",
-            ["MiniApp:ChainApiUrl"] = Chain.BaseUrl.ToString(),
+            ["MiniApp:ChainApiUrl"] = chain.BaseUrl.ToString(),
             ["Receipts:AnchorPeriod"] = "00:00:01",
-            ["Ton:Proof:AllowedDomains:0"] = "127.0.0.1",
-        });
-        var tonConfiguration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
-        _gateway = new GatewayFactory(Redis.Endpoint, Data.Path, "sk-cocoon-test-" + Guid.NewGuid().ToString("N"), settings: settings);
-        Host = _gateway.WithWebHostBuilder(builder => builder.ConfigureTestServices(services =>
-        {
-            // As MiniAppWalletFixture: the TON services bound to this chain once, whether or not the host added them.
-            if (!services.Any(d => d.ServiceType == typeof(Cocoon.Ledger.Deposits.DepositInvoices)))
-            {
-                services.AddTonChain(tonConfiguration);
-            }
-        }));
-        Host.UseKestrel(0);
-        Host.StartServer();
-        using (var client = Host.CreateClient())
-        {
-            BaseAddress = client.BaseAddress!;
-        }
-
-        await Host.Services.MigrateChainDatabaseAsync(ct);
+        }), depositWatcher: false, ct);
 
         var worker = LocalStackSettings.TestWorker(Redis.Endpoint, prefix, Data.Path).With(LocalStackSettings.LlamaChunkPerToken(maxConcurrency: 2));
         worker["Worker:Model"] = SharedFiles.SmallModel;
@@ -78,20 +51,9 @@ public sealed class MiniAppBrowserFixture : IAsyncLifetime
     public async Task DisposeAsync()
     {
         await LocalStack.StopAsync(Worker);
-
-        if (Host is not null)
-        {
-            await Host.DisposeAsync();
-        }
-
         if (_gateway is not null)
         {
             await _gateway.DisposeAsync();
-        }
-
-        if (Chain is not null)
-        {
-            await Chain.DisposeAsync();
         }
 
         Redis.Dispose();

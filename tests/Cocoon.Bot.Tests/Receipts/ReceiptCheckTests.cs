@@ -24,15 +24,7 @@ public sealed class ReceiptCheckTests(RedisFixture redis) : IClassFixture<RedisF
     public async Task Verify_accepts_a_real_receipt_and_rejects_a_changed_answer_request_foreign_key_and_other_root()
     {
         await using var stack = new DispatchNetwork(redis.Server);
-        var (first, second, answer) = await ReceiptScenario.TwoAnswersAsync(stack, _ct);
-
-        var store = stack.Gateway.Services.GetRequiredService<ReceiptStore>();
-        var records = await store.UnanchoredAsync(10, _ct);
-        var leaves = records.Select(r => ReceiptMerkle.Leaf(SignedUsageReceipt.FromJson(r.SignedReceiptJson))).ToList();
-        var root = ReceiptMerkle.Root(leaves);
-        await store.AddAnchorAsync(new ReceiptAnchor { RootHex = Convert.ToHexStringLower(root), LeafCount = leaves.Count }, [.. records.Select(r => r.RequestId)], _ct);
-        var (record, anchor) = (await store.FindAsync(first.RequestId, first.Payer.Value, _ct))!.Value;
-        var document = ReceiptDocument.Build(record, anchor, await store.LeavesAsync(anchor!.Id, _ct));
+        var (first, answer, _, leaves, root, record, document) = await ReceiptScenario.AnchoredAsync(stack, _ct);
 
         var published = AttestationPolicyEndpoint.Policy(stack.Gateway.Services.GetRequiredService<IOptions<DispatchOptions>>().Value).ToJson();
         var policy = PublishedPolicy.FromJson(JsonNode.Parse(published.ToJsonString())!);
@@ -48,16 +40,7 @@ public sealed class ReceiptCheckTests(RedisFixture redis) : IClassFixture<RedisF
         Assert.Equal(ReceiptCheck.Inclusion, Failed(ReceiptCheck.Run(document, policy, request, answer, leaves[1])));
 
         // Signed by a key that is not in the attested document.
-        using var stranger = WorkerIdentity.Create("stranger");
-        var forged = SignedUsageReceipt.FromJson(record.SignedReceiptJson).Receipt.Sign(stranger);
-        var forgedDocument = ReceiptDocument.Build(new ReceiptRecord
-        {
-            RequestId = record.RequestId,
-            Payer = record.Payer,
-            WorkerId = record.WorkerId,
-            SignedReceiptJson = forged.ToJson(),
-            AttestationJson = record.AttestationJson,
-        }, null, null);
+        var forgedDocument = ReceiptScenario.ForgedDocument(record);
         var forgedResults = ReceiptCheck.Run(forgedDocument, policy, request, answer, root);
         Assert.False(forgedResults.Single(r => r.Name == ReceiptCheck.Signature).Ok);
 

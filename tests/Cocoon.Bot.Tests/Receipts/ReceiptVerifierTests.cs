@@ -21,18 +21,9 @@ public sealed class ReceiptVerifierTests(RedisFixture redis) : IClassFixture<Red
     public async Task The_node_verifier_accepts_a_real_receipt_and_rejects_each_forgery()
     {
         await using var stack = new DispatchNetwork(redis.Server);
-        var (first, second, answer) = await ReceiptScenario.TwoAnswersAsync(stack, _ct);
-
-        // Anchor both receipts as the anchoring period would (the tree and the stored leaves; no chain here).
-        var store = stack.Gateway.Services.GetRequiredService<ReceiptStore>();
-        var records = await store.UnanchoredAsync(10, _ct);
-        Assert.Equal(2, records.Count);
-        var leaves = records.Select(r => ReceiptMerkle.Leaf(SignedUsageReceipt.FromJson(r.SignedReceiptJson))).ToList();
-        var root = ReceiptMerkle.Root(leaves);
-        await store.AddAnchorAsync(new ReceiptAnchor { RootHex = Convert.ToHexStringLower(root), LeafCount = 2 }, records.Select(r => r.RequestId).ToList(), _ct);
-
-        var (record, anchor) = (await store.FindAsync(first.RequestId, first.Payer.Value, _ct))!.Value;
-        var document = ReceiptDocument.Build(record, anchor, await store.LeavesAsync(anchor!.Id, _ct));
+        // Two answers, both receipts anchored as the anchoring period would (the tree and the stored leaves; no chain here).
+        var (first, answer, anchored, leaves, root, record, document) = await ReceiptScenario.AnchoredAsync(stack, _ct);
+        Assert.Equal(2, anchored.Count);
         var request = Convert.ToBase64String(ReceiptHashes.CanonicalRequest(first.Generation));
         var rootHex = Convert.ToHexStringLower(root);
 
@@ -45,16 +36,7 @@ public sealed class ReceiptVerifierTests(RedisFixture redis) : IClassFixture<Red
         Assert.Equal("inclusion", Failed(await VerifyAsync(document, request, answer, Convert.ToHexStringLower(leaves[0]))));
 
         // A receipt signed by a key that is not in the attested document.
-        using var stranger = WorkerIdentity.Create("stranger");
-        var forged = SignedUsageReceipt.FromJson(record.SignedReceiptJson).Receipt.Sign(stranger);
-        var forgedDocument = ReceiptDocument.Build(new ReceiptRecord
-        {
-            RequestId = record.RequestId,
-            Payer = record.Payer,
-            WorkerId = record.WorkerId,
-            SignedReceiptJson = forged.ToJson(),
-            AttestationJson = record.AttestationJson,
-        }, null, null);
+        var forgedDocument = ReceiptScenario.ForgedDocument(record);
         Assert.Equal("signature", Failed(await VerifyAsync(forgedDocument, request, answer, null)));
     }
 

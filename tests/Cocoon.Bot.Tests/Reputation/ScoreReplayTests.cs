@@ -18,13 +18,9 @@ public sealed class ScoreReplayTests(RedisFixture redis) : IClassFixture<RedisFi
     [Fact]
     public async Task A_sampled_answer_from_another_sampler_is_caught_and_an_honest_sampled_one_passes()
     {
-        await using var network = new DispatchNetwork(redis.Server, new Dictionary<string, string?> { ["Gateway:Replays:Fraction"] = "1" });
-        await network.StartAsync(_ct);
-        var (_, honest) = await network.StartWorkerAsync(_ct);
-        var (_, second) = await network.StartWorkerAsync(_ct, new Dictionary<string, string?> { ["Worker:Region"] = "us" });
-        var (_, cheater) = await network.StartWorkerAsync(_ct, new Dictionary<string, string?> { ["Worker:Region"] = "eu" }, wrap: inner => new HotSamplerInference(inner));
-        var payer = await network.FundedPayerAsync(1_000_000_000, _ct);
-        var book = network.Gateway.Services.GetRequiredService<ReputationBook>();
+        await using var scenario = await ReplayScenario.StartAsync(redis.Server, inner => new HotSamplerInference(inner), _ct);
+        var (network, honest, second, cheater, payer) = scenario;
+        var book = scenario.Book;
 
         static DispatchRequest Sampled(Cocoon.Ledger.Accounts.AccountId payer, string region) => DispatchNetwork.Request(payer, "Once upon a time", 48) is var r
             ? r with { Region = region, Generation = r.Generation with { Sampling = r.Generation.Sampling with { Temperature = 0.8f } } }
@@ -34,20 +30,12 @@ public sealed class ScoreReplayTests(RedisFixture redis) : IClassFixture<RedisFi
         // and all, so only scoring the tokens under the request's sampling can tell.
         var (_, hot) = await network.AskAsync(Sampled(payer, "eu"), _ct);
         Assert.Equal(cheater.WorkerId, hot.WorkerId);
-        while (book.State(cheater.WorkerId).SpotChecksFailed == 0)
-        {
-            await Task.Delay(50, _ct);
-        }
-
+        await scenario.SpotCheckedAsync(cheater.WorkerId, failed: true, _ct);
         Assert.Contains(book.Model.Score(book.State(cheater.WorkerId)).Reasons, r => r.Code == "integrity-fault");
 
         var (_, fair) = await network.AskAsync(Sampled(payer, "us"), _ct);
         Assert.Equal(second.WorkerId, fair.WorkerId);
-        while (book.State(second.WorkerId).SpotChecksPassed == 0)
-        {
-            await Task.Delay(50, _ct);
-        }
-
+        await scenario.SpotCheckedAsync(second.WorkerId, failed: false, _ct);
         foreach (var id in new[] { honest.WorkerId, second.WorkerId })
         {
             var state = book.State(id);

@@ -23,7 +23,7 @@ public sealed class UnverifiableReplayTests(RedisFixture redis) : IClassFixture<
         await using var network = new DispatchNetwork(redis.Server, new Dictionary<string, string?> { ["Gateway:Replays:Fraction"] = "1" });
         await network.StartAsync(_ct);
         var (_, honest) = await network.StartWorkerAsync(_ct);
-        var (_, dodger) = await network.StartWorkerAsync(_ct, new Dictionary<string, string?> { ["Worker:Region"] = "eu" }, wrap: inner => new TokenlessInference(inner));
+        var (_, dodger) = await network.StartWorkerAsync(_ct, DispatchNetwork.InRegion("eu"), wrap: inner => new TokenlessInference(inner));
         var payer = await network.FundedPayerAsync(1_000_000_000, _ct);
         var book = network.Gateway.Services.GetRequiredService<ReputationBook>();
         var request = DispatchNetwork.Request(payer, "Once upon a time", 24) is var r

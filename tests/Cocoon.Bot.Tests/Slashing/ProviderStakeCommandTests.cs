@@ -29,8 +29,7 @@ public sealed partial class ProviderStakeCommandTests(RedisFixture fixture) : IC
     [Fact]
     public async Task Provider_stake_shows_stake_requirements_matching_and_slashes_and_its_deposit_link_stakes()
     {
-        await using var chain = await LocalChainProcess.StartAsync(
-            new LocalChainOptions { ScriptDirectory = Path.Combine(SharedFiles.RepoRoot, "Cocoon.Ledger", "LocalChain") }, null, _ct);
+        await using var chain = await Hosting.LocalStack.StartChainAsync(_ct);
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>(chain.ConfigurationValues)
         {
             ["Gateway:Stake:Tiers:0"] = "simulated",

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using Cocoon.Bot.Reputation;
 using Cocoon.Bot.Slashing;
 using Cocoon.Bot.Tests.Dispatch;
+using Cocoon.Bot.Tests.Hosting;
 using Cocoon.Engine.Protocol;
 using Cocoon.Engine.Slashing;
 using Cocoon.Ledger.Accounts;
@@ -33,13 +34,12 @@ public sealed class ReceiptOverclaimTests(RedisFixture redis) : IClassFixture<Re
     [Fact]
     public async Task A_worker_claiming_more_tokens_than_it_delivered_is_billed_the_true_count_marked_and_slashed()
     {
-        await using var chain = await StakedNetwork.StartChainAsync(_ct);
+        await using var chain = await LocalStack.StartChainAsync(_ct);
         await using var network = await StakedNetwork.StartAsync(redis.Server, chain, _ct);
         var providerWallet = await StakedNetwork.RegisterLocalProviderAsync(network, chain, "provider-local", _ct);
         Assert.Equal(0, await chain.StakeAsync("provider-local", 20 * Ton, _ct));
-        static Dictionary<string, string?> In(string region) => new() { ["Worker:Region"] = region };
-        var (_, honest) = await network.StartWorkerAsync(_ct, In("local"));
-        var (_, cheater) = await network.StartWorkerAsync(_ct, In("eu"), wrap: inner => new OverclaimingInference(inner, unbilledShortfall: 8));
+        var (_, honest) = await network.StartWorkerAsync(_ct, DispatchNetwork.InRegion("local"));
+        var (_, cheater) = await network.StartWorkerAsync(_ct, DispatchNetwork.InRegion("eu"), wrap: inner => new OverclaimingInference(inner, unbilledShortfall: 8));
         var payer = await network.FundedPayerAsync(Ton, _ct);
 
         // What the cheater really generates for max_tokens 24 is what an honest worker generates for 16.

@@ -2,6 +2,7 @@ using Cocoon.Bot.Reputation;
 using Cocoon.Bot.Slashing;
 using Cocoon.Bot.Telegram.Providers;
 using Cocoon.Bot.Tests.Dispatch;
+using Cocoon.Bot.Tests.Hosting;
 using Cocoon.Bot.Tests.Reputation;
 using Cocoon.Engine.Slashing;
 using Cocoon.Ledger.Accounts;
@@ -31,12 +32,11 @@ public sealed class SlashingTests(RedisFixture redis) : IClassFixture<RedisFixtu
     [Fact]
     public async Task An_unstaked_provider_gets_no_job_and_a_cheater_caught_by_a_canary_is_slashed_on_chain_with_a_reason_its_provider_sees()
     {
-        await using var chain = await StakedNetwork.StartChainAsync(_ct);
+        await using var chain = await LocalStack.StartChainAsync(_ct);
         await using var network = await StakedNetwork.StartAsync(redis.Server, chain, _ct);
         var providerWallet = await StakedNetwork.RegisterLocalProviderAsync(network, chain, "provider-local", _ct);
-        static Dictionary<string, string?> In(string region) => new() { ["Worker:Region"] = region };
-        var (_, honest) = await network.StartWorkerAsync(_ct, In("local"));
-        var (_, cheater) = await network.StartWorkerAsync(_ct, In("eu"), wrap: inner => new TruncatingInference(inner, 3));
+        var (_, honest) = await network.StartWorkerAsync(_ct, DispatchNetwork.InRegion("local"));
+        var (_, cheater) = await network.StartWorkerAsync(_ct, DispatchNetwork.InRegion("eu"), wrap: inner => new TruncatingInference(inner, 3));
         var payer = await network.FundedPayerAsync(Ton, _ct);
         DispatchRequest Ask(string region) => DispatchNetwork.Request(payer, "Once upon a time", 24) with { Region = region };
 

@@ -9,7 +9,7 @@ using Cocoon.Testing;
 namespace Cocoon.Bot.Tests.Slashing;
 
 /// <summary>
-/// What the collateral tests share: the local chain with the stake contract, and a gateway on it that asks stake of
+/// What the collateral tests share: a gateway on the local chain (LocalStack.StartChainAsync) that asks stake of
 /// the simulated tier (the test workers' tier, so they need it) and reads stakes uncached.
 /// </summary>
 internal static class StakedNetwork
@@ -18,10 +18,6 @@ internal static class StakedNetwork
 
     /// <summary>What the stake contract keeps of a deposit: a deposit of x stakes x − DepositFee.</summary>
     public const long DepositFee = 50_000_000;
-
-    public static Task<LocalChainProcess> StartChainAsync(CancellationToken cancellationToken) =>
-        LocalChainProcess.StartAsync(
-            new LocalChainOptions { ScriptDirectory = Path.Combine(SharedFiles.RepoRoot, "Cocoon.Ledger", "LocalChain") }, null, cancellationToken);
 
     /// <summary>A started gateway on <paramref name="chain"/> with a 10 TON minimum stake; <paramref name="extra"/> adds or overrides settings.</summary>
     public static async Task<DispatchNetwork> StartAsync(RedisServer redis, LocalChainProcess chain, CancellationToken cancellationToken, IDictionary<string, string?>? extra = null)

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Cocoon.Bot.Reputation;
 using Cocoon.Bot.Tests.Dispatch;
+using Cocoon.Bot.Tests.Hosting;
 using Cocoon.Bot.Slashing;
 using Cocoon.Engine.Attestation;
 using Cocoon.Engine.Slashing;
@@ -40,22 +41,20 @@ public sealed class TieBreakSlashingTests(RedisFixture redis) : IClassFixture<Re
     [Fact]
     public async Task A_worker_serving_another_model_than_it_attests_loses_the_tie_break_is_slashed_on_chain_and_its_user_is_refunded()
     {
-        await using var chain = await StakedNetwork.StartChainAsync(_ct);
+        await using var chain = await LocalStack.StartChainAsync(_ct);
         // Every request is spot-checked: the one the cheater serves must be.
         await using var network = await StakedNetwork.StartAsync(redis.Server, chain, _ct, new Dictionary<string, string?> { ["Gateway:Replays:Fraction"] = "1" });
         var gateway = network.Gateway.Services;
 
         // Two providers, each with its own payout wallet and stake: the network's own (the honest workers) and a stranger.
-        var honestWallet = await chain.UserWalletAsync("provider-honest", _ct);
+        var honestWallet = await StakedNetwork.RegisterLocalProviderAsync(network, chain, "provider-honest", _ct);
         var cheaterWallet = await chain.UserWalletAsync("provider-cheater", _ct);
-        await gateway.GetRequiredService<IProviderStore>().AddAsync(
-            new ProviderInfo(ProviderDirectory.LocalProviderId, new ProviderProfile("local", null, honestWallet.ToRaw()), false, null, "", DateTimeOffset.UtcNow), _ct);
         var cheaterProvider = (await gateway.GetRequiredService<ProviderDirectory>().RegisterAsync(new ProviderProfile("stranger", null, cheaterWallet.ToRaw()), _ct)).ProviderId;
         Assert.Equal(0, await chain.StakeAsync("provider-honest", 20 * Ton, _ct));
         Assert.Equal(0, await chain.StakeAsync("provider-cheater", 20 * Ton, _ct));
 
-        var (_, honest) = await network.StartWorkerAsync(_ct, new Dictionary<string, string?> { ["Worker:Region"] = "local" });
-        var (_, second) = await network.StartWorkerAsync(_ct, new Dictionary<string, string?> { ["Worker:Region"] = "us" });
+        var (_, honest) = await network.StartWorkerAsync(_ct, DispatchNetwork.InRegion("local"));
+        var (_, second) = await network.StartWorkerAsync(_ct, DispatchNetwork.InRegion("us"));
 
         // Replays are the network's jobs: the fee account pays the checkers.
         var ledger = network.Ledger;
@@ -81,7 +80,7 @@ public sealed class TieBreakSlashingTests(RedisFixture redis) : IClassFixture<Re
             new JoinPolicy([], [], 1000, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5)));
         var (_, cheater) = await network.StartWorkerAsync(
             _ct,
-            new Dictionary<string, string?> { ["Worker:Region"] = "eu", ["Worker:Model"] = otherModel },
+            DispatchNetwork.InRegion("eu").With(new Dictionary<string, string?> { ["Worker:Model"] = otherModel }),
             wrap: inner => new OtherModelInference(inner, "stories260K", honest.ModelSha256),
             services: s => s.AddSingleton(new JoinedWorker(identity, grant, _ => Task.CompletedTask)));
         Assert.Equal(honest.ModelSha256, cheater.ModelSha256);

@@ -52,11 +52,7 @@ public sealed class ModernTelegramTests(RedisFixture fixture) : IClassFixture<Re
 
         // The worker stops decoding because it was told to (the stand-in never ends on its own) and frees its slot.
         await endless.Stopped.WaitAsync(ct);
-        var host = worker.Services.GetRequiredService<WorkerHost>();
-        while (host.Running != 0)
-        {
-            await Task.Delay(20, ct);
-        }
+        await DispatchNetwork.WaitForIdleAsync(worker, ct);
 
         // The kept text becomes the final message: what was streamed, then the note.
         var final = (await api.WaitForAsync("sendMessage", c => c.ChatId == user && c.Text!.EndsWith(AnswerStreamer.StoppedNote, StringComparison.Ordinal)))

@@ -21,7 +21,7 @@ public sealed class WidgetChainFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        Chain = await LocalChainProcess.StartAsync(new LocalChainOptions { ScriptDirectory = Path.Combine(SharedFiles.RepoRoot, "Cocoon.Ledger", "LocalChain") }, null, timeout.Token);
+        Chain = await Hosting.LocalStack.StartChainAsync(timeout.Token);
     }
 
     public async Task DisposeAsync()

@@ -15,8 +15,7 @@ public sealed class DepositTests(LocalChainFixture chain) : IClassFixture<LocalC
     [Fact]
     public async Task Invoices_are_credited_once_even_when_the_watcher_crashes_in_the_middle_of_a_page()
     {
-        await using var host = new TonTestHost(chain);
-        await host.StartAsync();
+        await using var host = await TonTestHost.StartAsync(chain);
         var users = Enumerable.Range(0, 4).Select(_ => AccountId.User(Random.Shared.NextInt64(1, long.MaxValue))).ToArray();
         DepositInvoice[] invoices;
         await using (var scope = host.Restart())
@@ -79,8 +78,7 @@ public sealed class DepositTests(LocalChainFixture chain) : IClassFixture<LocalC
     [Fact]
     public async Task A_later_payment_is_picked_up_from_the_cursor_and_nothing_is_repeated()
     {
-        await using var host = new TonTestHost(chain);
-        await host.StartAsync();
+        await using var host = await TonTestHost.StartAsync(chain);
         var user = AccountId.User(Random.Shared.NextInt64(1, long.MaxValue));
         await using var scope = host.Restart();
         var invoice = await scope.ServiceProvider.GetRequiredService<DepositInvoices>().CreateAsync(user, 300_000_000, host.Ct);
@@ -97,8 +95,7 @@ public sealed class DepositTests(LocalChainFixture chain) : IClassFixture<LocalC
     [Fact]
     public async Task A_bounced_message_carrying_an_invoice_comment_is_not_credited()
     {
-        await using var host = new TonTestHost(chain);
-        await host.StartAsync();
+        await using var host = await TonTestHost.StartAsync(chain);
         var user = AccountId.User(Random.Shared.NextInt64(1, long.MaxValue));
         await using var scope = host.Restart();
         var invoice = await scope.ServiceProvider.GetRequiredService<DepositInvoices>().CreateAsync(user, 100_000_000, host.Ct);
@@ -121,8 +118,7 @@ public sealed class DepositTests(LocalChainFixture chain) : IClassFixture<LocalC
     [Fact]
     public async Task An_aborted_transaction_carrying_an_invoice_comment_is_not_credited()
     {
-        await using var host = new TonTestHost(chain);
-        await host.StartAsync();
+        await using var host = await TonTestHost.StartAsync(chain);
         var user = AccountId.User(Random.Shared.NextInt64(1, long.MaxValue));
         await using var scope = host.Restart();
         var invoice = await scope.ServiceProvider.GetRequiredService<DepositInvoices>().CreateAsync(user, 100_000_000, host.Ct);
@@ -154,8 +150,7 @@ public sealed class DepositTests(LocalChainFixture chain) : IClassFixture<LocalC
     [Fact]
     public async Task The_top_up_request_pays_the_deposit_address_with_the_invoice_comment()
     {
-        await using var host = new TonTestHost(chain);
-        await host.StartAsync();
+        await using var host = await TonTestHost.StartAsync(chain);
         await using var scope = host.Restart();
         var invoices = scope.ServiceProvider.GetRequiredService<DepositInvoices>();
         var invoice = await invoices.CreateAsync(AccountId.User(7), 1_230_000_000, host.Ct);

@@ -16,8 +16,7 @@ public sealed class PayoutTests(LocalChainFixture chain) : IClassFixture<LocalCh
     [Fact]
     public async Task A_batch_to_three_providers_is_confirmed_on_chain_with_the_right_amounts()
     {
-        await using var host = new TonTestHost(chain);
-        await host.StartAsync();
+        await using var host = await TonTestHost.StartAsync(chain);
         var (providers, addresses) = await RequestThreeAsync(host);
 
         await using (var scope = host.Restart())
@@ -33,8 +32,7 @@ public sealed class PayoutTests(LocalChainFixture chain) : IClassFixture<LocalCh
     [Fact]
     public async Task A_crash_between_signing_and_sending_pays_no_one_twice()
     {
-        await using var host = new TonTestHost(chain);
-        await host.StartAsync();
+        await using var host = await TonTestHost.StartAsync(chain);
         var (providers, addresses) = await RequestThreeAsync(host);
 
         // The process dies here: signed and stored, never sent.
@@ -48,8 +46,7 @@ public sealed class PayoutTests(LocalChainFixture chain) : IClassFixture<LocalCh
     [Fact]
     public async Task A_crash_between_sending_and_confirming_pays_no_one_twice()
     {
-        await using var host = new TonTestHost(chain);
-        await host.StartAsync();
+        await using var host = await TonTestHost.StartAsync(chain);
         var (providers, addresses) = await RequestThreeAsync(host);
 
         // Sent, executed on chain, and the process dies before it writes down that it sent it.
@@ -64,8 +61,7 @@ public sealed class PayoutTests(LocalChainFixture chain) : IClassFixture<LocalCh
     [Fact]
     public async Task A_batch_that_expired_unsent_is_requeued_and_paid_once()
     {
-        await using var host = new TonTestHost(chain);
-        await host.StartAsync();
+        await using var host = await TonTestHost.StartAsync(chain);
         var (providers, addresses) = await RequestThreeAsync(host);
 
         byte[] deadBoc;
@@ -97,8 +93,7 @@ public sealed class PayoutTests(LocalChainFixture chain) : IClassFixture<LocalCh
     [Fact]
     public async Task A_payout_above_the_provider_balance_is_rejected_and_nothing_is_sent()
     {
-        await using var host = new TonTestHost(chain);
-        await host.StartAsync();
+        await using var host = await TonTestHost.StartAsync(chain);
         var provider = AccountId.Provider(Guid.NewGuid().ToString("N"));
         await host.Ledger.CreditAsync(provider, 1_000, AccountId.StarsClearing, "earn:" + provider, host.Ct);
         var to = new TonAddress(0, RandomNumberGenerator.GetBytes(32));
@@ -114,8 +109,7 @@ public sealed class PayoutTests(LocalChainFixture chain) : IClassFixture<LocalCh
     [Fact]
     public async Task The_same_request_key_makes_one_payout()
     {
-        await using var host = new TonTestHost(chain);
-        await host.StartAsync();
+        await using var host = await TonTestHost.StartAsync(chain);
         await using var scope = host.Restart();
         var requests = scope.ServiceProvider.GetRequiredService<PayoutRequests>();
         var to = new TonAddress(0, RandomNumberGenerator.GetBytes(32));
@@ -182,8 +176,7 @@ public sealed class PayoutTests(LocalChainFixture chain) : IClassFixture<LocalCh
     [Fact]
     public async Task Providers_above_the_threshold_are_paid_their_whole_balance_once()
     {
-        await using var host = new TonTestHost(chain);
-        await host.StartAsync();
+        await using var host = await TonTestHost.StartAsync(chain);
         var rich = Guid.NewGuid().ToString("N");
         var poor = Guid.NewGuid().ToString("N");
         await host.Ledger.CreditAsync(AccountId.Provider(rich), 2_000_000, AccountId.StarsClearing, "earn:" + rich, host.Ct);

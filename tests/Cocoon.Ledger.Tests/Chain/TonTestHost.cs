@@ -21,7 +21,7 @@ internal sealed class TonTestHost : IAsyncDisposable
     private readonly TempDir _dir = new("cocoon-ton");
     private readonly CancellationTokenSource _timeout = new(TimeSpan.FromMinutes(2));
 
-    public TonTestHost(LocalChainFixture chain, Dictionary<string, string?>? settings = null)
+    private TonTestHost(LocalChainFixture chain, Dictionary<string, string?>? settings)
     {
         var config = new Dictionary<string, string?>
         {
@@ -45,6 +45,22 @@ internal sealed class TonTestHost : IAsyncDisposable
         Chain = chain;
     }
 
+    /// <summary>A host on <paramref name="chain"/> with the ledger and chain tables migrated, as the app has them once started.</summary>
+    public static async Task<TonTestHost> StartAsync(LocalChainFixture chain, Dictionary<string, string?>? settings = null)
+    {
+        var host = new TonTestHost(chain, settings);
+        try
+        {
+            await host.Services.MigrateChainDatabaseAsync(host.Ct);
+            return host;
+        }
+        catch
+        {
+            await host.DisposeAsync();
+            throw;
+        }
+    }
+
     public ServiceProvider Services { get; }
 
     public LocalChainFixture Chain { get; }
@@ -57,7 +73,6 @@ internal sealed class TonTestHost : IAsyncDisposable
 
     public ToncenterClient Client => Services.GetRequiredService<ToncenterClient>();
 
-    public Task StartAsync() => Services.MigrateChainDatabaseAsync(Ct);
 
     /// <summary>A fresh scope: what a restarted process would have.</summary>
     public AsyncServiceScope Restart() => Services.CreateAsyncScope();

@@ -13,8 +13,7 @@ public sealed class ReceiptAnchorChainTests(LocalChainFixture chain, ITestOutput
     [Fact]
     public async Task A_root_is_committed_from_the_network_wallet_and_read_back_from_the_transaction_body()
     {
-        await using var host = new TonTestHost(chain);
-        await host.StartAsync();
+        await using var host = await TonTestHost.StartAsync(chain);
         var store = host.Services.GetRequiredService<ReceiptStore>();
         var payer = "api:" + Guid.NewGuid().ToString("N");
         var ids = new[] { "req-" + Guid.NewGuid().ToString("N"), "req-" + Guid.NewGuid().ToString("N") };
@@ -61,8 +60,7 @@ public sealed class ReceiptAnchorChainTests(LocalChainFixture chain, ITestOutput
     [Fact]
     public async Task An_anchor_whose_message_was_never_sent_is_signed_again_after_it_expires_and_committed_once()
     {
-        await using var host = new TonTestHost(chain);
-        await host.StartAsync();
+        await using var host = await TonTestHost.StartAsync(chain);
         var store = host.Services.GetRequiredService<ReceiptStore>();
         var root = RandomNumberGenerator.GetBytes(32);
 

@@ -82,8 +82,7 @@ public sealed class StakeChainTests(LocalChainFixture fixture) : IClassFixture<L
     [Fact]
     public async Task The_slashed_TON_reaching_the_network_wallet_is_booked_as_the_slash_not_as_an_unmatched_deposit()
     {
-        await using var host = new TonTestHost(fixture, new Dictionary<string, string?> { ["Ton:StakeContract"] = fixture.Chain.StakeAddress.ToRaw() });
-        await host.StartAsync();
+        await using var host = await TonTestHost.StartAsync(fixture, new Dictionary<string, string?> { ["Ton:StakeContract"] = fixture.Chain.StakeAddress.ToRaw() });
         var reader = new StakeReader(host.Client, Options);
         var name = "slashed-" + Guid.NewGuid().ToString("N")[..8];
         var provider = await fixture.Chain.UserWalletAsync(name, Ct);

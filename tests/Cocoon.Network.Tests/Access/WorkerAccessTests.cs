@@ -28,22 +28,6 @@ public sealed class WorkerAccessTests(AclRedisFixture fixture) : IClassFixture<A
 {
     private readonly CancellationToken Ct = new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token;
 
-    private static ResultEnvelope Result(string requestId) => new()
-    {
-        RequestId = requestId,
-        Attempt = 0,
-        WorkerId = "a",
-        Sequence = 0,
-        Kind = ResultKind.Error,
-        Error = "test",
-    };
-
-    private static async Task AssertNoPermAsync(Func<Task> action)
-    {
-        var e = await Assert.ThrowsAsync<RedisServerException>(action);
-        Assert.StartsWith("NOPERM", e.Message, StringComparison.Ordinal);
-    }
-
     [Fact]
     public async Task A_worker_runs_its_own_loop_and_gets_NOPERM_on_everything_else()
     {
@@ -58,47 +42,39 @@ public sealed class WorkerAccessTests(AclRedisFixture fixture) : IClassFixture<A
         await gatewayJobs.EnsureGroupAsync("wb", Ct);
         await gatewayJobs.EnqueueAsync(TransportSamples.Job("wb", "rb"), Ct);
         var gatewayResults = new ResultStreams(fixture.Admin, keys, adminBlocking);
-        await gatewayResults.AppendAsync("gw", Result("seed"), Ct);
+        await gatewayResults.AppendAsync("gw", TransportSamples.Result("seed"), Ct);
 
         // Worker A, as its own ACL user, through the real transport classes: group, job, heartbeat, result and ack.
         await using var connection = fixture.Server.ConnectAs(a.User, a.Password, allowAdmin: true);
         using var blocking = new BlockingReads(fixture.Server.ConnectAs(a.User, a.Password));
-        var jobs = new JobStreams(connection, keys, blocking);
-        var results = new ResultStreams(connection, keys, blocking);
-        var registry = new WorkerRegistry(connection, keys, TimeProvider.System);
-        await jobs.EnsureGroupAsync("wa", Ct);
-        await gatewayJobs.EnqueueAsync(TransportSamples.Job("wa", "ra"), Ct);
-        var read = await jobs.ReadAsync("wa", "wa", 10, TimeSpan.FromSeconds(1), Ct);
-        var entry = Assert.Single(read);
-        Assert.Empty(await jobs.ReclaimAsync("wa", "wa", TimeSpan.FromMinutes(1), 10, Ct));
-        await registry.PublishAsync(TransportSamples.Registration("wa"), new WorkerLoad(0, 2, 0, 0, DateTimeOffset.UtcNow), TimeSpan.FromSeconds(30), Ct, announce: false);
-        await results.AppendAndAcknowledgeAsync("gw", Result("ra"), "wa", entry.EntryId, Ct);
+        var worker = new WorkerLoop(connection, keys, blocking);
+        await worker.RunOnceAsync("wa", "ra", gatewayJobs, Ct);
         var subscription = await new JobCancellations(connection, keys).SubscribeAsync("wa", (_, _, _, _) => { }, Ct);
         await subscription.DisposeAsync();
-        await registry.RemoveAsync("wa", Ct, announced: false);
+        await worker.Registry.RemoveAsync("wa", Ct, announced: false);
 
         var db = connection.GetDatabase();
         // Worker B's stream and registry entry, the gateway's result stream, the shared sets and the provider records.
-        await AssertNoPermAsync(() => jobs.ReadAsync("wb", "wa", 10, TimeSpan.FromMilliseconds(10), Ct));
-        await AssertNoPermAsync(() => db.StreamRangeAsync(keys.Jobs("wb")));
-        await AssertNoPermAsync(() => db.StreamAddAsync(keys.Jobs("wb"), "job", "forged"));
-        await AssertNoPermAsync(() => db.HashSetAsync(keys.Worker("wb"), "registration", "forged"));
-        await AssertNoPermAsync(() => results.ReadAsync("gw", "0-0", 10, TimeSpan.FromMilliseconds(10), Ct));
-        await AssertNoPermAsync(() => db.StreamRangeAsync(keys.Results("gw")));
-        await AssertNoPermAsync(() => db.SetAddAsync(keys.Workers, "wz"));
-        await AssertNoPermAsync(() => db.SetRemoveAsync(keys.Joined, "wb"));
-        await AssertNoPermAsync(() => db.HashSetAsync(keys.Provider("p1"), "payoutAddress", "forged"));
-        await AssertNoPermAsync(() => db.HashSetAsync(keys.Join("wa"), "provider", "p-other"));
-        await AssertNoPermAsync(() => db.SortedSetAddAsync(keys.Leases("wa"), "forged", 1));
+        await WorkerLoop.AssertNoPermAsync(() => worker.Jobs.ReadAsync("wb", "wa", 10, TimeSpan.FromMilliseconds(10), Ct));
+        await WorkerLoop.AssertNoPermAsync(() => db.StreamRangeAsync(keys.Jobs("wb")));
+        await WorkerLoop.AssertNoPermAsync(() => db.StreamAddAsync(keys.Jobs("wb"), "job", "forged"));
+        await WorkerLoop.AssertNoPermAsync(() => db.HashSetAsync(keys.Worker("wb"), "registration", "forged"));
+        await WorkerLoop.AssertNoPermAsync(() => worker.Results.ReadAsync("gw", "0-0", 10, TimeSpan.FromMilliseconds(10), Ct));
+        await WorkerLoop.AssertNoPermAsync(() => db.StreamRangeAsync(keys.Results("gw")));
+        await WorkerLoop.AssertNoPermAsync(() => db.SetAddAsync(keys.Workers, "wz"));
+        await WorkerLoop.AssertNoPermAsync(() => db.SetRemoveAsync(keys.Joined, "wb"));
+        await WorkerLoop.AssertNoPermAsync(() => db.HashSetAsync(keys.Provider("p1"), "payoutAddress", "forged"));
+        await WorkerLoop.AssertNoPermAsync(() => db.HashSetAsync(keys.Join("wa"), "provider", "p-other"));
+        await WorkerLoop.AssertNoPermAsync(() => db.SortedSetAddAsync(keys.Leases("wa"), "forged", 1));
         // Administrative commands.
-        await AssertNoPermAsync(() => db.ExecuteAsync("FLUSHALL"));
-        await AssertNoPermAsync(() => db.ExecuteAsync("CONFIG", "GET", "*"));
-        await AssertNoPermAsync(() => db.ExecuteAsync("KEYS", "*"));
-        await AssertNoPermAsync(() => db.ExecuteAsync("ACL", "LIST"));
-        await AssertNoPermAsync(() => db.ExecuteAsync("CLIENT", "LIST"));
-        await AssertNoPermAsync(() => db.ExecuteAsync("SCAN", "0"));
+        await WorkerLoop.AssertNoPermAsync(() => db.ExecuteAsync("FLUSHALL"));
+        await WorkerLoop.AssertNoPermAsync(() => db.ExecuteAsync("CONFIG", "GET", "*"));
+        await WorkerLoop.AssertNoPermAsync(() => db.ExecuteAsync("KEYS", "*"));
+        await WorkerLoop.AssertNoPermAsync(() => db.ExecuteAsync("ACL", "LIST"));
+        await WorkerLoop.AssertNoPermAsync(() => db.ExecuteAsync("CLIENT", "LIST"));
+        await WorkerLoop.AssertNoPermAsync(() => db.ExecuteAsync("SCAN", "0"));
         // A script gets no more than its caller.
-        await AssertNoPermAsync(() => db.ScriptEvaluateAsync("return redis.call('XRANGE', KEYS[1], '-', '+')", [keys.Results("gw")]));
+        await WorkerLoop.AssertNoPermAsync(() => db.ScriptEvaluateAsync("return redis.call('XRANGE', KEYS[1], '-', '+')", [keys.Results("gw")]));
 
         // B's job is still there, untouched.
         Assert.Single(await fixture.Admin.GetDatabase().StreamRangeAsync(keys.Jobs("wb")));

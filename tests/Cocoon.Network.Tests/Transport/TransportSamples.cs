@@ -2,7 +2,7 @@ using Cocoon.Engine.Protocol;
 
 namespace Cocoon.Network.Tests.Transport;
 
-/// <summary>A worker's registration and a job envelope as the transport tests send them: the content does not matter, only that it is well formed.</summary>
+/// <summary>A worker's registration, a job envelope and a result as the transport tests send them: the content does not matter, only that it is well formed.</summary>
 internal static class TransportSamples
 {
     public static WorkerRegistration Registration(string id, int max = 2) => new()
@@ -27,5 +27,15 @@ internal static class TransportSamples
         Ciphertext = [9, 9, 9],
         IssuedAt = DateTimeOffset.UtcNow,
         Deadline = DateTimeOffset.UtcNow.AddMinutes(1),
+    };
+
+    public static ResultEnvelope Result(string requestId) => new()
+    {
+        RequestId = requestId,
+        Attempt = 0,
+        WorkerId = "a",
+        Sequence = 0,
+        Kind = ResultKind.Error,
+        Error = "test",
     };
 }
