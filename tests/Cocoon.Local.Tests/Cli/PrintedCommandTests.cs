@@ -238,6 +238,10 @@ public sealed partial class PrintedCommandTests
             {
                 args.Add(Sample(args.LastOrDefault(), w, dataDir));
             }
+            else if (Regex.IsMatch(w, @"^[a-z]+(\|[a-z]+)+$") && args.LastOrDefault()?.StartsWith("--", StringComparison.Ordinal) == true)
+            {
+                args.Add(w.Split('|')[0]); // a flag's value out of a list (--warmup true|false)
+            }
         }
 
         return args;
