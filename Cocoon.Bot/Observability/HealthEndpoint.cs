@@ -34,7 +34,7 @@ internal static class HealthEndpoint
             var names = models.Where(m => m.Workers.Count > 0).Select(m => m.Name).ToList();
             report = workers > 0
                 ? new HealthReport("ok", null, workers, names)
-                : new HealthReport("unavailable", "no attested worker is registered yet: start one with 'Cocoon.Worker run' (./cocoon up starts one)", 0, []);
+                : new HealthReport("unavailable", "no attested worker is registered yet: ./cocoon up starts one with the gateway; a provider joins one with ./cocoon worker", 0, []);
         }
         catch (TimeoutException)
         {

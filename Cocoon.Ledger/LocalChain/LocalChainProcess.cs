@@ -82,7 +82,7 @@ public sealed partial class LocalChainProcess : IAsyncDisposable
 
         if (!Directory.Exists(Path.Combine(dir, "node_modules", "@ton", "sandbox")))
         {
-            throw new InvalidOperationException($"The local chain's packages are not installed; run 'npm ci' in '{dir}' (./cocoon does this).");
+            throw new InvalidOperationException($"The local chain's packages are not installed; run 'npm ci' in '{dir}' (./cocoon up and ./cocoon test do this).");
         }
 
         var seed = options.WalletSeedHex is { Length: > 0 } s ? s : Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));

@@ -16,6 +16,8 @@ namespace Cocoon.Local.Ask;
 /// </summary>
 internal static class AskCommand
 {
+    private const string Usage = "usage: ./cocoon ask [--model NAME] [--max-tokens N] \"TEXT\"";
+
     public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
         string? model = null;
@@ -28,10 +30,20 @@ internal static class AskCommand
                 case "--model" when i + 1 < args.Length:
                     model = args[++i];
                     break;
-                case "--max-tokens" when i + 1 < args.Length && int.TryParse(args[i + 1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var n):
+                case "--max-tokens" when i + 1 < args.Length && int.TryParse(args[i + 1], NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0:
                     maxTokens = n;
                     i++;
                     break;
+                case "--model" or "--max-tokens":
+                    // A flag without its value (or a count that is not one) would otherwise be asked as the prompt.
+                    await Console.Error.WriteLineAsync($"cocoon ask: {args[i]} needs {(args[i] == "--model" ? "a model name" : "a whole number above 0")}. {Usage}");
+                    return 2;
+                case "-h" or "--help":
+                    await Console.Error.WriteLineAsync(Usage);
+                    return 0;
+                case ['-', '-', >= 'a' and <= 'z', ..]:
+                    await Console.Error.WriteLineAsync($"cocoon ask: unknown option {args[i]}. {Usage}");
+                    return 2;
                 default:
                     text.Add(args[i]);
                     break;
@@ -40,7 +52,7 @@ internal static class AskCommand
 
         if (text.Count == 0)
         {
-            await Console.Error.WriteLineAsync("usage: ./cocoon ask [--model NAME] [--max-tokens N] \"TEXT\"");
+            await Console.Error.WriteLineAsync(Usage);
             return 2;
         }
 

@@ -32,9 +32,9 @@ internal static class UpBanner
         b.AppendLine();
         b.AppendLine("Try it:");
         b.AppendLine("  ./cocoon ask \"Once upon a time\"");
-        b.AppendLine($"  curl -N {settings.Url}/v1/chat/completions -H \"Authorization: Bearer {apiKey}\" -H 'Content-Type: application/json' \\");
+        b.AppendLine($"  curl -sN {settings.Url}/v1/chat/completions -H \"Authorization: Bearer {apiKey}\" -H 'Content-Type: application/json' \\");
         b.AppendLine("    -d '{\"model\":\"" + model + "\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}'");
-        b.AppendLine($"  (all models: curl {settings.Url}/v1/models -H \"Authorization: Bearer {apiKey}\")");
+        b.AppendLine($"  (all models: curl -s {settings.Url}/v1/models -H \"Authorization: Bearer {apiKey}\")");
         b.AppendLine("Ctrl-C stops everything.");
         lock (output)
         {

@@ -21,10 +21,20 @@ internal static class UpCommand
     public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
         var output = Console.Out;
-        var configuration = new ConfigurationBuilder()
-            .AddCocoonEnvironment()
-            .AddCommandLine(args, UpSettings.SwitchMappings)
-            .Build();
+        IConfigurationRoot configuration;
+        try
+        {
+            configuration = new ConfigurationBuilder()
+                .AddCocoonEnvironment()
+                .AddCommandLine(args, UpSettings.SwitchMappings)
+                .Build();
+        }
+        catch (FormatException ex)
+        {
+            // A short switch such as -h: the command-line provider refuses it; say so instead of a stack trace.
+            await Console.Error.WriteLineAsync($"cocoon up: {ex.Message} (usage: ./cocoon up [--gateways N] [--workers M])");
+            return 2;
+        }
 
         // Validate every setting first (nothing is written), then create the data folder and the key.
         UpSettings settings;

@@ -34,11 +34,23 @@ internal static class VerifyCommand
     public static async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
         string? chainUrl = null, id = null;
+        const string usage = "usage: ./cocoon verify [--chain URL] ID   (ask prints the ID; --chain names a toncenter v2 API to read the anchor from)";
         for (var i = 0; i < args.Length; i++)
         {
-            if (args[i] == "--chain" && i + 1 < args.Length)
+            if (args[i] == "--chain" && i + 1 < args.Length && Uri.TryCreate(args[i + 1], UriKind.Absolute, out var chain) && chain.Scheme is "http" or "https")
             {
                 chainUrl = args[++i];
+            }
+            else if (args[i] is "-h" or "--help")
+            {
+                await Console.Error.WriteLineAsync(usage);
+                return 0;
+            }
+            else if (args[i].StartsWith('-') || id is not null)
+            {
+                // --chain without a URL, an unknown option or a second ID: never fetched as a receipt ID.
+                await Console.Error.WriteLineAsync($"cocoon verify: {(args[i] == "--chain" ? "--chain needs an http(s) URL" : id is null ? $"unknown option {args[i]}" : $"one ID at a time, not '{id}' and '{args[i]}'")}. {usage}");
+                return 2;
             }
             else
             {
@@ -48,7 +60,7 @@ internal static class VerifyCommand
 
         if (id is null)
         {
-            await Console.Error.WriteLineAsync("usage: ./cocoon verify [--chain URL] RECEIPT-ID   (ask prints the id)");
+            await Console.Error.WriteLineAsync(usage);
             return 2;
         }
 
@@ -108,7 +120,7 @@ internal static class VerifyCommand
 
         if (chainUrl is null)
         {
-            return (null, "no chain API: pass --chain URL or set COCOON_TON_API_URL (Ton:ApiUrl)");
+            return (null, "no chain API, so the anchor's root was not read from TON: pass --chain URL (a toncenter v2 API of the network's chain; ./cocoon up's local chain is found by itself)");
         }
 
         var account = TonAddress.Parse(tx["account"]!.GetValue<string>());

@@ -7,8 +7,11 @@ using Cocoon.Ledger.Accounts;
 namespace Cocoon.Bot.Telegram.Accounts;
 
 /// <summary>/apikey: keys for the OpenAI-compatible /v1 API, billed to the user's own balance.</summary>
-public sealed class ApiKeyCommands(ApiKeyStore store, ChatSender sender)
+public sealed class ApiKeyCommands(ApiKeyStore store, ChatSender sender, IConfiguration? configuration = null)
 {
+    /// <summary>The base URL an OpenAI client is given: this gateway's Gateway:Url (COCOON_HTTP) and /v1.</summary>
+    private string BaseUrl => (configuration?["Gateway:Url"] is { Length: > 0 } url ? url : Network.Hosting.CocoonEnvironment.DefaultHttp).TrimEnd('/') + "/v1";
+
     public async Task HandleAsync(long chatId, long userId, string args, CancellationToken cancellationToken)
     {
         var owner = AccountId.User(userId);
@@ -19,7 +22,7 @@ public sealed class ApiKeyCommands(ApiKeyStore store, ChatSender sender)
                 var (key, keyId) = await store.CreateAsync(owner, cancellationToken).ConfigureAwait(false);
                 await sender.SendAsync(chatId,
                     $"New API key {keyId} (shown once; it spends your balance, keep it secret):\n{key}\n\n" +
-                    "Use it as a Bearer token with any OpenAI client on the gateway's /v1 endpoint. Revoke with /apikey revoke " + keyId,
+                    $"Use it as a Bearer token with any OpenAI client, base URL {BaseUrl}. Revoke with /apikey revoke " + keyId,
                     cancellationToken).ConfigureAwait(false);
                 return;
             case ["revoke", var id]:

@@ -28,7 +28,8 @@ public sealed class VerifyButton(
     ChatSender sender,
     ReceiptStore? store = null,
     NetworkWallet? wallet = null,
-    IOptions<ReceiptAnchorOptions>? anchoring = null)
+    IOptions<ReceiptAnchorOptions>? anchoring = null,
+    IConfiguration? configuration = null)
 {
     /// <summary>callback_data prefix; a request id is at most ~45 bytes here, inside Telegram's 64.</summary>
     public const string Prefix = "vr:";
@@ -89,7 +90,10 @@ public sealed class VerifyButton(
         text.Append("Signature: Ed25519 by the worker's attested key; the gateway checked it and its attestation before billing.\n\n");
         text.Append(Anchoring(record, anchor));
         text.Append("\n\nCheck it yourself, outside this bot: get an API key with /apikey, then run\n");
-        text.Append(CultureInfo.InvariantCulture, $"COCOON_API_KEY=<your key> COCOON_HTTP=<this gateway's URL> ./cocoon verify {record.RequestId}\n");
+        // The command as it can be pasted: this gateway's URL, and the public chain API the Mini App reads anchors from.
+        var gateway = configuration?["Gateway:Url"] is { Length: > 0 } url ? url.TrimEnd('/') : "<this gateway's URL>";
+        var chain = configuration?["MiniApp:ChainApiUrl"] is { Length: > 0 } api ? " --chain " + api : string.Empty;
+        text.Append(CultureInfo.InvariantCulture, $"COCOON_API_KEY=<your key> COCOON_HTTP={gateway} ./cocoon verify {record.RequestId}{chain}\n");
         text.Append("It fetches the receipt and the network's attestation policy and prints ✔ or ✘ for the signature, the worker's attestation, the hashes and the inclusion proof against the root read from the chain. ");
         text.Append("The answer hash covers the text exactly as the worker streamed it (before Telegram formatting); save it as ");
         text.Append(CultureInfo.InvariantCulture, $"{record.RequestId}.answer.txt under COCOON_DATA/answers to have that checked too.");

@@ -3,8 +3,10 @@ using System.Text.Json;
 using global::Telegram.Bot.Exceptions;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 using Polly;
 using Polly.Retry;
+using Polly.Telemetry;
 
 namespace Cocoon.Bot.Telegram.Transport;
 
@@ -41,6 +43,13 @@ public static class TelegramResilience
         services.AddResiliencePipeline(Pipeline, (builder, context) =>
         {
             builder.TimeProvider = context.ServiceProvider.GetRequiredService<TimeProvider>();
+            // Polly reports every call at Information, each getUpdates long poll and a poll cancelled at shutdown (with
+            // its stack trace) included: under ./cocoon up with Telegram on, that was most of the console. Those are
+            // Debug, as for the cocoon-redis pipeline; a failed attempt, a retry and giving up keep Polly's severity.
+            builder.ConfigureTelemetry(new TelemetryOptions(context.ServiceProvider.GetRequiredService<IOptions<TelemetryOptions>>().Value)
+            {
+                SeverityProvider = args => args.Event.Severity == ResilienceEventSeverity.Information ? ResilienceEventSeverity.Debug : args.Event.Severity,
+            });
             builder.AddRetry(new RetryStrategyOptions
             {
                 ShouldHandle = args => ValueTask.FromResult(
