@@ -75,7 +75,7 @@ public sealed partial class AttemptRunner(
         using var span = CocoonTracing.Gateway.StartActivity("cocoon.attempt");
         span?.SetTag("cocoon.worker_id", worker.Document.WorkerId);
         span?.SetTag("cocoon.attempt", attempt);
-        var outcome = await RunCoreAsync(request, worker, attempt, funds, results, delivery, gatewayStart, deadline, cancellationToken).ConfigureAwait(false);
+        var outcome = await RunCoreAsync(request, worker, attempt, funds, results, delivery, gatewayStart, deadline, span, cancellationToken).ConfigureAwait(false);
         span?.SetTag("cocoon.outcome", outcome.Failure ?? "completed");
         if (outcome.Failure is { } failure)
         {
@@ -87,7 +87,7 @@ public sealed partial class AttemptRunner(
 
     private async Task<AttemptOutcome> RunCoreAsync(
         DispatchRequest request, EligibleWorker worker, int attempt, Task? funds, ChannelReader<ResultEnvelope> results, Delivery delivery,
-        DateTimeOffset gatewayStart, DateTimeOffset deadline, CancellationToken cancellationToken)
+        DateTimeOffset gatewayStart, DateTimeOffset deadline, Activity? span, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(worker);
@@ -114,6 +114,7 @@ public sealed partial class AttemptRunner(
             CryptographicOperations.ZeroMemory(plaintext);
         }
 
+        StageMarks.Mark(span, "sealed");
         using var opener = ChunkOpener.Create(sender, request.RequestId);
         using var control = JobControlKey.Create(sender);
         var job = new JobEnvelope
@@ -134,6 +135,7 @@ public sealed partial class AttemptRunner(
         {
             // No job leaves the gateway before its funds are held (an error here ends the request, not the attempt).
             await funds.ConfigureAwait(false);
+            StageMarks.Mark(span, "held");
         }
 
         try
@@ -147,6 +149,7 @@ public sealed partial class AttemptRunner(
             return AttemptOutcome.Failed("enqueue-failed");
         }
 
+        StageMarks.Mark(span, "enqueued");
         metrics.Enqueued();
         var enqueuedAt = time.GetUtcNow();
         DateTimeOffset? firstPieceAt = null;
@@ -170,6 +173,11 @@ public sealed partial class AttemptRunner(
                     if (result.Attempt != attempt || result.WorkerId != doc.WorkerId)
                     {
                         continue; // a late entry of an earlier attempt: harmless, dropped
+                    }
+
+                    if (opener.NextSequence == 0)
+                    {
+                        StageMarks.Mark(span, "dequeued");
                     }
 
                     // Anyone who can write to Redis can add entries to this stream: only what authenticates under
@@ -234,6 +242,7 @@ public sealed partial class AttemptRunner(
 
                     if (firstBefore && delivery.Delivered > 0)
                     {
+                        StageMarks.Mark(span, "delivered");
                         metrics.FirstToken(time.GetUtcNow() - gatewayStart);
                     }
 

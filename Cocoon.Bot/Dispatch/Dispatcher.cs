@@ -103,6 +103,11 @@ public sealed partial class Dispatcher(
                             ? billing.HoldAsync(request.Payer, request.RequestId, worker.Document.ModelName, embedding, choice.PriceCeiling(modelSha, request, worker), cancellationToken)
                             : billing.HoldAsync(request.Payer, request.RequestId, worker.Document.ModelName, request.Generation, choice.PriceCeiling(modelSha, request, worker), cancellationToken, choice.AcceptedTiers(request))
                         : null;
+                    if (pendingHold is not null && span is { IsAllDataRequested: true })
+                    {
+                        _ = pendingHold.ContinueWith(_ => StageMarks.Mark(span, "hold-committed"), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                    }
+
                     running = worker;
                     outcome = await attempts.RunAsync(request, worker, attempt, pendingHold, registration.Reader, delivery, gatewayStart, deadline, cancellationToken).ConfigureAwait(false);
                     running = null;

@@ -2,6 +2,7 @@ using Cocoon.Bot.Reputation;
 using Cocoon.Bot.Slashing;
 using Cocoon.Engine.Matching;
 using Cocoon.Engine.Protocol;
+using Cocoon.Network.Observability;
 using Cocoon.Network.Transport;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
@@ -166,6 +167,7 @@ public sealed class WorkerChoice(
                         MinimumStakeByTier = requiredStake,
                     },
                     [.. directory.Eligible.Select(Snapshot)]);
+                StageMarks.Mark(StageMarks.Current(CocoonTracing.Gateway), "matched");
                 foreach (var candidate in match.ClaimOrder)
                 {
                     if (directory.Find(candidate.WorkerId) is not { } worker)
@@ -177,6 +179,7 @@ public sealed class WorkerChoice(
                     {
                         if (await leases.TryAcquireAsync(worker.Document.WorkerId, leaseId, worker.MaxConcurrency, deadline - time.GetUtcNow() + TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false))
                         {
+                            StageMarks.Mark(StageMarks.Current(CocoonTracing.Gateway), "leased");
                             if (ticket is not null)
                             {
                                 metrics.Admission("served", ticket.Waited);

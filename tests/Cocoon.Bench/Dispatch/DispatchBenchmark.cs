@@ -22,7 +22,7 @@ namespace Cocoon.Bench.Dispatch;
 /// (b) Time to first token through the gateway minus calling the inference service directly, p50/p99 at a steady
 /// request rate, with the real small model (llama.cpp) and with the instant service (pure transport overhead).
 /// </summary>
-public static class DispatchBenchmark
+public static partial class DispatchBenchmark
 {
     private const int Concurrency = 16;
     private const int ThroughputRequests = 4000;
@@ -58,6 +58,7 @@ public static class DispatchBenchmark
         (long Methods, double Milliseconds) jitDuring;
         TtftStats instantGateway, instantDirect, ledgerHold, toWorker, fromWorker, redisPing, freshStatement;
         TimeSpan warmUp;
+        StageBreakdown stages;
         // The crypto of one dispatch, each stage alone: also gives the size of a sealed job for the XADD peer.
         var crypto = CryptoStages.Measure(CryptoIterations);
         await using (var network = await BenchNetwork.StartAsync(redis, data.Path, "a:", instant: true, ct).ConfigureAwait(false))
@@ -99,6 +100,7 @@ public static class DispatchBenchmark
             // the client's nonce before the client seals: one challenge round trip (publish, the worker signs, result
             // stream, the gateway verifies). It comes before the job, so it adds to that turn's time to first token.
             freshStatement = await SteadyAsync(() => FreshStatementAsync(network, ct), ct).ConfigureAwait(false);
+            stages = await StagesAsync(network, ct).ConfigureAwait(false);
         }
 
         // (b) time to first token with the real model.
@@ -154,8 +156,10 @@ public static class DispatchBenchmark
         Console.WriteLine($"  {"fresh statement (Mini App turn)",-32}{freshStatement.P50,8:F2} {freshStatement.P99,8:F2}   (challenge publish, worker signs, result stream, verify: added before a sealed turn's job)");
         Console.WriteLine($"  {"  gateway -> service called",-32}{toWorker.P50,8:F2} {toWorker.P99,8:F2}   (match, lease, hold, seal, XADD, wake-up, read, open)");
         Console.WriteLine($"  {"  service -> first piece out",-32}{fromWorker.P50,8:F2} {fromWorker.P99,8:F2}   (seal chunk, XADD, wake-up, read, route, open)");
+        PrintStages(stages);
         var path = await bench.WriteJsonAsync("dispatch", new
         {
+            stages,
             concurrency = Concurrency,
             throughputRequests = ThroughputRequests,
             rawXaddPerSecond = xaddPerSecond,
