@@ -67,15 +67,24 @@ public sealed partial class AttemptRunner(
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(100);
 
     /// <summary>One attempt inside its own span; the worker's span joins it through the envelope's traceparent.</summary>
-    public async Task<AttemptOutcome> RunAsync(
+    public Task<AttemptOutcome> RunAsync(
         DispatchRequest request, EligibleWorker worker, int attempt, Task? funds, ChannelReader<ResultEnvelope> results, Delivery delivery,
+        DateTimeOffset gatewayStart, DateTimeOffset deadline, CancellationToken cancellationToken) =>
+        RunAsync(request, worker, attempt, null, funds, results, delivery, gatewayStart, deadline, cancellationToken);
+
+    /// <summary>
+    /// One attempt with its job sealed beforehand (<see cref="Seal"/>, while the lease was claimed): the attempt owns
+    /// and disposes it. Null seals here.
+    /// </summary>
+    public async Task<AttemptOutcome> RunAsync(
+        DispatchRequest request, EligibleWorker worker, int attempt, SealedJob? sealedJob, Task? funds, ChannelReader<ResultEnvelope> results, Delivery delivery,
         DateTimeOffset gatewayStart, DateTimeOffset deadline, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(worker);
         using var span = CocoonTracing.Gateway.StartActivity("cocoon.attempt");
         span?.SetTag("cocoon.worker_id", worker.Document.WorkerId);
         span?.SetTag("cocoon.attempt", attempt);
-        var outcome = await RunCoreAsync(request, worker, attempt, funds, results, delivery, gatewayStart, deadline, span, cancellationToken).ConfigureAwait(false);
+        var outcome = await RunCoreAsync(request, worker, attempt, sealedJob, funds, results, delivery, gatewayStart, deadline, span, cancellationToken).ConfigureAwait(false);
         span?.SetTag("cocoon.outcome", outcome.Failure ?? "completed");
         if (outcome.Failure is { } failure)
         {
@@ -85,8 +94,61 @@ public sealed partial class AttemptRunner(
         return outcome;
     }
 
+    /// <summary>
+    /// Seals the request to one worker for one attempt (HPKE, bound to its id, attempt, worker, model and deadline) and
+    /// builds the job envelope; nothing is sent. After text was delivered the attempt resumes from it: its worker
+    /// pre-fills prompt + that text, sealed like the prompt (never in Redis or a log in plaintext), and writes only the rest.
+    /// </summary>
+    public SealedJob Seal(DispatchRequest request, EligibleWorker worker, int attempt, Delivery delivery, DateTimeOffset deadline)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(worker);
+        ArgumentNullException.ThrowIfNull(delivery);
+        var doc = worker.Document;
+        var sender = Hpke.SetupSender(doc.HpkePublicKey, JobBinding.Info(request.RequestId, attempt, doc.WorkerId, doc.ModelSha256, deadline));
+        try
+        {
+            var continuation = delivery.BeginAttempt();
+            var plaintext = request.Embedding is { } embedding
+                ? JsonSerializer.SerializeToUtf8Bytes(embedding, WireJsonContext.Default.EmbeddingRequest)
+                : ReceiptHashes.CanonicalRequest(continuation is null ? request.Generation : request.Generation with { Continuation = continuation });
+            // The receipt's request hash: the plaintext exactly as sealed (chat and embeddings alike).
+            var requestSha256 = ReceiptHashes.Request(plaintext);
+            byte[] ciphertext;
+            try
+            {
+                ciphertext = sender.Seal(JobBinding.Aad(gateway.Id), plaintext);
+            }
+            finally
+            {
+                CryptographicOperations.ZeroMemory(plaintext);
+            }
+
+            var envelope = new JobEnvelope
+            {
+                RequestId = request.RequestId,
+                Attempt = attempt,
+                WorkerId = doc.WorkerId,
+                ModelSha256 = doc.ModelSha256,
+                ReplyTo = gateway.Id,
+                RecipientKey = doc.HpkePublicKey,
+                EncapsulatedKey = sender.Enc,
+                Ciphertext = ciphertext,
+                IssuedAt = time.GetUtcNow(),
+                Deadline = deadline,
+                TraceParent = CocoonTracing.CurrentTraceParent(),
+            };
+            return new SealedJob(worker, attempt, sender, envelope, requestSha256, continuation, Stopwatch.GetTimestamp());
+        }
+        catch
+        {
+            sender.Dispose();
+            throw;
+        }
+    }
+
     private async Task<AttemptOutcome> RunCoreAsync(
-        DispatchRequest request, EligibleWorker worker, int attempt, Task? funds, ChannelReader<ResultEnvelope> results, Delivery delivery,
+        DispatchRequest request, EligibleWorker worker, int attempt, SealedJob? sealedJob, Task? funds, ChannelReader<ResultEnvelope> results, Delivery delivery,
         DateTimeOffset gatewayStart, DateTimeOffset deadline, Activity? span, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
@@ -94,43 +156,20 @@ public sealed partial class AttemptRunner(
         ArgumentNullException.ThrowIfNull(results);
         ArgumentNullException.ThrowIfNull(delivery);
         var doc = worker.Document;
-        using var sender = Hpke.SetupSender(doc.HpkePublicKey, JobBinding.Info(request.RequestId, attempt, doc.WorkerId, doc.ModelSha256, deadline));
-        // After text was delivered the attempt resumes from it: its worker pre-fills prompt + that text, sealed like
-        // the prompt (never in Redis or a log in plaintext), and writes only the rest.
-        var continuation = delivery.BeginAttempt();
-        var plaintext = request.Embedding is { } embedding
-            ? JsonSerializer.SerializeToUtf8Bytes(embedding, WireJsonContext.Default.EmbeddingRequest)
-            : ReceiptHashes.CanonicalRequest(continuation is null ? request.Generation : request.Generation with { Continuation = continuation });
-        // The receipt's request hash: the plaintext exactly as sealed (chat and embeddings alike).
-        var requestSha256 = ReceiptHashes.Request(plaintext);
-        using var response = new ResponseHasher();
-        byte[] ciphertext;
-        try
+        // Sealed already when the job was sealed while its lease was claimed (WorkerChoice.ClaimAsync); else here.
+        using var job = sealedJob ?? Seal(request, worker, attempt, delivery, deadline);
+        if (!ReferenceEquals(job.Worker, worker) || job.Attempt != attempt)
         {
-            ciphertext = sender.Seal(JobBinding.Aad(gateway.Id), plaintext);
-        }
-        finally
-        {
-            CryptographicOperations.ZeroMemory(plaintext);
+            throw new ArgumentException("The sealed job belongs to another worker or attempt.", nameof(sealedJob));
         }
 
-        StageMarks.Mark(span, "sealed");
-        using var opener = ChunkOpener.Create(sender, request.RequestId);
-        using var control = JobControlKey.Create(sender);
-        var job = new JobEnvelope
-        {
-            RequestId = request.RequestId,
-            Attempt = attempt,
-            WorkerId = doc.WorkerId,
-            ModelSha256 = doc.ModelSha256,
-            ReplyTo = gateway.Id,
-            RecipientKey = doc.HpkePublicKey,
-            EncapsulatedKey = sender.Enc,
-            Ciphertext = ciphertext,
-            IssuedAt = time.GetUtcNow(),
-            Deadline = deadline,
-            TraceParent = CocoonTracing.CurrentTraceParent(),
-        };
+        StageMarks.Mark(span, "sealed", job.SealedAt);
+        var (opener, control, requestSha256, continuation) = (job.Opener, job.Control, job.RequestSha256, job.Continuation);
+        using var response = new ResponseHasher();
+        // The worker's span joins this attempt's span (the job may have been sealed before the span began).
+        var envelope = CocoonTracing.CurrentTraceParent() is { } traceParent && traceParent != job.Envelope.TraceParent
+            ? job.Envelope with { TraceParent = traceParent }
+            : job.Envelope;
         if (funds is not null)
         {
             // No job leaves the gateway before its funds are held (an error here ends the request, not the attempt).
@@ -140,7 +179,7 @@ public sealed partial class AttemptRunner(
 
         try
         {
-            await jobs.EnqueueAsync(job, cancellationToken).ConfigureAwait(false);
+            await jobs.EnqueueAsync(envelope, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is RedisException or TimeoutException)
         {
@@ -254,7 +293,7 @@ public sealed partial class AttemptRunner(
                         return SignedUsageReceipt.Accept(result.Receipt, doc, request.RequestId, opener.TranscriptHash, request.MaxCompletionTokens, content) is { } receipt
                             ? AttemptOutcome.Completed(receipt, new AttemptTimings(enqueuedAt, firstPieceAt ?? lastProgress, lastProgress)) with
                             {
-                                AnswerTokens = AnswerTokenSeal.Open(sender, request.RequestId, result.AnswerTokens),
+                                AnswerTokens = AnswerTokenSeal.Open(job.Sender, request.RequestId, result.AnswerTokens),
                                 DeliveredBytes = deliveredBytes,
                             }
                             : AttemptOutcome.Failed("receipt-invalid");
@@ -369,4 +408,53 @@ public sealed partial class AttemptRunner(
 
     [LoggerMessage(EventId = LogEvents.Attempts + 1, Level = LogLevel.Debug, Message = "Request {RequestId} attempt {Attempt} left before {WorkerId} finished it: cancel sent")]
     private static partial void LogCancelSent(ILogger logger, string requestId, string workerId, int attempt);
+}
+
+/// <summary>
+/// A job sealed to one worker for one attempt and not sent yet: its HPKE context (which opens the answer and keys the
+/// job's control MACs) and the envelope. Whoever holds it disposes it: the attempt that sends it, or the claim that lost
+/// the worker's lease (then the job is never sent).
+/// </summary>
+public sealed class SealedJob : IDisposable
+{
+    private readonly HpkeSenderContext _sender;
+
+    internal SealedJob(EligibleWorker worker, int attempt, HpkeSenderContext sender, JobEnvelope envelope, byte[] requestSha256, string? continuation, long sealedAt)
+    {
+        Worker = worker;
+        Attempt = attempt;
+        _sender = sender;
+        Envelope = envelope;
+        RequestSha256 = requestSha256;
+        Continuation = continuation;
+        SealedAt = sealedAt;
+        Opener = ChunkOpener.Create(sender, envelope.RequestId);
+        Control = JobControlKey.Create(sender);
+    }
+
+    public EligibleWorker Worker { get; }
+
+    public int Attempt { get; }
+
+    internal JobEnvelope Envelope { get; }
+
+    internal HpkeSenderContext Sender => _sender;
+
+    internal ChunkOpener Opener { get; }
+
+    internal JobControlKey Control { get; }
+
+    internal byte[] RequestSha256 { get; }
+
+    internal string? Continuation { get; }
+
+    /// <summary>When it was sealed (<see cref="Stopwatch.GetTimestamp"/>): a stage mark only.</summary>
+    internal long SealedAt { get; }
+
+    public void Dispose()
+    {
+        Control.Dispose();
+        Opener.Dispose();
+        _sender.Dispose();
+    }
 }

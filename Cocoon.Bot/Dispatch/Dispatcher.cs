@@ -91,25 +91,30 @@ public sealed partial class Dispatcher(
             var attempt = 0;
             while (true)
             {
-                var claimed = await choice.ClaimAsync(request, modelSha, attempt, failed, deadline, cancellationToken).ConfigureAwait(false);
+                // While the lease script of each candidate is in flight: the job is sealed to that candidate, and with
+                // the first one the hold starts (so a busy answer the matcher gives never touches the ledger). Neither
+                // is awaited here: the ledger commits the hold while the lease travels and the job is sealed, and the
+                // attempt waits for it before enqueueing, so no job leaves before its funds are held. A lease that is
+                // refused drops its sealed job unsent; a claim that fails in the end releases the hold (below).
+                var claimed = await choice.ClaimAsync(request, modelSha, attempt, failed, deadline, cancellationToken, candidate =>
+                {
+                    if (pendingHold is null && hold is null)
+                    {
+                        pendingHold = HoldAsync(request, modelSha, candidate, cancellationToken);
+                        if (span is { IsAllDataRequested: true })
+                        {
+                            _ = pendingHold.ContinueWith(_ => StageMarks.Mark(span, "hold-committed"), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                        }
+                    }
+
+                    return attempts.Seal(request, candidate, attempt, delivery, deadline);
+                }).ConfigureAwait(false);
                 var worker = claimed.Worker;
                 AttemptOutcome outcome;
                 try
                 {
-                    // Hold after the first claim, so a busy answer never touches the ledger. It is not awaited here:
-                    // the ledger commits it while the job is sealed, and the attempt waits for it before enqueueing.
-                    pendingHold ??= hold is null
-                        ? request.Embedding is { } embedding
-                            ? billing.HoldAsync(request.Payer, request.RequestId, worker.Document.ModelName, embedding, choice.PriceCeiling(modelSha, request, worker), cancellationToken)
-                            : billing.HoldAsync(request.Payer, request.RequestId, worker.Document.ModelName, request.Generation, choice.PriceCeiling(modelSha, request, worker), cancellationToken, choice.AcceptedTiers(request))
-                        : null;
-                    if (pendingHold is not null && span is { IsAllDataRequested: true })
-                    {
-                        _ = pendingHold.ContinueWith(_ => StageMarks.Mark(span, "hold-committed"), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-                    }
-
                     running = worker;
-                    outcome = await attempts.RunAsync(request, worker, attempt, pendingHold, registration.Reader, delivery, gatewayStart, deadline, cancellationToken).ConfigureAwait(false);
+                    outcome = await attempts.RunAsync(request, worker, attempt, claimed.Job, pendingHold, registration.Reader, delivery, gatewayStart, deadline, cancellationToken).ConfigureAwait(false);
                     running = null;
                 }
                 catch
@@ -237,6 +242,12 @@ public sealed partial class Dispatcher(
             events.TryComplete(e);
         }
     }
+
+    /// <summary>The worst case held at the dearest coefficient of the model's workers (the first candidate names the model).</summary>
+    private Task<Hold> HoldAsync(DispatchRequest request, string modelSha, EligibleWorker first, CancellationToken cancellationToken) =>
+        request.Embedding is { } embedding
+            ? billing.HoldAsync(request.Payer, request.RequestId, first.Document.ModelName, embedding, choice.PriceCeiling(modelSha, request, first), cancellationToken)
+            : billing.HoldAsync(request.Payer, request.RequestId, first.Document.ModelName, request.Generation, choice.PriceCeiling(modelSha, request, first), cancellationToken, choice.AcceptedTiers(request));
 
     /// <summary>
     /// After a failed attempt: throws when the request is over (the worker found it invalid, or too many workers

@@ -10,7 +10,11 @@ using StackExchange.Redis;
 namespace Cocoon.Bot.Dispatch;
 
 /// <summary>A worker whose slot this request holds until <see cref="WorkerChoice.ReleaseAsync"/>.</summary>
-public sealed record ClaimedWorker(EligibleWorker Worker, string LeaseId);
+public sealed record ClaimedWorker(EligibleWorker Worker, string LeaseId)
+{
+    /// <summary>The job sealed to this worker while its lease was claimed (null when the claim was not asked to seal).</summary>
+    public SealedJob? Job { get; init; }
+}
 
 /// <summary>
 /// How a worker is chosen: the model is resolved once, the engine's <see cref="Matcher"/> ranks the directory's
@@ -108,9 +112,15 @@ public sealed class WorkerChoice(
     /// Claims a slot on the best worker that has one, in the matcher's order. The first attempt says at once when
     /// there is none (no worker, too small a context, or every one busy); a re-dispatch waits for a slot or a
     /// replacement until the deadline.
+    /// <para>
+    /// <paramref name="whileLeasing"/> runs for each candidate while its lease script is in flight (the round trip
+    /// and the caller's work, sealing the job and starting the hold, overlap): what it returns comes back with the
+    /// claim, or is disposed when that worker's lease is refused. If it throws, a lease it overlapped is released.
+    /// </para>
     /// </summary>
     public async Task<ClaimedWorker> ClaimAsync(
-        DispatchRequest request, string modelSha, int attempt, IReadOnlyCollection<string> failed, DateTimeOffset deadline, CancellationToken cancellationToken)
+        DispatchRequest request, string modelSha, int attempt, IReadOnlyCollection<string> failed, DateTimeOffset deadline, CancellationToken cancellationToken,
+        Func<EligibleWorker, SealedJob?>? whileLeasing = null)
     {
         ArgumentNullException.ThrowIfNull(request);
         var leaseId = $"{request.RequestId}/{attempt}";
@@ -124,7 +134,7 @@ public sealed class WorkerChoice(
                 ticket = await WaitInQueueAsync(request, modelSha, null, Matcher.DefaultRetryAfter, deadline, cancellationToken).ConfigureAwait(false);
             }
 
-            return await ClaimLoopAsync(request, modelSha, attempt, failed, deadline, leaseId, maxTokens, ticket, cancellationToken).ConfigureAwait(false);
+            return await ClaimLoopAsync(request, modelSha, attempt, failed, deadline, leaseId, maxTokens, ticket, whileLeasing, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -134,7 +144,7 @@ public sealed class WorkerChoice(
 
     private async Task<ClaimedWorker> ClaimLoopAsync(
         DispatchRequest request, string modelSha, int attempt, IReadOnlyCollection<string> failed, DateTimeOffset deadline, string leaseId, int maxTokens,
-        AdmissionQueue.Ticket? ticket, CancellationToken cancellationToken)
+        AdmissionQueue.Ticket? ticket, Func<EligibleWorker, SealedJob?>? whileLeasing, CancellationToken cancellationToken)
     {
         // The gateway cannot count tokens: a prompt has at least one, so only what surely cannot fit is refused here;
         // the worker's exact count decides the rest (ContextExceededException).
@@ -175,9 +185,24 @@ public sealed class WorkerChoice(
                         continue;
                     }
 
+                    SealedJob? prepared = null;
                     try
                     {
-                        if (await leases.TryAcquireAsync(worker.Document.WorkerId, leaseId, worker.MaxConcurrency, deadline - time.GetUtcNow() + TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false))
+                        var acquiring = leases.TryAcquireAsync(worker.Document.WorkerId, leaseId, worker.MaxConcurrency, deadline - time.GetUtcNow() + TimeSpan.FromSeconds(30), cancellationToken);
+                        if (whileLeasing is not null)
+                        {
+                            try
+                            {
+                                prepared = whileLeasing(worker);
+                            }
+                            catch
+                            {
+                                await AbandonAsync(acquiring, new ClaimedWorker(worker, leaseId)).ConfigureAwait(false);
+                                throw;
+                            }
+                        }
+
+                        if (await acquiring.ConfigureAwait(false))
                         {
                             StageMarks.Mark(StageMarks.Current(CocoonTracing.Gateway), "leased");
                             if (ticket is not null)
@@ -190,12 +215,19 @@ public sealed class WorkerChoice(
                                 metrics.Affinity(string.Equals(affinity, worker.Document.WorkerId, StringComparison.Ordinal));
                             }
 
-                            return new ClaimedWorker(worker, leaseId);
+                            var claimed = new ClaimedWorker(worker, leaseId) { Job = prepared };
+                            prepared = null;
+                            return claimed;
                         }
                     }
                     catch (Exception e) when (e is RedisException or TimeoutException)
                     {
                         break;
+                    }
+                    finally
+                    {
+                        // Sealed to a worker whose slot went to someone else: never sent.
+                        prepared?.Dispose();
                     }
                 }
 
@@ -298,6 +330,25 @@ public sealed class WorkerChoice(
     {
         ArgumentNullException.ThrowIfNull(request);
         return request.Tiers ?? TrustTiers.Default(options.Value.TrustedSimulatedPlatformKeys.Count > 0);
+    }
+
+    /// <summary>The caller failed while a lease was in flight: once its answer is in, a slot it took is given back.</summary>
+    private async Task AbandonAsync(Task<bool> acquiring, ClaimedWorker claimed)
+    {
+        bool acquired;
+        try
+        {
+            acquired = await acquiring.ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException or OperationCanceledException)
+        {
+            return; // unknown: if it was taken, it expires on its own
+        }
+
+        if (acquired)
+        {
+            await ReleaseAsync(claimed).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Frees the slot and gives the next waiter its turn; a lease that cannot be released (Redis away) expires on its own.</summary>
