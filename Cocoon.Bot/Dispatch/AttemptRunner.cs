@@ -67,24 +67,15 @@ public sealed partial class AttemptRunner(
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(100);
 
     /// <summary>One attempt inside its own span; the worker's span joins it through the envelope's traceparent.</summary>
-    public Task<AttemptOutcome> RunAsync(
-        DispatchRequest request, EligibleWorker worker, int attempt, Task? funds, ChannelReader<ResultEnvelope> results, Delivery delivery,
-        DateTimeOffset gatewayStart, DateTimeOffset deadline, CancellationToken cancellationToken) =>
-        RunAsync(request, worker, attempt, null, funds, results, delivery, gatewayStart, deadline, cancellationToken);
-
-    /// <summary>
-    /// One attempt with its job sealed beforehand (<see cref="Seal"/>, while the lease was claimed): the attempt owns
-    /// and disposes it. Null seals here.
-    /// </summary>
     public async Task<AttemptOutcome> RunAsync(
-        DispatchRequest request, EligibleWorker worker, int attempt, SealedJob? sealedJob, Task? funds, ChannelReader<ResultEnvelope> results, Delivery delivery,
+        DispatchRequest request, EligibleWorker worker, int attempt, Task? funds, ChannelReader<ResultEnvelope> results, Delivery delivery,
         DateTimeOffset gatewayStart, DateTimeOffset deadline, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(worker);
         using var span = CocoonTracing.Gateway.StartActivity("cocoon.attempt");
         span?.SetTag("cocoon.worker_id", worker.Document.WorkerId);
         span?.SetTag("cocoon.attempt", attempt);
-        var outcome = await RunCoreAsync(request, worker, attempt, sealedJob, funds, results, delivery, gatewayStart, deadline, span, cancellationToken).ConfigureAwait(false);
+        var outcome = await RunCoreAsync(request, worker, attempt, funds, results, delivery, gatewayStart, deadline, span, cancellationToken).ConfigureAwait(false);
         span?.SetTag("cocoon.outcome", outcome.Failure ?? "completed");
         if (outcome.Failure is { } failure)
         {
@@ -99,7 +90,7 @@ public sealed partial class AttemptRunner(
     /// builds the job envelope; nothing is sent. After text was delivered the attempt resumes from it: its worker
     /// pre-fills prompt + that text, sealed like the prompt (never in Redis or a log in plaintext), and writes only the rest.
     /// </summary>
-    public SealedJob Seal(DispatchRequest request, EligibleWorker worker, int attempt, Delivery delivery, DateTimeOffset deadline)
+    private SealedJob Seal(DispatchRequest request, EligibleWorker worker, int attempt, Delivery delivery, DateTimeOffset deadline)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(worker);
@@ -138,7 +129,7 @@ public sealed partial class AttemptRunner(
                 Deadline = deadline,
                 TraceParent = CocoonTracing.CurrentTraceParent(),
             };
-            return new SealedJob(worker, attempt, sender, envelope, requestSha256, continuation, Stopwatch.GetTimestamp());
+            return new SealedJob(sender, envelope, requestSha256, continuation);
         }
         catch
         {
@@ -148,7 +139,7 @@ public sealed partial class AttemptRunner(
     }
 
     private async Task<AttemptOutcome> RunCoreAsync(
-        DispatchRequest request, EligibleWorker worker, int attempt, SealedJob? sealedJob, Task? funds, ChannelReader<ResultEnvelope> results, Delivery delivery,
+        DispatchRequest request, EligibleWorker worker, int attempt, Task? funds, ChannelReader<ResultEnvelope> results, Delivery delivery,
         DateTimeOffset gatewayStart, DateTimeOffset deadline, Activity? span, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
@@ -156,20 +147,11 @@ public sealed partial class AttemptRunner(
         ArgumentNullException.ThrowIfNull(results);
         ArgumentNullException.ThrowIfNull(delivery);
         var doc = worker.Document;
-        // Sealed already when the job was sealed while its lease was claimed (WorkerChoice.ClaimAsync); else here.
-        using var job = sealedJob ?? Seal(request, worker, attempt, delivery, deadline);
-        if (!ReferenceEquals(job.Worker, worker) || job.Attempt != attempt)
-        {
-            throw new ArgumentException("The sealed job belongs to another worker or attempt.", nameof(sealedJob));
-        }
-
-        StageMarks.Mark(span, "sealed", job.SealedAt);
+        using var job = Seal(request, worker, attempt, delivery, deadline);
+        StageMarks.Mark(span, "sealed");
         var (opener, control, requestSha256, continuation) = (job.Opener, job.Control, job.RequestSha256, job.Continuation);
         using var response = new ResponseHasher();
-        // The worker's span joins this attempt's span (the job may have been sealed before the span began).
-        var envelope = CocoonTracing.CurrentTraceParent() is { } traceParent && traceParent != job.Envelope.TraceParent
-            ? job.Envelope with { TraceParent = traceParent }
-            : job.Envelope;
+        var envelope = job.Envelope;
         if (funds is not null)
         {
             // No job leaves the gateway before its funds are held (an error here ends the request, not the attempt).
@@ -412,29 +394,21 @@ public sealed partial class AttemptRunner(
 
 /// <summary>
 /// A job sealed to one worker for one attempt and not sent yet: its HPKE context (which opens the answer and keys the
-/// job's control MACs) and the envelope. Whoever holds it disposes it: the attempt that sends it, or the claim that lost
-/// the worker's lease (then the job is never sent).
+/// job's control MACs) and the envelope. The attempt that sends it disposes it.
 /// </summary>
-public sealed class SealedJob : IDisposable
+internal sealed class SealedJob : IDisposable
 {
     private readonly HpkeSenderContext _sender;
 
-    internal SealedJob(EligibleWorker worker, int attempt, HpkeSenderContext sender, JobEnvelope envelope, byte[] requestSha256, string? continuation, long sealedAt)
+    internal SealedJob(HpkeSenderContext sender, JobEnvelope envelope, byte[] requestSha256, string? continuation)
     {
-        Worker = worker;
-        Attempt = attempt;
         _sender = sender;
         Envelope = envelope;
         RequestSha256 = requestSha256;
         Continuation = continuation;
-        SealedAt = sealedAt;
         Opener = ChunkOpener.Create(sender, envelope.RequestId);
         Control = JobControlKey.Create(sender);
     }
-
-    public EligibleWorker Worker { get; }
-
-    public int Attempt { get; }
 
     internal JobEnvelope Envelope { get; }
 
@@ -447,9 +421,6 @@ public sealed class SealedJob : IDisposable
     internal byte[] RequestSha256 { get; }
 
     internal string? Continuation { get; }
-
-    /// <summary>When it was sealed (<see cref="Stopwatch.GetTimestamp"/>): a stage mark only.</summary>
-    internal long SealedAt { get; }
 
     public void Dispose()
     {

@@ -91,11 +91,12 @@ public sealed partial class Dispatcher(
             var attempt = 0;
             while (true)
             {
-                // While the lease script of each candidate is in flight: the job is sealed to that candidate, and with
-                // the first one the hold starts (so a busy answer the matcher gives never touches the ledger). Neither
-                // is awaited here: the ledger commits the hold while the lease travels and the job is sealed, and the
-                // attempt waits for it before enqueueing, so no job leaves before its funds are held. A lease that is
-                // refused drops its sealed job unsent; a claim that fails in the end releases the hold (below).
+                // The hold starts as soon as the first candidate's lease script is sent (so a busy answer the matcher
+                // gives never touches the ledger): the ledger commits it while the lease travels and the job is
+                // sealed. It is not awaited here: the attempt waits for it before enqueueing, so no job leaves before
+                // its funds are held; a claim that fails in the end (every lease refused) releases it (below). The job
+                // is sealed after the lease, not during it: on 2 busy cores sealing beside the lease script only
+                // delayed its reply (docs/BENCHMARKS.md, session 7).
                 var claimed = await choice.ClaimAsync(request, modelSha, attempt, failed, deadline, cancellationToken, candidate =>
                 {
                     if (pendingHold is null && hold is null)
@@ -106,15 +107,13 @@ public sealed partial class Dispatcher(
                             _ = pendingHold.ContinueWith(_ => StageMarks.Mark(span, "hold-committed"), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
                         }
                     }
-
-                    return attempts.Seal(request, candidate, attempt, delivery, deadline);
                 }).ConfigureAwait(false);
                 var worker = claimed.Worker;
                 AttemptOutcome outcome;
                 try
                 {
                     running = worker;
-                    outcome = await attempts.RunAsync(request, worker, attempt, claimed.Job, pendingHold, registration.Reader, delivery, gatewayStart, deadline, cancellationToken).ConfigureAwait(false);
+                    outcome = await attempts.RunAsync(request, worker, attempt, pendingHold, registration.Reader, delivery, gatewayStart, deadline, cancellationToken).ConfigureAwait(false);
                     running = null;
                 }
                 catch

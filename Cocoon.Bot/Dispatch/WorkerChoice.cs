@@ -10,11 +10,7 @@ using StackExchange.Redis;
 namespace Cocoon.Bot.Dispatch;
 
 /// <summary>A worker whose slot this request holds until <see cref="WorkerChoice.ReleaseAsync"/>.</summary>
-public sealed record ClaimedWorker(EligibleWorker Worker, string LeaseId)
-{
-    /// <summary>The job sealed to this worker while its lease was claimed (null when the claim was not asked to seal).</summary>
-    public SealedJob? Job { get; init; }
-}
+public sealed record ClaimedWorker(EligibleWorker Worker, string LeaseId);
 
 /// <summary>
 /// How a worker is chosen: the model is resolved once, the engine's <see cref="Matcher"/> ranks the directory's
@@ -113,14 +109,13 @@ public sealed class WorkerChoice(
     /// there is none (no worker, too small a context, or every one busy); a re-dispatch waits for a slot or a
     /// replacement until the deadline.
     /// <para>
-    /// <paramref name="whileLeasing"/> runs for each candidate while its lease script is in flight (the round trip
-    /// and the caller's work, sealing the job and starting the hold, overlap): what it returns comes back with the
-    /// claim, or is disposed when that worker's lease is refused. If it throws, a lease it overlapped is released.
+    /// <paramref name="whileLeasing"/> runs for each candidate right after its lease script is sent, so the caller's
+    /// work (starting the ledger hold) overlaps the round trip. If it throws, a lease it overlapped is released.
     /// </para>
     /// </summary>
     public async Task<ClaimedWorker> ClaimAsync(
         DispatchRequest request, string modelSha, int attempt, IReadOnlyCollection<string> failed, DateTimeOffset deadline, CancellationToken cancellationToken,
-        Func<EligibleWorker, SealedJob?>? whileLeasing = null)
+        Action<EligibleWorker>? whileLeasing = null)
     {
         ArgumentNullException.ThrowIfNull(request);
         var leaseId = $"{request.RequestId}/{attempt}";
@@ -144,7 +139,7 @@ public sealed class WorkerChoice(
 
     private async Task<ClaimedWorker> ClaimLoopAsync(
         DispatchRequest request, string modelSha, int attempt, IReadOnlyCollection<string> failed, DateTimeOffset deadline, string leaseId, int maxTokens,
-        AdmissionQueue.Ticket? ticket, Func<EligibleWorker, SealedJob?>? whileLeasing, CancellationToken cancellationToken)
+        AdmissionQueue.Ticket? ticket, Action<EligibleWorker>? whileLeasing, CancellationToken cancellationToken)
     {
         // The gateway cannot count tokens: a prompt has at least one, so only what surely cannot fit is refused here;
         // the worker's exact count decides the rest (ContextExceededException).
@@ -185,7 +180,6 @@ public sealed class WorkerChoice(
                         continue;
                     }
 
-                    SealedJob? prepared = null;
                     try
                     {
                         var acquiring = leases.TryAcquireAsync(worker.Document.WorkerId, leaseId, worker.MaxConcurrency, deadline - time.GetUtcNow() + TimeSpan.FromSeconds(30), cancellationToken);
@@ -193,7 +187,7 @@ public sealed class WorkerChoice(
                         {
                             try
                             {
-                                prepared = whileLeasing(worker);
+                                whileLeasing(worker);
                             }
                             catch
                             {
@@ -215,20 +209,14 @@ public sealed class WorkerChoice(
                                 metrics.Affinity(string.Equals(affinity, worker.Document.WorkerId, StringComparison.Ordinal));
                             }
 
-                            var claimed = new ClaimedWorker(worker, leaseId) { Job = prepared };
-                            prepared = null;
-                            return claimed;
+                            return new ClaimedWorker(worker, leaseId);
                         }
                     }
                     catch (Exception e) when (e is RedisException or TimeoutException)
                     {
                         break;
                     }
-                    finally
-                    {
-                        // Sealed to a worker whose slot went to someone else: never sent.
-                        prepared?.Dispose();
-                    }
+
                 }
 
                 if (attempt == 0)
