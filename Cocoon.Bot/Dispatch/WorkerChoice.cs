@@ -216,7 +216,6 @@ public sealed class WorkerChoice(
                     {
                         break;
                     }
-
                 }
 
                 if (attempt == 0)
