@@ -75,7 +75,7 @@ public sealed partial class AttemptRunner(
         using var span = CocoonTracing.Gateway.StartActivity("cocoon.attempt");
         span?.SetTag("cocoon.worker_id", worker.Document.WorkerId);
         span?.SetTag("cocoon.attempt", attempt);
-        var outcome = await RunCoreAsync(request, worker, attempt, funds, results, delivery, gatewayStart, deadline, cancellationToken).ConfigureAwait(false);
+        var outcome = await RunCoreAsync(request, worker, attempt, funds, results, delivery, gatewayStart, deadline, span, cancellationToken).ConfigureAwait(false);
         span?.SetTag("cocoon.outcome", outcome.Failure ?? "completed");
         if (outcome.Failure is { } failure)
         {
@@ -85,60 +85,83 @@ public sealed partial class AttemptRunner(
         return outcome;
     }
 
+    /// <summary>
+    /// Seals the request to one worker for one attempt (HPKE, bound to its id, attempt, worker, model and deadline) and
+    /// builds the job envelope; nothing is sent. After text was delivered the attempt resumes from it: its worker
+    /// pre-fills prompt + that text, sealed like the prompt (never in Redis or a log in plaintext), and writes only the rest.
+    /// </summary>
+    private SealedJob Seal(DispatchRequest request, EligibleWorker worker, int attempt, Delivery delivery, DateTimeOffset deadline)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(worker);
+        ArgumentNullException.ThrowIfNull(delivery);
+        var doc = worker.Document;
+        var sender = Hpke.SetupSender(doc.HpkePublicKey, JobBinding.Info(request.RequestId, attempt, doc.WorkerId, doc.ModelSha256, deadline));
+        try
+        {
+            var continuation = delivery.BeginAttempt();
+            var plaintext = request.Embedding is { } embedding
+                ? JsonSerializer.SerializeToUtf8Bytes(embedding, WireJsonContext.Default.EmbeddingRequest)
+                : ReceiptHashes.CanonicalRequest(continuation is null ? request.Generation : request.Generation with { Continuation = continuation });
+            // The receipt's request hash: the plaintext exactly as sealed (chat and embeddings alike).
+            var requestSha256 = ReceiptHashes.Request(plaintext);
+            byte[] ciphertext;
+            try
+            {
+                ciphertext = sender.Seal(JobBinding.Aad(gateway.Id), plaintext);
+            }
+            finally
+            {
+                CryptographicOperations.ZeroMemory(plaintext);
+            }
+
+            var envelope = new JobEnvelope
+            {
+                RequestId = request.RequestId,
+                Attempt = attempt,
+                WorkerId = doc.WorkerId,
+                ModelSha256 = doc.ModelSha256,
+                ReplyTo = gateway.Id,
+                RecipientKey = doc.HpkePublicKey,
+                EncapsulatedKey = sender.Enc,
+                Ciphertext = ciphertext,
+                IssuedAt = time.GetUtcNow(),
+                Deadline = deadline,
+                TraceParent = CocoonTracing.CurrentTraceParent(),
+            };
+            return new SealedJob(sender, envelope, requestSha256, continuation);
+        }
+        catch
+        {
+            sender.Dispose();
+            throw;
+        }
+    }
+
     private async Task<AttemptOutcome> RunCoreAsync(
         DispatchRequest request, EligibleWorker worker, int attempt, Task? funds, ChannelReader<ResultEnvelope> results, Delivery delivery,
-        DateTimeOffset gatewayStart, DateTimeOffset deadline, CancellationToken cancellationToken)
+        DateTimeOffset gatewayStart, DateTimeOffset deadline, Activity? span, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(worker);
         ArgumentNullException.ThrowIfNull(results);
         ArgumentNullException.ThrowIfNull(delivery);
         var doc = worker.Document;
-        using var sender = Hpke.SetupSender(doc.HpkePublicKey, JobBinding.Info(request.RequestId, attempt, doc.WorkerId, doc.ModelSha256, deadline));
-        // After text was delivered the attempt resumes from it: its worker pre-fills prompt + that text, sealed like
-        // the prompt (never in Redis or a log in plaintext), and writes only the rest.
-        var continuation = delivery.BeginAttempt();
-        var plaintext = request.Embedding is { } embedding
-            ? JsonSerializer.SerializeToUtf8Bytes(embedding, WireJsonContext.Default.EmbeddingRequest)
-            : ReceiptHashes.CanonicalRequest(continuation is null ? request.Generation : request.Generation with { Continuation = continuation });
-        // The receipt's request hash: the plaintext exactly as sealed (chat and embeddings alike).
-        var requestSha256 = ReceiptHashes.Request(plaintext);
+        using var job = Seal(request, worker, attempt, delivery, deadline);
+        StageMarks.Mark(span, "sealed");
+        var (opener, control, requestSha256, continuation) = (job.Opener, job.Control, job.RequestSha256, job.Continuation);
         using var response = new ResponseHasher();
-        byte[] ciphertext;
-        try
-        {
-            ciphertext = sender.Seal(JobBinding.Aad(gateway.Id), plaintext);
-        }
-        finally
-        {
-            CryptographicOperations.ZeroMemory(plaintext);
-        }
-
-        using var opener = ChunkOpener.Create(sender, request.RequestId);
-        using var control = JobControlKey.Create(sender);
-        var job = new JobEnvelope
-        {
-            RequestId = request.RequestId,
-            Attempt = attempt,
-            WorkerId = doc.WorkerId,
-            ModelSha256 = doc.ModelSha256,
-            ReplyTo = gateway.Id,
-            RecipientKey = doc.HpkePublicKey,
-            EncapsulatedKey = sender.Enc,
-            Ciphertext = ciphertext,
-            IssuedAt = time.GetUtcNow(),
-            Deadline = deadline,
-            TraceParent = CocoonTracing.CurrentTraceParent(),
-        };
+        var envelope = job.Envelope;
         if (funds is not null)
         {
             // No job leaves the gateway before its funds are held (an error here ends the request, not the attempt).
             await funds.ConfigureAwait(false);
+            StageMarks.Mark(span, "held");
         }
 
         try
         {
-            await jobs.EnqueueAsync(job, cancellationToken).ConfigureAwait(false);
+            await jobs.EnqueueAsync(envelope, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is RedisException or TimeoutException)
         {
@@ -147,6 +170,7 @@ public sealed partial class AttemptRunner(
             return AttemptOutcome.Failed("enqueue-failed");
         }
 
+        StageMarks.Mark(span, "enqueued");
         metrics.Enqueued();
         var enqueuedAt = time.GetUtcNow();
         DateTimeOffset? firstPieceAt = null;
@@ -170,6 +194,11 @@ public sealed partial class AttemptRunner(
                     if (result.Attempt != attempt || result.WorkerId != doc.WorkerId)
                     {
                         continue; // a late entry of an earlier attempt: harmless, dropped
+                    }
+
+                    if (opener.NextSequence == 0)
+                    {
+                        StageMarks.Mark(span, "dequeued");
                     }
 
                     // Anyone who can write to Redis can add entries to this stream: only what authenticates under
@@ -234,6 +263,7 @@ public sealed partial class AttemptRunner(
 
                     if (firstBefore && delivery.Delivered > 0)
                     {
+                        StageMarks.Mark(span, "delivered");
                         metrics.FirstToken(time.GetUtcNow() - gatewayStart);
                     }
 
@@ -245,7 +275,7 @@ public sealed partial class AttemptRunner(
                         return SignedUsageReceipt.Accept(result.Receipt, doc, request.RequestId, opener.TranscriptHash, request.MaxCompletionTokens, content) is { } receipt
                             ? AttemptOutcome.Completed(receipt, new AttemptTimings(enqueuedAt, firstPieceAt ?? lastProgress, lastProgress)) with
                             {
-                                AnswerTokens = AnswerTokenSeal.Open(sender, request.RequestId, result.AnswerTokens),
+                                AnswerTokens = AnswerTokenSeal.Open(job.Sender, request.RequestId, result.AnswerTokens),
                                 DeliveredBytes = deliveredBytes,
                             }
                             : AttemptOutcome.Failed("receipt-invalid");
@@ -360,4 +390,42 @@ public sealed partial class AttemptRunner(
 
     [LoggerMessage(EventId = LogEvents.Attempts + 1, Level = LogLevel.Debug, Message = "Request {RequestId} attempt {Attempt} left before {WorkerId} finished it: cancel sent")]
     private static partial void LogCancelSent(ILogger logger, string requestId, string workerId, int attempt);
+}
+
+/// <summary>
+/// A job sealed to one worker for one attempt and not sent yet: its HPKE context (which opens the answer and keys the
+/// job's control MACs) and the envelope. The attempt that sends it disposes it.
+/// </summary>
+internal sealed class SealedJob : IDisposable
+{
+    private readonly HpkeSenderContext _sender;
+
+    internal SealedJob(HpkeSenderContext sender, JobEnvelope envelope, byte[] requestSha256, string? continuation)
+    {
+        _sender = sender;
+        Envelope = envelope;
+        RequestSha256 = requestSha256;
+        Continuation = continuation;
+        Opener = ChunkOpener.Create(sender, envelope.RequestId);
+        Control = JobControlKey.Create(sender);
+    }
+
+    internal JobEnvelope Envelope { get; }
+
+    internal HpkeSenderContext Sender => _sender;
+
+    internal ChunkOpener Opener { get; }
+
+    internal JobControlKey Control { get; }
+
+    internal byte[] RequestSha256 { get; }
+
+    internal string? Continuation { get; }
+
+    public void Dispose()
+    {
+        Control.Dispose();
+        Opener.Dispose();
+        _sender.Dispose();
+    }
 }

@@ -91,18 +91,27 @@ public sealed partial class Dispatcher(
             var attempt = 0;
             while (true)
             {
-                var claimed = await choice.ClaimAsync(request, modelSha, attempt, failed, deadline, cancellationToken).ConfigureAwait(false);
+                // The hold starts as soon as the first candidate's lease script is sent (so a busy answer the matcher
+                // gives never touches the ledger): the ledger commits it while the lease travels and the job is
+                // sealed. It is not awaited here: the attempt waits for it before enqueueing, so no job leaves before
+                // its funds are held; a claim that fails in the end (every lease refused) releases it (below). The job
+                // is sealed after the lease, not during it: on 2 busy cores sealing beside the lease script only
+                // delayed its reply (docs/BENCHMARKS.md, session 7).
+                var claimed = await choice.ClaimAsync(request, modelSha, attempt, failed, deadline, cancellationToken, candidate =>
+                {
+                    if (pendingHold is null && hold is null)
+                    {
+                        pendingHold = HoldAsync(request, modelSha, candidate, cancellationToken);
+                        if (span is { IsAllDataRequested: true })
+                        {
+                            _ = pendingHold.ContinueWith(_ => StageMarks.Mark(span, "hold-committed"), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                        }
+                    }
+                }).ConfigureAwait(false);
                 var worker = claimed.Worker;
                 AttemptOutcome outcome;
                 try
                 {
-                    // Hold after the first claim, so a busy answer never touches the ledger. It is not awaited here:
-                    // the ledger commits it while the job is sealed, and the attempt waits for it before enqueueing.
-                    pendingHold ??= hold is null
-                        ? request.Embedding is { } embedding
-                            ? billing.HoldAsync(request.Payer, request.RequestId, worker.Document.ModelName, embedding, choice.PriceCeiling(modelSha, request, worker), cancellationToken)
-                            : billing.HoldAsync(request.Payer, request.RequestId, worker.Document.ModelName, request.Generation, choice.PriceCeiling(modelSha, request, worker), cancellationToken, choice.AcceptedTiers(request))
-                        : null;
                     running = worker;
                     outcome = await attempts.RunAsync(request, worker, attempt, pendingHold, registration.Reader, delivery, gatewayStart, deadline, cancellationToken).ConfigureAwait(false);
                     running = null;
@@ -232,6 +241,12 @@ public sealed partial class Dispatcher(
             events.TryComplete(e);
         }
     }
+
+    /// <summary>The worst case held at the dearest coefficient of the model's workers (the first candidate names the model).</summary>
+    private Task<Hold> HoldAsync(DispatchRequest request, string modelSha, EligibleWorker first, CancellationToken cancellationToken) =>
+        request.Embedding is { } embedding
+            ? billing.HoldAsync(request.Payer, request.RequestId, first.Document.ModelName, embedding, choice.PriceCeiling(modelSha, request, first), cancellationToken)
+            : billing.HoldAsync(request.Payer, request.RequestId, first.Document.ModelName, request.Generation, choice.PriceCeiling(modelSha, request, first), cancellationToken, choice.AcceptedTiers(request));
 
     /// <summary>
     /// After a failed attempt: throws when the request is over (the worker found it invalid, or too many workers

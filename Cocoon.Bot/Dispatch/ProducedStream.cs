@@ -16,7 +16,9 @@ internal static class ProducedStream
         Func<ChannelWriter<T>, CancellationToken, Task> produce, [EnumeratorCancellation] CancellationToken cancellationToken, bool drainOnCancel = false)
     {
         ArgumentNullException.ThrowIfNull(produce);
-        var events = Channel.CreateUnbounded<T>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        // The caller's loop runs on the producer's thread when an event is written (up to its next wait), not after a
+        // hop through the thread pool: one wake-up less between a piece opened and the caller having it.
+        var events = Channel.CreateUnbounded<T>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true, AllowSynchronousContinuations = true });
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var run = produce(events.Writer, cts.Token);
         try

@@ -37,7 +37,10 @@ public sealed partial class ResultRouter(
     /// <summary>Starts routing entries for requestId to the returned reader until the registration is disposed.</summary>
     public Registration Register(string requestId)
     {
-        var channel = Channel.CreateUnbounded<ResultEnvelope>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        // The request's reader runs on the router's thread when an entry comes (up to its next wait: open the piece,
+        // queue it to the caller) instead of after a hop through the thread pool, which on a busy machine is a
+        // wake-up on the path to every first token. The router's thread is a pool thread, not Redis's socket reader.
+        var channel = Channel.CreateUnbounded<ResultEnvelope>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true, AllowSynchronousContinuations = true });
         if (!_inFlight.TryAdd(requestId, channel))
         {
             throw new InvalidOperationException($"Request {requestId} is already in flight on this gateway.");

@@ -2,6 +2,7 @@ using Cocoon.Bot.Reputation;
 using Cocoon.Bot.Slashing;
 using Cocoon.Engine.Matching;
 using Cocoon.Engine.Protocol;
+using Cocoon.Network.Observability;
 using Cocoon.Network.Transport;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
@@ -107,9 +108,14 @@ public sealed class WorkerChoice(
     /// Claims a slot on the best worker that has one, in the matcher's order. The first attempt says at once when
     /// there is none (no worker, too small a context, or every one busy); a re-dispatch waits for a slot or a
     /// replacement until the deadline.
+    /// <para>
+    /// <paramref name="whileLeasing"/> runs for each candidate right after its lease script is sent, so the caller's
+    /// work (starting the ledger hold) overlaps the round trip. If it throws, a lease it overlapped is released.
+    /// </para>
     /// </summary>
     public async Task<ClaimedWorker> ClaimAsync(
-        DispatchRequest request, string modelSha, int attempt, IReadOnlyCollection<string> failed, DateTimeOffset deadline, CancellationToken cancellationToken)
+        DispatchRequest request, string modelSha, int attempt, IReadOnlyCollection<string> failed, DateTimeOffset deadline, CancellationToken cancellationToken,
+        Action<EligibleWorker>? whileLeasing = null)
     {
         ArgumentNullException.ThrowIfNull(request);
         var leaseId = $"{request.RequestId}/{attempt}";
@@ -123,7 +129,7 @@ public sealed class WorkerChoice(
                 ticket = await WaitInQueueAsync(request, modelSha, null, Matcher.DefaultRetryAfter, deadline, cancellationToken).ConfigureAwait(false);
             }
 
-            return await ClaimLoopAsync(request, modelSha, attempt, failed, deadline, leaseId, maxTokens, ticket, cancellationToken).ConfigureAwait(false);
+            return await ClaimLoopAsync(request, modelSha, attempt, failed, deadline, leaseId, maxTokens, ticket, whileLeasing, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -133,7 +139,7 @@ public sealed class WorkerChoice(
 
     private async Task<ClaimedWorker> ClaimLoopAsync(
         DispatchRequest request, string modelSha, int attempt, IReadOnlyCollection<string> failed, DateTimeOffset deadline, string leaseId, int maxTokens,
-        AdmissionQueue.Ticket? ticket, CancellationToken cancellationToken)
+        AdmissionQueue.Ticket? ticket, Action<EligibleWorker>? whileLeasing, CancellationToken cancellationToken)
     {
         // The gateway cannot count tokens: a prompt has at least one, so only what surely cannot fit is refused here;
         // the worker's exact count decides the rest (ContextExceededException).
@@ -166,6 +172,7 @@ public sealed class WorkerChoice(
                         MinimumStakeByTier = requiredStake,
                     },
                     [.. directory.Eligible.Select(Snapshot)]);
+                StageMarks.Mark(StageMarks.Current(CocoonTracing.Gateway), "matched");
                 foreach (var candidate in match.ClaimOrder)
                 {
                     if (directory.Find(candidate.WorkerId) is not { } worker)
@@ -175,8 +182,23 @@ public sealed class WorkerChoice(
 
                     try
                     {
-                        if (await leases.TryAcquireAsync(worker.Document.WorkerId, leaseId, worker.MaxConcurrency, deadline - time.GetUtcNow() + TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false))
+                        var acquiring = leases.TryAcquireAsync(worker.Document.WorkerId, leaseId, worker.MaxConcurrency, deadline - time.GetUtcNow() + TimeSpan.FromSeconds(30), cancellationToken);
+                        if (whileLeasing is not null)
                         {
+                            try
+                            {
+                                whileLeasing(worker);
+                            }
+                            catch
+                            {
+                                await AbandonAsync(acquiring, new ClaimedWorker(worker, leaseId)).ConfigureAwait(false);
+                                throw;
+                            }
+                        }
+
+                        if (await acquiring.ConfigureAwait(false))
+                        {
+                            StageMarks.Mark(StageMarks.Current(CocoonTracing.Gateway), "leased");
                             if (ticket is not null)
                             {
                                 metrics.Admission("served", ticket.Waited);
@@ -295,6 +317,25 @@ public sealed class WorkerChoice(
     {
         ArgumentNullException.ThrowIfNull(request);
         return request.Tiers ?? TrustTiers.Default(options.Value.TrustedSimulatedPlatformKeys.Count > 0);
+    }
+
+    /// <summary>The caller failed while a lease was in flight: once its answer is in, a slot it took is given back.</summary>
+    private async Task AbandonAsync(Task<bool> acquiring, ClaimedWorker claimed)
+    {
+        bool acquired;
+        try
+        {
+            acquired = await acquiring.ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException or OperationCanceledException)
+        {
+            return; // unknown: if it was taken, it expires on its own
+        }
+
+        if (acquired)
+        {
+            await ReleaseAsync(claimed).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Frees the slot and gives the next waiter its turn; a lease that cannot be released (Redis away) expires on its own.</summary>

@@ -5,7 +5,11 @@ using StackExchange.Redis;
 namespace Cocoon.Network.Transport;
 
 /// <summary>An entry read from a job stream: the raw payload (parsed by the worker, which dead-letters garbage).</summary>
-public sealed record JobEntry(string EntryId, byte[]? Payload, long Deliveries);
+public sealed record JobEntry(string EntryId, byte[]? Payload, long Deliveries)
+{
+    /// <summary>When the read that brought it returned (<see cref="System.Diagnostics.Stopwatch.GetTimestamp"/>; 0 for a reclaimed entry): a stage mark only.</summary>
+    public long ReadAt { get; init; }
+}
 
 /// <summary>
 /// One stream per worker with a consumer group. Gateways XADD sealed jobs; the worker reads with a blocking
@@ -59,7 +63,8 @@ public sealed class JobStreams(IConnectionMultiplexer redis, RedisKeys keys, Blo
             return [];
         }
 
-        return [.. BlockingReads.Entries(reply, PayloadField).Select(e => new JobEntry(e.Id, e.Value, 1))];
+        var readAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        return [.. BlockingReads.Entries(reply, PayloadField).Select(e => new JobEntry(e.Id, e.Value, 1) { ReadAt = readAt })];
     }
 
     /// <summary>

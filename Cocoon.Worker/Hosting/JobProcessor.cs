@@ -163,6 +163,7 @@ public sealed partial class JobProcessor(
         span?.SetTag("cocoon.request_id", job.RequestId);
         span?.SetTag("cocoon.attempt", job.Attempt);
         span?.SetTag("cocoon.worker_id", session.WorkerId);
+        StageMarks.Mark(span, "read", entry.ReadAt);
 
         if (job.WorkerId != session.WorkerId || !string.Equals(job.ModelSha256, session.ModelSha256, StringComparison.OrdinalIgnoreCase))
         {
@@ -211,6 +212,7 @@ public sealed partial class JobProcessor(
 
             // What the receipt's request hash covers, for chat and embeddings alike: the plaintext exactly as sealed.
             requestSha256 = ReceiptHashes.Request(plaintext);
+            StageMarks.Mark(span, "opened");
 
             // An embedding worker's jobs are embedding requests (the model hash the job is bound to says so); they pass
             // the same replay, redelivery, cancel and deadline checks below before EmbedAsync reads them.
@@ -317,6 +319,7 @@ public sealed partial class JobProcessor(
         using var run = StartRun(session, job, control, cancellationToken);
         var (key, cancelled, stop) = (run.Key, run.Cancelled, run.Stop);
         GenerationUsage? usage = null;
+        StageMarks.Mark(StageMarks.Current(CocoonTracing.Worker), "generating");
         try
         {
             await foreach (var chunk in inference.GenerateAsync(request, stop).ConfigureAwait(false))
@@ -349,7 +352,10 @@ public sealed partial class JobProcessor(
                     response.Append(text);
                     var sealedChunk = sealer.Seal(text, isFinal: false);
                     soFar.Add(new PartialAnswer(sealer.TranscriptHashSoFar(), response.Current(), chunk.PromptTokens, chunk.CachedTokens, chunk.CompletionTokens));
+                    var span = sealedChunk.Sequence == 0 ? StageMarks.Current(CocoonTracing.Worker) : null;
+                    StageMarks.Mark(span, "chunk-sealed");
                     await AppendAsync(job, Result(job, session, ResultKind.Chunk, sealedChunk.Sequence, sealedChunk.Ciphertext), cancellationToken).ConfigureAwait(false);
+                    StageMarks.Mark(span, "chunk-appended");
                 }
             }
         }

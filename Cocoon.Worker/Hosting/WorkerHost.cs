@@ -126,6 +126,11 @@ public sealed class WorkerHost(
                     continue;
                 }
 
+                // A lone job (the usual case when the worker is not saturated) starts on this thread, up to its first
+                // wait (opened, sealed, its first chunk on the way): a hop to another thread first would put a thread
+                // wake-up on its path to the first token. The next read waits for that much. Several jobs, or
+                // embeddings (computed before their first wait), each start on a thread of their own.
+                var inline = batch.Count == 1 && inference is not Embeddings.IEmbeddingService;
                 foreach (var entry in batch)
                 {
                     if (!running.TryAdd(entry.EntryId, true))
@@ -135,7 +140,7 @@ public sealed class WorkerHost(
 
                     await slots.WaitAsync(stoppingToken).ConfigureAwait(false);
                     Interlocked.Increment(ref _running);
-                    var task = RunOneAsync(session, entry, slots, jobsCts.Token);
+                    var task = RunOneAsync(session, entry, slots, inline, jobsCts.Token);
                     lock (inFlight)
                     {
                         inFlight.Add(task);
@@ -173,9 +178,13 @@ public sealed class WorkerHost(
             slots.Dispose();
         }
 
-        async Task RunOneAsync(WorkerSession s, JobEntry entry, SemaphoreSlim gate, CancellationToken ct)
+        async Task RunOneAsync(WorkerSession s, JobEntry entry, SemaphoreSlim gate, bool inline, CancellationToken ct)
         {
-            await Task.Yield();
+            if (!inline)
+            {
+                await Task.Yield();
+            }
+
             try
             {
                 await processor.ProcessAsync(s, entry, ct).ConfigureAwait(false);

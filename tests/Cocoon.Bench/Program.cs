@@ -24,6 +24,7 @@ var benchmarks = new SortedDictionary<string, Func<BenchContext, Task>>(StringCo
     ["chat"] = Cocoon.Bench.Chat.ChatBenchmark.RunAsync,
     ["serve"] = Cocoon.Bench.Chat.ServeBenchmark.RunAsync,
     ["dispatch"] = Cocoon.Bench.Dispatch.DispatchBenchmark.RunAsync,
+    ["ttft"] = Cocoon.Bench.Dispatch.DispatchBenchmark.RunTtftAsync,
     ["embeddings"] = Cocoon.Bench.Embeddings.EmbeddingBenchmark.RunAsync,
     ["market"] = Cocoon.Bench.Market.MarketBenchmark.RunAsync,
     ["receipts"] = Cocoon.Bench.Receipts.ReceiptBenchmark.RunAsync,

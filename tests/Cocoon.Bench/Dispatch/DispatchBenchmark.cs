@@ -18,7 +18,7 @@ namespace Cocoon.Bench.Dispatch;
 /// (b) Time to first token through the gateway minus calling the inference service directly, p50/p99 at a steady
 /// request rate, with the real small model (llama.cpp) and with the instant service (pure transport overhead).
 /// </summary>
-public static class DispatchBenchmark
+public static partial class DispatchBenchmark
 {
     private const int Concurrency = 16;
     private const int ThroughputRequests = 4000;
@@ -58,6 +58,7 @@ public static class DispatchBenchmark
         (long Methods, double Milliseconds) jitDuring;
         TtftStats instantGateway, instantDirect, ledgerHold, toWorker, fromWorker, redisPing, freshStatement;
         TimeSpan warmUp;
+        StageBreakdown stages;
         // The crypto of one dispatch, each stage alone: also gives the size of a sealed job for the XADD peer.
         var crypto = CryptoStages.Measure(CryptoIterations);
         await using (var network = await StartNetworkAsync(redis, data.Path, "a:", instant: true, ct).ConfigureAwait(false))
@@ -93,6 +94,7 @@ public static class DispatchBenchmark
             if (quick)
             {
                 (instantGateway, instantDirect, ledgerHold, toWorker, fromWorker, redisPing, freshStatement) = (none, none, none, none, none, none, none);
+                stages = new StageBreakdown(none, []);
             }
             else
             {
@@ -119,6 +121,7 @@ public static class DispatchBenchmark
                 // the client's nonce before the client seals: one challenge round trip (publish, the worker signs, result
                 // stream, the gateway verifies). It comes before the job, so it adds to that turn's time to first token.
                 freshStatement = await SteadyAsync(() => FreshStatementAsync(network, ct), ct).ConfigureAwait(false);
+                stages = await StagesAsync(network, ct).ConfigureAwait(false);
             }
         }
 
@@ -189,8 +192,10 @@ public static class DispatchBenchmark
             return;
         }
 
+        PrintStages(stages);
         var path = await bench.WriteJsonAsync("dispatch", new
         {
+            stages,
             concurrency = Concurrency,
             throughputRequests = ThroughputRequests,
             rawXaddPerSecond = xaddPerSecond,
