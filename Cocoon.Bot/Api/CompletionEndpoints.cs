@@ -136,8 +136,8 @@ internal static class CompletionEndpoints
                                 ReceiptId = requestId,
                                 RequestSha256 = receipt.RequestSha256,
                                 ResponseSha256 = receipt.ResponseSha256,
-                                CanonicalRequest = Convert.ToBase64String(receipt.ResumedRequest ?? Engine.Attestation.ReceiptHashes.CanonicalRequest(mapped.Generation)),
-                                ResumedAfterBytes = receipt.ResumedRequest is null ? null : receipt.ResumedAfterBytes,
+                                CanonicalRequest = Convert.ToBase64String(receipt.SealedRequest ?? Engine.Attestation.ReceiptHashes.CanonicalRequest(mapped.Generation)),
+                                ResumedAfterBytes = receipt.Resumed ? receipt.ResumedAfterBytes : null,
                             };
                             var usage = new UsageDto(receipt.PromptTokens, receipt.CompletionTokens, receipt.PromptTokens + receipt.CompletionTokens, receipt.TotalCostNanotons,
                                 new PromptTokensDetails(receipt.CachedPromptTokens), receipt.SlaRefundNanotons);

@@ -312,7 +312,9 @@ public sealed partial class Dispatcher(
         {
             RequestSha256 = Convert.ToHexStringLower(r.RequestSha256),
             ResponseSha256 = Convert.ToHexStringLower(r.ResponseSha256),
-            ResumedRequest = continuation is null ? null : Engine.Attestation.ReceiptHashes.CanonicalRequest(request.Generation with { Continuation = continuation }),
+            SealedRequest = request.Embedding is not null ? null
+                : Engine.Attestation.ReceiptHashes.CanonicalRequest(continuation is null ? request.Generation : request.Generation with { Continuation = continuation }),
+            Resumed = continuation is not null,
             ResumedAfterBytes = continuation is null ? 0 : System.Text.Encoding.UTF8.GetByteCount(continuation),
         }), cancellationToken).ConfigureAwait(false);
         events.TryComplete();

@@ -96,12 +96,17 @@ public sealed record DispatchReceipt(
     public string? ResponseSha256 { get; init; }
 
     /// <summary>
-    /// A resumed answer: the canonical request the completing attempt ran (the request with the delivered text as its
-    /// <see cref="Engine.Protocol.GenerationRequest.Continuation"/>), which the receipt's request hash covers. Null when
-    /// one attempt wrote the whole answer. In memory for the caller's answer only, never stored or logged (a byte
-    /// array, so even a record's ToString shows no text).
+    /// The canonical request the completing attempt sealed, which the receipt's request hash covers: the caller's
+    /// request with the cache scope the gateway put in it and, on a resumed answer, the delivered text as its
+    /// <see cref="Engine.Protocol.GenerationRequest.Continuation"/>. A caller that hands out a receipt to be checked
+    /// hands out these bytes (the request it built itself lacks the scope, so its hash would not match). Null for an
+    /// embedding. In memory for the caller's answer only, never stored or logged (a byte array, so even a record's
+    /// ToString shows no text).
     /// </summary>
-    public byte[]? ResumedRequest { get; init; }
+    public byte[]? SealedRequest { get; init; }
+
+    /// <summary>More than one attempt wrote the answer: the completing one resumed after <see cref="ResumedAfterBytes"/>.</summary>
+    public bool Resumed { get; init; }
 
     /// <summary>A resumed answer: UTF-8 bytes of it delivered before the completing attempt; the response hash covers the bytes after them.</summary>
     public int ResumedAfterBytes { get; init; }

@@ -140,4 +140,25 @@ public sealed class OpenAiClientFullPathTests(FullStackFixture stack) : IClassFi
         using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         Assert.Equal("messages", doc.RootElement.GetProperty("error").GetProperty("param").GetString());
     }
+
+    [Fact]
+    public async Task The_canonical_request_handed_back_is_the_one_the_receipt_hashes_cache_scope_included()
+    {
+        // What `./cocoon ask` saves for `./cocoon verify`: a chat call always has a conversation, so the gateway puts a
+        // cache scope into the sealed request; the bytes handed back must be those, not the caller's request without it.
+        using var http = stack.Gateway.CreateApiClient();
+        using var response = await http.PostAsync("v1/chat/completions", new StringContent(
+            $$"""{"model":"{{stack.ModelName}}","messages":[{"role":"user","content":"Once upon a time"}],"max_tokens":8,"temperature":0}""",
+            Encoding.UTF8, "application/json"));
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, text);
+
+        using var doc = JsonDocument.Parse(text);
+        var info = doc.RootElement.GetProperty("cocoon");
+        var canonical = Convert.FromBase64String(info.GetProperty("canonical_request").GetString()!);
+        Assert.Equal(info.GetProperty("request_sha256").GetString(), Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(canonical)));
+        var sealedRequest = JsonSerializer.Deserialize(canonical, Cocoon.Engine.Protocol.WireJsonContext.Default.GenerationRequest)!;
+        Assert.False(string.IsNullOrEmpty(sealedRequest.CacheScope));
+        Assert.Equal("Once upon a time", Assert.Single(sealedRequest.Messages!).Content);
+    }
 }

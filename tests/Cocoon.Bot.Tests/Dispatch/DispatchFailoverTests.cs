@@ -85,15 +85,16 @@ public sealed class DispatchFailoverTests(RedisFixture redis) : IClassFixture<Re
         Assert.StartsWith(beforeKill, answer, StringComparison.Ordinal);
         Assert.NotEqual(beforeKill, answer);
         var bytes = System.Text.Encoding.UTF8.GetBytes(answer);
-        Assert.NotNull(receipt.ResumedRequest);
+        Assert.NotNull(receipt.SealedRequest);
+        Assert.True(receipt.Resumed);
         Assert.InRange(receipt.ResumedAfterBytes, System.Text.Encoding.UTF8.GetByteCount(beforeKill), bytes.Length - 1);
 
         // The receipt verifies against the caller's own bytes: the request it ran is this request with the delivered
         // text as its continuation, and the answer it covers is the part after it.
-        var ran = JsonSerializer.Deserialize(receipt.ResumedRequest, WireJsonContext.Default.GenerationRequest)!;
+        var ran = JsonSerializer.Deserialize(receipt.SealedRequest, WireJsonContext.Default.GenerationRequest)!;
         Assert.Equal(System.Text.Encoding.UTF8.GetString(bytes, 0, receipt.ResumedAfterBytes), ran.Continuation);
         Assert.Equal(request.Generation.Prompt, ran.Prompt);
-        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(receipt.ResumedRequest)), receipt.RequestSha256);
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(receipt.SealedRequest)), receipt.RequestSha256);
         Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes.AsSpan(receipt.ResumedAfterBytes))), receipt.ResponseSha256);
 
         // The second worker decoded only the rest: it pre-filled the delivered text (its prompt tokens are the fresh
