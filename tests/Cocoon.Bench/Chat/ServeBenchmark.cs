@@ -126,10 +126,11 @@ public static class ServeBenchmark
         foreach (var r in rows)
         {
             var ratio = r.Gateway.TokensPerSecond / r.Direct.TokensPerSecond;
+            // The goal is a cost: the gateway may add at most 2 ms to llama-server's time to first token. Earlier is not a miss.
             var diff = r.Gateway.TtftP50 - r.Direct.TtftP50;
             var pairs = r.PairRatios.Order().ToList();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{r.Streams} stream(s): gateway / llama-server aggregate tok/s {ratio:F2}x (goal >= 0.9: {(ratio >= 0.9 ? "met" : "not met")}; per round {string.Join(", ", pairs.Select(p => p.ToString("F2", CultureInfo.InvariantCulture)))}); TTFT p50 difference {diff:+0.0;-0.0} ms (goal within 2 ms: {(Math.Abs(diff) <= 2 ? "met" : "not met")})"));
+                $"{r.Streams} stream(s): gateway / llama-server aggregate tok/s {ratio:F2}x (goal >= 0.9: {(ratio >= 0.9 ? "met" : "not met")}; per round {string.Join(", ", pairs.Select(p => p.ToString("F2", CultureInfo.InvariantCulture)))}); TTFT p50 gateway minus llama-server {diff:+0.0;-0.0} ms (goal at most 2 ms later: {(diff <= 2 ? "met" : "not met")})"));
         }
 
         var path = await bench.WriteJsonAsync("serve", new { model = label, threads, loadAverage = load, MaxTokens, Slots, ContextPerSlot, Rounds, rows }).ConfigureAwait(false);
