@@ -93,7 +93,7 @@ public sealed class ProviderStakeReport(StakeCache stakes, SlashBook slashes, IO
 
         if (view?.Address is not { } raw || !TonAddress.TryParse(raw, out var payout) || payout is null)
         {
-            return text.Append("You have no payout address, so nothing can be staked for you: your stake is read for the wallet you are paid to. Register one with /provider register.").ToString();
+            return text.Append("You have no payout address, so nothing can be staked for you: your stake is read for the wallet you are paid to. Set one with /provider address <TON address>.").ToString();
         }
 
         long fee;

@@ -95,6 +95,16 @@ public sealed class ProviderDirectory(IProviderStore store, TimeProvider time)
     public Task<bool> SetPausedAsync(string providerId, bool paused, CancellationToken cancellationToken) =>
         store.UpdateAsync(providerId, p => p with { Paused = paused }, cancellationToken);
 
+    /// <summary>
+    /// Points the provider's payouts (and the stake read for it) at another wallet; the caller checks the address.
+    /// Returns false when the provider does not exist.
+    /// </summary>
+    public Task<bool> SetPayoutAddressAsync(string providerId, string payoutAddress, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(payoutAddress);
+        return store.UpdateAsync(providerId, p => p with { Profile = p.Profile with { PayoutAddress = payoutAddress } }, cancellationToken);
+    }
+
     /// <summary>Overrides the price coefficient of all the provider's workers (1000 = 1.0x); null returns to each worker's own.</summary>
     public Task<bool> SetPriceCoefficientAsync(string providerId, int? coefficient, CancellationToken cancellationToken)
     {

@@ -60,7 +60,15 @@ public sealed partial class ProviderCommands(
             case "register":
                 await redis.GetDatabase().HashSetAsync(keys.ProviderDraft(userId), [new("step", "gpu"), new("username", username ?? string.Empty)]).WaitAsync(cancellationToken).ConfigureAwait(false);
                 await redis.GetDatabase().KeyExpireAsync(keys.ProviderDraft(userId), DraftTtl).WaitAsync(cancellationToken).ConfigureAwait(false);
-                await sender.SendAsync(chatId, "Let's register your GPU. (Send /provider cancel to stop.)\n\n1/5 Which GPU will run the worker? (e.g. RTX 4090, A100, CPU)", cancellationToken).ConfigureAwait(false);
+                // Registering again makes another provider with its own token; someone who only wants payouts elsewhere
+                // is told the command that changes the address of the provider they have.
+                var existing = await directory.ListByOwnerAsync(userId, cancellationToken).ConfigureAwait(false);
+                await sender.SendAsync(chatId, "Let's register your GPU. (Send /provider cancel to stop.)\n\n" +
+                    (existing.Count == 0
+                        ? string.Empty
+                        : $"You already have provider {string.Join(", ", existing.Select(p => p.ProviderId))}; this registers another one with its own worker token. " +
+                          "To change where you are paid, send /provider cancel and then /provider address <TON address>. One token serves any number of workers.\n\n") +
+                    "1/5 Which GPU will run the worker? (e.g. RTX 4090, A100, CPU)", cancellationToken).ConfigureAwait(false);
                 return;
             case "cancel":
                 await redis.GetDatabase().KeyDeleteAsync(keys.ProviderDraft(userId)).WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -87,6 +95,9 @@ public sealed partial class ProviderCommands(
             case "payout":
                 await PayoutAsync(chatId, userId, parts.Skip(1).FirstOrDefault(), cancellationToken).ConfigureAwait(false);
                 return;
+            case "address":
+                await AddressAsync(chatId, userId, parts.Skip(1).ToArray(), cancellationToken).ConfigureAwait(false);
+                return;
             case "stake":
                 await StakeAsync(chatId, userId, parts.Skip(1).FirstOrDefault(), cancellationToken).ConfigureAwait(false);
                 return;
@@ -96,6 +107,7 @@ public sealed partial class ProviderCommands(
                     "/provider earnings – today, 7 days, total, pending payout\n/provider price <coefficient> – e.g. 1.2 for 1.2× the base price\n" +
                     "/provider pause | resume – stop or restart taking jobs\n/provider revoke – new worker token, old one's workers disconnected\n" +
                     "/provider key <public key> – register or replace your provider key (./cocoon provider keygen prints it); workers need certificates signed by it\n/provider payout – pay your earnings to your TON address\n" +
+                    "/provider address <TON address> – change the wallet your payouts go to (and your stake is read for)\n" +
                     "/provider stake – your stake on chain, what your workers need, slashes, and how to deposit or withdraw",
                     cancellationToken).ConfigureAwait(false);
                 return;
@@ -333,6 +345,35 @@ public sealed partial class ProviderCommands(
             : $"{provider.ProviderId} takes jobs again.", cancellationToken).ConfigureAwait(false);
     }
 
+    private async Task AddressAsync(long chatId, long userId, string[] args, CancellationToken cancellationToken)
+    {
+        if (await PickAsync(chatId, userId, args.Length > 1 ? args[1] : null, cancellationToken).ConfigureAwait(false) is not { } provider)
+        {
+            return;
+        }
+
+        if (args.Length == 0)
+        {
+            await sender.SendAsync(chatId, provider.Profile.PayoutAddress is { } current && TonAddress.TryParse(current, out var shown) && shown is not null
+                ? $"{provider.ProviderId}: payouts go to {shown.ToFriendly()}. Change it with /provider address <TON address>."
+                : $"{provider.ProviderId}: no payout address. Set one with /provider address <TON address>.",
+                cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        if (!TonAddress.TryParse(args[0], out var address) || address is null)
+        {
+            await sender.SendAsync(chatId, AddressHelp + " Usage: /provider address <TON address>", cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        await directory.SetPayoutAddressAsync(provider.ProviderId, address.ToFriendly(), cancellationToken).ConfigureAwait(false);
+        LogPayoutAddressChanged(logger, provider.ProviderId, userId);
+        await sender.SendAsync(chatId,
+            $"{provider.ProviderId}: payouts now go to {address.ToFriendly()}. Payouts already requested keep their address; your stake is read for the new wallet.",
+            cancellationToken).ConfigureAwait(false);
+    }
+
     private async Task StakeAsync(long chatId, long userId, string? providerId, CancellationToken cancellationToken)
     {
         if (await PickAsync(chatId, userId, providerId, cancellationToken).ConfigureAwait(false) is not { } provider)
@@ -363,7 +404,7 @@ public sealed partial class ProviderCommands(
         var to = outcome.Address?.ToFriendly() ?? string.Empty;
         return outcome.Kind switch
         {
-            PayoutOutcomeKind.NoAddress => "This provider has no valid payout address; register again with /provider register.",
+            PayoutOutcomeKind.NoAddress => "This provider has no valid payout address; set one with /provider address <TON address>.",
             PayoutOutcomeKind.NothingToPay => "Nothing to pay out yet.",
             PayoutOutcomeKind.BelowMinimum => $"{Money.Ton(outcome.Amount)} is below the minimum payout. Keep earning and ask again later.",
             PayoutOutcomeKind.Requested => $"Payout requested: {Money.Ton(outcome.Amount)} to {to} (request {outcome.RequestId}). It is sent in the next payout batch.",
@@ -408,6 +449,9 @@ public sealed partial class ProviderCommands(
 
     [LoggerMessage(EventId = LogEvents.Providers + 40, Level = LogLevel.Information, Message = "Provider {ProviderId} registered provider key {ProviderKey} (replacing another: {Replaced})")]
     private static partial void LogKeyRegistered(ILogger logger, string providerId, string providerKey, bool replaced);
+
+    [LoggerMessage(EventId = LogEvents.Providers + 41, Level = LogLevel.Information, Message = "Provider {ProviderId} payout address changed by Telegram user {UserId}")]
+    private static partial void LogPayoutAddressChanged(ILogger logger, string providerId, long userId);
 
     [LoggerMessage(EventId = LogEvents.Providers + 1, Level = LogLevel.Information, Message = "Provider {ProviderId} registered by Telegram user {UserId}")]
     private static partial void LogRegistered(ILogger logger, string providerId, long userId);

@@ -58,6 +58,56 @@ public sealed class ProviderTests(RedisFixture fixture) : IClassFixture<RedisFix
     }
 
     [Fact]
+    public async Task Changing_the_payout_address_keeps_one_provider_and_registering_again_says_how()
+    {
+        const long owner = Owner + 10;
+        await using var api = new FakeBotApi();
+        await using var bot = await BotHarness.StartAsync(redis, api, new ScriptedDispatcher(), null, BotHarness.NewPrefix(), BotHarness.NewHostKey());
+        var first = new TonAddress(0, Enumerable.Range(1, 32).Select(i => (byte)i).ToArray()).ToFriendly();
+        var second = new TonAddress(0, Enumerable.Range(101, 32).Select(i => (byte)i).ToArray());
+        var badChecksum = second.ToFriendly()[..^2] + (second.ToFriendly()[^2] == 'A' ? "B" : "A") + second.ToFriendly()[^1];
+
+        var messageId = 1;
+        async Task<string> SayAsync(string text, string expectStart)
+        {
+            api.Enqueue(FakeBotApi.TextUpdate(owner, owner, text, messageId++));
+            var calls = await api.WaitForAsync("sendMessage", c => c.Text!.StartsWith(expectStart, StringComparison.Ordinal), count: api.Calls("sendMessage").Count(c => c.Text!.StartsWith(expectStart, StringComparison.Ordinal)) + 1);
+            return calls.Last(c => c.Method == "sendMessage" && c.Text!.StartsWith(expectStart, StringComparison.Ordinal)).Text!;
+        }
+
+        await SayAsync("/provider address", "You have no provider yet");
+        await SayAsync("/provider register", "Let's register");
+        await SayAsync("A100", "2/5");
+        await SayAsync("80", "3/5");
+        await SayAsync("us", "4/5");
+        await SayAsync("1", "5/5");
+        await SayAsync(first, "Registered provider");
+        var provider = Assert.Single(await bot.Get<ProviderDirectory>().ListByOwnerAsync(owner, default));
+
+        // The command the Mini App and /provider name: it checks the address and changes it on the provider there is.
+        Assert.Contains("/provider address <TON address>", await SayAsync("/provider", "Sell inference"), StringComparison.Ordinal);
+        Assert.Contains(first, await SayAsync("/provider address", provider.ProviderId + ": payouts go to"), StringComparison.Ordinal);
+        await SayAsync("/provider address " + badChecksum, "That is not a valid TON address");
+        await SayAsync("/provider address 0:zz", "That is not a valid TON address");
+        await SayAsync("/provider address " + second.ToRaw(), provider.ProviderId + ": payouts now go to " + second.ToFriendly());
+
+        var after = Assert.Single(await bot.Get<ProviderDirectory>().ListByOwnerAsync(owner, default));
+        Assert.Equal(provider.ProviderId, after.ProviderId);
+        Assert.Equal(second, TonAddress.Parse(after.Profile.PayoutAddress!));
+        Assert.Equal(provider.TokenSha256, after.TokenSha256);
+        Assert.Equal(1000, after.PriceCoefficient);
+
+        // Registering again tells the owner it would make a second provider and how to change the address instead;
+        // cancelled, it leaves the one provider as it was.
+        var intro = await SayAsync("/provider register", "Let's register");
+        Assert.Contains("You already have provider " + provider.ProviderId, intro, StringComparison.Ordinal);
+        Assert.Contains("/provider address <TON address>", intro, StringComparison.Ordinal);
+        await SayAsync("/provider cancel", "Registration cancelled.");
+        var still = Assert.Single(await bot.Get<ProviderDirectory>().ListByOwnerAsync(owner, default));
+        Assert.Equal(second, TonAddress.Parse(still.Profile.PayoutAddress!));
+    }
+
+    [Fact]
     public async Task Api_keys_are_created_listed_and_revoked_by_their_owner_only()
     {
         await using var api = new FakeBotApi();

@@ -119,8 +119,8 @@ export function providerScreen(api: Api): { el: HTMLElement; shown: () => void }
 
 // "Request payout": the bot's /provider payout rule (whole pending balance, once a day), asked from this screen.
 function payoutView(api: Api, p: ProviderView): HTMLElement[] {
-  if (!p.payout_address) return [h("p", { class: "hint" }, "Set a payout address with /provider register.")];
-  const result = h("p", { class: "hint", "data-testid": "payout-result" }, "Payouts go to " + p.payout_address + ".");
+  if (!p.payout_address) return [h("p", { class: "hint" }, "Set a payout address in the bot with /provider address <TON address>.")];
+  const result = h("p", { class: "hint", "data-testid": "payout-result" }, "Payouts go to " + p.payout_address + " (change it in the bot with /provider address <TON address>).");
   const button = h("button", { class: "secondary", type: "button", "data-testid": "payout-" + p.provider_id }, "Request payout") as HTMLButtonElement;
   button.disabled = p.pending_nanotons <= 0;
   button.addEventListener("click", async () => {
