@@ -49,7 +49,7 @@ internal sealed unsafe class LlamaModel : IDisposable
 
     /// <summary>
     /// Loads a GGUF file. The file is checked in managed code first (exists, GGUF magic) because llama.cpp's failures
-    /// surface only as NULL plus a log line. Progress reports 0..1; cancelling aborts the load through llama.cpp's
+    /// surface only as NULL plus a log line. Progress reports 0..1, never decreasing, on llama.cpp's loading thread; cancelling aborts the load through llama.cpp's
     /// progress callback.
     /// </summary>
     public static LlamaModel Load(string path, IProgress<float>? progress, CancellationToken cancellationToken)
@@ -299,7 +299,13 @@ internal sealed unsafe class LlamaModel : IDisposable
                 return 0;
             }
 
-            state.Progress?.Report(progress);
+            // Never backwards, so a consumer's bar or log cannot drop from 100% to 0%, whatever llama.cpp reports.
+            if (progress >= state.Last)
+            {
+                state.Last = progress;
+                state.Progress?.Report(progress);
+            }
+
             return 1;
         }
 #pragma warning disable CA1031 // an exception must never unwind into native code
@@ -310,5 +316,13 @@ internal sealed unsafe class LlamaModel : IDisposable
         }
     }
 
-    private sealed record LoadState(IProgress<float>? Progress, CancellationToken CancellationToken);
+    /// <summary>What the progress callback needs; Last is the highest value reported (llama.cpp calls from one thread).</summary>
+    private sealed class LoadState(IProgress<float>? progress, CancellationToken cancellationToken)
+    {
+        public IProgress<float>? Progress { get; } = progress;
+
+        public CancellationToken CancellationToken { get; } = cancellationToken;
+
+        public float Last { get; set; } = float.NegativeInfinity;
+    }
 }

@@ -1,6 +1,8 @@
+using System.Collections.Concurrent;
 using Cocoon.Testing;
 using Cocoon.Worker.Inference;
 using Cocoon.Worker.Native;
+using Microsoft.Extensions.Logging;
 
 namespace Cocoon.Worker.Tests;
 
@@ -54,9 +56,59 @@ public sealed class ModelLoadTests : IDisposable
         using var service = await LlamaInferenceService.LoadAsync(LlamaFixture.Options(_dir) with { MaxConcurrency = 1 }, LlamaFixture.Loggers, TimeProvider.System, progress, CancellationToken.None);
         Assert.NotEmpty(progress.Values);
         Assert.Equal(1f, progress.Values[^1]);
+        Assert.Equal(progress.Values.Order(), progress.Values);
+    }
+
+    [Fact]
+    public async Task TheHostedLoadLogsTheModelFileAndItsProgressInOrder()
+    {
+        var lines = new ConcurrentQueue<string>();
+        using var loggers = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Information).AddProvider(new LineCollector(lines)));
+        using var holder = new LlamaInferenceHolder();
+        var loader = new LlamaModelLoader(LlamaFixture.Options(_dir) with { MaxConcurrency = 1 }, holder, loggers, TimeProvider.System);
+        await loader.StartAsync(CancellationToken.None);
+        Assert.True(holder.IsLoaded);
+
+        var loading = lines.Where(l => l.StartsWith("Loading the model", StringComparison.Ordinal)).ToList();
+        Assert.Equal("Loading the model " + Path.GetFullPath(SharedFiles.SmallModel), loading[0]);
+        var percents = loading.Skip(1).Select(l => int.Parse(l["Loading the model: ".Length..^1], System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Assert.NotEmpty(percents);
+        Assert.Equal(100, percents[^1]);
+        Assert.Equal(percents.Order().Distinct(), percents);
+    }
+
+    [Fact]
+    public void QuarterStepsLogEachStepOnceAndNeverGoBack()
+    {
+        var lines = new ConcurrentQueue<string>();
+        using var loggers = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Information).AddProvider(new LineCollector(lines)));
+        var steps = new LlamaModelLoader.QuarterSteps(loggers.CreateLogger("test"));
+        foreach (var value in new[] { 0f, 0.1f, 0.3f, 1f, 0f, 0.5f, 1f })
+        {
+            steps.Report(value);
+        }
+
+        Assert.Equal(["Loading the model: 0%", "Loading the model: 30%", "Loading the model: 100%"], lines);
     }
 
     public void Dispose() => _dir.Dispose();
+
+    /// <summary>Keeps every formatted log line, to read what the loader wrote.</summary>
+    private sealed class LineCollector(ConcurrentQueue<string> lines) : ILoggerProvider, ILogger
+    {
+        public ILogger CreateLogger(string categoryName) => this;
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            lines.Enqueue(formatter(state, exception));
+
+        public void Dispose()
+        {
+        }
+    }
 
     private async Task LoadAsync(string model)
     {
