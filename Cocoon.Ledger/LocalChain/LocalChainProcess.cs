@@ -20,6 +20,13 @@ public sealed class LocalChainOptions
     public string? ScriptDirectory { get; set; }
 
     public TimeSpan StartTimeout { get; set; } = TimeSpan.FromSeconds(90);
+
+    /// <summary>
+    /// Starts the prepared node process (returns Process.Start's result); plain Process.Start when null. <c>up</c> passes
+    /// its own starter so the chain runs in a session of its own and dies with up, like up's other children: a
+    /// terminal's Ctrl-C then reaches up alone, which stops the chain after the gateways that read it.
+    /// </summary>
+    public Func<Process, bool>? StartProcess { get; set; }
 }
 
 public sealed record LocalPayment(TonAddress From, TonAddress To, long? Lt, string? TransactionHash);
@@ -100,7 +107,13 @@ public sealed partial class LocalChainProcess : IAsyncDisposable
 
         // The seed goes through the environment, not argv, so it does not show in process listings.
         psi.Environment["COCOON_CHAIN_SEED"] = seed;
-        var process = Process.Start(psi) ?? throw new InvalidOperationException("Could not start node for the local chain.");
+        var process = new Process { StartInfo = psi };
+        if (!(options.StartProcess ?? (p => p.Start()))(process))
+        {
+            process.Dispose();
+            throw new InvalidOperationException("Could not start node for the local chain.");
+        }
+
         process.ErrorDataReceived += (_, e) =>
         {
             if (e.Data is { Length: > 0 } line)

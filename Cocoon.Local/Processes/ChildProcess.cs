@@ -30,10 +30,7 @@ internal sealed partial class ChildProcess : IAsyncDisposable
 
     public static ChildProcess Start(string name, string fileName, IEnumerable<string> arguments, IReadOnlyDictionary<string, string?> environment, TextWriter output, string? workingDirectory = null)
     {
-        // Each child gets its own session (setsid execs in place, so the pid stays the child's): a Ctrl-C in the
-        // terminal then reaches only up, which stops the children in order instead of all of them at once.
-        var setsid = Executables.FindOnPath("setsid");
-        var psi = new ProcessStartInfo(setsid ?? fileName)
+        var psi = new ProcessStartInfo(fileName)
         {
             UseShellExecute = false,
             RedirectStandardOutput = true,
@@ -41,11 +38,6 @@ internal sealed partial class ChildProcess : IAsyncDisposable
             RedirectStandardInput = true,
             WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
         };
-        if (setsid is not null)
-        {
-            psi.ArgumentList.Add(fileName);
-        }
-
         foreach (var a in arguments)
         {
             psi.ArgumentList.Add(a);
@@ -60,8 +52,9 @@ internal sealed partial class ChildProcess : IAsyncDisposable
         var prefix = $"[{name}] ";
         process.OutputDataReceived += (_, e) => Relay(output, prefix, e.Data);
         process.ErrorDataReceived += (_, e) => Relay(output, prefix, e.Data);
-        // Bound to up's life: if up is killed outright, the kernel stops the child (see ParentBound).
-        if (!ParentBound.Start(process))
+        // In a session of its own (a terminal's Ctrl-C reaches only up, which stops the children in order) and bound to
+        // up's life: if up is killed outright, the kernel stops the child (see ParentBound).
+        if (!ParentBound.StartInOwnSession(process))
         {
             throw new InvalidOperationException($"{fileName} did not start");
         }

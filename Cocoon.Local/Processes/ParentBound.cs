@@ -55,6 +55,30 @@ internal static class ParentBound
         return started.Task.GetAwaiter().GetResult();
     }
 
+    /// <summary>setsid, when this system has it; its path.</summary>
+    public static string? Setsid { get; } = OperatingSystem.IsLinux() ? Executables.FindOnPath("setsid") : null;
+
+    /// <summary>
+    /// <see cref="Start"/> in a session (and process group) of its own: <c>setpriv --pdeathsig TERM -- setsid program</c>.
+    /// A terminal's Ctrl-C signals its whole foreground process group at once; a child in up's group would get it too and
+    /// stop on its own, the chain before the gateways still reading it. Outside up's group only up gets it, and up stops
+    /// the children in order. setsid forks only when its caller leads a process group, which a freshly forked child
+    /// never does, so it execs in place and the pid (and the parent-death signal setpriv set before it) stay the child's.
+    /// </summary>
+    public static bool StartInOwnSession(Process process)
+    {
+        ArgumentNullException.ThrowIfNull(process);
+        if (Setsid is { } setsid)
+        {
+            var psi = process.StartInfo;
+            var program = psi.FileName;
+            psi.FileName = setsid;
+            psi.ArgumentList.Insert(0, program);
+        }
+
+        return Start(process);
+    }
+
     private static void StartLoop()
     {
         foreach (var (process, started) in Starts.GetConsumingEnumerable())

@@ -92,6 +92,8 @@ internal static class UpCommand
                     {
                         WalletSeedHex = await LocalDataFolder.LocalWalletSeedAsync(settings.DataDir, cancellationToken),
                         ScriptDirectory = settings.LocalChainDir,
+                        // Like every child of up: its own session (Ctrl-C reaches up alone) and it dies with up.
+                        StartProcess = ParentBound.StartInOwnSession,
                     };
                     chain = await LocalChainProcess.StartAsync(chainOptions, loggers.CreateLogger("Cocoon.Up.Chain"), cancellationToken);
                     // `verify` reads the anchors' transactions from this chain (its port changes every run).

@@ -161,6 +161,56 @@ public sealed partial class UpCommandTests
     }
 
     [Fact]
+    public async Task A_terminals_ctrl_c_to_ups_whole_process_group_reaches_up_alone_which_stops_everything_in_order()
+    {
+        using var data = new TempDir("cocoon-up");
+        var (redisPort, httpPort, env) = StackEnvironment(data.Path, maxConcurrency: 1);
+        var output = new StringBuilder();
+        var chainDir = Path.Combine(SharedFiles.RepoRoot, "Cocoon.Ledger", "LocalChain");
+        // up leads its own process group, as in a terminal, where Ctrl-C sends SIGINT to the whole foreground group.
+        using var up = Start([.. UpArgs, "--chain", chainDir], env, output, ownGroup: true);
+        try
+        {
+            await WaitForAsync(() => Contains(output, UpBannerEnd) || up.HasExited, TimeSpan.FromMinutes(4));
+            Assert.False(up.HasExited, "up exited early:\n" + Text(output));
+            Assert.Contains("local test chain at", Text(output), StringComparison.Ordinal);
+
+            // Every child (Redis is found by its port: it rewrites its title and environment) is outside up's group,
+            // so the group's SIGINT reaches up alone and up stops them: workers, gateways, then the chain and Redis.
+            var children = LocalProcesses.Using(data.Path).Where(p => p.Pid != up.Id).ToList();
+            Assert.Contains(children, p => p.Program == "node");
+            Assert.Contains(children, p => p.Program == "Cocoon.Bot");
+            Assert.Contains(children, p => p.Program == "Cocoon.Worker");
+            Assert.All(children, p => Assert.True(ProcessGroup(p.Pid) != up.Id, $"{p.Pid} ({p.Program}) is in up's process group"));
+        }
+        finally
+        {
+            _ = Kill(-up.Id, 2);
+            Assert.True(up.WaitForExit(TimeSpan.FromSeconds(90)), "up stopped after the group's SIGINT");
+            up.WaitForExit();
+        }
+
+        var text = Text(output);
+        Assert.Contains("cocoon up: stopping", text, StringComparison.Ordinal);
+        Assert.Equal(0, up.ExitCode);
+        Assert.Empty(LocalProcesses.Describe(data.Path));
+        Assert.False(await AnswersAsync(redisPort), "Redis was stopped");
+        Assert.False(await AnswersAsync(httpPort), "the gateway was stopped");
+        // The gateway stopped while the chain still ran: no failed round and no stack trace in what it printed.
+        var gatewayLines = text.Split('\n').Where(l => l.StartsWith("[gateway", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(gatewayLines);
+        Assert.DoesNotContain(gatewayLines, l => l.Contains("   at ", StringComparison.Ordinal) || l.Contains("a round failed", StringComparison.Ordinal) || l.Contains("Exception", StringComparison.Ordinal));
+    }
+
+    /// <summary>A process's group id: field 5 of /proc/PID/stat (after the parenthesised name, which may hold spaces).</summary>
+    private static int ProcessGroup(int pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return int.Parse(fields[2], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    [Fact]
     public void Invalid_setting_stops_up_with_a_message_naming_it()
     {
         using var data = new TempDir("cocoon-up");
