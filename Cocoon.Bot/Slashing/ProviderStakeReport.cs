@@ -15,7 +15,8 @@ namespace Cocoon.Bot.Slashing;
 /// total), what the network requires (Gateway:Stake: the staked tiers, the minimum for any job and per SLA class),
 /// whether each of its online workers can be matched for each class with that stake, its slashes (reason hash,
 /// transaction), and how to stake: ton:// links to the stake contract carrying the contract's own messages (Deposit,
-/// RequestWithdrawal, Withdraw), to be sent from the payout wallet, which is the one its stake is read for.
+/// RequestWithdrawal, Withdraw), to be sent from the payout wallet, which is the one its stake is read for (and counted only once the provider's
+/// Telegram user proved that wallet in the Mini App).
 /// </summary>
 public sealed class ProviderStakeReport(StakeCache stakes, SlashBook slashes, IOptions<StakeOptions> options, IDispatcher dispatcher, TimeProvider time, IServiceProvider services)
 {
@@ -56,6 +57,11 @@ public sealed class ProviderStakeReport(StakeCache stakes, SlashBook slashes, IO
             }
 
             text.Append(CultureInfo.InvariantCulture, $", slashed {Money.Ton(view.SlashedTotal)} in total.\n");
+        }
+
+        if (view is { AddressProven: false })
+        {
+            text.Append(ProviderStakeView.LinkWallet).Append('\n');
         }
 
         var required = new[] { SlaClass.BestEffort, SlaClass.Standard, SlaClass.Premium }.Select(c => (Class: c, Amount: o.Required(c))).ToList();

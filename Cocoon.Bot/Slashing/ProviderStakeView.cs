@@ -8,11 +8,16 @@ namespace Cocoon.Bot.Slashing;
 
 /// <summary>
 /// A provider's stake as the chain reports it (nanotons): bonded, waiting out the unbonding delay, slashed in total,
-/// the reason hash of the last slash, and whether the bonded stake meets the network's minimum.
+/// the reason hash of the last slash, and whether the bonded stake meets the network's minimum. AddressProven is false
+/// when the payout address is set but its wallet is not the one the provider's Telegram user proved (ton_proof in the
+/// Mini App): then nothing at it counts (<see cref="StakeCache"/>) and the stake shows as none.
 /// </summary>
 public sealed record ProviderStakeView(
-    string? Address, long Stake, long PendingWithdrawal, long UnbondingEnd, long SlashedTotal, string? LastSlashReason, long Minimum, bool Sufficient)
+    string? Address, long Stake, long PendingWithdrawal, long UnbondingEnd, long SlashedTotal, string? LastSlashReason, long Minimum, bool Sufficient, bool AddressProven = true)
 {
+    /// <summary>What the provider must do when its payout wallet's stake does not count (one sentence).</summary>
+    public const string LinkWallet = "Your payout wallet is not linked to your Telegram account, so its stake does not count (and nothing is matched or slashed on it): link that wallet in the Mini App (TON Connect) for its stake to count.";
+
     /// <summary>Slashes listed per provider at most.</summary>
     public const int SlashesShown = 20;
 
@@ -26,10 +31,10 @@ public sealed record ProviderStakeView(
         }
 
         ProviderStakeView? view = null;
-        if (await stakes.ReadAsync(providerId, cancellationToken).ConfigureAwait(false) is ({ } p, var address))
+        if (await stakes.ReadAsync(providerId, cancellationToken).ConfigureAwait(false) is ({ } p, var address, var proven))
         {
             var minimum = stakes.Minimum;
-            view = new ProviderStakeView(address?.ToRaw(), p.Stake, p.Pending, p.UnbondingEnd, p.SlashedTotal, p.LastSlashReason, minimum, p.Stake >= minimum);
+            view = new ProviderStakeView(address?.ToRaw(), p.Stake, p.Pending, p.UnbondingEnd, p.SlashedTotal, p.LastSlashReason, minimum, p.Stake >= minimum, address is null || proven);
         }
 
         IReadOnlyList<ProviderSlashView>? list = null;

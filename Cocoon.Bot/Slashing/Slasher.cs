@@ -54,7 +54,7 @@ public sealed partial class Slasher(
         try
         {
             var read = await stakes.ReadAsync(providerId, cancellationToken).ConfigureAwait(false);
-            if (read is not ({ } position, { } address) || position.AtStake <= 0)
+            if (read is not ({ } position, { } address, true) || position.AtStake <= 0)
             {
                 LogNothingAtStake(logger, fault.ToString(), workerId, providerId);
                 return null;
@@ -226,7 +226,7 @@ public sealed partial class Slasher(
     [LoggerMessage(EventId = LogEvents.Slashing + 10, Level = LogLevel.Warning, Message = "Proven fault {Fault} of {WorkerId}: not slashed, no stake contract is configured (Ton:StakeContract)")]
     private static partial void LogStakesOff(ILogger logger, string fault, string workerId);
 
-    [LoggerMessage(EventId = LogEvents.Slashing + 11, Level = LogLevel.Warning, Message = "Proven fault {Fault} of {WorkerId}: provider {ProviderId} has nothing at stake (or no payout address)")]
+    [LoggerMessage(EventId = LogEvents.Slashing + 11, Level = LogLevel.Warning, Message = "Proven fault {Fault} of {WorkerId}: provider {ProviderId} has nothing at stake (or no payout address its Telegram user proved with ton_proof)")]
     private static partial void LogNothingAtStake(ILogger logger, string fault, string workerId, string providerId);
 
     [LoggerMessage(EventId = LogEvents.Slashing + 12, Level = LogLevel.Warning, Message = "Proven fault {Fault} of {WorkerId}: slashing provider {ProviderId} by {Amount} nanotons ({ToUser} to the user), reason {ReasonHash}")]

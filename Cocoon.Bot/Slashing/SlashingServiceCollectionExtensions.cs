@@ -10,6 +10,8 @@ public static class SlashingServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(configuration);
         services.AddOptions<StakeOptions>().Bind(configuration.GetSection(StakeOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton<StakeCache>();
+        // The ton_proof links: a stake counts only for the wallet the provider's Telegram user proved (StakeCache).
+        services.TryAddSingleton<MiniApp.WalletLinks>();
         services.TryAddSingleton<SlashBook>();
         services.TryAddSingleton<Slasher>();
         services.TryAddSingleton<SlashService>();

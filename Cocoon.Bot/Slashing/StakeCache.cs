@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Cocoon.Bot.MiniApp;
 using Cocoon.Engine.Matching;
 using Cocoon.Ledger.Stake;
 using Cocoon.Ledger.Ton;
@@ -13,10 +14,18 @@ namespace Cocoon.Bot.Slashing;
 /// to is the one it stakes from. A provider without a payout address, or one never read, has no stake. When no
 /// contract is configured (Ton:StakeContract empty, or no chain API) stakes are not checked at all.
 /// </summary>
+/// <remarks>
+/// The payout address is only the provider's word: anyone may name another staker's wallet. So its stake counts (and
+/// is slashable) only when the provider's Telegram user proved that wallet with ton_proof in the Mini App
+/// (<see cref="WalletLinks"/>, one wallet per user); otherwise the position is <see cref="StakePosition.None"/>, so
+/// a provider can neither be matched on someone else's stake nor get someone else's wallet slashed for its faults.
+/// A provider with no Telegram user (the network's own local provider, Gateway:AllowLocalProvider) can prove nothing
+/// and has no stake counted either.
+/// </remarks>
 public sealed partial class StakeCache(
     IServiceProvider services, IOptions<StakeOptions> options, TimeProvider time, ILogger<StakeCache> logger)
 {
-    private readonly ConcurrentDictionary<string, (StakePosition Position, TonAddress? Address, DateTimeOffset ReadAt)> _known = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (StakePosition Position, TonAddress? Address, bool Proven, DateTimeOffset ReadAt)> _known = new(StringComparer.Ordinal);
 
     private StakeReader? Reader => services.GetService<StakeReader>() is { Contract: not null } reader ? reader : null;
 
@@ -60,8 +69,12 @@ public sealed partial class StakeCache(
         await Task.WhenAll(stale.Select(id => ReadAsync(id, cancellationToken))).ConfigureAwait(false);
     }
 
-    /// <summary>The provider's position read from the chain now (for the provider's own screens); null when stakes are off.</summary>
-    public async Task<(StakePosition Position, TonAddress? Address)?> ReadAsync(string providerId, CancellationToken cancellationToken)
+    /// <summary>
+    /// The provider's position read from the chain now (for the provider's own screens); null when stakes are off.
+    /// Proven says whether the provider's Telegram user proved the address (ton_proof); when not, the position is
+    /// <see cref="StakePosition.None"/> whatever the chain holds at that address.
+    /// </summary>
+    public async Task<(StakePosition Position, TonAddress? Address, bool Proven)?> ReadAsync(string providerId, CancellationToken cancellationToken)
     {
         if (Reader is not { } reader)
         {
@@ -72,16 +85,25 @@ public sealed partial class StakeCache(
         {
             var provider = await services.GetRequiredService<ProviderDirectory>().GetAsync(providerId, cancellationToken).ConfigureAwait(false);
             var address = provider?.Profile.PayoutAddress is { Length: > 0 } text && TonAddress.TryParse(text, out var a) ? a : null;
-            var position = address is null ? StakePosition.None : await reader.ReadAsync(address, cancellationToken).ConfigureAwait(false);
-            _known[providerId] = (position, address, time.GetUtcNow());
-            return (position, address);
+            var proven = address is not null && await ProvenAsync(provider!.Profile.TelegramUserId, address, cancellationToken).ConfigureAwait(false);
+            var position = proven ? await reader.ReadAsync(address!, cancellationToken).ConfigureAwait(false) : StakePosition.None;
+            _known[providerId] = (position, address, proven, time.GetUtcNow());
+            return (position, address, proven);
         }
         catch (Exception e) when (e is ToncenterException or HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
         {
             LogReadFailed(logger, providerId, e);
-            return _known.TryGetValue(providerId, out var k) ? (k.Position, k.Address) : null;
+            return _known.TryGetValue(providerId, out var k) ? (k.Position, k.Address, k.Proven) : null;
         }
     }
+
+    /// <summary>Whether the user proved (ton_proof, through the Mini App's TON Connect) the wallet at this address.</summary>
+    private async Task<bool> ProvenAsync(long? telegramUserId, TonAddress address, CancellationToken cancellationToken) =>
+        telegramUserId is { } user
+        && services.GetService<WalletLinks>() is { } links
+        && await links.GetAsync(user, cancellationToken).ConfigureAwait(false) is { } linked
+        && TonAddress.TryParse(linked, out var proven) && proven is not null
+        && string.Equals(proven.ToRaw(), address.ToRaw(), StringComparison.Ordinal);
 
     /// <summary>Forgets what was read of a provider (after a slash), so the next match reads the chain.</summary>
     public void Invalidate(string providerId) => _known.TryRemove(providerId, out _);

@@ -46,6 +46,7 @@ public sealed partial class ProviderStakeCommandTests(RedisFixture fixture) : IC
         var wallet = await chain.UserWalletAsync(walletName, _ct);
         await bot.Get<IProviderStore>().AddAsync(
             new ProviderInfo(ProviderId, new ProviderProfile("stake-test", Owner, wallet.ToRaw()), false, null, "", DateTimeOffset.UtcNow), _ct);
+        await bot.Get<Cocoon.Bot.MiniApp.WalletLinks>().LinkAsync(Owner, wallet.ToRaw(), _ct); // as ton_proof in the Mini App would
 
         // Nothing staked: the worker is matched for nothing, and the link stakes the premium requirement.
         var first = await AskAsync(api, 1);

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Cocoon.Bot.MiniApp;
 using Cocoon.Bot.Tests.Dispatch;
 using Cocoon.Ledger.Chain;
 using Cocoon.Ledger.LocalChain;
@@ -46,12 +47,28 @@ internal static class StakedNetwork
         }
     }
 
-    /// <summary>Registers the network's own provider (the test workers' provider) with a payout wallet made on the chain.</summary>
+    /// <summary>The Telegram user the tests give the network's own provider, so it can prove its payout wallet.</summary>
+    public const long LocalProviderUser = 7_100_001;
+
+    /// <summary>
+    /// Registers the network's own provider (the test workers' provider) with a payout wallet made on the chain, owned
+    /// by <see cref="LocalProviderUser"/> who has proven that wallet (<see cref="ProveWalletAsync"/>): a stake counts
+    /// only for a wallet the provider's user proved, and a provider without a user has none.
+    /// </summary>
     public static async Task<TonAddress> RegisterLocalProviderAsync(DispatchNetwork network, LocalChainProcess chain, string walletName, CancellationToken cancellationToken)
     {
         var wallet = await chain.UserWalletAsync(walletName, cancellationToken);
         await network.Gateway.Services.GetRequiredService<IProviderStore>().AddAsync(
-            new ProviderInfo(ProviderDirectory.LocalProviderId, new ProviderProfile("local", null, wallet.ToRaw()), false, null, "", DateTimeOffset.UtcNow), cancellationToken);
+            new ProviderInfo(ProviderDirectory.LocalProviderId, new ProviderProfile("local", LocalProviderUser, wallet.ToRaw()), false, null, "", DateTimeOffset.UtcNow), cancellationToken);
+        await ProveWalletAsync(network.Gateway.Services, LocalProviderUser, wallet, cancellationToken);
         return wallet;
     }
+
+    /// <summary>
+    /// Records that the user proved the wallet: writes the link the Mini App's ton_proof endpoint writes once the proof
+    /// verifies (WalletLinks). The ton_proof verification itself is tested with the Mini App (MiniApp tests); here it
+    /// is taken as passed, so the stake tests need no TON Connect wallet.
+    /// </summary>
+    public static Task ProveWalletAsync(IServiceProvider gateway, long telegramUserId, TonAddress wallet, CancellationToken cancellationToken) =>
+        gateway.GetRequiredService<WalletLinks>().LinkAsync(telegramUserId, wallet.ToRaw(), cancellationToken);
 }

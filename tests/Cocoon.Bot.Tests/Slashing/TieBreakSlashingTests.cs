@@ -35,6 +35,7 @@ public sealed class TieBreakSlashingTests(RedisFixture redis) : IClassFixture<Re
 {
     private const long Ton = StakedNetwork.Ton;
     private const long DepositFee = StakedNetwork.DepositFee;
+    private const long CheaterUser = 7_100_002;
 
     private readonly CancellationToken _ct = new CancellationTokenSource(TimeSpan.FromSeconds(300)).Token;
 
@@ -49,7 +50,8 @@ public sealed class TieBreakSlashingTests(RedisFixture redis) : IClassFixture<Re
         // Two providers, each with its own payout wallet and stake: the network's own (the honest workers) and a stranger.
         var honestWallet = await StakedNetwork.RegisterLocalProviderAsync(network, chain, "provider-honest", _ct);
         var cheaterWallet = await chain.UserWalletAsync("provider-cheater", _ct);
-        var cheaterProvider = (await gateway.GetRequiredService<ProviderDirectory>().RegisterAsync(new ProviderProfile("stranger", null, cheaterWallet.ToRaw()), _ct)).ProviderId;
+        var cheaterProvider = (await gateway.GetRequiredService<ProviderDirectory>().RegisterAsync(new ProviderProfile("stranger", CheaterUser, cheaterWallet.ToRaw()), _ct)).ProviderId;
+        await StakedNetwork.ProveWalletAsync(gateway, CheaterUser, cheaterWallet, _ct);
         Assert.Equal(0, await chain.StakeAsync("provider-honest", 20 * Ton, _ct));
         Assert.Equal(0, await chain.StakeAsync("provider-cheater", 20 * Ton, _ct));
 
