@@ -74,7 +74,7 @@ public static class GatewayHosting
         services.TryAddSingleton<Providers.ProviderPayouts>();
         services.AddSingleton<ApiMetrics>();
         services.AddApiKeyAuthentication();
-        services.AddSingleton<MiniApp.WalletLinks>();
+        services.TryAddSingleton<MiniApp.WalletLinks>(); // also added by AddSlashing (StakeCache needs it): one instance
         services.AddSingleton<MiniApp.MiniAppUsage>();
         services.AddSingleton<LocalApiKeyRegistration>();
         services.AddHostedService(sp => sp.GetRequiredService<LocalApiKeyRegistration>());

@@ -100,8 +100,7 @@ public sealed partial class StakeCache(
     /// <summary>Whether the user proved (ton_proof, through the Mini App's TON Connect) the wallet at this address.</summary>
     private async Task<bool> ProvenAsync(long? telegramUserId, TonAddress address, CancellationToken cancellationToken) =>
         telegramUserId is { } user
-        && services.GetService<WalletLinks>() is { } links
-        && await links.GetAsync(user, cancellationToken).ConfigureAwait(false) is { } linked
+        && await services.GetRequiredService<WalletLinks>().GetAsync(user, cancellationToken).ConfigureAwait(false) is { } linked
         && TonAddress.TryParse(linked, out var proven) && proven is not null
         && string.Equals(proven.ToRaw(), address.ToRaw(), StringComparison.Ordinal);
 
